@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: control plane. Parse options, initialise EAL, build the runtime, run, report, exit.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <string_view>
+#include <vector>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include <fmt/core.h>
+
+#include "dpdk/options.hpp"
+#include "dpdk/roles.hpp"
+#include "dpdk/runtime.hpp"
+#include "dpdk/stats.hpp"
+
+namespace {
+
+constexpr int exit_runtime = 1;
+constexpr int exit_usage = 2;
+
+void on_signal(int) { logagg::dpdk::g_signal_stop.store(true, std::memory_order_relaxed); }
+
+[[nodiscard]] int usage_error(std::string_view msg) {
+    fmt::print(stderr, "logagg: {}\n", msg);
+    return exit_usage;
+}
+
+/// Writes @p text to @p path via a temporary file and rename, so readers never see half a file.
+[[nodiscard]] bool write_file_atomically(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        f << text;
+        if (!f.flush()) {
+            return false;
+        }
+    }
+    return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    using namespace logagg::dpdk;
+    // logagg's options follow "--". They are parsed before EAL so that usage errors and --help
+    // need neither privileges nor hugepages.
+    int sep = argc;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--") {
+            sep = i;
+            break;
+        }
+    }
+    if (argc >= 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
+        fmt::print("{}", help_text());
+        return 0;
+    }
+    if (argc >= 2 && std::string_view(argv[1]) == "--version") {
+        fmt::print("logagg {}\n", LOGAGG_VERSION);
+        return 0;
+    }
+    std::vector<std::string_view> app_args;
+    for (int i = sep + 1; i < argc; ++i) {
+        app_args.emplace_back(argv[i]);
+    }
+    parse_result parsed = parse_options(app_args);
+    switch (parsed.what) {
+    case parse_result::action::help:
+        fmt::print("{}", help_text());
+        return 0;
+    case parse_result::action::version:
+        fmt::print("logagg {}\n", LOGAGG_VERSION);
+        return 0;
+    case parse_result::action::usage_error:
+        return usage_error(parsed.error);
+    case parse_result::action::run:
+        break;
+    }
+    const config& cfg = parsed.cfg;
+
+    const int eal_argc = sep;
+    const int consumed = rte_eal_init(eal_argc, argv);
+    if (consumed < 0) {
+        const int err = rte_errno;
+        fmt::print(stderr, "logagg: EAL initialisation failed: {}\n", rte_strerror(err));
+        return err == EINVAL ? exit_usage : exit_runtime;
+    }
+    if (consumed + 1 != eal_argc && !(consumed == eal_argc)) {
+        // EAL stops at the first word it does not know; anything left before "--" is ours misplaced.
+        fmt::print(stderr, "logagg: unexpected argument '{}' before '--' (logagg options go after --)\n",
+                   argv[consumed + 1 < eal_argc ? consumed + 1 : consumed]);
+        rte_eal_cleanup();
+        return exit_usage;
+    }
+    std::vector<unsigned> enabled;
+    unsigned id = 0;
+    RTE_LCORE_FOREACH(id) {
+        enabled.push_back(id);
+    }
+    const role_result roles = resolve_roles(cfg, rte_get_main_lcore(), enabled);
+    if (!roles.error.empty()) {
+        rte_eal_cleanup();
+        return usage_error(roles.error);
+    }
+
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGXFSZ, SIG_IGN); // a file size limit shows up as EFBIG, counted by the sink
+
+    fmt::print("logagg {}: listening on", LOGAGG_VERSION);
+    for (uint16_t p : cfg.listen) {
+        fmt::print(" udp:{}", p);
+    }
+    fmt::print("; sink file:{} (rotate at {} bytes); on sink full: {}; {} mode\n", cfg.sink.dir,
+               cfg.sink.rotate_bytes, cfg.on_sink_full == full_policy::drop ? "drop" : "block",
+               roles.plan.fused ? "run-to-completion" : "pipeline");
+    for (const std::string& n : roles.plan.notes) {
+        fmt::print("  note: {}\n", n);
+    }
+    int status = exit_runtime;
+    {
+        std::string error;
+        auto rt = runtime::create(cfg, roles.plan, error);
+        if (!rt) {
+            fmt::print(stderr, "logagg: {}\n", error);
+        } else {
+            status = rt->run();
+            const snapshot s = rt->take_snapshot();
+            fmt::print("{}", summary_table(s));
+            if (!cfg.stats_json.empty() && !write_file_atomically(cfg.stats_json, to_json(s))) {
+                fmt::print(stderr, "logagg: --stats-json: cannot write '{}'\n", cfg.stats_json);
+                status = exit_runtime;
+            }
+            if (!s.packets_balanced() || !s.messages_balanced()) {
+                fmt::print(stderr, "logagg: internal error: counters do not balance (see summary)\n");
+                status = exit_runtime;
+            }
+        }
+    }
+    rte_eal_cleanup();
+    return status;
+}

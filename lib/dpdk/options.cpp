@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: control plane.
+#include "dpdk/options.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/core.h>
+
+namespace logagg::dpdk {
+namespace {
+
+struct option_doc {
+    std::string_view name;
+    std::string_view arg; ///< empty: a flag
+    std::string_view help;
+};
+
+/// Every option, in --help order. The parser below accepts exactly these names.
+constexpr std::array<option_doc, 16> options_table{{
+    {"--listen", "udp:PORT", "UDP destination port that carries logs; repeatable (default udp:514)"},
+    {"--sink", "file:DIR[,rotate-bytes=N]",
+     "write messages, one per line, to segment files in DIR (required); a segment is closed at N "
+     "bytes (K/M/G suffixes, default 256M)"},
+    {"--rx-lcores", "LIST", "lcores that poll NIC queues, e.g. 1 or 1,2 or 1-2 (default: first lcore after the main one)"},
+    {"--worker-lcores", "LIST",
+     "lcores that frame messages; the same set as --rx-lcores runs RX and worker to completion on each "
+     "lcore; a disjoint set gets packets through rings, by flow hash (default: the remaining lcores, else "
+     "the RX lcores)"},
+    {"--sink-lcore", "ID", "lcore that writes the sink (default: the main lcore)"},
+    {"--stats-interval", "SEC", "print a one-line stats summary every SEC seconds (default 0 = never)"},
+    {"--stats-json", "PATH", "write all counters as JSON to PATH at exit (schema: docs/stats.md)"},
+    {"--exit-on-idle", "MS", "stop as on SIGTERM once no frame arrived for MS milliseconds (capture replays)"},
+    {"--on-sink-full", "drop|block",
+     "when the sink falls behind: drop and count (default), or block and let backpressure reach the "
+     "NIC (lossless capture replay)"},
+    {"--burst", "N", "frames per rx_burst, 1-512 (default 32)"},
+    {"--rx-desc", "N", "RX descriptors per queue, 64-16384 (default 1024)"},
+    {"--ring-size", "N", "mbufs per worker ring, power of two (default 4096)"},
+    {"--sink-ring-size", "N", "messages per worker-to-sink ring, power of two (default 16384)"},
+    {"--mbufs", "N", "mbufs in the pool (default: computed from queues, rings and lcores)"},
+    {"--no-checksum", "", "do not verify IPv4/UDP checksums in software when the NIC does not"},
+    {"--version", "", "print the version and exit"},
+}};
+
+[[nodiscard]] std::optional<uint64_t> parse_u64(std::string_view s) {
+    uint64_t v = 0;
+    if (s.empty()) {
+        return std::nullopt;
+    }
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || p != s.data() + s.size()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+[[nodiscard]] bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+struct parser {
+    config cfg;
+    std::string error;
+    bool sink_seen = false;
+
+    bool fail(std::string msg) {
+        error = std::move(msg);
+        return false;
+    }
+
+    bool listen(std::string_view v) {
+        constexpr std::string_view prefix = "udp:";
+        if (v.substr(0, prefix.size()) != prefix) {
+            return fail(fmt::format("--listen: '{}' is not udp:PORT (only UDP is supported)", v));
+        }
+        const auto port = parse_u64(v.substr(prefix.size()));
+        if (!port || *port == 0 || *port > 65535) {
+            return fail(fmt::format("--listen: '{}': PORT must be 1-65535", v));
+        }
+        const auto p = static_cast<uint16_t>(*port);
+        if (std::find(cfg.listen.begin(), cfg.listen.end(), p) != cfg.listen.end()) {
+            return fail(fmt::format("--listen: port {} given twice", p));
+        }
+        cfg.listen.push_back(p);
+        cfg.ports.add(p);
+        return true;
+    }
+
+    bool sink(std::string_view v) {
+        constexpr std::string_view prefix = "file:";
+        if (sink_seen) {
+            return fail("--sink: only one sink is supported so far");
+        }
+        sink_seen = true;
+        if (v.substr(0, prefix.size()) != prefix) {
+            return fail(fmt::format("--sink: '{}' is not file:DIR[,rotate-bytes=N]", v));
+        }
+        v.remove_prefix(prefix.size());
+        const std::size_t comma = v.find(',');
+        cfg.sink.dir = std::string(v.substr(0, comma));
+        if (cfg.sink.dir.empty()) {
+            return fail("--sink: file: needs a directory, e.g. file:./out");
+        }
+        std::string_view rest = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+        while (!rest.empty()) {
+            const std::size_t next = rest.find(',');
+            const std::string_view kv = rest.substr(0, next);
+            rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
+            constexpr std::string_view rb = "rotate-bytes=";
+            if (kv.substr(0, rb.size()) == rb) {
+                const auto n = parse_size(kv.substr(rb.size()));
+                if (!n || *n < 4096) {
+                    return fail(fmt::format("--sink: rotate-bytes: '{}' is not a size of at least 4096 "
+                                            "(K/M/G suffixes allowed)", kv.substr(rb.size())));
+                }
+                cfg.sink.rotate_bytes = *n;
+            } else {
+                return fail(fmt::format("--sink: unknown file sink parameter '{}' (known: rotate-bytes)", kv));
+            }
+        }
+        return true;
+    }
+
+    bool lcores(std::string_view opt, std::string_view v, std::vector<unsigned>& out) {
+        auto l = parse_lcore_list(v);
+        if (!l || l->empty()) {
+            return fail(fmt::format("{}: '{}' is not an lcore list like 1 or 1,2 or 1-3", opt, v));
+        }
+        out = std::move(*l);
+        return true;
+    }
+
+    template <typename T>
+    bool number(std::string_view opt, std::string_view v, uint64_t lo, uint64_t hi, T& out) {
+        const auto n = parse_u64(v);
+        if (!n || *n < lo || *n > hi) {
+            return fail(fmt::format("{}: '{}' is not a whole number in {}-{}", opt, v, lo, hi));
+        }
+        out = static_cast<T>(*n);
+        return true;
+    }
+
+    bool apply(std::string_view opt, std::string_view v) {
+        if (opt == "--listen") {
+            return listen(v);
+        }
+        if (opt == "--sink") {
+            return sink(v);
+        }
+        if (opt == "--rx-lcores") {
+            return lcores(opt, v, cfg.rx_lcores);
+        }
+        if (opt == "--worker-lcores") {
+            return lcores(opt, v, cfg.worker_lcores);
+        }
+        if (opt == "--sink-lcore") {
+            unsigned id = 0;
+            if (!number(opt, v, 0, 1023, id)) {
+                return false;
+            }
+            cfg.sink_lcore = id;
+            return true;
+        }
+        if (opt == "--stats-interval") {
+            double d = 0;
+            const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+            if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || !std::isfinite(d) || d < 0 || d > 86400) {
+                return fail(fmt::format("--stats-interval: '{}' is not a number of seconds in 0-86400", v));
+            }
+            cfg.stats_interval_s = d;
+            return true;
+        }
+        if (opt == "--stats-json") {
+            if (v.empty()) {
+                return fail("--stats-json: needs a file path");
+            }
+            cfg.stats_json = std::string(v);
+            return true;
+        }
+        if (opt == "--exit-on-idle") {
+            return number(opt, v, 1, 86'400'000, cfg.exit_on_idle_ms);
+        }
+        if (opt == "--on-sink-full") {
+            if (v == "drop") {
+                cfg.on_sink_full = full_policy::drop;
+            } else if (v == "block") {
+                cfg.on_sink_full = full_policy::block;
+            } else {
+                return fail(fmt::format("--on-sink-full: '{}' is not drop or block", v));
+            }
+            return true;
+        }
+        if (opt == "--burst") {
+            return number(opt, v, 1, 512, cfg.burst);
+        }
+        if (opt == "--rx-desc") {
+            return number(opt, v, 64, 16384, cfg.rx_desc);
+        }
+        if (opt == "--ring-size" || opt == "--sink-ring-size") {
+            uint32_t n = 0;
+            if (!number(opt, v, 64, 1u << 24, n)) {
+                return false;
+            }
+            if (!is_pow2(n)) {
+                return fail(fmt::format("{}: {} is not a power of two", opt, n));
+            }
+            (opt == "--ring-size" ? cfg.worker_ring : cfg.sink_ring) = n;
+            return true;
+        }
+        if (opt == "--mbufs") {
+            return number(opt, v, 1024, 1u << 26, cfg.mbufs);
+        }
+        return fail(fmt::format("unknown option '{}' (see --help)", opt));
+    }
+};
+
+} // namespace
+
+std::optional<uint64_t> parse_size(std::string_view s) {
+    uint64_t mult = 1;
+    if (!s.empty()) {
+        switch (s.back()) {
+        case 'K': case 'k': mult = 1ull << 10; break;
+        case 'M': case 'm': mult = 1ull << 20; break;
+        case 'G': case 'g': mult = 1ull << 30; break;
+        default: break;
+        }
+        if (mult != 1) {
+            s.remove_suffix(1);
+        }
+    }
+    const auto n = parse_u64(s);
+    if (!n || *n > UINT64_MAX / mult) {
+        return std::nullopt;
+    }
+    return *n * mult;
+}
+
+std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s) {
+    std::vector<unsigned> out;
+    while (!s.empty()) {
+        const std::size_t comma = s.find(',');
+        const std::string_view item = s.substr(0, comma);
+        s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
+        if (comma != std::string_view::npos && s.empty()) {
+            return std::nullopt; // trailing comma
+        }
+        const std::size_t dash = item.find('-');
+        const auto lo = parse_u64(item.substr(0, dash));
+        const auto hi = dash == std::string_view::npos ? lo : parse_u64(item.substr(dash + 1));
+        if (!lo || !hi || *lo > *hi || *hi >= 1024) {
+            return std::nullopt;
+        }
+        for (uint64_t i = *lo; i <= *hi; ++i) {
+            if (std::find(out.begin(), out.end(), i) != out.end()) {
+                return std::nullopt;
+            }
+            out.push_back(static_cast<unsigned>(i));
+        }
+    }
+    return out;
+}
+
+std::string help_text() {
+    std::string out =
+        "usage: logagg [EAL options] -- [logagg options]\n"
+        "\n"
+        "Kernel-bypass log aggregation: receives syslog/JSON-lines datagrams on DPDK ports, frames\n"
+        "them into messages and writes them to segment files without copying payload bytes.\n"
+        "\n"
+        "Common EAL options (see DPDK's EAL documentation for all):\n"
+        "  -l LIST                 lcores to use; the first is the main lcore (e.g. -l 0-1)\n"
+        "  -a PCI                  use this PCI device (bound to vfio-pci)\n"
+        "  --vdev=net_pcap0,rx_pcap=FILE   read a capture instead of a NIC\n"
+        "  --no-huge -m MB         run without hugepages (laptops, CI)\n"
+        "  --file-prefix NAME      separate runtime files when several instances run\n"
+        "\n"
+        "logagg options:\n";
+    for (const option_doc& o : options_table) {
+        std::string head = fmt::format("  {}{}{}", o.name, o.arg.empty() ? "" : " ", o.arg);
+        if (head.size() < 28) {
+            head.resize(28, ' ');
+            out += head;
+        } else {
+            out += head + "\n" + std::string(28, ' ');
+        }
+        out += std::string(o.help) + "\n";
+    }
+    out += "  -h, --help                print this help and exit\n"
+           "\n"
+           "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM or --exit-on-idle), 1 on a runtime\n"
+           "failure, 2 on bad usage.\n"
+           "\n"
+           "Example (laptop, capture replay):\n"
+           "  logagg -l 0-1 --no-huge -m 512 --no-pci --vdev=net_pcap0,rx_pcap=docs/samples/sample.pcap \\\n"
+           "      -- --listen udp:514 --sink file:./out --exit-on-idle 500 --on-sink-full block\n";
+    return out;
+}
+
+parse_result parse_options(std::span<const std::string_view> args) {
+    parser p;
+    parse_result res;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view a = args[i];
+        if (a == "-h" || a == "--help") {
+            res.what = parse_result::action::help;
+            return res;
+        }
+        if (a == "--version") {
+            res.what = parse_result::action::version;
+            return res;
+        }
+        if (a == "--no-checksum") {
+            p.cfg.verify_checksums = false;
+            continue;
+        }
+        std::string_view value;
+        const std::size_t eq = a.find('=');
+        bool inline_value = false;
+        if (a.substr(0, 2) == "--" && eq != std::string_view::npos) {
+            value = a.substr(eq + 1);
+            a = a.substr(0, eq);
+            inline_value = true;
+        }
+        const bool known = std::any_of(options_table.begin(), options_table.end(),
+                                       [&](const option_doc& o) { return o.name == a && !o.arg.empty(); });
+        if (!known) {
+            res.error = fmt::format("unknown option '{}' (see --help)", a);
+            return res;
+        }
+        if (!inline_value) {
+            if (i + 1 >= args.size()) {
+                res.error = fmt::format("{}: missing value", a);
+                return res;
+            }
+            value = args[++i];
+        }
+        if (!p.apply(a, value)) {
+            res.error = p.error;
+            return res;
+        }
+    }
+    if (!p.sink_seen) {
+        res.error = "--sink: required (e.g. --sink file:./out)";
+        return res;
+    }
+    if (p.cfg.listen.empty()) {
+        p.cfg.listen.push_back(514);
+        p.cfg.ports.add(514);
+    }
+    res.cfg = std::move(p.cfg);
+    res.what = parse_result::action::run;
+    return res;
+}
+
+} // namespace logagg::dpdk

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: control plane (start-up only; allocates, may throw nothing: errors are returned).
+//
+// logagg's own options (after `--`), parsed into an immutable, validated config before any port is
+// touched. Pure: no EAL calls, so it is unit-testable and runs before rte_eal_init().
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/classify.hpp"
+
+namespace logagg::dpdk {
+
+/// What a worker does when the sink ring (or an RX lcore when the worker ring) is full.
+enum class full_policy { drop, block };
+
+/// --sink file:DIR[,rotate-bytes=N]
+struct file_sink_spec {
+    std::string dir;
+    uint64_t rotate_bytes = 256ull << 20; ///< why 256 MiB: a few seconds at line rate, easy to ship
+};
+
+/// The validated configuration. Immutable once parse_options() returned it.
+struct config {
+    std::vector<uint16_t> listen;   ///< UDP ports, in the order given, no duplicates
+    net::listen_ports ports;        ///< the same as a bitmap for the datapath
+    file_sink_spec sink;
+    std::vector<unsigned> rx_lcores;     ///< empty: choose (see docs/architecture.md)
+    std::vector<unsigned> worker_lcores; ///< empty: choose
+    std::optional<unsigned> sink_lcore;  ///< empty: the main lcore
+    double stats_interval_s = 0;         ///< 0: no periodic line
+    std::string stats_json;              ///< empty: no JSON file
+    uint64_t exit_on_idle_ms = 0;        ///< 0: run until a signal
+    full_policy on_sink_full = full_policy::drop;
+    uint16_t burst = 32;           ///< why 32: the DPDK PMD default; amortises per-call costs
+    uint16_t rx_desc = 1024;       ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
+    uint32_t worker_ring = 4096;   ///< mbufs per worker ring (power of two)
+    uint32_t sink_ring = 16384;    ///< descriptors per worker->sink ring (power of two)
+    uint32_t mbufs = 0;            ///< 0: computed from the above (docs/architecture.md)
+    bool verify_checksums = true;  ///< software IPv4/UDP checksum checks when the NIC gives none
+};
+
+/// Result of parsing.
+struct parse_result {
+    enum class action { run, help, version, usage_error };
+    action what = action::usage_error;
+    config cfg;
+    std::string error; ///< one line, names the option, for usage_error
+};
+
+/// Parses logagg's options (the words after `--`, without the program name).
+[[nodiscard]] parse_result parse_options(std::span<const std::string_view> args);
+
+/// The --help text (every option, defaults, an example).
+[[nodiscard]] std::string help_text();
+
+/// Parses "1,3-5" into {1,3,4,5}. @return nullopt on syntax errors or ids >= 1024.
+[[nodiscard]] std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s);
+
+/// Parses a byte size with an optional K, M or G suffix (binary multiples). nullopt on error.
+[[nodiscard]] std::optional<uint64_t> parse_size(std::string_view s);
+
+} // namespace logagg::dpdk

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: control plane, except lcore_step() and what it calls, which is the datapath loop.
+#include "dpdk/runtime.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <fmt/core.h>
+
+#include "pipeline/rx.hpp"
+#include "pipeline/worker.hpp"
+#include "sink/file_sink.hpp"
+#include "sink/segment_writer.hpp"
+
+namespace logagg::dpdk {
+
+std::atomic<bool> g_signal_stop{false};
+
+namespace {
+
+/// Per-lcore mempool cache. Why 256: covers a few bursts per lcore so most alloc/free never
+/// touch the shared ring, and stays well under RTE_MEMPOOL_CACHE_MAX_SIZE (512).
+constexpr unsigned pool_cache = 256;
+/// Spare mbufs on top of the computed need (PMD internals, transient bursts).
+constexpr unsigned pool_margin = 1024;
+/// How often the main lcore's control duties run. Why 1 ms: fine enough for --exit-on-idle and
+/// signals, coarse enough to cost nothing.
+constexpr uint64_t control_period_us = 1000;
+
+} // namespace
+
+/// Everything one lcore runs. Only its own lcore touches the contexts and flags after launch.
+struct lcore_ctx {
+    unsigned lcore = 0;
+    std::string roles;
+    pipeline::lcore_stats stats;
+    std::unique_ptr<pipeline::rx_ctx> rx;
+    std::unique_ptr<pipeline::worker_ctx> worker;
+    rte_ring* worker_in = nullptr; ///< pipeline mode: this worker's input ring
+    bool has_sink = false;
+    bool rx_finished = false;
+    bool worker_finished = false;
+    bool sink_finished = false;
+    std::array<rte_mbuf*, 512> worker_buf{};
+
+    [[nodiscard]] bool finished() const noexcept {
+        return (!rx || rx_finished) && (!worker || worker_finished) && (!has_sink || sink_finished);
+    }
+};
+
+struct runtime::impl {
+    config cfg;
+    role_plan plan;
+    int meta_off = -1;
+    rte_mempool* pool = nullptr;
+    std::vector<uint16_t> ports;
+    std::vector<uint16_t> ports_started;
+    std::vector<rte_ring*> worker_rings;
+    std::vector<rte_ring*> sink_rings;
+    std::vector<std::unique_ptr<lcore_ctx>> lcores;
+    std::unique_ptr<sink::segment_writer> writer;
+    std::unique_ptr<sink::file_sink> sink;
+    std::atomic<bool> stop_rx{false};
+    std::atomic<unsigned> rx_done{0};
+    std::atomic<unsigned> workers_done{0};
+    std::atomic<bool> sink_done{false};
+    std::atomic<bool> ran{false};
+    uint64_t start_tsc = 0;
+    uint64_t stop_tsc = 0;
+
+    ~impl();
+    [[nodiscard]] std::string setup();
+    [[nodiscard]] std::string setup_port(uint16_t port, uint16_t n_rxq);
+    [[nodiscard]] lcore_ctx* ctx_of(unsigned lcore);
+    void step(lcore_ctx& c) noexcept;
+    [[nodiscard]] bool all_finished() const noexcept;
+};
+
+namespace {
+
+int lcore_entry(void* arg) {
+    auto* pair = static_cast<std::pair<runtime::impl*, lcore_ctx*>*>(arg);
+    runtime::impl& rt = *pair->first;
+    lcore_ctx& c = *pair->second;
+    while (!c.finished()) {
+        rt.step(c);
+    }
+    return 0;
+}
+
+[[nodiscard]] std::string err_str(int e) { return std::strerror(e < 0 ? -e : e); }
+
+} // namespace
+
+runtime::impl::~impl() {
+    for (uint16_t p : ports_started) {
+        rte_eth_dev_stop(p);
+    }
+    for (uint16_t p : ports) {
+        rte_eth_dev_close(p);
+    }
+    for (rte_ring* r : worker_rings) {
+        rte_ring_free(r);
+    }
+    for (rte_ring* r : sink_rings) {
+        rte_ring_free(r);
+    }
+    rte_mempool_free(pool);
+}
+
+lcore_ctx* runtime::impl::ctx_of(unsigned lcore) {
+    for (auto& c : lcores) {
+        if (c->lcore == lcore) {
+            return c.get();
+        }
+    }
+    auto c = std::make_unique<lcore_ctx>();
+    c->lcore = lcore;
+    c->roles = plan.roles_of(lcore);
+    lcores.push_back(std::move(c));
+    return lcores.back().get();
+}
+
+std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
+    rte_eth_dev_info info{};
+    int rc = rte_eth_dev_info_get(port, &info);
+    if (rc != 0) {
+        return fmt::format("port {}: cannot read device info: {}", port, err_str(rc));
+    }
+    const char* name = info.device != nullptr ? rte_dev_name(info.device) : "?";
+    if (n_rxq > info.max_rx_queues) {
+        return fmt::format("port {} ({}): {} RX lcores need {} RX queues but the port has at most {} "
+                           "(use fewer --rx-lcores)", port, name, n_rxq, n_rxq, info.max_rx_queues);
+    }
+    rte_eth_conf conf{};
+    // Offloads we can use, trimmed to what the port has; every trim is logged.
+    const uint64_t want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+    conf.rxmode.offloads = want_rx & info.rx_offload_capa;
+    if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) != 0) {
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER; // frames larger than one mbuf arrive chained
+    }
+    if (conf.rxmode.offloads != (want_rx | (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER))) {
+        fmt::print("  port {} ({}): no RX checksum offload for{}{}: checksums verified in software{}\n", port, name,
+                   (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) ? "" : " IPv4",
+                   (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) ? "" : " UDP",
+                   cfg.verify_checksums ? "" : " (disabled by --no-checksum)");
+    }
+    if (n_rxq > 1) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        const uint64_t want_rss = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_IPV6 |
+                                  RTE_ETH_RSS_NONFRAG_IPV6_UDP;
+        conf.rx_adv_conf.rss_conf.rss_hf = want_rss & info.flow_type_rss_offloads;
+        if (conf.rx_adv_conf.rss_conf.rss_hf != want_rss) {
+            fmt::print("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports {:#x})\n", port, name,
+                       want_rss, conf.rx_adv_conf.rss_conf.rss_hf, info.flow_type_rss_offloads);
+        }
+        if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0) {
+            conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+        }
+    }
+    const uint16_t n_txq = info.max_tx_queues > 0 ? 1 : 0;
+    rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
+    if (rc != 0) {
+        return fmt::format("port {} ({}): configure with {} RX queues failed: {}", port, name, n_rxq, err_str(rc));
+    }
+    uint16_t nb_rxd = cfg.rx_desc;
+    uint16_t nb_txd = 512;
+    rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
+    if (rc != 0) {
+        return fmt::format("port {} ({}): cannot adjust descriptor counts: {}", port, name, err_str(rc));
+    }
+    if (nb_rxd != cfg.rx_desc) {
+        fmt::print("  port {} ({}): RX descriptors adjusted from {} to {}\n", port, name, cfg.rx_desc, nb_rxd);
+    }
+    const int socket = rte_eth_dev_socket_id(port);
+    const unsigned sock = socket < 0 ? 0u : static_cast<unsigned>(socket);
+    rte_eth_rxconf rxconf = info.default_rxconf;
+    rxconf.offloads = conf.rxmode.offloads;
+    for (uint16_t q = 0; q < n_rxq; ++q) {
+        rc = rte_eth_rx_queue_setup(port, q, nb_rxd, sock, &rxconf, pool);
+        if (rc != 0) {
+            return fmt::format("port {} ({}): RX queue {} setup failed: {}", port, name, q, err_str(rc));
+        }
+    }
+    for (uint16_t q = 0; q < n_txq; ++q) {
+        rc = rte_eth_tx_queue_setup(port, q, nb_txd, sock, nullptr);
+        if (rc != 0) {
+            return fmt::format("port {} ({}): TX queue {} setup failed: {}", port, name, q, err_str(rc));
+        }
+    }
+    fmt::print("  port {} ({}): {} RX queue(s) x {} descriptors, offloads {:#x}, socket {}\n", port, name, n_rxq,
+               nb_rxd, conf.rxmode.offloads, socket);
+    return {};
+}
+
+std::string runtime::impl::setup() {
+    static const rte_mbuf_dynfield meta_desc = {
+        "logagg_pkt_meta", sizeof(pipeline::pkt_meta), alignof(pipeline::pkt_meta), 0};
+    meta_off = rte_mbuf_dynfield_register(&meta_desc);
+    if (meta_off < 0) {
+        return fmt::format("cannot register the mbuf dynfield: {}", rte_strerror(rte_errno));
+    }
+    uint16_t pid = 0;
+    RTE_ETH_FOREACH_DEV(pid) {
+        ports.push_back(pid);
+    }
+    if (ports.empty()) {
+        return "no ports: give a NIC bound to vfio-pci with -a PCI, or a virtual device such as "
+               "--vdev=net_pcap0,rx_pcap=FILE";
+    }
+    const auto n_rx = static_cast<uint32_t>(plan.rx.size());
+    const auto n_w = static_cast<uint32_t>(plan.workers.size());
+    // Every place an mbuf can wait (docs/architecture.md, "Sizing the mbuf pool").
+    const uint64_t need = uint64_t{ports.size()} * n_rx * cfg.rx_desc +
+                          (plan.fused ? 0 : uint64_t{n_w} * cfg.worker_ring) +
+                          uint64_t{n_w} * (cfg.sink_ring + pipeline::stage_capacity) + sink::batch_iov +
+                          uint64_t{rte_lcore_count()} * (pool_cache + 2u * cfg.burst) + pool_margin;
+    uint64_t n_mbufs = cfg.mbufs;
+    if (n_mbufs == 0) {
+        n_mbufs = 1;
+        while (n_mbufs - 1 < need) {
+            n_mbufs <<= 1; // 2^n - 1 is the mempool's optimum (its ring holds 2^n - 1)
+        }
+        n_mbufs -= 1;
+    } else if (n_mbufs < need) {
+        fmt::print("  warning: --mbufs {} is below the {} that queues, rings and caches can hold; RX will see "
+                   "rx_nombuf under load\n", n_mbufs, need);
+    }
+    pool = rte_pktmbuf_pool_create("logagg_mbufs", static_cast<unsigned>(n_mbufs), pool_cache, 0,
+                                   RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+    if (pool == nullptr) {
+        return fmt::format("cannot create a pool of {} mbufs ({} MiB): {} (give EAL more memory with -m, or "
+                           "reserve hugepages: see hugepages/README.md)", n_mbufs,
+                           n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, rte_strerror(rte_errno));
+    }
+    fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs, RTE_MBUF_DEFAULT_BUF_SIZE,
+               n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
+    for (uint16_t p : ports) {
+        if (std::string e = setup_port(p, static_cast<uint16_t>(n_rx)); !e.empty()) {
+            return e;
+        }
+    }
+    // Rings: worker i's input (pipeline mode) and worker i -> sink.
+    const int sock = static_cast<int>(rte_socket_id());
+    for (uint32_t w = 0; w < n_w; ++w) {
+        if (!plan.fused) {
+            const std::string name = fmt::format("logagg_wq{}", w);
+            const unsigned flags = RING_F_SC_DEQ | (n_rx == 1 ? RING_F_SP_ENQ : 0u);
+            rte_ring* r = rte_ring_create(name.c_str(), cfg.worker_ring, sock, flags);
+            if (r == nullptr) {
+                return fmt::format("cannot create ring {}: {}", name, rte_strerror(rte_errno));
+            }
+            worker_rings.push_back(r);
+        }
+        const std::string sname = fmt::format("logagg_sq{}", w);
+        rte_ring* s = rte_ring_create_elem(sname.c_str(), sizeof(pipeline::msg_desc), cfg.sink_ring, sock,
+                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (s == nullptr) {
+            return fmt::format("cannot create ring {}: {}", sname, rte_strerror(rte_errno));
+        }
+        sink_rings.push_back(s);
+    }
+    // Contexts: main first, then RX, workers, sink.
+    (void)ctx_of(plan.main);
+    for (uint32_t w = 0; w < n_w; ++w) {
+        lcore_ctx* c = ctx_of(plan.workers[w]);
+        c->worker = std::make_unique<pipeline::worker_ctx>();
+        c->worker->sink_ring = sink_rings[w];
+        c->worker->meta_off = meta_off;
+        c->worker->block_when_full = cfg.on_sink_full == full_policy::block;
+        c->worker->stats = &c->stats;
+        if (!plan.fused) {
+            c->worker_in = worker_rings[w];
+        }
+    }
+    for (uint32_t i = 0; i < n_rx; ++i) {
+        lcore_ctx* c = ctx_of(plan.rx[i]);
+        c->rx = std::make_unique<pipeline::rx_ctx>();
+        pipeline::rx_ctx& rx = *c->rx;
+        for (uint16_t p : ports) {
+            rx.queues.push_back({p, static_cast<uint16_t>(i)});
+        }
+        rx.ports = &cfg.ports;
+        rx.opts = net::classify_options{cfg.verify_checksums, cfg.verify_checksums};
+        rx.meta_off = meta_off;
+        rx.burst = cfg.burst;
+        rx.block_when_full = cfg.on_sink_full == full_policy::block;
+        rx.stats = &c->stats;
+        if (plan.fused) {
+            rx.local_worker = c->worker.get();
+        } else {
+            rx.worker_rings = worker_rings;
+        }
+        rx.prepare();
+    }
+    lcore_ctx* sc = ctx_of(plan.sink);
+    sc->has_sink = true;
+    writer = std::make_unique<sink::segment_writer>(cfg.sink.dir, cfg.sink.rotate_bytes);
+    if (std::string e = writer->prepare(); !e.empty()) {
+        return "--sink: " + e;
+    }
+    sink = std::make_unique<sink::file_sink>(*writer, sink_rings, sc->stats);
+    for (auto& c : lcores) {
+        c->roles = plan.roles_of(c->lcore);
+    }
+    for (uint16_t p : ports) {
+        const int rc = rte_eth_dev_start(p);
+        if (rc != 0) {
+            return fmt::format("port {}: start failed: {}", p, err_str(rc));
+        }
+        ports_started.push_back(p);
+    }
+    return {};
+}
+
+void runtime::impl::step(lcore_ctx& c) noexcept {
+    const auto n_rx = static_cast<unsigned>(plan.rx.size());
+    const auto n_w = static_cast<unsigned>(plan.workers.size());
+    if (c.rx && !c.rx_finished) {
+        if (stop_rx.load(std::memory_order_acquire)) {
+            // Everything polled so far was dispatched; in run-to-completion mode also framed and
+            // flushed to the sink ring, so the worker role ends here too.
+            c.rx_finished = true;
+            if (plan.fused) {
+                c.worker_finished = true;
+                workers_done.fetch_add(1, std::memory_order_release);
+            }
+            rx_done.fetch_add(1, std::memory_order_release);
+        } else {
+            pipeline::rx_poll(*c.rx);
+        }
+    }
+    if (c.worker && !plan.fused && !c.worker_finished) {
+        const unsigned n = rte_ring_dequeue_burst(c.worker_in, reinterpret_cast<void**>(c.worker_buf.data()),
+                                                  static_cast<unsigned>(c.worker_buf.size()), nullptr);
+        if (n != 0) {
+            pipeline::worker_frame_burst(*c.worker, std::span<rte_mbuf* const>(c.worker_buf.data(), n));
+        } else if (rx_done.load(std::memory_order_acquire) == n_rx && rte_ring_count(c.worker_in) == 0) {
+            c.worker_finished = true; // no producer left and nothing queued
+            workers_done.fetch_add(1, std::memory_order_release);
+        }
+    }
+    if (c.has_sink && !c.sink_finished) {
+        const uint32_t n = sink->poll();
+        if (n == 0 && workers_done.load(std::memory_order_acquire) == n_w && sink->rings_empty()) {
+            const int err = writer->finish();
+            if (err != 0) {
+                fmt::print(stderr, "logagg: file sink: final sync of '{}' failed: {}\n", writer->dir(), err_str(err));
+            }
+            c.sink_finished = true;
+            sink_done.store(true, std::memory_order_release);
+        }
+    }
+}
+
+bool runtime::impl::all_finished() const noexcept {
+    return sink_done.load(std::memory_order_acquire) &&
+           rx_done.load(std::memory_order_acquire) == plan.rx.size() &&
+           workers_done.load(std::memory_order_acquire) == plan.workers.size();
+}
+
+runtime::runtime(std::unique_ptr<impl> p) : p_(std::move(p)) {}
+runtime::~runtime() = default;
+
+std::unique_ptr<runtime> runtime::create(const config& cfg, const role_plan& plan, std::string& error) {
+    auto p = std::make_unique<impl>();
+    p->cfg = cfg;
+    p->plan = plan;
+    error = p->setup();
+    if (!error.empty()) {
+        return nullptr;
+    }
+    return std::unique_ptr<runtime>(new runtime(std::move(p)));
+}
+
+int runtime::run() {
+    impl& rt = *p_;
+    std::vector<std::pair<impl*, lcore_ctx*>> args;
+    args.reserve(rt.lcores.size());
+    lcore_ctx* main_ctx = nullptr;
+    for (auto& c : rt.lcores) {
+        fmt::print("  lcore {}: {}\n", c->lcore, c->roles.empty() ? "idle" : c->roles);
+    }
+    std::fflush(stdout);
+    rt.start_tsc = rte_rdtsc();
+    rt.ran.store(true);
+    for (auto& c : rt.lcores) {
+        if (c->lcore == rt.plan.main) {
+            main_ctx = c.get();
+            continue;
+        }
+        args.emplace_back(&rt, c.get());
+        const int rc = rte_eal_remote_launch(lcore_entry, &args.back(), c->lcore);
+        if (rc != 0) {
+            fmt::print(stderr, "logagg: cannot launch lcore {}: {}\n", c->lcore, err_str(rc));
+            rt.stop_rx.store(true, std::memory_order_release);
+        }
+    }
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t control_every = hz * control_period_us / 1'000'000;
+    const uint64_t stats_every = static_cast<uint64_t>(rt.cfg.stats_interval_s * static_cast<double>(hz));
+    const uint64_t idle_after = rt.cfg.exit_on_idle_ms * (hz / 1000);
+    uint64_t next_control = rt.start_tsc;
+    uint64_t next_stats = rt.start_tsc + stats_every;
+    uint64_t last_activity_tsc = rt.start_tsc;
+    uint64_t last_activity = 0;
+    snapshot prev = take_snapshot();
+    uint64_t prev_tsc = rt.start_tsc;
+    const bool main_busy = main_ctx != nullptr && !main_ctx->roles.empty() && main_ctx->roles != "main";
+    while (!rt.all_finished()) {
+        if (main_busy && !main_ctx->finished()) {
+            rt.step(*main_ctx);
+        } else {
+            rte_delay_us_sleep(control_period_us);
+        }
+        const uint64_t now = rte_rdtsc();
+        if (now < next_control) {
+            continue;
+        }
+        next_control = now + control_every;
+        if (!rt.stop_rx.load(std::memory_order_relaxed)) {
+            if (g_signal_stop.load(std::memory_order_relaxed)) {
+                fmt::print("logagg: signal received: stopping RX, draining workers and the sink\n");
+                std::fflush(stdout);
+                rt.stop_rx.store(true, std::memory_order_release);
+            } else if (idle_after != 0) {
+                uint64_t activity = 0;
+                for (auto& c : rt.lcores) {
+                    activity += c->stats.rx_packets.get() + c->stats.messages_written.get();
+                }
+                if (activity != last_activity) {
+                    last_activity = activity;
+                    last_activity_tsc = now;
+                } else if (now - last_activity_tsc >= idle_after) {
+                    fmt::print("logagg: idle for {} ms: stopping RX, draining workers and the sink\n",
+                               rt.cfg.exit_on_idle_ms);
+                    std::fflush(stdout);
+                    rt.stop_rx.store(true, std::memory_order_release);
+                }
+            }
+        }
+        if (stats_every != 0 && now >= next_stats) {
+            next_stats = now + stats_every;
+            snapshot cur = take_snapshot();
+            fmt::print("{}\n", stats_line(cur, prev, static_cast<double>(now - prev_tsc) / static_cast<double>(hz)));
+            std::fflush(stdout);
+            prev = std::move(cur);
+            prev_tsc = now;
+        }
+    }
+    rte_eal_mp_wait_lcore();
+    rt.stop_tsc = rte_rdtsc();
+    return 0;
+}
+
+snapshot runtime::take_snapshot() const {
+    const impl& rt = *p_;
+    snapshot s;
+    const uint64_t end = rt.stop_tsc != 0 ? rt.stop_tsc : rte_rdtsc();
+    s.uptime_s = rt.start_tsc == 0 ? 0.0 : static_cast<double>(end - rt.start_tsc) / static_cast<double>(rte_get_tsc_hz());
+    for (uint16_t p : rt.ports) {
+        port_snapshot ps;
+        ps.port_id = p;
+        rte_eth_dev_info info{};
+        if (rte_eth_dev_info_get(p, &info) == 0 && info.device != nullptr) {
+            ps.name = rte_dev_name(info.device);
+        }
+        ps.rx_queues = static_cast<uint16_t>(rt.plan.rx.size());
+        rte_eth_stats st{};
+        if (rte_eth_stats_get(p, &st) == 0) {
+            ps.ipackets = st.ipackets;
+            ps.ibytes = st.ibytes;
+            ps.imissed = st.imissed;
+            ps.ierrors = st.ierrors;
+            ps.rx_nombuf = st.rx_nombuf;
+            ps.opackets = st.opackets;
+            ps.obytes = st.obytes;
+            ps.oerrors = st.oerrors;
+        }
+        s.ports.push_back(std::move(ps));
+    }
+    for (const auto& c : rt.lcores) {
+        accumulate(s, c->lcore, c->roles, c->stats);
+    }
+    s.sink.dir = rt.cfg.sink.dir;
+    s.sink.messages = s.written;
+    s.sink.bytes = s.bytes_written;
+    if (rt.stop_tsc != 0) { // the writer's own counters are the sink lcore's until it stopped
+        s.sink.segments = rt.writer->segments();
+        s.sink.write_errors = rt.writer->write_errors();
+    }
+    return s;
+}
+
+} // namespace logagg::dpdk

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: control plane (set-up, launch, stats, shutdown); it launches the datapath loops.
+//
+// Owns everything that lives for the run: ports, the mbuf pool, rings, per-lcore contexts and the
+// sink. Requires rte_eal_init() to have succeeded.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "dpdk/options.hpp"
+#include "dpdk/roles.hpp"
+#include "dpdk/stats.hpp"
+
+namespace logagg::dpdk {
+
+/// Set by the SIGINT/SIGTERM handler (lock-free, so async-signal-safe); the control loop polls it.
+extern std::atomic<bool> g_signal_stop;
+
+class runtime {
+public:
+    /// Builds ports, pool, rings and contexts. On failure returns nullptr and sets @p error
+    /// (naming the port, queue or option).
+    [[nodiscard]] static std::unique_ptr<runtime> create(const config& cfg, const role_plan& plan,
+                                                         std::string& error);
+    ~runtime();
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
+
+    /// Launches the lcores, runs the control loop on the main lcore until a signal or
+    /// --exit-on-idle, drains and stops. @return the process exit status (0 or 1).
+    [[nodiscard]] int run();
+
+    /// Counters now (exact once run() returned).
+    [[nodiscard]] snapshot take_snapshot() const;
+
+    struct impl;
+
+private:
+    explicit runtime(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> p_;
+};
+
+} // namespace logagg::dpdk

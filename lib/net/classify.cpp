@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath. No allocation, no locks, no syscalls; reads only within the mbuf chain.
+#include "net/classify.hpp"
+
+#include <cstring>
+
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_ptype.h>
+
+#include "net/mbuf_access.hpp"
+
+namespace logagg::net {
+namespace {
+
+/// One's-complement sum folded to 16 bits (RFC 1071), over native-order words.
+[[nodiscard]] inline uint16_t fold(uint32_t sum) noexcept {
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+}
+
+/// Mixes a 64-bit word into a running hash (splitmix64 finaliser): cheap and well spread.
+[[nodiscard]] inline uint64_t mix(uint64_t h, uint64_t v) noexcept {
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+[[nodiscard]] inline uint64_t load64(const uint8_t* p) noexcept {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+[[nodiscard]] inline uint32_t load32(const uint8_t* p) noexcept {
+    uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/// Verifies a UDP checksum given the one's-complement sum of the pseudo-header.
+/// @return true when the datagram sums to 0xffff (RFC 768, RFC 8200 8.1).
+[[nodiscard]] bool udp_checksum_ok(const rte_mbuf* m, uint32_t l4_off, uint32_t udp_len,
+                                   uint32_t pseudo_sum) noexcept {
+    uint16_t data_sum = 0;
+    if (rte_raw_cksum_mbuf(m, l4_off, udp_len, &data_sum) != 0) {
+        return false;
+    }
+    return fold(pseudo_sum + data_sum) == 0xffff;
+}
+
+/// NIC checksum verdicts, when the PMD gives one.
+enum class nic_verdict { unknown, good, bad };
+
+[[nodiscard]] inline nic_verdict ip_verdict(const rte_mbuf* m) noexcept {
+    switch (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_IP_CKSUM_GOOD:
+        return nic_verdict::good;
+    case RTE_MBUF_F_RX_IP_CKSUM_BAD:
+        return nic_verdict::bad;
+    default:
+        return nic_verdict::unknown;
+    }
+}
+
+[[nodiscard]] inline nic_verdict l4_verdict(const rte_mbuf* m) noexcept {
+    switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE: // "not correct in packet, but data integrity is valid"
+        return nic_verdict::good;
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+        return nic_verdict::bad;
+    default:
+        return nic_verdict::unknown;
+    }
+}
+
+/// UDP header checks shared by IPv4 and IPv6. @p ip_payload is the bytes the IP layer says follow
+/// the UDP header's start. @p pseudo_sum is only used when the checksum must be verified.
+[[nodiscard]] drop_reason finish_udp(const rte_mbuf* m, uint32_t l4_off, uint32_t ip_payload,
+                                     const listen_ports& ports, bool checksum_required,
+                                     bool verify, uint32_t pseudo_sum_wo_len,
+                                     packet_info& out) noexcept {
+    // RFC 768: the header is 8 bytes; length covers header and data.
+    udp_hdr scratch;
+    const udp_hdr* udp = ip_payload >= sizeof(udp_hdr) ? header_at(m, l4_off, scratch) : nullptr;
+    if (udp == nullptr) {
+        return drop_reason::udp_truncated;
+    }
+    const uint32_t udp_len = udp->length.value();
+    if (udp_len < sizeof(udp_hdr) || udp_len > ip_payload) {
+        return drop_reason::udp_bad_length;
+    }
+    const uint16_t dport = udp->dst_port.value();
+    if (!ports.contains(dport)) {
+        return drop_reason::port_not_listened;
+    }
+    const nic_verdict v = l4_verdict(m);
+    if (v == nic_verdict::bad) {
+        return drop_reason::udp_bad_checksum;
+    }
+    if (udp->checksum.raw == 0) {
+        if (checksum_required) { // IPv6 (RFC 8200 8.1): zero is not "no checksum"
+            return drop_reason::udp_bad_checksum;
+        }
+    } else if (v == nic_verdict::unknown && verify) {
+        const uint32_t pseudo = pseudo_sum_wo_len + be16::from(static_cast<uint16_t>(udp_len)).raw;
+        if (!udp_checksum_ok(m, l4_off, udp_len, pseudo)) {
+            return drop_reason::udp_bad_checksum;
+        }
+    }
+    out.src_port = udp->src_port.value();
+    out.dst_port = dport;
+    out.payload_off = l4_off + static_cast<uint32_t>(sizeof(udp_hdr));
+    out.payload_len = static_cast<uint16_t>(udp_len - sizeof(udp_hdr));
+    out.packet_type |= RTE_PTYPE_L4_UDP;
+    return drop_reason::none;
+}
+
+[[nodiscard]] drop_reason classify_ipv4(const rte_mbuf* m, uint32_t l3_off, const listen_ports& ports,
+                                        const classify_options& opts, packet_info& out) noexcept {
+    // RFC 791 3.1: fixed 20 bytes first, then IHL tells how much header there is.
+    ipv4_hdr scratch;
+    const ipv4_hdr* ip = header_at(m, l3_off, scratch);
+    if (ip == nullptr) {
+        return drop_reason::ipv4_truncated;
+    }
+    if (ip->version() != 4) {
+        return drop_reason::ipv4_bad_version;
+    }
+    const uint32_t hlen = ip->header_len();
+    if (hlen < sizeof(ipv4_hdr)) {
+        return drop_reason::ipv4_bad_ihl;
+    }
+    alignas(8) uint8_t hdr_scratch[60];
+    const void* hdr_bytes = bytes_at(m, l3_off, hlen, hdr_scratch);
+    if (hdr_bytes == nullptr) {
+        return drop_reason::ipv4_truncated;
+    }
+    const uint32_t total = ip->total_length.value();
+    if (total < hlen || total > rte_pktmbuf_pkt_len(m) - l3_off) {
+        return drop_reason::ipv4_bad_length;
+    }
+    // RFC 791 3.1 / RFC 1071: the header sums to 0xffff, options included.
+    const nic_verdict v = ip_verdict(m);
+    if (v == nic_verdict::bad ||
+        (v == nic_verdict::unknown && opts.verify_ipv4_checksum &&
+         fold(rte_raw_cksum(hdr_bytes, hlen)) != 0xffff)) {
+        return drop_reason::ipv4_bad_checksum;
+    }
+    if (ip->more_fragments() || ip->frag_offset() != 0) {
+        return drop_reason::ipv4_fragment;
+    }
+    if (ip->protocol != ipproto::udp) {
+        return drop_reason::not_udp;
+    }
+    out.ip_version = 4;
+    out.l3_len = static_cast<uint16_t>(hlen);
+    out.packet_type |= hlen == sizeof(ipv4_hdr) ? RTE_PTYPE_L3_IPV4 : RTE_PTYPE_L3_IPV4_EXT;
+    const uint32_t src = load32(ip->src);
+    const uint32_t dst = load32(ip->dst);
+    uint32_t pseudo = 0;
+    if (opts.verify_udp_checksum) {
+        // RFC 768 pseudo-header: src, dst, zero + protocol, UDP length (added by finish_udp).
+        pseudo = (src & 0xffffu) + (src >> 16) + (dst & 0xffffu) + (dst >> 16) +
+                 be16::from(ipproto::udp).raw;
+    }
+    const drop_reason r = finish_udp(m, l3_off + hlen, total - hlen, ports, false,
+                                     opts.verify_udp_checksum, pseudo, out);
+    if (r == drop_reason::none) {
+        out.flow_hash = static_cast<uint32_t>(
+            mix(mix(0, (uint64_t{src} << 32) | dst), (uint64_t{out.src_port} << 16) | out.dst_port));
+    }
+    return r;
+}
+
+[[nodiscard]] drop_reason classify_ipv6(const rte_mbuf* m, uint32_t l3_off, const listen_ports& ports,
+                                        const classify_options& opts, packet_info& out) noexcept {
+    ipv6_hdr scratch;
+    const ipv6_hdr* ip = header_at(m, l3_off, scratch);
+    if (ip == nullptr) {
+        return drop_reason::ipv6_truncated;
+    }
+    if (ip->version() != 6) {
+        return drop_reason::ipv6_bad_version;
+    }
+    // RFC 8200 3: payload length counts extension headers; 0 means a jumbogram (RFC 2675), which
+    // Ethernet cannot carry.
+    const uint32_t plen = ip->payload_length.value();
+    const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
+    if (plen == 0 || plen > pkt_len - l3_off - sizeof(ipv6_hdr)) {
+        return drop_reason::ipv6_bad_length;
+    }
+    const uint32_t end = l3_off + static_cast<uint32_t>(sizeof(ipv6_hdr)) + plen;
+    uint32_t off = l3_off + static_cast<uint32_t>(sizeof(ipv6_hdr));
+    uint8_t nh = ip->next_header;
+    unsigned n_ext = 0;
+    // RFC 8200 4.1: walk hop-by-hop (first only), routing and destination options headers.
+    while (nh == ipproto::hop_by_hop || nh == ipproto::routing || nh == ipproto::dest_opts) {
+        if (nh == ipproto::hop_by_hop && n_ext != 0) {
+            return drop_reason::ipv6_ext_bad_order;
+        }
+        if (++n_ext > max_ipv6_ext_headers) {
+            return drop_reason::ipv6_ext_too_many;
+        }
+        ipv6_ext_hdr ext_scratch;
+        const ipv6_ext_hdr* ext = end - off >= sizeof(ipv6_ext_hdr) ? header_at(m, off, ext_scratch) : nullptr;
+        if (ext == nullptr || ext->byte_len() > end - off) {
+            return drop_reason::ipv6_ext_truncated;
+        }
+        off += ext->byte_len();
+        nh = ext->next_header;
+    }
+    if (nh == ipproto::fragment) {
+        return drop_reason::ipv6_fragment;
+    }
+    if (nh != ipproto::udp) {
+        return drop_reason::not_udp;
+    }
+    out.ip_version = 6;
+    out.l3_len = static_cast<uint16_t>(off - l3_off);
+    out.packet_type |= n_ext == 0 ? RTE_PTYPE_L3_IPV6 : RTE_PTYPE_L3_IPV6_EXT;
+    uint32_t pseudo = 0;
+    if (opts.verify_udp_checksum) {
+        // RFC 8200 8.1 pseudo-header: src, dst, upper-layer length, zero + next header.
+        uint32_t sum = 0;
+        for (unsigned i = 0; i < 16; i += 4) {
+            const uint32_t s = load32(ip->src + i);
+            const uint32_t d = load32(ip->dst + i);
+            sum += (s & 0xffffu) + (s >> 16) + (d & 0xffffu) + (d >> 16);
+        }
+        pseudo = sum + be16::from(ipproto::udp).raw;
+    }
+    const drop_reason r =
+        finish_udp(m, off, end - off, ports, true, opts.verify_udp_checksum, pseudo, out);
+    if (r == drop_reason::none) {
+        uint64_t h = mix(mix(0, load64(ip->src)), load64(ip->src + 8));
+        h = mix(mix(h, load64(ip->dst)), load64(ip->dst + 8));
+        out.flow_hash = static_cast<uint32_t>(mix(h, (uint64_t{out.src_port} << 16) | out.dst_port));
+    }
+    return r;
+}
+
+} // namespace
+
+drop_reason classify(const rte_mbuf* m, const listen_ports& ports, const classify_options& opts,
+                     packet_info& out) noexcept {
+    out = packet_info{};
+    ether_hdr eth_scratch;
+    const ether_hdr* eth = header_at(m, 0, eth_scratch);
+    if (eth == nullptr) {
+        return drop_reason::eth_truncated;
+    }
+    uint32_t off = sizeof(ether_hdr);
+    uint16_t type = eth->type.value();
+    uint8_t tags = 0;
+    // IEEE 802.1Q / 802.1ad: up to two tags (service tag then customer tag).
+    while (type == static_cast<uint16_t>(ether_type::vlan) ||
+           type == static_cast<uint16_t>(ether_type::qinq)) {
+        if (++tags > max_vlan_tags) {
+            return drop_reason::vlan_too_many;
+        }
+        vlan_tag tag_scratch;
+        const vlan_tag* tag = header_at(m, off, tag_scratch);
+        if (tag == nullptr) {
+            return drop_reason::vlan_truncated;
+        }
+        type = tag->type.value();
+        off += sizeof(vlan_tag);
+    }
+    out.l2_len = static_cast<uint16_t>(off);
+    out.vlan_tags = tags;
+    out.packet_type = tags == 0 ? RTE_PTYPE_L2_ETHER
+                      : tags == 1 ? RTE_PTYPE_L2_ETHER_VLAN
+                                  : RTE_PTYPE_L2_ETHER_QINQ;
+    if (type == static_cast<uint16_t>(ether_type::ipv4)) {
+        return classify_ipv4(m, off, ports, opts, out);
+    }
+    if (type == static_cast<uint16_t>(ether_type::ipv6)) {
+        return classify_ipv6(m, off, ports, opts, out);
+    }
+    return drop_reason::not_ip;
+}
+
+} // namespace logagg::net

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath.
+//
+// What crosses from a worker to a sink: a reference to message bytes inside a received packet.
+#pragma once
+
+#include <cstdint>
+
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+namespace logagg::pipeline {
+
+/// One framed message: @c len bytes at packet offset @c off of @c pkt.
+///
+/// Ownership: descriptors are produced in runs ("units"), one unit per packet (or several for a
+/// packet with more messages than a staging buffer holds). Each unit owns exactly one reference to
+/// its packet; the last descriptor of a unit has @c release set and the sink drops that reference
+/// (rte_pktmbuf_free) once the message is written or dropped. Nobody else frees the packet.
+/// IMPORTANT: lifetime: the bytes are valid until the unit's reference is released.
+struct msg_desc {
+    rte_mbuf* pkt;
+    uint32_t off;
+    uint32_t len : 30;
+    uint32_t lf_follows : 1; ///< the byte after the message is its LF, in the same segment
+    uint32_t release : 1;    ///< last descriptor of a unit: release one packet reference after it
+};
+static_assert(sizeof(msg_desc) == 16, "ring element size is a multiple of 4 bytes");
+
+/// Largest message length a descriptor can carry (2^30 - 1; datagrams are at most 65,507).
+inline constexpr uint32_t max_desc_len = (1u << 30) - 1;
+
+/// Packet metadata the RX stage stores in the registered mbuf dynfield for the worker.
+struct pkt_meta {
+    uint32_t payload_off; ///< packet offset of the UDP payload
+    uint16_t payload_len; ///< bytes of UDP payload
+    uint16_t dst_port;    ///< UDP destination port (selects the listener)
+};
+static_assert(sizeof(pkt_meta) == 8);
+
+/// Accessor for the dynfield at byte offset @p off (from rte_mbuf_dynfield_register()).
+[[nodiscard]] inline pkt_meta* meta_of(rte_mbuf* m, int off) noexcept {
+    return RTE_MBUF_DYNFIELD(m, off, pkt_meta*);
+}
+
+} // namespace logagg::pipeline

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath (rx_dispatch, rx_poll), control plane (prepare).
+#include "pipeline/rx.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_pause.h>
+
+#include "pipeline/message.hpp"
+
+namespace logagg::pipeline {
+
+void rx_ctx::prepare() {
+    rx_buf.assign(burst, nullptr);
+    dropped.assign(burst, nullptr);
+    by_worker.assign(static_cast<std::size_t>(burst) * worker_rings.size(), nullptr);
+    n_by_worker.assign(worker_rings.size(), 0);
+}
+
+void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept {
+    lcore_stats& st = *rx.stats;
+    uint16_t n_drop = 0;
+    uint16_t n_keep = 0; // run to completion: accepted frames are compacted to the front of pkts
+    const auto n_workers = static_cast<uint32_t>(rx.worker_rings.size());
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        bytes += m->pkt_len;
+        net::packet_info info;
+        net::drop_reason r = m->nb_segs > net::max_segments ? net::drop_reason::too_many_segments
+                                                            : net::classify(m, *rx.ports, rx.opts, info);
+        if (r != net::drop_reason::none) {
+            st.drop(r);
+            rx.dropped[n_drop++] = m;
+            continue;
+        }
+        pkt_meta* meta = meta_of(m, rx.meta_off);
+        meta->payload_off = info.payload_off;
+        meta->payload_len = info.payload_len;
+        meta->dst_port = info.dst_port;
+        m->l2_len = info.l2_len & 0x7f;
+        m->l3_len = info.l3_len & 0x1ff;
+        m->l4_len = 8;
+        m->packet_type = info.packet_type;
+        if ((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) == 0) {
+            m->hash.rss = info.flow_hash;
+        }
+        if (n_workers == 0) {
+            pkts[n_keep++] = m;
+        } else {
+            const uint32_t w = worker_for(m->hash.rss, n_workers);
+            rx.by_worker[w * rx.burst + rx.n_by_worker[w]++] = m;
+        }
+    }
+    st.rx_packets.add(n);
+    st.rx_bytes.add(bytes);
+    if (n_drop != 0) {
+        rte_pktmbuf_free_bulk(rx.dropped.data(), n_drop);
+    }
+    if (n_workers == 0) {
+        st.to_workers.add(n_keep);
+        if (n_keep != 0) {
+            worker_frame_burst(*rx.local_worker, std::span<rte_mbuf* const>(pkts, n_keep));
+        }
+        return;
+    }
+    for (uint32_t w = 0; w < n_workers; ++w) {
+        const uint16_t k = rx.n_by_worker[w];
+        if (k == 0) {
+            continue;
+        }
+        rx.n_by_worker[w] = 0;
+        rte_mbuf** batch = &rx.by_worker[w * rx.burst];
+        unsigned sent = rte_ring_enqueue_burst(rx.worker_rings[w], reinterpret_cast<void**>(batch), k, nullptr);
+        while (rx.block_when_full && sent < k) {
+            rte_pause();
+            sent += rte_ring_enqueue_burst(rx.worker_rings[w], reinterpret_cast<void**>(batch + sent), k - sent, nullptr);
+        }
+        st.to_workers.add(sent);
+        if (sent < k) {
+            st.drop(net::drop_reason::worker_ring_full, k - sent);
+            rte_pktmbuf_free_bulk(batch + sent, k - sent);
+        }
+    }
+}
+
+uint32_t rx_poll(rx_ctx& rx) noexcept {
+    uint32_t total = 0;
+    for (const rx_queue& q : rx.queues) {
+        const uint16_t n = rte_eth_rx_burst(q.port, q.queue, rx.rx_buf.data(), rx.burst);
+        if (n != 0) {
+            rx_dispatch(rx, rx.rx_buf.data(), n);
+            total += n;
+        }
+    }
+    return total;
+}
+
+} // namespace logagg::pipeline

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath (rx_poll); rx_ctx is built by the control plane before the lcores start.
+//
+// The RX stage: polls NIC queues, classifies frames, drops what is not for us (counted by
+// reason), stores parse results in the mbuf and dispatches by flow hash to a worker, either
+// through the worker's ring (pipeline mode) or by calling the worker inline (run to completion).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "net/classify.hpp"
+#include "pipeline/counters.hpp"
+#include "pipeline/worker.hpp"
+
+namespace logagg::pipeline {
+
+/// One NIC queue polled by an RX lcore.
+struct rx_queue {
+    uint16_t port;
+    uint16_t queue;
+};
+
+/// State of one RX lcore. The vectors are sized at start-up and never grow afterwards.
+struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
+    std::vector<rx_queue> queues;
+    const net::listen_ports* ports = nullptr;
+    net::classify_options opts{};
+    int meta_off = -1;
+    uint16_t burst = 32;
+    /// Pipeline mode: ring of worker i (mbuf pointers; multi-producer when several RX lcores
+    /// feed it). Empty in run-to-completion mode.
+    std::vector<rte_ring*> worker_rings;
+    /// Run-to-completion mode: the worker on this same lcore.
+    worker_ctx* local_worker = nullptr;
+    /// --on-sink-full block: wait for room in a worker ring instead of dropping, so backpressure
+    /// reaches the NIC queue (which then counts imissed) rather than dropping accepted frames.
+    bool block_when_full = false;
+    lcore_stats* stats = nullptr;
+
+    // Scratch, sized by prepare().
+    std::vector<rte_mbuf*> rx_buf;
+    std::vector<rte_mbuf*> by_worker; ///< worker i's accepted frames at [i * burst, ...)
+    std::vector<uint16_t> n_by_worker;
+    std::vector<rte_mbuf*> dropped;
+
+    /// Sizes the scratch vectors; control plane, call once after filling the fields above.
+    void prepare();
+};
+
+/// Worker index for a flow hash: multiply-shift range reduction (uniform, no division).
+[[nodiscard]] inline uint32_t worker_for(uint32_t hash, uint32_t n_workers) noexcept {
+    return static_cast<uint32_t>((static_cast<uint64_t>(hash) * n_workers) >> 32);
+}
+
+/// Classifies and dispatches a burst the caller already received (exposed for tests and for
+/// callers with their own RX source). Bulk: takes ownership of every frame.
+void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept;
+
+/// Polls each queue of @p rx once (one burst each) and dispatches what arrived.
+/// @return the number of frames received.
+uint32_t rx_poll(rx_ctx& rx) noexcept;
+
+} // namespace logagg::pipeline

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: sink. System calls here are the sink's own I/O.
+#include "sink/segment_writer.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/core.h>
+
+namespace logagg::sink {
+namespace {
+
+[[nodiscard]] uint64_t now_ns(clockid_t clk) noexcept {
+    timespec ts{};
+    clock_gettime(clk, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+/// Error lines from the sink: at most one per interval, with a count of the ones held back.
+constexpr uint64_t report_interval_ns = 10'000'000'000ULL;
+
+} // namespace
+
+segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes)
+    : dir_(std::move(dir)), rotate_bytes_(rotate_bytes) {}
+
+segment_writer::~segment_writer() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+std::string segment_writer::prepare() {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) {
+        return fmt::format("cannot create directory '{}': {}", dir_, ec.message());
+    }
+    if (!std::filesystem::is_directory(dir_, ec)) {
+        return fmt::format("'{}' is not a directory", dir_);
+    }
+    if (::access(dir_.c_str(), W_OK | X_OK) != 0) {
+        return fmt::format("directory '{}' is not writable: {}", dir_, std::strerror(errno));
+    }
+    return {};
+}
+
+void segment_writer::report(const char* what, int err) noexcept {
+    const uint64_t now = now_ns(CLOCK_MONOTONIC);
+    if (last_report_ns_ != 0 && now - last_report_ns_ < report_interval_ns) {
+        ++suppressed_;
+        return;
+    }
+    last_report_ns_ = now;
+    const std::string& where = path_.empty() ? dir_ : path_;
+    fmt::print(stderr, "logagg: file sink: {} '{}': {}; messages dropped (messages.dropped.write_error)",
+               what, where, std::strerror(err));
+    if (suppressed_ != 0) {
+        fmt::print(stderr, " [{} similar errors not shown]", suppressed_);
+        suppressed_ = 0;
+    }
+    fmt::print(stderr, "\n");
+}
+
+bool segment_writer::open_segment() noexcept {
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        const uint64_t ns = now_ns(CLOCK_REALTIME);
+        const time_t secs = static_cast<time_t>(ns / 1'000'000'000ULL);
+        tm utc{};
+        gmtime_r(&secs, &utc);
+        char name[96];
+        // Fixed-width fields: lexical order of names == creation order.
+        std::snprintf(name, sizeof name, "logagg-%04d%02d%02dT%02d%02d%02d.%06luZ-%08lu.log",
+                      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                      utc.tm_sec, static_cast<unsigned long>((ns / 1000) % 1'000'000),
+                      static_cast<unsigned long>(seq_++));
+        path_ = dir_ + "/" + name;
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd_ >= 0) {
+            size_ = 0;
+            ++segments_;
+            return true;
+        }
+        if (errno != EEXIST) {
+            report("cannot create segment", errno);
+            path_.clear();
+            return false;
+        }
+    }
+    report("cannot create a new segment name", EEXIST);
+    path_.clear();
+    return false;
+}
+
+void segment_writer::close_segment() noexcept {
+    if (fd_ < 0) {
+        return;
+    }
+    if (::fdatasync(fd_) != 0) {
+        report("fdatasync failed on", errno);
+    }
+    ::close(fd_);
+    fd_ = -1;
+    path_.clear();
+}
+
+bool segment_writer::write_chunk(const iovec* iov, int cnt, uint64_t bytes) noexcept {
+    // pwritev at our own offset: after a failure the file is cut back with ftruncate and no seek
+    // is needed. Partial writes resume mid-iovec on a local copy of the boundary entry.
+    uint64_t done = 0;
+    int i = 0;
+    iovec head{};
+    bool have_head = false;
+    while (done < bytes) {
+        iovec local[IOV_MAX];
+        int n = 0;
+        if (have_head) {
+            local[n++] = head;
+        }
+        for (int j = i; j < cnt && n < IOV_MAX; ++j) {
+            local[n++] = iov[j];
+        }
+        const ssize_t r = ::pwritev(fd_, local, n, static_cast<off_t>(size_ + done));
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            const int err = errno;
+            ++write_errors_;
+            report("write failed on", err);
+            if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+                report("cannot cut back", errno);
+            }
+            return false;
+        }
+        if (r == 0) {
+            ++write_errors_;
+            report("write made no progress on", EIO);
+            if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+                report("cannot cut back", errno);
+            }
+            return false;
+        }
+        done += static_cast<uint64_t>(r);
+        // Advance (have_head ? head : iov[i]) ... by r bytes.
+        auto left = static_cast<uint64_t>(r);
+        if (have_head) {
+            if (left < head.iov_len) {
+                head.iov_base = static_cast<char*>(head.iov_base) + left;
+                head.iov_len -= left;
+                continue;
+            }
+            left -= head.iov_len;
+            have_head = false;
+        }
+        while (left != 0 && i < cnt) {
+            if (left < iov[i].iov_len) {
+                head.iov_base = static_cast<char*>(iov[i].iov_base) + left;
+                head.iov_len = iov[i].iov_len - left;
+                have_head = true;
+                ++i;
+                left = 0;
+                break;
+            }
+            left -= iov[i].iov_len;
+            ++i;
+        }
+    }
+    size_ += bytes;
+    return true;
+}
+
+write_result segment_writer::write(std::span<iovec> iov, std::span<const uint32_t> msg_sizes) noexcept {
+    write_result res;
+    std::size_t m = 0;
+    std::size_t vi = 0; // first iovec not yet consumed
+    while (m < msg_sizes.size()) {
+        if (fd_ < 0 && !open_segment()) {
+            res.failed += static_cast<uint32_t>(msg_sizes.size() - m);
+            return res;
+        }
+        // Whole messages that fit in this segment (at least one in an empty segment).
+        uint64_t bytes = 0;
+        std::size_t k = 0;
+        while (m + k < msg_sizes.size() && size_ + bytes + msg_sizes[m + k] <= rotate_bytes_) {
+            bytes += msg_sizes[m + k];
+            ++k;
+        }
+        if (k == 0) {
+            if (size_ != 0) {
+                close_segment();
+                continue;
+            }
+            bytes = msg_sizes[m];
+            k = 1;
+        }
+        // The iovecs that carry exactly `bytes`; split the boundary entry if it carries more.
+        std::size_t end = vi;
+        uint64_t acc = 0;
+        while (acc < bytes) {
+            acc += iov[end].iov_len;
+            ++end;
+        }
+        iovec tail{};
+        const uint64_t over = acc - bytes;
+        if (over != 0) {
+            iovec& b = iov[end - 1];
+            tail.iov_base = static_cast<char*>(b.iov_base) + (b.iov_len - over);
+            tail.iov_len = over;
+            b.iov_len -= over;
+        }
+        if (write_chunk(&iov[vi], static_cast<int>(end - vi), bytes)) {
+            res.written += static_cast<uint32_t>(k);
+            res.bytes += bytes;
+        } else {
+            res.failed += static_cast<uint32_t>(k);
+        }
+        m += k;
+        if (over != 0) {
+            iov[end - 1] = tail;
+            vi = end - 1;
+        } else {
+            vi = end;
+        }
+        if (size_ >= rotate_bytes_) {
+            close_segment();
+        }
+    }
+    return res;
+}
+
+int segment_writer::finish() noexcept {
+    int err = 0;
+    if (fd_ >= 0) {
+        if (::fdatasync(fd_) != 0) {
+            err = errno;
+        }
+        ::close(fd_);
+        fd_ = -1;
+        path_.clear();
+    }
+    const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (::fsync(dfd) != 0 && err == 0) {
+            err = errno;
+        }
+        ::close(dfd);
+    }
+    return err;
+}
+
+} // namespace logagg::sink
