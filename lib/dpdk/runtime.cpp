@@ -79,6 +79,7 @@ struct runtime::impl {
     std::atomic<bool> ran{false};
     uint64_t start_tsc = 0;
     uint64_t stop_tsc = 0;
+    int64_t mbufs_in_use_at_exit = -1;
 
     ~impl();
     [[nodiscard]] std::string setup();
@@ -462,6 +463,16 @@ int runtime::run() {
     }
     rte_eal_mp_wait_lcore();
     rt.stop_tsc = rte_rdtsc();
+    // Stopped ports hand back the mbufs their RX rings held; whatever is still out is a leak.
+    for (uint16_t p : rt.ports_started) {
+        rte_eth_dev_stop(p);
+    }
+    rt.ports_started.clear();
+    rt.mbufs_in_use_at_exit = static_cast<int64_t>(rte_mempool_in_use_count(rt.pool));
+    if (rt.mbufs_in_use_at_exit != 0) {
+        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n", rt.mbufs_in_use_at_exit);
+        return 1;
+    }
     return 0;
 }
 
@@ -494,6 +505,8 @@ snapshot runtime::take_snapshot() const {
     for (const auto& c : rt.lcores) {
         accumulate(s, c->lcore, c->roles, c->stats);
     }
+    s.mbufs_total = rt.pool != nullptr ? rt.pool->size : 0;
+    s.mbufs_in_use_at_exit = rt.mbufs_in_use_at_exit;
     s.sink.dir = rt.cfg.sink.dir;
     s.sink.messages = s.written;
     s.sink.bytes = s.bytes_written;

@@ -122,6 +122,9 @@ std::string summary_table(const snapshot& s) {
     o += fmt::format("  sink      file {}: {} messages, {} bytes, {} segments, {} write errors\n", s.sink.dir,
                      s.sink.messages, s.sink.bytes, s.sink.segments, s.sink.write_errors);
     o += fmt::format("  bytes copied on the datapath: {}\n", s.bytes_copied);
+    if (s.mbufs_in_use_at_exit >= 0) {
+        o += fmt::format("  mbufs: {} in the pool, {} not returned at exit\n", s.mbufs_total, s.mbufs_in_use_at_exit);
+    }
     o += fmt::format("  accounting: packets {} (received = to workers + dropped), messages {} (framed = written + dropped)\n",
                      s.packets_balanced() ? "balanced" : "UNBALANCED", s.messages_balanced() ? "balanced" : "UNBALANCED");
     return o;
@@ -173,6 +176,7 @@ std::string to_json(const snapshot& s) {
                      json_str(s.sink.type), json_str(s.sink.dir), s.sink.messages, s.sink.bytes, s.sink.segments,
                      s.sink.write_errors);
     o += fmt::format("  \"bytes_copied\": {},\n", s.bytes_copied);
+    o += fmt::format("  \"mbufs\": {{\"pool\": {}, \"in_use_at_exit\": {}}},\n", s.mbufs_total, s.mbufs_in_use_at_exit);
     o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}}}\n}}\n", boolstr(s.packets_balanced()),
                      boolstr(s.messages_balanced()));
     return o;

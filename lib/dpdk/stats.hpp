@@ -46,6 +46,9 @@ struct snapshot {
     uint64_t framed = 0, written = 0, empty_skipped = 0, bytes_written = 0;
     std::array<uint64_t, pipeline::msg_drop_count> msg_drops{};
     uint64_t bytes_copied = 0;
+    uint64_t mbufs_total = 0;
+    /// mbufs not back in the pool after the ports stopped; -1 while running. Non-zero = a leak.
+    int64_t mbufs_in_use_at_exit = -1;
 
     [[nodiscard]] uint64_t packets_dropped() const noexcept;
     [[nodiscard]] uint64_t messages_dropped() const noexcept;

@@ -38,6 +38,14 @@ struct pkt_meta {
 };
 static_assert(sizeof(pkt_meta) == 8);
 
+/// Takes one more reference on every segment of chain @p m: rte_pktmbuf_free() drops one from
+/// each segment, so a reference to a packet is a reference to all of its segments.
+inline void retain_chain(rte_mbuf* m) noexcept {
+    for (rte_mbuf* s = m; s != nullptr; s = s->next) {
+        rte_mbuf_refcnt_update(s, 1);
+    }
+}
+
 /// Accessor for the dynfield at byte offset @p off (from rte_mbuf_dynfield_register()).
 [[nodiscard]] inline pkt_meta* meta_of(rte_mbuf* m, int off) noexcept {
     return RTE_MBUF_DYNFIELD(m, off, pkt_meta*);

@@ -38,7 +38,7 @@ void spill(worker_ctx& w, rte_mbuf* m) noexcept {
     if (w.n_staged != 0) {
         msg_desc& last = w.staged[w.n_staged - 1];
         if (last.pkt == m && last.release == 0) {
-            rte_mbuf_refcnt_update(m, 1);
+            retain_chain(m);
             last.release = 1;
         }
     }
