@@ -82,6 +82,8 @@ int main(int argc, char** argv) {
     }
     const config& cfg = parsed.cfg;
 
+    std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGXFSZ, SIG_IGN); // a file size limit shows up as EFBIG, counted by the sink
     const int eal_argc = sep;
     const int consumed = rte_eal_init(eal_argc, argv);
     if (consumed < 0) {
@@ -112,8 +114,6 @@ int main(int argc, char** argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-    std::signal(SIGXFSZ, SIG_IGN); // a file size limit shows up as EFBIG, counted by the sink
 
     fmt::print("logagg {}: listening on", LOGAGG_VERSION);
     for (uint16_t p : cfg.listen) {

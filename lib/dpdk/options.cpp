@@ -19,7 +19,7 @@ struct option_doc {
 };
 
 /// Every option, in --help order. The parser below accepts exactly these names.
-constexpr std::array<option_doc, 16> options_table{{
+constexpr std::array<option_doc, 17> options_table{{
     {"--listen", "udp:PORT", "UDP destination port that carries logs; repeatable (default udp:514)"},
     {"--sink", "file:DIR[,rotate-bytes=N]",
      "write messages, one per line, to segment files in DIR (required); a segment is closed at N "
@@ -43,6 +43,7 @@ constexpr std::array<option_doc, 16> options_table{{
     {"--mbufs", "N", "mbufs in the pool (default: computed from queues, rings and lcores)"},
     {"--no-checksum", "", "do not verify IPv4/UDP checksums in software when the NIC does not"},
     {"--version", "", "print the version and exit"},
+    {"--test-sink-delay-us", "N", "testing only: the sink sleeps N microseconds after each write, to make it fall behind"},
 }};
 
 [[nodiscard]] std::optional<uint64_t> parse_u64(std::string_view s) {
@@ -207,6 +208,9 @@ struct parser {
             }
             (opt == "--ring-size" ? cfg.worker_ring : cfg.sink_ring) = n;
             return true;
+        }
+        if (opt == "--test-sink-delay-us") {
+            return number(opt, v, 0, 1'000'000, cfg.test_sink_delay_us);
         }
         if (opt == "--mbufs") {
             return number(opt, v, 1024, 1u << 26, cfg.mbufs);

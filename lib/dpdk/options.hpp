@@ -43,6 +43,7 @@ struct config {
     uint32_t sink_ring = 16384;    ///< descriptors per worker->sink ring (power of two)
     uint32_t mbufs = 0;            ///< 0: computed from the above (docs/architecture.md)
     bool verify_checksums = true;  ///< software IPv4/UDP checksum checks when the NIC gives none
+    uint32_t test_sink_delay_us = 0; ///< testing only: the sink sleeps this long after each write
 };
 
 /// Result of parsing.

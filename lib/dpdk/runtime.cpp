@@ -312,7 +312,7 @@ std::string runtime::impl::setup() {
     if (std::string e = writer->prepare(); !e.empty()) {
         return "--sink: " + e;
     }
-    sink = std::make_unique<sink::file_sink>(*writer, sink_rings, sc->stats);
+    sink = std::make_unique<sink::file_sink>(*writer, sink_rings, sc->stats, cfg.test_sink_delay_us);
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
     }

@@ -2,6 +2,7 @@
 // Side: sink. Builds iovecs that point into mbuf data: no payload byte is copied.
 #include "sink/file_sink.hpp"
 
+#include <rte_cycles.h>
 #include <rte_ring_elem.h>
 
 namespace logagg::sink {
@@ -10,8 +11,9 @@ namespace {
 constexpr char newline = '\n';
 } // namespace
 
-file_sink::file_sink(segment_writer& writer, std::vector<rte_ring*> rings, pipeline::lcore_stats& stats)
-    : writer_(writer), rings_(std::move(rings)), stats_(stats) {}
+file_sink::file_sink(segment_writer& writer, std::vector<rte_ring*> rings, pipeline::lcore_stats& stats,
+                     uint32_t delay_us)
+    : writer_(writer), rings_(std::move(rings)), stats_(stats), delay_us_(delay_us) {}
 
 bool file_sink::rings_empty() const noexcept {
     for (rte_ring* r : rings_) {
@@ -72,6 +74,9 @@ void file_sink::write_batch() noexcept {
         stats_.bytes_written.add(r.bytes);
         if (r.failed != 0) {
             stats_.drop(pipeline::msg_drop::write_error, r.failed);
+        }
+        if (delay_us_ != 0) {
+            rte_delay_us_sleep(delay_us_);
         }
     }
     // The write returned: the kernel holds its own copy now, so the packets can go back.

@@ -34,7 +34,9 @@ public:
     /// @param writer where messages go (owned by the caller, outlives the sink)
     /// @param rings  one SPSC descriptor ring per worker (owned by the caller)
     /// @param stats  counters of the lcore the sink runs on
-    file_sink(segment_writer& writer, std::vector<rte_ring*> rings, pipeline::lcore_stats& stats);
+    /// @param delay_us testing only: sleep this long after each write (0 in production)
+    file_sink(segment_writer& writer, std::vector<rte_ring*> rings, pipeline::lcore_stats& stats,
+              uint32_t delay_us = 0);
 
     /// Takes what the rings hold now (up to one batch per ring), writes it, releases packets.
     /// @return the number of descriptors consumed.
@@ -50,6 +52,7 @@ private:
     segment_writer& writer_;
     std::vector<rte_ring*> rings_;
     pipeline::lcore_stats& stats_;
+    uint32_t delay_us_ = 0;
     uint32_t n_iov_ = 0;
     uint32_t n_msgs_ = 0;
     uint32_t n_free_ = 0;
