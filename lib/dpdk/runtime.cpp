@@ -219,7 +219,8 @@ std::string runtime::impl::setup() {
     }
     if (ports.empty()) {
         return "no ports: give a NIC bound to vfio-pci with -a PCI, or a virtual device such as "
-               "--vdev=net_pcap0,rx_pcap=FILE";
+               "--vdev=net_pcap0,rx_pcap=FILE (if you gave one, EAL's lines above say why it failed to "
+               "probe: a missing capture file, a wrong interface name, ...)";
     }
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     const auto n_w = static_cast<uint32_t>(plan.workers.size());
