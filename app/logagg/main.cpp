@@ -22,7 +22,9 @@ namespace {
 constexpr int exit_runtime = 1;
 constexpr int exit_usage = 2;
 
-void on_signal(int) { logagg::dpdk::g_signal_stop.store(true, std::memory_order_relaxed); }
+void on_signal(int) {
+    logagg::dpdk::g_signal_stop.store(true, std::memory_order_relaxed);
+}
 
 [[nodiscard]] int usage_error(std::string_view msg) {
     fmt::print(stderr, "logagg: {}\n", msg);
@@ -92,8 +94,10 @@ int main(int argc, char** argv) {
         return err == EINVAL ? exit_usage : exit_runtime;
     }
     if (consumed + 1 != eal_argc && !(consumed == eal_argc)) {
-        // EAL stops at the first word it does not know; anything left before "--" is ours misplaced.
-        fmt::print(stderr, "logagg: unexpected argument '{}' before '--' (logagg options go after --)\n",
+        // EAL stops at the first word it does not know; anything left before "--" is ours
+        // misplaced.
+        fmt::print(stderr,
+                   "logagg: unexpected argument '{}' before '--' (logagg options go after --)\n",
                    argv[consumed + 1 < eal_argc ? consumed + 1 : consumed]);
         rte_eal_cleanup();
         return exit_usage;
@@ -140,7 +144,8 @@ int main(int argc, char** argv) {
                 status = exit_runtime;
             }
             if (!s.packets_balanced() || !s.messages_balanced()) {
-                fmt::print(stderr, "logagg: internal error: counters do not balance (see summary)\n");
+                fmt::print(stderr,
+                           "logagg: internal error: counters do not balance (see summary)\n");
                 status = exit_runtime;
             }
         }

@@ -20,21 +20,28 @@ struct option_doc {
 
 /// Every option, in --help order. The parser below accepts exactly these names.
 constexpr std::array<option_doc, 17> options_table{{
-    {"--listen", "udp:PORT", "UDP destination port that carries logs; repeatable (default udp:514)"},
+    {"--listen", "udp:PORT",
+     "UDP destination port that carries logs; repeatable (default udp:514)"},
     {"--sink", "file:DIR[,rotate-bytes=N]",
      "write messages, one per line, to segment files in DIR (required); a segment is closed at N "
      "bytes (K/M/G suffixes, default 256M)"},
-    {"--rx-lcores", "LIST", "lcores that poll NIC queues, e.g. 1 or 1,2 or 1-2 (default: first lcore after the main one)"},
+    {"--rx-lcores", "LIST",
+     "lcores that poll NIC queues, e.g. 1 or 1,2 or 1-2 (default: first lcore after the main one)"},
     {"--worker-lcores", "LIST",
-     "lcores that frame messages; the same set as --rx-lcores runs RX and worker to completion on each "
-     "lcore; a disjoint set gets packets through rings, by flow hash (default: the remaining lcores, else "
+     "lcores that frame messages; the same set as --rx-lcores runs RX and worker to completion on "
+     "each "
+     "lcore; a disjoint set gets packets through rings, by flow hash (default: the remaining "
+     "lcores, else "
      "the RX lcores)"},
     {"--sink-lcore", "ID", "lcore that writes the sink (default: the main lcore)"},
-    {"--stats-interval", "SEC", "print a one-line stats summary every SEC seconds (default 0 = never)"},
+    {"--stats-interval", "SEC",
+     "print a one-line stats summary every SEC seconds (default 0 = never)"},
     {"--stats-json", "PATH", "write all counters as JSON to PATH at exit (schema: docs/stats.md)"},
-    {"--exit-on-idle", "MS", "stop as on SIGTERM once no frame arrived for MS milliseconds (capture replays)"},
+    {"--exit-on-idle", "MS",
+     "stop as on SIGTERM once no frame arrived for MS milliseconds (capture replays)"},
     {"--on-sink-full", "drop|block",
-     "when the sink falls behind: drop and count (default), or block and let backpressure reach the "
+     "when the sink falls behind: drop and count (default), or block and let backpressure reach "
+     "the "
      "NIC (lossless capture replay)"},
     {"--burst", "N", "frames per rx_burst, 1-512 (default 32)"},
     {"--rx-desc", "N", "RX descriptors per queue, 64-16384 (default 1024)"},
@@ -43,7 +50,8 @@ constexpr std::array<option_doc, 17> options_table{{
     {"--mbufs", "N", "mbufs in the pool (default: computed from queues, rings and lcores)"},
     {"--no-checksum", "", "do not verify IPv4/UDP checksums in software when the NIC does not"},
     {"--version", "", "print the version and exit"},
-    {"--test-sink-delay-us", "N", "testing only: the sink sleeps N microseconds after each write, to make it fall behind"},
+    {"--test-sink-delay-us", "N",
+     "testing only: the sink sleeps N microseconds after each write, to make it fall behind"},
 }};
 
 [[nodiscard]] std::optional<uint64_t> parse_u64(std::string_view s) {
@@ -58,7 +66,9 @@ constexpr std::array<option_doc, 17> options_table{{
     return v;
 }
 
-[[nodiscard]] bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+[[nodiscard]] bool is_pow2(uint64_t v) {
+    return v != 0 && (v & (v - 1)) == 0;
+}
 
 struct parser {
     config cfg;
@@ -103,7 +113,8 @@ struct parser {
         if (cfg.sink.dir.empty()) {
             return fail("--sink: file: needs a directory, e.g. file:./out");
         }
-        std::string_view rest = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+        std::string_view rest =
+            comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
         while (!rest.empty()) {
             const std::size_t next = rest.find(',');
             const std::string_view kv = rest.substr(0, next);
@@ -112,12 +123,15 @@ struct parser {
             if (kv.substr(0, rb.size()) == rb) {
                 const auto n = parse_size(kv.substr(rb.size()));
                 if (!n || *n < 4096) {
-                    return fail(fmt::format("--sink: rotate-bytes: '{}' is not a size of at least 4096 "
-                                            "(K/M/G suffixes allowed)", kv.substr(rb.size())));
+                    return fail(
+                        fmt::format("--sink: rotate-bytes: '{}' is not a size of at least 4096 "
+                                    "(K/M/G suffixes allowed)",
+                                    kv.substr(rb.size())));
                 }
                 cfg.sink.rotate_bytes = *n;
             } else {
-                return fail(fmt::format("--sink: unknown file sink parameter '{}' (known: rotate-bytes)", kv));
+                return fail(fmt::format(
+                    "--sink: unknown file sink parameter '{}' (known: rotate-bytes)", kv));
             }
         }
         return true;
@@ -166,8 +180,10 @@ struct parser {
         if (opt == "--stats-interval") {
             double d = 0;
             const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-            if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || !std::isfinite(d) || d < 0 || d > 86400) {
-                return fail(fmt::format("--stats-interval: '{}' is not a number of seconds in 0-86400", v));
+            if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || !std::isfinite(d) ||
+                d < 0 || d > 86400) {
+                return fail(
+                    fmt::format("--stats-interval: '{}' is not a number of seconds in 0-86400", v));
             }
             cfg.stats_interval_s = d;
             return true;
@@ -225,10 +241,20 @@ std::optional<uint64_t> parse_size(std::string_view s) {
     uint64_t mult = 1;
     if (!s.empty()) {
         switch (s.back()) {
-        case 'K': case 'k': mult = 1ull << 10; break;
-        case 'M': case 'm': mult = 1ull << 20; break;
-        case 'G': case 'g': mult = 1ull << 30; break;
-        default: break;
+        case 'K':
+        case 'k':
+            mult = 1ull << 10;
+            break;
+        case 'M':
+        case 'm':
+            mult = 1ull << 20;
+            break;
+        case 'G':
+        case 'g':
+            mult = 1ull << 30;
+            break;
+        default:
+            break;
         }
         if (mult != 1) {
             s.remove_suffix(1);
@@ -270,7 +296,8 @@ std::string help_text() {
     std::string out =
         "usage: logagg [EAL options] -- [logagg options]\n"
         "\n"
-        "Kernel-bypass log aggregation: receives syslog/JSON-lines datagrams on DPDK ports, frames\n"
+        "Kernel-bypass log aggregation: receives syslog/JSON-lines datagrams on DPDK ports, "
+        "frames\n"
         "them into messages and writes them to segment files without copying payload bytes.\n"
         "\n"
         "Common EAL options (see DPDK's EAL documentation for all):\n"
@@ -291,14 +318,16 @@ std::string help_text() {
         }
         out += std::string(o.help) + "\n";
     }
-    out += "  -h, --help                print this help and exit\n"
-           "\n"
-           "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM or --exit-on-idle), 1 on a runtime\n"
-           "failure, 2 on bad usage.\n"
-           "\n"
-           "Example (laptop, capture replay):\n"
-           "  logagg -l 0-1 --no-huge -m 512 --no-pci --vdev=net_pcap0,rx_pcap=docs/samples/sample.pcap \\\n"
-           "      -- --listen udp:514 --sink file:./out --exit-on-idle 500 --on-sink-full block\n";
+    out +=
+        "  -h, --help                print this help and exit\n"
+        "\n"
+        "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM or --exit-on-idle), 1 on a runtime\n"
+        "failure, 2 on bad usage.\n"
+        "\n"
+        "Example (laptop, capture replay):\n"
+        "  logagg -l 0-1 --no-huge -m 512 --no-pci "
+        "--vdev=net_pcap0,rx_pcap=docs/samples/sample.pcap \\\n"
+        "      -- --listen udp:514 --sink file:./out --exit-on-idle 500 --on-sink-full block\n";
     return out;
 }
 
@@ -327,8 +356,9 @@ parse_result parse_options(std::span<const std::string_view> args) {
             a = a.substr(0, eq);
             inline_value = true;
         }
-        const bool known = std::any_of(options_table.begin(), options_table.end(),
-                                       [&](const option_doc& o) { return o.name == a && !o.arg.empty(); });
+        const bool known =
+            std::any_of(options_table.begin(), options_table.end(),
+                        [&](const option_doc& o) { return o.name == a && !o.arg.empty(); });
         if (!known) {
             res.error = fmt::format("unknown option '{}' (see --help)", a);
             return res;

@@ -27,8 +27,8 @@ struct file_sink_spec {
 
 /// The validated configuration. Immutable once parse_options() returned it.
 struct config {
-    std::vector<uint16_t> listen;   ///< UDP ports, in the order given, no duplicates
-    net::listen_ports ports;        ///< the same as a bitmap for the datapath
+    std::vector<uint16_t> listen; ///< UDP ports, in the order given, no duplicates
+    net::listen_ports ports;      ///< the same as a bitmap for the datapath
     file_sink_spec sink;
     std::vector<unsigned> rx_lcores;     ///< empty: choose (see docs/architecture.md)
     std::vector<unsigned> worker_lcores; ///< empty: choose
@@ -37,12 +37,12 @@ struct config {
     std::string stats_json;              ///< empty: no JSON file
     uint64_t exit_on_idle_ms = 0;        ///< 0: run until a signal
     full_policy on_sink_full = full_policy::drop;
-    uint16_t burst = 32;           ///< why 32: the DPDK PMD default; amortises per-call costs
-    uint16_t rx_desc = 1024;       ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
-    uint32_t worker_ring = 4096;   ///< mbufs per worker ring (power of two)
-    uint32_t sink_ring = 16384;    ///< descriptors per worker->sink ring (power of two)
-    uint32_t mbufs = 0;            ///< 0: computed from the above (docs/architecture.md)
-    bool verify_checksums = true;  ///< software IPv4/UDP checksum checks when the NIC gives none
+    uint16_t burst = 32;             ///< why 32: the DPDK PMD default; amortises per-call costs
+    uint16_t rx_desc = 1024;         ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
+    uint32_t worker_ring = 4096;     ///< mbufs per worker ring (power of two)
+    uint32_t sink_ring = 16384;      ///< descriptors per worker->sink ring (power of two)
+    uint32_t mbufs = 0;              ///< 0: computed from the above (docs/architecture.md)
+    bool verify_checksums = true;    ///< software IPv4/UDP checksum checks when the NIC gives none
     uint32_t test_sink_delay_us = 0; ///< testing only: the sink sleeps this long after each write
 };
 

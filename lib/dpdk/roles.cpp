@@ -38,7 +38,8 @@ std::string role_plan::roles_of(unsigned lcore) const {
     return fmt::format("{}", fmt::join(r, "+"));
 }
 
-role_result resolve_roles(const config& cfg, unsigned main_lcore, const std::vector<unsigned>& enabled) {
+role_result resolve_roles(const config& cfg, unsigned main_lcore,
+                          const std::vector<unsigned>& enabled) {
     role_result res;
     role_plan& p = res.plan;
     p.main = main_lcore;
@@ -51,19 +52,23 @@ role_result resolve_roles(const config& cfg, unsigned main_lcore, const std::vec
     auto check_list = [&](const char* opt, const std::vector<unsigned>& l) {
         for (unsigned id : l) {
             if (!contains(enabled, id)) {
-                res.error = fmt::format("{}: lcore {} is not enabled by EAL (enabled: {}; use -l or --lcores)",
-                                        opt, id, fmt::join(enabled, ","));
+                res.error = fmt::format(
+                    "{}: lcore {} is not enabled by EAL (enabled: {}; use -l or --lcores)", opt, id,
+                    fmt::join(enabled, ","));
                 return false;
             }
             if (id == main_lcore) {
-                res.error = fmt::format("{}: lcore {} is the main lcore (control plane); name other lcores "
-                                        "from -l", opt, id);
+                res.error =
+                    fmt::format("{}: lcore {} is the main lcore (control plane); name other lcores "
+                                "from -l",
+                                opt, id);
                 return false;
             }
         }
         return true;
     };
-    if (!check_list("--rx-lcores", cfg.rx_lcores) || !check_list("--worker-lcores", cfg.worker_lcores)) {
+    if (!check_list("--rx-lcores", cfg.rx_lcores) ||
+        !check_list("--worker-lcores", cfg.worker_lcores)) {
         return res;
     }
     const bool have_rx = !cfg.rx_lcores.empty();
@@ -72,8 +77,9 @@ role_result resolve_roles(const config& cfg, unsigned main_lcore, const std::vec
         if (others.empty()) {
             p.rx = {main_lcore};
             p.workers = {main_lcore};
-            p.notes.push_back("only one lcore: RX, worker and sink share the main lcore (use -l 0-1 or more "
-                              "to keep the sink off the RX lcore)");
+            p.notes.push_back(
+                "only one lcore: RX, worker and sink share the main lcore (use -l 0-1 or more "
+                "to keep the sink off the RX lcore)");
         } else {
             p.rx = {others.front()};
             p.workers.assign(others.begin() + 1, others.end());
@@ -93,8 +99,10 @@ role_result resolve_roles(const config& cfg, unsigned main_lcore, const std::vec
             }
         }
         if (p.rx.empty()) {
-            res.error = fmt::format("--worker-lcores: no lcore left for RX; name one with --rx-lcores "
-                                    "(enabled: {})", fmt::join(enabled, ","));
+            res.error =
+                fmt::format("--worker-lcores: no lcore left for RX; name one with --rx-lcores "
+                            "(enabled: {})",
+                            fmt::join(enabled, ","));
             return res;
         }
     } else {
@@ -105,21 +113,23 @@ role_result resolve_roles(const config& cfg, unsigned main_lcore, const std::vec
     if (!p.fused) {
         for (unsigned l : p.workers) {
             if (contains(p.rx, l)) {
-                res.error = "--worker-lcores: must be the same set as --rx-lcores (run to completion) or "
-                            "disjoint from it (pipeline through rings)";
+                res.error =
+                    "--worker-lcores: must be the same set as --rx-lcores (run to completion) or "
+                    "disjoint from it (pipeline through rings)";
                 return res;
             }
         }
     }
     p.sink = cfg.sink_lcore.value_or(main_lcore);
     if (!contains(enabled, p.sink)) {
-        res.error = fmt::format("--sink-lcore: lcore {} is not enabled by EAL (enabled: {})", p.sink,
-                                fmt::join(enabled, ","));
+        res.error = fmt::format("--sink-lcore: lcore {} is not enabled by EAL (enabled: {})",
+                                p.sink, fmt::join(enabled, ","));
         return res;
     }
     if (contains(p.rx, p.sink) && !(p.rx.size() == 1 && p.rx.front() == main_lcore)) {
-        res.error = fmt::format("--sink-lcore: lcore {} polls RX; the sink must not stall RX, pick another lcore",
-                                p.sink);
+        res.error = fmt::format(
+            "--sink-lcore: lcore {} polls RX; the sink must not stall RX, pick another lcore",
+            p.sink);
         return res;
     }
     return res;

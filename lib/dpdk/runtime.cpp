@@ -101,7 +101,9 @@ int lcore_entry(void* arg) {
     return 0;
 }
 
-[[nodiscard]] std::string err_str(int e) { return std::strerror(e < 0 ? -e : e); }
+[[nodiscard]] std::string err_str(int e) {
+    return std::strerror(e < 0 ? -e : e);
+}
 
 } // namespace
 
@@ -142,30 +144,36 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
     }
     const char* name = info.device != nullptr ? rte_dev_name(info.device) : "?";
     if (n_rxq > info.max_rx_queues) {
-        return fmt::format("port {} ({}): {} RX lcores need {} RX queues but the port has at most {} "
-                           "(use fewer --rx-lcores)", port, name, n_rxq, n_rxq, info.max_rx_queues);
+        return fmt::format(
+            "port {} ({}): {} RX lcores need {} RX queues but the port has at most {} "
+            "(use fewer --rx-lcores)",
+            port, name, n_rxq, n_rxq, info.max_rx_queues);
     }
     rte_eth_conf conf{};
     // Offloads we can use, trimmed to what the port has; every trim is logged.
     const uint64_t want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
     conf.rxmode.offloads = want_rx & info.rx_offload_capa;
     if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) != 0) {
-        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER; // frames larger than one mbuf arrive chained
+        conf.rxmode.offloads |=
+            RTE_ETH_RX_OFFLOAD_SCATTER; // frames larger than one mbuf arrive chained
     }
     if (conf.rxmode.offloads != (want_rx | (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER))) {
-        fmt::print("  port {} ({}): no RX checksum offload for{}{}: checksums verified in software{}\n", port, name,
-                   (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) ? "" : " IPv4",
-                   (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) ? "" : " UDP",
-                   cfg.verify_checksums ? "" : " (disabled by --no-checksum)");
+        fmt::print(
+            "  port {} ({}): no RX checksum offload for{}{}: checksums verified in software{}\n",
+            port, name, (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) ? "" : " IPv4",
+            (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) ? "" : " UDP",
+            cfg.verify_checksums ? "" : " (disabled by --no-checksum)");
     }
     if (n_rxq > 1) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-        const uint64_t want_rss = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_IPV6 |
-                                  RTE_ETH_RSS_NONFRAG_IPV6_UDP;
+        const uint64_t want_rss = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP |
+                                  RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_UDP;
         conf.rx_adv_conf.rss_conf.rss_hf = want_rss & info.flow_type_rss_offloads;
         if (conf.rx_adv_conf.rss_conf.rss_hf != want_rss) {
-            fmt::print("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports {:#x})\n", port, name,
-                       want_rss, conf.rx_adv_conf.rss_conf.rss_hf, info.flow_type_rss_offloads);
+            fmt::print("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports "
+                       "{:#x})\n",
+                       port, name, want_rss, conf.rx_adv_conf.rss_conf.rss_hf,
+                       info.flow_type_rss_offloads);
         }
         if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0) {
             conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
@@ -174,16 +182,19 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
     const uint16_t n_txq = info.max_tx_queues > 0 ? 1 : 0;
     rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
     if (rc != 0) {
-        return fmt::format("port {} ({}): configure with {} RX queues failed: {}", port, name, n_rxq, err_str(rc));
+        return fmt::format("port {} ({}): configure with {} RX queues failed: {}", port, name,
+                           n_rxq, err_str(rc));
     }
     uint16_t nb_rxd = cfg.rx_desc;
     uint16_t nb_txd = 512;
     rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
     if (rc != 0) {
-        return fmt::format("port {} ({}): cannot adjust descriptor counts: {}", port, name, err_str(rc));
+        return fmt::format("port {} ({}): cannot adjust descriptor counts: {}", port, name,
+                           err_str(rc));
     }
     if (nb_rxd != cfg.rx_desc) {
-        fmt::print("  port {} ({}): RX descriptors adjusted from {} to {}\n", port, name, cfg.rx_desc, nb_rxd);
+        fmt::print("  port {} ({}): RX descriptors adjusted from {} to {}\n", port, name,
+                   cfg.rx_desc, nb_rxd);
     }
     const int socket = rte_eth_dev_socket_id(port);
     const unsigned sock = socket < 0 ? 0u : static_cast<unsigned>(socket);
@@ -192,23 +203,25 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
     for (uint16_t q = 0; q < n_rxq; ++q) {
         rc = rte_eth_rx_queue_setup(port, q, nb_rxd, sock, &rxconf, pool);
         if (rc != 0) {
-            return fmt::format("port {} ({}): RX queue {} setup failed: {}", port, name, q, err_str(rc));
+            return fmt::format("port {} ({}): RX queue {} setup failed: {}", port, name, q,
+                               err_str(rc));
         }
     }
     for (uint16_t q = 0; q < n_txq; ++q) {
         rc = rte_eth_tx_queue_setup(port, q, nb_txd, sock, nullptr);
         if (rc != 0) {
-            return fmt::format("port {} ({}): TX queue {} setup failed: {}", port, name, q, err_str(rc));
+            return fmt::format("port {} ({}): TX queue {} setup failed: {}", port, name, q,
+                               err_str(rc));
         }
     }
-    fmt::print("  port {} ({}): {} RX queue(s) x {} descriptors, offloads {:#x}, socket {}\n", port, name, n_rxq,
-               nb_rxd, conf.rxmode.offloads, socket);
+    fmt::print("  port {} ({}): {} RX queue(s) x {} descriptors, offloads {:#x}, socket {}\n", port,
+               name, n_rxq, nb_rxd, conf.rxmode.offloads, socket);
     return {};
 }
 
 std::string runtime::impl::setup() {
-    static const rte_mbuf_dynfield meta_desc = {
-        "logagg_pkt_meta", sizeof(pipeline::pkt_meta), alignof(pipeline::pkt_meta), 0};
+    static const rte_mbuf_dynfield meta_desc = {"logagg_pkt_meta", sizeof(pipeline::pkt_meta),
+                                                alignof(pipeline::pkt_meta), 0};
     meta_off = rte_mbuf_dynfield_register(&meta_desc);
     if (meta_off < 0) {
         return fmt::format("cannot register the mbuf dynfield: {}", rte_strerror(rte_errno));
@@ -219,7 +232,8 @@ std::string runtime::impl::setup() {
     }
     if (ports.empty()) {
         return "no ports: give a NIC bound to vfio-pci with -a PCI, or a virtual device such as "
-               "--vdev=net_pcap0,rx_pcap=FILE (if you gave one, EAL's lines above say why it failed to "
+               "--vdev=net_pcap0,rx_pcap=FILE (if you gave one, EAL's lines above say why it "
+               "failed to "
                "probe: a missing capture file, a wrong interface name, ...)";
     }
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
@@ -227,7 +241,8 @@ std::string runtime::impl::setup() {
     // Every place an mbuf can wait (docs/architecture.md, "Sizing the mbuf pool").
     const uint64_t need = uint64_t{ports.size()} * n_rx * cfg.rx_desc +
                           (plan.fused ? 0 : uint64_t{n_w} * cfg.worker_ring) +
-                          uint64_t{n_w} * (cfg.sink_ring + pipeline::stage_capacity) + sink::batch_iov +
+                          uint64_t{n_w} * (cfg.sink_ring + pipeline::stage_capacity) +
+                          sink::batch_iov +
                           uint64_t{rte_lcore_count()} * (pool_cache + 2u * cfg.burst) + pool_margin;
     uint64_t n_mbufs = cfg.mbufs;
     if (n_mbufs == 0) {
@@ -237,17 +252,22 @@ std::string runtime::impl::setup() {
         }
         n_mbufs -= 1;
     } else if (n_mbufs < need) {
-        fmt::print("  warning: --mbufs {} is below the {} that queues, rings and caches can hold; RX will see "
-                   "rx_nombuf under load\n", n_mbufs, need);
+        fmt::print("  warning: --mbufs {} is below the {} that queues, rings and caches can hold; "
+                   "RX will see "
+                   "rx_nombuf under load\n",
+                   n_mbufs, need);
     }
     pool = rte_pktmbuf_pool_create("logagg_mbufs", static_cast<unsigned>(n_mbufs), pool_cache, 0,
                                    RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
     if (pool == nullptr) {
-        return fmt::format("cannot create a pool of {} mbufs ({} MiB): {} (give EAL more memory with -m, or "
-                           "reserve hugepages: see hugepages/README.md)", n_mbufs,
-                           n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, rte_strerror(rte_errno));
+        return fmt::format(
+            "cannot create a pool of {} mbufs ({} MiB): {} (give EAL more memory with -m, or "
+            "reserve hugepages: see hugepages/README.md)",
+            n_mbufs, n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20,
+            rte_strerror(rte_errno));
     }
-    fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs, RTE_MBUF_DEFAULT_BUF_SIZE,
+    fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs,
+               RTE_MBUF_DEFAULT_BUF_SIZE,
                n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
     for (uint16_t p : ports) {
         if (std::string e = setup_port(p, static_cast<uint16_t>(n_rx)); !e.empty()) {
@@ -267,8 +287,8 @@ std::string runtime::impl::setup() {
             worker_rings.push_back(r);
         }
         const std::string sname = fmt::format("logagg_sq{}", w);
-        rte_ring* s = rte_ring_create_elem(sname.c_str(), sizeof(pipeline::msg_desc), cfg.sink_ring, sock,
-                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
+        rte_ring* s = rte_ring_create_elem(sname.c_str(), sizeof(pipeline::msg_desc), cfg.sink_ring,
+                                           sock, RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (s == nullptr) {
             return fmt::format("cannot create ring {}: {}", sname, rte_strerror(rte_errno));
         }
@@ -313,7 +333,8 @@ std::string runtime::impl::setup() {
     if (std::string e = writer->prepare(); !e.empty()) {
         return "--sink: " + e;
     }
-    sink = std::make_unique<sink::file_sink>(*writer, sink_rings, sc->stats, cfg.test_sink_delay_us);
+    sink =
+        std::make_unique<sink::file_sink>(*writer, sink_rings, sc->stats, cfg.test_sink_delay_us);
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
     }
@@ -345,11 +366,14 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
         }
     }
     if (c.worker && !plan.fused && !c.worker_finished) {
-        const unsigned n = rte_ring_dequeue_burst(c.worker_in, reinterpret_cast<void**>(c.worker_buf.data()),
-                                                  static_cast<unsigned>(c.worker_buf.size()), nullptr);
+        const unsigned n =
+            rte_ring_dequeue_burst(c.worker_in, reinterpret_cast<void**>(c.worker_buf.data()),
+                                   static_cast<unsigned>(c.worker_buf.size()), nullptr);
         if (n != 0) {
-            pipeline::worker_frame_burst(*c.worker, std::span<rte_mbuf* const>(c.worker_buf.data(), n));
-        } else if (rx_done.load(std::memory_order_acquire) == n_rx && rte_ring_count(c.worker_in) == 0) {
+            pipeline::worker_frame_burst(*c.worker,
+                                         std::span<rte_mbuf* const>(c.worker_buf.data(), n));
+        } else if (rx_done.load(std::memory_order_acquire) == n_rx &&
+                   rte_ring_count(c.worker_in) == 0) {
             c.worker_finished = true; // no producer left and nothing queued
             workers_done.fetch_add(1, std::memory_order_release);
         }
@@ -359,7 +383,8 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
         if (n == 0 && workers_done.load(std::memory_order_acquire) == n_w && sink->rings_empty()) {
             const int err = writer->finish();
             if (err != 0) {
-                fmt::print(stderr, "logagg: file sink: final sync of '{}' failed: {}\n", writer->dir(), err_str(err));
+                fmt::print(stderr, "logagg: file sink: final sync of '{}' failed: {}\n",
+                           writer->dir(), err_str(err));
             }
             c.sink_finished = true;
             sink_done.store(true, std::memory_order_release);
@@ -376,7 +401,8 @@ bool runtime::impl::all_finished() const noexcept {
 runtime::runtime(std::unique_ptr<impl> p) : p_(std::move(p)) {}
 runtime::~runtime() = default;
 
-std::unique_ptr<runtime> runtime::create(const config& cfg, const role_plan& plan, std::string& error) {
+std::unique_ptr<runtime> runtime::create(const config& cfg, const role_plan& plan,
+                                         std::string& error) {
     auto p = std::make_unique<impl>();
     p->cfg = cfg;
     p->plan = plan;
@@ -412,7 +438,8 @@ int runtime::run() {
     }
     const uint64_t hz = rte_get_tsc_hz();
     const uint64_t control_every = hz * control_period_us / 1'000'000;
-    const uint64_t stats_every = static_cast<uint64_t>(rt.cfg.stats_interval_s * static_cast<double>(hz));
+    const uint64_t stats_every =
+        static_cast<uint64_t>(rt.cfg.stats_interval_s * static_cast<double>(hz));
     const uint64_t idle_after = rt.cfg.exit_on_idle_ms * (hz / 1000);
     uint64_t next_control = rt.start_tsc;
     uint64_t next_stats = rt.start_tsc + stats_every;
@@ -420,7 +447,8 @@ int runtime::run() {
     uint64_t last_activity = 0;
     snapshot prev = take_snapshot();
     uint64_t prev_tsc = rt.start_tsc;
-    const bool main_busy = main_ctx != nullptr && !main_ctx->roles.empty() && main_ctx->roles != "main";
+    const bool main_busy =
+        main_ctx != nullptr && !main_ctx->roles.empty() && main_ctx->roles != "main";
     while (!rt.all_finished()) {
         if (main_busy && !main_ctx->finished()) {
             rt.step(*main_ctx);
@@ -446,8 +474,9 @@ int runtime::run() {
                     last_activity = activity;
                     last_activity_tsc = now;
                 } else if (now - last_activity_tsc >= idle_after) {
-                    fmt::print("logagg: idle for {} ms: stopping RX, draining workers and the sink\n",
-                               rt.cfg.exit_on_idle_ms);
+                    fmt::print(
+                        "logagg: idle for {} ms: stopping RX, draining workers and the sink\n",
+                        rt.cfg.exit_on_idle_ms);
                     std::fflush(stdout);
                     rt.stop_rx.store(true, std::memory_order_release);
                 }
@@ -456,7 +485,9 @@ int runtime::run() {
         if (stats_every != 0 && now >= next_stats) {
             next_stats = now + stats_every;
             snapshot cur = take_snapshot();
-            fmt::print("{}\n", stats_line(cur, prev, static_cast<double>(now - prev_tsc) / static_cast<double>(hz)));
+            fmt::print("{}\n",
+                       stats_line(cur, prev,
+                                  static_cast<double>(now - prev_tsc) / static_cast<double>(hz)));
             std::fflush(stdout);
             prev = std::move(cur);
             prev_tsc = now;
@@ -471,7 +502,8 @@ int runtime::run() {
     rt.ports_started.clear();
     rt.mbufs_in_use_at_exit = static_cast<int64_t>(rte_mempool_in_use_count(rt.pool));
     if (rt.mbufs_in_use_at_exit != 0) {
-        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n", rt.mbufs_in_use_at_exit);
+        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n",
+                   rt.mbufs_in_use_at_exit);
         return 1;
     }
     return 0;
@@ -481,7 +513,9 @@ snapshot runtime::take_snapshot() const {
     const impl& rt = *p_;
     snapshot s;
     const uint64_t end = rt.stop_tsc != 0 ? rt.stop_tsc : rte_rdtsc();
-    s.uptime_s = rt.start_tsc == 0 ? 0.0 : static_cast<double>(end - rt.start_tsc) / static_cast<double>(rte_get_tsc_hz());
+    s.uptime_s = rt.start_tsc == 0 ? 0.0
+                                   : static_cast<double>(end - rt.start_tsc) /
+                                         static_cast<double>(rte_get_tsc_hz());
     for (uint16_t p : rt.ports) {
         port_snapshot ps;
         ps.port_id = p;

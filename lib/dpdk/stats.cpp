@@ -15,14 +15,25 @@ namespace {
     std::string out = "\"";
     for (const char c : s) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (static_cast<unsigned char>(c) < 0x20) {
-                out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                out +=
+                    fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
             } else {
                 out += c;
             }
@@ -32,7 +43,9 @@ namespace {
     return out;
 }
 
-[[nodiscard]] const char* boolstr(bool b) { return b ? "true" : "false"; }
+[[nodiscard]] const char* boolstr(bool b) {
+    return b ? "true" : "false";
+}
 
 } // namespace
 
@@ -48,9 +61,12 @@ bool snapshot::packets_balanced() const noexcept {
     return received == to_workers + packets_dropped() && to_workers == worker_packets;
 }
 
-bool snapshot::messages_balanced() const noexcept { return framed == written + messages_dropped(); }
+bool snapshot::messages_balanced() const noexcept {
+    return framed == written + messages_dropped();
+}
 
-void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles, const pipeline::lcore_stats& st) {
+void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
+                const pipeline::lcore_stats& st) {
     lcore_snapshot l;
     l.lcore_id = lcore_id;
     l.roles = roles;
@@ -85,48 +101,58 @@ std::string stats_line(const snapshot& now, const snapshot& prev, double dt) {
         imissed += p.imissed;
         nombuf += p.rx_nombuf;
     }
-    return fmt::format(
-        "[{:9.1f}s] rx {} pkt ({:.0f}/s) dropped {} | msgs framed {} written {} ({:.0f}/s) dropped {} | "
-        "copied {} B | imissed {} rx_nombuf {}",
-        now.uptime_s, now.received, static_cast<double>(now.received - prev.received) * inv,
-        now.packets_dropped(), now.framed, now.written,
-        static_cast<double>(now.written - prev.written) * inv, now.messages_dropped(), now.bytes_copied,
-        imissed, nombuf);
+    return fmt::format("[{:9.1f}s] rx {} pkt ({:.0f}/s) dropped {} | msgs framed {} written {} "
+                       "({:.0f}/s) dropped {} | "
+                       "copied {} B | imissed {} rx_nombuf {}",
+                       now.uptime_s, now.received,
+                       static_cast<double>(now.received - prev.received) * inv,
+                       now.packets_dropped(), now.framed, now.written,
+                       static_cast<double>(now.written - prev.written) * inv,
+                       now.messages_dropped(), now.bytes_copied, imissed, nombuf);
 }
 
 std::string summary_table(const snapshot& s) {
     std::string o = fmt::format("logagg summary after {:.3f} s\n", s.uptime_s);
     for (const port_snapshot& p : s.ports) {
-        o += fmt::format("  port {} ({}): ipackets {} ibytes {} imissed {} ierrors {} rx_nombuf {}\n", p.port_id,
-                         p.name, p.ipackets, p.ibytes, p.imissed, p.ierrors, p.rx_nombuf);
+        o += fmt::format(
+            "  port {} ({}): ipackets {} ibytes {} imissed {} ierrors {} rx_nombuf {}\n", p.port_id,
+            p.name, p.ipackets, p.ibytes, p.imissed, p.ierrors, p.rx_nombuf);
     }
     for (const lcore_snapshot& l : s.lcores) {
-        o += fmt::format("  lcore {:<3} {:<18} rx {:>10}  framed-pkts {:>10}  msgs {:>10}  written {:>10}  copied {} B\n",
+        o += fmt::format("  lcore {:<3} {:<18} rx {:>10}  framed-pkts {:>10}  msgs {:>10}  written "
+                         "{:>10}  copied {} B\n",
                          l.lcore_id, l.roles, l.rx_packets, l.worker_packets, l.messages_framed,
                          l.messages_written, l.bytes_copied);
     }
-    o += fmt::format("  packets   received {:>12}  to workers {:>12}  dropped {:>12}\n", s.received, s.to_workers,
-                     s.packets_dropped());
+    o += fmt::format("  packets   received {:>12}  to workers {:>12}  dropped {:>12}\n", s.received,
+                     s.to_workers, s.packets_dropped());
     for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
         if (s.pkt_drops[i] != 0) {
-            o += fmt::format("    dropped {:<20} {:>12}\n", net::drop_reason_names[i], s.pkt_drops[i]);
+            o += fmt::format("    dropped {:<20} {:>12}\n", net::drop_reason_names[i],
+                             s.pkt_drops[i]);
         }
     }
-    o += fmt::format("  messages  framed   {:>12}  written    {:>12}  dropped {:>12}  empty lines skipped {}\n",
-                     s.framed, s.written, s.messages_dropped(), s.empty_skipped);
+    o += fmt::format(
+        "  messages  framed   {:>12}  written    {:>12}  dropped {:>12}  empty lines skipped {}\n",
+        s.framed, s.written, s.messages_dropped(), s.empty_skipped);
     for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
         if (s.msg_drops[i] != 0) {
-            o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::msg_drop_names[i], s.msg_drops[i]);
+            o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::msg_drop_names[i],
+                             s.msg_drops[i]);
         }
     }
-    o += fmt::format("  sink      file {}: {} messages, {} bytes, {} segments, {} write errors\n", s.sink.dir,
-                     s.sink.messages, s.sink.bytes, s.sink.segments, s.sink.write_errors);
+    o += fmt::format("  sink      file {}: {} messages, {} bytes, {} segments, {} write errors\n",
+                     s.sink.dir, s.sink.messages, s.sink.bytes, s.sink.segments,
+                     s.sink.write_errors);
     o += fmt::format("  bytes copied on the datapath: {}\n", s.bytes_copied);
     if (s.mbufs_in_use_at_exit >= 0) {
-        o += fmt::format("  mbufs: {} in the pool, {} not returned at exit\n", s.mbufs_total, s.mbufs_in_use_at_exit);
+        o += fmt::format("  mbufs: {} in the pool, {} not returned at exit\n", s.mbufs_total,
+                         s.mbufs_in_use_at_exit);
     }
-    o += fmt::format("  accounting: packets {} (received = to workers + dropped), messages {} (framed = written + dropped)\n",
-                     s.packets_balanced() ? "balanced" : "UNBALANCED", s.messages_balanced() ? "balanced" : "UNBALANCED");
+    o += fmt::format("  accounting: packets {} (received = to workers + dropped), messages {} "
+                     "(framed = written + dropped)\n",
+                     s.packets_balanced() ? "balanced" : "UNBALANCED",
+                     s.messages_balanced() ? "balanced" : "UNBALANCED");
     return o;
 }
 
@@ -135,11 +161,14 @@ std::string to_json(const snapshot& s) {
     o += fmt::format("  \"uptime_s\": {:.6f},\n  \"ports\": [", s.uptime_s);
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
         const port_snapshot& p = s.ports[i];
-        o += fmt::format("{}\n    {{\"port_id\": {}, \"name\": {}, \"rx_queues\": {}, \"ipackets\": {}, \"ibytes\": {}, "
-                         "\"imissed\": {}, \"ierrors\": {}, \"rx_nombuf\": {}, \"opackets\": {}, \"obytes\": {}, "
+        o += fmt::format("{}\n    {{\"port_id\": {}, \"name\": {}, \"rx_queues\": {}, "
+                         "\"ipackets\": {}, \"ibytes\": {}, "
+                         "\"imissed\": {}, \"ierrors\": {}, \"rx_nombuf\": {}, \"opackets\": {}, "
+                         "\"obytes\": {}, "
                          "\"oerrors\": {}}}",
-                         i == 0 ? "" : ",", p.port_id, json_str(p.name), p.rx_queues, p.ipackets, p.ibytes,
-                         p.imissed, p.ierrors, p.rx_nombuf, p.opackets, p.obytes, p.oerrors);
+                         i == 0 ? "" : ",", p.port_id, json_str(p.name), p.rx_queues, p.ipackets,
+                         p.ibytes, p.imissed, p.ierrors, p.rx_nombuf, p.opackets, p.obytes,
+                         p.oerrors);
     }
     o += "\n  ],\n  \"lcores\": [";
     for (std::size_t i = 0; i < s.lcores.size(); ++i) {
@@ -151,34 +180,42 @@ std::string to_json(const snapshot& s) {
             roles += (roles.empty() ? "" : ", ") + json_str(r.substr(0, plus));
             r = plus == std::string_view::npos ? std::string_view{} : r.substr(plus + 1);
         }
-        o += fmt::format("{}\n    {{\"lcore_id\": {}, \"roles\": [{}], \"rx_packets\": {}, \"worker_packets\": {}, "
-                         "\"messages_framed\": {}, \"messages_written\": {}, \"bytes_copied\": {}}}",
-                         i == 0 ? "" : ",", l.lcore_id, roles, l.rx_packets, l.worker_packets, l.messages_framed,
-                         l.messages_written, l.bytes_copied);
+        o +=
+            fmt::format("{}\n    {{\"lcore_id\": {}, \"roles\": [{}], \"rx_packets\": {}, "
+                        "\"worker_packets\": {}, "
+                        "\"messages_framed\": {}, \"messages_written\": {}, \"bytes_copied\": {}}}",
+                        i == 0 ? "" : ",", l.lcore_id, roles, l.rx_packets, l.worker_packets,
+                        l.messages_framed, l.messages_written, l.bytes_copied);
     }
     o += "\n  ],\n";
-    o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, \"framed_by_workers\": {}, "
+    o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
+                     "\"framed_by_workers\": {}, "
                      "\"dropped_total\": {}, \"dropped\": {{",
                      s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.packets_dropped());
     for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
-        o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i], s.pkt_drops[i]);
+        o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i],
+                         s.pkt_drops[i]);
     }
     o += "}},\n";
-    o += fmt::format("  \"messages\": {{\"framed\": {}, \"written\": {}, \"empty_skipped\": {}, \"dropped_total\": {}, "
+    o += fmt::format("  \"messages\": {{\"framed\": {}, \"written\": {}, \"empty_skipped\": {}, "
+                     "\"dropped_total\": {}, "
                      "\"dropped\": {{",
                      s.framed, s.written, s.empty_skipped, s.messages_dropped());
     for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
-        o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::msg_drop_names[i], s.msg_drops[i]);
+        o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::msg_drop_names[i],
+                         s.msg_drops[i]);
     }
     o += "}},\n";
-    o += fmt::format("  \"sinks\": [{{\"type\": {}, \"dir\": {}, \"messages\": {}, \"bytes\": {}, \"segments\": {}, "
+    o += fmt::format("  \"sinks\": [{{\"type\": {}, \"dir\": {}, \"messages\": {}, \"bytes\": {}, "
+                     "\"segments\": {}, "
                      "\"write_errors\": {}}}],\n",
-                     json_str(s.sink.type), json_str(s.sink.dir), s.sink.messages, s.sink.bytes, s.sink.segments,
-                     s.sink.write_errors);
+                     json_str(s.sink.type), json_str(s.sink.dir), s.sink.messages, s.sink.bytes,
+                     s.sink.segments, s.sink.write_errors);
     o += fmt::format("  \"bytes_copied\": {},\n", s.bytes_copied);
-    o += fmt::format("  \"mbufs\": {{\"pool\": {}, \"in_use_at_exit\": {}}},\n", s.mbufs_total, s.mbufs_in_use_at_exit);
-    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}}}\n}}\n", boolstr(s.packets_balanced()),
-                     boolstr(s.messages_balanced()));
+    o += fmt::format("  \"mbufs\": {{\"pool\": {}, \"in_use_at_exit\": {}}},\n", s.mbufs_total,
+                     s.mbufs_in_use_at_exit);
+    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}}}\n}}\n",
+                     boolstr(s.packets_balanced()), boolstr(s.messages_balanced()));
     return o;
 }
 

@@ -26,7 +26,8 @@ struct port_snapshot {
 struct lcore_snapshot {
     unsigned lcore_id = 0;
     std::string roles; ///< e.g. "rx+worker"
-    uint64_t rx_packets = 0, worker_packets = 0, messages_framed = 0, messages_written = 0, bytes_copied = 0;
+    uint64_t rx_packets = 0, worker_packets = 0, messages_framed = 0, messages_written = 0,
+             bytes_copied = 0;
 };
 
 struct sink_snapshot {
@@ -59,7 +60,8 @@ struct snapshot {
 };
 
 /// Adds one lcore's counters into @p s (and a per-lcore row).
-void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles, const pipeline::lcore_stats& st);
+void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
+                const pipeline::lcore_stats& st);
 
 /// One line for the periodic print; rates against @p prev over @p dt seconds.
 [[nodiscard]] std::string stats_line(const snapshot& now, const snapshot& prev, double dt);

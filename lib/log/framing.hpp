@@ -41,7 +41,9 @@ namespace detail {
     return pieces[0].data[0]; // unreachable for valid input: at >= pieces[0].off
 }
 
-[[nodiscard]] inline bool strippable(char c) noexcept { return c == '\r' || c == '\0'; }
+[[nodiscard]] inline bool strippable(char c) noexcept {
+    return c == '\r' || c == '\0';
+}
 
 } // namespace detail
 
@@ -53,8 +55,9 @@ namespace detail {
 /// only if any remain.
 /// Complexity: one memchr pass; trimming looks back only over CR/NUL bytes.
 template <typename OnMessage>
-[[nodiscard]] frame_counts split_lines(std::span<const piece> pieces,
-                                       OnMessage&& on_message) noexcept(noexcept(on_message(0u, 0u, false))) {
+[[nodiscard]] frame_counts
+split_lines(std::span<const piece> pieces,
+            OnMessage&& on_message) noexcept(noexcept(on_message(0u, 0u, false))) {
     frame_counts counts;
     uint32_t total = 0;
     for (const piece& p : pieces) {

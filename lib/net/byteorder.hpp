@@ -37,7 +37,9 @@ struct be16 {
     /// @return the value in host byte order.
     [[nodiscard]] constexpr uint16_t value() const noexcept { return detail::swap_if_le(raw); }
     /// @return a field holding host value @p v in network order.
-    [[nodiscard]] static constexpr be16 from(uint16_t v) noexcept { return be16{detail::swap_if_le(v)}; }
+    [[nodiscard]] static constexpr be16 from(uint16_t v) noexcept {
+        return be16{detail::swap_if_le(v)};
+    }
     friend constexpr bool operator==(be16, be16) noexcept = default;
 };
 
@@ -48,7 +50,9 @@ struct be32 {
     /// @return the value in host byte order.
     [[nodiscard]] constexpr uint32_t value() const noexcept { return detail::swap_if_le(raw); }
     /// @return a field holding host value @p v in network order.
-    [[nodiscard]] static constexpr be32 from(uint32_t v) noexcept { return be32{detail::swap_if_le(v)}; }
+    [[nodiscard]] static constexpr be32 from(uint32_t v) noexcept {
+        return be32{detail::swap_if_le(v)};
+    }
     friend constexpr bool operator==(be32, be32) noexcept = default;
 };
 

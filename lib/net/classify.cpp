@@ -83,9 +83,8 @@ enum class nic_verdict { unknown, good, bad };
 /// UDP header checks shared by IPv4 and IPv6. @p ip_payload is the bytes the IP layer says follow
 /// the UDP header's start. @p pseudo_sum is only used when the checksum must be verified.
 [[nodiscard]] drop_reason finish_udp(const rte_mbuf* m, uint32_t l4_off, uint32_t ip_payload,
-                                     const listen_ports& ports, bool checksum_required,
-                                     bool verify, uint32_t pseudo_sum_wo_len,
-                                     packet_info& out) noexcept {
+                                     const listen_ports& ports, bool checksum_required, bool verify,
+                                     uint32_t pseudo_sum_wo_len, packet_info& out) noexcept {
     // RFC 768: the header is 8 bytes; length covers header and data.
     udp_hdr scratch;
     const udp_hdr* udp = ip_payload >= sizeof(udp_hdr) ? header_at(m, l4_off, scratch) : nullptr;
@@ -122,8 +121,9 @@ enum class nic_verdict { unknown, good, bad };
     return drop_reason::none;
 }
 
-[[nodiscard]] drop_reason classify_ipv4(const rte_mbuf* m, uint32_t l3_off, const listen_ports& ports,
-                                        const classify_options& opts, packet_info& out) noexcept {
+[[nodiscard]] drop_reason classify_ipv4(const rte_mbuf* m, uint32_t l3_off,
+                                        const listen_ports& ports, const classify_options& opts,
+                                        packet_info& out) noexcept {
     // RFC 791 3.1: fixed 20 bytes first, then IHL tells how much header there is.
     ipv4_hdr scratch;
     const ipv4_hdr* ip = header_at(m, l3_off, scratch);
@@ -148,9 +148,8 @@ enum class nic_verdict { unknown, good, bad };
     }
     // RFC 791 3.1 / RFC 1071: the header sums to 0xffff, options included.
     const nic_verdict v = ip_verdict(m);
-    if (v == nic_verdict::bad ||
-        (v == nic_verdict::unknown && opts.verify_ipv4_checksum &&
-         fold(rte_raw_cksum(hdr_bytes, hlen)) != 0xffff)) {
+    if (v == nic_verdict::bad || (v == nic_verdict::unknown && opts.verify_ipv4_checksum &&
+                                  fold(rte_raw_cksum(hdr_bytes, hlen)) != 0xffff)) {
         return drop_reason::ipv4_bad_checksum;
     }
     if (ip->more_fragments() || ip->frag_offset() != 0) {
@@ -173,14 +172,15 @@ enum class nic_verdict { unknown, good, bad };
     const drop_reason r = finish_udp(m, l3_off + hlen, total - hlen, ports, false,
                                      opts.verify_udp_checksum, pseudo, out);
     if (r == drop_reason::none) {
-        out.flow_hash = static_cast<uint32_t>(
-            mix(mix(0, (uint64_t{src} << 32) | dst), (uint64_t{out.src_port} << 16) | out.dst_port));
+        out.flow_hash = static_cast<uint32_t>(mix(mix(0, (uint64_t{src} << 32) | dst),
+                                                  (uint64_t{out.src_port} << 16) | out.dst_port));
     }
     return r;
 }
 
-[[nodiscard]] drop_reason classify_ipv6(const rte_mbuf* m, uint32_t l3_off, const listen_ports& ports,
-                                        const classify_options& opts, packet_info& out) noexcept {
+[[nodiscard]] drop_reason classify_ipv6(const rte_mbuf* m, uint32_t l3_off,
+                                        const listen_ports& ports, const classify_options& opts,
+                                        packet_info& out) noexcept {
     ipv6_hdr scratch;
     const ipv6_hdr* ip = header_at(m, l3_off, scratch);
     if (ip == nullptr) {
@@ -209,7 +209,8 @@ enum class nic_verdict { unknown, good, bad };
             return drop_reason::ipv6_ext_too_many;
         }
         ipv6_ext_hdr ext_scratch;
-        const ipv6_ext_hdr* ext = end - off >= sizeof(ipv6_ext_hdr) ? header_at(m, off, ext_scratch) : nullptr;
+        const ipv6_ext_hdr* ext =
+            end - off >= sizeof(ipv6_ext_hdr) ? header_at(m, off, ext_scratch) : nullptr;
         if (ext == nullptr || ext->byte_len() > end - off) {
             return drop_reason::ipv6_ext_truncated;
         }
@@ -241,7 +242,8 @@ enum class nic_verdict { unknown, good, bad };
     if (r == drop_reason::none) {
         uint64_t h = mix(mix(0, load64(ip->src)), load64(ip->src + 8));
         h = mix(mix(h, load64(ip->dst)), load64(ip->dst + 8));
-        out.flow_hash = static_cast<uint32_t>(mix(h, (uint64_t{out.src_port} << 16) | out.dst_port));
+        out.flow_hash =
+            static_cast<uint32_t>(mix(h, (uint64_t{out.src_port} << 16) | out.dst_port));
     }
     return r;
 }
@@ -275,7 +277,7 @@ drop_reason classify(const rte_mbuf* m, const listen_ports& ports, const classif
     }
     out.l2_len = static_cast<uint16_t>(off);
     out.vlan_tags = tags;
-    out.packet_type = tags == 0 ? RTE_PTYPE_L2_ETHER
+    out.packet_type = tags == 0   ? RTE_PTYPE_L2_ETHER
                       : tags == 1 ? RTE_PTYPE_L2_ETHER_VLAN
                                   : RTE_PTYPE_L2_ETHER_QINQ;
     if (type == static_cast<uint16_t>(ether_type::ipv4)) {

@@ -49,12 +49,30 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
 
 /// Stable names used in stats output (JSON keys, summary table).
 inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_names{
-    "none",           "eth_truncated",      "vlan_truncated",     "vlan_too_many",
-    "not_ip",         "ipv4_truncated",     "ipv4_bad_version",   "ipv4_bad_ihl",
-    "ipv4_bad_length", "ipv4_bad_checksum", "ipv4_fragment",      "ipv6_truncated",
-    "ipv6_bad_version", "ipv6_bad_length",  "ipv6_ext_truncated", "ipv6_ext_too_many",
-    "ipv6_ext_bad_order", "ipv6_fragment",  "not_udp",            "udp_truncated",
-    "udp_bad_length", "port_not_listened",  "udp_bad_checksum",   "too_many_segments",
+    "none",
+    "eth_truncated",
+    "vlan_truncated",
+    "vlan_too_many",
+    "not_ip",
+    "ipv4_truncated",
+    "ipv4_bad_version",
+    "ipv4_bad_ihl",
+    "ipv4_bad_length",
+    "ipv4_bad_checksum",
+    "ipv4_fragment",
+    "ipv6_truncated",
+    "ipv6_bad_version",
+    "ipv6_bad_length",
+    "ipv6_ext_truncated",
+    "ipv6_ext_too_many",
+    "ipv6_ext_bad_order",
+    "ipv6_fragment",
+    "not_udp",
+    "udp_truncated",
+    "udp_bad_length",
+    "port_not_listened",
+    "udp_bad_checksum",
+    "too_many_segments",
     "worker_ring_full",
 };
 
@@ -91,7 +109,7 @@ struct packet_info {
     uint16_t dst_port = 0;
     uint8_t ip_version = 0; ///< 4 or 6
     uint8_t vlan_tags = 0;
-    uint32_t flow_hash = 0;  ///< software hash of (addresses, ports): same flow, same value
+    uint32_t flow_hash = 0;   ///< software hash of (addresses, ports): same flow, same value
     uint32_t packet_type = 0; ///< RTE_PTYPE_* bits describing what was parsed
 };
 

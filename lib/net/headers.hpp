@@ -5,8 +5,8 @@
 // layout and exactly the size of its header on the wire. They are only ever read through
 // header_at() (mbuf_access.hpp), which guarantees the bytes exist; multi-byte fields are be16/be32
 // so a forgotten byte swap does not compile. Alignment: overlays have at most 2-byte alignment
-// (no be32 inside: Ethernet puts IP at offset 14, so IP headers are only 2-byte aligned), and header_at()
-// copies to an aligned scratch when the packet bytes are not suitably aligned.
+// (no be32 inside: Ethernet puts IP at offset 14, so IP headers are only 2-byte aligned), and
+// header_at() copies to an aligned scratch when the packet bytes are not suitably aligned.
 #pragma once
 
 #include <cstddef>
@@ -55,8 +55,12 @@ struct ipv4_hdr {
 
     [[nodiscard]] constexpr unsigned version() const noexcept { return version_ihl >> 4; }
     /// @return the header length in bytes (IHL * 4), options included.
-    [[nodiscard]] constexpr unsigned header_len() const noexcept { return (version_ihl & 0x0fu) * 4u; }
-    [[nodiscard]] constexpr bool more_fragments() const noexcept { return (frag.value() & 0x2000u) != 0; }
+    [[nodiscard]] constexpr unsigned header_len() const noexcept {
+        return (version_ihl & 0x0fu) * 4u;
+    }
+    [[nodiscard]] constexpr bool more_fragments() const noexcept {
+        return (frag.value() & 0x2000u) != 0;
+    }
     [[nodiscard]] constexpr unsigned frag_offset() const noexcept { return frag.value() & 0x1fffu; }
 };
 
@@ -106,7 +110,7 @@ inline constexpr uint8_t dest_opts = 60;
 } // namespace ipproto
 
 template <typename H>
-inline constexpr bool is_overlay_v = std::is_trivially_copyable_v<H> && std::is_standard_layout_v<H>;
+inline constexpr bool is_overlay_v = std::is_trivially_copyable_v<H>&& std::is_standard_layout_v<H>;
 
 static_assert(sizeof(ether_hdr) == 14 && is_overlay_v<ether_hdr>);
 static_assert(sizeof(vlan_tag) == 4 && is_overlay_v<vlan_tag>);

@@ -21,7 +21,9 @@ namespace logagg::pipeline {
 class counter {
 public:
     /// Adds @p n. Only the owning lcore may call this.
-    void add(uint64_t n = 1) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void add(uint64_t n = 1) noexcept {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
     /// @return the current value; any thread.
     [[nodiscard]] uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
 
@@ -41,9 +43,9 @@ inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"sink_fu
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     // RX role
-    counter rx_packets;  ///< frames taken from NIC queues
-    counter rx_bytes;    ///< their pkt_len sum
-    counter to_workers;  ///< frames accepted by classify() and handed to a worker
+    counter rx_packets; ///< frames taken from NIC queues
+    counter rx_bytes;   ///< their pkt_len sum
+    counter to_workers; ///< frames accepted by classify() and handed to a worker
     std::array<counter, net::drop_reason_count> pkt_drops; ///< frames dropped, by reason
     // worker role
     counter worker_packets;  ///< frames a worker framed
@@ -55,8 +57,12 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter messages_written;
     counter bytes_written;
 
-    void drop(net::drop_reason r, uint64_t n = 1) noexcept { pkt_drops[static_cast<std::size_t>(r)].add(n); }
-    void drop(msg_drop r, uint64_t n = 1) noexcept { msg_drops[static_cast<std::size_t>(r)].add(n); }
+    void drop(net::drop_reason r, uint64_t n = 1) noexcept {
+        pkt_drops[static_cast<std::size_t>(r)].add(n);
+    }
+    void drop(msg_drop r, uint64_t n = 1) noexcept {
+        msg_drops[static_cast<std::size_t>(r)].add(n);
+    }
 };
 
 } // namespace logagg::pipeline

@@ -26,8 +26,9 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept {
         rte_mbuf* m = pkts[i];
         bytes += m->pkt_len;
         net::packet_info info;
-        net::drop_reason r = m->nb_segs > net::max_segments ? net::drop_reason::too_many_segments
-                                                            : net::classify(m, *rx.ports, rx.opts, info);
+        net::drop_reason r = m->nb_segs > net::max_segments
+                                 ? net::drop_reason::too_many_segments
+                                 : net::classify(m, *rx.ports, rx.opts, info);
         if (r != net::drop_reason::none) {
             st.drop(r);
             rx.dropped[n_drop++] = m;
@@ -70,10 +71,12 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept {
         }
         rx.n_by_worker[w] = 0;
         rte_mbuf** batch = &rx.by_worker[w * rx.burst];
-        unsigned sent = rte_ring_enqueue_burst(rx.worker_rings[w], reinterpret_cast<void**>(batch), k, nullptr);
+        unsigned sent =
+            rte_ring_enqueue_burst(rx.worker_rings[w], reinterpret_cast<void**>(batch), k, nullptr);
         while (rx.block_when_full && sent < k) {
             rte_pause();
-            sent += rte_ring_enqueue_burst(rx.worker_rings[w], reinterpret_cast<void**>(batch + sent), k - sent, nullptr);
+            sent += rte_ring_enqueue_burst(
+                rx.worker_rings[w], reinterpret_cast<void**>(batch + sent), k - sent, nullptr);
         }
         st.to_workers.add(sent);
         if (sent < k) {

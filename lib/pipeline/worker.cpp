@@ -25,7 +25,8 @@ namespace {
             }
             const uint32_t from = off > seg_start ? off : seg_start;
             const uint32_t to = end < seg_end ? end : seg_end;
-            out[n++] = log::piece{rte_pktmbuf_mtod_offset(s, const char*, from - seg_start), from, to - from};
+            out[n++] = log::piece{rte_pktmbuf_mtod_offset(s, const char*, from - seg_start), from,
+                                  to - from};
         }
         seg_start = seg_end;
     }
@@ -49,19 +50,22 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
     const pkt_meta* meta = meta_of(m, w.meta_off);
     std::array<log::piece, net::max_segments> pieces;
     log::frame_counts counts{};
-    const uint32_t n_pieces = meta->payload_len == 0 ? 0 : payload_pieces(m, meta->payload_off, meta->payload_len, pieces);
+    const uint32_t n_pieces = meta->payload_len == 0
+                                  ? 0
+                                  : payload_pieces(m, meta->payload_off, meta->payload_len, pieces);
     if (meta->payload_len == 0 || n_pieces == 0) {
         // An empty datagram (or, defensively, a chain shorter than the RX stage saw: impossible
         // unless a PMD lies) carries no message.
         counts.empty = 1;
     } else {
-        counts = log::split_lines(std::span<const log::piece>(pieces.data(), n_pieces),
-                                  [&](uint32_t off, uint32_t len, bool lf) noexcept {
-                                      if (w.n_staged == stage_capacity) {
-                                          spill(w, m);
-                                      }
-                                      w.staged[w.n_staged++] = msg_desc{m, off, len, lf ? 1u : 0u, 0u};
-                                  });
+        counts =
+            log::split_lines(std::span<const log::piece>(pieces.data(), n_pieces),
+                             [&](uint32_t off, uint32_t len, bool lf) noexcept {
+                                 if (w.n_staged == stage_capacity) {
+                                     spill(w, m);
+                                 }
+                                 w.staged[w.n_staged++] = msg_desc{m, off, len, lf ? 1u : 0u, 0u};
+                             });
     }
     w.stats->worker_packets.add();
     w.stats->messages_framed.add(counts.messages);
@@ -92,7 +96,8 @@ void worker_flush(worker_ctx& w) noexcept {
     if (w.block_when_full) {
         uint32_t done = 0;
         while (done < n) {
-            done += rte_ring_enqueue_burst_elem(w.sink_ring, &w.staged[done], esize, n - done, nullptr);
+            done +=
+                rte_ring_enqueue_burst_elem(w.sink_ring, &w.staged[done], esize, n - done, nullptr);
             if (done < n) {
                 rte_pause();
             }
@@ -109,7 +114,9 @@ void worker_flush(worker_ctx& w) noexcept {
             --fit;
         }
     }
-    const uint32_t sent = fit == 0 ? 0 : rte_ring_enqueue_bulk_elem(w.sink_ring, w.staged.data(), esize, fit, nullptr);
+    const uint32_t sent =
+        fit == 0 ? 0
+                 : rte_ring_enqueue_bulk_elem(w.sink_ring, w.staged.data(), esize, fit, nullptr);
     if (sent < n) {
         w.stats->drop(msg_drop::sink_full, n - sent);
         for (uint32_t i = sent; i < n; ++i) {

@@ -11,8 +11,8 @@ namespace {
 constexpr char newline = '\n';
 } // namespace
 
-file_sink::file_sink(segment_writer& writer, std::vector<rte_ring*> rings, pipeline::lcore_stats& stats,
-                     uint32_t delay_us)
+file_sink::file_sink(segment_writer& writer, std::vector<rte_ring*> rings,
+                     pipeline::lcore_stats& stats, uint32_t delay_us)
     : writer_(writer), rings_(std::move(rings)), stats_(stats), delay_us_(delay_us) {}
 
 bool file_sink::rings_empty() const noexcept {

@@ -61,7 +61,8 @@ void segment_writer::report(const char* what, int err) noexcept {
     }
     last_report_ns_ = now;
     const std::string& where = path_.empty() ? dir_ : path_;
-    fmt::print(stderr, "logagg: file sink: {} '{}': {}; messages dropped (messages.dropped.write_error)",
+    fmt::print(stderr,
+               "logagg: file sink: {} '{}': {}; messages dropped (messages.dropped.write_error)",
                what, where, std::strerror(err));
     if (suppressed_ != 0) {
         fmt::print(stderr, " [{} similar errors not shown]", suppressed_);
@@ -178,7 +179,8 @@ bool segment_writer::write_chunk(const iovec* iov, int cnt, uint64_t bytes) noex
     return true;
 }
 
-write_result segment_writer::write(std::span<iovec> iov, std::span<const uint32_t> msg_sizes) noexcept {
+write_result segment_writer::write(std::span<iovec> iov,
+                                   std::span<const uint32_t> msg_sizes) noexcept {
     write_result res;
     std::size_t m = 0;
     std::size_t vi = 0; // first iovec not yet consumed

@@ -41,7 +41,8 @@ public:
     /// consumed); @p msg_sizes holds each message's size including its LF, and their sum equals
     /// the iovecs' total. Messages are never split across segments. noexcept: errors are counted
     /// and logged (rate limited), never thrown.
-    [[nodiscard]] write_result write(std::span<iovec> iov, std::span<const uint32_t> msg_sizes) noexcept;
+    [[nodiscard]] write_result write(std::span<iovec> iov,
+                                     std::span<const uint32_t> msg_sizes) noexcept;
 
     /// Makes the current segment durable (fdatasync), closes it and syncs the directory.
     /// @return 0 or an errno value.

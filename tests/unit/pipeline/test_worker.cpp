@@ -38,19 +38,29 @@ class eal_env : public ::testing::Environment {
 public:
     void SetUp() override {
         // A unique file prefix per process, so parallel runs never share /var/run/dpdk state.
-        std::vector<std::string> args{"test_worker", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-                                      "--file-prefix", "logagg-unit-worker-" + std::to_string(getpid()),
-                                      "-l", "0", "--log-level=error"};
+        std::vector<std::string> args{"test_worker",
+                                      "--no-huge",
+                                      "-m",
+                                      "128",
+                                      "--no-pci",
+                                      "--no-shconf",
+                                      "--file-prefix",
+                                      "logagg-unit-worker-" + std::to_string(getpid()),
+                                      "-l",
+                                      "0",
+                                      "--log-level=error"};
         std::vector<char*> argv;
         for (auto& a : args) {
             argv.push_back(a.data());
         }
         if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-            // Not a skip: without EAL these tests cannot say anything, and saying nothing must fail.
+            // Not a skip: without EAL these tests cannot say anything, and saying nothing must
+            // fail.
             std::fprintf(stderr, "EAL init failed: %s\n", rte_strerror(rte_errno));
             std::exit(1);
         }
-        g_pool = rte_pktmbuf_pool_create("test_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+        g_pool = rte_pktmbuf_pool_create("test_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                         SOCKET_ID_ANY);
         ASSERT_NE(g_pool, nullptr);
         static const rte_mbuf_dynfield d = {"logagg_pkt_meta", sizeof(logagg::pipeline::pkt_meta),
                                             alignof(logagg::pipeline::pkt_meta), 0};
@@ -111,7 +121,8 @@ struct fixture : ::testing::Test {
     unsigned in_use_before = 0;
 
     void make_ring(unsigned size) {
-        ring = rte_ring_create_elem("test_sink", sizeof(msg_desc), size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        ring = rte_ring_create_elem("test_sink", sizeof(msg_desc), size, SOCKET_ID_ANY,
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
         ASSERT_NE(ring, nullptr);
         w.sink_ring = ring;
         w.meta_off = g_meta_off;
@@ -121,7 +132,8 @@ struct fixture : ::testing::Test {
     void TearDown() override {
         drain();
         rte_ring_free(ring);
-        EXPECT_EQ(rte_mempool_in_use_count(g_pool), in_use_before) << "mbufs leaked or double-freed";
+        EXPECT_EQ(rte_mempool_in_use_count(g_pool), in_use_before)
+            << "mbufs leaked or double-freed";
     }
     /// Dequeues everything, like the sink: bytes, then releases.
     std::vector<std::string> drain(std::vector<msg_desc>* descs = nullptr) {
@@ -229,12 +241,35 @@ TEST_F(fixture, RxDispatchSpreadsByFlowAndCountsFullWorkerRings) {
         const std::string payload = "hello";
         const uint16_t ulen = static_cast<uint16_t>(8 + payload.size());
         const uint16_t tlen = static_cast<uint16_t>(20 + ulen);
-        const unsigned char ip[20] = {0x45, 0, static_cast<unsigned char>(tlen >> 8), static_cast<unsigned char>(tlen),
-                                      0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 1, src_last, 198, 18, 0, 1};
+        const unsigned char ip[20] = {0x45,
+                                      0,
+                                      static_cast<unsigned char>(tlen >> 8),
+                                      static_cast<unsigned char>(tlen),
+                                      0,
+                                      0,
+                                      0,
+                                      0,
+                                      64,
+                                      17,
+                                      0,
+                                      0,
+                                      198,
+                                      18,
+                                      1,
+                                      src_last,
+                                      198,
+                                      18,
+                                      0,
+                                      1};
         f.append(reinterpret_cast<const char*>(ip), 20);
-        const unsigned char udp[8] = {static_cast<unsigned char>(sport >> 8), static_cast<unsigned char>(sport),
-                                      static_cast<unsigned char>(dport >> 8), static_cast<unsigned char>(dport),
-                                      static_cast<unsigned char>(ulen >> 8), static_cast<unsigned char>(ulen), 0, 0};
+        const unsigned char udp[8] = {static_cast<unsigned char>(sport >> 8),
+                                      static_cast<unsigned char>(sport),
+                                      static_cast<unsigned char>(dport >> 8),
+                                      static_cast<unsigned char>(dport),
+                                      static_cast<unsigned char>(ulen >> 8),
+                                      static_cast<unsigned char>(ulen),
+                                      0,
+                                      0};
         f.append(reinterpret_cast<const char*>(udp), 8);
         f += payload;
         rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
@@ -247,9 +282,12 @@ TEST_F(fixture, RxDispatchSpreadsByFlowAndCountsFullWorkerRings) {
     }
     pkts.push_back(frame(1, 1000, 53)); // not listened
     logagg::pipeline::rx_dispatch(rx, pkts.data(), static_cast<uint16_t>(pkts.size()));
-    const uint64_t full = stats.pkt_drops[static_cast<std::size_t>(logagg::net::drop_reason::worker_ring_full)].get();
+    const uint64_t full =
+        stats.pkt_drops[static_cast<std::size_t>(logagg::net::drop_reason::worker_ring_full)].get();
     EXPECT_EQ(stats.rx_packets.get(), 11u);
-    EXPECT_EQ(stats.pkt_drops[static_cast<std::size_t>(logagg::net::drop_reason::port_not_listened)].get(), 1u);
+    EXPECT_EQ(stats.pkt_drops[static_cast<std::size_t>(logagg::net::drop_reason::port_not_listened)]
+                  .get(),
+              1u);
     EXPECT_EQ(stats.to_workers.get() + full, 10u);
     EXPECT_EQ(stats.to_workers.get(), rte_ring_count(wr[0]) + rte_ring_count(wr[1]));
     EXPECT_LE(rte_ring_count(wr[0]), 3u);
