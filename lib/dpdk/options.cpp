@@ -19,9 +19,17 @@ struct option_doc {
 };
 
 /// Every option, in --help order. The parser below accepts exactly these names.
-constexpr std::array<option_doc, 17> options_table{{
-    {"--listen", "udp:PORT",
-     "UDP destination port that carries logs; repeatable (default udp:514)"},
+constexpr option_doc options_table[] = {
+    {"--listen", "udp:PORT[,framing=MODE]",
+     "UDP destination port that carries logs; repeatable (default udp:514); framing= overrides "
+     "--framing"},
+    {"--framing", "lf|datagram|octet|auto",
+     "how a datagram becomes messages: LF-separated lines (default), the whole datagram, RFC 6587 "
+     "octet "
+     "counting, or octet counting when the datagram starts with 'LEN ' and lines otherwise"},
+    {"--max-msg", "N", "longest message in bytes (K suffix allowed, 16-65536, default 64K)"},
+    {"--on-oversize", "truncate|drop",
+     "longer messages are cut to --max-msg and counted (default) or dropped and counted"},
     {"--sink", "file:DIR[,rotate-bytes=N]",
      "write messages, one per line, to segment files in DIR (required); a segment is closed at N "
      "bytes (K/M/G suffixes, default 256M)"},
@@ -52,7 +60,7 @@ constexpr std::array<option_doc, 17> options_table{{
     {"--version", "", "print the version and exit"},
     {"--test-sink-delay-us", "N",
      "testing only: the sink sleeps N microseconds after each write, to make it fall behind"},
-}};
+};
 
 [[nodiscard]] std::optional<uint64_t> parse_u64(std::string_view s) {
     uint64_t v = 0;
@@ -85,6 +93,28 @@ struct parser {
         if (v.substr(0, prefix.size()) != prefix) {
             return fail(fmt::format("--listen: '{}' is not udp:PORT (only UDP is supported)", v));
         }
+        std::optional<log::framing_mode> framing;
+        const std::size_t comma = v.find(',');
+        if (comma != std::string_view::npos) {
+            std::string_view rest = v.substr(comma + 1);
+            v = v.substr(0, comma);
+            while (!rest.empty()) {
+                const std::size_t next = rest.find(',');
+                const std::string_view kv = rest.substr(0, next);
+                rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
+                constexpr std::string_view fr = "framing=";
+                if (kv.substr(0, fr.size()) != fr) {
+                    return fail(
+                        fmt::format("--listen: unknown parameter '{}' (known: framing)", kv));
+                }
+                framing = parse_framing(kv.substr(fr.size()));
+                if (!framing) {
+                    return fail(
+                        fmt::format("--listen: framing '{}' is not lf, datagram, octet or auto",
+                                    kv.substr(fr.size())));
+                }
+            }
+        }
         const auto port = parse_u64(v.substr(prefix.size()));
         if (!port || *port == 0 || *port > 65535) {
             return fail(fmt::format("--listen: '{}': PORT must be 1-65535", v));
@@ -94,6 +124,7 @@ struct parser {
             return fail(fmt::format("--listen: port {} given twice", p));
         }
         cfg.listen.push_back(p);
+        cfg.listen_framing.push_back(framing);
         cfg.ports.add(p);
         return true;
     }
@@ -225,6 +256,29 @@ struct parser {
             (opt == "--ring-size" ? cfg.worker_ring : cfg.sink_ring) = n;
             return true;
         }
+        if (opt == "--framing") {
+            const auto f = parse_framing(v);
+            if (!f) {
+                return fail(fmt::format("--framing: '{}' is not lf, datagram, octet or auto", v));
+            }
+            cfg.framing = *f;
+            return true;
+        }
+        if (opt == "--max-msg") {
+            const auto n = parse_size(v);
+            if (!n || *n < 16 || *n > 65536) {
+                return fail(fmt::format("--max-msg: '{}' is not a size in 16-65536 bytes", v));
+            }
+            cfg.max_msg = static_cast<uint32_t>(*n);
+            return true;
+        }
+        if (opt == "--on-oversize") {
+            if (v != "truncate" && v != "drop") {
+                return fail(fmt::format("--on-oversize: '{}' is not truncate or drop", v));
+            }
+            cfg.drop_oversize = v == "drop";
+            return true;
+        }
         if (opt == "--test-sink-delay-us") {
             return number(opt, v, 0, 1'000'000, cfg.test_sink_delay_us);
         }
@@ -236,6 +290,22 @@ struct parser {
 };
 
 } // namespace
+
+std::optional<log::framing_mode> parse_framing(std::string_view s) {
+    if (s == "lf") {
+        return log::framing_mode::lf;
+    }
+    if (s == "datagram") {
+        return log::framing_mode::datagram;
+    }
+    if (s == "octet") {
+        return log::framing_mode::octet;
+    }
+    if (s == "auto") {
+        return log::framing_mode::auto_detect;
+    }
+    return std::nullopt;
+}
 
 std::optional<uint64_t> parse_size(std::string_view s) {
     uint64_t mult = 1;
@@ -357,7 +427,7 @@ parse_result parse_options(std::span<const std::string_view> args) {
             inline_value = true;
         }
         const bool known =
-            std::any_of(options_table.begin(), options_table.end(),
+            std::any_of(std::begin(options_table), std::end(options_table),
                         [&](const option_doc& o) { return o.name == a && !o.arg.empty(); });
         if (!known) {
             res.error = fmt::format("unknown option '{}' (see --help)", a);
@@ -381,6 +451,7 @@ parse_result parse_options(std::span<const std::string_view> args) {
     }
     if (p.cfg.listen.empty()) {
         p.cfg.listen.push_back(514);
+        p.cfg.listen_framing.emplace_back();
         p.cfg.ports.add(514);
     }
     res.cfg = std::move(p.cfg);

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "log/framing.hpp"
 #include "net/classify.hpp"
 
 namespace logagg::dpdk {
@@ -28,7 +29,12 @@ struct file_sink_spec {
 /// The validated configuration. Immutable once parse_options() returned it.
 struct config {
     std::vector<uint16_t> listen; ///< UDP ports, in the order given, no duplicates
-    net::listen_ports ports;      ///< the same as a bitmap for the datapath
+    /// framing= of each --listen (same order as listen); empty: the --framing default
+    std::vector<std::optional<log::framing_mode>> listen_framing;
+    log::framing_mode framing = log::framing_mode::lf; ///< --framing: default for listeners
+    uint32_t max_msg = 65536;                          ///< --max-msg: longest message kept whole
+    bool drop_oversize = false; ///< --on-oversize drop (default: truncate and flag)
+    net::listen_ports ports;    ///< the same as a bitmap for the datapath
     file_sink_spec sink;
     std::vector<unsigned> rx_lcores;     ///< empty: choose (see docs/architecture.md)
     std::vector<unsigned> worker_lcores; ///< empty: choose
@@ -62,6 +68,9 @@ struct parse_result {
 
 /// Parses "1,3-5" into {1,3,4,5}. @return nullopt on syntax errors or ids >= 1024.
 [[nodiscard]] std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s);
+
+/// Parses lf | datagram | octet | auto. nullopt otherwise.
+[[nodiscard]] std::optional<log::framing_mode> parse_framing(std::string_view s);
 
 /// Parses a byte size with an optional K, M or G suffix (binary multiples). nullopt on error.
 [[nodiscard]] std::optional<uint64_t> parse_size(std::string_view s);

@@ -72,6 +72,7 @@ struct runtime::impl {
     std::vector<std::unique_ptr<lcore_ctx>> lcores;
     std::unique_ptr<sink::segment_writer> writer;
     std::unique_ptr<sink::file_sink> sink;
+    std::unique_ptr<pipeline::listener_table> listeners;
     std::atomic<bool> stop_rx{false};
     std::atomic<unsigned> rx_done{0};
     std::atomic<unsigned> workers_done{0};
@@ -294,6 +295,15 @@ std::string runtime::impl::setup() {
         }
         sink_rings.push_back(s);
     }
+    listeners = std::make_unique<pipeline::listener_table>();
+    for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
+        pipeline::listener l;
+        l.port = cfg.listen[i];
+        l.framing.mode = cfg.listen_framing[i].value_or(cfg.framing);
+        l.framing.max_msg = cfg.max_msg;
+        l.framing.drop_oversize = cfg.drop_oversize;
+        (void)listeners->add(l);
+    }
     // Contexts: main first, then RX, workers, sink.
     (void)ctx_of(plan.main);
     for (uint32_t w = 0; w < n_w; ++w) {
@@ -303,6 +313,7 @@ std::string runtime::impl::setup() {
         c->worker->meta_off = meta_off;
         c->worker->block_when_full = cfg.on_sink_full == full_policy::block;
         c->worker->stats = &c->stats;
+        c->worker->listeners = listeners.get();
         if (!plan.fused) {
             c->worker_in = worker_rings[w];
         }

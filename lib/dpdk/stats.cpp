@@ -86,6 +86,8 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     s.framed += l.messages_framed;
     s.written += l.messages_written;
     s.empty_skipped += st.empty_skipped.get();
+    s.truncated += st.truncated.get();
+    s.framing_errors += st.framing_errors.get();
     s.bytes_written += st.bytes_written.get();
     for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
         s.msg_drops[i] += st.msg_drops[i].get();
@@ -135,6 +137,10 @@ std::string summary_table(const snapshot& s) {
     o += fmt::format(
         "  messages  framed   {:>12}  written    {:>12}  dropped {:>12}  empty lines skipped {}\n",
         s.framed, s.written, s.messages_dropped(), s.empty_skipped);
+    if (s.truncated != 0 || s.framing_errors != 0) {
+        o += fmt::format("    truncated to --max-msg {}  datagrams with octet-framing errors {}\n",
+                         s.truncated, s.framing_errors);
+    }
     for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
         if (s.msg_drops[i] != 0) {
             o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::msg_drop_names[i],
@@ -197,10 +203,10 @@ std::string to_json(const snapshot& s) {
                          s.pkt_drops[i]);
     }
     o += "}},\n";
-    o += fmt::format("  \"messages\": {{\"framed\": {}, \"written\": {}, \"empty_skipped\": {}, "
-                     "\"dropped_total\": {}, "
-                     "\"dropped\": {{",
-                     s.framed, s.written, s.empty_skipped, s.messages_dropped());
+    o += fmt::format(
+        "  \"messages\": {{\"framed\": {}, \"written\": {}, \"empty_skipped\": {}, "
+        "\"truncated\": {}, \"framing_errors\": {}, \"dropped_total\": {}, \"dropped\": {{",
+        s.framed, s.written, s.empty_skipped, s.truncated, s.framing_errors, s.messages_dropped());
     for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
         o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::msg_drop_names[i],
                          s.msg_drops[i]);

@@ -44,7 +44,8 @@ struct snapshot {
     sink_snapshot sink;
     uint64_t received = 0, rx_bytes = 0, to_workers = 0, worker_packets = 0;
     std::array<uint64_t, net::drop_reason_count> pkt_drops{};
-    uint64_t framed = 0, written = 0, empty_skipped = 0, bytes_written = 0;
+    uint64_t framed = 0, written = 0, empty_skipped = 0, bytes_written = 0, truncated = 0,
+             framing_errors = 0;
     std::array<uint64_t, pipeline::msg_drop_count> msg_drops{};
     uint64_t bytes_copied = 0;
     uint64_t mbufs_total = 0;

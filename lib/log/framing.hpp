@@ -109,4 +109,153 @@ split_lines(std::span<const piece> pieces,
     return counts;
 }
 
+/// How a datagram's payload is cut into messages.
+enum class framing_mode : uint8_t {
+    lf,          ///< LF-separated lines (split_lines)
+    datagram,    ///< the whole datagram is one message (RFC 5426); embedded LFs are kept
+    octet,       ///< RFC 6587 3.4.1 octet counting: MSG-LEN SP SYSLOG-MSG, repeated
+    auto_detect, ///< octet counting when the payload starts with a valid "MSG-LEN SP", else lf
+};
+
+/// Framing policy of one listener. Immutable after start-up.
+struct framing_options {
+    framing_mode mode = framing_mode::lf;
+    uint32_t max_msg = 65536;   ///< longest message kept whole (--max-msg)
+    bool drop_oversize = false; ///< false: truncate to max_msg and flag; true: drop and count
+};
+
+/// Totals of one frame_payload() call.
+struct frame_result {
+    uint32_t messages = 0;         ///< messages reported (truncated ones included)
+    uint32_t empty = 0;            ///< empty lines / empty datagrams skipped
+    uint32_t truncated = 0;        ///< messages cut to max_msg (reported, flagged)
+    uint32_t oversize_dropped = 0; ///< messages longer than max_msg dropped (drop_oversize)
+    uint32_t framing_errors =
+        0; ///< 1 when octet counting broke; the rest of the payload is discarded
+};
+
+namespace detail {
+
+/// Byte at packet offset @p at anywhere in @p pieces (linear scan; only used on short prefixes).
+[[nodiscard]] inline char byte_at_any(std::span<const piece> pieces, uint32_t at) noexcept {
+    for (const piece& p : pieces) {
+        if (at >= p.off && at - p.off < p.len) {
+            return p.data[at - p.off];
+        }
+    }
+    return '\0';
+}
+
+[[nodiscard]] inline bool trailing_junk(char c) noexcept {
+    return c == '\r' || c == '\n' || c == '\0';
+}
+
+/// Reads "MSG-LEN SP" at @p at (RFC 6587 3.4.1: NONZERO-DIGIT *DIGIT, at most 9 digits here).
+/// @return the length and sets @p body to the first message byte, or 0 when malformed.
+[[nodiscard]] inline uint32_t octet_count_at(std::span<const piece> pieces, uint32_t at,
+                                             uint32_t end, uint32_t& body) noexcept {
+    uint32_t len = 0;
+    uint32_t i = at;
+    for (; i < end && i - at < 10; ++i) {
+        const char c = byte_at_any(pieces, i);
+        if (c == ' ') {
+            break;
+        }
+        if (c < '0' || c > '9' || (i == at && c == '0') || i - at == 9) {
+            return 0;
+        }
+        len = len * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (i == at || i >= end || len > end - (i + 1)) {
+        return 0; // no digits, no SP, or a frame longer than what is left
+    }
+    body = i + 1;
+    return len;
+}
+
+} // namespace detail
+
+/// Cuts the payload made of @p pieces into messages according to @p opts and calls
+/// `on_message(uint32_t off, uint32_t len, bool lf_follows, bool truncated)` for each.
+/// lf mode: as split_lines(). datagram mode: one message, trailing CR/LF/NUL stripped.
+/// octet mode: MSG-LEN SP MSG frames back to back (CR/LF/NUL between frames tolerated), each
+/// message with trailing CR/LF/NUL stripped; a malformed frame ends framing of the datagram
+/// (framing_errors = 1). auto_detect: octet when the payload starts with a valid frame, else lf.
+/// Messages longer than opts.max_msg are truncated (and flagged) or dropped and counted.
+template <typename OnMessage>
+[[nodiscard]] frame_result frame_payload(std::span<const piece> pieces, const framing_options& opts,
+                                         OnMessage&& on_message) noexcept {
+    frame_result res;
+    auto deliver = [&](uint32_t off, uint32_t len, bool lf) noexcept {
+        if (len > opts.max_msg) {
+            if (opts.drop_oversize) {
+                ++res.oversize_dropped;
+                return;
+            }
+            ++res.truncated;
+            on_message(off, opts.max_msg, false, true);
+        } else {
+            on_message(off, len, lf, false);
+        }
+        ++res.messages;
+    };
+    uint32_t total = 0;
+    for (const piece& p : pieces) {
+        total += p.len;
+    }
+    if (pieces.empty() || total == 0) {
+        res.empty = 1;
+        return res;
+    }
+    const uint32_t begin = pieces.front().off;
+    const uint32_t end = begin + total;
+    framing_mode mode = opts.mode;
+    uint32_t body = 0;
+    if (mode == framing_mode::auto_detect) {
+        mode = detail::octet_count_at(pieces, begin, end, body) != 0 ? framing_mode::octet
+                                                                     : framing_mode::lf;
+    }
+    // Strips trailing CR/LF/NUL of [off, stop) and delivers it, or counts it empty.
+    auto trimmed = [&](uint32_t off, uint32_t stop) noexcept {
+        while (stop > off && detail::trailing_junk(detail::byte_at_any(pieces, stop - 1))) {
+            --stop;
+        }
+        if (stop == off) {
+            ++res.empty;
+        } else {
+            deliver(off, stop - off, false);
+        }
+    };
+    switch (mode) {
+    case framing_mode::lf:
+    case framing_mode::auto_detect: {
+        const frame_counts c = split_lines(pieces, deliver);
+        res.empty += c.empty;
+        break;
+    }
+    case framing_mode::datagram:
+        trimmed(begin, end);
+        break;
+    case framing_mode::octet: {
+        uint32_t at = begin;
+        while (at < end) {
+            const char c = detail::byte_at_any(pieces, at);
+            if (detail::trailing_junk(c)) {
+                ++at; // tolerate CR/LF/NUL between frames
+                continue;
+            }
+            const uint32_t len = detail::octet_count_at(pieces, at, end, body);
+            if (len == 0) {
+                res.framing_errors = 1;
+                break;
+            }
+            trimmed(body, body + len);
+            at = body + len;
+        }
+        break;
+    }
+    }
+    return res;
+}
+
 } // namespace logagg::log

@@ -35,10 +35,12 @@ private:
 enum class msg_drop : uint8_t {
     sink_full,   ///< the worker found the sink's ring full (--on-sink-full drop)
     write_error, ///< the sink's write failed (disk full, I/O error); see the sink's log line
+    oversize,    ///< longer than --max-msg with --on-oversize drop
     count_
 };
 inline constexpr std::size_t msg_drop_count = static_cast<std::size_t>(msg_drop::count_);
-inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"sink_full", "write_error"};
+inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"sink_full", "write_error",
+                                                                        "oversize"};
 
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
@@ -51,7 +53,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter worker_packets;  ///< frames a worker framed
     counter messages_framed; ///< messages found (non-empty)
     counter empty_skipped;   ///< empty lines and empty datagrams skipped
-    counter bytes_copied;    ///< payload bytes copied on the datapath (0 by design so far)
+    counter truncated;       ///< messages cut to --max-msg (still delivered)
+    counter
+        framing_errors;   ///< datagrams whose octet counting broke (rest of the payload discarded)
+    counter bytes_copied; ///< payload bytes copied on the datapath (0 by design so far)
     std::array<counter, msg_drop_count> msg_drops; ///< messages dropped, by reason
     // sink role
     counter messages_written;

@@ -21,14 +21,16 @@ namespace logagg::pipeline {
 struct msg_desc {
     rte_mbuf* pkt;
     uint32_t off;
-    uint32_t len : 30;
+    uint32_t len : 24;
     uint32_t lf_follows : 1; ///< the byte after the message is its LF, in the same segment
     uint32_t release : 1;    ///< last descriptor of a unit: release one packet reference after it
+    uint32_t truncated : 1;  ///< cut to --max-msg
+    uint32_t reserved : 5;
 };
 static_assert(sizeof(msg_desc) == 16, "ring element size is a multiple of 4 bytes");
 
-/// Largest message length a descriptor can carry (2^30 - 1; datagrams are at most 65,507).
-inline constexpr uint32_t max_desc_len = (1u << 30) - 1;
+/// Largest message length a descriptor can carry (2^24 - 1; datagrams are at most 65,507).
+inline constexpr uint32_t max_desc_len = (1u << 24) - 1;
 
 /// Packet metadata the RX stage stores in the registered mbuf dynfield for the worker.
 struct pkt_meta {

@@ -49,27 +49,32 @@ void spill(worker_ctx& w, rte_mbuf* m) noexcept {
 void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
     const pkt_meta* meta = meta_of(m, w.meta_off);
     std::array<log::piece, net::max_segments> pieces;
-    log::frame_counts counts{};
     const uint32_t n_pieces = meta->payload_len == 0
                                   ? 0
                                   : payload_pieces(m, meta->payload_off, meta->payload_len, pieces);
-    if (meta->payload_len == 0 || n_pieces == 0) {
-        // An empty datagram (or, defensively, a chain shorter than the RX stage saw: impossible
-        // unless a PMD lies) carries no message.
-        counts.empty = 1;
-    } else {
-        counts =
-            log::split_lines(std::span<const log::piece>(pieces.data(), n_pieces),
-                             [&](uint32_t off, uint32_t len, bool lf) noexcept {
-                                 if (w.n_staged == stage_capacity) {
-                                     spill(w, m);
-                                 }
-                                 w.staged[w.n_staged++] = msg_desc{m, off, len, lf ? 1u : 0u, 0u};
-                             });
-    }
+    // An empty datagram (or, defensively, a chain shorter than the RX stage saw) has no message.
+    const log::frame_result counts =
+        log::frame_payload(std::span<const log::piece>(pieces.data(), n_pieces),
+                           w.listeners->of(meta->dst_port).framing,
+                           [&](uint32_t off, uint32_t len, bool lf, bool truncated) noexcept {
+                               if (w.n_staged == stage_capacity) {
+                                   spill(w, m);
+                               }
+                               w.staged[w.n_staged++] =
+                                   msg_desc{m, off, len, lf ? 1u : 0u, 0u, truncated ? 1u : 0u, 0u};
+                           });
     w.stats->worker_packets.add();
-    w.stats->messages_framed.add(counts.messages);
+    w.stats->messages_framed.add(counts.messages + counts.oversize_dropped);
     w.stats->empty_skipped.add(counts.empty);
+    if (counts.truncated != 0) {
+        w.stats->truncated.add(counts.truncated);
+    }
+    if (counts.oversize_dropped != 0) {
+        w.stats->drop(msg_drop::oversize, counts.oversize_dropped);
+    }
+    if (counts.framing_errors != 0) {
+        w.stats->framing_errors.add(counts.framing_errors);
+    }
     if (counts.messages == 0) {
         rte_pktmbuf_free(m);
         return;

@@ -13,6 +13,7 @@
 #include <rte_ring.h>
 
 #include "pipeline/counters.hpp"
+#include "pipeline/listener.hpp"
 #include "pipeline/message.hpp"
 
 namespace logagg::pipeline {
@@ -27,6 +28,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     int meta_off = -1;             ///< dynfield offset of pkt_meta
     bool block_when_full = false;  ///< --on-sink-full block: wait for room instead of dropping
     lcore_stats* stats = nullptr;  ///< counters of the lcore running this worker
+    const listener_table* listeners = nullptr; ///< framing policy by destination port
     uint32_t n_staged = 0;
     std::array<msg_desc, stage_capacity> staged{};
 };

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: built by the control plane, read-only on the datapath.
+//
+// Per-listener settings (framing policy; the log format later), looked up by UDP destination port.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "log/framing.hpp"
+
+namespace logagg::pipeline {
+
+/// One --listen entry.
+struct listener {
+    uint16_t port = 0;
+    log::framing_options framing{};
+};
+
+/// Maps a destination port to its listener: a 64 KiB index (one load) into a short list.
+/// Ports without a listener map to slot 0, which classify() never lets through anyway.
+class listener_table {
+public:
+    /// Control plane. @return false when 255 listeners exist already.
+    bool add(const listener& l) {
+        if (list_.size() >= 255) {
+            return false;
+        }
+        if (list_.empty()) {
+            list_.push_back(l); // slot 0 doubles as the default
+        }
+        list_.push_back(l);
+        index_[l.port] = static_cast<uint8_t>(list_.size() - 1);
+        return true;
+    }
+    /// Datapath. The listener for @p port (slot 0 for ports never added).
+    [[nodiscard]] const listener& of(uint16_t port) const noexcept { return list_[index_[port]]; }
+
+private:
+    std::array<uint8_t, 65536> index_{};
+    std::vector<listener> list_;
+};
+
+} // namespace logagg::pipeline
