@@ -93,12 +93,11 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "logagg: EAL initialisation failed: {}\n", rte_strerror(err));
         return err == EINVAL ? exit_usage : exit_runtime;
     }
-    if (consumed + 1 != eal_argc && !(consumed == eal_argc)) {
-        // EAL stops at the first word it does not know; anything left before "--" is ours
-        // misplaced.
+    if (consumed + 1 < eal_argc) {
+        // EAL's getopt moves words it does not know behind its options: one was given before "--".
         fmt::print(stderr,
                    "logagg: unexpected argument '{}' before '--' (logagg options go after --)\n",
-                   argv[consumed + 1 < eal_argc ? consumed + 1 : consumed]);
+                   argv[consumed + 1]);
         rte_eal_cleanup();
         return exit_usage;
     }

@@ -118,6 +118,7 @@ struct fixture : ::testing::Test {
     rte_ring* ring = nullptr;
     lcore_stats stats;
     worker_ctx w;
+    logagg::pipeline::listener_table listeners;
     unsigned in_use_before = 0;
 
     void make_ring(unsigned size) {
@@ -127,6 +128,10 @@ struct fixture : ::testing::Test {
         w.sink_ring = ring;
         w.meta_off = g_meta_off;
         w.stats = &stats;
+        logagg::pipeline::listener l;
+        l.port = 514; // lf framing, 64 KiB max
+        (void)listeners.add(l);
+        w.listeners = &listeners;
     }
     void SetUp() override { in_use_before = rte_mempool_in_use_count(g_pool); }
     void TearDown() override {
