@@ -81,6 +81,7 @@ struct runtime::impl {
     uint64_t start_tsc = 0;
     uint64_t stop_tsc = 0;
     int64_t mbufs_in_use_at_exit = -1;
+    std::vector<port_snapshot> final_ports; ///< port counters taken just before the ports closed
 
     ~impl();
     [[nodiscard]] std::string setup();
@@ -409,6 +410,37 @@ bool runtime::impl::all_finished() const noexcept {
            workers_done.load(std::memory_order_acquire) == plan.workers.size();
 }
 
+namespace {
+
+/// Counters of every port, from the PMDs.
+std::vector<port_snapshot> port_stats(const runtime::impl& rt) {
+    std::vector<port_snapshot> out;
+    for (uint16_t p : rt.ports) {
+        port_snapshot ps;
+        ps.port_id = p;
+        rte_eth_dev_info info{};
+        if (rte_eth_dev_info_get(p, &info) == 0 && info.device != nullptr) {
+            ps.name = rte_dev_name(info.device);
+        }
+        ps.rx_queues = static_cast<uint16_t>(rt.plan.rx.size());
+        rte_eth_stats st{};
+        if (rte_eth_stats_get(p, &st) == 0) {
+            ps.ipackets = st.ipackets;
+            ps.ibytes = st.ibytes;
+            ps.imissed = st.imissed;
+            ps.ierrors = st.ierrors;
+            ps.rx_nombuf = st.rx_nombuf;
+            ps.opackets = st.opackets;
+            ps.obytes = st.obytes;
+            ps.oerrors = st.oerrors;
+        }
+        out.push_back(std::move(ps));
+    }
+    return out;
+}
+
+} // namespace
+
 runtime::runtime(std::unique_ptr<impl> p) : p_(std::move(p)) {}
 runtime::~runtime() = default;
 
@@ -506,15 +538,21 @@ int runtime::run() {
     }
     rte_eal_mp_wait_lcore();
     rt.stop_tsc = rte_rdtsc();
-    // Stopped ports hand back the mbufs their RX rings held; whatever is still out is a leak.
+    // Final port counters, then stop and close: closing releases the queues, which hands back
+    // every mbuf a PMD holds (RX rings; net_pcap's infinite_rx keeps the whole capture in mbufs).
+    // Whatever is still out of the pool after that is a leak.
+    rt.final_ports = port_stats(rt);
     for (uint16_t p : rt.ports_started) {
         rte_eth_dev_stop(p);
     }
     rt.ports_started.clear();
+    for (uint16_t p : rt.ports) {
+        rte_eth_dev_close(p);
+    }
+    rt.ports.clear();
     rt.mbufs_in_use_at_exit = static_cast<int64_t>(rte_mempool_in_use_count(rt.pool));
     if (rt.mbufs_in_use_at_exit != 0) {
-        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n",
-                   rt.mbufs_in_use_at_exit);
+        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n", rt.mbufs_in_use_at_exit);
         return 1;
     }
     return 0;
@@ -527,27 +565,7 @@ snapshot runtime::take_snapshot() const {
     s.uptime_s = rt.start_tsc == 0 ? 0.0
                                    : static_cast<double>(end - rt.start_tsc) /
                                          static_cast<double>(rte_get_tsc_hz());
-    for (uint16_t p : rt.ports) {
-        port_snapshot ps;
-        ps.port_id = p;
-        rte_eth_dev_info info{};
-        if (rte_eth_dev_info_get(p, &info) == 0 && info.device != nullptr) {
-            ps.name = rte_dev_name(info.device);
-        }
-        ps.rx_queues = static_cast<uint16_t>(rt.plan.rx.size());
-        rte_eth_stats st{};
-        if (rte_eth_stats_get(p, &st) == 0) {
-            ps.ipackets = st.ipackets;
-            ps.ibytes = st.ibytes;
-            ps.imissed = st.imissed;
-            ps.ierrors = st.ierrors;
-            ps.rx_nombuf = st.rx_nombuf;
-            ps.opackets = st.opackets;
-            ps.obytes = st.obytes;
-            ps.oerrors = st.oerrors;
-        }
-        s.ports.push_back(std::move(ps));
-    }
+    s.ports = rt.final_ports.empty() ? port_stats(rt) : rt.final_ports;
     for (const auto& c : rt.lcores) {
         accumulate(s, c->lcore, c->roles, c->stats);
     }
