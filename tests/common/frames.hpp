@@ -3,6 +3,7 @@
 // independently of lib/net, and rte_mbuf chains over heap buffers (no EAL, no mempool).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -159,10 +160,12 @@ public:
             auto m = std::make_unique<rte_mbuf>();
             std::memset(m.get(), 0, sizeof(rte_mbuf));
             // Exactly-sized buffers: ASan catches any read past a segment.
-            bufs_.push_back(std::make_unique<uint8_t[]>(c - prev + 1));
-            std::memcpy(bufs_.back().get(), data.data() + prev, c - prev);
+            bufs_.push_back(std::make_unique<uint8_t[]>(std::max<uint32_t>(1, c - prev)));
+            if (c > prev) {
+                std::memcpy(bufs_.back().get(), data.data() + prev, c - prev);
+            }
             m->buf_addr = bufs_.back().get();
-            m->buf_len = static_cast<uint16_t>(c - prev + 1);
+            m->buf_len = static_cast<uint16_t>(std::max<uint32_t>(1, c - prev));
             m->data_off = 0;
             m->data_len = static_cast<uint16_t>(c - prev);
             m->nb_segs = 1;
