@@ -4,7 +4,7 @@
 
 # Debian packages logagg needs to build, run and test. One list, one place.
 LOGAGG_PACKAGES=(
-    build-essential pkg-config meson ninja-build python3 python3-pyelftools
+    build-essential pkg-config meson ninja-build python3
     libdpdk-dev dpdk            # DPDK 22.11 LTS: headers, libraries, PMDs (net_pcap, net_af_packet, net_ring)
     zlib1g-dev                  # GELF zlib/gzip payloads
     libfmt-dev                  # fmt (the wrap in subprojects/ is the fallback elsewhere)
