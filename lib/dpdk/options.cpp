@@ -3,14 +3,20 @@
 #include "dpdk/options.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <array>
 #include <charconv>
+
 #include <cmath>
+#include <cstring>
 
 #include <fmt/core.h>
 
 namespace logagg::dpdk {
 namespace {
+
+/// Port ids --ip accepts before EAL says which exist; the runtime checks the port is there.
+constexpr uint64_t max_port_id = 1024;
 
 struct option_doc {
     std::string_view name;
@@ -51,6 +57,14 @@ constexpr option_doc options_table[] = {
      "when the sink falls behind: drop and count (default), or block and let backpressure reach "
      "the "
      "NIC (lossless capture replay)"},
+    {"--ip", "PORT:ADDR/PREFIX",
+     "own an IPv4 or IPv6 address on a port (repeatable): answer ARP, ICMP echo, neighbour "
+     "solicitations "
+     "and ICMPv6 echo for it, drop traffic to other addresses; without --ip, accept any address "
+     "and answer "
+     "nothing"},
+    {"--reply-rate", "N",
+     "answers per second per RX lcore, 1-1000000 (default 1000); beyond, dropped and counted"},
     {"--burst", "N", "frames per rx_burst, 1-512 (default 32)"},
     {"--rx-desc", "N", "RX descriptors per queue, 64-16384 (default 1024)"},
     {"--ring-size", "N", "mbufs per worker ring, power of two (default 4096)"},
@@ -126,6 +140,54 @@ struct parser {
         cfg.listen.push_back(p);
         cfg.listen_framing.push_back(framing);
         cfg.ports.add(p);
+        return true;
+    }
+
+    bool ip(std::string_view v) {
+        ip_spec spec;
+        const std::size_t colon = v.find(':');
+        const std::size_t slash = v.rfind('/');
+        const auto port =
+            colon == std::string_view::npos ? std::nullopt : parse_u64(v.substr(0, colon));
+        if (!port || *port >= max_port_id || slash == std::string_view::npos || slash < colon) {
+            return fail(fmt::format(
+                "--ip: '{}' is not PORT:ADDR/PREFIX (e.g. 0:198.18.0.1/24 or 0:2001:db8::1/64)",
+                v));
+        }
+        spec.port = static_cast<uint16_t>(*port);
+        const std::string addr(v.substr(colon + 1, slash - colon - 1));
+        const auto prefix = parse_u64(v.substr(slash + 1));
+        if (inet_pton(AF_INET, addr.c_str(), spec.addr) == 1) {
+            spec.family = AF_INET;
+        } else if (inet_pton(AF_INET6, addr.c_str(), spec.addr) == 1) {
+            spec.family = AF_INET6;
+        } else {
+            return fail(fmt::format("--ip: '{}' is not an IPv4 or IPv6 address", addr));
+        }
+        const uint64_t max_prefix = spec.family == AF_INET ? 32 : 128;
+        if (!prefix || *prefix == 0 || *prefix > max_prefix) {
+            return fail(
+                fmt::format("--ip: prefix '{}' must be 1-{}", v.substr(slash + 1), max_prefix));
+        }
+        const bool multicast =
+            spec.family == AF_INET ? (spec.addr[0] >= 224) : (spec.addr[0] == 0xff);
+        if (multicast) {
+            return fail(fmt::format("--ip: {} is a multicast or reserved address", addr));
+        }
+        unsigned same_family = 0;
+        for (const ip_spec& o : cfg.ips) {
+            if (o.port == spec.port && o.family == spec.family) {
+                ++same_family;
+                if (std::memcmp(o.addr, spec.addr, sizeof spec.addr) == 0) {
+                    return fail(fmt::format("--ip: {} given twice on port {}", addr, spec.port));
+                }
+            }
+        }
+        if (same_family >= 8) {
+            return fail(fmt::format("--ip: at most 8 addresses per family on a port"));
+        }
+        spec.prefix = static_cast<uint8_t>(*prefix);
+        cfg.ips.push_back(spec);
         return true;
     }
 
@@ -255,6 +317,12 @@ struct parser {
             }
             (opt == "--ring-size" ? cfg.worker_ring : cfg.sink_ring) = n;
             return true;
+        }
+        if (opt == "--ip") {
+            return ip(v);
+        }
+        if (opt == "--reply-rate") {
+            return number(opt, v, 1, 1'000'000, cfg.reply_rate);
         }
         if (opt == "--framing") {
             const auto f = parse_framing(v);

@@ -26,6 +26,14 @@ struct file_sink_spec {
     uint64_t rotate_bytes = 256ull << 20; ///< why 256 MiB: a few seconds at line rate, easy to ship
 };
 
+/// --ip PORT:ADDR/PREFIX
+struct ip_spec {
+    uint16_t port = 0;
+    int family = 0;        ///< AF_INET or AF_INET6
+    uint8_t addr[16] = {}; ///< network order; IPv4 in the first 4 bytes
+    uint8_t prefix = 0;
+};
+
 /// The validated configuration. Immutable once parse_options() returned it.
 struct config {
     std::vector<uint16_t> listen; ///< UDP ports, in the order given, no duplicates
@@ -49,6 +57,8 @@ struct config {
     uint32_t sink_ring = 16384;      ///< descriptors per worker->sink ring (power of two)
     uint32_t mbufs = 0;              ///< 0: computed from the above (docs/architecture.md)
     bool verify_checksums = true;    ///< software IPv4/UDP checksum checks when the NIC gives none
+    std::vector<ip_spec> ips;        ///< --ip: own addresses; empty: accept any, answer nothing
+    uint32_t reply_rate = 1000;      ///< --reply-rate: answers per second per RX lcore
     uint32_t test_sink_delay_us = 0; ///< testing only: the sink sleeps this long after each write
 };
 

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <arpa/inet.h>
+
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -19,6 +21,8 @@
 
 #include <fmt/core.h>
 
+#include "net/local.hpp"
+#include "pipeline/responder.hpp"
 #include "pipeline/rx.hpp"
 #include "pipeline/worker.hpp"
 #include "sink/file_sink.hpp"
@@ -73,6 +77,7 @@ struct runtime::impl {
     std::unique_ptr<sink::segment_writer> writer;
     std::unique_ptr<sink::file_sink> sink;
     std::unique_ptr<pipeline::listener_table> listeners;
+    std::vector<net::local_addrs> locals; ///< by port id: own addresses (--ip)
     std::atomic<bool> stop_rx{false};
     std::atomic<unsigned> rx_done{0};
     std::atomic<unsigned> workers_done{0};
@@ -87,6 +92,7 @@ struct runtime::impl {
     [[nodiscard]] std::string setup();
     [[nodiscard]] std::string setup_port(uint16_t port, uint16_t n_rxq);
     [[nodiscard]] lcore_ctx* ctx_of(unsigned lcore);
+    void announce();
     void step(lcore_ctx& c) noexcept;
     [[nodiscard]] bool all_finished() const noexcept;
 };
@@ -181,7 +187,14 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
             conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
         }
     }
-    const uint16_t n_txq = info.max_tx_queues > 0 ? 1 : 0;
+    // A port that answers (--ip) needs a TX queue per RX lcore: each lcore sends its own replies.
+    const bool answers = port < locals.size() && locals[port].any();
+    const uint16_t n_txq = answers ? n_rxq : (info.max_tx_queues > 0 ? 1 : 0);
+    if (n_txq > info.max_tx_queues) {
+        return fmt::format(
+            "port {} ({}): --ip needs one TX queue per RX lcore ({}) but the port has {}", port,
+            name, n_txq, info.max_tx_queues);
+    }
     rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
     if (rc != 0) {
         return fmt::format("port {} ({}): configure with {} RX queues failed: {}", port, name,
@@ -271,6 +284,31 @@ std::string runtime::impl::setup() {
     fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs,
                RTE_MBUF_DEFAULT_BUF_SIZE,
                n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
+    for (const ip_spec& ip : cfg.ips) {
+        if (std::find(ports.begin(), ports.end(), ip.port) == ports.end()) {
+            return fmt::format("--ip: port {} does not exist (ports: {})", ip.port, ports.size());
+        }
+        if (locals.size() <= ip.port) {
+            locals.resize(ip.port + 1u);
+        }
+        net::local_addrs& l = locals[ip.port];
+        if (ip.family == AF_INET) {
+            std::memcpy(l.v4[l.n_v4].data(), ip.addr, 4);
+            l.v4_prefix[l.n_v4++] = ip.prefix;
+        } else {
+            std::memcpy(l.v6[l.n_v6].data(), ip.addr, 16);
+            l.v6_prefix[l.n_v6++] = ip.prefix;
+        }
+    }
+    for (uint16_t p : ports) {
+        if (p < locals.size() && locals[p].any()) {
+            rte_ether_addr mac{};
+            if (rte_eth_macaddr_get(p, &mac) != 0) {
+                return fmt::format("port {}: cannot read its MAC address", p);
+            }
+            std::memcpy(locals[p].mac, mac.addr_bytes, 6);
+        }
+    }
     for (uint16_t p : ports) {
         if (std::string e = setup_port(p, static_cast<uint16_t>(n_rx)); !e.empty()) {
             return e;
@@ -324,7 +362,16 @@ std::string runtime::impl::setup() {
         c->rx = std::make_unique<pipeline::rx_ctx>();
         pipeline::rx_ctx& rx = *c->rx;
         for (uint16_t p : ports) {
-            rx.queues.push_back({p, static_cast<uint16_t>(i)});
+            const net::local_addrs* local =
+                p < locals.size() && locals[p].any() ? &locals[p] : nullptr;
+            rx.queues.push_back({p, static_cast<uint16_t>(i), local});
+            pipeline::responder r;
+            r.local = local;
+            r.port = p;
+            r.txq = static_cast<uint16_t>(i);
+            r.rate = cfg.reply_rate;
+            r.tsc_hz = rte_get_tsc_hz();
+            rx.responders.push_back(r);
         }
         rx.ports = &cfg.ports;
         rx.opts = net::classify_options{cfg.verify_checksums, cfg.verify_checksums};
@@ -357,7 +404,39 @@ std::string runtime::impl::setup() {
         }
         ports_started.push_back(p);
     }
+    announce();
     return {};
+}
+
+void runtime::impl::announce() {
+    // RFC 5227 announcements for our IPv4 addresses, before the lcores start (so TX queue 0 is
+    // not in use by anyone yet). Print the addresses we answer for.
+    for (uint16_t p : ports) {
+        if (p >= locals.size() || !locals[p].any()) {
+            continue;
+        }
+        const net::local_addrs& l = locals[p];
+        rte_eth_link link{};
+        (void)rte_eth_link_get_nowait(p, &link);
+        char addr[INET6_ADDRSTRLEN];
+        for (unsigned i = 0; i < l.n_v4; ++i) {
+            inet_ntop(AF_INET, l.v4[i].data(), addr, sizeof addr);
+            rte_mbuf* g = pipeline::gratuitous_arp(pool, l.mac, l.v4[i].data());
+            const bool sent = g != nullptr && rte_eth_tx_burst(p, 0, &g, 1) == 1;
+            if (g != nullptr && !sent) {
+                rte_pktmbuf_free(g);
+            }
+            fmt::print("  port {}: own {}/{} ({}gratuitous ARP sent)\n", p, addr, l.v4_prefix[i],
+                       sent ? "" : "no ");
+        }
+        for (unsigned i = 0; i < l.n_v6; ++i) {
+            inet_ntop(AF_INET6, l.v6[i].data(), addr, sizeof addr);
+            fmt::print("  port {}: own {}/{}\n", p, addr, l.v6_prefix[i]);
+        }
+        fmt::print("  port {}: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}\n", p,
+                   l.mac[0], l.mac[1], l.mac[2], l.mac[3], l.mac[4], l.mac[5],
+                   link.link_status != 0 ? "up" : "down");
+    }
 }
 
 void runtime::impl::step(lcore_ctx& c) noexcept {
@@ -552,7 +631,8 @@ int runtime::run() {
     rt.ports.clear();
     rt.mbufs_in_use_at_exit = static_cast<int64_t>(rte_mempool_in_use_count(rt.pool));
     if (rt.mbufs_in_use_at_exit != 0) {
-        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n", rt.mbufs_in_use_at_exit);
+        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n",
+                   rt.mbufs_in_use_at_exit);
         return 1;
     }
     return 0;

@@ -49,7 +49,8 @@ namespace {
 /// DPDK 22.11's rte_raw_cksum_mbuf() truncates a segment's 32-bit partial sum to 16 bits before
 /// byte-swapping segments that start at an odd offset, losing carries; here each segment's sum
 /// is folded first. @return false when the chain is shorter than off + len.
-[[nodiscard]] bool sum_chain(const rte_mbuf* m, uint32_t off, uint32_t len, uint16_t& out) noexcept {
+[[nodiscard]] bool sum_chain(const rte_mbuf* m, uint32_t off, uint32_t len,
+                             uint16_t& out) noexcept {
     if (off + len <= m->data_len) { // one segment: the common case
         out = rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const char*, off), len);
         return true;
@@ -68,8 +69,10 @@ namespace {
         if (seg == nullptr) {
             return false;
         }
-        const uint32_t take = std::min<uint32_t>(len - done, static_cast<uint32_t>(seg->data_len) - off);
-        uint16_t part = fold(__rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const char*, off), take, 0));
+        const uint32_t take =
+            std::min<uint32_t>(len - done, static_cast<uint32_t>(seg->data_len) - off);
+        uint16_t part =
+            fold(__rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const char*, off), take, 0));
         if ((done & 1u) != 0) {
             part = rte_bswap16(part); // this segment's bytes sit at odd positions of the sum
         }
@@ -160,6 +163,63 @@ enum class nic_verdict { unknown, good, bad };
     return drop_reason::none;
 }
 
+/// ICMPv6 to a port with own addresses: neighbour solicitations for one of them (RFC 4861 7.1.1
+/// validity checks) and echo requests to one of them are answered; anything else is not ours.
+[[nodiscard]] drop_reason classify_icmpv6(const rte_mbuf* m, const ipv6_hdr& ip, bool to_us,
+                                          uint32_t off, uint32_t len, const local_addrs& local,
+                                          packet_info& out) noexcept {
+    uint8_t scratch[24];
+    const auto* h = len >= 4
+                        ? static_cast<const uint8_t*>(bytes_at(m, off, len >= 24 ? 24 : 4, scratch))
+                        : nullptr;
+    if (h == nullptr) {
+        return drop_reason::not_udp;
+    }
+    out.ip_version = 6;
+    out.l4_off = off;
+    out.l4_len = len;
+    if (h[0] == 135) { // neighbour solicitation
+        if (ip.hop_limit != 255 || h[1] != 0 || len < 24 || h[8] == 0xff) {
+            return drop_reason::nd_invalid;
+        }
+        if (!local.has_v6(h + 8) || !(to_us || local.is_our_solicited_node(ip.dst))) {
+            return drop_reason::not_for_us;
+        }
+        out.kind = packet_kind::nd_solicit;
+        return drop_reason::none;
+    }
+    if (!to_us) {
+        return drop_reason::not_for_us;
+    }
+    if (h[0] == 128 && h[1] == 0 && len >= 8) { // echo request
+        out.kind = packet_kind::icmpv6_echo;
+        return drop_reason::none;
+    }
+    return drop_reason::not_udp;
+}
+
+/// ARP (RFC 826) on a port with own addresses: requests for one of them are answered.
+[[nodiscard]] drop_reason classify_arp(const rte_mbuf* m, uint32_t off, const local_addrs& local,
+                                       packet_info& out) noexcept {
+    uint8_t scratch[28];
+    const auto* a = static_cast<const uint8_t*>(bytes_at(m, off, 28, scratch));
+    // Ethernet (1) / IPv4 (0x0800), hardware length 6, protocol length 4.
+    if (a == nullptr || a[0] != 0 || a[1] != 1 || a[2] != 0x08 || a[3] != 0x00 || a[4] != 6 ||
+        a[5] != 4) {
+        return drop_reason::arp_malformed;
+    }
+    if (a[6] != 0 || a[7] != 1) {
+        return drop_reason::arp_not_request;
+    }
+    if (!local.has_v4(a + 24)) {
+        return drop_reason::not_for_us;
+    }
+    out.kind = packet_kind::arp_request;
+    out.l4_off = off;
+    out.l4_len = 28;
+    return drop_reason::none;
+}
+
 [[nodiscard]] drop_reason classify_ipv4(const rte_mbuf* m, uint32_t l3_off,
                                         const listen_ports& ports, const classify_options& opts,
                                         packet_info& out) noexcept {
@@ -193,6 +253,24 @@ enum class nic_verdict { unknown, good, bad };
     }
     if (ip->more_fragments() || ip->frag_offset() != 0) {
         return drop_reason::ipv4_fragment;
+    }
+    const bool own = opts.local != nullptr && opts.local->any();
+    if (own && !opts.local->has_v4(ip->dst)) {
+        return drop_reason::not_for_us;
+    }
+    if (own && ip->protocol == ipproto::icmp) {
+        // RFC 792: echo request is type 8, code 0, with an 8-byte header.
+        uint8_t icmp[2];
+        const auto* t = static_cast<const uint8_t*>(bytes_at(m, l3_off + hlen, 2, icmp));
+        if (total - hlen >= 8 && t != nullptr && t[0] == 8 && t[1] == 0) {
+            out.kind = packet_kind::icmp_echo;
+            out.ip_version = 4;
+            out.l3_len = static_cast<uint16_t>(hlen);
+            out.l4_off = l3_off + hlen;
+            out.l4_len = total - hlen;
+            return drop_reason::none;
+        }
+        return drop_reason::not_udp;
     }
     if (ip->protocol != ipproto::udp) {
         return drop_reason::not_udp;
@@ -259,6 +337,15 @@ enum class nic_verdict { unknown, good, bad };
     if (nh == ipproto::fragment) {
         return drop_reason::ipv6_fragment;
     }
+    if (opts.local != nullptr && opts.local->any()) {
+        const bool to_us = opts.local->has_v6(ip->dst);
+        if (nh == ipproto::icmpv6) {
+            return classify_icmpv6(m, *ip, to_us, off, end - off, *opts.local, out);
+        }
+        if (!to_us) {
+            return drop_reason::not_for_us;
+        }
+    }
     if (nh != ipproto::udp) {
         return drop_reason::not_udp;
     }
@@ -324,6 +411,10 @@ drop_reason classify(const rte_mbuf* m, const listen_ports& ports, const classif
     }
     if (type == static_cast<uint16_t>(ether_type::ipv6)) {
         return classify_ipv6(m, off, ports, opts, out);
+    }
+    if (type == static_cast<uint16_t>(ether_type::arp) && opts.local != nullptr &&
+        opts.local->any()) {
+        return classify_arp(m, off, *opts.local, out);
     }
     return drop_reason::not_ip;
 }

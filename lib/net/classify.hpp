@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "net/local.hpp"
+
 struct rte_mbuf;
 
 namespace logagg::net {
@@ -41,44 +43,109 @@ enum class drop_reason : uint8_t {
     port_not_listened,  ///< UDP destination port not in --listen
     udp_bad_checksum,   ///< UDP checksum wrong (IPv6: zero is wrong too, RFC 8200 8.1)
     too_many_segments,  ///< set by the RX stage: chain longer than the worker walks (max_segments)
+    not_for_us,         ///< with --ip: IP destination (or ARP target) is not one of ours
+    arp_not_request,    ///< with --ip: an ARP reply or other operation (no resolution yet)
+    arp_malformed,      ///< with --ip: ARP shorter than 28 bytes or not Ethernet/IPv4
+    nd_invalid,         ///< with --ip: neighbour solicitation failing RFC 4861 7.1.1 checks
+    reply_rate_limited, ///< set by the RX stage: an answer over --reply-rate
+    reply_failed,       ///< set by the RX stage: an answer that could not be built or sent
     worker_ring_full,   ///< set by the RX stage, not by classify(): the worker's ring was full
     count_
 };
 
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
 
-/// Stable names used in stats output (JSON keys, summary table).
-inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_names{
-    "none",
-    "eth_truncated",
-    "vlan_truncated",
-    "vlan_too_many",
-    "not_ip",
-    "ipv4_truncated",
-    "ipv4_bad_version",
-    "ipv4_bad_ihl",
-    "ipv4_bad_length",
-    "ipv4_bad_checksum",
-    "ipv4_fragment",
-    "ipv6_truncated",
-    "ipv6_bad_version",
-    "ipv6_bad_length",
-    "ipv6_ext_truncated",
-    "ipv6_ext_too_many",
-    "ipv6_ext_bad_order",
-    "ipv6_fragment",
-    "not_udp",
-    "udp_truncated",
-    "udp_bad_length",
-    "port_not_listened",
-    "udp_bad_checksum",
-    "too_many_segments",
-    "worker_ring_full",
-};
-
+/// Stable name of a reason, used in stats output (JSON keys, summary table). An exhaustive switch:
+/// -Wswitch (on with -Wall) reports a reason added without a name.
 [[nodiscard]] constexpr std::string_view name(drop_reason r) noexcept {
-    return drop_reason_names[static_cast<std::size_t>(r)];
+    switch (r) {
+    case drop_reason::none:
+        return "none";
+    case drop_reason::eth_truncated:
+        return "eth_truncated";
+    case drop_reason::vlan_truncated:
+        return "vlan_truncated";
+    case drop_reason::vlan_too_many:
+        return "vlan_too_many";
+    case drop_reason::not_ip:
+        return "not_ip";
+    case drop_reason::ipv4_truncated:
+        return "ipv4_truncated";
+    case drop_reason::ipv4_bad_version:
+        return "ipv4_bad_version";
+    case drop_reason::ipv4_bad_ihl:
+        return "ipv4_bad_ihl";
+    case drop_reason::ipv4_bad_length:
+        return "ipv4_bad_length";
+    case drop_reason::ipv4_bad_checksum:
+        return "ipv4_bad_checksum";
+    case drop_reason::ipv4_fragment:
+        return "ipv4_fragment";
+    case drop_reason::ipv6_truncated:
+        return "ipv6_truncated";
+    case drop_reason::ipv6_bad_version:
+        return "ipv6_bad_version";
+    case drop_reason::ipv6_bad_length:
+        return "ipv6_bad_length";
+    case drop_reason::ipv6_ext_truncated:
+        return "ipv6_ext_truncated";
+    case drop_reason::ipv6_ext_too_many:
+        return "ipv6_ext_too_many";
+    case drop_reason::ipv6_ext_bad_order:
+        return "ipv6_ext_bad_order";
+    case drop_reason::ipv6_fragment:
+        return "ipv6_fragment";
+    case drop_reason::not_udp:
+        return "not_udp";
+    case drop_reason::udp_truncated:
+        return "udp_truncated";
+    case drop_reason::udp_bad_length:
+        return "udp_bad_length";
+    case drop_reason::port_not_listened:
+        return "port_not_listened";
+    case drop_reason::udp_bad_checksum:
+        return "udp_bad_checksum";
+    case drop_reason::too_many_segments:
+        return "too_many_segments";
+    case drop_reason::not_for_us:
+        return "not_for_us";
+    case drop_reason::arp_not_request:
+        return "arp_not_request";
+    case drop_reason::arp_malformed:
+        return "arp_malformed";
+    case drop_reason::nd_invalid:
+        return "nd_invalid";
+    case drop_reason::reply_rate_limited:
+        return "reply_rate_limited";
+    case drop_reason::reply_failed:
+        return "reply_failed";
+    case drop_reason::worker_ring_full:
+        return "worker_ring_full";
+    case drop_reason::count_:
+        break;
+    }
+    return "";
 }
+
+/// The names in enum order.
+inline constexpr auto drop_reason_names = [] {
+    std::array<std::string_view, drop_reason_count> out{};
+    for (std::size_t i = 0; i < drop_reason_count; ++i) {
+        out[i] = name(static_cast<drop_reason>(i));
+    }
+    return out;
+}();
+
+static_assert(
+    [] {
+        for (std::string_view n : drop_reason_names) {
+            if (n.empty()) {
+                return false;
+            }
+        }
+        return true;
+    }(),
+    "every drop_reason needs a name");
 
 /// Bound on the IPv6 extension header walk; real traffic carries one or two.
 inline constexpr unsigned max_ipv6_ext_headers = 8;
@@ -99,8 +166,20 @@ private:
     std::bitset<65536> bits_;
 };
 
+/// What an accepted frame is for.
+enum class packet_kind : uint8_t {
+    log,         ///< a UDP datagram to a --listen port: goes to a worker
+    arp_request, ///< ARP who-has one of our IPv4 addresses
+    icmp_echo,   ///< ICMP echo request to one of our IPv4 addresses
+    nd_solicit,  ///< IPv6 neighbour solicitation for one of our addresses
+    icmpv6_echo, ///< ICMPv6 echo request to one of our IPv6 addresses
+};
+
 /// What classify() learned about an accepted frame. Offsets are from the start of the frame.
 struct packet_info {
+    packet_kind kind = packet_kind::log;
+    uint32_t l4_off = 0;      ///< ARP header, ICMP/ICMPv6 header or UDP header
+    uint32_t l4_len = 0;      ///< bytes from l4_off to the end of the IP datagram (28 for ARP)
     uint32_t payload_off = 0; ///< first byte of the UDP payload
     uint16_t payload_len = 0; ///< UDP length - 8
     uint16_t l2_len = 0;      ///< Ethernet header and VLAN tags
@@ -118,6 +197,8 @@ struct packet_info {
 struct classify_options {
     bool verify_ipv4_checksum = true;
     bool verify_udp_checksum = true;
+    /// Own addresses of the port (--ip); nullptr or empty: accept any destination, answer nothing.
+    const local_addrs* local = nullptr;
 };
 
 /// Classifies one frame (burst callers loop; this is per packet so it stays branch-predictable).

@@ -2,6 +2,7 @@
 // Side: datapath (rx_dispatch, rx_poll), control plane (prepare).
 #include "pipeline/rx.hpp"
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_pause.h>
 
@@ -16,11 +17,18 @@ void rx_ctx::prepare() {
     n_by_worker.assign(worker_rings.size(), 0);
 }
 
-void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept {
+void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcept {
     lcore_stats& st = *rx.stats;
     uint16_t n_drop = 0;
     uint16_t n_keep = 0; // run to completion: accepted frames are compacted to the front of pkts
     const auto n_workers = static_cast<uint32_t>(rx.worker_rings.size());
+    net::classify_options opts = rx.opts;
+    responder* resp = nullptr;
+    if (q < rx.queues.size() && rx.queues[q].local != nullptr && q < rx.responders.size()) {
+        opts.local = rx.queues[q].local;
+        resp = &rx.responders[q];
+    }
+    uint64_t now = 0;
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
@@ -28,7 +36,19 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept {
         net::packet_info info;
         net::drop_reason r = m->nb_segs > net::max_segments
                                  ? net::drop_reason::too_many_segments
-                                 : net::classify(m, *rx.ports, rx.opts, info);
+                                 : net::classify(m, *rx.ports, opts, info);
+        if (r == net::drop_reason::none && info.kind != net::packet_kind::log) {
+            // A request to one of our addresses (classify() reports these only with --ip).
+            if (now == 0) {
+                now = rte_rdtsc();
+            }
+            const answer_status a = answer(*resp, m, info, now);
+            if (a == answer_status::queued) {
+                continue; // counted when the NIC takes it
+            }
+            r = a == answer_status::rate_limited ? net::drop_reason::reply_rate_limited
+                                                 : net::drop_reason::reply_failed;
+        }
         if (r != net::drop_reason::none) {
             st.drop(r);
             rx.dropped[n_drop++] = m;
@@ -56,6 +76,17 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept {
     st.rx_bytes.add(bytes);
     if (n_drop != 0) {
         rte_pktmbuf_free_bulk(rx.dropped.data(), n_drop);
+    }
+    if (resp != nullptr && resp->n_out != 0) {
+        std::array<uint32_t, reply_kinds> sent{};
+        const uint16_t unsent = flush(*resp, sent);
+        for (std::size_t k = 0; k < reply_kinds; ++k) {
+            st.replies[k].add(sent[k]);
+            st.answered.add(sent[k]);
+        }
+        if (unsent != 0) {
+            st.drop(net::drop_reason::reply_failed, unsent);
+        }
     }
     if (n_workers == 0) {
         st.to_workers.add(n_keep);
@@ -88,10 +119,11 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept {
 
 uint32_t rx_poll(rx_ctx& rx) noexcept {
     uint32_t total = 0;
-    for (const rx_queue& q : rx.queues) {
-        const uint16_t n = rte_eth_rx_burst(q.port, q.queue, rx.rx_buf.data(), rx.burst);
+    for (std::size_t i = 0; i < rx.queues.size(); ++i) {
+        const uint16_t n =
+            rte_eth_rx_burst(rx.queues[i].port, rx.queues[i].queue, rx.rx_buf.data(), rx.burst);
         if (n != 0) {
-            rx_dispatch(rx, rx.rx_buf.data(), n);
+            rx_dispatch(rx, rx.rx_buf.data(), n, i);
             total += n;
         }
     }

@@ -14,6 +14,7 @@
 
 #include "net/classify.hpp"
 #include "pipeline/counters.hpp"
+#include "pipeline/responder.hpp"
 #include "pipeline/worker.hpp"
 
 namespace logagg::pipeline {
@@ -22,11 +23,14 @@ namespace logagg::pipeline {
 struct rx_queue {
     uint16_t port;
     uint16_t queue;
+    const net::local_addrs* local = nullptr; ///< the port's own addresses (--ip), or none
 };
 
 /// State of one RX lcore. The vectors are sized at start-up and never grow afterwards.
 struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
     std::vector<rx_queue> queues;
+    /// Per queue: answers ARP/ICMP/NDP for the queue's port on TX queue `queue` of that port.
+    std::vector<responder> responders;
     const net::listen_ports* ports = nullptr;
     net::classify_options opts{};
     int meta_off = -1;
@@ -56,9 +60,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
     return static_cast<uint32_t>((static_cast<uint64_t>(hash) * n_workers) >> 32);
 }
 
-/// Classifies and dispatches a burst the caller already received (exposed for tests and for
-/// callers with their own RX source). Bulk: takes ownership of every frame.
-void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n) noexcept;
+/// Classifies and dispatches a burst the caller already received from queue @p q of rx.queues
+/// (exposed for tests and for callers with their own RX source). Bulk: takes ownership of every
+/// frame.
+void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q = 0) noexcept;
 
 /// Polls each queue of @p rx once (one burst each) and dispatches what arrived.
 /// @return the number of frames received.

@@ -11,7 +11,8 @@ LOGAGG_PACKAGES=(
     libgtest-dev libgmock-dev   # GoogleTest
     libbenchmark-dev            # Google Benchmark
     libpcap-dev tcpdump         # net_pcap's library; tests read captures back
-    iproute2 util-linux procps  # ip netns / veth, logger, prlimit
+    iproute2 bsdutils procps    # ip netns / veth, logger, sysctl
+    iputils-ping ethtool        # netns tests: ping, turning veth checksum offload off
 )
 
 log() { printf '%s\n' "$*" >&2; }

@@ -124,8 +124,10 @@ def check_invariants(st):
     p, m = st["packets"], st["messages"]
     check(p["dropped_total"] == sum(p["dropped"].values()), "packets.dropped_total is not the sum")
     check(m["dropped_total"] == sum(m["dropped"].values()), "messages.dropped_total is not the sum")
-    check(p["received"] == p["to_workers"] + p["dropped_total"],
-          "received %d != to_workers %d + dropped %d" % (p["received"], p["to_workers"], p["dropped_total"]))
+    check(p["received"] == p["to_workers"] + p["answered"] + p["dropped_total"],
+          "received %d != to_workers %d + answered %d + dropped %d"
+          % (p["received"], p["to_workers"], p["answered"], p["dropped_total"]))
+    check(p["answered"] == sum(p["replies"].values()), "answered is not the sum of replies")
     check(p["to_workers"] == p["framed_by_workers"], "to_workers != framed_by_workers")
     check(m["framed"] == m["written"] + m["dropped_total"],
           "framed %d != written %d + dropped %d" % (m["framed"], m["written"], m["dropped_total"]))

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath (answer, flush), on the RX lcore that received the request; set up by the
+// control plane.
+//
+// Answers ARP requests, ICMP echo, IPv6 neighbour solicitations and ICMPv6 echo for the port's
+// own addresses (--ip). Each reply is built in place in the request's mbuf (no allocation) and
+// sent on the TX queue this RX lcore owns, rate limited.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include <rte_mbuf.h>
+
+#include "net/classify.hpp"
+#include "net/local.hpp"
+
+namespace logagg::pipeline {
+
+/// Counts of answers sent, by kind (indexes: packet_kind - 1).
+inline constexpr std::size_t reply_kinds = 4;
+inline constexpr std::array<const char*, reply_kinds> reply_kind_names{"arp", "icmp_echo",
+                                                                       "nd_advert", "icmpv6_echo"};
+
+/// One RX queue's responder. Single-threaded: only its RX lcore uses it.
+struct responder {
+    const net::local_addrs* local = nullptr;
+    uint16_t port = 0;
+    uint16_t txq = 0;
+    uint32_t rate = 1000;    ///< answers per second (--reply-rate)
+    uint64_t window_tsc = 0; ///< start of the current one-second window
+    uint32_t in_window = 0;
+    uint64_t tsc_hz = 0;
+    uint16_t n_out = 0;
+    std::array<rte_mbuf*, 32> out{};
+    std::array<uint8_t, 32> out_kind{}; ///< reply kind index of each queued reply
+};
+
+/// Outcome of answer().
+enum class answer_status : uint8_t { queued, rate_limited, failed };
+
+/// Turns @p m (a request classify() recognised, described by @p info) into its reply and queues
+/// it for TX. On queued the responder owns @p m; otherwise the caller still does (and frees it).
+[[nodiscard]] answer_status answer(responder& r, rte_mbuf* m, const net::packet_info& info,
+                                   uint64_t now_tsc) noexcept;
+
+/// Sends what is queued; adds the replies the NIC took to @p sent (by kind).
+/// @return how many it refused (freed here; the caller counts them as reply_failed).
+[[nodiscard]] uint16_t flush(responder& r, std::array<uint32_t, reply_kinds>& sent) noexcept;
+
+/// Builds a gratuitous ARP (RFC 5227 announcement) for @p ip from @p mac into a new mbuf from
+/// @p pool. Control plane. @return nullptr when the pool is empty.
+[[nodiscard]] rte_mbuf* gratuitous_arp(rte_mempool* pool, const uint8_t mac[6],
+                                       const uint8_t ip[4]) noexcept;
+
+} // namespace logagg::pipeline
