@@ -131,17 +131,48 @@ class Flow:
         return ether(self.mac, ETH_IPV4, ipv4(self.src, DST_V4, 17, seg, ident=self.idx), self.tags)
 
 
+def fragment_frames(flow, payload, dport, rng, mtu_payload=1480):
+    """A UDP datagram of `flow` cut into IP fragments (RFC 791 / RFC 8200 4.5), sometimes out of order."""
+    if flow.v6:
+        seg = udp(flow.src, DST_V6, flow.sport, dport, payload, v6=True)
+    else:
+        seg = udp(flow.src, DST_V4, flow.sport, dport, payload)
+    ident = rng.getrandbits(16 if not flow.v6 else 32)
+    step = mtu_payload - (mtu_payload % 8) - (8 if flow.v6 else 0)
+    frames = []
+    for off in range(0, len(seg), step):
+        part = seg[off:off + step]
+        more = 1 if off + step < len(seg) else 0
+        if flow.v6:
+            fh = struct.pack("!BBHI", 17, 0, (off & 0xFFF8) | more, ident)
+            frames.append(ether(flow.mac, ETH_IPV6, ipv6(flow.src, DST_V6, 44, part, ext=fh), flow.tags))
+        else:
+            ip = ipv4(flow.src, DST_V4, 17, part, ident=ident, frag=(more << 13) | (off // 8))
+            frames.append(ether(flow.mac, ETH_IPV4, ip, flow.tags))
+    if rng.randrange(3) == 0:
+        rng.shuffle(frames)
+    return frames
+
+
 class Capture:
     """Frames plus what logagg must make of each."""
 
     def __init__(self):
         self.frames = []
-        # ('log', flow_key, [messages], n_empty) or ('drop', reason)
+        # ('log', flow_key, [messages], n_empty, n_fragments) or ('drop', reason) or ('frag',)
         self.expected = []
 
     def add_log(self, frame, flow_key, messages, empty):
         self.frames.append(frame)
-        self.expected.append(("log", flow_key, messages, empty))
+        self.expected.append(("log", flow_key, messages, empty, 0))
+
+    def add_fragmented_log(self, frames, flow_key, messages, empty):
+        """A datagram sent as IP fragments: all but the last frame merge into it."""
+        for fr in frames[:-1]:
+            self.frames.append(fr)
+            self.expected.append(("frag",))
+        self.frames.append(frames[-1])
+        self.expected.append(("log", flow_key, messages, empty, len(frames)))
 
     def add_drop(self, frame, reason):
         self.frames.append(frame)
@@ -159,16 +190,20 @@ class Capture:
 
     def expected_stats(self):
         dropped = {}
-        framed = empty = to_workers = 0
+        framed = empty = to_workers = merged = reassembled = 0
         for e in self.expected:
             if e[0] == "drop":
                 dropped[e[1]] = dropped.get(e[1], 0) + 1
-            else:
+            elif e[0] == "log":
                 to_workers += 1
                 framed += len(e[2])
                 empty += e[3]
+                if e[4]:
+                    merged += e[4]
+                    reassembled += 1
         return {
-            "packets": {"received": len(self.frames), "to_workers": to_workers, "dropped": dropped},
+            "packets": {"received": len(self.frames), "to_workers": to_workers, "dropped": dropped,
+                        "fragments_merged": merged, "reassembled": reassembled},
             "messages": {"framed": framed, "empty_skipped": empty},
         }
 
@@ -301,8 +336,10 @@ def malformed_frames(flows, listen_port):
     out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 17, good4, total_length=1400)), "ipv4_bad_length"))
     out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 17, good4, total_length=12)), "ipv4_bad_length"))
     out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 17, good4, good_csum=False)), "ipv4_bad_checksum"))
-    out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 17, good4, frag=0x2000)), "ipv4_fragment"))
-    out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 17, good4[:8], frag=0x0010)), "ipv4_fragment"))
+    # logagg reassembles by default: a non-final fragment whose length is not a multiple of 8 is
+    # invalid, and a lone final fragment waits until shutdown.
+    out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 17, good4, frag=0x2000)), "frag_invalid"))
+    out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 17, good4[:8], frag=0x0010)), "frag_incomplete"))
     out.append((DST_MAC + f6.mac + struct.pack("!H", ETH_IPV6) + b"\x60" + b"\0" * 20, "ipv6_truncated"))
     out.append((ether(f6.mac, ETH_IPV6, ipv6(f6.src, DST_V6, 17, good6, version=4)), "ipv6_bad_version"))
     out.append((ether(f6.mac, ETH_IPV6, ipv6(f6.src, DST_V6, 17, good6, payload_length=1400)), "ipv6_bad_length"))
@@ -314,8 +351,8 @@ def malformed_frames(flows, listen_port):
     out.append((ether(f6.mac, ETH_IPV6, ipv6(f6.src, DST_V6, 60, good6, ext=nine)), "ipv6_ext_too_many"))
     late_hbh = ext_header(0) + ext_header(17)
     out.append((ether(f6.mac, ETH_IPV6, ipv6(f6.src, DST_V6, 60, good6, ext=late_hbh)), "ipv6_ext_bad_order"))
-    frag = struct.pack("!BBHI", 17, 0, 1, 0x1234)  # more fragments
-    out.append((ether(f6.mac, ETH_IPV6, ipv6(f6.src, DST_V6, 44, good6, ext=frag)), "ipv6_fragment"))
+    frag = struct.pack("!BBHI", 17, 0, 1, 0x1234)  # more fragments, 13 bytes: not a multiple of 8
+    out.append((ether(f6.mac, ETH_IPV6, ipv6(f6.src, DST_V6, 44, good6, ext=frag)), "frag_invalid"))
     out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 50, b"\0" * 24)), "not_udp"))
     out.append((ether(f4.mac, ETH_IPV4, ipv4(f4.src, DST_V4, 17, b"\0" * 6)), "udp_truncated"))
     out.append((ether(f6.mac, ETH_IPV6, ipv6(f6.src, DST_V6, 17, b"\0" * 4)), "udp_truncated"))
@@ -348,6 +385,17 @@ def build(seed, n_messages, flows=64, listen_ports=(514,), noise=True, malformed
         roll = rng.randrange(100)
         if roll < 3:
             cap.add_log(f.datagram(b"", port), f.key, [], 1)  # empty datagram
+            continue
+        if roll == 99 and n_messages - serial >= 12:
+            # A large datagram (3-9 KB) that the sender's IP layer fragments.
+            msgs = []
+            for _ in range(rng.randrange(12, 40)):
+                if serial >= n_messages:
+                    break
+                msgs.append(make_message(rng, f, serial))
+                serial += 1
+            payload = b"\n".join(msgs) + b"\n"
+            cap.add_fragmented_log(fragment_frames(f, payload, port, rng), f.key, msgs, 0)
             continue
         if jumbo and roll < 8:
             count = rng.randrange(20, 60)

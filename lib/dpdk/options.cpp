@@ -65,6 +65,11 @@ constexpr option_doc options_table[] = {
      "nothing"},
     {"--reply-rate", "N",
      "answers per second per RX lcore, 1-1000000 (default 1000); beyond, dropped and counted"},
+    {"--reassembly", "on|off",
+     "rebuild IPv4/IPv6 datagrams from fragments on each RX lcore (default on; off drops "
+     "fragments, counted)"},
+    {"--frag-timeout", "MS",
+     "drop a datagram still incomplete after MS milliseconds (default 5000)"},
     {"--burst", "N", "frames per rx_burst, 1-512 (default 32)"},
     {"--rx-desc", "N", "RX descriptors per queue, 64-16384 (default 1024)"},
     {"--ring-size", "N", "mbufs per worker ring, power of two (default 4096)"},
@@ -320,6 +325,16 @@ struct parser {
         }
         if (opt == "--ip") {
             return ip(v);
+        }
+        if (opt == "--reassembly") {
+            if (v != "on" && v != "off") {
+                return fail(fmt::format("--reassembly: '{}' is not on or off", v));
+            }
+            cfg.reassembly = v == "on";
+            return true;
+        }
+        if (opt == "--frag-timeout") {
+            return number(opt, v, 1, 600'000, cfg.frag_timeout_ms);
         }
         if (opt == "--reply-rate") {
             return number(opt, v, 1, 1'000'000, cfg.reply_rate);

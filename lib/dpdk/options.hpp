@@ -51,14 +51,17 @@ struct config {
     std::string stats_json;              ///< empty: no JSON file
     uint64_t exit_on_idle_ms = 0;        ///< 0: run until a signal
     full_policy on_sink_full = full_policy::drop;
-    uint16_t burst = 32;             ///< why 32: the DPDK PMD default; amortises per-call costs
-    uint16_t rx_desc = 1024;         ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
-    uint32_t worker_ring = 4096;     ///< mbufs per worker ring (power of two)
-    uint32_t sink_ring = 16384;      ///< descriptors per worker->sink ring (power of two)
-    uint32_t mbufs = 0;              ///< 0: computed from the above (docs/architecture.md)
-    bool verify_checksums = true;    ///< software IPv4/UDP checksum checks when the NIC gives none
-    std::vector<ip_spec> ips;        ///< --ip: own addresses; empty: accept any, answer nothing
-    uint32_t reply_rate = 1000;      ///< --reply-rate: answers per second per RX lcore
+    uint16_t burst = 32;          ///< why 32: the DPDK PMD default; amortises per-call costs
+    uint16_t rx_desc = 1024;      ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
+    uint32_t worker_ring = 4096;  ///< mbufs per worker ring (power of two)
+    uint32_t sink_ring = 16384;   ///< descriptors per worker->sink ring (power of two)
+    uint32_t mbufs = 0;           ///< 0: computed from the above (docs/architecture.md)
+    bool verify_checksums = true; ///< software IPv4/UDP checksum checks when the NIC gives none
+    std::vector<ip_spec> ips;     ///< --ip: own addresses; empty: accept any, answer nothing
+    uint32_t reply_rate = 1000;   ///< --reply-rate: answers per second per RX lcore
+    bool reassembly = true;       ///< --reassembly on|off
+    uint64_t frag_timeout_ms =
+        5000; ///< --frag-timeout; why 5 s: as GELF chunks; senders retry anyway
     uint32_t test_sink_delay_us = 0; ///< testing only: the sink sleeps this long after each write
 };
 

@@ -379,6 +379,11 @@ std::string runtime::impl::setup() {
         rx.burst = cfg.burst;
         rx.block_when_full = cfg.on_sink_full == full_policy::block;
         rx.stats = &c->stats;
+        if (cfg.reassembly) {
+            pipeline::reassembly_limits lim;
+            lim.timeout_tsc = cfg.frag_timeout_ms * (rte_get_tsc_hz() / 1000);
+            rx.reasm = std::make_unique<pipeline::reassembler>(lim);
+        }
         if (plan.fused) {
             rx.local_worker = c->worker.get();
         } else {
@@ -446,6 +451,7 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
         if (stop_rx.load(std::memory_order_acquire)) {
             // Everything polled so far was dispatched; in run-to-completion mode also framed and
             // flushed to the sink ring, so the worker role ends here too.
+            pipeline::rx_drain(*c.rx); // incomplete datagrams in reassembly are dropped, counted
             c.rx_finished = true;
             if (plan.fused) {
                 c.worker_finished = true;

@@ -58,7 +58,8 @@ uint64_t snapshot::messages_dropped() const noexcept {
 }
 
 bool snapshot::packets_balanced() const noexcept {
-    return received == to_workers + answered + packets_dropped() && to_workers == worker_packets;
+    return received + reassembled == to_workers + answered + packets_dropped() + fragments_merged &&
+           to_workers == worker_packets;
 }
 
 bool snapshot::messages_balanced() const noexcept {
@@ -80,6 +81,8 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     s.rx_bytes += st.rx_bytes.get();
     s.to_workers += st.to_workers.get();
     s.answered += st.answered.get();
+    s.reassembled += st.reassembled.get();
+    s.fragments_merged += st.fragments_merged.get();
     for (std::size_t i = 0; i < s.replies.size(); ++i) {
         s.replies[i] += st.replies[i].get();
     }
@@ -132,6 +135,10 @@ std::string summary_table(const snapshot& s) {
     }
     o += fmt::format("  packets   received {:>12}  to workers {:>12}  dropped {:>12}\n", s.received,
                      s.to_workers, s.packets_dropped());
+    if (s.reassembled != 0) {
+        o += fmt::format("    reassembled {} datagrams from {} fragments\n", s.reassembled,
+                         s.fragments_merged);
+    }
     if (s.answered != 0) {
         o += fmt::format(
             "    answered {} (ARP {}, ICMP echo {}, neighbour adverts {}, ICMPv6 echo {})\n",
@@ -164,11 +171,11 @@ std::string summary_table(const snapshot& s) {
         o += fmt::format("  mbufs: {} in the pool, {} not returned at exit\n", s.mbufs_total,
                          s.mbufs_in_use_at_exit);
     }
-    o += fmt::format(
-        "  accounting: packets {} (received = to workers + answered + dropped), messages {} "
-        "(framed = written + dropped)\n",
-        s.packets_balanced() ? "balanced" : "UNBALANCED",
-        s.messages_balanced() ? "balanced" : "UNBALANCED");
+    o += fmt::format("  accounting: packets {} (received + reassembled = to workers + answered + "
+                     "dropped + merged fragments), messages {} "
+                     "(framed = written + dropped)\n",
+                     s.packets_balanced() ? "balanced" : "UNBALANCED",
+                     s.messages_balanced() ? "balanced" : "UNBALANCED");
     return o;
 }
 
@@ -205,11 +212,13 @@ std::string to_json(const snapshot& s) {
     }
     o += "\n  ],\n";
     o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
-                     "\"framed_by_workers\": {}, \"answered\": {}, \"replies\": {{\"arp\": {}, "
+                     "\"framed_by_workers\": {}, \"reassembled\": {}, \"fragments_merged\": {}, "
+                     "\"answered\": {}, \"replies\": {{\"arp\": {}, "
                      "\"icmp_echo\": {}, \"nd_advert\": {}, \"icmpv6_echo\": {}}}, "
                      "\"dropped_total\": {}, \"dropped\": {{",
-                     s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.answered,
-                     s.replies[0], s.replies[1], s.replies[2], s.replies[3], s.packets_dropped());
+                     s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.reassembled,
+                     s.fragments_merged, s.answered, s.replies[0], s.replies[1], s.replies[2],
+                     s.replies[3], s.packets_dropped());
     for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
         o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i],
                          s.pkt_drops[i]);

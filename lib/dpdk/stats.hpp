@@ -42,7 +42,8 @@ struct snapshot {
     std::vector<port_snapshot> ports;
     std::vector<lcore_snapshot> lcores;
     sink_snapshot sink;
-    uint64_t received = 0, rx_bytes = 0, to_workers = 0, worker_packets = 0, answered = 0;
+    uint64_t received = 0, rx_bytes = 0, to_workers = 0, worker_packets = 0, answered = 0,
+             reassembled = 0, fragments_merged = 0;
     std::array<uint64_t, 4>
         replies{}; ///< answered, by kind (arp, icmp_echo, nd_advert, icmpv6_echo)
     std::array<uint64_t, net::drop_reason_count> pkt_drops{};
@@ -56,7 +57,8 @@ struct snapshot {
 
     [[nodiscard]] uint64_t packets_dropped() const noexcept;
     [[nodiscard]] uint64_t messages_dropped() const noexcept;
-    /// received == to_workers + answered + dropped, and every frame handed to a worker was framed.
+    /// received + reassembled == to_workers + answered + dropped + fragments_merged, and every
+    /// frame handed to a worker was framed.
     [[nodiscard]] bool packets_balanced() const noexcept;
     /// framed == written + dropped.
     [[nodiscard]] bool messages_balanced() const noexcept;

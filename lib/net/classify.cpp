@@ -251,10 +251,33 @@ enum class nic_verdict { unknown, good, bad };
                                   fold(rte_raw_cksum(hdr_bytes, hlen)) != 0xffff)) {
         return drop_reason::ipv4_bad_checksum;
     }
-    if (ip->more_fragments() || ip->frag_offset() != 0) {
-        return drop_reason::ipv4_fragment;
-    }
     const bool own = opts.local != nullptr && opts.local->any();
+    if (ip->more_fragments() || ip->frag_offset() != 0) {
+        if (!opts.reassemble) {
+            return drop_reason::ipv4_fragment;
+        }
+        if (own && !opts.local->has_v4(ip->dst)) {
+            return drop_reason::not_for_us;
+        }
+        // RFC 791 3.2: offset in 8-byte units; every fragment but the last carries a multiple of 8.
+        fragment_info& f = out.frag;
+        f.len = static_cast<uint16_t>(total - hlen);
+        f.offset = static_cast<uint16_t>(ip->frag_offset() * 8u);
+        f.more = ip->more_fragments();
+        if (f.len == 0 || (f.more && f.len % 8 != 0) ||
+            uint32_t{f.offset} + f.len > 65535u - hlen) {
+            return drop_reason::frag_invalid;
+        }
+        f.id = ip->id.value();
+        f.data_off = l3_off + hlen;
+        f.proto = ip->protocol;
+        std::memcpy(f.src, ip->src, 4);
+        std::memcpy(f.dst, ip->dst, 4);
+        out.kind = packet_kind::fragment;
+        out.ip_version = 4;
+        out.l3_len = static_cast<uint16_t>(hlen);
+        return drop_reason::none;
+    }
     if (own && !opts.local->has_v4(ip->dst)) {
         return drop_reason::not_for_us;
     }
@@ -316,6 +339,7 @@ enum class nic_verdict { unknown, good, bad };
     const uint32_t end = l3_off + static_cast<uint32_t>(sizeof(ipv6_hdr)) + plen;
     uint32_t off = l3_off + static_cast<uint32_t>(sizeof(ipv6_hdr));
     uint8_t nh = ip->next_header;
+    uint32_t nh_at = l3_off + 6; // the byte holding nh
     unsigned n_ext = 0;
     // RFC 8200 4.1: walk hop-by-hop (first only), routing and destination options headers.
     while (nh == ipproto::hop_by_hop || nh == ipproto::routing || nh == ipproto::dest_opts) {
@@ -331,11 +355,42 @@ enum class nic_verdict { unknown, good, bad };
         if (ext == nullptr || ext->byte_len() > end - off) {
             return drop_reason::ipv6_ext_truncated;
         }
+        nh_at = off;
         off += ext->byte_len();
         nh = ext->next_header;
     }
     if (nh == ipproto::fragment) {
-        return drop_reason::ipv6_fragment;
+        if (!opts.reassemble) {
+            return drop_reason::ipv6_fragment;
+        }
+        if (opts.local != nullptr && opts.local->any() && !opts.local->has_v6(ip->dst)) {
+            return drop_reason::not_for_us;
+        }
+        // RFC 8200 4.5: next header, reserved, offset (13 bits, 8-byte units), M, identification.
+        uint8_t fh_scratch[8];
+        const auto* fh =
+            end - off >= 8 ? static_cast<const uint8_t*>(bytes_at(m, off, 8, fh_scratch)) : nullptr;
+        if (fh == nullptr) {
+            return drop_reason::ipv6_ext_truncated;
+        }
+        fragment_info& f = out.frag;
+        f.len = static_cast<uint16_t>(end - off - 8);
+        f.offset = static_cast<uint16_t>(((fh[2] << 8) | fh[3]) & 0xfff8);
+        f.more = (fh[3] & 1) != 0;
+        const uint32_t unfrag = off - l3_off - static_cast<uint32_t>(sizeof(ipv6_hdr));
+        if (f.len == 0 || (f.more && f.len % 8 != 0) || unfrag + f.offset + f.len > 65535u) {
+            return drop_reason::frag_invalid;
+        }
+        f.id = static_cast<uint32_t>(fh[4] << 24 | fh[5] << 16 | fh[6] << 8 | fh[7]);
+        f.data_off = off + 8;
+        f.prev_nh_off = static_cast<uint16_t>(nh_at);
+        f.proto = fh[0];
+        std::memcpy(f.src, ip->src, 16);
+        std::memcpy(f.dst, ip->dst, 16);
+        out.kind = packet_kind::fragment;
+        out.ip_version = 6;
+        out.l3_len = static_cast<uint16_t>(off + 8 - l3_off);
+        return drop_reason::none;
     }
     if (opts.local != nullptr && opts.local->any()) {
         const bool to_us = opts.local->has_v6(ip->dst);

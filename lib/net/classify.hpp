@@ -49,7 +49,15 @@ enum class drop_reason : uint8_t {
     nd_invalid,         ///< with --ip: neighbour solicitation failing RFC 4861 7.1.1 checks
     reply_rate_limited, ///< set by the RX stage: an answer over --reply-rate
     reply_failed,       ///< set by the RX stage: an answer that could not be built or sent
-    worker_ring_full,   ///< set by the RX stage, not by classify(): the worker's ring was full
+    frag_invalid, ///< fragment with no data, a non-final length not a multiple of 8, or past 65,535
+    frag_overlap, ///< fragments overlapping: the whole datagram is discarded (RFC 5722)
+    frag_duplicate,   ///< a fragment received twice (the copy is dropped)
+    frag_too_many,    ///< a datagram in more fragments than the reassembler keeps (64)
+    frag_table_full,  ///< no room for another datagram in reassembly
+    frag_memory_full, ///< the reassembler holds its maximum of fragments
+    frag_timeout,     ///< the datagram was not complete within the timeout
+    frag_incomplete,  ///< still incomplete at shutdown
+    worker_ring_full, ///< set by the RX stage, not by classify(): the worker's ring was full
     count_
 };
 
@@ -119,6 +127,22 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         return "reply_rate_limited";
     case drop_reason::reply_failed:
         return "reply_failed";
+    case drop_reason::frag_invalid:
+        return "frag_invalid";
+    case drop_reason::frag_overlap:
+        return "frag_overlap";
+    case drop_reason::frag_duplicate:
+        return "frag_duplicate";
+    case drop_reason::frag_too_many:
+        return "frag_too_many";
+    case drop_reason::frag_table_full:
+        return "frag_table_full";
+    case drop_reason::frag_memory_full:
+        return "frag_memory_full";
+    case drop_reason::frag_timeout:
+        return "frag_timeout";
+    case drop_reason::frag_incomplete:
+        return "frag_incomplete";
     case drop_reason::worker_ring_full:
         return "worker_ring_full";
     case drop_reason::count_:
@@ -173,6 +197,20 @@ enum class packet_kind : uint8_t {
     icmp_echo,   ///< ICMP echo request to one of our IPv4 addresses
     nd_solicit,  ///< IPv6 neighbour solicitation for one of our addresses
     icmpv6_echo, ///< ICMPv6 echo request to one of our IPv6 addresses
+    fragment,    ///< an IPv4 or IPv6 fragment (only with classify_options::reassemble)
+};
+
+/// What a fragment carries (packet_kind::fragment). Offsets are from the start of the frame.
+struct fragment_info {
+    uint32_t id = 0;          ///< IPv4 identification (16 bits) or IPv6 identification (32 bits)
+    uint32_t data_off = 0;    ///< first byte of fragment data
+    uint16_t offset = 0;      ///< position of the data in the datagram, in bytes
+    uint16_t len = 0;         ///< bytes of fragment data
+    uint16_t prev_nh_off = 0; ///< IPv6: the byte holding the next-header value 44 (fragment)
+    bool more = false;        ///< more fragments follow (MF / M flag)
+    uint8_t proto = 0;        ///< IPv4 protocol / IPv6 next header after the fragment header
+    uint8_t src[16] = {};     ///< source address (IPv4 in the first 4 bytes)
+    uint8_t dst[16] = {};
 };
 
 /// What classify() learned about an accepted frame. Offsets are from the start of the frame.
@@ -180,6 +218,7 @@ struct packet_info {
     packet_kind kind = packet_kind::log;
     uint32_t l4_off = 0;      ///< ARP header, ICMP/ICMPv6 header or UDP header
     uint32_t l4_len = 0;      ///< bytes from l4_off to the end of the IP datagram (28 for ARP)
+    fragment_info frag;       ///< for packet_kind::fragment
     uint32_t payload_off = 0; ///< first byte of the UDP payload
     uint16_t payload_len = 0; ///< UDP length - 8
     uint16_t l2_len = 0;      ///< Ethernet header and VLAN tags
@@ -199,6 +238,8 @@ struct classify_options {
     bool verify_udp_checksum = true;
     /// Own addresses of the port (--ip); nullptr or empty: accept any destination, answer nothing.
     const local_addrs* local = nullptr;
+    /// Report fragments as packet_kind::fragment (the caller reassembles) instead of dropping them.
+    bool reassemble = false;
 };
 
 /// Classifies one frame (burst callers loop; this is per packet so it stays branch-predictable).

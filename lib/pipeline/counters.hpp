@@ -45,10 +45,12 @@ inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"sink_fu
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     // RX role
-    counter rx_packets;             ///< frames taken from NIC queues
-    counter rx_bytes;               ///< their pkt_len sum
-    counter to_workers;             ///< frames accepted by classify() and handed to a worker
-    counter answered;               ///< ARP/ICMP/NDP requests answered (reply accepted by the NIC)
+    counter rx_packets;  ///< frames taken from NIC queues
+    counter rx_bytes;    ///< their pkt_len sum
+    counter to_workers;  ///< frames accepted by classify() and handed to a worker
+    counter answered;    ///< ARP/ICMP/NDP requests answered (reply accepted by the NIC)
+    counter reassembled; ///< datagrams rebuilt from fragments (each then classified like a frame)
+    counter fragments_merged;       ///< fragment frames that became part of a rebuilt datagram
     std::array<counter, 4> replies; ///< answered, by kind (responder.hpp reply_kind_names)
     std::array<counter, net::drop_reason_count> pkt_drops; ///< frames dropped, by reason
     // worker role

@@ -162,6 +162,7 @@ answer_status answer(responder& r, rte_mbuf* m, const net::packet_info& info,
         ok = answer_nd(*r.local, m, info);
         break;
     case net::packet_kind::log:
+    case net::packet_kind::fragment:
         break;
     }
     if (!ok) {

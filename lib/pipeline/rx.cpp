@@ -17,12 +17,28 @@ void rx_ctx::prepare() {
     n_by_worker.assign(worker_rings.size(), 0);
 }
 
+namespace {
+
+/// Counts fragment frames the reassembler released without a datagram.
+void count_frag_drop(void* ctx, net::drop_reason why, uint32_t frames) noexcept {
+    static_cast<lcore_stats*>(ctx)->drop(why, frames);
+}
+
+} // namespace
+
+void rx_drain(rx_ctx& rx) noexcept {
+    if (rx.reasm != nullptr) {
+        rx.reasm->drain(count_frag_drop, rx.stats);
+    }
+}
+
 void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcept {
     lcore_stats& st = *rx.stats;
     uint16_t n_drop = 0;
     uint16_t n_keep = 0; // run to completion: accepted frames are compacted to the front of pkts
     const auto n_workers = static_cast<uint32_t>(rx.worker_rings.size());
     net::classify_options opts = rx.opts;
+    opts.reassemble = rx.reasm != nullptr;
     responder* resp = nullptr;
     if (q < rx.queues.size() && rx.queues[q].local != nullptr && q < rx.responders.size()) {
         opts.local = rx.queues[q].local;
@@ -37,6 +53,20 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         net::drop_reason r = m->nb_segs > net::max_segments
                                  ? net::drop_reason::too_many_segments
                                  : net::classify(m, *rx.ports, opts, info);
+        if (r == net::drop_reason::none && info.kind == net::packet_kind::fragment) {
+            if (now == 0) {
+                now = rte_rdtsc();
+            }
+            const reassembly_result res = rx.reasm->add(m, info, now, count_frag_drop, &st);
+            if (res.datagram == nullptr) {
+                continue; // held, or dropped and counted
+            }
+            st.fragments_merged.add(res.merged);
+            st.reassembled.add();
+            m = res.datagram;
+            r = m->nb_segs > net::max_segments ? net::drop_reason::too_many_segments
+                                               : net::classify(m, *rx.ports, opts, info);
+        }
         if (r == net::drop_reason::none && info.kind != net::packet_kind::log) {
             // A request to one of our addresses (classify() reports these only with --ip).
             if (now == 0) {
@@ -76,6 +106,9 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
     st.rx_bytes.add(bytes);
     if (n_drop != 0) {
         rte_pktmbuf_free_bulk(rx.dropped.data(), n_drop);
+    }
+    if (rx.reasm != nullptr && rx.reasm->pending_datagrams() != 0) {
+        rx.reasm->expire(now != 0 ? now : rte_rdtsc(), count_frag_drop, &st);
     }
     if (resp != nullptr && resp->n_out != 0) {
         std::array<uint32_t, reply_kinds> sent{};

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <rte_mbuf.h>
@@ -14,6 +15,7 @@
 
 #include "net/classify.hpp"
 #include "pipeline/counters.hpp"
+#include "pipeline/reassembly.hpp"
 #include "pipeline/responder.hpp"
 #include "pipeline/worker.hpp"
 
@@ -31,6 +33,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
     std::vector<rx_queue> queues;
     /// Per queue: answers ARP/ICMP/NDP for the queue's port on TX queue `queue` of that port.
     std::vector<responder> responders;
+    /// IP fragment reassembly of this lcore (nullptr: fragments are dropped, --reassembly off).
+    std::unique_ptr<reassembler> reasm;
     const net::listen_ports* ports = nullptr;
     net::classify_options opts{};
     int meta_off = -1;
@@ -64,6 +68,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
 /// (exposed for tests and for callers with their own RX source). Bulk: takes ownership of every
 /// frame.
 void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q = 0) noexcept;
+
+/// Drops what is still in reassembly (frag_incomplete); when RX stops.
+void rx_drain(rx_ctx& rx) noexcept;
 
 /// Polls each queue of @p rx once (one burst each) and dispatches what arrived.
 /// @return the number of frames received.

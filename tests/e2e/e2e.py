@@ -124,9 +124,9 @@ def check_invariants(st):
     p, m = st["packets"], st["messages"]
     check(p["dropped_total"] == sum(p["dropped"].values()), "packets.dropped_total is not the sum")
     check(m["dropped_total"] == sum(m["dropped"].values()), "messages.dropped_total is not the sum")
-    check(p["received"] == p["to_workers"] + p["answered"] + p["dropped_total"],
-          "received %d != to_workers %d + answered %d + dropped %d"
-          % (p["received"], p["to_workers"], p["answered"], p["dropped_total"]))
+    check(p["received"] + p["reassembled"] == p["to_workers"] + p["answered"] + p["dropped_total"] + p["fragments_merged"],
+          "received %d + reassembled %d != to_workers %d + answered %d + dropped %d + fragments merged %d"
+          % (p["received"], p["reassembled"], p["to_workers"], p["answered"], p["dropped_total"], p["fragments_merged"]))
     check(p["answered"] == sum(p["replies"].values()), "answered is not the sum of replies")
     check(p["to_workers"] == p["framed_by_workers"], "to_workers != framed_by_workers")
     check(m["framed"] == m["written"] + m["dropped_total"],
@@ -146,6 +146,8 @@ def check_exact_stats(cap, st):
         check(n == want, "packets.dropped.%s = %d, expected %d" % (reason, n, want))
     for reason in exp["packets"]["dropped"]:
         check(reason in st["packets"]["dropped"], "drop reason %s missing from stats" % reason)
+    for k in ("reassembled", "fragments_merged"):
+        check(st["packets"][k] == exp["packets"][k], "packets.%s = %d, expected %d" % (k, st["packets"][k], exp["packets"][k]))
     check(st["messages"]["framed"] == exp["messages"]["framed"], "messages.framed %d, expected %d"
           % (st["messages"]["framed"], exp["messages"]["framed"]))
     check(st["messages"]["empty_skipped"] == exp["messages"]["empty_skipped"], "empty_skipped %d, expected %d"
