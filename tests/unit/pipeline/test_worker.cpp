@@ -20,6 +20,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "common/eal_env.hpp"
 #include "pipeline/message.hpp"
 #include "pipeline/rx.hpp"
 #include "pipeline/worker.hpp"
@@ -31,49 +32,23 @@ using logagg::pipeline::msg_desc;
 using logagg::pipeline::msg_drop;
 using logagg::pipeline::worker_ctx;
 
-rte_mempool* g_pool = nullptr;
+using logagg::testing::g_pool;
 int g_meta_off = -1;
 
-class eal_env : public ::testing::Environment {
+/// EAL and the pool, plus the dynfield the RX stage registers.
+class worker_env : public logagg::testing::eal_env {
 public:
+    worker_env() : eal_env("worker") {}
     void SetUp() override {
-        // A unique file prefix per process, so parallel runs never share /var/run/dpdk state.
-        std::vector<std::string> args{"test_worker",
-                                      "--no-huge",
-                                      "-m",
-                                      "128",
-                                      "--no-pci",
-                                      "--no-shconf",
-                                      "--file-prefix",
-                                      "logagg-unit-worker-" + std::to_string(getpid()),
-                                      "-l",
-                                      "0",
-                                      "--log-level=error"};
-        std::vector<char*> argv;
-        for (auto& a : args) {
-            argv.push_back(a.data());
-        }
-        if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-            // Not a skip: without EAL these tests cannot say anything, and saying nothing must
-            // fail.
-            std::fprintf(stderr, "EAL init failed: %s\n", rte_strerror(rte_errno));
-            std::exit(1);
-        }
-        g_pool = rte_pktmbuf_pool_create("test_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                         SOCKET_ID_ANY);
-        ASSERT_NE(g_pool, nullptr);
+        eal_env::SetUp();
         static const rte_mbuf_dynfield d = {"logagg_pkt_meta", sizeof(logagg::pipeline::pkt_meta),
                                             alignof(logagg::pipeline::pkt_meta), 0};
         g_meta_off = rte_mbuf_dynfield_register(&d);
         ASSERT_GE(g_meta_off, 0);
     }
-    void TearDown() override {
-        rte_mempool_free(g_pool);
-        rte_eal_cleanup();
-    }
 };
 
-const auto* const g_env = ::testing::AddGlobalTestEnvironment(new eal_env);
+const auto* const g_env = ::testing::AddGlobalTestEnvironment(new worker_env);
 
 /// A packet whose UDP payload is @p payload at offset 42, split into segments of @p seg bytes.
 rte_mbuf* make_pkt(const std::string& payload, uint16_t seg = 2048) {
