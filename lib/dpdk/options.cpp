@@ -65,6 +65,11 @@ constexpr option_doc options_table[] = {
      "nothing"},
     {"--reply-rate", "N",
      "answers per second per RX lcore, 1-1000000 (default 1000); beyond, dropped and counted"},
+    {"--link-timeout", "SEC",
+     "wait up to SEC seconds for each port's link at start, then go on with a warning "
+     "(default 10; 0: don't wait)"},
+    {"--promisc", "",
+     "enable promiscuous mode (default off: the NIC keeps frames for other MACs out)"},
     {"--reassembly", "on|off",
      "rebuild IPv4/IPv6 datagrams from fragments on each RX lcore (default on; off drops "
      "fragments, counted)"},
@@ -326,6 +331,9 @@ struct parser {
         if (opt == "--ip") {
             return ip(v);
         }
+        if (opt == "--link-timeout") {
+            return number(opt, v, 0, 3600, cfg.link_timeout_s);
+        }
         if (opt == "--reassembly") {
             if (v != "on" && v != "off") {
                 return fail(fmt::format("--reassembly: '{}' is not on or off", v));
@@ -499,6 +507,10 @@ parse_result parse_options(std::span<const std::string_view> args) {
         }
         if (a == "--no-checksum") {
             p.cfg.verify_checksums = false;
+            continue;
+        }
+        if (a == "--promisc") {
+            p.cfg.promisc = true;
             continue;
         }
         std::string_view value;

@@ -59,7 +59,10 @@ struct config {
     bool verify_checksums = true; ///< software IPv4/UDP checksum checks when the NIC gives none
     std::vector<ip_spec> ips;     ///< --ip: own addresses; empty: accept any, answer nothing
     uint32_t reply_rate = 1000;   ///< --reply-rate: answers per second per RX lcore
-    bool reassembly = true;       ///< --reassembly on|off
+    uint32_t link_timeout_s =
+        10;                 ///< --link-timeout: wait this long for link up at start (0: don't)
+    bool promisc = false;   ///< --promisc
+    bool reassembly = true; ///< --reassembly on|off
     uint64_t frag_timeout_ms =
         5000; ///< --frag-timeout; why 5 s: as GELF chunks; senders retry anyway
     uint32_t test_sink_delay_us = 0; ///< testing only: the sink sleeps this long after each write

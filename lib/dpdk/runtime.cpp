@@ -43,6 +43,16 @@ constexpr unsigned pool_margin = 1024;
 /// signals, coarse enough to cost nothing.
 constexpr uint64_t control_period_us = 1000;
 
+/// 0x6d5a repeated: a symmetric Toeplitz key, long enough for the 52-byte keys of some NICs.
+constexpr std::array<uint8_t, 52> symmetric_rss_key = [] {
+    std::array<uint8_t, 52> k{};
+    for (std::size_t i = 0; i < k.size(); i += 2) {
+        k[i] = 0x6d;
+        k[i + 1] = 0x5a;
+    }
+    return k;
+}();
+
 } // namespace
 
 /// Everything one lcore runs. Only its own lcore touches the contexts and flags after launch.
@@ -93,6 +103,10 @@ struct runtime::impl {
     [[nodiscard]] std::string setup_port(uint16_t port, uint16_t n_rxq);
     [[nodiscard]] lcore_ctx* ctx_of(unsigned lcore);
     void announce();
+    void wait_for_links();
+    void watch_links();
+    std::vector<int> link_state; ///< by port id: 1 up, 0 down, -1 unknown (control plane only)
+    std::vector<uint64_t> link_flaps;
     void step(lcore_ctx& c) noexcept;
     [[nodiscard]] bool all_finished() const noexcept;
 };
@@ -111,6 +125,17 @@ int lcore_entry(void* arg) {
 
 [[nodiscard]] std::string err_str(int e) {
     return std::strerror(e < 0 ? -e : e);
+}
+
+/// "link up, 10000 Mbps, full duplex" (rte_eth_link_to_str is still experimental in 22.11).
+[[nodiscard]] std::string link_text(const rte_eth_link& l) {
+    if (l.link_status == 0) {
+        return "link down";
+    }
+    const std::string speed = l.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN
+                                  ? "speed unknown"
+                                  : fmt::format("{} Mbps", l.link_speed);
+    return fmt::format("link up, {}, {} duplex", speed, l.link_duplex != 0 ? "full" : "half");
 }
 
 } // namespace
@@ -177,6 +202,13 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
         const uint64_t want_rss = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP |
                                   RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_UDP;
         conf.rx_adv_conf.rss_conf.rss_hf = want_rss & info.flow_type_rss_offloads;
+        // A Toeplitz key of one repeated 16-bit pattern hashes (a, b) and (b, a) alike: both
+        // directions of a flow land on one queue (Woo and Park, "Scalable TCP session monitoring
+        // with symmetric receive-side scaling").
+        if (info.hash_key_size != 0 && info.hash_key_size <= symmetric_rss_key.size()) {
+            conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(symmetric_rss_key.data());
+            conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+        }
         if (conf.rx_adv_conf.rss_conf.rss_hf != want_rss) {
             fmt::print("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports "
                        "{:#x})\n",
@@ -408,9 +440,60 @@ std::string runtime::impl::setup() {
             return fmt::format("port {}: start failed: {}", p, err_str(rc));
         }
         ports_started.push_back(p);
+        const int pr = cfg.promisc ? rte_eth_promiscuous_enable(p) : rte_eth_promiscuous_disable(p);
+        if (pr != 0 && pr != -ENOTSUP) {
+            fmt::print("  port {}: cannot turn promiscuous mode {}: {}\n", p,
+                       cfg.promisc ? "on" : "off", err_str(pr));
+        }
     }
+    wait_for_links();
     announce();
     return {};
+}
+
+void runtime::impl::wait_for_links() {
+    const uint16_t max_port =
+        ports.empty() ? 0
+                      : static_cast<uint16_t>(*std::max_element(ports.begin(), ports.end()) + 1);
+    link_state.assign(max_port, -1);
+    link_flaps.assign(max_port, 0);
+    const uint64_t deadline =
+        rte_get_timer_cycles() + uint64_t{cfg.link_timeout_s} * rte_get_timer_hz();
+    for (uint16_t p : ports) {
+        rte_eth_link link{};
+        for (;;) {
+            (void)rte_eth_link_get_nowait(p, &link);
+            if (link.link_status != 0 || rte_get_timer_cycles() >= deadline) {
+                break;
+            }
+            rte_delay_us_sleep(100'000);
+        }
+        const std::string text = link_text(link);
+        link_state[p] = link.link_status != 0 ? 1 : 0;
+        if (link.link_status != 0) {
+            fmt::print("  port {}: {}\n", p, text);
+        } else {
+            fmt::print("  port {}: warning: {} after {} s (--link-timeout); frames arrive once it "
+                       "comes up\n",
+                       p, text, cfg.link_timeout_s);
+        }
+    }
+}
+
+void runtime::impl::watch_links() {
+    for (uint16_t p : ports) {
+        rte_eth_link link{};
+        if (p >= link_state.size() || rte_eth_link_get_nowait(p, &link) != 0) {
+            continue;
+        }
+        const int now = link.link_status != 0 ? 1 : 0;
+        if (link_state[p] != -1 && now != link_state[p]) {
+            ++link_flaps[p];
+            fmt::print("logagg: port {}: {} (flap {})\n", p, link_text(link), link_flaps[p]);
+            std::fflush(stdout);
+        }
+        link_state[p] = now;
+    }
 }
 
 void runtime::impl::announce() {
@@ -519,6 +602,12 @@ std::vector<port_snapshot> port_stats(const runtime::impl& rt) {
             ps.obytes = st.obytes;
             ps.oerrors = st.oerrors;
         }
+        rte_eth_link link{};
+        if (rte_eth_link_get_nowait(p, &link) == 0) {
+            ps.link_up = link.link_status != 0;
+            ps.link_speed_mbps = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN ? 0 : link.link_speed;
+        }
+        ps.link_flaps = p < rt.link_flaps.size() ? rt.link_flaps[p] : 0;
         out.push_back(std::move(ps));
     }
     return out;
@@ -571,6 +660,7 @@ int runtime::run() {
     const uint64_t idle_after = rt.cfg.exit_on_idle_ms * (hz / 1000);
     uint64_t next_control = rt.start_tsc;
     uint64_t next_stats = rt.start_tsc + stats_every;
+    uint64_t next_link_check = rt.start_tsc + hz;
     uint64_t last_activity_tsc = rt.start_tsc;
     uint64_t last_activity = 0;
     snapshot prev = take_snapshot();
@@ -609,6 +699,10 @@ int runtime::run() {
                     rt.stop_rx.store(true, std::memory_order_release);
                 }
             }
+        }
+        if (now >= next_link_check) {
+            next_link_check = now + hz; // links are checked once a second
+            rt.watch_links();
         }
         if (stats_every != 0 && now >= next_stats) {
             next_stats = now + stats_every;

@@ -184,14 +184,15 @@ std::string to_json(const snapshot& s) {
     o += fmt::format("  \"uptime_s\": {:.6f},\n  \"ports\": [", s.uptime_s);
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
         const port_snapshot& p = s.ports[i];
-        o += fmt::format("{}\n    {{\"port_id\": {}, \"name\": {}, \"rx_queues\": {}, "
-                         "\"ipackets\": {}, \"ibytes\": {}, "
-                         "\"imissed\": {}, \"ierrors\": {}, \"rx_nombuf\": {}, \"opackets\": {}, "
-                         "\"obytes\": {}, "
-                         "\"oerrors\": {}}}",
-                         i == 0 ? "" : ",", p.port_id, json_str(p.name), p.rx_queues, p.ipackets,
-                         p.ibytes, p.imissed, p.ierrors, p.rx_nombuf, p.opackets, p.obytes,
-                         p.oerrors);
+        o += fmt::format(
+            "{}\n    {{\"port_id\": {}, \"name\": {}, \"rx_queues\": {}, "
+            "\"ipackets\": {}, \"ibytes\": {}, "
+            "\"imissed\": {}, \"ierrors\": {}, \"rx_nombuf\": {}, \"opackets\": {}, "
+            "\"obytes\": {}, "
+            "\"oerrors\": {}, \"link_up\": {}, \"link_speed_mbps\": {}, \"link_flaps\": {}}}",
+            i == 0 ? "" : ",", p.port_id, json_str(p.name), p.rx_queues, p.ipackets, p.ibytes,
+            p.imissed, p.ierrors, p.rx_nombuf, p.opackets, p.obytes, p.oerrors, boolstr(p.link_up),
+            p.link_speed_mbps, p.link_flaps);
     }
     o += "\n  ],\n  \"lcores\": [";
     for (std::size_t i = 0; i < s.lcores.size(); ++i) {

@@ -21,6 +21,9 @@ struct port_snapshot {
     uint16_t rx_queues = 0;
     uint64_t ipackets = 0, ibytes = 0, imissed = 0, ierrors = 0, rx_nombuf = 0;
     uint64_t opackets = 0, obytes = 0, oerrors = 0;
+    bool link_up = false;
+    uint32_t link_speed_mbps = 0;
+    uint64_t link_flaps = 0; ///< link state changes seen while running
 };
 
 struct lcore_snapshot {
