@@ -13,6 +13,7 @@ LOGAGG_PACKAGES=(
     libpcap-dev tcpdump         # net_pcap's library; tests read captures back
     iproute2 bsdutils procps    # ip netns / veth, logger, sysctl
     iputils-ping ethtool        # netns tests: ping, turning veth checksum offload off
+    rsyslog                     # netns tests: a real sender (omfwd)
 )
 
 log() { printf '%s\n' "$*" >&2; }

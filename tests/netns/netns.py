@@ -15,6 +15,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -301,7 +302,122 @@ def case_multiqueue(logagg, tmp):
         link.down()
 
 
-CASES = {"own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
+STORM = r"""
+import socket, struct, sys
+iface, src_mac, dst_mac, src, dst = sys.argv[1], bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3]), sys.argv[4], sys.argv[5]
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+def frag(ident, off, data, more):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(data), ident, (0x2000 if more else 0) | (off // 8), 64, 17, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    return dst_mac + src_mac + b"\x08\x00" + h + data
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+n = 0
+for i in range(300):          # missing last fragment: every datagram times out or is drained
+    s.send(frag(1000 + i, 0, b"a" * 512, True)); n += 1
+for i in range(50):           # overlaps: [0,512) then [256,768)
+    s.send(frag(2000 + i, 0, b"b" * 512, True)); s.send(frag(2000 + i, 256, b"c" * 512, False)); n += 2
+for i in range(5):            # too many: 70 tiny fragments of 8 bytes
+    for k in range(70):
+        s.send(frag(3000 + i, k * 8, b"d" * 8, True)); n += 1
+for i in range(80):           # 80 datagrams of 60 pieces, never finished: the memory bound (4096)
+    for k in range(60):
+        s.send(frag(4000 + i, k * 8, b"e" * 8, True)); n += 1
+print(n)
+"""
+
+
+def case_fragment_storm(logagg, tmp):
+    link = Link()
+    try:
+        link.up()
+        vdev = "--vdev=net_pcap0,rx_iface_in=%s,tx_iface=%s,phy_mac=1" % (link.outer, link.outer)
+        proc, out, stats, logname = start_logagg(logagg, link, tmp, vdev=vdev, extra=["--frag-timeout", "300"])
+        try:
+            mac = None
+            for line in open(logname):
+                if "MAC " in line:
+                    mac = line.split("MAC ")[1].split(",")[0].strip().replace(":", "")
+            inner_mac = sh("cat", "/sys/class/net/%s/address" % link.inner, ns=link.ns).stdout.strip().replace(":", "")
+            r = sh("python3", "-c", STORM, link.inner, inner_mac, mac, link.v4_peer, link.v4_ours, ns=link.ns, timeout=120)
+            sent = int(r.stdout.strip())
+            time.sleep(1.0)  # > --frag-timeout: the leftovers time out while running
+            # logagg still works afterwards: a normal message arrives.
+            sh("logger", "-n", link.v4_ours, "-P", "514", "-d", "after the storm %d" % os.getpid(), ns=link.ns)
+            time.sleep(0.5)
+        finally:
+            stop_logagg(proc, logname)
+        st = json.load(open(stats))
+        p, d = st["packets"], st["packets"]["dropped"]
+        frag_drops = sum(v for k, v in d.items() if k.startswith("frag_"))
+        check(frag_drops + p["fragments_merged"] >= sent * 9 // 10, "only %d of %d storm frames accounted: %s"
+              % (frag_drops + p["fragments_merged"], sent, d))
+        check(d["frag_overlap"] >= 100, "overlaps: %s" % d)
+        check(d["frag_too_many"] >= 5 * 65, "too many: %s" % d)
+        check(d["frag_memory_full"] > 0, "the memory bound was never reached: %s" % d)
+        check(d["frag_timeout"] > 0, "nothing timed out: %s" % d)
+        check(p["reassembled"] == 0, "a storm datagram was rebuilt: %s" % p)
+        check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+        check(st["invariants"] == {"packets": True, "messages": True}, "invariants: %s" % st["invariants"])
+        check(any(b"after the storm" in l for l in read_lines(out)), "logagg stopped receiving after the storm")
+    finally:
+        link.down()
+
+
+def case_rsyslog(logagg, tmp):
+    """rsyslog in the namespace forwards what it receives, and its own start-up message, with omfwd."""
+    if shutil.which("rsyslogd") is None:
+        raise Failure("rsyslogd is not installed (scripts/lib/common.sh installs rsyslog)")
+    link = Link()
+    rs = None
+    try:
+        link.up()
+        proc, out, stats, logname = start_logagg(logagg, link, tmp)
+        sock = os.path.join(tmp, "rsyslog-in.sock")
+        conf = os.path.join(tmp, "rsyslog.conf")
+        with open(conf, "w") as f:
+            f.write('global(workDirectory="%s" processInternalMessages="on")\n' % tmp)
+            f.write('module(load="imuxsock" SysSock.Use="off")\n')
+            f.write('input(type="imuxsock" Socket="%s")\n' % sock)
+            f.write('*.* action(type="omfwd" target="%s" port="514" protocol="udp" '
+                    'template="RSYSLOG_SyslogProtocol23Format")\n' % link.v4_ours)
+        tag = str(os.getpid())
+        n = 300
+        try:
+            sh("ping", "-c", "1", "-W", "2", link.v4_ours, ns=link.ns)
+            rs = subprocess.Popen(["ip", "netns", "exec", link.ns, "rsyslogd", "-n", "-f", conf, "-i",
+                                   os.path.join(tmp, "rsyslog.pid")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            deadline = time.time() + 15
+            while not os.path.exists(sock):
+                check(rs.poll() is None and time.time() < deadline, "rsyslogd did not start: %s" % (rs.stdout.read() if rs.poll() is not None else ""))
+                time.sleep(0.05)
+            for i in range(n):
+                sh("logger", "-u", sock, "-t", "rsyslog-test", "via rsyslog %s seq=%d" % (tag, i), ns=link.ns)
+            time.sleep(1.5)
+        finally:
+            if rs is not None:
+                rs.terminate()
+                rs.wait(timeout=10)
+            stop_logagg(proc, logname)
+        lines = read_lines(out)
+        seqs = [int(l.rsplit(b"seq=", 1)[1]) for l in lines if (b"via rsyslog " + tag.encode()) in l]
+        check(seqs == list(range(n)), "rsyslog messages: %d of %d, in order: %s" % (len(seqs), n, seqs == sorted(seqs)))
+        own = [l for l in lines if b"via rsyslog" not in l]
+        check(any(b"rsyslogd" in l for l in own), "rsyslog's own messages did not arrive: %r" % own[:5])
+        rfc5424 = re.compile(rb"^<\d{1,3}>1 ")
+        check(all(rfc5424.match(l) for l in lines if b"via rsyslog" in l), "omfwd did not send RFC 5424")
+        st = json.load(open(stats))
+        check(st["invariants"] == {"packets": True, "messages": True}, "invariants: %s" % st["invariants"])
+    finally:
+        link.down()
+
+
+CASES = {"rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
          "multiqueue": case_multiqueue}
 
 
