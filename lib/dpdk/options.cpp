@@ -469,15 +469,34 @@ std::string help_text() {
         "  --file-prefix NAME      separate runtime files when several instances run\n"
         "\n"
         "logagg options:\n";
+    constexpr std::size_t indent = 28;
+    constexpr std::size_t width = 100;
     for (const option_doc& o : options_table) {
         std::string head = fmt::format("  {}{}{}", o.name, o.arg.empty() ? "" : " ", o.arg);
-        if (head.size() < 28) {
-            head.resize(28, ' ');
-            out += head;
+        if (head.size() < indent) {
+            head.resize(indent, ' ');
         } else {
-            out += head + "\n" + std::string(28, ' ');
+            head += "\n" + std::string(indent, ' ');
         }
-        out += std::string(o.help) + "\n";
+        out += head;
+        // Word-wrap the description to the terminal width, indented under itself.
+        std::size_t col = indent;
+        std::string_view rest = o.help;
+        while (!rest.empty()) {
+            const std::size_t sp = rest.find(' ');
+            const std::string_view word = rest.substr(0, sp);
+            rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+            if (col > indent && col + 1 + word.size() > width) {
+                out += "\n" + std::string(indent, ' ');
+                col = indent;
+            } else if (col > indent) {
+                out += ' ';
+                ++col;
+            }
+            out += word;
+            col += word.size();
+        }
+        out += "\n";
     }
     out +=
         "  -h, --help                print this help and exit\n"

@@ -357,6 +357,7 @@ def case_cli(env):
     for opt in ["--listen", "--sink", "--rx-lcores", "--worker-lcores", "--sink-lcore", "--stats-interval",
                 "--stats-json", "--exit-on-idle", "--on-sink-full", "--framing", "--max-msg", "--on-oversize",
                 "--burst", "--rx-desc", "--ring-size", "--sink-ring-size", "--mbufs", "--no-checksum",
+                "--ip", "--reply-rate", "--link-timeout", "--promisc", "--reassembly", "--frag-timeout",
                 "--version", "--help"]:
         check(opt in h.stdout, "--help does not mention %s" % opt)
     check(run(["--version"]).stdout.startswith("logagg "), "--version")
@@ -376,6 +377,13 @@ def case_cli(env):
         (["--sink", "file:/tmp/x", "--max-msg", "1"], "--max-msg"),
         (["--sink", "file:/tmp/x", "--framing", "sometimes"], "--framing"),
         (["--sink", "file:/tmp/x", "--stats-json"], "--stats-json"),
+        (["--sink", "file:/tmp/x", "--ip", "0:300.1.1.1/24"], "--ip"),
+        (["--sink", "file:/tmp/x", "--ip", "0:198.18.0.1/33"], "--ip"),
+        (["--sink", "file:/tmp/x", "--ip", "198.18.0.1/24"], "--ip"),
+        (["--sink", "file:/tmp/x", "--ip", "0:ff02::1/64"], "--ip"),
+        (["--sink", "file:/tmp/x", "--reassembly", "maybe"], "--reassembly"),
+        (["--sink", "file:/tmp/x", "--frag-timeout", "0"], "--frag-timeout"),
+        (["--sink", "file:/tmp/x", "--reply-rate", "0"], "--reply-rate"),
         ([], "--sink"),
     ]
     for args, name in bad:

@@ -122,6 +122,10 @@ TEST(Options, ErrorsNameTheOption) {
         {{"--sink", "file:x", "--max-msg", "70000"}, "--max-msg"},
         {{"--sink", "file:x", "--framing", "often"}, "--framing"},
         {{"--sink", "file:x", "--on-oversize", "ignore"}, "--on-oversize"},
+        {{"--sink", "file:x", "--ip", "0:1.2.3/24"}, "--ip"},
+        {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--ip", "0:198.18.0.1/24"}, "--ip"},
+        {{"--sink", "file:x", "--ip", "0:2001:db8::1/129"}, "--ip"},
+        {{"--sink", "file:x", "--link-timeout", "9999"}, "--link-timeout"},
     };
     for (const auto& [args, name] : cases) {
         const auto r = parse(args);
@@ -155,6 +159,12 @@ TEST(Options, HelpAndVersion) {
                             "--max-msg",
                             "--on-oversize",
                             "--test-sink-delay-us",
+                            "--ip",
+                            "--reply-rate",
+                            "--link-timeout",
+                            "--promisc",
+                            "--reassembly",
+                            "--frag-timeout",
                             "--version",
                             "--help"}) {
         EXPECT_NE(h.find(opt), std::string::npos) << opt;
