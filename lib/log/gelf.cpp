@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: constructors are control plane; feed(), expire(), inflate() are datapath (no allocation).
 #include "log/gelf.hpp"
+#include "util/probing.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -69,26 +70,8 @@ void reassembler::release(std::size_t i) noexcept {
             free_[free_top_++] = s.block[q];
         }
     }
-    s.used = false;
     --used_;
-    // Backward-shift deletion keeps linear probing correct without tombstones.
-    std::size_t hole = i;
-    std::size_t j = i;
-    for (;;) {
-        j = (j + 1) & mask_;
-        if (!slots_[j].used) {
-            break;
-        }
-        const std::size_t home = hash_id(slots_[j].id) & mask_;
-        // Move j into the hole unless j's home lies cyclically in (hole, j].
-        const bool home_between =
-            hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!home_between) {
-            slots_[hole] = slots_[j];
-            slots_[j].used = false;
-            hole = j;
-        }
-    }
+    util::erase_linear_probe(slots_.get(), mask_, i, [](const slot& x) { return hash_id(x.id); });
 }
 
 chunk_status reassembler::feed(std::string_view d, uint64_t now_ns,

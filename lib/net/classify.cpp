@@ -10,17 +10,11 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_ptype.h>
 
+#include "net/checksum.hpp"
 #include "net/mbuf_access.hpp"
 
 namespace logagg::net {
 namespace {
-
-/// One's-complement sum folded to 16 bits (RFC 1071), over native-order words.
-[[nodiscard]] inline uint16_t fold(uint32_t sum) noexcept {
-    sum = (sum & 0xffffu) + (sum >> 16);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
-}
 
 /// Mixes a 64-bit word into a running hash (splitmix64 finaliser): cheap and well spread.
 [[nodiscard]] inline uint64_t mix(uint64_t h, uint64_t v) noexcept {
@@ -72,7 +66,7 @@ namespace {
         const uint32_t take =
             std::min<uint32_t>(len - done, static_cast<uint32_t>(seg->data_len) - off);
         uint16_t part =
-            fold(__rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const char*, off), take, 0));
+            fold_checksum(__rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const char*, off), take, 0));
         if ((done & 1u) != 0) {
             part = rte_bswap16(part); // this segment's bytes sit at odd positions of the sum
         }
@@ -81,7 +75,7 @@ namespace {
         off = 0;
         seg = seg->next;
     }
-    out = fold(sum);
+    out = fold_checksum(sum);
     return true;
 }
 
@@ -93,7 +87,7 @@ namespace {
     if (!sum_chain(m, l4_off, udp_len, data_sum)) {
         return false;
     }
-    return fold(pseudo_sum + data_sum) == 0xffff;
+    return fold_checksum(pseudo_sum + data_sum) == 0xffff;
 }
 
 /// NIC checksum verdicts, when the PMD gives one.
@@ -248,7 +242,7 @@ enum class nic_verdict { unknown, good, bad };
     // RFC 791 3.1 / RFC 1071: the header sums to 0xffff, options included.
     const nic_verdict v = ip_verdict(m);
     if (v == nic_verdict::bad || (v == nic_verdict::unknown && opts.verify_ipv4_checksum &&
-                                  fold(rte_raw_cksum(hdr_bytes, hlen)) != 0xffff)) {
+                                  fold_checksum(rte_raw_cksum(hdr_bytes, hlen)) != 0xffff)) {
         return drop_reason::ipv4_bad_checksum;
     }
     const bool own = opts.local != nullptr && opts.local->any();

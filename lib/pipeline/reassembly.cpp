@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: datapath (add, expire, drain) on one RX lcore; the constructor is control plane.
 #include "pipeline/reassembly.hpp"
+#include "util/probing.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -90,25 +91,9 @@ std::size_t reassembler::find(const net::packet_info& info, bool& found) const n
 }
 
 void reassembler::remove(std::size_t i) noexcept {
-    slots_[i].used = false;
     --used_;
-    std::size_t hole = i;
-    std::size_t j = i;
-    for (;;) { // backward-shift deletion (linear probing without tombstones)
-        j = (j + 1) & mask_;
-        if (!slots_[j].used) {
-            break;
-        }
-        const slot& s = slots_[j];
-        const std::size_t home = key_hash(s.version, s.id, s.src, s.dst) & mask_;
-        const bool home_between =
-            hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!home_between) {
-            slots_[hole] = slots_[j];
-            slots_[j].used = false;
-            hole = j;
-        }
-    }
+    util::erase_linear_probe(slots_.get(), mask_, i,
+                             [](const slot& x) { return key_hash(x.version, x.id, x.src, x.dst); });
 }
 
 void reassembler::release(std::size_t i, net::drop_reason why, frag_drop_fn drop,

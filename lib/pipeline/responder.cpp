@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: datapath (answer, flush); gratuitous_arp is control plane.
 #include "pipeline/responder.hpp"
+#include "net/checksum.hpp"
 
 #include <cstring>
 
@@ -10,16 +11,10 @@
 namespace logagg::pipeline {
 namespace {
 
-[[nodiscard]] inline uint16_t fold_sum(uint32_t sum) noexcept {
-    sum = (sum & 0xffffu) + (sum >> 16);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
-}
-
 /// Internet checksum of @p len bytes plus @p seed (a partial sum), complemented, as stored.
 [[nodiscard]] inline uint16_t inet_checksum(const void* p, uint32_t len,
                                             uint32_t seed = 0) noexcept {
-    const uint16_t s = fold_sum(seed + rte_raw_cksum(p, len));
+    const uint16_t s = net::fold_checksum(seed + rte_raw_cksum(p, len));
     return static_cast<uint16_t>(~s);
 }
 
