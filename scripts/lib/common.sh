@@ -10,6 +10,7 @@ LOGAGG_PACKAGES=(
     libfmt-dev                  # fmt (the wrap in subprojects/ is the fallback elsewhere)
     libgtest-dev libgmock-dev   # GoogleTest
     libbenchmark-dev            # Google Benchmark
+    clang libclang-rt-14-dev    # libFuzzer targets (scripts/fuzz)
     libpcap-dev tcpdump         # net_pcap's library; tests read captures back
     iproute2 bsdutils procps    # ip netns / veth, logger, sysctl
     iputils-ping ethtool        # netns tests: ping, turning veth checksum offload off
