@@ -427,7 +427,14 @@ enum class nic_verdict { unknown, good, bad };
 
 drop_reason classify(const rte_mbuf* m, const listen_ports& ports, const classify_options& opts,
                      packet_info& out) noexcept {
-    out = packet_info{};
+    // Reset what every verdict relies on. `frag` (48 bytes) is filled, and read, only for
+    // fragments: zeroing it for every frame would be waste on the hot path.
+    out.kind = packet_kind::log;
+    out.l4_off = out.l4_len = 0;
+    out.payload_off = 0;
+    out.payload_len = out.l2_len = out.l3_len = out.src_port = out.dst_port = 0;
+    out.ip_version = out.vlan_tags = 0;
+    out.flow_hash = out.packet_type = 0;
     ether_hdr eth_scratch;
     const ether_hdr* eth = header_at(m, 0, eth_scratch);
     if (eth == nullptr) {
