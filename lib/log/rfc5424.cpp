@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath.
+#include "log/rfc5424.hpp"
+
+#include <cstdint>
+
+namespace logagg::log {
+namespace {
+
+[[nodiscard]] constexpr bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+[[nodiscard]] constexpr bool is_print(char c) noexcept {
+    return c >= 33 && c <= 126;
+} // PRINTUSASCII
+
+/// Reads exactly @p n digits at @p p. @return the value, or -1.
+[[nodiscard]] int digits(std::string_view s, std::size_t p, std::size_t n) noexcept {
+    if (p + n > s.size()) {
+        return -1;
+    }
+    int v = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!is_digit(s[p + i])) {
+            return -1;
+        }
+        v = v * 10 + (s[p + i] - '0');
+    }
+    return v;
+}
+
+[[nodiscard]] constexpr bool leap(int y) noexcept {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/// Takes the next header field up to SP. @return false when no SP follows or the field is empty.
+[[nodiscard]] bool field(std::string_view& rest, std::string_view& out) noexcept {
+    const std::size_t sp = rest.find(' ');
+    if (sp == std::string_view::npos || sp == 0) {
+        return false;
+    }
+    out = rest.substr(0, sp);
+    rest.remove_prefix(sp + 1);
+    return true;
+}
+
+[[nodiscard]] bool printable(std::string_view s) noexcept {
+    for (char c : s) {
+        if (!is_print(c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Validates SD-NAME (6.3: 1-32 PRINTUSASCII except '=', SP, ']', '"') at the front of @p s.
+[[nodiscard]] std::size_t sd_name(std::string_view s) noexcept {
+    std::size_t n = 0;
+    while (n < s.size() && n <= 32 && is_print(s[n]) && s[n] != '=' && s[n] != ']' && s[n] != '"') {
+        ++n;
+    }
+    return n >= 1 && n <= 32 ? n : 0;
+}
+
+/// Length of the STRUCTURED-DATA at the front of @p s (one or more SD-ELEMENTs), or 0.
+[[nodiscard]] std::size_t structured_data(std::string_view s) noexcept {
+    std::size_t p = 0;
+    while (p < s.size() && s[p] == '[') {
+        ++p;
+        const std::size_t id = sd_name(s.substr(p));
+        if (id == 0) {
+            return 0;
+        }
+        p += id;
+        while (p < s.size() && s[p] == ' ') {
+            ++p;
+            const std::size_t name = sd_name(s.substr(p));
+            if (name == 0 || p + name + 1 >= s.size() || s[p + name] != '=' ||
+                s[p + name + 1] != '"') {
+                return 0;
+            }
+            p += name + 2;
+            // PARAM-VALUE: '"', '\' and ']' must be escaped with '\' (6.3.3).
+            for (;;) {
+                if (p >= s.size()) {
+                    return 0;
+                }
+                if (s[p] == '\\') {
+                    p += 2; // the escaped character (or an unknown escape: kept as is)
+                    continue;
+                }
+                if (s[p] == ']') {
+                    return 0;
+                }
+                if (s[p] == '"') {
+                    ++p;
+                    break;
+                }
+                ++p;
+            }
+        }
+        if (p >= s.size() || s[p] != ']') {
+            return 0;
+        }
+        ++p;
+    }
+    return p;
+}
+
+} // namespace
+
+bool parse_rfc3339(std::string_view t, int64_t& ns) noexcept {
+    // FULL-DATE = 4DIGIT "-" 2DIGIT "-" 2DIGIT; PARTIAL-TIME = 2DIGIT ":" 2DIGIT ":" 2DIGIT [.
+    // 1*6DIGIT]
+    const int y = digits(t, 0, 4);
+    const int mo = digits(t, 5, 2);
+    const int d = digits(t, 8, 2);
+    const int h = digits(t, 11, 2);
+    const int mi = digits(t, 14, 2);
+    const int s = digits(t, 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
+        s > 59 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':') {
+        return false;
+    }
+    static constexpr int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (d > mdays[mo - 1] + (mo == 2 && leap(y) ? 1 : 0)) {
+        return false;
+    }
+    std::size_t p = 19;
+    int64_t frac_ns = 0;
+    if (p < t.size() && t[p] == '.') {
+        ++p;
+        int n = 0;
+        while (p < t.size() && is_digit(t[p]) && n < 6) {
+            frac_ns = frac_ns * 10 + (t[p] - '0');
+            ++p;
+            ++n;
+        }
+        if (n == 0) {
+            return false;
+        }
+        for (int i = n; i < 9; ++i) {
+            frac_ns *= 10;
+        }
+    }
+    int64_t offset_s = 0;
+    if (p < t.size() && t[p] == 'Z') {
+        ++p;
+    } else if (p < t.size() && (t[p] == '+' || t[p] == '-')) {
+        const int oh = digits(t, p + 1, 2);
+        const int om = digits(t, p + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59 || t[p + 3] != ':') {
+            return false;
+        }
+        offset_s = (t[p] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (p != t.size()) {
+        return false;
+    }
+    const int64_t secs =
+        days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+        mi * 60 + s - offset_s;
+    // int64 nanoseconds span 1677-09-21 to 2262-04-11; RFC 5424 allows years 0000-9999, and
+    // those outside the span are refused rather than wrapped.
+    constexpr int64_t max_secs = INT64_MAX / 1'000'000'000 - 1;
+    if (secs > max_secs || secs < -max_secs) {
+        return false;
+    }
+    ns = secs * 1'000'000'000 + frac_ns;
+    return true;
+}
+
+rfc5424_status parse_rfc5424(std::string_view msg, log_record& out) noexcept {
+    out = log_record{};
+    // PRI (6.2.1): "<" 1*3DIGIT ">", 0..191, no leading zeros.
+    if (msg.size() < 3 || msg[0] != '<') {
+        return rfc5424_status::bad_pri;
+    }
+    std::size_t p = 1;
+    int pri = 0;
+    while (p < msg.size() && p <= 4 && is_digit(msg[p])) {
+        pri = pri * 10 + (msg[p] - '0');
+        ++p;
+    }
+    if (p == 1 || p > 4 || p >= msg.size() || msg[p] != '>' || pri > 191 ||
+        (msg[1] == '0' && p > 2)) {
+        return rfc5424_status::bad_pri;
+    }
+    ++p;
+    // VERSION (6.2.2): NONZERO-DIGIT 0*2DIGIT, then SP.
+    const std::size_t v0 = p;
+    while (p < msg.size() && is_digit(msg[p]) && p - v0 < 3) {
+        ++p;
+    }
+    if (p == v0 || msg[v0] == '0' || (p < msg.size() && is_digit(msg[p]))) {
+        return rfc5424_status::bad_version;
+    }
+    if (p >= msg.size() || msg[p] != ' ') {
+        return rfc5424_status::missing_space;
+    }
+    std::string_view rest = msg.substr(p + 1);
+    std::string_view ts;
+    if (!field(rest, ts)) {
+        return rfc5424_status::missing_space;
+    }
+    if (ts == "-") {
+        out.flags |= parse_flag::no_timestamp;
+    } else if (!parse_rfc3339(ts, out.timestamp_ns)) {
+        return rfc5424_status::bad_timestamp;
+    } else {
+        out.has_timestamp = true;
+    }
+    std::string_view host;
+    std::string_view app;
+    std::string_view proc;
+    std::string_view id;
+    if (!field(rest, host)) {
+        return rfc5424_status::missing_space;
+    }
+    if (host.size() > 255 || !printable(host)) {
+        return rfc5424_status::bad_hostname;
+    }
+    if (!field(rest, app)) {
+        return rfc5424_status::missing_space;
+    }
+    if (app.size() > 48 || !printable(app)) {
+        return rfc5424_status::bad_app_name;
+    }
+    if (!field(rest, proc)) {
+        return rfc5424_status::missing_space;
+    }
+    if (proc.size() > 128 || !printable(proc)) {
+        return rfc5424_status::bad_procid;
+    }
+    if (!field(rest, id)) {
+        return rfc5424_status::missing_space;
+    }
+    if (id.size() > 32 || !printable(id)) {
+        return rfc5424_status::bad_msgid;
+    }
+    // STRUCTURED-DATA (6.3): NILVALUE or SD-ELEMENTs, then nothing or SP MSG.
+    std::size_t sd_len = 0;
+    if (!rest.empty() && rest[0] == '-') {
+        sd_len = 1;
+    } else {
+        sd_len = structured_data(rest);
+        if (sd_len == 0) {
+            return rfc5424_status::bad_structured_data;
+        }
+        out.structured_data = rest.substr(0, sd_len);
+    }
+    rest.remove_prefix(sd_len);
+    if (!rest.empty()) {
+        if (rest[0] != ' ') {
+            return rfc5424_status::bad_structured_data;
+        }
+        rest.remove_prefix(1);
+        if (rest.substr(0, 3) == "\xEF\xBB\xBF") { // MSG-UTF8: BOM then UTF-8 (6.4)
+            out.flags |= parse_flag::bom;
+            rest.remove_prefix(3);
+        }
+        out.message = rest;
+    }
+    auto nil = [](std::string_view f) { return f == "-" ? std::string_view{} : f; };
+    out.timestamp_text = ts;
+    out.hostname = nil(host);
+    out.app_name = nil(app);
+    out.procid = nil(proc);
+    out.msgid = nil(id);
+    out.facility = static_cast<int8_t>(pri / 8);
+    out.severity = static_cast<int8_t>(pri % 8);
+    out.format = input_format::rfc5424;
+    return rfc5424_status::ok;
+}
+
+} // namespace logagg::log

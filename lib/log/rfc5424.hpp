@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath (no allocation, no exceptions; never reads outside the given view).
+//
+// RFC 5424 syslog messages, strictly (section 6 ABNF), parsed in place.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "log/record.hpp"
+
+namespace logagg::log {
+
+/// Why a message is not valid RFC 5424. Each is a malformed class with its own counter.
+enum class rfc5424_status : uint8_t {
+    ok,
+    bad_pri,             ///< no "<PRIVAL>", PRIVAL > 191, or leading zeros (6.2.1)
+    bad_version,         ///< VERSION not 1-3 digits starting with 1-9 (6.2.2)
+    missing_space,       ///< a header field not followed by exactly one SP
+    bad_timestamp,       ///< not NILVALUE nor a valid FULL-DATE "T" FULL-TIME (6.2.3)
+    bad_hostname,        ///< empty, longer than 255, or not PRINTUSASCII (6.2.4)
+    bad_app_name,        ///< longer than 48 (6.2.5)
+    bad_procid,          ///< longer than 128 (6.2.6)
+    bad_msgid,           ///< longer than 32 (6.2.7)
+    bad_structured_data, ///< not NILVALUE nor well-formed SD-ELEMENTs (6.3)
+    count_
+};
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(rfc5424_status::count_)>
+    rfc5424_status_names{
+        "ok",           "bad_pri",      "bad_version", "missing_space", "bad_timestamp",
+        "bad_hostname", "bad_app_name", "bad_procid",  "bad_msgid",     "bad_structured_data"};
+
+/// Parses @p msg (one message, framing already removed) into @p out. On success every field of
+/// @p out is set (views into @p msg) and format is rfc5424; on failure @p out is unspecified.
+[[nodiscard]] rfc5424_status parse_rfc5424(std::string_view msg, log_record& out) noexcept;
+
+/// Parses an RFC 5424 TIMESTAMP (FULL-DATE "T" FULL-TIME, fractions up to 6 digits, "Z" or
+/// +/-hh:mm) into UTC nanoseconds. @return false when @p t is not one.
+[[nodiscard]] bool parse_rfc3339(std::string_view t, int64_t& ns) noexcept;
+
+} // namespace logagg::log
