@@ -17,6 +17,9 @@ inline constexpr uint16_t bom = 1u
 inline constexpr uint16_t no_timestamp = 1u << 1; ///< TIMESTAMP was the NILVALUE
 inline constexpr uint16_t parse_error =
     1u << 2; ///< the format did not parse; `message` is the raw bytes
+inline constexpr uint16_t json_valid =
+    1u << 3; ///< JSON input checked whole: the original object may be embedded verbatim
+inline constexpr uint16_t truncated = 1u << 4; ///< the message was cut to --max-msg
 } // namespace parse_flag
 
 /// A parsed log message: views into the packet plus scalars.

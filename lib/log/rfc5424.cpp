@@ -109,9 +109,9 @@ namespace {
 
 } // namespace
 
-bool parse_rfc3339(std::string_view t, int64_t& ns) noexcept {
+bool parse_rfc3339(std::string_view t, int64_t& ns, int max_frac) noexcept {
     // FULL-DATE = 4DIGIT "-" 2DIGIT "-" 2DIGIT; PARTIAL-TIME = 2DIGIT ":" 2DIGIT ":" 2DIGIT [.
-    // 1*6DIGIT]
+    // 1*6DIGIT] (1*max_frac here)
     const int y = digits(t, 0, 4);
     const int mo = digits(t, 5, 2);
     const int d = digits(t, 8, 2);
@@ -131,7 +131,7 @@ bool parse_rfc3339(std::string_view t, int64_t& ns) noexcept {
     if (p < t.size() && t[p] == '.') {
         ++p;
         int n = 0;
-        while (p < t.size() && is_digit(t[p]) && n < 6) {
+        while (p < t.size() && is_digit(t[p]) && n < max_frac) {
             frac_ns = frac_ns * 10 + (t[p] - '0');
             ++p;
             ++n;

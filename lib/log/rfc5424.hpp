@@ -35,8 +35,9 @@ inline constexpr std::array<std::string_view, static_cast<std::size_t>(rfc5424_s
 /// @p out is set (views into @p msg) and format is rfc5424; on failure @p out is unspecified.
 [[nodiscard]] rfc5424_status parse_rfc5424(std::string_view msg, log_record& out) noexcept;
 
-/// Parses an RFC 5424 TIMESTAMP (FULL-DATE "T" FULL-TIME, fractions up to 6 digits, "Z" or
-/// +/-hh:mm) into UTC nanoseconds. @return false when @p t is not one.
-[[nodiscard]] bool parse_rfc3339(std::string_view t, int64_t& ns) noexcept;
+/// Parses an RFC 5424 TIMESTAMP (FULL-DATE "T" FULL-TIME, fractions up to @p max_frac digits
+/// (6 in RFC 5424; 9 for the RFC 3339 stamps of JSON logs), "Z" or +/-hh:mm) into UTC
+/// nanoseconds. @return false when @p t is not one.
+[[nodiscard]] bool parse_rfc3339(std::string_view t, int64_t& ns, int max_frac = 6) noexcept;
 
 } // namespace logagg::log

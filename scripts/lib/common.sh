@@ -7,6 +7,7 @@ LOGAGG_PACKAGES=(
     build-essential pkg-config meson ninja-build python3
     libdpdk-dev dpdk            # DPDK 22.11 LTS: headers, libraries, PMDs (net_pcap, net_af_packet, net_ring)
     zlib1g-dev                  # GELF zlib/gzip payloads
+    libsimdjson-dev             # JSON lines (On-Demand, in place)
     libfmt-dev                  # fmt (the wrap in subprojects/ is the fallback elsewhere)
     libgtest-dev libgmock-dev   # GoogleTest
     libbenchmark-dev            # Google Benchmark

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath (json_extractor::parse and the mapping helpers), control plane (json_field_map).
+#include "log/json.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include <simdjson.h>
+
+#include "log/rfc5424.hpp"
+
+namespace logagg::log {
+namespace ondemand = simdjson::ondemand;
+static_assert(json_padding == simdjson::SIMDJSON_PADDING);
+
+namespace {
+
+constexpr std::size_t n_roles = static_cast<std::size_t>(json_role::count_);
+
+[[nodiscard]] json_status status_of(simdjson::error_code e) noexcept {
+    switch (e) {
+    case simdjson::SUCCESS:
+        return json_status::ok;
+    case simdjson::UTF8_ERROR:
+        return json_status::bad_utf8;
+    default:
+        return json_status::invalid;
+    }
+}
+
+[[nodiscard]] bool is_ws(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/// The raw text of a scalar token without the whitespace simdjson counts with it.
+[[nodiscard]] std::string_view trim_token(std::string_view t) noexcept {
+    while (!t.empty() && is_ws(t.back())) {
+        t.remove_suffix(1);
+    }
+    return t;
+}
+
+/// Walks a whole value so that simdjson checks every token of it.
+simdjson::error_code check_value(ondemand::value v) noexcept {
+    ondemand::json_type type{};
+    if (auto e = v.type().get(type)) {
+        return e;
+    }
+    switch (type) {
+    case ondemand::json_type::object: {
+        ondemand::object o;
+        if (auto e = v.get_object().get(o)) {
+            return e;
+        }
+        for (auto f : o) {
+            std::string_view k;
+            if (auto e = f.unescaped_key().get(k)) {
+                return e;
+            }
+            ondemand::value child;
+            if (auto e = f.value().get(child)) {
+                return e;
+            }
+            if (auto e = check_value(child)) {
+                return e;
+            }
+        }
+        return simdjson::SUCCESS;
+    }
+    case ondemand::json_type::array: {
+        ondemand::array a;
+        if (auto e = v.get_array().get(a)) {
+            return e;
+        }
+        for (auto el : a) {
+            ondemand::value child;
+            if (auto e = el.get(child)) {
+                return e;
+            }
+            if (auto e = check_value(child)) {
+                return e;
+            }
+        }
+        return simdjson::SUCCESS;
+    }
+    case ondemand::json_type::string: {
+        std::string_view s;
+        return v.get_string().get(s);
+    }
+    case ondemand::json_type::number: {
+        ondemand::number n;
+        return v.get_number().get(n);
+    }
+    case ondemand::json_type::boolean: {
+        bool b = false;
+        return v.get_bool().get(b);
+    }
+    case ondemand::json_type::null: {
+        bool is_null = false;
+        if (auto e = v.is_null().get(is_null)) {
+            return e;
+        }
+        return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+    }
+    return simdjson::INCORRECT_TYPE;
+}
+
+[[nodiscard]] char lower(char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Concatenates (GCC 12 warns falsely, -Wrestrict, on chains of std::string operator+).
+[[nodiscard]] std::string cat(std::initializer_list<std::string_view> parts) {
+    std::string out;
+    for (std::string_view p : parts) {
+        out.append(p);
+    }
+    return out;
+}
+
+} // namespace
+
+json_field_map::json_field_map() {
+    auto set = [this](json_role r, std::initializer_list<const char*> names) {
+        auto& v = names_[static_cast<std::size_t>(r)];
+        v.assign(names.begin(), names.end());
+    };
+    set(json_role::ts, {"@timestamp", "timestamp", "time", "ts", "t", "@t"});
+    set(json_role::sev, {"severity", "level", "log.level", "levelname", "lvl", "loglevel", "@l"});
+    set(json_role::host, {"host", "hostname", "host.name", "source_host"});
+    set(json_role::app, {"app", "service", "service.name", "application", "appname", "name"});
+    set(json_role::procid, {"pid", "process.pid", "procid"});
+    set(json_role::msgid, {"msgid", "event.action"});
+    set(json_role::msg, {"message", "msg", "log", "short_message", "text", "@m", "@mt"});
+    rebuild();
+}
+
+void json_field_map::rebuild() {
+    keys_.clear();
+    for (std::size_t r = 0; r < n_roles; ++r) {
+        for (std::size_t i = 0; i < names_[r].size(); ++i) {
+            keys_.push_back(key{names_[r][i], static_cast<json_role>(r), static_cast<uint8_t>(i)});
+        }
+    }
+}
+
+std::string json_field_map::apply(std::string_view spec) {
+    auto next = [](std::string_view& s, char sep) {
+        const std::size_t p = s.find(sep);
+        std::string_view head = s.substr(0, p);
+        s = p == std::string_view::npos ? std::string_view{} : s.substr(p + 1);
+        return head;
+    };
+    auto copy = names_;
+    std::array<bool, n_roles> seen{};
+    while (!spec.empty()) {
+        std::string_view item = next(spec, ',');
+        const std::size_t eq = item.find('=');
+        if (eq == std::string_view::npos) {
+            return cat({"'", item, "' is not ROLE=NAME"});
+        }
+        const std::string_view role = item.substr(0, eq);
+        std::string_view names = item.substr(eq + 1);
+        std::size_t r = 0;
+        while (r < n_roles && json_role_names[r] != role) {
+            ++r;
+        }
+        if (r == n_roles) {
+            return cat({"unknown role '", role, "' (ts, sev, host, app, procid, msgid, msg)"});
+        }
+        if (seen[r]) {
+            return cat({"role '", role, "' given twice"});
+        }
+        seen[r] = true;
+        copy[r].clear();
+        while (!names.empty() || copy[r].empty()) {
+            const std::string_view n = next(names, '|');
+            if (n.empty() || n.size() > 64 || n.find_first_of("\"\\") != std::string_view::npos) {
+                return cat({"bad key name in '", item, "' (1-64 characters, no \" or \\)"});
+            }
+            if (copy[r].size() == 8) {
+                return cat({"more than 8 names for role '", role, "'"});
+            }
+            copy[r].emplace_back(n);
+        }
+    }
+    names_ = std::move(copy);
+    rebuild();
+    return {};
+}
+
+int severity_from_name(std::string_view n) noexcept {
+    static constexpr std::array<std::pair<std::string_view, int>, 22> names{{
+        {"emerg", 0},  {"emergency", 0}, {"panic", 0},       {"alert", 1},
+        {"crit", 2},   {"critical", 2},  {"fatal", 2},       {"err", 3},
+        {"error", 3},  {"eror", 3},      {"warn", 4},        {"warning", 4},
+        {"notice", 5}, {"info", 6},      {"information", 6}, {"informational", 6},
+        {"debug", 7},  {"dbug", 7},      {"trace", 7},       {"verbose", 7},
+        {"e", 3},      {"w", 4},
+    }};
+    for (const auto& [name, sev] : names) {
+        if (iequals(n, name)) {
+            return sev;
+        }
+    }
+    return -1;
+}
+
+int severity_from_number(int64_t n) noexcept {
+    if (n >= 0 && n <= 7) {
+        return static_cast<int>(n);
+    }
+    switch (n) {
+    case 10:
+    case 20:
+        return 7;
+    case 30:
+        return 6;
+    case 40:
+        return 4;
+    case 50:
+        return 3;
+    case 60:
+        return 2;
+    default:
+        return -1;
+    }
+}
+
+bool epoch_to_ns(double v, int64_t& ns) noexcept {
+    if (!std::isfinite(v) || v < 0) {
+        return false;
+    }
+    double scale = 1.0;
+    if (v < 1e11) {
+        scale = 1e9;
+    } else if (v < 1e14) {
+        scale = 1e6;
+    } else if (v < 1e17) {
+        scale = 1e3;
+    }
+    if (v * scale >= 9.2e18) {
+        return false;
+    }
+    // Whole and fractional parts apart, so integral milliseconds stay exact.
+    const double whole = std::floor(v);
+    ns = static_cast<int64_t>(whole) * static_cast<int64_t>(scale) +
+         static_cast<int64_t>(std::llround((v - whole) * scale));
+    return true;
+}
+
+struct json_extractor::impl {
+    ondemand::parser parser;
+};
+
+std::string_view json_extractor::implementation() noexcept {
+    return simdjson::builtin_implementation()->name();
+}
+
+json_extractor::~json_extractor() = default;
+
+json_extractor::json_extractor(const json_field_map& fields, std::size_t max_len)
+    : fields_(fields), impl_(std::make_unique<impl>()) {
+#if defined(__AVX2__)
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2")) {
+        throw std::runtime_error("this logagg was built with -Djson_isa=haswell (AVX2, BMI2) but "
+                                 "this CPU lacks them; rebuild with -Djson_isa=westmere");
+    }
+#elif defined(__PCLMUL__)
+    if (!__builtin_cpu_supports("sse4.2") || !__builtin_cpu_supports("pclmul")) {
+        throw std::runtime_error("this logagg was built with -Djson_isa=westmere (SSE4.2, "
+                                 "PCLMULQDQ) but this CPU lacks them");
+    }
+#endif
+    if (impl_->parser.allocate(max_len + 1) != simdjson::SUCCESS) {
+        throw std::runtime_error("simdjson: cannot allocate a parser for " +
+                                 std::to_string(max_len) + "-byte documents");
+    }
+}
+
+json_status json_extractor::parse(const char* data, std::size_t len, std::size_t capacity,
+                                  bool validate_all, log_record& out) noexcept {
+    out = log_record{};
+    out.format = input_format::json;
+    if (len > impl_->parser.capacity()) {
+        return json_status::invalid; // unreachable: the worker bounds messages by --max-msg
+    }
+    ondemand::document doc;
+    if (auto e = impl_->parser.iterate(data, len, capacity).get(doc)) {
+        return e == simdjson::EMPTY ? json_status::not_object : status_of(e);
+    }
+    ondemand::object obj;
+    if (auto e = doc.get_object().get(obj)) {
+        return e == simdjson::INCORRECT_TYPE || e == simdjson::EMPTY ? json_status::not_object
+                                                                     : status_of(e);
+    }
+    const char* const end = data + len;
+    std::array<uint8_t, n_roles> best;
+    best.fill(UINT8_MAX);
+    for (auto f : obj) {
+        ondemand::field field;
+        if (auto e = std::move(f).get(field)) {
+            return status_of(e);
+        }
+        // The key as written: up to its closing quote (stage 1 guarantees there is one). A key
+        // with escapes ends in a backslash here and matches no name.
+        const char* k = field.key().raw();
+        const void* q = std::memchr(k, '"', static_cast<std::size_t>(end - k));
+        const json_field_map::key* match =
+            q == nullptr ? nullptr
+                         : fields_.find(std::string_view(k, static_cast<const char*>(q) - k));
+        ondemand::value v = field.value();
+        const auto role = match == nullptr ? 0u : static_cast<std::size_t>(match->role);
+        if (match == nullptr || match->priority >= best[role]) {
+            if (validate_all) {
+                if (auto e = check_value(v)) {
+                    return status_of(e);
+                }
+            }
+            continue;
+        }
+        ondemand::json_type type{};
+        if (auto e = v.type().get(type)) {
+            return status_of(e);
+        }
+        const std::string_view raw = trim_token(v.raw_json_token());
+        bool used = false;
+        if (type == ondemand::json_type::string && raw.size() >= 2) {
+            const std::string_view text = raw.substr(1, raw.size() - 2);
+            used = true;
+            switch (match->role) {
+            case json_role::ts: {
+                int64_t ns = 0;
+                out.timestamp_text = text;
+                out.has_timestamp = parse_rfc3339(text, ns, 9);
+                out.timestamp_ns = out.has_timestamp ? ns : 0;
+                break;
+            }
+            case json_role::sev:
+                out.severity = static_cast<int8_t>(severity_from_name(text));
+                break;
+            case json_role::host:
+                out.hostname = text;
+                break;
+            case json_role::app:
+                out.app_name = text;
+                break;
+            case json_role::procid:
+                out.procid = text;
+                break;
+            case json_role::msgid:
+                out.msgid = text;
+                break;
+            case json_role::msg:
+            case json_role::count_:
+                out.message = text;
+                break;
+            }
+            if (validate_all) {
+                std::string_view decoded;
+                if (auto e = v.get_string().get(decoded)) {
+                    return status_of(e);
+                }
+            }
+        } else if (type == ondemand::json_type::number) {
+            double d = 0;
+            if (auto e = v.get_double().get(d)) {
+                return status_of(e);
+            }
+            used = true;
+            switch (match->role) {
+            case json_role::ts: {
+                int64_t ns = 0;
+                out.timestamp_text = raw;
+                out.has_timestamp = epoch_to_ns(d, ns);
+                out.timestamp_ns = out.has_timestamp ? ns : 0;
+                break;
+            }
+            case json_role::sev:
+                out.severity =
+                    static_cast<int8_t>(d == std::floor(d) && std::fabs(d) < 1e6
+                                            ? severity_from_number(static_cast<int64_t>(d))
+                                            : -1);
+                break;
+            case json_role::procid:
+                out.procid = raw;
+                break;
+            case json_role::msgid:
+                out.msgid = raw;
+                break;
+            default:
+                used = false; // a number is no host, app or message
+                break;
+            }
+        }
+        if (used) {
+            best[role] = match->priority;
+        } else if (validate_all) {
+            if (auto e = check_value(v)) {
+                return status_of(e);
+            }
+        }
+    }
+    // Past the object only the end may follow (simdjson reports the position out of bounds).
+    const char* where = nullptr;
+    if (doc.current_location().get(where) != simdjson::OUT_OF_BOUNDS) {
+        return json_status::trailing;
+    }
+    if (validate_all) {
+        out.flags |= parse_flag::json_valid;
+    }
+    if (!out.has_timestamp) {
+        out.flags |= parse_flag::no_timestamp;
+    }
+    return json_status::ok;
+}
+
+} // namespace logagg::log

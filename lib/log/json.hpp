@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath (json_extractor::parse); json_field_map is built by the control plane.
+//
+// JSON lines: one object per message, parsed with simdjson On-Demand in place over the received
+// bytes. Fields are found by name (configurable, with defaults that cover Docker/Kubernetes,
+// Bunyan/pino, logrus, zap and ECS) and kept as views of their raw JSON text (escapes left in
+// place; encoders decode them).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "log/record.hpp"
+
+namespace logagg::log {
+
+/// Why a JSON message did not give a record. Each is a malformed class with its own counter.
+enum class json_status : uint8_t {
+    ok,
+    not_object, ///< valid start but not an object (array, scalar) or empty
+    bad_utf8,   ///< invalid UTF-8 anywhere in the message (simdjson stage 1)
+    invalid,    ///< not well-formed JSON (syntax, unclosed, bad literal, bad escape)
+    trailing,   ///< bytes other than whitespace after the object
+    count_
+};
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(json_status::count_)>
+    json_status_names{"ok", "not_object", "bad_utf8", "invalid", "trailing"};
+
+/// Which record field a JSON key fills.
+enum class json_role : uint8_t { ts, sev, host, app, procid, msgid, msg, count_ };
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(json_role::count_)>
+    json_role_names{"ts", "sev", "host", "app", "procid", "msgid", "msg"};
+
+/// Key names per role, in priority order (an earlier name wins when several are present).
+/// Keys are matched as written at the top level of the object: escaped keys do not match, and a
+/// dotted name such as "log.level" matches that literal key (as ECS loggers write it).
+class json_field_map {
+public:
+    /// The defaults (docs/formats.md lists them).
+    json_field_map();
+
+    /// Control plane. Applies "role=name[|name...],..." (e.g. "ts=time,sev=level|lvl"): each role
+    /// named replaces its list. @return an error message, or empty on success.
+    std::string apply(std::string_view spec);
+
+    struct key {
+        std::string_view name; ///< into names_ (stable: names_ never changes after apply)
+        json_role role;
+        uint8_t priority; ///< 0 is best
+    };
+    /// Datapath: the role and priority of @p raw_key, or nullptr.
+    [[nodiscard]] const key* find(std::string_view raw_key) const noexcept {
+        for (const key& k : keys_) {
+            if (k.name.size() == raw_key.size() && k.name == raw_key) {
+                return &k;
+            }
+        }
+        return nullptr;
+    }
+    [[nodiscard]] const std::vector<key>& keys() const noexcept { return keys_; }
+
+private:
+    void rebuild();
+    std::array<std::vector<std::string>, static_cast<std::size_t>(json_role::count_)> names_;
+    std::vector<key> keys_;
+};
+
+/// Bytes simdjson may read past the end of a message (must be addressable, any content);
+/// simdjson's SIMDJSON_PADDING (checked in json.cpp, which alone includes simdjson: it is built
+/// for a chosen instruction set, see docs/formats.md).
+inline constexpr std::size_t json_padding = 64;
+
+/// Maps a severity name (case-insensitive: emerg, alert, crit, err/error, warn/warning, notice,
+/// info, debug, trace, fatal, panic, ...) to 0-7. @return -1 when unknown.
+[[nodiscard]] int severity_from_name(std::string_view name) noexcept;
+
+/// Maps a numeric level to 0-7: 0-7 as syslog severities, 10-60 as Bunyan/pino levels
+/// (10 trace, 20 debug -> 7; 30 info -> 6; 40 warn -> 4; 50 error -> 3; 60 fatal -> 2).
+/// @return -1 otherwise.
+[[nodiscard]] int severity_from_number(int64_t n) noexcept;
+
+/// Converts an epoch number to ns by magnitude: < 1e11 seconds (fractions kept), < 1e14
+/// milliseconds, < 1e17 microseconds, else nanoseconds. @return false for negative or non-finite.
+[[nodiscard]] bool epoch_to_ns(double v, int64_t& ns) noexcept;
+
+/// One per worker lcore: owns the simdjson parser (its buffers are sized once at set-up, so
+/// parsing never allocates).
+class json_extractor {
+public:
+    /// Control plane. @param max_len the longest message that will be parsed (--max-msg).
+    /// @throws std::runtime_error when simdjson cannot allocate.
+    json_extractor(const json_field_map& fields, std::size_t max_len);
+    ~json_extractor();
+    json_extractor(const json_extractor&) = delete;
+    json_extractor& operator=(const json_extractor&) = delete;
+
+    /// The simdjson implementation compiled in ("haswell", "westmere", "fallback", ...).
+    [[nodiscard]] static std::string_view implementation() noexcept;
+
+    /// Parses the object in [data, data + len); [data + len, data + capacity) must be readable
+    /// and capacity >= len + json_padding. With @p validate_all, every value is checked (not
+    /// only the extracted ones), so on ok the whole message is well-formed JSON
+    /// (parse_flag::json_valid is set). Fills @p out with views into [data, data + len).
+    [[nodiscard]] json_status parse(const char* data, std::size_t len, std::size_t capacity,
+                                    bool validate_all, log_record& out) noexcept;
+
+private:
+    struct impl;
+    const json_field_map& fields_;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace logagg::log
