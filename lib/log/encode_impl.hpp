@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath. The encoder templates declared in encode.hpp (included from there only).
+#pragma once
+
+#include <charconv>
+
+namespace logagg::log {
+namespace detail {
+
+template <class Out>
+void gen_int(int64_t v, Out& o) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    o.gen(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+/// ,"key":"value" for a non-empty byte field (JSON-escaped text for JSON input).
+template <class Out>
+void json_field(std::string_view key, std::string_view v, bool json_text, Out& o) {
+    if (v.empty()) {
+        return;
+    }
+    o.gen(key);
+    if (json_text) {
+        emit_run(v, 0, v.size(), true, o); // already valid JSON string content
+    } else {
+        json_escape_bytes(v, o);
+    }
+    o.gen("\"");
+}
+
+/// Walks well-formed RFC 5424 STRUCTURED-DATA ("[id k=\"v\" ...][...]"), calling
+/// on_element(id) and on_param(name, raw_value). Stops at the first surprise (defensive: the
+/// parser validated it).
+template <class E, class P>
+void walk_sd(std::string_view sd, E&& on_element, P&& on_param) {
+    std::size_t p = 0;
+    while (p < sd.size() && sd[p] == '[') {
+        std::size_t q = p + 1;
+        while (q < sd.size() && sd[q] != ' ' && sd[q] != ']') {
+            ++q;
+        }
+        on_element(sd.substr(p + 1, q - p - 1));
+        while (q < sd.size() && sd[q] == ' ') {
+            const std::size_t name = q + 1;
+            const std::size_t eq = sd.find('=', name);
+            if (eq == std::string_view::npos || eq + 1 >= sd.size() || sd[eq + 1] != '"') {
+                return;
+            }
+            std::size_t v = eq + 2;
+            while (v < sd.size() && sd[v] != '"') {
+                v += sd[v] == '\\' && v + 1 < sd.size() ? 2 : 1;
+            }
+            if (v >= sd.size()) {
+                return;
+            }
+            on_param(sd.substr(name, eq - name), sd.substr(eq + 2, v - eq - 2));
+            q = v + 1;
+        }
+        if (q >= sd.size() || sd[q] != ']') {
+            return;
+        }
+        p = q + 1;
+    }
+}
+
+/// Counts what an encoder produces (for the octet count of rfc5424).
+struct counting_out {
+    std::size_t n = 0;
+    void gen(std::string_view b) noexcept { n += b.size(); }
+    void ref(std::string_view b) noexcept { n += b.size(); }
+    void copied(std::size_t) noexcept {}
+};
+
+/// A header field of rfc5424 output: PRINTUSASCII only, at most @p max, "-" when empty.
+template <class Out>
+void sanitized(std::string_view v, std::size_t max, Out& o) {
+    if (v.empty()) {
+        o.gen("-");
+        return;
+    }
+    if (v.size() > max) {
+        v = v.substr(0, max);
+    }
+    char buf[256];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const char c = v[i];
+        buf[i] = c > ' ' && c < 127 ? c : '_';
+    }
+    o.gen(std::string_view(buf, v.size()));
+    o.copied(v.size());
+}
+
+template <class Out>
+void rfc5424_body(const log_record& r, Out& o) {
+    const int fac = r.facility >= 0 ? r.facility : 1;
+    const int sev = r.severity >= 0 ? r.severity : 5;
+    o.gen("<");
+    gen_int(fac * 8 + sev, o);
+    o.gen(">1 ");
+    if (r.has_timestamp) {
+        char ts[40];
+        o.gen(std::string_view(ts, format_rfc3339(r.timestamp_ns, 6, ts)));
+    } else {
+        o.gen("-");
+    }
+    o.gen(" ");
+    sanitized(r.hostname, 255, o);
+    o.gen(" ");
+    sanitized(r.app_name, 48, o);
+    o.gen(" ");
+    sanitized(r.procid, 128, o);
+    o.gen(" ");
+    sanitized(r.msgid, 32, o);
+    o.gen(" ");
+    if (r.format == input_format::rfc5424 && !r.structured_data.empty()) {
+        emit_run(r.structured_data, 0, r.structured_data.size(), true, o);
+    } else {
+        o.gen("-");
+    }
+    if (!r.message.empty()) {
+        o.gen(" ");
+        if (r.format == input_format::json && (r.flags & parse_flag::parse_error) == 0) {
+            json_unescape(r.message, o);
+        } else {
+            o.ref(r.message);
+        }
+    }
+}
+
+} // namespace detail
+
+template <class Out>
+void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
+    char ts[40];
+    if (r.has_timestamp) {
+        o.gen("{\"ts\":\"");
+        o.gen(std::string_view(ts, format_rfc3339(r.timestamp_ns, 9, ts)));
+        o.gen("\"");
+    } else {
+        o.gen("{\"ts\":null");
+    }
+    o.gen(",\"received\":\"");
+    o.gen(std::string_view(ts, format_rfc3339(c.received_ns, 9, ts)));
+    o.gen("\"");
+    const bool json_text =
+        r.format == input_format::json && (r.flags & parse_flag::parse_error) == 0;
+    detail::json_field(",\"host\":\"", r.hostname, json_text, o);
+    detail::json_field(",\"app\":\"", r.app_name, json_text, o);
+    if (r.severity >= 0) {
+        o.gen(",\"severity\":");
+        detail::gen_int(r.severity, o);
+    }
+    if (r.facility >= 0) {
+        o.gen(",\"facility\":");
+        detail::gen_int(r.facility, o);
+    }
+    detail::json_field(",\"procid\":\"", r.procid, json_text, o);
+    detail::json_field(",\"msgid\":\"", r.msgid, json_text, o);
+    if (!c.source.empty()) {
+        o.gen(",\"source\":\"");
+        o.gen(c.source);
+        o.gen("\"");
+    }
+    o.gen(",\"format\":\"");
+    o.gen(input_format_names[static_cast<std::size_t>(r.format)]);
+    o.gen("\"");
+    if ((r.flags & (parse_flag::parse_error | parse_flag::truncated)) != 0) {
+        o.gen(",\"flags\":[");
+        bool first = true;
+        for (auto [bit, name] : {std::pair{parse_flag::parse_error, "\"parse_error\""},
+                                 std::pair{parse_flag::truncated, "\"truncated\""}}) {
+            if ((r.flags & bit) != 0) {
+                o.gen(first ? "" : ",");
+                o.gen(name);
+                first = false;
+            }
+        }
+        o.gen("]");
+    }
+    o.gen(",\"message\":\"");
+    if (json_text) {
+        detail::emit_run(r.message, 0, r.message.size(), true, o);
+    } else {
+        json_escape_bytes(r.message, o);
+    }
+    o.gen("\"");
+    if (r.format == input_format::rfc5424 && !r.structured_data.empty()) {
+        o.gen(",\"sd\":{");
+        bool first_el = true;
+        bool first_param = true;
+        detail::walk_sd(
+            r.structured_data,
+            [&](std::string_view id) {
+                o.gen(first_el ? "\"" : "},\"");
+                json_escape_bytes(id, o);
+                o.gen("\":{");
+                first_el = false;
+                first_param = true;
+            },
+            [&](std::string_view name, std::string_view value) {
+                o.gen(first_param ? "\"" : ",\"");
+                json_escape_bytes(name, o);
+                o.gen("\":\"");
+                json_escape_sd_value(value, o);
+                o.gen("\"");
+                first_param = false;
+            });
+        o.gen(first_el ? "}" : "}}");
+    }
+    if (r.format == input_format::json && (r.flags & parse_flag::json_valid) != 0) {
+        o.gen(",\"log\":");
+        std::string_view obj = c.original;
+        while (!obj.empty() && (obj.front() == ' ' || obj.front() == '\t')) {
+            obj.remove_prefix(1);
+        }
+        while (!obj.empty() && (obj.back() == ' ' || obj.back() == '\t' || obj.back() == '\r' ||
+                                obj.back() == '\n')) {
+            obj.remove_suffix(1);
+        }
+        o.ref(obj);
+    }
+    o.gen("}\n");
+}
+
+template <class Out>
+void encode_rfc5424(const log_record& r, const encode_context&, Out& o) {
+    detail::counting_out count;
+    detail::rfc5424_body(r, count);
+    detail::gen_int(static_cast<int64_t>(count.n), o);
+    o.gen(" ");
+    detail::rfc5424_body(r, o);
+}
+
+} // namespace logagg::log

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Output encoders: ndjson lines are checked with a real JSON parser (simdjson DOM) field by
+// field; rfc5424 output is parsed back with parse_rfc5424 and its octet count checked; escaping
+// of control characters, quotes, invalid UTF-8 and SD-PARAM escapes; what is referenced rather
+// than copied, and the copy counter.
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+
+#include <string>
+#include <vector>
+
+#include "log/encode.hpp"
+#include "log/json.hpp"
+#include "log/rfc5424.hpp"
+
+namespace {
+
+using namespace logagg::log;
+
+/// Collects output; remembers which bytes were referenced and how many were counted as copied.
+struct string_out {
+    std::string text;
+    std::vector<std::string_view> refs;
+    std::size_t n_copied = 0;
+    void gen(std::string_view b) { text.append(b); }
+    void ref(std::string_view b) {
+        refs.push_back(b);
+        text.append(b);
+    }
+    void copied(std::size_t n) { n_copied += n; }
+};
+
+std::string escaped(std::string_view in) {
+    string_out o;
+    json_escape_bytes(in, o);
+    return o.text;
+}
+
+TEST(Encode, JsonEscaping) {
+    EXPECT_EQ(escaped("plain"), "plain");
+    EXPECT_EQ(escaped("a\"b\\c"), "a\\\"b\\\\c");
+    EXPECT_EQ(escaped("t\tn\nr\r\x01\x1f"), "t\\tn\\nr\\r\\u0001\\u001f");
+    EXPECT_EQ(escaped("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+              "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+    // Invalid: a lone continuation byte, a truncated sequence, an overlong, a surrogate, > U+10FFFF
+    const std::string fffd = "\xEF\xBF\xBD";
+    EXPECT_EQ(escaped("\x80"), fffd);
+    EXPECT_EQ(escaped("a\xC3"), "a" + fffd);
+    EXPECT_EQ(escaped("\xC0\xAF"), fffd + fffd);
+    EXPECT_EQ(escaped("\xED\xA0\x80"), fffd + fffd + fffd);
+    EXPECT_EQ(escaped("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);
+    EXPECT_EQ(escaped("\xFF"), fffd);
+}
+
+TEST(Encode, LongCleanFieldsAreReferencedShortOnesCopied) {
+    const std::string long_msg(200, 'x');
+    string_out o;
+    json_escape_bytes(long_msg, o);
+    ASSERT_EQ(o.refs.size(), 1u);
+    EXPECT_EQ(o.refs[0].data(), long_msg.data());
+    EXPECT_EQ(o.n_copied, 0u);
+    string_out s;
+    json_escape_bytes("short", s);
+    EXPECT_TRUE(s.refs.empty());
+    EXPECT_EQ(s.n_copied, 5u);
+}
+
+TEST(Encode, SdValueEscapes) {
+    string_out o;
+    json_escape_sd_value(R"(a\]b\"c\\d\e)", o);
+    EXPECT_EQ(o.text, R"(a]b\"c\\d\\e)");
+}
+
+TEST(Encode, JsonUnescape) {
+    string_out o;
+    json_unescape(R"(a\nb\"c\u00e9\ud83d\ude00\/\ud800x)", o);
+    EXPECT_EQ(o.text, "a\nb\"c\xC3\xA9\xF0\x9F\x98\x80/\xEF\xBF\xBDx");
+}
+
+TEST(Encode, Rfc3339) {
+    char buf[40];
+    EXPECT_EQ(std::string(buf, format_rfc3339(1065910455003000000LL, 9, buf)),
+              "2003-10-11T22:14:15.003000000Z");
+    EXPECT_EQ(std::string(buf, format_rfc3339(1065910455003000000LL, 6, buf)),
+              "2003-10-11T22:14:15.003000Z");
+    EXPECT_EQ(std::string(buf, format_rfc3339(0, 6, buf)), "1970-01-01T00:00:00.000000Z");
+    EXPECT_EQ(std::string(buf, format_rfc3339(-1, 9, buf)), "1969-12-31T23:59:59.999999999Z");
+    EXPECT_EQ(std::string(buf, format_rfc3339(951782400LL * 1000000000, 0, buf)),
+              "2000-02-29T00:00:00Z");
+}
+
+simdjson::dom::element parse_json_line(simdjson::dom::parser& p, const std::string& line) {
+    EXPECT_FALSE(line.empty());
+    EXPECT_EQ(line.back(), '\n');
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line per record";
+    simdjson::dom::element e;
+    const auto err = p.parse(line).get(e);
+    EXPECT_EQ(err, simdjson::SUCCESS) << line;
+    return e;
+}
+
+TEST(Encode, NdjsonFromRfc5424) {
+    const std::string msg =
+        "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 "
+        "iut=\"3\" eventSource=\"Appli\\\"cation\\]\"][examplePriority@32473 class=\"high\"] "
+        "An application \"event\"\tlog entry \xff";
+    log_record r;
+    ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok);
+    string_out o;
+    encode_ndjson(r, encode_context{msg, "198.18.0.1:40000", 1065910455003000000LL}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_EQ(std::string_view(e["ts"]), "2003-10-11T22:14:15.003000000Z");
+    EXPECT_EQ(std::string_view(e["host"]), "mymachine.example.com");
+    EXPECT_EQ(std::string_view(e["app"]), "evntslog");
+    EXPECT_EQ(int64_t(e["severity"]), 5);
+    EXPECT_EQ(int64_t(e["facility"]), 20);
+    EXPECT_EQ(std::string_view(e["msgid"]), "ID47");
+    EXPECT_TRUE(e["procid"].error() == simdjson::NO_SUCH_FIELD);
+    EXPECT_EQ(std::string_view(e["source"]), "198.18.0.1:40000");
+    EXPECT_EQ(std::string_view(e["format"]), "rfc5424");
+    EXPECT_EQ(std::string_view(e["message"]), "An application \"event\"\tlog entry \xEF\xBF\xBD");
+    EXPECT_EQ(std::string_view(e["sd"]["exampleSDID@32473"]["iut"]), "3");
+    EXPECT_EQ(std::string_view(e["sd"]["exampleSDID@32473"]["eventSource"]), "Appli\"cation]");
+    EXPECT_EQ(std::string_view(e["sd"]["examplePriority@32473"]["class"]), "high");
+}
+
+TEST(Encode, NdjsonFromJsonEmbedsTheObjectByReference) {
+    const std::string line =
+        R"({"level":"warning","msg":"disk \"full\"\n","time":"2024-03-01T10:00:00Z","nested":{"a":[1,2]}})";
+    std::vector<char> buf(line.begin(), line.end());
+    buf.resize(line.size() + json_padding);
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    log_record r;
+    ASSERT_EQ(x.parse(buf.data(), line.size(), buf.size(), true, r), json_status::ok);
+    const std::string_view orig(buf.data(), line.size());
+    string_out o;
+    encode_ndjson(r, encode_context{orig, "", 0}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_EQ(std::string_view(e["message"]), "disk \"full\"\n");
+    EXPECT_EQ(int64_t(e["severity"]), 4);
+    EXPECT_EQ(int64_t(e["log"]["nested"]["a"].at(1)), 2);
+    EXPECT_EQ(std::string_view(e["format"]), "json");
+    ASSERT_FALSE(o.refs.empty());
+    EXPECT_EQ(o.refs.back().data(), orig.data()); // the object went by reference
+    EXPECT_EQ(o.refs.back().size(), orig.size());
+}
+
+TEST(Encode, NdjsonFlagsAndRawFallback) {
+    log_record r;
+    r.format = input_format::rfc5424;
+    r.flags = parse_flag::parse_error | parse_flag::truncated;
+    r.message = "<999>garbage \"here\"\x01";
+    string_out o;
+    encode_ndjson(r, encode_context{r.message, "[2001:db8::1]:514", 5}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_TRUE(e["ts"].is_null());
+    EXPECT_EQ(std::string_view(e["received"]), "1970-01-01T00:00:00.000000005Z");
+    EXPECT_EQ(std::string_view(e["flags"].at(0)), "parse_error");
+    EXPECT_EQ(std::string_view(e["flags"].at(1)), "truncated");
+    EXPECT_EQ(std::string_view(e["message"]), "<999>garbage \"here\"\x01");
+    EXPECT_TRUE(e["log"].error() == simdjson::NO_SUCH_FIELD);
+}
+
+TEST(Encode, Rfc5424RoundTripAndOctetCount) {
+    const std::string msg = "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - "
+                            "'su root' failed for lonvick on /dev/pts/8";
+    log_record r;
+    ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok);
+    string_out o;
+    encode_rfc5424(r, encode_context{msg, "", 0}, o);
+    const std::size_t sp = o.text.find(' ');
+    ASSERT_NE(sp, std::string::npos);
+    EXPECT_EQ(std::stoul(o.text.substr(0, sp)), o.text.size() - sp - 1);
+    const std::string body = o.text.substr(sp + 1);
+    EXPECT_EQ(body, "<34>1 2003-10-11T22:14:15.003000Z mymachine.example.com su - ID47 - "
+                    "'su root' failed for lonvick on /dev/pts/8");
+    log_record back;
+    ASSERT_EQ(parse_rfc5424(body, back), rfc5424_status::ok);
+    EXPECT_EQ(back.timestamp_ns, r.timestamp_ns);
+    EXPECT_EQ(back.message, r.message);
+}
+
+TEST(Encode, Rfc5424FromSparseRecords) {
+    log_record r; // nothing known: defaults
+    r.hostname = "bad host\x01name";
+    r.app_name =
+        std::string_view("an-app-name-that-is-far-longer-than-forty-eight-characters-in-all");
+    string_out o;
+    encode_rfc5424(r, encode_context{}, o);
+    const std::string body = o.text.substr(o.text.find(' ') + 1);
+    EXPECT_EQ(body, "<13>1 - bad_host_name an-app-name-that-is-far-longer-than-forty-eight- - - -");
+    log_record back;
+    EXPECT_EQ(parse_rfc5424(body, back), rfc5424_status::ok);
+}
+
+} // namespace
