@@ -26,9 +26,16 @@ struct option_doc {
 
 /// Every option, in --help order. The parser below accepts exactly these names.
 constexpr option_doc options_table[] = {
-    {"--listen", "udp:PORT[,framing=MODE]",
-     "UDP destination port that carries logs; repeatable (default udp:514); framing= overrides "
-     "--framing"},
+    {"--listen", "udp:PORT[:FORMAT][,framing=MODE]",
+     "UDP destination port that carries logs; repeatable (default udp:514). FORMAT: auto "
+     "(default: detected per message), rfc5424, rfc3164, json or raw (not parsed); framing= "
+     "overrides --framing"},
+    {"--on-parse-error", "forward|drop",
+     "a message that does not parse as its listener's format is forwarded as received with the "
+     "parse_error flag (default) or dropped; counted by format and reason either way"},
+    {"--json-fields", "ROLE=NAME[|NAME..],...",
+     "JSON keys for the record fields (roles ts, sev, host, app, procid, msgid, msg), replacing "
+     "the defaults of the roles named, e.g. ts=time,sev=level|lvl,msg=message"},
     {"--framing", "lf|datagram|octet|auto",
      "how a datagram becomes messages: LF-separated lines (default), the whole datagram, RFC 6587 "
      "octet "
@@ -36,9 +43,10 @@ constexpr option_doc options_table[] = {
     {"--max-msg", "N", "longest message in bytes (K suffix allowed, 16-65536, default 64K)"},
     {"--on-oversize", "truncate|drop",
      "longer messages are cut to --max-msg and counted (default) or dropped and counted"},
-    {"--sink", "file:DIR[,rotate-bytes=N]",
-     "write messages, one per line, to segment files in DIR (required); a segment is closed at N "
-     "bytes (K/M/G suffixes, default 256M)"},
+    {"--sink", "file:DIR[,rotate-bytes=N][,format=F]",
+     "write messages to segment files in DIR (required); a segment is closed at N bytes (K/M/G "
+     "suffixes, default 256M); F: raw (as received, one per line; default), ndjson (one JSON "
+     "object per line) or rfc5424 (octet-counted RFC 5424)"},
     {"--rx-lcores", "LIST",
      "lcores that poll NIC queues, e.g. 1 or 1,2 or 1-2 (default: first lcore after the main one)"},
     {"--worker-lcores", "LIST",
@@ -139,6 +147,25 @@ struct parser {
                 }
             }
         }
+        pipeline::listen_format format = pipeline::listen_format::auto_detect;
+        if (const std::size_t colon = v.find(':', prefix.size()); colon != std::string_view::npos) {
+            const std::string_view f = v.substr(colon + 1);
+            std::size_t i = 0;
+            while (i < pipeline::listen_format_names.size() &&
+                   pipeline::listen_format_names[i] != f) {
+                ++i;
+            }
+            if (f == "gelf") {
+                return fail("--listen: the gelf format is not wired to listeners yet (the GELF "
+                            "decoder exists; see docs/formats.md)");
+            }
+            if (i == pipeline::listen_format_names.size()) {
+                return fail(fmt::format(
+                    "--listen: format '{}' is not auto, rfc5424, rfc3164, json or raw", f));
+            }
+            format = static_cast<pipeline::listen_format>(i);
+            v = v.substr(0, colon);
+        }
         const auto port = parse_u64(v.substr(prefix.size()));
         if (!port || *port == 0 || *port > 65535) {
             return fail(fmt::format("--listen: '{}': PORT must be 1-65535", v));
@@ -149,6 +176,7 @@ struct parser {
         }
         cfg.listen.push_back(p);
         cfg.listen_framing.push_back(framing);
+        cfg.listen_format.push_back(format);
         cfg.ports.add(p);
         return true;
     }
@@ -223,7 +251,19 @@ struct parser {
             const std::string_view kv = rest.substr(0, next);
             rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
             constexpr std::string_view rb = "rotate-bytes=";
-            if (kv.substr(0, rb.size()) == rb) {
+            constexpr std::string_view ff = "format=";
+            if (kv.substr(0, ff.size()) == ff) {
+                const std::string_view f = kv.substr(ff.size());
+                std::size_t i = 0;
+                while (i < log::output_format_names.size() && log::output_format_names[i] != f) {
+                    ++i;
+                }
+                if (i == log::output_format_names.size()) {
+                    return fail(
+                        fmt::format("--sink: format '{}' is not raw, ndjson or rfc5424", f));
+                }
+                cfg.sink.format = static_cast<log::output_format>(i);
+            } else if (kv.substr(0, rb.size()) == rb) {
                 const auto n = parse_size(kv.substr(rb.size()));
                 if (!n || *n < 4096) {
                     return fail(
@@ -234,7 +274,7 @@ struct parser {
                 cfg.sink.rotate_bytes = *n;
             } else {
                 return fail(fmt::format(
-                    "--sink: unknown file sink parameter '{}' (known: rotate-bytes)", kv));
+                    "--sink: unknown file sink parameter '{}' (known: rotate-bytes, format)", kv));
             }
         }
         return true;
@@ -361,6 +401,19 @@ struct parser {
                 return fail(fmt::format("--max-msg: '{}' is not a size in 16-65536 bytes", v));
             }
             cfg.max_msg = static_cast<uint32_t>(*n);
+            return true;
+        }
+        if (opt == "--on-parse-error") {
+            if (v != "forward" && v != "drop") {
+                return fail(fmt::format("--on-parse-error: '{}' is not forward or drop", v));
+            }
+            cfg.drop_parse_errors = v == "drop";
+            return true;
+        }
+        if (opt == "--json-fields") {
+            if (std::string e = cfg.json_fields.apply(v); !e.empty()) {
+                return fail("--json-fields: " + e);
+            }
             return true;
         }
         if (opt == "--on-oversize") {
@@ -566,6 +619,7 @@ parse_result parse_options(std::span<const std::string_view> args) {
     if (p.cfg.listen.empty()) {
         p.cfg.listen.push_back(514);
         p.cfg.listen_framing.emplace_back();
+        p.cfg.listen_format.push_back(pipeline::listen_format::auto_detect);
         p.cfg.ports.add(514);
     }
     res.cfg = std::move(p.cfg);

@@ -12,7 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "log/encode.hpp"
 #include "log/framing.hpp"
+#include "log/json.hpp"
+#include "pipeline/listener.hpp"
 #include "net/classify.hpp"
 
 namespace logagg::dpdk {
@@ -23,6 +26,7 @@ enum class full_policy { drop, block };
 /// --sink file:DIR[,rotate-bytes=N]
 struct file_sink_spec {
     std::string dir;
+    log::output_format format = log::output_format::raw; ///< format=
     uint64_t rotate_bytes = 256ull << 20; ///< why 256 MiB: a few seconds at line rate, easy to ship
 };
 
@@ -39,6 +43,10 @@ struct config {
     std::vector<uint16_t> listen; ///< UDP ports, in the order given, no duplicates
     /// framing= of each --listen (same order as listen); empty: the --framing default
     std::vector<std::optional<log::framing_mode>> listen_framing;
+    /// :FORMAT of each --listen (same order as listen)
+    std::vector<pipeline::listen_format> listen_format;
+    bool drop_parse_errors = false; ///< --on-parse-error drop (default: forward, flagged)
+    log::json_field_map json_fields; ///< --json-fields over the defaults
     log::framing_mode framing = log::framing_mode::lf; ///< --framing: default for listeners
     uint32_t max_msg = 65536;                          ///< --max-msg: longest message kept whole
     bool drop_oversize = false; ///< --on-oversize drop (default: truncate and flag)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include <arpa/inet.h>
 
@@ -63,6 +64,11 @@ struct lcore_ctx {
     std::unique_ptr<pipeline::rx_ctx> rx;
     std::unique_ptr<pipeline::worker_ctx> worker;
     rte_ring* worker_in = nullptr; ///< pipeline mode: this worker's input ring
+    // Worker parsing and encoding state (see worker_ctx)
+    std::unique_ptr<log::json_extractor> json;
+    std::unique_ptr<char[]> scratch;
+    std::unique_ptr<char[]> arena_bytes;
+    std::unique_ptr<pipeline::gen_arena> arena;
     bool has_sink = false;
     bool rx_finished = false;
     bool worker_finished = false;
@@ -373,6 +379,7 @@ std::string runtime::impl::setup() {
         l.framing.mode = cfg.listen_framing[i].value_or(cfg.framing);
         l.framing.max_msg = cfg.max_msg;
         l.framing.drop_oversize = cfg.drop_oversize;
+        l.format = cfg.listen_format[i];
         (void)listeners->add(l);
     }
     // Contexts: main first, then RX, workers, sink.
@@ -385,6 +392,37 @@ std::string runtime::impl::setup() {
         c->worker->block_when_full = cfg.on_sink_full == full_policy::block;
         c->worker->stats = &c->stats;
         c->worker->listeners = listeners.get();
+        pipeline::worker_ctx& wk = *c->worker;
+        wk.out_format = cfg.sink.format;
+        wk.drop_parse_errors = cfg.drop_parse_errors;
+        wk.parse = cfg.sink.format != log::output_format::raw || cfg.drop_parse_errors;
+        if (wk.parse) {
+            try {
+                c->json = std::make_unique<log::json_extractor>(cfg.json_fields, cfg.max_msg);
+            } catch (const std::exception& e) {
+                return e.what();
+            }
+            wk.json = c->json.get();
+            wk.scratch_size = cfg.max_msg + static_cast<uint32_t>(log::json_padding);
+            c->scratch = std::make_unique<char[]>(wk.scratch_size);
+            wk.scratch = c->scratch.get();
+            timespec now{};
+            clock_gettime(CLOCK_REALTIME, &now);
+            wk.tsc_base = rte_rdtsc();
+            wk.wall_base_ns = now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+            wk.ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+        }
+        if (cfg.sink.format != log::output_format::raw) {
+            // Why 16 messages' worst case (at least 8 MiB): the sink ring holds many messages
+            // in flight, and escaping can grow one to six times its size.
+            const auto size = static_cast<uint32_t>(
+                std::max<std::size_t>(8u << 20, 16 * log::encode_bound(cfg.max_msg)));
+            c->arena_bytes = std::make_unique<char[]>(size);
+            c->arena = std::make_unique<pipeline::gen_arena>();
+            c->arena->base = c->arena_bytes.get();
+            c->arena->size = size;
+            wk.arena = c->arena.get();
+        }
         if (!plan.fused) {
             c->worker_in = worker_rings[w];
         }
@@ -429,8 +467,12 @@ std::string runtime::impl::setup() {
     if (std::string e = writer->prepare(); !e.empty()) {
         return "--sink: " + e;
     }
-    sink =
-        std::make_unique<sink::file_sink>(*writer, sink_rings, sc->stats, cfg.test_sink_delay_us);
+    std::vector<pipeline::gen_arena*> arenas;
+    for (uint32_t w = 0; w < n_w; ++w) {
+        arenas.push_back(ctx_of(plan.workers[w])->arena.get());
+    }
+    sink = std::make_unique<sink::file_sink>(*writer, sink_rings, sc->stats, cfg.test_sink_delay_us,
+                                             std::move(arenas));
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
     }

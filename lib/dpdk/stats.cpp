@@ -2,6 +2,9 @@
 // Side: control plane.
 #include "dpdk/stats.hpp"
 
+#include "log/encode.hpp"
+
+#include <algorithm>
 #include <numeric>
 
 #include <fmt/core.h>
@@ -53,6 +56,17 @@ uint64_t snapshot::packets_dropped() const noexcept {
     return std::accumulate(pkt_drops.begin(), pkt_drops.end(), uint64_t{0});
 }
 
+uint64_t snapshot::messages_parse_failed() const noexcept {
+    uint64_t n = 0;
+    for (std::size_t i = 1; i < rfc5424_errors.size(); ++i) {
+        n += rfc5424_errors[i];
+    }
+    for (std::size_t i = 1; i < json_errors.size(); ++i) {
+        n += json_errors[i];
+    }
+    return n;
+}
+
 uint64_t snapshot::messages_dropped() const noexcept {
     return std::accumulate(msg_drops.begin(), msg_drops.end(), uint64_t{0});
 }
@@ -98,6 +112,15 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     s.bytes_written += st.bytes_written.get();
     for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
         s.msg_drops[i] += st.msg_drops[i].get();
+    }
+    for (std::size_t i = 0; i < s.parsed.size(); ++i) {
+        s.parsed[i] += st.parsed[i].get();
+    }
+    for (std::size_t i = 0; i < s.rfc5424_errors.size(); ++i) {
+        s.rfc5424_errors[i] += st.rfc5424_errors[i].get();
+    }
+    for (std::size_t i = 0; i < s.json_errors.size(); ++i) {
+        s.json_errors[i] += st.json_errors[i].get();
     }
     s.bytes_copied += l.bytes_copied;
 }
@@ -161,6 +184,26 @@ std::string summary_table(const snapshot& s) {
         if (s.msg_drops[i] != 0) {
             o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::msg_drop_names[i],
                              s.msg_drops[i]);
+        }
+    }
+    if (std::any_of(s.parsed.begin(), s.parsed.end(), [](uint64_t v) { return v != 0; }) ||
+        s.messages_parse_failed() != 0) {
+        o += "  parsed   ";
+        for (std::size_t i = 0; i < s.parsed.size(); ++i) {
+            o += fmt::format(" {} {}", log::input_format_names[i], s.parsed[i]);
+        }
+        o += "\n";
+        for (std::size_t i = 1; i < s.rfc5424_errors.size(); ++i) {
+            if (s.rfc5424_errors[i] != 0) {
+                o += fmt::format("    not rfc5424: {:<20} {:>12}\n", log::rfc5424_status_names[i],
+                                 s.rfc5424_errors[i]);
+            }
+        }
+        for (std::size_t i = 1; i < s.json_errors.size(); ++i) {
+            if (s.json_errors[i] != 0) {
+                o += fmt::format("    not json: {:<23} {:>12}\n", log::json_status_names[i],
+                                 s.json_errors[i]);
+            }
         }
     }
     o += fmt::format("  sink      file {}: {} messages, {} bytes, {} segments, {} write errors\n",
@@ -239,6 +282,22 @@ std::string to_json(const snapshot& s) {
                      "\"write_errors\": {}}}],\n",
                      json_str(s.sink.type), json_str(s.sink.dir), s.sink.messages, s.sink.bytes,
                      s.sink.segments, s.sink.write_errors);
+    o += "  \"parse\": {\"records\": {";
+    for (std::size_t i = 0; i < s.parsed.size(); ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", log::input_format_names[i],
+                         s.parsed[i]);
+    }
+    o += "}, \"rfc5424_errors\": {";
+    for (std::size_t i = 1; i < s.rfc5424_errors.size(); ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", log::rfc5424_status_names[i],
+                         s.rfc5424_errors[i]);
+    }
+    o += "}, \"json_errors\": {";
+    for (std::size_t i = 1; i < s.json_errors.size(); ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", log::json_status_names[i],
+                         s.json_errors[i]);
+    }
+    o += "}},\n";
     o += fmt::format("  \"bytes_copied\": {},\n", s.bytes_copied);
     o += fmt::format("  \"mbufs\": {{\"pool\": {}, \"in_use_at_exit\": {}}},\n", s.mbufs_total,
                      s.mbufs_in_use_at_exit);

@@ -53,6 +53,9 @@ struct snapshot {
     uint64_t framed = 0, written = 0, empty_skipped = 0, bytes_written = 0, truncated = 0,
              framing_errors = 0;
     std::array<uint64_t, pipeline::msg_drop_count> msg_drops{};
+    std::array<uint64_t, 5> parsed{}; ///< records by input format (log::input_format_names)
+    std::array<uint64_t, static_cast<std::size_t>(log::rfc5424_status::count_)> rfc5424_errors{};
+    std::array<uint64_t, static_cast<std::size_t>(log::json_status::count_)> json_errors{};
     uint64_t bytes_copied = 0;
     uint64_t mbufs_total = 0;
     /// mbufs not back in the pool after the ports stopped; -1 while running. Non-zero = a leak.
@@ -60,6 +63,8 @@ struct snapshot {
 
     [[nodiscard]] uint64_t packets_dropped() const noexcept;
     [[nodiscard]] uint64_t messages_dropped() const noexcept;
+    /// Messages that did not parse as their listener's format (forwarded or dropped).
+    [[nodiscard]] uint64_t messages_parse_failed() const noexcept;
     /// received + reassembled == to_workers + answered + dropped + fragments_merged, and every
     /// frame handed to a worker was framed.
     [[nodiscard]] bool packets_balanced() const noexcept;

@@ -13,6 +13,8 @@
 
 #include <rte_common.h>
 
+#include "log/json.hpp"
+#include "log/rfc5424.hpp"
 #include "net/classify.hpp"
 
 namespace logagg::pipeline {
@@ -36,11 +38,12 @@ enum class msg_drop : uint8_t {
     sink_full,   ///< the worker found the sink's ring full (--on-sink-full drop)
     write_error, ///< the sink's write failed (disk full, I/O error); see the sink's log line
     oversize,    ///< longer than --max-msg with --on-oversize drop
+    parse_error, ///< did not parse as its listener's format, with --on-parse-error drop
     count_
 };
 inline constexpr std::size_t msg_drop_count = static_cast<std::size_t>(msg_drop::count_);
-inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"sink_full", "write_error",
-                                                                        "oversize"};
+inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{
+    "sink_full", "write_error", "oversize", "parse_error"};
 
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
@@ -60,7 +63,11 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter truncated;       ///< messages cut to --max-msg (still delivered)
     counter
         framing_errors;   ///< datagrams whose octet counting broke (rest of the payload discarded)
-    counter bytes_copied; ///< payload bytes copied on the datapath (0 by design so far)
+    counter bytes_copied; ///< payload bytes copied on the datapath (linearising, escaping, short
+                          ///< fields of encoded output)
+    std::array<counter, 5> parsed; ///< records by input format (log::input_format_names)
+    std::array<counter, static_cast<std::size_t>(log::rfc5424_status::count_)> rfc5424_errors;
+    std::array<counter, static_cast<std::size_t>(log::json_status::count_)> json_errors;
     std::array<counter, msg_drop_count> msg_drops; ///< messages dropped, by reason
     // sink role
     counter messages_written;

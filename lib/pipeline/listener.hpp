@@ -8,14 +8,22 @@
 #include <cstdint>
 #include <vector>
 
+#include <string_view>
+
 #include "log/framing.hpp"
 
 namespace logagg::pipeline {
+
+/// The log format a listener expects (--listen udp:PORT:FORMAT).
+enum class listen_format : uint8_t { auto_detect, rfc5424, rfc3164, json, raw, count_ };
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(listen_format::count_)>
+    listen_format_names{"auto", "rfc5424", "rfc3164", "json", "raw"};
 
 /// One --listen entry.
 struct listener {
     uint16_t port = 0;
     log::framing_options framing{};
+    listen_format format = listen_format::auto_detect;
 };
 
 /// Maps a destination port to its listener: a 64 KiB index (one load) into a short list.

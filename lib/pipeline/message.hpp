@@ -4,6 +4,7 @@
 // What crosses from a worker to a sink: a reference to message bytes inside a received packet.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include <rte_mbuf.h>
@@ -25,12 +26,38 @@ struct msg_desc {
     uint32_t lf_follows : 1; ///< the byte after the message is its LF, in the same segment
     uint32_t release : 1;    ///< last descriptor of a unit: release one packet reference after it
     uint32_t truncated : 1;  ///< cut to --max-msg
-    uint32_t reserved : 5;
+    uint32_t more : 1;       ///< the message continues in the next descriptor (encoded output)
+    uint32_t gen : 1;        ///< the bytes are at offset @c off of the worker's gen_arena, not pkt
+    uint32_t verbatim : 1;   ///< last piece of an encoded message: the sink appends no LF
+    uint32_t reserved : 2;
 };
 static_assert(sizeof(msg_desc) == 16, "ring element size is a multiple of 4 bytes");
 
+/// Most descriptors one encoded message takes: generated pieces between references, and
+/// references beyond max_refs_per_msg are copied instead.
+inline constexpr uint32_t max_refs_per_msg = 8;
+inline constexpr uint32_t max_descs_per_msg = 2 * max_refs_per_msg + 2;
+
 /// Largest message length a descriptor can carry (2^24 - 1; datagrams are at most 65,507).
 inline constexpr uint32_t max_desc_len = (1u << 24) - 1;
+
+/// Bytes an encoding worker generates (envelopes, escaped text) for its sink: a ring of bytes
+/// the worker fills in order and the sink releases in order after writing them. Positions are
+/// 64-bit and only grow; a piece never wraps (the worker skips the end instead).
+/// IMPORTANT: lifetime: bytes in [released, head) belong to descriptors in flight.
+struct alignas(RTE_CACHE_LINE_SIZE) gen_arena {
+    char* base = nullptr;
+    uint32_t size = 0;
+    uint64_t head = 0; ///< worker only: next free position
+    alignas(RTE_CACHE_LINE_SIZE) std::atomic<uint64_t> released{0}; ///< sink writes, worker reads
+
+    /// The 64-bit position of a piece at ring offset @p off, given that it lies at or after
+    /// position @p after (pieces are produced and consumed in increasing position order).
+    [[nodiscard]] uint64_t position(uint64_t after, uint32_t off) const noexcept {
+        uint64_t p = after - after % size + off;
+        return p < after ? p + size : p;
+    }
+};
 
 /// Packet metadata the RX stage stores in the registered mbuf dynfield for the worker.
 struct pkt_meta {

@@ -12,6 +12,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "log/encode.hpp"
+#include "log/json.hpp"
 #include "pipeline/counters.hpp"
 #include "pipeline/listener.hpp"
 #include "pipeline/message.hpp"
@@ -29,6 +31,20 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     bool block_when_full = false;  ///< --on-sink-full block: wait for room instead of dropping
     lcore_stats* stats = nullptr;  ///< counters of the lcore running this worker
     const listener_table* listeners = nullptr; ///< framing policy by destination port
+    // Parsing and encoding (docs/formats.md). Off (parse == false) when nothing needs records:
+    // raw output and --on-parse-error forward.
+    bool parse = false;
+    bool drop_parse_errors = false; ///< --on-parse-error drop
+    log::output_format out_format = log::output_format::raw;
+    log::json_extractor* json = nullptr; ///< this worker's (owned by the control plane)
+    char* scratch = nullptr; ///< --max-msg + json_padding bytes: linearised or padded messages
+    uint32_t scratch_size = 0;
+    gen_arena* arena = nullptr;     ///< encoded output (out_format != raw), shared with the sink
+    uint64_t stage_arena_start = 0; ///< arena head when the staged descriptors began
+    uint64_t tsc_base = 0;          ///< TSC and wall clock read together at start-up
+    int64_t wall_base_ns = 0;
+    double ns_per_tsc = 0;
+    int64_t now_ns = 0; ///< receive time of the current burst
     uint32_t n_staged = 0;
     std::array<msg_desc, stage_capacity> staged{};
 };

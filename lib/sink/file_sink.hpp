@@ -35,8 +35,9 @@ public:
     /// @param rings  one SPSC descriptor ring per worker (owned by the caller)
     /// @param stats  counters of the lcore the sink runs on
     /// @param delay_us testing only: sleep this long after each write (0 in production)
+    /// @param arenas one per ring: the worker's gen_arena (encoded output), or nullptr
     file_sink(segment_writer& writer, std::vector<rte_ring*> rings, pipeline::lcore_stats& stats,
-              uint32_t delay_us = 0);
+              uint32_t delay_us = 0, std::vector<pipeline::gen_arena*> arenas = {});
 
     /// Takes what the rings hold now (up to one batch per ring), writes it, releases packets.
     /// @return the number of descriptors consumed.
@@ -46,16 +47,26 @@ public:
     [[nodiscard]] bool rings_empty() const noexcept;
 
 private:
-    void add(const pipeline::msg_desc& d) noexcept;
+    struct ring_state {
+        rte_ring* ring;
+        pipeline::gen_arena* arena;
+        uint64_t seen_end = 0;     ///< arena position after the last piece added
+        uint64_t complete_end = 0; ///< ... after the last piece of a complete message
+        uint64_t written_end = 0;  ///< ... released to the worker
+    };
+    void add(ring_state& r, const pipeline::msg_desc& d) noexcept;
     void write_batch() noexcept;
+    void push(const char* p, std::size_t len) noexcept;
 
     segment_writer& writer_;
-    std::vector<rte_ring*> rings_;
+    std::vector<ring_state> rings_;
     pipeline::lcore_stats& stats_;
     uint32_t delay_us_ = 0;
     uint32_t n_iov_ = 0;
     uint32_t n_msgs_ = 0;
     uint32_t n_free_ = 0;
+    uint32_t cur_len_ = 0;   ///< bytes of the message being added (encoded: several pieces)
+    bool in_msg_ = false;    ///< a message's first piece was added, its last not yet
     std::array<iovec, batch_iov> iov_{};
     std::array<uint32_t, batch_iov> msg_sizes_{};
     std::array<rte_mbuf*, batch_iov> to_free_{};

@@ -333,6 +333,104 @@ def case_framing(env):
     check(m["framed"] == 7 and m["truncated"] == 1 and m["framing_errors"] == 2, "messages: %s" % m)
 
 
+def raw_output(outdir):
+    data = b""
+    for seg in sorted(glob.glob(os.path.join(outdir, "logagg-*.log"))):
+        with open(seg, "rb") as f:
+            data += f.read()
+    return data
+
+
+def case_formats(env):
+    """Parsing and the ndjson / rfc5424 encoders through the binary; --on-parse-error drop."""
+    f = gen_capture.Flow(0, __import__("random").Random(0))
+    cap = gen_capture.Capture()
+    msgs = [
+        b'<165>1 2003-10-11T22:14:15.003Z host.example.com app 42 ID47 '
+        b'[ex@32473 k="a\\"b\\]c"] hello "quoted"\ttab',
+        b'{"level":"warning","msg":"disk \\"full\\"","time":"2024-03-01T10:00:00Z","n":{"a":[1,2]}}',
+        b"<34>Oct 11 22:14:15 mymachine su: bad byte \xff and ctl \x01",
+        b'{"msg": broken',
+        b"<999>1 - - - - - bad pri",
+    ]
+    for m in msgs:
+        cap.add_log(f.datagram(m, 514), f.key, [m], 0)
+    pcap = env.path("formats.pcap")
+    cap.write_pcap(pcap)
+    # ndjson, auto detection, pipeline roles (RX, worker, sink on separate lcores)
+    outdir = env.path("nd")
+    args = ["--listen", "udp:514"]
+    res, st, out = env_run_sink(env, pcap, args, "file:%s,format=ndjson" % outdir, "0@0,1@1,2@1")
+    check(res.returncode == 0, describe(res))
+    check_invariants(st)
+    recs = [json.loads(line) for line in output_lines(out)]
+    check(len(recs) == 5, "ndjson: %d records" % len(recs))
+    r = recs[0]
+    check(r["format"] == "rfc5424" and r["ts"] == "2003-10-11T22:14:15.003000000Z" and r["host"] == "host.example.com"
+          and r["app"] == "app" and r["procid"] == "42" and r["msgid"] == "ID47" and r["severity"] == 5
+          and r["facility"] == 20 and r["message"] == 'hello "quoted"\ttab'
+          and r["sd"] == {"ex@32473": {"k": 'a"b]c'}} and r["source"].endswith(":%d" % f.sport), "rfc5424 record %r" % r)
+    r = recs[1]
+    check(r["format"] == "json" and r["severity"] == 4 and r["message"] == 'disk "full"'
+          and r["log"]["n"]["a"] == [1, 2] and r["ts"] == "2024-03-01T10:00:00.000000000Z", "json record %r" % r)
+    r = recs[2]
+    check(r["message"] == "<34>Oct 11 22:14:15 mymachine su: bad byte \ufffd and ctl \x01", "bytes record %r" % r)
+    r = recs[3]
+    check(r["format"] == "json" and r.get("flags") == ["parse_error"] and r["message"] == '{"msg": broken', "bad json %r" % r)
+    r = recs[4]
+    check(r["format"] == "rfc5424" and r.get("flags") == ["parse_error"], "bad rfc5424 %r" % r)
+    p = st["parse"]
+    check(p["records"]["rfc5424"] == 1 and p["records"]["json"] == 1 and p["json_errors"]["invalid"] == 1
+          and p["rfc5424_errors"]["bad_pri"] == 1, "parse counters %s" % p)
+    check(st["bytes_copied"] > 0, "short fields are copied and counted")
+
+    # rfc5424 output: octet-counted frames that parse back
+    outdir = env.path("r5")
+    res, st, out = env_run_sink(env, pcap, args, "file:%s,format=rfc5424" % outdir, None)
+    check(res.returncode == 0, describe(res))
+    data = raw_output(out)
+    frames = []
+    while data:
+        sp = data.index(b" ")
+        n = int(data[:sp])
+        frames.append(data[sp + 1:sp + 1 + n])
+        data = data[sp + 1 + n:]
+    check(len(frames) == 5 and all(fr.startswith(b"<") for fr in frames), "rfc5424 frames %r" % frames)
+    check(frames[0].startswith(b'<165>1 2003-10-11T22:14:15.003000Z host.example.com app 42 ID47 [ex@32473'),
+          "frame 0 %r" % frames[0])
+    check(frames[1] == b'<12>1 2024-03-01T10:00:00.000000Z - - - - - disk "full"', "frame 1 %r" % frames[1])
+
+    # --on-parse-error drop on a json listener: only the one valid object survives
+    outdir = env.path("drop")
+    res, st, out = env_run_sink(env, pcap, ["--listen", "udp:514:json", "--on-parse-error", "drop"],
+                                "file:%s" % outdir, None)
+    check(res.returncode == 0, describe(res))
+    check_invariants(st)
+    lines = output_lines(out)
+    check(lines == [msgs[1]], "drop: %r" % lines)
+    check(st["messages"]["dropped"]["parse_error"] == 4, "drop counters %s" % st["messages"])
+
+    # The whole sample as ndjson: every line is JSON, nothing lost
+    sample = os.path.join(ROOT, "docs", "samples", "sample.pcap")
+    outdir = env.path("sample")
+    res, st, out = env_run_sink(env, sample, [], "file:%s,format=ndjson" % outdir, None)
+    check(res.returncode == 0, describe(res))
+    check_invariants(st)
+    lines = output_lines(out)
+    check(len(lines) == 4000, "sample ndjson: %d lines" % len(lines))
+    for line in lines:
+        json.loads(line)
+
+
+def env_run_sink(env, pcap, opts, sink, lcores):
+    stats = env.path("stats-%d.json" % (env.runs + 1))
+    args = env.eal(pcap, lcores) + ["--", "--sink", sink, "--stats-json", stats, "--exit-on-idle", "400",
+                                    "--on-sink-full", "block"] + list(opts)
+    res = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    st = json.load(open(stats)) if os.path.exists(stats) else None
+    return res, st, sink.split(":", 1)[1].split(",")[0]
+
+
 def case_sample(env):
     sample = os.path.join(ROOT, "docs", "samples", "sample.pcap")
     if not os.path.exists(sample):
@@ -358,6 +456,7 @@ def case_cli(env):
                 "--stats-json", "--exit-on-idle", "--on-sink-full", "--framing", "--max-msg", "--on-oversize",
                 "--burst", "--rx-desc", "--ring-size", "--sink-ring-size", "--mbufs", "--no-checksum",
                 "--ip", "--reply-rate", "--link-timeout", "--promisc", "--reassembly", "--frag-timeout",
+                "--on-parse-error", "--json-fields", "format=", "ndjson", "rfc5424", "rfc3164",
                 "--version", "--help"]:
         check(opt in h.stdout, "--help does not mention %s" % opt)
     check(run(["--version"]).stdout.startswith("logagg "), "--version")
@@ -384,6 +483,12 @@ def case_cli(env):
         (["--sink", "file:/tmp/x", "--reassembly", "maybe"], "--reassembly"),
         (["--sink", "file:/tmp/x", "--frag-timeout", "0"], "--frag-timeout"),
         (["--sink", "file:/tmp/x", "--reply-rate", "0"], "--reply-rate"),
+        (["--sink", "file:/tmp/x", "--listen", "udp:514:xml"], "--listen"),
+        (["--sink", "file:/tmp/x", "--listen", "udp:514:gelf"], "--listen"),
+        (["--sink", "file:/tmp/x,format=xml"], "--sink"),
+        (["--sink", "file:/tmp/x", "--on-parse-error", "ignore"], "--on-parse-error"),
+        (["--sink", "file:/tmp/x", "--json-fields", "colour=c"], "--json-fields"),
+        (["--sink", "file:/tmp/x", "--json-fields", "msg"], "--json-fields"),
         ([], "--sink"),
     ]
     for args, name in bad:
@@ -417,6 +522,7 @@ CASES = {
     "full_disk": case_full_disk,
     "jumbo": case_jumbo,
     "framing": case_framing,
+    "formats": case_formats,
     "sample": case_sample,
     "cli": case_cli,
 }
