@@ -41,8 +41,16 @@ constexpr std::size_t n_roles = static_cast<std::size_t>(json_role::count_);
     return t;
 }
 
+/// Deepest nesting the validating walk follows (deeper documents are `invalid`). Why 64: log
+/// objects are shallow; the bound keeps the recursion's stack small and far below simdjson's own
+/// depth limit (1024), which On-Demand only asserts in debug builds.
+constexpr int max_depth = 64;
+
 /// Walks a whole value so that simdjson checks every token of it.
-simdjson::error_code check_value(ondemand::value v) noexcept {
+simdjson::error_code check_value(ondemand::value v, int depth = 1) noexcept {
+    if (depth > max_depth) {
+        return simdjson::DEPTH_ERROR;
+    }
     ondemand::json_type type{};
     if (auto e = v.type().get(type)) {
         return e;
@@ -62,7 +70,7 @@ simdjson::error_code check_value(ondemand::value v) noexcept {
             if (auto e = f.value().get(child)) {
                 return e;
             }
-            if (auto e = check_value(child)) {
+            if (auto e = check_value(child, depth + 1)) {
                 return e;
             }
         }
@@ -78,7 +86,7 @@ simdjson::error_code check_value(ondemand::value v) noexcept {
             if (auto e = el.get(child)) {
                 return e;
             }
-            if (auto e = check_value(child)) {
+            if (auto e = check_value(child, depth + 1)) {
                 return e;
             }
         }

@@ -120,6 +120,22 @@ TEST(Json, MalformedClasses) {
     }
 }
 
+TEST(Json, DeepNestingIsRefusedNotFollowed) {
+    // Fuzz finding: 1,100 nested arrays under a key made the validating walk recurse past
+    // simdjson's depth limit. Beyond 64 levels a document is invalid; without validation the
+    // deep value is skipped.
+    json_field_map fields;
+    json_extractor x(fields, 65536);
+    const std::string deep =
+        "{\"msg\":\"m\",\"a\":" + std::string(1100, '[') + std::string(1100, ']') + "}";
+    log_record r;
+    EXPECT_EQ(parse(x, deep, r, true), json_status::invalid);
+    const std::string ok63 = "{\"a\":" + std::string(63, '[') + std::string(63, ']') + "}";
+    EXPECT_EQ(parse(x, ok63, r, true), json_status::ok);
+    EXPECT_EQ(parse(x, std::string_view(deep), r, false),
+              parse(x, std::string_view(deep), r, false));
+}
+
 TEST(Json, WithoutValidationSkippedValuesAreNotChecked) {
     json_field_map fields;
     json_extractor x(fields, 65536);
