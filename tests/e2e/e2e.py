@@ -228,7 +228,10 @@ def case_sigterm(env):
     out = env.path("out")
     stats = env.path("stats.json")
     args = env.eal(pcap) + ["--", "--sink", "file:%s" % out, "--stats-json", stats, "--on-sink-full", "block",
-                            "--test-sink-delay-us", "200"]
+                            "--sink-ring-size", "4096", "--test-sink-delay-us", "5000"]
+    # The sink writes at most 256 messages per 5 ms, so reading the 300,000 messages takes about
+    # 6 s: far longer than the wait for the first segment below, even on a loaded machine. The
+    # small sink ring keeps the drain after SIGTERM short (4,096 messages).
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Wait until data flows, then interrupt while the capture is still being read.
     deadline = time.time() + 60
