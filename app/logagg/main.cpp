@@ -122,9 +122,17 @@ int main(int argc, char** argv) {
     for (uint16_t p : cfg.listen) {
         fmt::print(" udp:{}", p);
     }
-    fmt::print("; sink file:{} (rotate at {} bytes); on sink full: {}; {} mode\n", cfg.sink.dir,
-               cfg.sink.rotate_bytes, cfg.on_sink_full == full_policy::drop ? "drop" : "block",
+    fmt::print("; on sink full: {}; {} mode\n",
+               cfg.on_sink_full == full_policy::drop ? "drop" : "block",
                roles.plan.fused ? "run-to-completion" : "pipeline");
+    for (const logagg::sink::sink_spec& s : cfg.sinks) {
+        fmt::print("  sink {}: {} (format {}, buffer {} bytes, drop {})\n", s.name, s.text,
+                   logagg::log::output_format_names[static_cast<std::size_t>(s.format)],
+                   s.buffer_bytes, s.drop_oldest ? "oldest" : "newest");
+    }
+    for (const logagg::log::filter& f : cfg.filters) {
+        fmt::print("  filter: {}\n", f.text);
+    }
     for (const std::string& n : roles.plan.notes) {
         fmt::print("  note: {}\n", n);
     }
@@ -142,7 +150,7 @@ int main(int argc, char** argv) {
                 fmt::print(stderr, "logagg: --stats-json: cannot write '{}'\n", cfg.stats_json);
                 status = exit_runtime;
             }
-            if (!s.packets_balanced() || !s.messages_balanced()) {
+            if (!s.packets_balanced() || !s.messages_balanced() || !s.sinks_balanced()) {
                 fmt::print(stderr,
                            "logagg: internal error: counters do not balance (see summary)\n");
                 status = exit_runtime;

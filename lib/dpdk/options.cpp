@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane.
 #include "dpdk/options.hpp"
+#include "util/parse.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -15,6 +16,10 @@
 namespace logagg::dpdk {
 namespace {
 
+using log::max_filters;
+using log::max_routes;
+using sink::max_sinks;
+
 /// Port ids --ip accepts before EAL says which exist; the runtime checks the port is there.
 constexpr uint64_t max_port_id = 1024;
 
@@ -28,8 +33,8 @@ struct option_doc {
 constexpr option_doc options_table[] = {
     {"--listen", "udp:PORT[:FORMAT][,framing=MODE]",
      "UDP destination port that carries logs; repeatable (default udp:514). FORMAT: auto "
-     "(default: detected per message), rfc5424, rfc3164, json or raw (not parsed); framing= "
-     "overrides --framing"},
+     "(default: detected per message), rfc5424, rfc3164, json, gelf (chunked, zlib, gzip; one "
+     "message per datagram) or raw (not parsed); framing= overrides --framing"},
     {"--on-parse-error", "forward|drop",
      "a message that does not parse as its listener's format is forwarded as received with the "
      "parse_error flag (default) or dropped; counted by format and reason either way"},
@@ -43,10 +48,31 @@ constexpr option_doc options_table[] = {
     {"--max-msg", "N", "longest message in bytes (K suffix allowed, 16-65536, default 64K)"},
     {"--on-oversize", "truncate|drop",
      "longer messages are cut to --max-msg and counted (default) or dropped and counted"},
-    {"--sink", "file:DIR[,rotate-bytes=N][,format=F]",
-     "write messages to segment files in DIR (required); a segment is closed at N bytes (K/M/G "
-     "suffixes, default 256M); F: raw (as received, one per line; default), ndjson (one JSON "
-     "object per line) or rfc5424 (octet-counted RFC 5424)"},
+    {"--sink", "TYPE:TARGET[,PARAM=VALUE...]",
+     "where records go (required; repeatable: each sink gets every record unless --route says "
+     "otherwise). file:DIR[,rotate-bytes=N] segment files (default 256M each); "
+     "tcp:HOST:PORT[,reconnect-max-ms=MS] a collector over TCP (rsyslog imtcp, syslog-ng, "
+     "Vector, Fluent Bit, Logstash); kafka:BROKERS/TOPIC[,key=host|app|source|none]"
+     "[,compression=none|gzip|snappy|lz4|zstd][,acks=all|1|0][,kafka-prop=NAME=VALUE] a Kafka "
+     "producer; port:PORT,dst=IP:PORT[,src=IP[:PORT]][,dmac=MAC][,mtu=N] UDP datagrams out of a "
+     "DPDK port. Every sink takes name=NAME (default: its type), format=raw|ndjson|rfc5424 "
+     "(default raw: as received), framing=lf|octet (default lf; octet for tcp and for "
+     "format=rfc5424 files), buffer=BYTES (memory its queued records may pin; default 16M, "
+     "32M for tcp and kafka), drop=newest|oldest (what goes when buffer is full), "
+     "batch-records=N, batch-bytes=B, batch-ms=MS (send when any is reached; default 1024, "
+     "1M, 1 ms; 5 ms for kafka). See docs/sinks.md"},
+    {"--filter", "EXPR",
+     "keep only records matching EXPR (repeatable: all must match), e.g. 'sev<=warning', "
+     "'app==nginx', 'host^=web-', 'json.kubernetes_namespace==prod && sev<=err'; fields sev, "
+     "facility, host, app, procid, msgid, msg, format, source, json.KEY, sd.SDID.PARAM; "
+     "operators == != ^= (prefix) *= (contains) < <= > >= (docs/formats.md#filters)"},
+    {"--route", "EXPR=>SINK[,SINK...]",
+     "records matching EXPR go to the named sinks (repeatable; a record goes to every route it "
+     "matches); records no route matches go to the sinks no route names, or are dropped "
+     "(counted as unrouted)"},
+    {"--drain-timeout", "MS",
+     "at shutdown, how long sinks may take to deliver what they hold (default 5000); what is "
+     "left then is counted as dropped (shutdown) and reported"},
     {"--rx-lcores", "LIST",
      "lcores that poll NIC queues, e.g. 1 or 1,2 or 1-2 (default: first lcore after the main one)"},
     {"--worker-lcores", "LIST",
@@ -55,7 +81,7 @@ constexpr option_doc options_table[] = {
      "lcore; a disjoint set gets packets through rings, by flow hash (default: the remaining "
      "lcores, else "
      "the RX lcores)"},
-    {"--sink-lcore", "ID", "lcore that writes the sink (default: the main lcore)"},
+    {"--sink-lcore", "ID", "lcore that runs the sinks (default: the main lcore)"},
     {"--stats-interval", "SEC",
      "print a one-line stats summary every SEC seconds (default 0 = never)"},
     {"--stats-json", "PATH", "write all counters as JSON to PATH at exit (schema: docs/stats.md)"},
@@ -94,17 +120,7 @@ constexpr option_doc options_table[] = {
      "testing only: the sink sleeps N microseconds after each write, to make it fall behind"},
 };
 
-[[nodiscard]] std::optional<uint64_t> parse_u64(std::string_view s) {
-    uint64_t v = 0;
-    if (s.empty()) {
-        return std::nullopt;
-    }
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || p != s.data() + s.size()) {
-        return std::nullopt;
-    }
-    return v;
-}
+using util::parse_u64;
 
 [[nodiscard]] bool is_pow2(uint64_t v) {
     return v != 0 && (v & (v - 1)) == 0;
@@ -113,7 +129,6 @@ constexpr option_doc options_table[] = {
 struct parser {
     config cfg;
     std::string error;
-    bool sink_seen = false;
 
     bool fail(std::string msg) {
         error = std::move(msg);
@@ -155,13 +170,9 @@ struct parser {
                    pipeline::listen_format_names[i] != f) {
                 ++i;
             }
-            if (f == "gelf") {
-                return fail("--listen: the gelf format is not wired to listeners yet (the GELF "
-                            "decoder exists; see docs/formats.md)");
-            }
             if (i == pipeline::listen_format_names.size()) {
                 return fail(fmt::format(
-                    "--listen: format '{}' is not auto, rfc5424, rfc3164, json or raw", f));
+                    "--listen: format '{}' is not auto, rfc5424, rfc3164, json, gelf or raw", f));
             }
             format = static_cast<pipeline::listen_format>(i);
             v = v.substr(0, colon);
@@ -230,55 +241,93 @@ struct parser {
     }
 
     bool sink(std::string_view v) {
-        constexpr std::string_view prefix = "file:";
-        if (sink_seen) {
-            return fail("--sink: only one sink is supported so far");
+        sink::sink_spec spec;
+        if (std::string e = sink::parse_sink_spec(v, spec); !e.empty()) {
+            return fail("--sink: " + e);
         }
-        sink_seen = true;
-        if (v.substr(0, prefix.size()) != prefix) {
-            return fail(fmt::format("--sink: '{}' is not file:DIR[,rotate-bytes=N]", v));
+        if (cfg.sinks.size() == max_sinks) {
+            return fail(fmt::format("--sink: at most {} sinks", max_sinks));
         }
-        v.remove_prefix(prefix.size());
-        const std::size_t comma = v.find(',');
-        cfg.sink.dir = std::string(v.substr(0, comma));
-        if (cfg.sink.dir.empty()) {
-            return fail("--sink: file: needs a directory, e.g. file:./out");
-        }
-        std::string_view rest =
-            comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-        while (!rest.empty()) {
-            const std::size_t next = rest.find(',');
-            const std::string_view kv = rest.substr(0, next);
-            rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
-            constexpr std::string_view rb = "rotate-bytes=";
-            constexpr std::string_view ff = "format=";
-            if (kv.substr(0, ff.size()) == ff) {
-                const std::string_view f = kv.substr(ff.size());
-                std::size_t i = 0;
-                while (i < log::output_format_names.size() && log::output_format_names[i] != f) {
-                    ++i;
-                }
-                if (i == log::output_format_names.size()) {
-                    return fail(
-                        fmt::format("--sink: format '{}' is not raw, ndjson or rfc5424", f));
-                }
-                cfg.sink.format = static_cast<log::output_format>(i);
-            } else if (kv.substr(0, rb.size()) == rb) {
-                const auto n = parse_size(kv.substr(rb.size()));
-                if (!n || *n < 4096) {
-                    return fail(
-                        fmt::format("--sink: rotate-bytes: '{}' is not a size of at least 4096 "
-                                    "(K/M/G suffixes allowed)",
-                                    kv.substr(rb.size())));
-                }
-                cfg.sink.rotate_bytes = *n;
-            } else {
-                return fail(fmt::format(
-                    "--sink: unknown file sink parameter '{}' (known: rotate-bytes, format)", kv));
-            }
-        }
+        cfg.sinks.push_back(std::move(spec));
         return true;
     }
+
+    bool filter(std::string_view v) {
+        log::filter f;
+        if (std::string e = log::parse_filter(v, cfg.json_captures, f); !e.empty()) {
+            return fail("--filter: " + e);
+        }
+        if (cfg.filters.size() == max_filters) {
+            return fail(fmt::format("--filter: at most {} filters", max_filters));
+        }
+        cfg.filters.push_back(std::move(f));
+        return true;
+    }
+
+    /// --route 'EXPR=>NAME[,NAME...]': names are resolved once every --sink is known.
+    bool route(std::string_view v) {
+        const std::size_t arrow = v.rfind("=>");
+        if (arrow == std::string_view::npos) {
+            return fail(fmt::format("--route: '{}' is not FILTER=>SINK[,SINK...]", v));
+        }
+        log::filter f;
+        if (std::string e = log::parse_filter(v.substr(0, arrow), cfg.json_captures, f);
+            !e.empty()) {
+            return fail("--route: " + e);
+        }
+        if (route_targets.size() == max_routes) {
+            return fail(fmt::format("--route: at most {} routes", max_routes));
+        }
+        route_targets.emplace_back(std::move(f), std::string(v.substr(arrow + 2)));
+        return true;
+    }
+
+    /// Resolves route targets to sink masks; sinks no route names take unrouted records.
+    bool resolve_routes() {
+        if (std::string e = sink::name_sinks(cfg.sinks); !e.empty()) {
+            return fail(e);
+        }
+        uint32_t named = 0;
+        for (auto& [f, targets] : route_targets) {
+            log::route r;
+            r.match = std::move(f);
+            std::string_view rest = targets;
+            while (true) {
+                const std::size_t comma = rest.find(',');
+                std::string_view name = rest.substr(0, comma);
+                while (!name.empty() && name.front() == ' ') {
+                    name.remove_prefix(1);
+                }
+                while (!name.empty() && name.back() == ' ') {
+                    name.remove_suffix(1);
+                }
+                std::size_t i = 0;
+                while (i < cfg.sinks.size() && cfg.sinks[i].name != name) {
+                    ++i;
+                }
+                if (i == cfg.sinks.size()) {
+                    std::string known;
+                    for (const auto& s : cfg.sinks) {
+                        known += (known.empty() ? "" : ", ") + s.name;
+                    }
+                    return fail(
+                        fmt::format("--route: no sink named '{}' (sinks: {})", name, known));
+                }
+                r.sinks |= 1u << i;
+                if (comma == std::string_view::npos) {
+                    break;
+                }
+                rest = rest.substr(comma + 1);
+            }
+            named |= r.sinks;
+            cfg.routes.push_back(std::move(r));
+        }
+        const uint32_t all = static_cast<uint32_t>((1ull << cfg.sinks.size()) - 1);
+        cfg.default_sinks = all & ~named;
+        return true;
+    }
+
+    std::vector<std::pair<log::filter, std::string>> route_targets;
 
     bool lcores(std::string_view opt, std::string_view v, std::vector<unsigned>& out) {
         auto l = parse_lcore_list(v);
@@ -305,6 +354,15 @@ struct parser {
         }
         if (opt == "--sink") {
             return sink(v);
+        }
+        if (opt == "--filter") {
+            return filter(v);
+        }
+        if (opt == "--route") {
+            return route(v);
+        }
+        if (opt == "--drain-timeout") {
+            return number(opt, v, 0, 3'600'000, cfg.drain_timeout_ms);
         }
         if (opt == "--rx-lcores") {
             return lcores(opt, v, cfg.rx_lcores);
@@ -452,33 +510,7 @@ std::optional<log::framing_mode> parse_framing(std::string_view s) {
 }
 
 std::optional<uint64_t> parse_size(std::string_view s) {
-    uint64_t mult = 1;
-    if (!s.empty()) {
-        switch (s.back()) {
-        case 'K':
-        case 'k':
-            mult = 1ull << 10;
-            break;
-        case 'M':
-        case 'm':
-            mult = 1ull << 20;
-            break;
-        case 'G':
-        case 'g':
-            mult = 1ull << 30;
-            break;
-        default:
-            break;
-        }
-        if (mult != 1) {
-            s.remove_suffix(1);
-        }
-    }
-    const auto n = parse_u64(s);
-    if (!n || *n > UINT64_MAX / mult) {
-        return std::nullopt;
-    }
-    return *n * mult;
+    return util::parse_size(s);
 }
 
 std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s) {
@@ -510,9 +542,9 @@ std::string help_text() {
     std::string out =
         "usage: logagg [EAL options] -- [logagg options]\n"
         "\n"
-        "Kernel-bypass log aggregation: receives syslog/JSON-lines datagrams on DPDK ports, "
-        "frames\n"
-        "them into messages and writes them to segment files without copying payload bytes.\n"
+        "Kernel-bypass log aggregation: receives syslog, JSON-lines and GELF datagrams on DPDK\n"
+        "ports, frames and parses them in place, filters and routes them, and forwards them in\n"
+        "batches to files, TCP collectors, Kafka or a DPDK port without copying payload bytes.\n"
         "\n"
         "Common EAL options (see DPDK's EAL documentation for all):\n"
         "  -l LIST                 lcores to use; the first is the main lcore (e.g. -l 0-1)\n"
@@ -612,8 +644,12 @@ parse_result parse_options(std::span<const std::string_view> args) {
             return res;
         }
     }
-    if (!p.sink_seen) {
+    if (p.cfg.sinks.empty()) {
         res.error = "--sink: required (e.g. --sink file:./out)";
+        return res;
+    }
+    if (!p.resolve_routes()) {
+        res.error = p.error;
         return res;
     }
     if (p.cfg.listen.empty()) {

@@ -13,22 +13,17 @@
 #include <vector>
 
 #include "log/encode.hpp"
+#include "log/filter.hpp"
 #include "log/framing.hpp"
 #include "log/json.hpp"
-#include "pipeline/listener.hpp"
 #include "net/classify.hpp"
+#include "pipeline/listener.hpp"
+#include "sink/spec.hpp"
 
 namespace logagg::dpdk {
 
 /// What a worker does when the sink ring (or an RX lcore when the worker ring) is full.
 enum class full_policy { drop, block };
-
-/// --sink file:DIR[,rotate-bytes=N]
-struct file_sink_spec {
-    std::string dir;
-    log::output_format format = log::output_format::raw; ///< format=
-    uint64_t rotate_bytes = 256ull << 20; ///< why 256 MiB: a few seconds at line rate, easy to ship
-};
 
 /// --ip PORT:ADDR/PREFIX
 struct ip_spec {
@@ -45,19 +40,24 @@ struct config {
     std::vector<std::optional<log::framing_mode>> listen_framing;
     /// :FORMAT of each --listen (same order as listen)
     std::vector<pipeline::listen_format> listen_format;
-    bool drop_parse_errors = false; ///< --on-parse-error drop (default: forward, flagged)
+    bool drop_parse_errors = false;  ///< --on-parse-error drop (default: forward, flagged)
     log::json_field_map json_fields; ///< --json-fields over the defaults
     log::framing_mode framing = log::framing_mode::lf; ///< --framing: default for listeners
     uint32_t max_msg = 65536;                          ///< --max-msg: longest message kept whole
-    bool drop_oversize = false; ///< --on-oversize drop (default: truncate and flag)
-    net::listen_ports ports;    ///< the same as a bitmap for the datapath
-    file_sink_spec sink;
-    std::vector<unsigned> rx_lcores;     ///< empty: choose (see docs/architecture.md)
-    std::vector<unsigned> worker_lcores; ///< empty: choose
-    std::optional<unsigned> sink_lcore;  ///< empty: the main lcore
-    double stats_interval_s = 0;         ///< 0: no periodic line
-    std::string stats_json;              ///< empty: no JSON file
-    uint64_t exit_on_idle_ms = 0;        ///< 0: run until a signal
+    bool drop_oversize = false;             ///< --on-oversize drop (default: truncate and flag)
+    net::listen_ports ports;                ///< the same as a bitmap for the datapath
+    std::vector<sink::sink_spec> sinks;     ///< --sink, in order (index = sink id), named
+    std::vector<log::filter> filters;       ///< --filter: a record must match all
+    std::vector<log::route> routes;         ///< --route, sink names resolved to a mask
+    uint32_t default_sinks = 0;             ///< sinks no --route names: they take unrouted records
+    std::vector<std::string> json_captures; ///< json.KEY names the filters read (capture slots)
+    uint64_t drain_timeout_ms = 5000;       ///< --drain-timeout: sinks' deadline at shutdown
+    std::vector<unsigned> rx_lcores;        ///< empty: choose (see docs/architecture.md)
+    std::vector<unsigned> worker_lcores;    ///< empty: choose
+    std::optional<unsigned> sink_lcore;     ///< empty: the main lcore
+    double stats_interval_s = 0;            ///< 0: no periodic line
+    std::string stats_json;                 ///< empty: no JSON file
+    uint64_t exit_on_idle_ms = 0;           ///< 0: run until a signal
     full_policy on_sink_full = full_policy::drop;
     uint16_t burst = 32;          ///< why 32: the DPDK PMD default; amortises per-call costs
     uint16_t rx_desc = 1024;      ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue

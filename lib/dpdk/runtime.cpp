@@ -27,7 +27,7 @@
 #include "pipeline/rx.hpp"
 #include "pipeline/worker.hpp"
 #include "sink/file_sink.hpp"
-#include "sink/segment_writer.hpp"
+#include "sink/sink.hpp"
 
 namespace logagg::dpdk {
 
@@ -56,6 +56,18 @@ constexpr std::array<uint8_t, 52> symmetric_rss_key = [] {
 
 } // namespace
 
+/// A worker's parsing, GELF and per-sink state, owned here, used only by its lcore.
+struct worker_parts {
+    std::unique_ptr<log::json_extractor> json;
+    std::unique_ptr<log::json_extractor> gelf_json;
+    std::unique_ptr<log::gelf::reassembler> gelf_chunks;
+    std::unique_ptr<log::gelf::inflater> gelf_inflate;
+    std::unique_ptr<char[]> scratch;
+    std::vector<std::unique_ptr<pipeline::sink_lane>> lanes;
+    std::vector<std::unique_ptr<pipeline::gen_arena>> arenas;
+    std::vector<std::unique_ptr<char[]>> arena_bytes;
+};
+
 /// Everything one lcore runs. Only its own lcore touches the contexts and flags after launch.
 struct lcore_ctx {
     unsigned lcore = 0;
@@ -63,20 +75,18 @@ struct lcore_ctx {
     pipeline::lcore_stats stats;
     std::unique_ptr<pipeline::rx_ctx> rx;
     std::unique_ptr<pipeline::worker_ctx> worker;
-    rte_ring* worker_in = nullptr; ///< pipeline mode: this worker's input ring
-    // Worker parsing and encoding state (see worker_ctx)
-    std::unique_ptr<log::json_extractor> json;
-    std::unique_ptr<char[]> scratch;
-    std::unique_ptr<char[]> arena_bytes;
-    std::unique_ptr<pipeline::gen_arena> arena;
-    bool has_sink = false;
+    worker_parts parts;
+    rte_ring* worker_in = nullptr;  ///< pipeline mode: this worker's input ring
+    std::vector<sink::sink*> sinks; ///< sinks this lcore runs
     bool rx_finished = false;
     bool worker_finished = false;
     bool sink_finished = false;
+    bool sinks_draining = false;
     std::array<rte_mbuf*, 512> worker_buf{};
 
     [[nodiscard]] bool finished() const noexcept {
-        return (!rx || rx_finished) && (!worker || worker_finished) && (!has_sink || sink_finished);
+        return (!rx || rx_finished) && (!worker || worker_finished) &&
+               (sinks.empty() || sink_finished);
     }
 };
 
@@ -88,16 +98,19 @@ struct runtime::impl {
     std::vector<uint16_t> ports;
     std::vector<uint16_t> ports_started;
     std::vector<rte_ring*> worker_rings;
-    std::vector<rte_ring*> sink_rings;
+    std::vector<rte_ring*> sink_rings; ///< every worker->sink ring (for freeing)
     std::vector<std::unique_ptr<lcore_ctx>> lcores;
-    std::unique_ptr<sink::segment_writer> writer;
-    std::unique_ptr<sink::file_sink> sink;
+    std::vector<std::unique_ptr<sink::sink>> sinks; ///< by sink index
     std::unique_ptr<pipeline::listener_table> listeners;
     std::vector<net::local_addrs> locals; ///< by port id: own addresses (--ip)
+    log::json_field_map json_fields;      ///< JSON lines, with the filters' capture keys
+    log::json_field_map gelf_fields = log::json_field_map::gelf();
     std::atomic<bool> stop_rx{false};
     std::atomic<unsigned> rx_done{0};
     std::atomic<unsigned> workers_done{0};
-    std::atomic<bool> sink_done{false};
+    std::atomic<unsigned> sink_lcores_done{0};
+    unsigned sink_lcores = 0;
+    std::atomic<uint64_t> drain_deadline_tsc{UINT64_MAX}; ///< set when stopping
     std::atomic<bool> ran{false};
     uint64_t start_tsc = 0;
     uint64_t stop_tsc = 0;
@@ -291,11 +304,17 @@ std::string runtime::impl::setup() {
     }
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     const auto n_w = static_cast<uint32_t>(plan.workers.size());
-    // Every place an mbuf can wait (docs/architecture.md, "Sizing the mbuf pool").
+    const auto n_s = static_cast<uint32_t>(cfg.sinks.size());
+    // Every place an mbuf can wait (docs/architecture.md, "Sizing the mbuf pool"). A sink's
+    // queue pins at most buffer= bytes, each mbuf counting its whole buffer.
+    uint64_t sink_pinned = 0;
+    for (const sink::sink_spec& sp : cfg.sinks) {
+        sink_pinned += sp.buffer_bytes / (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
+    }
     const uint64_t need = uint64_t{ports.size()} * n_rx * cfg.rx_desc +
                           (plan.fused ? 0 : uint64_t{n_w} * cfg.worker_ring) +
-                          uint64_t{n_w} * (cfg.sink_ring + pipeline::stage_capacity) +
-                          sink::batch_iov +
+                          uint64_t{n_w} * n_s * (cfg.sink_ring + pipeline::stage_capacity) +
+                          sink_pinned +
                           uint64_t{rte_lcore_count()} * (pool_cache + 2u * cfg.burst) + pool_margin;
     uint64_t n_mbufs = cfg.mbufs;
     if (n_mbufs == 0) {
@@ -305,10 +324,9 @@ std::string runtime::impl::setup() {
         }
         n_mbufs -= 1;
     } else if (n_mbufs < need) {
-        fmt::print("  warning: --mbufs {} is below the {} that queues, rings and caches can hold; "
-                   "RX will see "
-                   "rx_nombuf under load\n",
-                   n_mbufs, need);
+        fmt::print("  warning: --mbufs {} is below the {} that queues, rings, sink buffers ({} "
+                   "mbufs) and caches can hold; RX will see rx_nombuf when sinks fall behind\n",
+                   n_mbufs, need, sink_pinned);
     }
     pool = rte_pktmbuf_pool_create("logagg_mbufs", static_cast<unsigned>(n_mbufs), pool_cache, 0,
                                    RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
@@ -352,8 +370,9 @@ std::string runtime::impl::setup() {
             return e;
         }
     }
-    // Rings: worker i's input (pipeline mode) and worker i -> sink.
+    // Rings: worker i's input (pipeline mode) and, per sink s, worker i -> sink s.
     const int sock = static_cast<int>(rte_socket_id());
+    std::vector<std::vector<rte_ring*>> rings_of_sink(n_s);
     for (uint32_t w = 0; w < n_w; ++w) {
         if (!plan.fused) {
             const std::string name = fmt::format("logagg_wq{}", w);
@@ -364,13 +383,16 @@ std::string runtime::impl::setup() {
             }
             worker_rings.push_back(r);
         }
-        const std::string sname = fmt::format("logagg_sq{}", w);
-        rte_ring* s = rte_ring_create_elem(sname.c_str(), sizeof(pipeline::msg_desc), cfg.sink_ring,
-                                           sock, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        if (s == nullptr) {
-            return fmt::format("cannot create ring {}: {}", sname, rte_strerror(rte_errno));
+        for (uint32_t si = 0; si < n_s; ++si) {
+            const std::string sname = fmt::format("logagg_sq{}_{}", w, si);
+            rte_ring* r = rte_ring_create_elem(sname.c_str(), sizeof(pipeline::msg_desc),
+                                               cfg.sink_ring, sock, RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (r == nullptr) {
+                return fmt::format("cannot create ring {}: {}", sname, rte_strerror(rte_errno));
+            }
+            sink_rings.push_back(r);
+            rings_of_sink[si].push_back(r);
         }
-        sink_rings.push_back(s);
     }
     listeners = std::make_unique<pipeline::listener_table>();
     for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
@@ -382,46 +404,101 @@ std::string runtime::impl::setup() {
         l.format = cfg.listen_format[i];
         (void)listeners->add(l);
     }
-    // Contexts: main first, then RX, workers, sink.
+    // What workers must do per message (docs/formats.md): parse when anything reads records.
+    bool encoded = false;
+    bool keyed_fields = false;
+    bool need_view = false;
+    for (const sink::sink_spec& sp : cfg.sinks) {
+        encoded |= sp.format != log::output_format::raw;
+        keyed_fields |= sp.key == sink::key_field::host || sp.key == sink::key_field::app;
+        need_view |= sp.type == sink::sink_type::kafka;
+    }
+    const bool parse = encoded || keyed_fields || cfg.drop_parse_errors || !cfg.filters.empty() ||
+                       !cfg.routes.empty();
+    bool needs_source = false;
+    for (const log::filter& f : cfg.filters) {
+        needs_source |= log::filter_needs_source(f);
+    }
+    for (const log::route& r : cfg.routes) {
+        needs_source |= log::filter_needs_source(r.match);
+    }
+    bool gelf_possible = false;
+    for (const pipeline::listen_format f : cfg.listen_format) {
+        gelf_possible |=
+            f == pipeline::listen_format::gelf || f == pipeline::listen_format::auto_detect;
+    }
+    json_fields = cfg.json_fields;
+    json_fields.set_captures(cfg.json_captures);
+    gelf_fields.set_captures(cfg.json_captures);
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const uint64_t tsc_base = rte_rdtsc();
+    const int64_t wall_base_ns = now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+    // Contexts: main first, then RX, workers, sinks.
     (void)ctx_of(plan.main);
     for (uint32_t w = 0; w < n_w; ++w) {
         lcore_ctx* c = ctx_of(plan.workers[w]);
         c->worker = std::make_unique<pipeline::worker_ctx>();
-        c->worker->sink_ring = sink_rings[w];
-        c->worker->meta_off = meta_off;
-        c->worker->block_when_full = cfg.on_sink_full == full_policy::block;
-        c->worker->stats = &c->stats;
-        c->worker->listeners = listeners.get();
         pipeline::worker_ctx& wk = *c->worker;
-        wk.out_format = cfg.sink.format;
+        worker_parts& parts = c->parts;
+        wk.meta_off = meta_off;
+        wk.block_when_full = cfg.on_sink_full == full_policy::block;
+        wk.stats = &c->stats;
+        wk.listeners = listeners.get();
+        wk.parse = parse;
+        wk.need_view = need_view;
         wk.drop_parse_errors = cfg.drop_parse_errors;
-        wk.parse = cfg.sink.format != log::output_format::raw || cfg.drop_parse_errors;
-        if (wk.parse) {
-            try {
-                c->json = std::make_unique<log::json_extractor>(cfg.json_fields, cfg.max_msg);
-            } catch (const std::exception& e) {
-                return e.what();
+        wk.filters = &cfg.filters;
+        wk.routes = &cfg.routes;
+        wk.default_sinks = cfg.default_sinks;
+        wk.needs_source = needs_source;
+        wk.max_msg = cfg.max_msg;
+        wk.drop_oversize = cfg.drop_oversize;
+        try {
+            parts.json = std::make_unique<log::json_extractor>(json_fields, cfg.max_msg);
+            wk.json = parts.json.get();
+            if (gelf_possible) {
+                parts.gelf_json = std::make_unique<log::json_extractor>(gelf_fields, cfg.max_msg);
+                parts.gelf_chunks = std::make_unique<log::gelf::reassembler>();
+                parts.gelf_inflate = std::make_unique<log::gelf::inflater>(cfg.max_msg);
+                wk.gelf_json = parts.gelf_json.get();
+                wk.gelf_chunks = parts.gelf_chunks.get();
+                wk.gelf_inflate = parts.gelf_inflate.get();
             }
-            wk.json = c->json.get();
-            wk.scratch_size = cfg.max_msg + static_cast<uint32_t>(log::json_padding);
-            c->scratch = std::make_unique<char[]>(wk.scratch_size);
-            wk.scratch = c->scratch.get();
-            timespec now{};
-            clock_gettime(CLOCK_REALTIME, &now);
-            wk.tsc_base = rte_rdtsc();
-            wk.wall_base_ns = now.tv_sec * 1'000'000'000LL + now.tv_nsec;
-            wk.ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+        } catch (const std::exception& e) {
+            return e.what();
         }
-        if (cfg.sink.format != log::output_format::raw) {
-            // Why 16 messages' worst case (at least 8 MiB): the sink ring holds many messages
-            // in flight, and escaping can grow one to six times its size.
-            const auto size = static_cast<uint32_t>(
-                std::max<std::size_t>(8u << 20, 16 * log::encode_bound(cfg.max_msg)));
-            c->arena_bytes = std::make_unique<char[]>(size);
-            c->arena = std::make_unique<pipeline::gen_arena>();
-            c->arena->base = c->arena_bytes.get();
-            c->arena->size = size;
-            wk.arena = c->arena.get();
+        // Scratch: a linearised message or datagram (GELF), or a padded copy.
+        wk.scratch_size =
+            std::max<uint32_t>(cfg.max_msg, 65536) + static_cast<uint32_t>(log::json_padding);
+        parts.scratch = std::make_unique<char[]>(wk.scratch_size);
+        wk.scratch = parts.scratch.get();
+        wk.tsc_base = tsc_base;
+        wk.wall_base_ns = wall_base_ns;
+        wk.ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+        for (uint32_t si = 0; si < n_s; ++si) {
+            const sink::sink_spec& sp = cfg.sinks[si];
+            auto lane = std::make_unique<pipeline::sink_lane>();
+            lane->ring = rings_of_sink[si][w];
+            lane->sink = static_cast<uint8_t>(si);
+            lane->format = sp.format;
+            lane->contiguous = sp.type == sink::sink_type::kafka;
+            lane->key = sp.key;
+            // Why 16 messages' worst case (at least 8 MiB encoded, 2 MiB raw): the sink ring
+            // holds many messages in flight, and escaping can grow one to six times its size.
+            const std::size_t per_msg = sp.format != log::output_format::raw
+                                            ? log::encode_bound(cfg.max_msg)
+                                            : std::size_t{cfg.max_msg} + 512;
+            const auto size = static_cast<uint32_t>(std::max<std::size_t>(
+                sp.format != log::output_format::raw ? 8u << 20 : 2u << 20, 16 * per_msg));
+            parts.arena_bytes.push_back(std::make_unique<char[]>(size));
+            auto arena = std::make_unique<pipeline::gen_arena>();
+            arena->base = parts.arena_bytes.back().get();
+            arena->size = size;
+            lane->arena = arena.get();
+            wk.lanes.push_back(lane.get());
+            parts.arenas.push_back(std::move(arena));
+            parts.lanes.push_back(std::move(lane));
         }
         if (!plan.fused) {
             c->worker_in = worker_rings[w];
@@ -462,17 +539,30 @@ std::string runtime::impl::setup() {
         rx.prepare();
     }
     lcore_ctx* sc = ctx_of(plan.sink);
-    sc->has_sink = true;
-    writer = std::make_unique<sink::segment_writer>(cfg.sink.dir, cfg.sink.rotate_bytes);
-    if (std::string e = writer->prepare(); !e.empty()) {
-        return "--sink: " + e;
+    for (uint32_t si = 0; si < n_s; ++si) {
+        const sink::sink_spec& sp = cfg.sinks[si];
+        std::vector<pipeline::gen_arena*> arenas;
+        for (uint32_t w = 0; w < n_w; ++w) {
+            arenas.push_back(ctx_of(plan.workers[w])->parts.arenas[si].get());
+        }
+        const bool block = cfg.on_sink_full == full_policy::block;
+        std::unique_ptr<sink::sink> sk;
+        switch (sp.type) {
+        case sink::sink_type::file:
+            sk = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
+                                                   cfg.test_sink_delay_us);
+            break;
+        default:
+            return fmt::format("--sink {}: the {} sink is not built yet", sp.name,
+                               sink::sink_type_names[static_cast<std::size_t>(sp.type)]);
+        }
+        if (std::string e = sk->start(); !e.empty()) {
+            return e;
+        }
+        sc->sinks.push_back(sk.get());
+        sinks.push_back(std::move(sk));
     }
-    std::vector<pipeline::gen_arena*> arenas;
-    for (uint32_t w = 0; w < n_w; ++w) {
-        arenas.push_back(ctx_of(plan.workers[w])->arena.get());
-    }
-    sink = std::make_unique<sink::file_sink>(*writer, sink_rings, sc->stats, cfg.test_sink_delay_us,
-                                             std::move(arenas));
+    sink_lcores = 1;
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
     }
@@ -600,22 +690,48 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
             workers_done.fetch_add(1, std::memory_order_release);
         }
     }
-    if (c.has_sink && !c.sink_finished) {
-        const uint32_t n = sink->poll();
-        if (n == 0 && workers_done.load(std::memory_order_acquire) == n_w && sink->rings_empty()) {
-            const int err = writer->finish();
-            if (err != 0) {
-                fmt::print(stderr, "logagg: file sink: final sync of '{}' failed: {}\n",
-                           writer->dir(), err_str(err));
+    if (!c.sinks.empty() && !c.sink_finished) {
+        const uint64_t now = rte_rdtsc();
+        const uint64_t deadline = drain_deadline_tsc.load(std::memory_order_acquire);
+        if (deadline != UINT64_MAX && !c.sinks_draining) {
+            for (sink::sink* s : c.sinks) {
+                s->begin_drain(); // stopping: every waiting record is due now
+            }
+            c.sinks_draining = true;
+        }
+        uint32_t n = 0;
+        for (sink::sink* s : c.sinks) {
+            n += s->poll(now);
+            s->publish_gauges();
+        }
+        const bool workers_finished = workers_done.load(std::memory_order_acquire) == n_w;
+        if (now >= deadline) {
+            // Out of time: what the sinks still hold is dropped, counted (shutdown). Until the
+            // workers are done this also unblocks any waiting for ring room.
+            for (sink::sink* s : c.sinks) {
+                if (!s->idle()) {
+                    s->abandon();
+                }
+            }
+        }
+        if (n == 0 && workers_finished &&
+            std::all_of(c.sinks.begin(), c.sinks.end(),
+                        [](const sink::sink* s) { return s->idle(); })) {
+            for (sink::sink* s : c.sinks) {
+                const int err = s->finish();
+                if (err != 0) {
+                    fmt::print(stderr, "logagg: sink {}: final sync failed: {}\n", s->spec().name,
+                               err_str(err));
+                }
             }
             c.sink_finished = true;
-            sink_done.store(true, std::memory_order_release);
+            sink_lcores_done.fetch_add(1, std::memory_order_release);
         }
     }
 }
 
 bool runtime::impl::all_finished() const noexcept {
-    return sink_done.load(std::memory_order_acquire) &&
+    return sink_lcores_done.load(std::memory_order_acquire) == sink_lcores &&
            rx_done.load(std::memory_order_acquire) == plan.rx.size() &&
            workers_done.load(std::memory_order_acquire) == plan.workers.size();
 }
@@ -721,25 +837,35 @@ int runtime::run() {
         }
         next_control = now + control_every;
         if (!rt.stop_rx.load(std::memory_order_relaxed)) {
+            bool stop = false;
             if (g_signal_stop.load(std::memory_order_relaxed)) {
-                fmt::print("logagg: signal received: stopping RX, draining workers and the sink\n");
-                std::fflush(stdout);
-                rt.stop_rx.store(true, std::memory_order_release);
+                fmt::print("logagg: signal received: stopping RX, draining workers and sinks "
+                           "(up to {} ms)\n",
+                           rt.cfg.drain_timeout_ms);
+                stop = true;
             } else if (idle_after != 0) {
                 uint64_t activity = 0;
                 for (auto& c : rt.lcores) {
-                    activity += c->stats.rx_packets.get() + c->stats.messages_written.get();
+                    activity += c->stats.rx_packets.get();
+                }
+                for (const auto& sk : rt.sinks) {
+                    activity += sk->stats().delivered.get();
                 }
                 if (activity != last_activity) {
                     last_activity = activity;
                     last_activity_tsc = now;
                 } else if (now - last_activity_tsc >= idle_after) {
-                    fmt::print(
-                        "logagg: idle for {} ms: stopping RX, draining workers and the sink\n",
-                        rt.cfg.exit_on_idle_ms);
-                    std::fflush(stdout);
-                    rt.stop_rx.store(true, std::memory_order_release);
+                    fmt::print("logagg: idle for {} ms: stopping RX, draining workers and sinks "
+                               "(up to {} ms)\n",
+                               rt.cfg.exit_on_idle_ms, rt.cfg.drain_timeout_ms);
+                    stop = true;
                 }
+            }
+            if (stop) {
+                std::fflush(stdout);
+                rt.drain_deadline_tsc.store(now + rt.cfg.drain_timeout_ms * (hz / 1000),
+                                            std::memory_order_release);
+                rt.stop_rx.store(true, std::memory_order_release);
             }
         }
         if (now >= next_link_check) {
@@ -793,12 +919,37 @@ snapshot runtime::take_snapshot() const {
     }
     s.mbufs_total = rt.pool != nullptr ? rt.pool->size : 0;
     s.mbufs_in_use_at_exit = rt.mbufs_in_use_at_exit;
-    s.sink.dir = rt.cfg.sink.dir;
-    s.sink.messages = s.written;
-    s.sink.bytes = s.bytes_written;
-    if (rt.stop_tsc != 0) { // the writer's own counters are the sink lcore's until it stopped
-        s.sink.segments = rt.writer->segments();
-        s.sink.write_errors = rt.writer->write_errors();
+    s.final = rt.stop_tsc != 0;
+    for (std::size_t i = 0; i < rt.sinks.size(); ++i) {
+        const sink::sink& sk = *rt.sinks[i];
+        const sink::sink_spec& sp = sk.spec();
+        sink_snapshot k;
+        k.name = sp.name;
+        k.type = std::string(sink::sink_type_names[static_cast<std::size_t>(sp.type)]);
+        k.target = sp.text.substr(sp.text.find(':') + 1);
+        k.format = std::string(log::output_format_names[static_cast<std::size_t>(sp.format)]);
+        k.queued = sk.stats().queued.load(std::memory_order_relaxed);
+        k.pinned = sk.stats().pinned.load(std::memory_order_relaxed);
+        k.buffer_bytes = sp.buffer_bytes;
+        if (s.final) { // type-specific figures are the sink lcore's until it stopped
+            k.extra_json = sk.report_json();
+            k.extra_text = sk.report_text();
+        }
+        add_sink(s, i, std::move(k), sk.stats());
+    }
+    for (std::size_t i = 0; i < rt.cfg.filters.size(); ++i) {
+        s.filters.push_back({rt.cfg.filters[i].text, s.filter_kept[i], s.filter_dropped[i]});
+    }
+    for (std::size_t i = 0; i < rt.cfg.routes.size(); ++i) {
+        route_snapshot r;
+        r.text = rt.cfg.routes[i].match.text;
+        for (std::size_t k = 0; k < rt.sinks.size(); ++k) {
+            if (((rt.cfg.routes[i].sinks >> k) & 1u) != 0) {
+                r.sinks.push_back(rt.sinks[k]->spec().name);
+            }
+        }
+        r.hits = s.route_hits[i];
+        s.routes.push_back(std::move(r));
     }
     return s;
 }

@@ -3,48 +3,19 @@
 #include "dpdk/stats.hpp"
 
 #include "log/encode.hpp"
+#include "util/json_text.hpp"
 
 #include <algorithm>
 #include <numeric>
 
 #include <fmt/core.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace logagg::dpdk {
 namespace {
 
-/// JSON string escaping (RFC 8259 section 7) for names and paths.
-[[nodiscard]] std::string json_str(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                out +=
-                    fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-    return out;
-}
+using util::json_quote;
 
 [[nodiscard]] const char* boolstr(bool b) {
     return b ? "true" : "false";
@@ -52,17 +23,26 @@ namespace {
 
 } // namespace
 
+uint64_t sink_snapshot::dropped() const noexcept {
+    return std::accumulate(drops.begin(), drops.end(), uint64_t{0});
+}
+
+uint64_t sink_snapshot::in_flight() const noexcept {
+    const uint64_t done = delivered + dropped();
+    return in > done ? in - done : 0;
+}
+
 uint64_t snapshot::packets_dropped() const noexcept {
     return std::accumulate(pkt_drops.begin(), pkt_drops.end(), uint64_t{0});
 }
 
 uint64_t snapshot::messages_parse_failed() const noexcept {
-    uint64_t n = 0;
+    uint64_t n = gelf_bad_compression;
     for (std::size_t i = 1; i < rfc5424_errors.size(); ++i) {
         n += rfc5424_errors[i];
     }
     for (std::size_t i = 1; i < json_errors.size(); ++i) {
-        n += json_errors[i];
+        n += json_errors[i] + gelf_errors[i];
     }
     return n;
 }
@@ -71,13 +51,28 @@ uint64_t snapshot::messages_dropped() const noexcept {
     return std::accumulate(msg_drops.begin(), msg_drops.end(), uint64_t{0});
 }
 
+uint64_t snapshot::delivered() const noexcept {
+    uint64_t n = 0;
+    for (const sink_snapshot& k : sinks) {
+        n += k.delivered;
+    }
+    return n;
+}
+
 bool snapshot::packets_balanced() const noexcept {
     return received + reassembled == to_workers + answered + packets_dropped() + fragments_merged &&
            to_workers == worker_packets;
 }
 
 bool snapshot::messages_balanced() const noexcept {
-    return framed == written + messages_dropped();
+    return framed == routed + messages_dropped();
+}
+
+bool snapshot::sinks_balanced() const noexcept {
+    return std::all_of(sinks.begin(), sinks.end(), [this](const sink_snapshot& k) {
+        const uint64_t done = k.delivered + k.dropped();
+        return final ? k.in == done : k.in >= done;
+    });
 }
 
 void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
@@ -88,7 +83,6 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     l.rx_packets = st.rx_packets.get();
     l.worker_packets = st.worker_packets.get();
     l.messages_framed = st.messages_framed.get();
-    l.messages_written = st.messages_written.get();
     l.bytes_copied = st.bytes_copied.get();
     s.lcores.push_back(l);
     s.received += l.rx_packets;
@@ -105,11 +99,10 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
         s.pkt_drops[i] += st.pkt_drops[i].get();
     }
     s.framed += l.messages_framed;
-    s.written += l.messages_written;
+    s.routed += st.routed.get();
     s.empty_skipped += st.empty_skipped.get();
     s.truncated += st.truncated.get();
     s.framing_errors += st.framing_errors.get();
-    s.bytes_written += st.bytes_written.get();
     for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
         s.msg_drops[i] += st.msg_drops[i].get();
     }
@@ -121,8 +114,49 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     }
     for (std::size_t i = 0; i < s.json_errors.size(); ++i) {
         s.json_errors[i] += st.json_errors[i].get();
+        s.gelf_errors[i] += st.gelf_errors[i].get();
+    }
+    for (std::size_t i = 0; i < s.gelf_chunks.size(); ++i) {
+        s.gelf_chunks[i] += st.gelf_chunks[i].get();
+    }
+    s.gelf_expired_messages += st.gelf_expired_messages.get();
+    s.gelf_expired_chunks += st.gelf_expired_chunks.get();
+    s.gelf_bad_compression += st.gelf_bad_compression.get();
+    for (std::size_t i = 0; i < pipeline::max_sinks; ++i) {
+        s.sink_in[i] += st.sink_in[i].get();
+        s.sink_in_bytes[i] += st.sink_in_bytes[i].get();
+        s.sink_full[i] += st.sink_full[i].get();
+    }
+    for (std::size_t i = 0; i < pipeline::max_filters; ++i) {
+        s.filter_kept[i] += st.filter_kept[i].get();
+        s.filter_dropped[i] += st.filter_dropped[i].get();
+    }
+    for (std::size_t i = 0; i < pipeline::max_routes; ++i) {
+        s.route_hits[i] += st.route_hits[i].get();
     }
     s.bytes_copied += l.bytes_copied;
+}
+
+void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::sink_stats& st) {
+    k.in = s.sink_in[index];
+    k.in_bytes = s.sink_in_bytes[index];
+    k.delivered = st.delivered.get();
+    k.bytes = st.bytes.get();
+    for (std::size_t i = 0; i < pipeline::sink_drop_count; ++i) {
+        k.drops[i] = st.drops[i].get();
+    }
+    k.drops[static_cast<std::size_t>(pipeline::sink_drop::sink_full)] += s.sink_full[index];
+    k.dropped_bytes = st.dropped_bytes.get();
+    k.batches = st.batches.get();
+    for (std::size_t i = 0; i < k.batch_records.size(); ++i) {
+        k.batch_records[i] = st.batch_records[i].get();
+    }
+    k.reconnects = st.reconnects.get();
+    k.connect_failures = st.connect_failures.get();
+    k.retries = st.retries.get();
+    k.errors = st.errors.get();
+    k.bytes_copied = st.bytes_copied.get();
+    s.sinks.push_back(std::move(k));
 }
 
 std::string stats_line(const snapshot& now, const snapshot& prev, double dt) {
@@ -133,14 +167,21 @@ std::string stats_line(const snapshot& now, const snapshot& prev, double dt) {
         imissed += p.imissed;
         nombuf += p.rx_nombuf;
     }
-    return fmt::format("[{:9.1f}s] rx {} pkt ({:.0f}/s) dropped {} | msgs framed {} written {} "
-                       "({:.0f}/s) dropped {} | "
-                       "copied {} B | imissed {} rx_nombuf {}",
-                       now.uptime_s, now.received,
-                       static_cast<double>(now.received - prev.received) * inv,
-                       now.packets_dropped(), now.framed, now.written,
-                       static_cast<double>(now.written - prev.written) * inv,
-                       now.messages_dropped(), now.bytes_copied, imissed, nombuf);
+    std::string line = fmt::format(
+        "[{:9.1f}s] rx {} pkt ({:.0f}/s) dropped {} | msgs framed {} routed {} ({:.0f}/s) "
+        "dropped {} | copied {} B | imissed {} rx_nombuf {}",
+        now.uptime_s, now.received, static_cast<double>(now.received - prev.received) * inv,
+        now.packets_dropped(), now.framed, now.routed,
+        static_cast<double>(now.routed - prev.routed) * inv, now.messages_dropped(),
+        now.bytes_copied, imissed, nombuf);
+    for (std::size_t i = 0; i < now.sinks.size(); ++i) {
+        const sink_snapshot& k = now.sinks[i];
+        const uint64_t before = i < prev.sinks.size() ? prev.sinks[i].delivered : 0;
+        line +=
+            fmt::format(" | {} delivered {} ({:.0f}/s) queued {} dropped {}", k.name, k.delivered,
+                        static_cast<double>(k.delivered - before) * inv, k.queued, k.dropped());
+    }
+    return line;
 }
 
 std::string summary_table(const snapshot& s) {
@@ -151,10 +192,9 @@ std::string summary_table(const snapshot& s) {
             p.name, p.ipackets, p.ibytes, p.imissed, p.ierrors, p.rx_nombuf);
     }
     for (const lcore_snapshot& l : s.lcores) {
-        o += fmt::format("  lcore {:<3} {:<18} rx {:>10}  framed-pkts {:>10}  msgs {:>10}  written "
-                         "{:>10}  copied {} B\n",
-                         l.lcore_id, l.roles, l.rx_packets, l.worker_packets, l.messages_framed,
-                         l.messages_written, l.bytes_copied);
+        o += fmt::format(
+            "  lcore {:<3} {:<18} rx {:>10}  framed-pkts {:>10}  msgs {:>10}  copied {} B\n",
+            l.lcore_id, l.roles, l.rx_packets, l.worker_packets, l.messages_framed, l.bytes_copied);
     }
     o += fmt::format("  packets   received {:>12}  to workers {:>12}  dropped {:>12}\n", s.received,
                      s.to_workers, s.packets_dropped());
@@ -174,8 +214,8 @@ std::string summary_table(const snapshot& s) {
         }
     }
     o += fmt::format(
-        "  messages  framed   {:>12}  written    {:>12}  dropped {:>12}  empty lines skipped {}\n",
-        s.framed, s.written, s.messages_dropped(), s.empty_skipped);
+        "  messages  framed   {:>12}  routed     {:>12}  dropped {:>12}  empty lines skipped {}\n",
+        s.framed, s.routed, s.messages_dropped(), s.empty_skipped);
     if (s.truncated != 0 || s.framing_errors != 0) {
         o += fmt::format("    truncated to --max-msg {}  datagrams with octet-framing errors {}\n",
                          s.truncated, s.framing_errors);
@@ -185,6 +225,13 @@ std::string summary_table(const snapshot& s) {
             o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::msg_drop_names[i],
                              s.msg_drops[i]);
         }
+    }
+    for (const filter_snapshot& f : s.filters) {
+        o += fmt::format("    filter '{}': kept {} dropped {}\n", f.text, f.kept, f.dropped);
+    }
+    for (const route_snapshot& r : s.routes) {
+        o += fmt::format("    route '{}' => {}: {} records\n", r.text, fmt::join(r.sinks, ","),
+                         r.hits);
     }
     if (std::any_of(s.parsed.begin(), s.parsed.end(), [](uint64_t v) { return v != 0; }) ||
         s.messages_parse_failed() != 0) {
@@ -204,26 +251,55 @@ std::string summary_table(const snapshot& s) {
                 o += fmt::format("    not json: {:<23} {:>12}\n", log::json_status_names[i],
                                  s.json_errors[i]);
             }
+            if (s.gelf_errors[i] != 0) {
+                o += fmt::format("    not gelf json: {:<18} {:>12}\n", log::json_status_names[i],
+                                 s.gelf_errors[i]);
+            }
         }
     }
-    o += fmt::format("  sink      file {}: {} messages, {} bytes, {} segments, {} write errors\n",
-                     s.sink.dir, s.sink.messages, s.sink.bytes, s.sink.segments,
-                     s.sink.write_errors);
+    const uint64_t chunks =
+        std::accumulate(s.gelf_chunks.begin(), s.gelf_chunks.end(), uint64_t{0});
+    if (chunks != 0 || s.gelf_bad_compression != 0) {
+        o += "  gelf chunks";
+        for (std::size_t i = 0; i < s.gelf_chunks.size(); ++i) {
+            if (s.gelf_chunks[i] != 0) {
+                o += fmt::format(" {} {}", log::gelf::chunk_status_names[i], s.gelf_chunks[i]);
+            }
+        }
+        o += fmt::format("; expired {} messages ({} chunks); bad compression {}\n",
+                         s.gelf_expired_messages, s.gelf_expired_chunks, s.gelf_bad_compression);
+    }
+    for (const sink_snapshot& k : s.sinks) {
+        o += fmt::format("  sink {} ({} {}, {}): in {} delivered {} ({} bytes) dropped {} "
+                         "in flight {}\n",
+                         k.name, k.type, k.target, k.format, k.in, k.delivered, k.bytes,
+                         k.dropped(), k.in_flight());
+        for (std::size_t i = 0; i < pipeline::sink_drop_count; ++i) {
+            if (k.drops[i] != 0) {
+                o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::sink_drop_names[i],
+                                 k.drops[i]);
+            }
+        }
+        o += fmt::format("    {} batches; reconnects {} retries {} errors {}; copied {} B{}{}\n",
+                         k.batches, k.reconnects, k.retries, k.errors, k.bytes_copied,
+                         k.extra_text.empty() ? "" : "; ", k.extra_text);
+    }
     o += fmt::format("  bytes copied on the datapath: {}\n", s.bytes_copied);
     if (s.mbufs_in_use_at_exit >= 0) {
         o += fmt::format("  mbufs: {} in the pool, {} not returned at exit\n", s.mbufs_total,
                          s.mbufs_in_use_at_exit);
     }
     o += fmt::format("  accounting: packets {} (received + reassembled = to workers + answered + "
-                     "dropped + merged fragments), messages {} "
-                     "(framed = written + dropped)\n",
+                     "dropped + merged fragments), messages {} (framed = routed + dropped), "
+                     "sinks {} (in = delivered + dropped{})\n",
                      s.packets_balanced() ? "balanced" : "UNBALANCED",
-                     s.messages_balanced() ? "balanced" : "UNBALANCED");
+                     s.messages_balanced() ? "balanced" : "UNBALANCED",
+                     s.sinks_balanced() ? "balanced" : "UNBALANCED", s.final ? "" : " + in flight");
     return o;
 }
 
 std::string to_json(const snapshot& s) {
-    std::string o = "{\n  \"schema\": \"logagg.stats/1\",\n";
+    std::string o = "{\n  \"schema\": \"logagg.stats/2\",\n";
     o += fmt::format("  \"uptime_s\": {:.6f},\n  \"ports\": [", s.uptime_s);
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
         const port_snapshot& p = s.ports[i];
@@ -233,7 +309,7 @@ std::string to_json(const snapshot& s) {
             "\"imissed\": {}, \"ierrors\": {}, \"rx_nombuf\": {}, \"opackets\": {}, "
             "\"obytes\": {}, "
             "\"oerrors\": {}, \"link_up\": {}, \"link_speed_mbps\": {}, \"link_flaps\": {}}}",
-            i == 0 ? "" : ",", p.port_id, json_str(p.name), p.rx_queues, p.ipackets, p.ibytes,
+            i == 0 ? "" : ",", p.port_id, json_quote(p.name), p.rx_queues, p.ipackets, p.ibytes,
             p.imissed, p.ierrors, p.rx_nombuf, p.opackets, p.obytes, p.oerrors, boolstr(p.link_up),
             p.link_speed_mbps, p.link_flaps);
     }
@@ -244,15 +320,13 @@ std::string to_json(const snapshot& s) {
         std::string_view r = l.roles;
         while (!r.empty()) {
             const std::size_t plus = r.find('+');
-            roles += (roles.empty() ? "" : ", ") + json_str(r.substr(0, plus));
+            roles += (roles.empty() ? "" : ", ") + json_quote(r.substr(0, plus));
             r = plus == std::string_view::npos ? std::string_view{} : r.substr(plus + 1);
         }
-        o +=
-            fmt::format("{}\n    {{\"lcore_id\": {}, \"roles\": [{}], \"rx_packets\": {}, "
-                        "\"worker_packets\": {}, "
-                        "\"messages_framed\": {}, \"messages_written\": {}, \"bytes_copied\": {}}}",
-                        i == 0 ? "" : ",", l.lcore_id, roles, l.rx_packets, l.worker_packets,
-                        l.messages_framed, l.messages_written, l.bytes_copied);
+        o += fmt::format("{}\n    {{\"lcore_id\": {}, \"roles\": [{}], \"rx_packets\": {}, "
+                         "\"worker_packets\": {}, \"messages_framed\": {}, \"bytes_copied\": {}}}",
+                         i == 0 ? "" : ",", l.lcore_id, roles, l.rx_packets, l.worker_packets,
+                         l.messages_framed, l.bytes_copied);
     }
     o += "\n  ],\n";
     o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
@@ -268,20 +342,53 @@ std::string to_json(const snapshot& s) {
                          s.pkt_drops[i]);
     }
     o += "}},\n";
-    o += fmt::format(
-        "  \"messages\": {{\"framed\": {}, \"written\": {}, \"empty_skipped\": {}, "
-        "\"truncated\": {}, \"framing_errors\": {}, \"dropped_total\": {}, \"dropped\": {{",
-        s.framed, s.written, s.empty_skipped, s.truncated, s.framing_errors, s.messages_dropped());
+    o += fmt::format("  \"messages\": {{\"framed\": {}, \"routed\": {}, \"delivered\": {}, "
+                     "\"empty_skipped\": {}, \"truncated\": {}, \"framing_errors\": {}, "
+                     "\"dropped_total\": {}, \"dropped\": {{",
+                     s.framed, s.routed, s.delivered(), s.empty_skipped, s.truncated,
+                     s.framing_errors, s.messages_dropped());
     for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
         o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::msg_drop_names[i],
                          s.msg_drops[i]);
     }
-    o += "}},\n";
-    o += fmt::format("  \"sinks\": [{{\"type\": {}, \"dir\": {}, \"messages\": {}, \"bytes\": {}, "
-                     "\"segments\": {}, "
-                     "\"write_errors\": {}}}],\n",
-                     json_str(s.sink.type), json_str(s.sink.dir), s.sink.messages, s.sink.bytes,
-                     s.sink.segments, s.sink.write_errors);
+    o += "}},\n  \"filters\": [";
+    for (std::size_t i = 0; i < s.filters.size(); ++i) {
+        o += fmt::format("{}{{\"filter\": {}, \"kept\": {}, \"dropped\": {}}}", i == 0 ? "" : ", ",
+                         json_quote(s.filters[i].text), s.filters[i].kept, s.filters[i].dropped);
+    }
+    o += "],\n  \"routes\": [";
+    for (std::size_t i = 0; i < s.routes.size(); ++i) {
+        std::string names;
+        for (const std::string& n : s.routes[i].sinks) {
+            names += (names.empty() ? "" : ", ") + json_quote(n);
+        }
+        o += fmt::format("{}{{\"route\": {}, \"sinks\": [{}], \"hits\": {}}}", i == 0 ? "" : ", ",
+                         json_quote(s.routes[i].text), names, s.routes[i].hits);
+    }
+    o += "],\n  \"sinks\": [";
+    for (std::size_t i = 0; i < s.sinks.size(); ++i) {
+        const sink_snapshot& k = s.sinks[i];
+        o += fmt::format("{}\n    {{\"name\": {}, \"type\": {}, \"target\": {}, \"format\": {}, "
+                         "\"in\": {}, \"in_bytes\": {}, \"delivered\": {}, \"bytes\": {}, "
+                         "\"in_flight\": {}, \"queued\": {}, \"pinned_bytes\": {}, "
+                         "\"buffer_bytes\": {}, \"dropped_total\": {}, \"dropped_bytes\": {}, "
+                         "\"dropped\": {{",
+                         i == 0 ? "" : ",", json_quote(k.name), json_quote(k.type),
+                         json_quote(k.target), json_quote(k.format), k.in, k.in_bytes, k.delivered,
+                         k.bytes, k.in_flight(), k.queued, k.pinned, k.buffer_bytes, k.dropped(),
+                         k.dropped_bytes);
+        for (std::size_t d = 0; d < pipeline::sink_drop_count; ++d) {
+            o += fmt::format("{}\"{}\": {}", d == 0 ? "" : ", ", pipeline::sink_drop_names[d],
+                             k.drops[d]);
+        }
+        o += fmt::format("}}, \"batches\": {}, \"batch_records_log2\": [{}], \"reconnects\": {}, "
+                         "\"connect_failures\": {}, \"retries\": {}, \"errors\": {}, "
+                         "\"bytes_copied\": {}{}{}}}",
+                         k.batches, fmt::join(k.batch_records, ", "), k.reconnects,
+                         k.connect_failures, k.retries, k.errors, k.bytes_copied,
+                         k.extra_json.empty() ? "" : ", ", k.extra_json);
+    }
+    o += "\n  ],\n";
     o += "  \"parse\": {\"records\": {";
     for (std::size_t i = 0; i < s.parsed.size(); ++i) {
         o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", log::input_format_names[i],
@@ -297,12 +404,25 @@ std::string to_json(const snapshot& s) {
         o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", log::json_status_names[i],
                          s.json_errors[i]);
     }
-    o += "}},\n";
+    o += "}, \"gelf_errors\": {";
+    for (std::size_t i = 1; i < s.gelf_errors.size(); ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", log::json_status_names[i],
+                         s.gelf_errors[i]);
+    }
+    o += "}},\n  \"gelf\": {\"chunks\": {";
+    for (std::size_t i = 0; i < s.gelf_chunks.size(); ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", log::gelf::chunk_status_names[i],
+                         s.gelf_chunks[i]);
+    }
+    o += fmt::format("}}, \"expired_messages\": {}, \"expired_chunks\": {}, "
+                     "\"bad_compression\": {}}},\n",
+                     s.gelf_expired_messages, s.gelf_expired_chunks, s.gelf_bad_compression);
     o += fmt::format("  \"bytes_copied\": {},\n", s.bytes_copied);
     o += fmt::format("  \"mbufs\": {{\"pool\": {}, \"in_use_at_exit\": {}}},\n", s.mbufs_total,
                      s.mbufs_in_use_at_exit);
-    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}}}\n}}\n",
-                     boolstr(s.packets_balanced()), boolstr(s.messages_balanced()));
+    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}, \"sinks\": {}}}\n}}\n",
+                     boolstr(s.packets_balanced()), boolstr(s.messages_balanced()),
+                     boolstr(s.sinks_balanced()));
     return o;
 }
 

@@ -29,33 +29,66 @@ struct port_snapshot {
 struct lcore_snapshot {
     unsigned lcore_id = 0;
     std::string roles; ///< e.g. "rx+worker"
-    uint64_t rx_packets = 0, worker_packets = 0, messages_framed = 0, messages_written = 0,
-             bytes_copied = 0;
+    uint64_t rx_packets = 0, worker_packets = 0, messages_framed = 0, bytes_copied = 0;
 };
 
+/// One sink: what workers handed it, what it delivered and dropped.
 struct sink_snapshot {
-    std::string type = "file";
-    std::string dir;
-    uint64_t messages = 0, bytes = 0, segments = 0, write_errors = 0;
+    std::string name, type, target, format;
+    uint64_t in = 0, in_bytes = 0;     ///< records (and output bytes) workers handed it
+    uint64_t delivered = 0, bytes = 0; ///< confirmed by its backend (bytes with framing)
+    std::array<uint64_t, pipeline::sink_drop_count> drops{}; ///< sink_full from the workers
+    uint64_t dropped_bytes = 0;
+    uint64_t queued = 0, pinned = 0; ///< records held and the memory they pin, now
+    uint64_t buffer_bytes = 0;       ///< its bound
+    uint64_t batches = 0;
+    std::array<uint64_t, pipeline::batch_buckets> batch_records{};
+    uint64_t reconnects = 0, connect_failures = 0, retries = 0, errors = 0, bytes_copied = 0;
+    std::string extra_json; ///< type-specific members
+    std::string extra_text;
+
+    [[nodiscard]] uint64_t dropped() const noexcept;
+    /// Records handed to the sink and neither delivered nor dropped yet (0 after a clean exit).
+    [[nodiscard]] uint64_t in_flight() const noexcept;
 };
 
-/// Sums over all lcores plus per-port and per-lcore detail.
+struct filter_snapshot {
+    std::string text;
+    uint64_t kept = 0, dropped = 0; ///< --filter: records it let through and dropped
+};
+
+struct route_snapshot {
+    std::string text;
+    std::vector<std::string> sinks;
+    uint64_t hits = 0;
+};
+
+/// Sums over all lcores plus per-port, per-lcore and per-sink detail.
 struct snapshot {
     double uptime_s = 0;
+    bool final = false; ///< taken after every lcore stopped (in-flight counts must be 0)
     std::vector<port_snapshot> ports;
     std::vector<lcore_snapshot> lcores;
-    sink_snapshot sink;
+    std::vector<sink_snapshot> sinks;
+    std::vector<filter_snapshot> filters;
+    std::vector<route_snapshot> routes;
     uint64_t received = 0, rx_bytes = 0, to_workers = 0, worker_packets = 0, answered = 0,
              reassembled = 0, fragments_merged = 0;
     std::array<uint64_t, 4>
         replies{}; ///< answered, by kind (arp, icmp_echo, nd_advert, icmpv6_echo)
     std::array<uint64_t, net::drop_reason_count> pkt_drops{};
-    uint64_t framed = 0, written = 0, empty_skipped = 0, bytes_written = 0, truncated = 0,
-             framing_errors = 0;
+    uint64_t framed = 0, routed = 0, empty_skipped = 0, truncated = 0, framing_errors = 0;
     std::array<uint64_t, pipeline::msg_drop_count> msg_drops{};
     std::array<uint64_t, 5> parsed{}; ///< records by input format (log::input_format_names)
     std::array<uint64_t, static_cast<std::size_t>(log::rfc5424_status::count_)> rfc5424_errors{};
     std::array<uint64_t, static_cast<std::size_t>(log::json_status::count_)> json_errors{};
+    std::array<uint64_t, static_cast<std::size_t>(log::json_status::count_)> gelf_errors{};
+    std::array<uint64_t, log::gelf::chunk_status_count> gelf_chunks{};
+    uint64_t gelf_expired_messages = 0, gelf_expired_chunks = 0, gelf_bad_compression = 0;
+    /// Worker-side per-sink counters, summed over lcores (folded into sinks[] by the runtime).
+    std::array<uint64_t, pipeline::max_sinks> sink_in{}, sink_in_bytes{}, sink_full{};
+    std::array<uint64_t, pipeline::max_filters> filter_kept{}, filter_dropped{};
+    std::array<uint64_t, pipeline::max_routes> route_hits{};
     uint64_t bytes_copied = 0;
     uint64_t mbufs_total = 0;
     /// mbufs not back in the pool after the ports stopped; -1 while running. Non-zero = a leak.
@@ -63,18 +96,25 @@ struct snapshot {
 
     [[nodiscard]] uint64_t packets_dropped() const noexcept;
     [[nodiscard]] uint64_t messages_dropped() const noexcept;
+    [[nodiscard]] uint64_t delivered() const noexcept; ///< over all sinks
     /// Messages that did not parse as their listener's format (forwarded or dropped).
     [[nodiscard]] uint64_t messages_parse_failed() const noexcept;
     /// received + reassembled == to_workers + answered + dropped + fragments_merged, and every
     /// frame handed to a worker was framed.
     [[nodiscard]] bool packets_balanced() const noexcept;
-    /// framed == written + dropped.
+    /// framed == routed + dropped (before any sink).
     [[nodiscard]] bool messages_balanced() const noexcept;
+    /// Every sink: in == delivered + dropped (+ in flight while running: checked only if final).
+    [[nodiscard]] bool sinks_balanced() const noexcept;
 };
 
 /// Adds one lcore's counters into @p s (and a per-lcore row).
 void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
                 const pipeline::lcore_stats& st);
+
+/// Adds sink @p index to @p s: @p k carries its identity and current queue figures, @p st its
+/// own counters; the workers' per-sink counters come from @p s (after accumulate()).
+void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::sink_stats& st);
 
 /// One line for the periodic print; rates against @p prev over @p dt seconds.
 [[nodiscard]] std::string stats_line(const snapshot& now, const snapshot& prev, double dt);

@@ -277,14 +277,16 @@ struct encode_context {
     int64_t received_ns = 0;   ///< wall-clock receive time
 };
 
-/// ndjson: one JSON object and a LF. Keys: ts, received, host, app, severity, facility,
-/// procid, msgid, source, format, flags, message, sd (RFC 5424 STRUCTURED-DATA as an object of
-/// objects), log (a JSON input object, verbatim: referenced, not copied).
+/// Encoders produce the message only; sinks add the framing (a LF, or an RFC 6587 octet count).
+
+/// ndjson: one JSON object (the sink's LF makes it a line). Keys: ts, received, host, app,
+/// severity, facility, procid, msgid, source, format, flags, message, sd (RFC 5424 STRUCTURED-DATA
+/// as an object of objects), log (a JSON input object, verbatim: referenced, not copied).
 template <class Out>
 void encode_ndjson(const log_record& r, const encode_context& c, Out& o);
 
-/// rfc5424: "LEN SP" + "<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG" (RFC 6587 octet
-/// counting, no LF). Absent PRI is <13> (user.notice, as RFC 3164 4.3.3 says); header fields are
+/// rfc5424: "<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG" (sinks octet-count it by default,
+/// RFC 6587). Absent PRI is <13> (user.notice, as RFC 3164 4.3.3 says); header fields are
 /// cut to the RFC's lengths, characters outside PRINTUSASCII become '_'.
 template <class Out>
 void encode_rfc5424(const log_record& r, const encode_context& c, Out& o);

@@ -64,14 +64,6 @@ void walk_sd(std::string_view sd, E&& on_element, P&& on_param) {
     }
 }
 
-/// Counts what an encoder produces (for the octet count of rfc5424).
-struct counting_out {
-    std::size_t n = 0;
-    void gen(std::string_view b) noexcept { n += b.size(); }
-    void ref(std::string_view b) noexcept { n += b.size(); }
-    void copied(std::size_t) noexcept {}
-};
-
 /// A header field of rfc5424 output: PRINTUSASCII only, at most @p max, "-" when empty.
 template <class Out>
 void sanitized(std::string_view v, std::size_t max, Out& o) {
@@ -220,15 +212,11 @@ void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
         }
         o.ref(obj);
     }
-    o.gen("}\n");
+    o.gen("}");
 }
 
 template <class Out>
 void encode_rfc5424(const log_record& r, const encode_context&, Out& o) {
-    detail::counting_out count;
-    detail::rfc5424_body(r, count);
-    detail::gen_int(static_cast<int64_t>(count.n), o);
-    o.gen(" ");
     detail::rfc5424_body(r, o);
 }
 

@@ -50,7 +50,7 @@ reassembler::reassembler(const limits& l) : lim_(l) {
         free_[b] = lim_.blocks - 1 - b;
     }
     free_top_ = lim_.blocks;
-    out_.resize(std::size_t{lim_.block_size} * max_chunks);
+    out_.resize(std::size_t{lim_.block_size} * max_chunks + output_padding);
 }
 
 reassembler::~reassembler() = default;
@@ -185,7 +185,7 @@ struct inflater::impl {
 };
 
 inflater::inflater(std::size_t max_output) : p_(std::make_unique<impl>()) {
-    p_->buf.resize(max_output);
+    p_->buf.resize(max_output + output_padding);
     // 15 + 32: a 32 KiB window, zlib or gzip header detected automatically.
     p_->ok = inflateInit2(&p_->zs, 15 + 32) == Z_OK;
     // Warm up once so zlib allocates its window now, not on the datapath.
@@ -209,12 +209,14 @@ inflate_status inflater::inflate(std::string_view in, std::string_view& out) noe
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
     zs.avail_in = static_cast<uInt>(in.size());
     zs.next_out = reinterpret_cast<Bytef*>(p_->buf.data());
-    zs.avail_out = static_cast<uInt>(p_->buf.size());
+    const std::size_t room = p_->buf.size() - output_padding;
+    zs.avail_out = static_cast<uInt>(room);
     const int rc = ::inflate(&zs, Z_FINISH);
+    out = std::string_view(p_->buf.data(), room - zs.avail_out);
     if (rc == Z_STREAM_END) {
-        out = std::string_view(p_->buf.data(), p_->buf.size() - zs.avail_out);
         return inflate_status::ok;
     }
+    // Too large: out holds the first max_output bytes (the caller may keep them, truncated).
     return zs.avail_out == 0 ? inflate_status::too_large : inflate_status::corrupt;
 }
 

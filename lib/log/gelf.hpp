@@ -22,6 +22,9 @@ inline constexpr uint8_t chunk_magic_0 = 0x1e;
 inline constexpr uint8_t chunk_magic_1 = 0x0f;
 inline constexpr std::size_t chunk_header_len = 12; ///< magic (2), id (8), sequence (1), count (1)
 inline constexpr unsigned max_chunks = 128;         ///< the GELF limit on sequence count
+/// Readable bytes behind every message view this module returns (simdjson's padding, so the
+/// JSON parser reads it in place).
+inline constexpr std::size_t output_padding = 64;
 
 /// @return true when @p d starts with the chunk magic.
 [[nodiscard]] inline bool is_chunk(std::string_view d) noexcept {
@@ -43,6 +46,9 @@ enum class chunk_status : uint8_t {
     count_
 };
 inline constexpr std::size_t chunk_status_count = static_cast<std::size_t>(chunk_status::count_);
+inline constexpr std::array<std::string_view, chunk_status_count> chunk_status_names{
+    "complete",           "pending",         "duplicate",  "bad_header", "bad_sequence",
+    "inconsistent_count", "chunk_too_large", "table_full", "memory_full"};
 
 /// Bounds of one reassembler. Defaults: 5 s (the GELF spec's timeout), 8 MiB of chunk payload.
 struct limits {
@@ -120,7 +126,8 @@ public:
     inflater(const inflater&) = delete;
     inflater& operator=(const inflater&) = delete;
 
-    /// Inflates @p in (zlib or gzip, detected) into the buffer; @p out views the result.
+    /// Inflates @p in (zlib or gzip, detected) into the buffer; @p out views the result (on
+    /// too_large, the first max_output bytes).
     [[nodiscard]] inflate_status inflate(std::string_view in, std::string_view& out) noexcept;
 
 private:

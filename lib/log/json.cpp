@@ -2,6 +2,7 @@
 // Side: datapath (json_extractor::parse and the mapping helpers), control plane (json_field_map).
 #include "log/json.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -157,13 +158,42 @@ json_field_map::json_field_map() {
     rebuild();
 }
 
+json_field_map json_field_map::gelf() {
+    json_field_map m;
+    const std::string e = m.apply("ts=timestamp,sev=level,host=host,"
+                                  "app=_app|_application|_service|_service_name|facility,"
+                                  "procid=_pid|_process_id,msgid=_msgid|_event,"
+                                  "msg=short_message|full_message");
+    (void)e; // a constant spec: parses (tested)
+    return m;
+}
+
 void json_field_map::rebuild() {
     keys_.clear();
     for (std::size_t r = 0; r < n_roles; ++r) {
         for (std::size_t i = 0; i < names_[r].size(); ++i) {
-            keys_.push_back(key{names_[r][i], static_cast<json_role>(r), static_cast<uint8_t>(i)});
+            keys_.push_back(
+                key{names_[r][i], static_cast<json_role>(r), static_cast<uint8_t>(i), -1});
         }
     }
+    for (std::size_t c = 0; c < captures_.size(); ++c) {
+        const auto slot = static_cast<int8_t>(c);
+        auto it = std::find_if(keys_.begin(), keys_.end(),
+                               [&](const key& k) { return k.name == captures_[c]; });
+        if (it != keys_.end()) {
+            it->capture = slot; // a role key that filters also read
+        } else {
+            keys_.push_back(key{captures_[c], json_role::count_, 0, slot});
+        }
+    }
+}
+
+void json_field_map::set_captures(const std::vector<std::string>& names) {
+    captures_ = names;
+    if (captures_.size() > max_json_captures) {
+        captures_.resize(max_json_captures);
+    }
+    rebuild();
 }
 
 std::string json_field_map::apply(std::string_view spec) {
@@ -301,8 +331,12 @@ json_extractor::json_extractor(const json_field_map& fields, std::size_t max_len
 }
 
 json_status json_extractor::parse(const char* data, std::size_t len, std::size_t capacity,
-                                  bool validate_all, log_record& out) noexcept {
+                                  bool validate_all, log_record& out,
+                                  json_captures* captures) noexcept {
     out = log_record{};
+    if (captures != nullptr) {
+        captures->clear();
+    }
     out.format = input_format::json;
     if (len > impl_->parser.capacity()) {
         return json_status::invalid; // unreachable: the worker bounds messages by --max-msg
@@ -332,8 +366,25 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
             q == nullptr ? nullptr
                          : fields_.find(std::string_view(k, static_cast<const char*>(q) - k));
         ondemand::value v = field.value();
+        if (match != nullptr && match->capture >= 0 && captures != nullptr &&
+            ((captures->found >> match->capture) & 1u) == 0) {
+            // A value filters read: string content or a scalar token, as written. Objects and
+            // arrays are not captured (a filter compares them as absent).
+            ondemand::json_type type{};
+            if (auto e = v.type().get(type)) {
+                return status_of(e);
+            }
+            if (type != ondemand::json_type::object && type != ondemand::json_type::array) {
+                std::string_view raw = trim_token(v.raw_json_token());
+                if (type == ondemand::json_type::string && raw.size() >= 2) {
+                    raw = raw.substr(1, raw.size() - 2);
+                }
+                captures->raw[static_cast<std::size_t>(match->capture)] = raw;
+                captures->found |= static_cast<uint16_t>(1u << match->capture);
+            }
+        }
         const auto role = match == nullptr ? 0u : static_cast<std::size_t>(match->role);
-        if (match == nullptr || match->priority >= best[role]) {
+        if (match == nullptr || match->role == json_role::count_ || match->priority >= best[role]) {
             if (validate_all) {
                 if (auto e = check_value(v)) {
                     return status_of(e);

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "log/filter.hpp"
 #include "log/record.hpp"
 
 namespace logagg::log {
@@ -43,14 +44,23 @@ public:
     /// The defaults (docs/formats.md lists them).
     json_field_map();
 
+    /// The GELF payload specification's fields (docs/formats.md#gelf): timestamp, level, host,
+    /// short_message; app and procid from the common additional fields _app, _pid, ...
+    [[nodiscard]] static json_field_map gelf();
+
     /// Control plane. Applies "role=name[|name...],..." (e.g. "ts=time,sev=level|lvl"): each role
     /// named replaces its list. @return an error message, or empty on success.
     std::string apply(std::string_view spec);
 
+    /// Control plane. Keys whose values filters read (json.KEY), by capture slot; at most
+    /// max_json_captures. A key may also have a role.
+    void set_captures(const std::vector<std::string>& names);
+
     struct key {
-        std::string_view name; ///< into names_ (stable: names_ never changes after apply)
-        json_role role;
-        uint8_t priority; ///< 0 is best
+        std::string_view name; ///< into names_ or captures_ (stable after set-up)
+        json_role role;        ///< json_role::count_: no role, only captured
+        uint8_t priority;      ///< 0 is best
+        int8_t capture;        ///< capture slot, or -1
     };
     /// Datapath: the role and priority of @p raw_key, or nullptr.
     [[nodiscard]] const key* find(std::string_view raw_key) const noexcept {
@@ -66,6 +76,7 @@ public:
 private:
     void rebuild();
     std::array<std::vector<std::string>, static_cast<std::size_t>(json_role::count_)> names_;
+    std::vector<std::string> captures_;
     std::vector<key> keys_;
 };
 
@@ -104,9 +115,11 @@ public:
     /// Parses the object in [data, data + len); [data + len, data + capacity) must be readable
     /// and capacity >= len + json_padding. With @p validate_all, every value is checked (not
     /// only the extracted ones), so on ok the whole message is well-formed JSON
-    /// (parse_flag::json_valid is set). Fills @p out with views into [data, data + len).
+    /// (parse_flag::json_valid is set). Fills @p out with views into [data, data + len), and
+    /// @p captures (when given) with the values of the field map's capture keys.
     [[nodiscard]] json_status parse(const char* data, std::size_t len, std::size_t capacity,
-                                    bool validate_all, log_record& out) noexcept;
+                                    bool validate_all, log_record& out,
+                                    json_captures* captures = nullptr) noexcept;
 
 private:
     struct impl;

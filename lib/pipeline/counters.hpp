@@ -13,9 +13,12 @@
 
 #include <rte_common.h>
 
+#include "log/filter.hpp"
+#include "log/gelf.hpp"
 #include "log/json.hpp"
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
+#include "sink/spec.hpp"
 
 namespace logagg::pipeline {
 
@@ -33,17 +36,34 @@ private:
     std::atomic<uint64_t> v_{0};
 };
 
-/// Why an accepted message did not reach a sink.
+/// Why a framed message was not handed to any sink.
 enum class msg_drop : uint8_t {
-    sink_full,   ///< the worker found the sink's ring full (--on-sink-full drop)
-    write_error, ///< the sink's write failed (disk full, I/O error); see the sink's log line
     oversize,    ///< longer than --max-msg with --on-oversize drop
     parse_error, ///< did not parse as its listener's format, with --on-parse-error drop
+    filtered,    ///< a --filter did not match
+    unrouted,    ///< no --route matched and no sink takes unrouted records
     count_
 };
 inline constexpr std::size_t msg_drop_count = static_cast<std::size_t>(msg_drop::count_);
-inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{
-    "sink_full", "write_error", "oversize", "parse_error"};
+inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"oversize", "parse_error",
+                                                                        "filtered", "unrouted"};
+
+using log::max_filters;
+using log::max_routes;
+using sink::max_sinks;
+
+/// Why a record routed to a sink was not delivered by it.
+enum class sink_drop : uint8_t {
+    sink_full,   ///< the worker found the sink's ring (or its byte arena) full (drop mode)
+    buffer_full, ///< the sink's buffer= bound was reached (drop=newest or drop=oldest)
+    write_error, ///< the file sink's write failed (disk full, I/O error)
+    rejected,    ///< the backend refused the record for good (Kafka: too large, bad topic)
+    shutdown,    ///< still undelivered when --drain-timeout ran out at exit
+    count_
+};
+inline constexpr std::size_t sink_drop_count = static_cast<std::size_t>(sink_drop::count_);
+inline constexpr std::array<const char*, sink_drop_count> sink_drop_names{
+    "sink_full", "buffer_full", "write_error", "rejected", "shutdown"};
 
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
@@ -68,16 +88,64 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     std::array<counter, 5> parsed; ///< records by input format (log::input_format_names)
     std::array<counter, static_cast<std::size_t>(log::rfc5424_status::count_)> rfc5424_errors;
     std::array<counter, static_cast<std::size_t>(log::json_status::count_)> json_errors;
-    std::array<counter, msg_drop_count> msg_drops; ///< messages dropped, by reason
-    // sink role
-    counter messages_written;
-    counter bytes_written;
+    std::array<counter, msg_drop_count> msg_drops;   ///< messages dropped, by reason
+    counter routed;                                  ///< messages handed to at least one sink
+    std::array<counter, max_sinks> sink_in;          ///< records handed to each sink
+    std::array<counter, max_sinks> sink_in_bytes;    ///< ... their output bytes (before framing)
+    std::array<counter, max_sinks> sink_full;        ///< ... that its ring could not take
+    std::array<counter, max_filters> filter_kept;    ///< records each --filter let through
+    std::array<counter, max_filters> filter_dropped; ///< ... and dropped
+    std::array<counter, max_routes> route_hits;      ///< records each --route matched
+    // GELF (per worker)
+    std::array<counter, log::gelf::chunk_status_count> gelf_chunks; ///< chunks, by outcome
+    counter gelf_expired_messages; ///< incomplete chunked messages dropped after the timeout
+    counter gelf_expired_chunks;   ///< ... and the chunks they held
+    counter gelf_bad_compression;  ///< zlib/gzip payloads that did not inflate
+    std::array<counter, static_cast<std::size_t>(log::json_status::count_)> gelf_errors;
 
     void drop(net::drop_reason r, uint64_t n = 1) noexcept {
         pkt_drops[static_cast<std::size_t>(r)].add(n);
     }
     void drop(msg_drop r, uint64_t n = 1) noexcept {
         msg_drops[static_cast<std::size_t>(r)].add(n);
+    }
+};
+
+/// Records per batch, log2 buckets: [1], [2,3], [4,7], ..., [512,1023], [1024, inf).
+inline constexpr std::size_t batch_buckets = 11;
+
+/// Counters of one sink, written only by the thread that runs it.
+struct alignas(RTE_CACHE_LINE_SIZE) sink_stats {
+    counter delivered; ///< records the backend confirmed (written, acknowledged, sent)
+    counter bytes;     ///< their bytes, framing included
+    std::array<counter, sink_drop_count> drops;       ///< sink-side drops by reason (not sink_full)
+    counter dropped_bytes;                            ///< bytes of the records dropped here
+    counter batches;                                  ///< writes, sends or produce rounds
+    std::array<counter, batch_buckets> batch_records; ///< batch size histogram
+    counter reconnects; ///< connections (re-)established after the first
+    counter connect_failures;
+    counter retries;      ///< records sent again (TCP: after a reconnect; Kafka: retried)
+    counter errors;       ///< transient backend errors (each is retried)
+    counter bytes_copied; ///< payload bytes the sink copied (e.g. TX without chaining)
+    std::atomic<uint64_t> queued{0}; ///< gauge: records held now (set after each poll)
+    std::atomic<uint64_t> pinned{0}; ///< gauge: memory they pin
+
+    void gauges(uint64_t q, uint64_t p) noexcept {
+        queued.store(q, std::memory_order_relaxed);
+        pinned.store(p, std::memory_order_relaxed);
+    }
+
+    void drop(sink_drop r, uint64_t n, uint64_t b) noexcept {
+        drops[static_cast<std::size_t>(r)].add(n);
+        dropped_bytes.add(b);
+    }
+    void batch(uint64_t records) noexcept {
+        batches.add();
+        std::size_t b = 0;
+        while (b + 1 < batch_buckets && (uint64_t{2} << b) <= records) {
+            ++b;
+        }
+        batch_records[b].add();
     }
 };
 

@@ -15,9 +15,9 @@
 namespace logagg::pipeline {
 
 /// The log format a listener expects (--listen udp:PORT:FORMAT).
-enum class listen_format : uint8_t { auto_detect, rfc5424, rfc3164, json, raw, count_ };
+enum class listen_format : uint8_t { auto_detect, rfc5424, rfc3164, json, gelf, raw, count_ };
 inline constexpr std::array<std::string_view, static_cast<std::size_t>(listen_format::count_)>
-    listen_format_names{"auto", "rfc5424", "rfc3164", "json", "raw"};
+    listen_format_names{"auto", "rfc5424", "rfc3164", "json", "gelf", "raw"};
 
 /// One --listen entry.
 struct listener {

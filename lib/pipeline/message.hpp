@@ -12,12 +12,15 @@
 
 namespace logagg::pipeline {
 
-/// One framed message: @c len bytes at packet offset @c off of @c pkt.
+/// One piece of a message for a sink: @c len bytes at packet offset @c off of @c pkt, or at
+/// offset @c off of the lane's gen_arena (@c gen). A message is one or more pieces, the last
+/// with @c more clear; the sink adds the framing (LF or an octet count).
 ///
-/// Ownership: descriptors are produced in runs ("units"), one unit per packet (or several for a
-/// packet with more messages than a staging buffer holds). Each unit owns exactly one reference to
-/// its packet; the last descriptor of a unit has @c release set and the sink drops that reference
-/// (rte_pktmbuf_free) once the message is written or dropped. Nobody else frees the packet.
+/// Ownership: descriptors are produced in runs ("units"), one unit per packet and sink (or several
+/// for a packet with more pieces than a staging buffer holds). Each unit owns exactly one
+/// reference to its packet; the last descriptor of a unit has @c release set and the sink drops
+/// that reference (rte_pktmbuf_free) once the messages before it are delivered or dropped. A
+/// packet whose messages go to k sinks carries k references. Nobody else frees the packet.
 /// IMPORTANT: lifetime: the bytes are valid until the unit's reference is released.
 struct msg_desc {
     rte_mbuf* pkt;
@@ -27,8 +30,8 @@ struct msg_desc {
     uint32_t release : 1;    ///< last descriptor of a unit: release one packet reference after it
     uint32_t truncated : 1;  ///< cut to --max-msg
     uint32_t more : 1;       ///< the message continues in the next descriptor (encoded output)
-    uint32_t gen : 1;        ///< the bytes are at offset @c off of the worker's gen_arena, not pkt
-    uint32_t verbatim : 1;   ///< last piece of an encoded message: the sink appends no LF
+    uint32_t gen : 1;        ///< the bytes are at offset @c off of the lane's gen_arena, not pkt
+    uint32_t key : 1;        ///< a partition key piece (generated), before its message's pieces
     uint32_t reserved : 2;
 };
 static_assert(sizeof(msg_desc) == 16, "ring element size is a multiple of 4 bytes");
@@ -36,7 +39,7 @@ static_assert(sizeof(msg_desc) == 16, "ring element size is a multiple of 4 byte
 /// Most descriptors one encoded message takes: generated pieces between references, and
 /// references beyond max_refs_per_msg are copied instead.
 inline constexpr uint32_t max_refs_per_msg = 8;
-inline constexpr uint32_t max_descs_per_msg = 2 * max_refs_per_msg + 2;
+inline constexpr uint32_t max_descs_per_msg = 2 * max_refs_per_msg + 3; // + a key piece
 
 /// Largest message length a descriptor can carry (2^24 - 1; datagrams are at most 65,507).
 inline constexpr uint32_t max_desc_len = (1u << 24) - 1;

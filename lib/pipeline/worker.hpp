@@ -1,61 +1,96 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: datapath (worker_frame_burst, worker_flush); worker_ctx is built by the control plane.
 //
-// The worker stage: frames the payload of each packet into messages and hands message descriptors
-// to the sink's ring, without copying payload bytes.
+// The worker stage: frames the payload of each packet into messages, parses them when anything
+// needs records (an encoding sink, filters, routes, a Kafka key), filters and routes them, and
+// hands message descriptors to each chosen sink's ring, without copying payload bytes.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <vector>
 
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "log/encode.hpp"
+#include "log/filter.hpp"
+#include "log/gelf.hpp"
 #include "log/json.hpp"
 #include "pipeline/counters.hpp"
 #include "pipeline/listener.hpp"
 #include "pipeline/message.hpp"
+#include "sink/spec.hpp"
 
 namespace logagg::pipeline {
 
-/// Descriptors staged before one enqueue to the sink ring. Why 512: enough for a burst of 32
-/// datagrams of 16 lines each in one ring operation, small enough (8 KiB) to stay in L1/L2.
+/// Descriptors staged per lane before one enqueue to the sink ring. Why 512: enough for a burst
+/// of 32 datagrams of 16 lines each in one ring operation, small enough (8 KiB) to stay in L2.
 inline constexpr uint32_t stage_capacity = 512;
 
-/// State of one worker. Single-threaded: only its lcore touches it after start-up.
-struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
-    rte_ring* sink_ring = nullptr; ///< SPSC, msg_desc elements, consumed by the sink
-    int meta_off = -1;             ///< dynfield offset of pkt_meta
-    bool block_when_full = false;  ///< --on-sink-full block: wait for room instead of dropping
-    lcore_stats* stats = nullptr;  ///< counters of the lcore running this worker
-    const listener_table* listeners = nullptr; ///< framing policy by destination port
-    // Parsing and encoding (docs/formats.md). Off (parse == false) when nothing needs records:
-    // raw output and --on-parse-error forward.
-    bool parse = false;
-    bool drop_parse_errors = false; ///< --on-parse-error drop
-    log::output_format out_format = log::output_format::raw;
-    log::json_extractor* json = nullptr; ///< this worker's (owned by the control plane)
-    char* scratch = nullptr; ///< --max-msg + json_padding bytes: linearised or padded messages
-    uint32_t scratch_size = 0;
-    gen_arena* arena = nullptr;     ///< encoded output (out_format != raw), shared with the sink
-    uint64_t stage_arena_start = 0; ///< arena head when the staged descriptors began
-    uint64_t tsc_base = 0;          ///< TSC and wall clock read together at start-up
-    int64_t wall_base_ns = 0;
-    double ns_per_tsc = 0;
-    int64_t now_ns = 0; ///< receive time of the current burst
+/// A worker's path to one sink: an SPSC descriptor ring, the bytes the worker generates for that
+/// sink, and descriptors staged for the next enqueue. Only the worker writes it after start-up.
+struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {
+    rte_ring* ring = nullptr;   ///< SPSC, msg_desc elements, consumed by the sink
+    gen_arena* arena = nullptr; ///< generated and converted bytes for this sink
+    uint8_t sink = 0;           ///< sink index (counters)
+    log::output_format format = log::output_format::raw;
+    /// Every message as one generated piece (Kafka takes one buffer per message): references
+    /// into the packet are copied and counted instead.
+    bool contiguous = false;
+    sink::key_field key = sink::key_field::none; ///< emit a key piece before each message
+    bool unit_open = false; ///< staged descriptors of the current packet await their release
     uint32_t n_staged = 0;
+    uint64_t stage_arena_start = 0; ///< arena head when the staged descriptors began
     std::array<msg_desc, stage_capacity> staged{};
 };
 
-/// Frames every packet of @p pkts and enqueues the messages to the sink (bulk: takes ownership of
-/// all packets; each ends up referenced by the sink ring, or freed here and counted).
+/// State of one worker. Single-threaded: only its lcore touches it after start-up.
+struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
+    int meta_off = -1;            ///< dynfield offset of pkt_meta
+    bool block_when_full = false; ///< --on-sink-full block: wait for room instead of dropping
+    lcore_stats* stats = nullptr; ///< counters of the lcore running this worker
+    const listener_table* listeners = nullptr; ///< framing and format by destination port
+    std::vector<sink_lane*> lanes;             ///< one per sink, by sink index
+
+    // Parsing (docs/formats.md). Off (parse == false) when nothing needs records: raw output
+    // everywhere, no filter, no route, no key, --on-parse-error forward.
+    bool parse = false;
+    bool drop_parse_errors = false;                    ///< --on-parse-error drop
+    const std::vector<log::filter>* filters = nullptr; ///< --filter: all must match (or none)
+    const std::vector<log::route>* routes = nullptr;   ///< --route, in order (or none)
+    uint32_t default_sinks = 0; ///< sinks of records no route matched (sinks no route names)
+    bool needs_source = false;  ///< a filter or route reads "source"
+    /// Without parsing, messages still need a contiguous view (a lane with a key or one that
+    /// takes each message as one piece).
+    bool need_view = false;
+    log::json_extractor* json = nullptr;      ///< JSON lines (owned by the control plane)
+    log::json_extractor* gelf_json = nullptr; ///< GELF documents (GELF field names)
+    log::gelf::reassembler* gelf_chunks = nullptr;
+    log::gelf::inflater* gelf_inflate = nullptr;
+    uint32_t max_msg = 65536;   ///< --max-msg (GELF messages are bounded by it too)
+    bool drop_oversize = false; ///< --on-oversize drop
+    char* scratch = nullptr;    ///< max_msg + json_padding bytes: linearised or padded messages
+    uint32_t scratch_size = 0;
+    uint64_t tsc_base = 0; ///< TSC and wall clock read together at start-up
+    int64_t wall_base_ns = 0;
+    double ns_per_tsc = 0;
+    int64_t now_ns = 0; ///< receive time of the current burst
+};
+
+/// Frames every packet of @p pkts and enqueues the messages to the sinks (bulk: takes ownership
+/// of all packets; each ends up referenced by sink rings, or freed here and counted).
 /// Each packet must carry pkt_meta from the RX stage.
 void worker_frame_burst(worker_ctx& w, std::span<rte_mbuf* const> pkts) noexcept;
 
-/// Enqueues what is staged. In drop mode, whole units that do not fit are dropped (messages
-/// counted as msg_drop::sink_full, packet references released); in block mode, waits for room.
+/// Enqueues what every lane has staged. In drop mode, whole units that do not fit are dropped
+/// (messages counted as the sink's sink_full, packet references released); in block mode, waits
+/// for room.
 void worker_flush(worker_ctx& w) noexcept;
+
+/// Expires GELF chunks older than the timeout (counted); call when idle too.
+void worker_housekeeping(worker_ctx& w) noexcept;
 
 } // namespace logagg::pipeline

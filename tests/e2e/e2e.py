@@ -120,6 +120,12 @@ def check_order(cap, lines, complete):
     return seen
 
 
+def written(st):
+    """Records the (single) sink delivered."""
+    check(len(st["sinks"]) == 1, "written() needs exactly one sink")
+    return st["sinks"][0]["delivered"]
+
+
 def check_invariants(st):
     p, m = st["packets"], st["messages"]
     check(p["dropped_total"] == sum(p["dropped"].values()), "packets.dropped_total is not the sum")
@@ -129,9 +135,15 @@ def check_invariants(st):
           % (p["received"], p["reassembled"], p["to_workers"], p["answered"], p["dropped_total"], p["fragments_merged"]))
     check(p["answered"] == sum(p["replies"].values()), "answered is not the sum of replies")
     check(p["to_workers"] == p["framed_by_workers"], "to_workers != framed_by_workers")
-    check(m["framed"] == m["written"] + m["dropped_total"],
-          "framed %d != written %d + dropped %d" % (m["framed"], m["written"], m["dropped_total"]))
-    check(st["invariants"] == {"packets": True, "messages": True}, "invariants flagged false: %s" % st["invariants"])
+    check(m["framed"] == m["routed"] + m["dropped_total"],
+          "framed %d != routed %d + dropped %d" % (m["framed"], m["routed"], m["dropped_total"]))
+    for k in st["sinks"]:
+        check(k["dropped_total"] == sum(k["dropped"].values()), "sink %s: dropped_total is not the sum" % k["name"])
+        check(k["in"] == k["delivered"] + k["dropped_total"] and k["in_flight"] == 0,
+              "sink %s: in %d != delivered %d + dropped %d (in flight %d)"
+              % (k["name"], k["in"], k["delivered"], k["dropped_total"], k["in_flight"]))
+    check(m["delivered"] == sum(k["delivered"] for k in st["sinks"]), "messages.delivered is not the sum over sinks")
+    check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants flagged false: %s" % st["invariants"])
     check(st["mbufs"]["in_use_at_exit"] == 0, "%d mbufs leaked" % st["mbufs"]["in_use_at_exit"])
     check(p["received"] == sum(l["rx_packets"] for l in st["lcores"]), "lcore rx_packets do not sum to received")
     check(sum(x["ipackets"] for x in st["ports"]) == p["received"], "port ipackets != packets.received")
@@ -164,10 +176,10 @@ def lossless(env, cap, opts=(), lcores=None, seed_name="in.pcap"):
     check_invariants(st)
     check_exact_stats(cap, st)
     lines = output_lines(out)
-    check(len(lines) == st["messages"]["written"], "%d lines in files, messages.written %d"
-          % (len(lines), st["messages"]["written"]))
+    check(len(lines) == written(st), "%d lines in files, messages.written %d"
+          % (len(lines), written(st)))
     check_order(cap, lines, complete=True)
-    check(st["messages"]["written"] == st["messages"]["framed"], "messages lost")
+    check(written(st) == st["messages"]["framed"], "messages lost")
     return st, out, res
 
 
@@ -227,7 +239,8 @@ def case_sigterm(env):
     cap.write_pcap(pcap)
     out = env.path("out")
     stats = env.path("stats.json")
-    args = env.eal(pcap) + ["--", "--sink", "file:%s" % out, "--stats-json", stats, "--on-sink-full", "block",
+    args = env.eal(pcap) + ["--", "--sink", "file:%s,batch-records=256" % out, "--stats-json", stats,
+                            "--on-sink-full", "block",
                             "--sink-ring-size", "4096", "--test-sink-delay-us", "5000"]
     # The sink writes at most 256 messages per 5 ms, so reading the 300,000 messages takes about
     # 6 s: far longer than the wait for the first segment below, even on a loaded machine. The
@@ -247,9 +260,10 @@ def case_sigterm(env):
     check_invariants(st)
     check(st["packets"]["received"] < len(cap.frames), "the whole input was read before SIGTERM")
     check(st["messages"]["dropped_total"] == 0, "messages dropped in block mode: %s" % st["messages"]["dropped"])
+    check(st["sinks"][0]["dropped_total"] == 0, "sink dropped in block mode: %s" % st["sinks"][0]["dropped"])
     lines = output_lines(out)
-    check(len(lines) == st["messages"]["written"] == st["messages"]["framed"],
-          "lines %d, written %d, framed %d" % (len(lines), st["messages"]["written"], st["messages"]["framed"]))
+    check(len(lines) == written(st) == st["messages"]["framed"],
+          "lines %d, written %d, framed %d" % (len(lines), written(st), st["messages"]["framed"]))
     check(len(lines) > 0, "nothing written")
     check_order(cap, lines, complete=False)
 
@@ -261,11 +275,11 @@ def case_drop_mode(env):
     res, st, out = env.run(pcap, ["--sink-ring-size", "64", "--test-sink-delay-us", "3000"], block=False)
     check(res.returncode == 0, describe(res))
     check_invariants(st)
-    dropped = st["messages"]["dropped"]["sink_full"]
+    dropped = st["sinks"][0]["dropped"]["sink_full"]
     check(dropped > 0, "a slow sink in drop mode must drop (and count)")
     lines = output_lines(out)
-    check(len(lines) == st["messages"]["written"], "lines %d != written %d" % (len(lines), st["messages"]["written"]))
-    check(st["messages"]["written"] + dropped == st["messages"]["framed"] == 20000, "accounting: %s" % st["messages"])
+    check(len(lines) == written(st), "lines %d != written %d" % (len(lines), written(st)))
+    check(written(st) + dropped == st["messages"]["framed"] == 20000, "accounting: %s" % st["messages"])
     idx = index_messages(cap)
     last = {}
     for line in lines:
@@ -293,11 +307,11 @@ def case_full_disk(env):
         check(res.returncode == 0, "a full disk must not fail the run:\n" + describe(res))
         check("No space left on device" in res.stderr, "no clear error line:\n" + res.stderr[-2000:])
         check_invariants(st)
-        werr = st["messages"]["dropped"]["write_error"]
-        check(werr > 0 and st["messages"]["written"] > 0, "messages: %s" % st["messages"])
+        werr = st["sinks"][0]["dropped"]["write_error"]
+        check(werr > 0 and written(st) > 0, "messages: %s" % st["messages"])
         check(st["sinks"][0]["write_errors"] > 0, "sink write_errors not counted")
         lines = output_lines(out)  # also checks the file ends on a whole line
-        check(len(lines) == st["messages"]["written"], "file holds %d lines, written %d" % (len(lines), st["messages"]["written"]))
+        check(len(lines) == written(st), "file holds %d lines, written %d" % (len(lines), written(st)))
         idx = index_messages(cap)
         for line in lines:
             check(line in idx, "partial or foreign line in the file: %r" % line[:80])
@@ -459,8 +473,9 @@ def case_cli(env):
                 "--stats-json", "--exit-on-idle", "--on-sink-full", "--framing", "--max-msg", "--on-oversize",
                 "--burst", "--rx-desc", "--ring-size", "--sink-ring-size", "--mbufs", "--no-checksum",
                 "--ip", "--reply-rate", "--link-timeout", "--promisc", "--reassembly", "--frag-timeout",
-                "--on-parse-error", "--json-fields", "format=", "ndjson", "rfc5424", "rfc3164",
-                "--version", "--help"]:
+                "--on-parse-error", "--json-fields", "format=", "ndjson", "rfc5424", "rfc3164", "gelf",
+                "--filter", "--route", "--drain-timeout", "tcp:HOST:PORT", "kafka:BROKERS/TOPIC",
+                "port:PORT", "buffer=", "drop=newest|oldest", "batch-ms=", "--version", "--help"]:
         check(opt in h.stdout, "--help does not mention %s" % opt)
     check(run(["--version"]).stdout.startswith("logagg "), "--version")
     bad = [
@@ -487,7 +502,21 @@ def case_cli(env):
         (["--sink", "file:/tmp/x", "--frag-timeout", "0"], "--frag-timeout"),
         (["--sink", "file:/tmp/x", "--reply-rate", "0"], "--reply-rate"),
         (["--sink", "file:/tmp/x", "--listen", "udp:514:xml"], "--listen"),
-        (["--sink", "file:/tmp/x", "--listen", "udp:514:gelf"], "--listen"),
+        (["--sink", "tcp:127.0.0.1"], "--sink"),
+        (["--sink", "tcp:127.0.0.1:0"], "--sink"),
+        (["--sink", "kafka:127.0.0.1:9092"], "--sink"),
+        (["--sink", "kafka:127.0.0.1:9092/bad topic"], "--sink"),
+        (["--sink", "kafka:127.0.0.1:9092/t,key=colour"], "--sink"),
+        (["--sink", "port:0"], "--sink"),
+        (["--sink", "port:0,dst=198.18.0.1"], "--sink"),
+        (["--sink", "port:0,dst=198.18.0.1:514,dmac=zz"], "--sink"),
+        (["--sink", "file:/tmp/x,buffer=1"], "--sink"),
+        (["--sink", "file:/tmp/x,drop=random"], "--sink"),
+        (["--sink", "file:/tmp/x", "--filter", "sev<=loud"], "--filter"),
+        (["--sink", "file:/tmp/x", "--filter", "colour==red"], "--filter"),
+        (["--sink", "file:/tmp/x", "--route", "sev<=err=>nowhere"], "--route"),
+        (["--sink", "file:/tmp/x", "--route", "sev<=err"], "--route"),
+        (["--sink", "file:/tmp/x", "--drain-timeout", "soon"], "--drain-timeout"),
         (["--sink", "file:/tmp/x,format=xml"], "--sink"),
         (["--sink", "file:/tmp/x", "--on-parse-error", "ignore"], "--on-parse-error"),
         (["--sink", "file:/tmp/x", "--json-fields", "colour=c"], "--json-fields"),

@@ -23,8 +23,12 @@ TEST(Options, DefaultsNeedOnlyASink) {
     EXPECT_EQ(r.cfg.listen, std::vector<uint16_t>{514});
     EXPECT_TRUE(r.cfg.ports.contains(514));
     EXPECT_FALSE(r.cfg.ports.contains(515));
-    EXPECT_EQ(r.cfg.sink.dir, "out");
-    EXPECT_EQ(r.cfg.sink.rotate_bytes, 256ull << 20);
+    ASSERT_EQ(r.cfg.sinks.size(), 1u);
+    EXPECT_EQ(r.cfg.sinks[0].dir, "out");
+    EXPECT_EQ(r.cfg.sinks[0].name, "file");
+    EXPECT_EQ(r.cfg.sinks[0].rotate_bytes, 256ull << 20);
+    EXPECT_EQ(r.cfg.default_sinks, 1u);
+    EXPECT_EQ(r.cfg.drain_timeout_ms, 5000u);
     EXPECT_EQ(r.cfg.on_sink_full, full_policy::drop);
     EXPECT_EQ(r.cfg.framing, logagg::log::framing_mode::lf);
     EXPECT_EQ(r.cfg.max_msg, 65536u);
@@ -72,8 +76,9 @@ TEST(Options, EveryOptionParsesInBothSpellings) {
     ASSERT_EQ(c.listen_framing.size(), 2u);
     EXPECT_FALSE(c.listen_framing[0].has_value());
     EXPECT_EQ(c.listen_framing[1], logagg::log::framing_mode::octet);
-    EXPECT_EQ(c.sink.dir, "/x");
-    EXPECT_EQ(c.sink.rotate_bytes, 65536u);
+    ASSERT_EQ(c.sinks.size(), 1u);
+    EXPECT_EQ(c.sinks[0].dir, "/x");
+    EXPECT_EQ(c.sinks[0].rotate_bytes, 65536u);
     EXPECT_EQ(c.rx_lcores, (std::vector<unsigned>{1, 2}));
     EXPECT_EQ(c.worker_lcores, (std::vector<unsigned>{3, 4}));
     EXPECT_EQ(c.sink_lcore, 5u);
@@ -108,7 +113,7 @@ TEST(Options, ErrorsNameTheOption) {
         {{"--sink", "file:x,rotate-bytes=1"}, "--sink"},
         {{"--sink", "file:x,rotate-bytes=12Q"}, "--sink"},
         {{"--sink", "file:x,bogus=1"}, "--sink"},
-        {{"--sink", "file:x", "--sink", "file:y"}, "--sink"},
+        {{"--sink", "file:x,name=a", "--sink", "file:y,name=a"}, "--sink"},
         {{"--sink", "file:x", "--rx-lcores", "1-"}, "--rx-lcores"},
         {{"--sink", "file:x", "--rx-lcores", "3-1"}, "--rx-lcores"},
         {{"--sink", "file:x", "--worker-lcores", "1,1"}, "--worker-lcores"},

@@ -93,6 +93,9 @@ struct fixture : ::testing::Test {
     rte_ring* ring = nullptr;
     lcore_stats stats;
     worker_ctx w;
+    logagg::pipeline::sink_lane lane;
+    logagg::pipeline::gen_arena arena;
+    std::vector<char> arena_bytes = std::vector<char>(1 << 20);
     logagg::pipeline::listener_table listeners;
     unsigned in_use_before = 0;
 
@@ -100,7 +103,12 @@ struct fixture : ::testing::Test {
         ring = rte_ring_create_elem("test_sink", sizeof(msg_desc), size, SOCKET_ID_ANY,
                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
         ASSERT_NE(ring, nullptr);
-        w.sink_ring = ring;
+        arena.base = arena_bytes.data();
+        arena.size = static_cast<uint32_t>(arena_bytes.size());
+        lane.ring = ring;
+        lane.arena = &arena;
+        w.lanes = {&lane};
+        w.default_sinks = 1;
         w.meta_off = g_meta_off;
         w.stats = &stats;
         logagg::pipeline::listener l;
@@ -195,7 +203,8 @@ TEST_F(fixture, DropModeDropsWholeUnitsThatDoNotFitAndFreesThem) {
     const auto msgs = drain();
     ASSERT_EQ(msgs.size(), 40u);
     EXPECT_EQ(msgs.front(), "a0");
-    EXPECT_EQ(stats.msg_drops[static_cast<std::size_t>(msg_drop::sink_full)].get(), 40u);
+    EXPECT_EQ(stats.sink_full[0].get(), 40u);
+    EXPECT_EQ(stats.sink_in[0].get(), 80u);
     EXPECT_EQ(stats.messages_framed.get(), 80u);
 }
 

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: sink (see sink.hpp).
+#include "sink/sink.hpp"
+
+#include <charconv>
+
+#include <rte_cycles.h>
+#include <rte_prefetch.h>
+
+namespace logagg::sink {
+namespace {
+
+/// The LF after a record whose own LF is not right behind it in the packet.
+constexpr char newline = '\n';
+
+/// Queue slots for a buffer bound: enough that the byte bound, not the slot count, limits a
+/// queue of small records. Why 1/128 of the buffer: the smallest record pins at least one
+/// 2 KiB mbuf, so this leaves slack for records that share a packet.
+[[nodiscard]] queue_limits limits_of(const sink_spec& s, bool block) {
+    queue_limits l;
+    l.buffer_bytes = s.buffer_bytes;
+    l.max_records = static_cast<uint32_t>(
+        std::min<uint64_t>(std::max<uint64_t>(s.buffer_bytes / 128, 4096), 1u << 20));
+    l.drop_oldest = s.drop_oldest;
+    l.block = block;
+    return l;
+}
+
+} // namespace
+
+sink::sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+           std::vector<pipeline::gen_arena*> arenas, bool block)
+    : spec_(spec), q_(std::move(rings), std::move(arenas), limits_of(spec, block), stats_) {
+    age_tsc_ = static_cast<uint64_t>(static_cast<double>(spec_.batch.max_age_us) *
+                                     static_cast<double>(rte_get_tsc_hz()) / 1e6);
+}
+
+sink::~sink() = default;
+
+bool sink::idle() const noexcept {
+    return q_.head() == q_.tail() && q_.rings_empty();
+}
+
+void sink::abandon() noexcept {
+    q_.drop_all(pipeline::sink_drop::shutdown);
+}
+
+bool sink::batch_due(uint64_t now_tsc) const noexcept {
+    const uint64_t n = q_.waiting();
+    if (n == 0) {
+        return false;
+    }
+    return draining_ || n >= spec_.batch.records || q_.waiting_bytes() >= spec_.batch.bytes ||
+           now_tsc - q_.oldest_tsc() >= age_tsc_;
+}
+
+void iov_batch::push(const char* p, std::size_t len) noexcept {
+    if (n_iov_ != 0) {
+        iovec& prev = iov_[n_iov_ - 1];
+        if (static_cast<const char*>(prev.iov_base) + prev.iov_len == p) {
+            prev.iov_len += len; // adjacent (same segment or arena run): one iovec
+            return;
+        }
+    }
+    iov_[n_iov_++] = iovec{const_cast<char*>(p), len};
+}
+
+bool iov_batch::add(const record_queue& q, uint64_t i, framing_kind f) noexcept {
+    const queued_record& r = q.rec(i);
+    // Worst case: every packet piece in every segment, plus a prefix and a LF.
+    uint32_t need = 2;
+    for (uint16_t k = 0; k < r.n; ++k) {
+        const pipeline::msg_desc& d = q.desc(r.first + k);
+        need += d.gen != 0 ? 1u : d.pkt->nb_segs;
+    }
+    if (n_iov_ + need > iov_.size() || n_msgs_ == sizes_.size()) {
+        return false;
+    }
+    uint32_t size = r.bytes;
+    if (f == framing_kind::octet) {
+        char* p = &prefix_[prefix_used_];
+        const auto res = std::to_chars(p, p + 11, r.bytes);
+        *res.ptr = ' ';
+        const auto n = static_cast<uint32_t>(res.ptr + 1 - p);
+        push(p, n);
+        prefix_used_ += n;
+        size += n;
+    }
+    const char* end = nullptr;
+    const bool lf = q.for_each_run(r, [&](const char* p, uint32_t len) {
+        // The kernel copies these bytes during the write; pulling them into this core's cache
+        // while the batch is built overlaps the misses (they were written on the RX core).
+        for (uint32_t line = 0; line < len; line += RTE_CACHE_LINE_SIZE) {
+            rte_prefetch0(p + line);
+        }
+        push(p, len);
+        end = p + len;
+    });
+    if (f == framing_kind::lf) {
+        // The record's own LF when it sits right behind it (push() then merges it into the same
+        // iovec), else a shared constant LF.
+        push(lf && end != nullptr ? end : &newline, 1);
+        size += 1;
+    }
+    sizes_[n_msgs_++] = size;
+    bytes_ += size;
+    return true;
+}
+
+} // namespace logagg::sink

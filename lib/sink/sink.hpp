@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: sink. Construction and report() are control plane; poll(), begin_drain() and abandon()
+// run on the sink's lcore (datapath rules: no allocation; I/O only to the sink's own backend).
+//
+// The interface every sink implements, the batching rule they share, and an iovec builder that
+// points into the received packets.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pipeline/counters.hpp"
+#include "sink/record_queue.hpp"
+#include "sink/spec.hpp"
+
+namespace logagg::sink {
+
+/// A sink: drains its rings, batches, delivers, confirms.
+class sink {
+public:
+    /// @param rings  one SPSC ring per worker (owned by the runtime)
+    /// @param arenas the matching worker lanes' arenas
+    /// @param block  --on-sink-full block (stop taking records rather than drop them)
+    sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+         std::vector<pipeline::gen_arena*> arenas, bool block);
+    virtual ~sink();
+    sink(const sink&) = delete;
+    sink& operator=(const sink&) = delete;
+
+    /// Control plane, before the lcores start: opens files, resolves names, connects... Errors
+    /// that make the sink unusable are returned (naming the sink); a backend that is only down
+    /// is not an error (the sink retries).
+    [[nodiscard]] virtual std::string start() = 0;
+
+    /// Datapath: takes records from the rings, sends due batches, collects confirmations.
+    /// @return records moved (taken, sent or confirmed), for idle detection.
+    virtual uint32_t poll(uint64_t now_tsc) noexcept = 0;
+
+    /// Shutdown: from now on every waiting record is due at once.
+    void begin_drain() noexcept { draining_ = true; }
+
+    /// True when nothing is in the rings, queued or in flight.
+    [[nodiscard]] virtual bool idle() const noexcept;
+
+    /// Drain deadline passed: everything still held is dropped (sink_drop::shutdown, counted)
+    /// and released.
+    virtual void abandon() noexcept;
+
+    /// Last call on the sink's lcore: final sync. @return 0 or an errno value.
+    virtual int finish() noexcept { return 0; }
+
+    /// Control plane: type-specific figures for the summary and --stats-json, as JSON members
+    /// ("\"segments\": 3, ...") and as summary text.
+    [[nodiscard]] virtual std::string report_json() const { return {}; }
+    [[nodiscard]] virtual std::string report_text() const { return {}; }
+
+    [[nodiscard]] const sink_spec& spec() const noexcept { return spec_; }
+    [[nodiscard]] const pipeline::sink_stats& stats() const noexcept { return stats_; }
+    /// Records and bytes held by the sink now (queued, waiting or in flight).
+    [[nodiscard]] uint64_t queued() const noexcept { return q_.tail() - q_.head(); }
+    [[nodiscard]] uint64_t pinned() const noexcept { return q_.pinned(); }
+    /// Sink lcore: publishes queued() and pinned() for the control plane.
+    void publish_gauges() noexcept { stats_.gauges(queued(), pinned()); }
+
+protected:
+    /// True when the waiting records should go out now (batch bounds, age, drain).
+    [[nodiscard]] bool batch_due(uint64_t now_tsc) const noexcept;
+
+    sink_spec spec_;
+    pipeline::sink_stats stats_;
+    record_queue q_;
+    bool draining_ = false;
+    uint64_t age_tsc_ = 0; ///< batch max age in TSC ticks
+};
+
+/// Iovecs for a batch of framed records, pointing into packets and arenas; framing bytes (LF,
+/// "LEN ") come from constants or a small per-batch buffer.
+class iov_batch {
+public:
+    /// Adds record @p i of @p q with @p f framing. @return false (nothing added) when its
+    /// iovecs might not fit; the batch is then full.
+    bool add(const record_queue& q, uint64_t i, framing_kind f) noexcept;
+
+    void clear() noexcept {
+        n_iov_ = 0;
+        n_msgs_ = 0;
+        prefix_used_ = 0;
+        bytes_ = 0;
+    }
+    [[nodiscard]] iovec* iov() noexcept { return iov_.data(); }
+    [[nodiscard]] uint32_t n_iov() const noexcept { return n_iov_; }
+    [[nodiscard]] const uint32_t* sizes() const noexcept { return sizes_.data(); }
+    [[nodiscard]] uint32_t n_msgs() const noexcept { return n_msgs_; }
+    [[nodiscard]] uint64_t bytes() const noexcept { return bytes_; }
+
+private:
+    void push(const char* p, std::size_t len) noexcept;
+
+    std::array<iovec, IOV_MAX> iov_{};
+    std::array<uint32_t, IOV_MAX> sizes_{};
+    std::array<char, IOV_MAX * 12> prefix_{};
+    uint32_t n_iov_ = 0;
+    uint32_t n_msgs_ = 0;
+    uint32_t prefix_used_ = 0;
+    uint64_t bytes_ = 0;
+};
+
+} // namespace logagg::sink

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: control plane.
+#include "sink/spec.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/core.h>
+
+#include "util/parse.hpp"
+
+namespace logagg::sink {
+namespace {
+
+/// Splits "a,b,c" one item at a time.
+[[nodiscard]] std::string_view next_item(std::string_view& s, char sep = ',') {
+    const std::size_t p = s.find(sep);
+    const std::string_view head = s.substr(0, p);
+    s = p == std::string_view::npos ? std::string_view{} : s.substr(p + 1);
+    return head;
+}
+
+/// "ADDR:PORT" or "[ADDR6]:PORT" into family, address and port.
+[[nodiscard]] bool parse_endpoint(std::string_view v, int& family, uint8_t (&addr)[16],
+                                  uint16_t& port, bool port_optional = false) {
+    std::string host;
+    std::string_view port_text;
+    if (!v.empty() && v.front() == '[') {
+        const std::size_t close = v.find(']');
+        if (close == std::string_view::npos) {
+            return false;
+        }
+        host.assign(v.substr(1, close - 1));
+        const std::string_view rest = v.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') {
+                return false;
+            }
+            port_text = rest.substr(1);
+        }
+    } else {
+        const std::size_t colon = v.rfind(':');
+        if (colon == std::string_view::npos || v.find(':') != colon) {
+            host.assign(v.substr(0, colon));
+            if (colon != std::string_view::npos) {
+                return false; // a bare IPv6 address needs brackets
+            }
+        } else {
+            host.assign(v.substr(0, colon));
+            port_text = v.substr(colon + 1);
+        }
+    }
+    std::memset(addr, 0, sizeof addr);
+    if (inet_pton(AF_INET, host.c_str(), addr) == 1) {
+        family = AF_INET;
+    } else if (inet_pton(AF_INET6, host.c_str(), addr) == 1) {
+        family = AF_INET6;
+    } else {
+        return false;
+    }
+    if (port_text.empty()) {
+        return port_optional;
+    }
+    const auto p = util::parse_u64(port_text);
+    if (!p || *p == 0 || *p > 65535) {
+        return false;
+    }
+    port = static_cast<uint16_t>(*p);
+    return true;
+}
+
+[[nodiscard]] bool parse_mac(std::string_view v, uint8_t (&mac)[6]) {
+    if (v.size() != 17) {
+        return false;
+    }
+    for (std::size_t i = 0; i < 6; ++i) {
+        if (i != 0 && v[i * 3 - 1] != ':') {
+            return false;
+        }
+        unsigned b = 0;
+        for (std::size_t k = 0; k < 2; ++k) {
+            const char c = v[i * 3 + k];
+            const int d = c >= '0' && c <= '9'   ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+            if (d < 0) {
+                return false;
+            }
+            b = b * 16 + static_cast<unsigned>(d);
+        }
+        mac[i] = static_cast<uint8_t>(b);
+    }
+    return true;
+}
+
+struct param_parser {
+    sink_spec& s;
+    bool framing_given = false;
+    bool batch_ms_given = false;
+    bool buffer_given = false;
+
+    std::string common(std::string_view k, std::string_view v, bool& known) {
+        known = true;
+        if (k == "name") {
+            if (v.empty() || v.size() > 32 ||
+                v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                    "_-") != std::string_view::npos) {
+                return fmt::format("name '{}' must be 1-32 letters, digits, '_' or '-'", v);
+            }
+            s.name.assign(v);
+        } else if (k == "format") {
+            const auto it =
+                std::find(log::output_format_names.begin(), log::output_format_names.end(), v);
+            if (it == log::output_format_names.end()) {
+                return fmt::format("format '{}' is not raw, ndjson or rfc5424", v);
+            }
+            s.format = static_cast<log::output_format>(it - log::output_format_names.begin());
+        } else if (k == "framing") {
+            if (v == "lf") {
+                s.framing = framing_kind::lf;
+            } else if (v == "octet") {
+                s.framing = framing_kind::octet;
+            } else {
+                return fmt::format("framing '{}' is not lf or octet", v);
+            }
+            framing_given = true;
+        } else if (k == "buffer") {
+            const auto n = util::parse_size(v);
+            if (!n || *n < (64u << 10) || *n > (64ull << 30)) {
+                return fmt::format("buffer '{}' is not a size in 64K-64G", v);
+            }
+            s.buffer_bytes = *n;
+            buffer_given = true;
+        } else if (k == "drop") {
+            if (v != "newest" && v != "oldest") {
+                return fmt::format("drop '{}' is not newest or oldest", v);
+            }
+            s.drop_oldest = v == "oldest";
+        } else if (k == "batch-records") {
+            const auto n = util::parse_u64(v);
+            if (!n || *n < 1 || *n > 65536) {
+                return fmt::format("batch-records '{}' is not a number in 1-65536", v);
+            }
+            s.batch.records = static_cast<uint32_t>(*n);
+        } else if (k == "batch-bytes") {
+            const auto n = util::parse_size(v);
+            if (!n || *n < 1 || *n > (64u << 20)) {
+                return fmt::format("batch-bytes '{}' is not a size in 1-64M", v);
+            }
+            s.batch.bytes = *n;
+        } else if (k == "batch-ms") {
+            const auto n = util::parse_u64(v);
+            if (!n || *n > 60'000) {
+                return fmt::format("batch-ms '{}' is not a number of milliseconds in 0-60000", v);
+            }
+            s.batch.max_age_us = static_cast<uint32_t>(*n * 1000);
+            batch_ms_given = true;
+        } else {
+            known = false;
+        }
+        return {};
+    }
+};
+
+[[nodiscard]] std::string bad(const sink_spec& s, std::string_view msg) {
+    return fmt::format("{} sink: {}", sink_type_names[static_cast<std::size_t>(s.type)], msg);
+}
+
+} // namespace
+
+std::string parse_sink_spec(std::string_view text, sink_spec& out) {
+    out = sink_spec{};
+    out.text.assign(text);
+    const std::size_t colon = text.find(':');
+    const std::string_view type = text.substr(0, colon);
+    const auto it = std::find(sink_type_names.begin(), sink_type_names.end(), type);
+    if (colon == std::string_view::npos || it == sink_type_names.end()) {
+        return fmt::format("'{}' is not TYPE:TARGET with TYPE file, tcp, kafka or port", text);
+    }
+    out.type = static_cast<sink_type>(it - sink_type_names.begin());
+    std::string_view rest = text.substr(colon + 1);
+    std::string_view target;
+    if (out.type == sink_type::kafka) {
+        // BROKERS/TOPIC: the broker list has commas of its own; parameters follow the topic.
+        const std::size_t slash = rest.find('/');
+        if (slash == std::string_view::npos) {
+            return bad(out, fmt::format("'{}' is not kafka:BROKERS/TOPIC", text));
+        }
+        out.brokers.assign(rest.substr(0, slash));
+        rest = rest.substr(slash + 1);
+        out.topic.assign(next_item(rest));
+        if (out.brokers.empty() || out.topic.empty() || out.topic.size() > 249 ||
+            out.topic.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789._-") != std::string::npos) {
+            return bad(out, fmt::format("'{}': needs BROKERS/TOPIC, the topic 1-249 of "
+                                        "[a-zA-Z0-9._-]",
+                                        text));
+        }
+        out.framing = framing_kind::none;
+        out.buffer_bytes = 32ull << 20;
+        out.batch.max_age_us = 5000; // librdkafka's own linger.ms default
+    } else {
+        target = next_item(rest);
+    }
+    param_parser pp{out};
+    if (out.type == sink_type::file) {
+        out.dir.assign(target);
+        if (out.dir.empty()) {
+            return bad(out, "needs a directory, e.g. file:./out");
+        }
+    } else if (out.type == sink_type::tcp) {
+        // HOST:PORT, [IPV6]:PORT
+        std::string_view host_part;
+        std::string_view port_part;
+        if (!target.empty() && target.front() == '[') {
+            const std::size_t close = target.find(']');
+            if (close == std::string_view::npos || target.substr(close + 1, 1) != ":") {
+                return bad(out, fmt::format("'{}' is not [IPV6]:PORT", target));
+            }
+            host_part = target.substr(1, close - 1);
+            port_part = target.substr(close + 2);
+        } else {
+            const std::size_t c = target.rfind(':');
+            if (c == std::string_view::npos || target.find(':') != c) {
+                return bad(out, fmt::format("'{}' is not HOST:PORT (IPv6 as [ADDR]:PORT)", target));
+            }
+            host_part = target.substr(0, c);
+            port_part = target.substr(c + 1);
+        }
+        const auto p = util::parse_u64(port_part);
+        if (host_part.empty() || !p || *p == 0 || *p > 65535) {
+            return bad(out, fmt::format("'{}': PORT must be 1-65535 after a host", target));
+        }
+        out.host.assign(host_part);
+        out.tcp_port = static_cast<uint16_t>(*p);
+        out.framing = framing_kind::octet;
+        out.buffer_bytes = 32ull << 20;
+    } else if (out.type == sink_type::port) {
+        const auto p = util::parse_u64(target);
+        if (!p || *p >= 1024) {
+            return bad(out, fmt::format("'{}' is not a DPDK port id (port:0,dst=...)", target));
+        }
+        out.port_id = static_cast<uint16_t>(*p);
+    }
+    bool dst_given = false;
+    while (!rest.empty()) {
+        const std::string_view kv = next_item(rest);
+        const std::size_t eq = kv.find('=');
+        if (eq == std::string_view::npos) {
+            return bad(out, fmt::format("parameter '{}' is not NAME=VALUE", kv));
+        }
+        const std::string_view k = kv.substr(0, eq);
+        const std::string_view v = kv.substr(eq + 1);
+        bool known = false;
+        if (std::string e = pp.common(k, v, known); !e.empty()) {
+            return bad(out, e);
+        }
+        if (known) {
+            continue;
+        }
+        known = true;
+        switch (out.type) {
+        case sink_type::file:
+            if (k == "rotate-bytes") {
+                const auto n = util::parse_size(v);
+                if (!n || *n < 4096) {
+                    return bad(out, fmt::format("rotate-bytes '{}' is not a size of at least 4096 "
+                                                "(K/M/G suffixes allowed)",
+                                                v));
+                }
+                out.rotate_bytes = *n;
+            } else {
+                known = false;
+            }
+            break;
+        case sink_type::tcp:
+            if (k == "reconnect-max-ms") {
+                const auto n = util::parse_u64(v);
+                if (!n || *n < 10 || *n > 600'000) {
+                    return bad(
+                        out, fmt::format("reconnect-max-ms '{}' is not a number in 10-600000", v));
+                }
+                out.reconnect_max_ms = static_cast<uint32_t>(*n);
+                out.reconnect_min_ms = std::min(out.reconnect_min_ms, out.reconnect_max_ms);
+            } else {
+                known = false;
+            }
+            break;
+        case sink_type::kafka:
+            if (k == "key") {
+                if (v == "none") {
+                    out.key = key_field::none;
+                } else if (v == "host") {
+                    out.key = key_field::host;
+                } else if (v == "app") {
+                    out.key = key_field::app;
+                } else if (v == "source") {
+                    out.key = key_field::source;
+                } else {
+                    return bad(out, fmt::format("key '{}' is not host, app, source or none", v));
+                }
+            } else if (k == "compression") {
+                if (v != "none" && v != "gzip" && v != "snappy" && v != "lz4" && v != "zstd") {
+                    return bad(
+                        out,
+                        fmt::format("compression '{}' is not none, gzip, snappy, lz4 or zstd", v));
+                }
+                out.compression.assign(v);
+            } else if (k == "acks") {
+                if (v != "all" && v != "1" && v != "0" && v != "-1") {
+                    return bad(out, fmt::format("acks '{}' is not all, 1 or 0", v));
+                }
+                out.acks.assign(v == "-1" ? "all" : v);
+            } else if (k == "kafka-prop") {
+                const std::size_t e2 = v.find('=');
+                if (e2 == std::string_view::npos || e2 == 0) {
+                    return bad(out, fmt::format("kafka-prop '{}' is not NAME=VALUE", v));
+                }
+                out.kafka_props.emplace_back(std::string(v.substr(0, e2)),
+                                             std::string(v.substr(e2 + 1)));
+            } else {
+                known = false;
+            }
+            break;
+        case sink_type::port:
+            if (k == "dst") {
+                int fam = 0;
+                if (!parse_endpoint(v, fam, out.dst_addr, out.dst_port)) {
+                    return bad(out, fmt::format("dst '{}' is not IP:PORT or [IPV6]:PORT", v));
+                }
+                if (out.has_src && fam != out.family) {
+                    return bad(out, "src and dst are of different address families");
+                }
+                out.family = fam;
+                dst_given = true;
+            } else if (k == "src") {
+                int fam = 0;
+                if (!parse_endpoint(v, fam, out.src_addr, out.src_port, true)) {
+                    return bad(out, fmt::format("src '{}' is not IP[:PORT] or [IPV6][:PORT]", v));
+                }
+                out.has_src = true;
+                if (out.family == 0) {
+                    out.family = fam;
+                } else if (fam != out.family) {
+                    return bad(out, "src and dst are of different address families");
+                }
+            } else if (k == "dmac") {
+                if (!parse_mac(v, out.dmac)) {
+                    return bad(out,
+                               fmt::format("dmac '{}' is not a MAC like 02:00:00:00:00:01", v));
+                }
+                out.has_dmac = true;
+            } else if (k == "mtu") {
+                const auto n = util::parse_u64(v);
+                if (!n || *n < 576 || *n > 9000) {
+                    return bad(out, fmt::format("mtu '{}' is not a number in 576-9000", v));
+                }
+                out.mtu = static_cast<uint16_t>(*n);
+            } else {
+                known = false;
+            }
+            break;
+        case sink_type::count_:
+            known = false;
+            break;
+        }
+        if (!known) {
+            return bad(out, fmt::format("unknown parameter '{}' (see --help)", k));
+        }
+    }
+    if (out.type == sink_type::port) {
+        if (!dst_given) {
+            return bad(out, "needs dst=IP:PORT");
+        }
+    }
+    if (out.type == sink_type::kafka) {
+        if (pp.framing_given) {
+            return bad(out, "framing does not apply: Kafka keeps one record per message");
+        }
+    } else if (!pp.framing_given && out.type == sink_type::file &&
+               out.format == log::output_format::rfc5424) {
+        out.framing = framing_kind::octet; // syslog-over-stream form, as RFC 6587 writes it
+    }
+    return {};
+}
+
+std::string name_sinks(std::vector<sink_spec>& sinks) {
+    std::array<unsigned, static_cast<std::size_t>(sink_type::count_)> seen{};
+    for (sink_spec& s : sinks) {
+        if (!s.name.empty()) {
+            continue;
+        }
+        const auto t = static_cast<std::size_t>(s.type);
+        ++seen[t];
+        s.name = seen[t] == 1 ? std::string(sink_type_names[t])
+                              : fmt::format("{}{}", sink_type_names[t], seen[t]);
+    }
+    for (std::size_t i = 0; i < sinks.size(); ++i) {
+        for (std::size_t j = i + 1; j < sinks.size(); ++j) {
+            if (sinks[i].name == sinks[j].name) {
+                return fmt::format("--sink: two sinks are named '{}' (give name=)", sinks[i].name);
+            }
+        }
+    }
+    return {};
+}
+
+} // namespace logagg::sink

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: control plane (start-up only). Pure: no DPDK, so options parsing is unit-testable.
+//
+// What one --sink option asks for, validated. The grammar is in --help and docs/sinks.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "log/encode.hpp"
+
+namespace logagg::sink {
+
+/// Most --sink options. Why 8: per-lcore counter arrays and route masks are sized by it.
+inline constexpr std::size_t max_sinks = 8;
+
+enum class sink_type : uint8_t { file, tcp, kafka, port, count_ };
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(sink_type::count_)>
+    sink_type_names{"file", "tcp", "kafka", "port"};
+
+/// How a sink delimits records: a LF after each, an RFC 6587 octet count before each, or
+/// nothing (Kafka: one record per message).
+enum class framing_kind : uint8_t { lf, octet, none };
+
+/// Bytes @p f adds to a record of @p len bytes ("LEN " before it, or a LF after it).
+[[nodiscard]] constexpr uint32_t framing_overhead(framing_kind f, uint32_t len) noexcept {
+    if (f == framing_kind::lf) {
+        return 1;
+    }
+    if (f == framing_kind::none) {
+        return 0;
+    }
+    uint32_t digits = 1;
+    for (uint32_t v = len; v >= 10; v /= 10) {
+        ++digits;
+    }
+    return digits + 1;
+}
+
+/// What a sink partitions by: the worker puts a key piece in front of each message.
+enum class key_field : uint8_t { none, host, app, source };
+
+/// When a sink sends what it has: the first bound reached.
+struct batch_limits {
+    uint32_t records = 1024;    ///< why 1024: IOV_MAX-sized writes
+    uint64_t bytes = 1u << 20;  ///< why 1 MiB: a few socket buffers' worth, one syscall
+    uint32_t max_age_us = 1000; ///< why 1 ms: bounds latency at low rates, batches at high ones
+};
+
+/// One --sink.
+struct sink_spec {
+    sink_type type = sink_type::file;
+    std::string name; ///< name= (default: the type, numbered when repeated)
+    std::string text; ///< the option as given
+    log::output_format format = log::output_format::raw;
+    framing_kind framing = framing_kind::lf;
+    batch_limits batch;
+    uint64_t buffer_bytes = 16ull << 20; ///< buffer=: memory queued records may pin
+    bool drop_oldest = false;            ///< drop=oldest (default newest)
+    // file
+    std::string dir;
+    uint64_t rotate_bytes = 256ull << 20; ///< why 256 MiB: a few seconds at line rate
+    // tcp
+    std::string host; ///< name or address (IPv6 in brackets on the command line)
+    uint16_t tcp_port = 0;
+    uint32_t reconnect_min_ms = 100;    ///< first reconnect delay
+    uint32_t reconnect_max_ms = 10'000; ///< backoff ceiling
+    // kafka
+    std::string brokers;
+    std::string topic;
+    key_field key = key_field::none;
+    std::string compression = "none";
+    std::string acks = "all";
+    std::vector<std::pair<std::string, std::string>> kafka_props; ///< kafka-prop=name=value
+    // port
+    uint16_t port_id = 0;
+    int family = 0; ///< AF_INET or AF_INET6 of dst
+    uint8_t dst_addr[16] = {};
+    uint16_t dst_port = 0;
+    bool has_src = false;
+    uint8_t src_addr[16] = {};
+    uint16_t src_port = 514;
+    bool has_dmac = false;
+    uint8_t dmac[6] = {};
+    uint16_t mtu = 1500;
+};
+
+/// Parses the value of one --sink. @return an error message (naming the parameter), or empty.
+[[nodiscard]] std::string parse_sink_spec(std::string_view text, sink_spec& out);
+
+/// Gives unnamed sinks their default names and checks names are unique.
+/// @return an error message, or empty.
+[[nodiscard]] std::string name_sinks(std::vector<sink_spec>& sinks);
+
+} // namespace logagg::sink
