@@ -17,8 +17,14 @@ namespace logagg::log {
 ///   stream (gelf::detect_compression()) without a preset dictionary (FDICT clear: GELF senders
 ///   never use one, and it keeps text such as "x " (0x78 0x20) from looking compressed);
 /// - json: the first byte other than SP and TAB is "{";
-/// - rfc5424: "<", 1-3 digits, ">", then a digit 1-9 followed by a digit or SP (the VERSION);
+/// - rfc5424: "<", 1-3 digits, ">", then a VERSION (a digit 1-9 and up to two more digits)
+///   followed by SP;
 /// - rfc3164: anything else (the liberal parser takes any bytes).
+/// The rfc5424 rule is the worker's former "a digit 1-9 followed by a digit or SP" made to look
+/// for the SP after the VERSION's digits: Cisco IOS sends "<189>1234: ..." (a message counter),
+/// which that rule took for RFC 5424. Every message it sends to rfc3164 instead (and a 4-digit
+/// PRI, which the worker also accepted) fails parse_rfc5424() anyway (bad_pri, bad_version or
+/// missing_space).
 /// Never returns raw. Thread-safe (no state).
 [[nodiscard]] inline input_format detect_format(std::string_view v) noexcept {
     if (v.size() >= 2) {
@@ -51,9 +57,14 @@ namespace logagg::log {
         while (p < v.size() && p < 4 && v[p] >= '0' && v[p] <= '9') {
             ++p;
         }
-        if (p > 1 && p + 2 < v.size() && v[p] == '>' && v[p + 1] >= '1' && v[p + 1] <= '9' &&
-            (v[p + 2] == ' ' || (v[p + 2] >= '0' && v[p + 2] <= '9'))) {
-            return input_format::rfc5424;
+        if (p > 1 && p + 1 < v.size() && v[p] == '>' && v[p + 1] >= '1' && v[p + 1] <= '9') {
+            std::size_t q = p + 2;
+            while (q < v.size() && q < p + 4 && v[q] >= '0' && v[q] <= '9') {
+                ++q;
+            }
+            if (q < v.size() && v[q] == ' ') {
+                return input_format::rfc5424;
+            }
         }
     }
     return input_format::rfc3164;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // detect_format(): the rules the worker's auto mode used (json after blanks, the RFC 5424
-// "<PRI>VERSION " shape, everything else rfc3164) and the GELF extension (chunk magic, gzip,
-// zlib without a preset dictionary).
+// "<PRI>VERSION SP" shape, everything else rfc3164; Cisco message counters are not VERSIONs) and
+// the GELF extension (chunk magic, gzip, zlib without a preset dictionary).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -25,7 +25,7 @@ TEST(Detect, Json) {
 
 TEST(Detect, Rfc5424) {
     for (const char* m : {"<34>1 2003-10-11T22:14:15.003Z h a - - - x", "<0>1 - - - - - -",
-                          "<191>1 -", "<1>12 x", "<999>9 x", "<34>10"}) {
+                          "<191>1 -", "<1>12 x", "<999>9 x", "<34>100 x"}) {
         EXPECT_EQ(detect_format(m), input_format::rfc5424) << m;
     }
 }
@@ -33,7 +33,11 @@ TEST(Detect, Rfc5424) {
 TEST(Detect, Rfc3164IsTheRest) {
     for (const char* m :
          {"", "x", "<34>Oct 11 22:14:15 h su: x", "<34>", "<34>1", "<34>0 x", "<34>1x", "<>1 x",
-          "<1234>1 x", " <34>1 x", "<a>1 x", "Use the BFG!", "x ", "Hj", "\x1e", "\x1f"}) {
+          "<1234>1 x", " <34>1 x", "<a>1 x", "Use the BFG!", "x ", "Hj", "\x1e", "\x1f",
+          // Cisco IOS message counters (the worker's former rule took these for rfc5424), a
+          // 4-digit VERSION, a VERSION not followed by SP.
+          "<189>1234: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: x", "<189>52: router1: x",
+          "<189>12: x", "<34>1000 x", "<34>10", "<34>1-"}) {
         EXPECT_EQ(detect_format(m), input_format::rfc3164) << m;
     }
 }
