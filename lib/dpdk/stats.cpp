@@ -41,6 +41,9 @@ uint64_t snapshot::messages_parse_failed() const noexcept {
     for (std::size_t i = 1; i < rfc5424_errors.size(); ++i) {
         n += rfc5424_errors[i];
     }
+    for (std::size_t i = 1; i < rfc3164_errors.size(); ++i) {
+        n += rfc3164_errors[i];
+    }
     for (std::size_t i = 1; i < json_errors.size(); ++i) {
         n += json_errors[i] + gelf_errors[i];
     }
@@ -111,6 +114,9 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     }
     for (std::size_t i = 0; i < s.rfc5424_errors.size(); ++i) {
         s.rfc5424_errors[i] += st.rfc5424_errors[i].get();
+    }
+    for (std::size_t i = 0; i < s.rfc3164_errors.size(); ++i) {
+        s.rfc3164_errors[i] += st.rfc3164_errors[i].get();
     }
     for (std::size_t i = 0; i < s.json_errors.size(); ++i) {
         s.json_errors[i] += st.json_errors[i].get();
@@ -244,6 +250,12 @@ std::string summary_table(const snapshot& s) {
             if (s.rfc5424_errors[i] != 0) {
                 o += fmt::format("    not rfc5424: {:<20} {:>12}\n", log::rfc5424_status_names[i],
                                  s.rfc5424_errors[i]);
+            }
+        }
+        for (std::size_t i = 1; i < s.rfc3164_errors.size(); ++i) {
+            if (s.rfc3164_errors[i] != 0) {
+                o += fmt::format("    not rfc3164: {:<20} {:>12}\n", log::rfc3164_status_names[i],
+                                 s.rfc3164_errors[i]);
             }
         }
         for (std::size_t i = 1; i < s.json_errors.size(); ++i) {
@@ -398,6 +410,11 @@ std::string to_json(const snapshot& s) {
     for (std::size_t i = 1; i < s.rfc5424_errors.size(); ++i) {
         o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", log::rfc5424_status_names[i],
                          s.rfc5424_errors[i]);
+    }
+    o += "}, \"rfc3164_errors\": {";
+    for (std::size_t i = 1; i < s.rfc3164_errors.size(); ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", log::rfc3164_status_names[i],
+                         s.rfc3164_errors[i]);
     }
     o += "}, \"json_errors\": {";
     for (std::size_t i = 1; i < s.json_errors.size(); ++i) {

@@ -81,6 +81,7 @@ struct snapshot {
     std::array<uint64_t, pipeline::msg_drop_count> msg_drops{};
     std::array<uint64_t, 5> parsed{}; ///< records by input format (log::input_format_names)
     std::array<uint64_t, static_cast<std::size_t>(log::rfc5424_status::count_)> rfc5424_errors{};
+    std::array<uint64_t, static_cast<std::size_t>(log::rfc3164_status::count_)> rfc3164_errors{};
     std::array<uint64_t, static_cast<std::size_t>(log::json_status::count_)> json_errors{};
     std::array<uint64_t, static_cast<std::size_t>(log::json_status::count_)> gelf_errors{};
     std::array<uint64_t, log::gelf::chunk_status_count> gelf_chunks{};

@@ -16,6 +16,7 @@
 #include "log/filter.hpp"
 #include "log/gelf.hpp"
 #include "log/json.hpp"
+#include "log/rfc3164.hpp"
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
 #include "sink/spec.hpp"
@@ -87,6 +88,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
                           ///< fields of encoded output)
     std::array<counter, 5> parsed; ///< records by input format (log::input_format_names)
     std::array<counter, static_cast<std::size_t>(log::rfc5424_status::count_)> rfc5424_errors;
+    std::array<counter, static_cast<std::size_t>(log::rfc3164_status::count_)> rfc3164_errors;
     std::array<counter, static_cast<std::size_t>(log::json_status::count_)> json_errors;
     std::array<counter, msg_drop_count> msg_drops;   ///< messages dropped, by reason
     counter routed;                                  ///< messages handed to at least one sink

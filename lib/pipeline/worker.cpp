@@ -13,7 +13,9 @@
 #include <rte_cycles.h>
 #include <rte_pause.h>
 
+#include "log/detect.hpp"
 #include "log/framing.hpp"
+#include "log/rfc3164.hpp"
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
 
@@ -78,24 +80,18 @@ std::size_t source_of(const rte_mbuf* m, char (&buf)[64]) noexcept {
     return n > 0 && static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : 0;
 }
 
-/// The format of one message under --listen ...:auto (docs/formats.md#auto-detection).
+/// The format of one message under --listen ...:auto (docs/formats.md#auto-detection). A
+/// message that looks like binary GELF inside a line is parsed liberally, as RFC 3164.
 [[nodiscard]] listen_format detect(std::string_view v) noexcept {
-    std::size_t i = 0;
-    while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) {
-        ++i;
-    }
-    if (i < v.size() && v[i] == '{') {
+    switch (log::detect_format(v)) {
+    case log::input_format::json:
         return listen_format::json;
-    }
-    if (!v.empty() && v[0] == '<') {
-        std::size_t p = 1;
-        while (p < v.size() && p < 5 && v[p] >= '0' && v[p] <= '9') {
-            ++p;
-        }
-        if (p > 1 && p + 2 < v.size() && v[p] == '>' && v[p + 1] >= '1' && v[p + 1] <= '9' &&
-            (v[p + 2] == ' ' || (v[p + 2] >= '0' && v[p + 2] <= '9'))) {
-            return listen_format::rfc5424;
-        }
+    case log::input_format::rfc5424:
+        return listen_format::rfc5424;
+    case log::input_format::rfc3164:
+    case log::input_format::gelf:
+    case log::input_format::raw:
+        break;
     }
     return listen_format::rfc3164;
 }
@@ -103,8 +99,7 @@ std::size_t source_of(const rte_mbuf* m, char (&buf)[64]) noexcept {
 /// Does a datagram on an auto listener carry GELF that must not be split into lines: a chunk,
 /// or a zlib/gzip payload? (Plain GELF is JSON and is framed like any JSON line.)
 [[nodiscard]] bool looks_like_binary_gelf(std::string_view first_bytes) noexcept {
-    return log::gelf::is_chunk(first_bytes) ||
-           log::gelf::detect_compression(first_bytes) != log::gelf::compression::none;
+    return log::detect_format(first_bytes) == log::input_format::gelf;
 }
 
 /// Per packet state.
@@ -416,7 +411,15 @@ void handle_message(worker_ctx& w, packet_state& ps, listen_format lf_format, co
             r.format = log::input_format::gelf;
         }
         break;
-    case listen_format::rfc3164:
+    case listen_format::rfc3164: {
+        in = log::input_format::rfc3164;
+        const log::rfc3164_status st = log::parse_rfc3164(v, w.now_ns, r);
+        if (st != log::rfc3164_status::ok) {
+            w.stats->rfc3164_errors[static_cast<std::size_t>(st)].add();
+            ok = false;
+        }
+        break;
+    }
     case listen_format::raw:
     case listen_format::auto_detect:
         r.format = log::input_format::raw;
