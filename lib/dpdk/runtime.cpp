@@ -28,6 +28,7 @@
 #include "pipeline/worker.hpp"
 #include "sink/file_sink.hpp"
 #include "sink/sink.hpp"
+#include "sink/tcp_sink.hpp"
 
 namespace logagg::dpdk {
 
@@ -552,6 +553,10 @@ std::string runtime::impl::setup() {
             sk = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                    cfg.test_sink_delay_us);
             break;
+        case sink::sink_type::tcp:
+            sk = std::make_unique<sink::tcp_sink>(sp, rings_of_sink[si], std::move(arenas), block,
+                                                  cfg.test_sink_delay_us);
+            break;
         default:
             return fmt::format("--sink {}: the {} sink is not built yet", sp.name,
                                sink::sink_type_names[static_cast<std::size_t>(sp.type)]);
@@ -719,6 +724,7 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
                         [](const sink::sink* s) { return s->idle(); })) {
             for (sink::sink* s : c.sinks) {
                 const int err = s->finish();
+                s->publish_gauges();
                 if (err != 0) {
                     fmt::print(stderr, "logagg: sink {}: final sync failed: {}\n", s->spec().name,
                                err_str(err));

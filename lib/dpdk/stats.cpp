@@ -183,9 +183,9 @@ std::string stats_line(const snapshot& now, const snapshot& prev, double dt) {
     for (std::size_t i = 0; i < now.sinks.size(); ++i) {
         const sink_snapshot& k = now.sinks[i];
         const uint64_t before = i < prev.sinks.size() ? prev.sinks[i].delivered : 0;
-        line +=
-            fmt::format(" | {} delivered {} ({:.0f}/s) queued {} dropped {}", k.name, k.delivered,
-                        static_cast<double>(k.delivered - before) * inv, k.queued, k.dropped());
+        line += fmt::format(" | {} delivered {} ({:.0f}/s) queued {} pinned {} dropped {}", k.name,
+                            k.delivered, static_cast<double>(k.delivered - before) * inv, k.queued,
+                            k.pinned, k.dropped());
     }
     return line;
 }

@@ -26,13 +26,7 @@ uint32_t file_sink::poll(uint64_t now_tsc) noexcept {
     // per poll, so other sinks on this lcore get their turn.
     for (int round = 0; round < 4 && batch_due(now_tsc); ++round) {
         batch_.clear();
-        uint64_t i = q_.head();
-        while (i < q_.tail()) {
-            if (q_.rec(i).dropped == 0 && !batch_.add(q_, i, spec_.framing)) {
-                break;
-            }
-            ++i;
-        }
+        const uint64_t i = fill_batch(batch_, q_.head());
         const write_result r =
             batch_.n_msgs() == 0
                 ? write_result{}

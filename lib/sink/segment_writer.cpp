@@ -24,9 +24,6 @@ namespace {
     return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-/// Error lines from the sink: at most one per interval, with a count of the ones held back.
-constexpr uint64_t report_interval_ns = 10'000'000'000ULL;
-
 } // namespace
 
 segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes)
@@ -54,19 +51,16 @@ std::string segment_writer::prepare() {
 }
 
 void segment_writer::report(const char* what, int err) noexcept {
-    const uint64_t now = now_ns(CLOCK_MONOTONIC);
-    if (last_report_ns_ != 0 && now - last_report_ns_ < report_interval_ns) {
-        ++suppressed_;
+    uint64_t held_back = 0;
+    if (!limiter_.allow(held_back)) {
         return;
     }
-    last_report_ns_ = now;
     const std::string& where = path_.empty() ? dir_ : path_;
     fmt::print(stderr,
-               "logagg: file sink: {} '{}': {}; messages dropped (messages.dropped.write_error)",
+               "logagg: file sink: {} '{}': {}; messages dropped (sinks[].dropped.write_error)",
                what, where, std::strerror(err));
-    if (suppressed_ != 0) {
-        fmt::print(stderr, " [{} similar errors not shown]", suppressed_);
-        suppressed_ = 0;
+    if (held_back != 0) {
+        fmt::print(stderr, " [{} similar errors not shown]", held_back);
     }
     fmt::print(stderr, "\n");
 }

@@ -13,6 +13,8 @@
 #include <span>
 #include <string>
 
+#include "util/log_limiter.hpp"
+
 namespace logagg::sink {
 
 /// Outcome of segment_writer::write().
@@ -68,8 +70,7 @@ private:
     uint64_t seq_ = 0;
     uint64_t segments_ = 0;
     uint64_t write_errors_ = 0;
-    uint64_t last_report_ns_ = 0;
-    uint64_t suppressed_ = 0;
+    util::log_limiter limiter_;
 };
 
 } // namespace logagg::sink

@@ -54,6 +54,19 @@ bool sink::batch_due(uint64_t now_tsc) const noexcept {
            now_tsc - q_.oldest_tsc() >= age_tsc_;
 }
 
+uint64_t sink::fill_batch(iov_batch& b, uint64_t first) const noexcept {
+    uint64_t i = first;
+    for (; i < q_.tail(); ++i) {
+        if (b.n_msgs() >= spec_.batch.records || b.bytes() >= spec_.batch.bytes) {
+            break;
+        }
+        if (q_.rec(i).dropped == 0 && !b.add(q_, i, spec_.framing)) {
+            break;
+        }
+    }
+    return i;
+}
+
 void iov_batch::push(const char* p, std::size_t len) noexcept {
     if (n_iov_ != 0) {
         iovec& prev = iov_[n_iov_ - 1];

@@ -21,6 +21,8 @@
 
 namespace logagg::sink {
 
+class iov_batch;
+
 /// A sink: drains its rings, batches, delivers, confirms.
 class sink {
 public:
@@ -71,6 +73,9 @@ public:
 protected:
     /// True when the waiting records should go out now (batch bounds, age, drain).
     [[nodiscard]] bool batch_due(uint64_t now_tsc) const noexcept;
+    /// Fills @p b with records from @p first on, at most one batch (batch-records, batch-bytes,
+    /// IOV_MAX iovecs); dropped records are skipped. @return the index after the last one taken.
+    uint64_t fill_batch(iov_batch& b, uint64_t first) const noexcept;
 
     sink_spec spec_;
     pipeline::sink_stats stats_;

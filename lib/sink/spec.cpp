@@ -277,7 +277,13 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
             }
             break;
         case sink_type::tcp:
-            if (k == "reconnect-max-ms") {
+            if (k == "replay") {
+                const auto n = util::parse_size(v);
+                if (!n || *n > (1ull << 30)) {
+                    return bad(out, fmt::format("replay '{}' is not a size in 0-1G", v));
+                }
+                out.replay_bytes = *n;
+            } else if (k == "reconnect-max-ms") {
                 const auto n = util::parse_u64(v);
                 if (!n || *n < 10 || *n > 600'000) {
                     return bad(

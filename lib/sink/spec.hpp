@@ -69,6 +69,9 @@ struct sink_spec {
     uint16_t tcp_port = 0;
     uint32_t reconnect_min_ms = 100;    ///< first reconnect delay
     uint32_t reconnect_max_ms = 10'000; ///< backoff ceiling
+    /// replay=: acknowledged bytes kept to resend after a break. Why 256 KiB: covers what a
+    /// collector that keeps up holds unread, at the cost of that many duplicates per reconnect.
+    uint64_t replay_bytes = 256u << 10;
     // kafka
     std::string brokers;
     std::string topic;
