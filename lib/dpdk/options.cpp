@@ -118,6 +118,9 @@ constexpr option_doc options_table[] = {
     {"--version", "", "print the version and exit"},
     {"--test-sink-delay-us", "N",
      "testing only: the sink sleeps N microseconds after each write, to make it fall behind"},
+    {"--test-tx-chains", "",
+     "testing only: port sinks send mbuf chains even where the port does not advertise "
+     "multi-segment TX (net_pcap copes), to exercise the zero-copy path"},
 };
 
 using util::parse_u64;
@@ -615,6 +618,10 @@ parse_result parse_options(std::span<const std::string_view> args) {
         }
         if (a == "--promisc") {
             p.cfg.promisc = true;
+            continue;
+        }
+        if (a == "--test-tx-chains") {
+            p.cfg.test_tx_chains = true;
             continue;
         }
         std::string_view value;

@@ -27,6 +27,7 @@
 #include "pipeline/rx.hpp"
 #include "pipeline/worker.hpp"
 #include "sink/file_sink.hpp"
+#include "sink/port_sink.hpp"
 #include "sink/sink.hpp"
 #include "sink/tcp_sink.hpp"
 
@@ -41,6 +42,12 @@ namespace {
 constexpr unsigned pool_cache = 256;
 /// Spare mbufs on top of the computed need (PMD internals, transient bursts).
 constexpr unsigned pool_margin = 1024;
+/// Direct mbufs a port sink may hold: its TX queue's descriptors (512) and a burst of datagrams
+/// being built (32 x a few generated segments), with room to spare.
+constexpr unsigned port_sink_mbufs = 2048;
+/// Indirect (data-less) mbufs for port sinks' chains: every TX descriptor of their queues may
+/// hold one, plus a burst of 32 datagrams of up to 64 segments being built. 2^n - 1.
+constexpr unsigned indirect_pool_size = 8191;
 /// How often the main lcore's control duties run. Why 1 ms: fine enough for --exit-on-idle and
 /// signals, coarse enough to cost nothing.
 constexpr uint64_t control_period_us = 1000;
@@ -104,6 +111,15 @@ struct runtime::impl {
     std::vector<std::unique_ptr<sink::sink>> sinks; ///< by sink index
     std::unique_ptr<pipeline::listener_table> listeners;
     std::vector<net::local_addrs> locals; ///< by port id: own addresses (--ip)
+    /// By port id: what port sinks need of the port (filled by setup_port()).
+    struct port_tx_state {
+        bool wanted = false;
+        uint16_t queue = 0;
+        bool multi_seg = false, ipv4_cksum = false, udp_cksum = false;
+        uint16_t max_segs = 64;
+    };
+    std::vector<port_tx_state> port_tx_info;
+    rte_mempool* indirect_pool = nullptr; ///< data-less mbufs for port sinks' chains
     log::json_field_map json_fields;      ///< JSON lines, with the filters' capture keys
     log::json_field_map gelf_fields = log::json_field_map::gelf();
     std::atomic<bool> stop_rx{false};
@@ -174,6 +190,7 @@ runtime::impl::~impl() {
         rte_ring_free(r);
     }
     rte_mempool_free(pool);
+    rte_mempool_free(indirect_pool);
 }
 
 lcore_ctx* runtime::impl::ctx_of(unsigned lcore) {
@@ -240,12 +257,39 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
         }
     }
     // A port that answers (--ip) needs a TX queue per RX lcore: each lcore sends its own replies.
+    // A port that port sinks send on needs one more, owned by the sink lcore.
     const bool answers = port < locals.size() && locals[port].any();
-    const uint16_t n_txq = answers ? n_rxq : (info.max_tx_queues > 0 ? 1 : 0);
+    const bool sends = port < port_tx_info.size() && port_tx_info[port].wanted;
+    const uint16_t n_txq =
+        static_cast<uint16_t>((answers ? n_rxq : 0) + (sends ? 1 : 0) +
+                              (!answers && !sends && info.max_tx_queues > 0 ? 1 : 0));
     if (n_txq > info.max_tx_queues) {
-        return fmt::format(
-            "port {} ({}): --ip needs one TX queue per RX lcore ({}) but the port has {}", port,
-            name, n_txq, info.max_tx_queues);
+        return fmt::format("port {} ({}): needs {} TX queues (one per RX lcore for --ip replies, "
+                           "one for port sinks) but the port has {}",
+                           port, name, n_txq, info.max_tx_queues);
+    }
+    if (sends) {
+        port_tx_state& t = port_tx_info[port];
+        t.queue = static_cast<uint16_t>(n_txq - 1);
+        // Chains of header + payload segments need MULTI_SEGS; without it datagrams are copied
+        // into one mbuf (counted). Checksum offloads are used where the port has them.
+        t.multi_seg = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+        const bool forced = !t.multi_seg && cfg.test_tx_chains;
+        t.ipv4_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+        t.udp_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
+        conf.txmode.offloads = (t.multi_seg && !forced ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0) |
+                               (t.ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
+                               (t.udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0);
+        t.max_segs = info.tx_desc_lim.nb_mtu_seg_max != 0
+                         ? std::min<uint16_t>(info.tx_desc_lim.nb_mtu_seg_max, 64)
+                         : 64;
+        t.multi_seg = t.multi_seg || forced; // requested below only if advertised
+        fmt::print("  port {} ({}): port sink TX queue {}, {}{}, checksums {}\n", port, name,
+                   t.queue,
+                   t.multi_seg ? fmt::format("chained datagrams (up to {} segments)", t.max_segs)
+                               : std::string("no multi-segment TX: datagrams are copied"),
+                   forced ? " (forced by --test-tx-chains)" : "",
+                   t.udp_cksum ? "offloaded" : "in software");
     }
     rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
     if (rc != 0) {
@@ -274,8 +318,10 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
                                err_str(rc));
         }
     }
+    rte_eth_txconf txconf = info.default_txconf;
+    txconf.offloads = conf.txmode.offloads;
     for (uint16_t q = 0; q < n_txq; ++q) {
-        rc = rte_eth_tx_queue_setup(port, q, nb_txd, sock, nullptr);
+        rc = rte_eth_tx_queue_setup(port, q, nb_txd, sock, &txconf);
         if (rc != 0) {
             return fmt::format("port {} ({}): TX queue {} setup failed: {}", port, name, q,
                                err_str(rc));
@@ -309,9 +355,13 @@ std::string runtime::impl::setup() {
     // Every place an mbuf can wait (docs/architecture.md, "Sizing the mbuf pool"). A sink's
     // queue pins at most buffer= bytes, each mbuf counting its whole buffer.
     uint64_t sink_pinned = 0;
+    uint32_t port_sinks = 0;
     for (const sink::sink_spec& sp : cfg.sinks) {
         sink_pinned += sp.buffer_bytes / (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
+        port_sinks += sp.type == sink::sink_type::port ? 1u : 0u;
     }
+    // A port sink's header and generated-byte mbufs: a TX ring's worth plus a burst being built.
+    sink_pinned += uint64_t{port_sinks} * port_sink_mbufs;
     const uint64_t need = uint64_t{ports.size()} * n_rx * cfg.rx_desc +
                           (plan.fused ? 0 : uint64_t{n_w} * cfg.worker_ring) +
                           uint64_t{n_w} * n_s * (cfg.sink_ring + pipeline::stage_capacity) +
@@ -365,6 +415,19 @@ std::string runtime::impl::setup() {
             }
             std::memcpy(locals[p].mac, mac.addr_bytes, 6);
         }
+    }
+    for (const sink::sink_spec& sp : cfg.sinks) {
+        if (sp.type != sink::sink_type::port) {
+            continue;
+        }
+        if (std::find(ports.begin(), ports.end(), sp.port_id) == ports.end()) {
+            return fmt::format("--sink {}: port {} does not exist ({} port(s) from EAL)", sp.name,
+                               sp.port_id, ports.size());
+        }
+        if (port_tx_info.size() <= sp.port_id) {
+            port_tx_info.resize(sp.port_id + 1u);
+        }
+        port_tx_info[sp.port_id].wanted = true;
     }
     for (uint16_t p : ports) {
         if (std::string e = setup_port(p, static_cast<uint16_t>(n_rx)); !e.empty()) {
@@ -540,6 +603,15 @@ std::string runtime::impl::setup() {
         rx.prepare();
     }
     lcore_ctx* sc = ctx_of(plan.sink);
+    if (port_sinks != 0) {
+        indirect_pool =
+            rte_pktmbuf_pool_create("logagg_indirect", indirect_pool_size * port_sinks, pool_cache,
+                                    0, 0, static_cast<int>(rte_socket_id()));
+        if (indirect_pool == nullptr) {
+            return fmt::format("cannot create the port sinks' pool of indirect mbufs: {}",
+                               rte_strerror(rte_errno));
+        }
+    }
     for (uint32_t si = 0; si < n_s; ++si) {
         const sink::sink_spec& sp = cfg.sinks[si];
         std::vector<pipeline::gen_arena*> arenas;
@@ -553,6 +625,42 @@ std::string runtime::impl::setup() {
             sk = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                    cfg.test_sink_delay_us);
             break;
+        case sink::sink_type::port: {
+            const port_tx_state& pt = port_tx_info[sp.port_id];
+            sink::port_tx tx;
+            tx.port = sp.port_id;
+            tx.queue = pt.queue;
+            rte_ether_addr mac{};
+            if (rte_eth_macaddr_get(sp.port_id, &mac) != 0) {
+                return fmt::format("--sink {}: cannot read port {}'s MAC address", sp.name,
+                                   sp.port_id);
+            }
+            std::memcpy(tx.src_mac, mac.addr_bytes, 6);
+            tx.pool = pool;
+            tx.indirect = indirect_pool;
+            tx.multi_seg = pt.multi_seg;
+            tx.ipv4_cksum_offload = pt.ipv4_cksum;
+            tx.udp_cksum_offload = pt.udp_cksum;
+            tx.max_segs = pt.max_segs;
+            if (sp.has_src) {
+                std::memcpy(tx.src_addr, sp.src_addr, 16);
+            } else {
+                const net::local_addrs* l =
+                    sp.port_id < locals.size() ? &locals[sp.port_id] : nullptr;
+                if (l != nullptr && sp.family == AF_INET && l->n_v4 != 0) {
+                    std::memcpy(tx.src_addr, l->v4[0].data(), 4);
+                } else if (l != nullptr && sp.family == AF_INET6 && l->n_v6 != 0) {
+                    std::memcpy(tx.src_addr, l->v6[0].data(), 16);
+                } else {
+                    return fmt::format("--sink {}: needs src=IP (or an --ip {} address of the "
+                                       "same family on port {})",
+                                       sp.name, sp.family == AF_INET ? "IPv4" : "IPv6", sp.port_id);
+                }
+            }
+            sk = std::make_unique<sink::port_sink>(sp, rings_of_sink[si], std::move(arenas), block,
+                                                   tx);
+            break;
+        }
         case sink::sink_type::tcp:
             sk = std::make_unique<sink::tcp_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                   cfg.test_sink_delay_us);
@@ -903,7 +1011,11 @@ int runtime::run() {
         rte_eth_dev_close(p);
     }
     rt.ports.clear();
-    rt.mbufs_in_use_at_exit = static_cast<int64_t>(rte_mempool_in_use_count(rt.pool));
+    rt.mbufs_in_use_at_exit =
+        static_cast<int64_t>(rte_mempool_in_use_count(rt.pool)) +
+        (rt.indirect_pool != nullptr
+             ? static_cast<int64_t>(rte_mempool_in_use_count(rt.indirect_pool))
+             : 0);
     if (rt.mbufs_in_use_at_exit != 0) {
         fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n",
                    rt.mbufs_in_use_at_exit);

@@ -12,6 +12,7 @@
 
 #include "net/checksum.hpp"
 #include "net/mbuf_access.hpp"
+#include "net/mbuf_checksum.hpp"
 
 namespace logagg::net {
 namespace {
@@ -37,46 +38,6 @@ namespace {
     uint32_t v;
     std::memcpy(&v, p, sizeof v);
     return v;
-}
-
-/// One's-complement sum (folded, not complemented) of [off, off + len) of chain @p m.
-/// DPDK 22.11's rte_raw_cksum_mbuf() truncates a segment's 32-bit partial sum to 16 bits before
-/// byte-swapping segments that start at an odd offset, losing carries; here each segment's sum
-/// is folded first. @return false when the chain is shorter than off + len.
-[[nodiscard]] bool sum_chain(const rte_mbuf* m, uint32_t off, uint32_t len,
-                             uint16_t& out) noexcept {
-    if (off + len <= m->data_len) { // one segment: the common case
-        out = rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const char*, off), len);
-        return true;
-    }
-    if (len > rte_pktmbuf_pkt_len(m) || off > rte_pktmbuf_pkt_len(m) - len) {
-        return false;
-    }
-    const rte_mbuf* seg = m;
-    while (seg != nullptr && off >= seg->data_len) {
-        off -= seg->data_len;
-        seg = seg->next;
-    }
-    uint32_t sum = 0;
-    uint32_t done = 0;
-    while (done < len) {
-        if (seg == nullptr) {
-            return false;
-        }
-        const uint32_t take =
-            std::min<uint32_t>(len - done, static_cast<uint32_t>(seg->data_len) - off);
-        uint16_t part =
-            fold_checksum(__rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const char*, off), take, 0));
-        if ((done & 1u) != 0) {
-            part = rte_bswap16(part); // this segment's bytes sit at odd positions of the sum
-        }
-        sum += part;
-        done += take;
-        off = 0;
-        seg = seg->next;
-    }
-    out = fold_checksum(sum);
-    return true;
 }
 
 /// Verifies a UDP checksum given the one's-complement sum of the pseudo-header.

@@ -315,6 +315,18 @@ void record_queue::drop_front(uint64_t upto, pipeline::sink_drop why) noexcept {
     }
 }
 
+void record_queue::reject(uint64_t i, pipeline::sink_drop why) noexcept {
+    queued_record& r = recs_[i & rec_mask_];
+    if (r.dropped != 0 || i < sent_ || i >= tail_) {
+        return;
+    }
+    r.dropped = 1;
+    pinned_ -= r.cost;
+    --waiting_;
+    waiting_bytes_ -= r.bytes;
+    stats_.drop(why, 1, r.bytes);
+}
+
 void record_queue::drop_all(pipeline::sink_drop why) noexcept {
     drop_front(tail_, why);
     // What the rings still hold: whole records, dropped the same way.

@@ -129,6 +129,38 @@ public:
         return lf;
     }
 
+    /// Like for_each_run(), but packet runs come as their segment: on_packet(const rte_mbuf* seg,
+    /// uint32_t off, uint32_t len, bool lf_follows) (lf_follows: the message's own LF is the
+    /// byte after this run, in the same segment; only on the message's last run) and generated
+    /// runs as on_gen(const char* p, uint32_t len).
+    template <class P, class G>
+    void for_each_segment(const queued_record& r, P&& on_packet, G&& on_gen) const noexcept {
+        for (uint16_t k = 0; k < r.n; ++k) {
+            const pipeline::msg_desc& d = desc(r.first + k);
+            if (d.key != 0) {
+                continue;
+            }
+            if (d.gen != 0) {
+                on_gen(gen_bytes(r, d), static_cast<uint32_t>(d.len));
+                continue;
+            }
+            const rte_mbuf* seg = d.pkt;
+            uint32_t off = d.off;
+            while (off >= seg->data_len) {
+                off -= seg->data_len;
+                seg = seg->next;
+            }
+            uint32_t left = d.len;
+            while (left != 0) {
+                const uint32_t take = std::min<uint32_t>(left, seg->data_len - off);
+                left -= take;
+                on_packet(seg, off, take, left == 0 && k + 1 == r.n && d.lf_follows != 0);
+                off = 0;
+                seg = seg->next;
+            }
+        }
+    }
+
     /// The key piece of @p r, or an empty view.
     [[nodiscard]] std::string_view key(const queued_record& r) const noexcept {
         const pipeline::msg_desc& d = desc(r.first);
@@ -146,6 +178,10 @@ public:
 
     /// Drops the live records of [head, @p upto) under @p why (counted), then releases them.
     void drop_front(uint64_t upto, pipeline::sink_drop why) noexcept;
+
+    /// Drops waiting record @p i (at or after sent()) under @p why: counted now, released in
+    /// order when it reaches the front (for a record the backend can never take).
+    void reject(uint64_t i, pipeline::sink_drop why) noexcept;
 
     /// Drops every record still queued (counted under @p why) and releases it; drains the rings
     /// the same way. For the end of a drain deadline.
