@@ -120,6 +120,7 @@ struct runtime::impl {
     };
     std::vector<port_tx_state> port_tx_info;
     rte_mempool* indirect_pool = nullptr; ///< data-less mbufs for port sinks' chains
+    net::neighbour_table neighbours;      ///< next hops of port sinks without dmac=
     log::json_field_map json_fields;      ///< JSON lines, with the filters' capture keys
     log::json_field_map gelf_fields = log::json_field_map::gelf();
     std::atomic<bool> stop_rx{false};
@@ -157,6 +158,33 @@ int lcore_entry(void* arg) {
         rt.step(c);
     }
     return 0;
+}
+
+/// Is @p addr inside one of @p l's prefixes of @p family?
+[[nodiscard]] bool on_link(const net::local_addrs& l, int family, const uint8_t* addr) {
+    auto match = [&](const uint8_t* own, unsigned prefix, unsigned len) {
+        for (unsigned bit = 0; bit < prefix && bit < len * 8; ++bit) {
+            const unsigned mask = 0x80u >> (bit % 8);
+            if ((own[bit / 8] & mask) != (addr[bit / 8] & mask)) {
+                return false;
+            }
+        }
+        return true;
+    };
+    if (family == AF_INET) {
+        for (unsigned i = 0; i < l.n_v4; ++i) {
+            if (match(l.v4[i].data(), l.v4_prefix[i], 4)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    for (unsigned i = 0; i < l.n_v6; ++i) {
+        if (match(l.v6[i].data(), l.v6_prefix[i], 16)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 [[nodiscard]] std::string err_str(int e) {
@@ -657,6 +685,27 @@ std::string runtime::impl::setup() {
                                        sp.name, sp.family == AF_INET ? "IPv4" : "IPv6", sp.port_id);
                 }
             }
+            if (!sp.has_dmac) {
+                // The next hop: gw=, else dst itself, which must then be on one of the port's
+                // --ip subnets (on-link); its MAC is learned by ARP / NDP.
+                const uint8_t* hop = sp.has_gw ? sp.gw_addr : sp.dst_addr;
+                const net::local_addrs* l =
+                    sp.port_id < locals.size() ? &locals[sp.port_id] : nullptr;
+                if (l == nullptr || !l->any()) {
+                    return fmt::format("--sink {}: give dmac=MAC, or an --ip on port {} so the "
+                                       "next hop can be resolved by ARP/NDP",
+                                       sp.name, sp.port_id);
+                }
+                if (!on_link(*l, sp.family, hop)) {
+                    return fmt::format("--sink {}: {} is not on a subnet of port {}'s --ip "
+                                       "addresses: give gw=ROUTER or dmac=MAC",
+                                       sp.name, sp.has_gw ? "gw" : "dst", sp.port_id);
+                }
+                tx.next_hop = neighbours.add(sp.port_id, sp.family, hop);
+                if (tx.next_hop == nullptr) {
+                    return fmt::format("--sink {}: too many next hops", sp.name);
+                }
+            }
             sk = std::make_unique<sink::port_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                    tx);
             break;
@@ -676,6 +725,13 @@ std::string runtime::impl::setup() {
         sinks.push_back(std::move(sk));
     }
     sink_lcores = 1;
+    if (!neighbours.empty()) {
+        for (auto& c : lcores) {
+            if (c->rx) {
+                c->rx->neighbours = &neighbours; // RX lcores learn the next hops' MACs
+            }
+        }
+    }
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
     }
@@ -754,7 +810,7 @@ void runtime::impl::announce() {
         char addr[INET6_ADDRSTRLEN];
         for (unsigned i = 0; i < l.n_v4; ++i) {
             inet_ntop(AF_INET, l.v4[i].data(), addr, sizeof addr);
-            rte_mbuf* g = pipeline::gratuitous_arp(pool, l.mac, l.v4[i].data());
+            rte_mbuf* g = pipeline::arp_request(pool, l.mac, l.v4[i].data(), l.v4[i].data());
             const bool sent = g != nullptr && rte_eth_tx_burst(p, 0, &g, 1) == 1;
             if (g != nullptr && !sent) {
                 rte_pktmbuf_free(g);

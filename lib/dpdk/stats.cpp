@@ -63,7 +63,8 @@ uint64_t snapshot::delivered() const noexcept {
 }
 
 bool snapshot::packets_balanced() const noexcept {
-    return received + reassembled == to_workers + answered + packets_dropped() + fragments_merged &&
+    return received + reassembled ==
+               to_workers + answered + neighbour + packets_dropped() + fragments_merged &&
            to_workers == worker_packets;
 }
 
@@ -94,6 +95,7 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     s.answered += st.answered.get();
     s.reassembled += st.reassembled.get();
     s.fragments_merged += st.fragments_merged.get();
+    s.neighbour += st.neighbour.get();
     for (std::size_t i = 0; i < s.replies.size(); ++i) {
         s.replies[i] += st.replies[i].get();
     }
@@ -207,6 +209,11 @@ std::string summary_table(const snapshot& s) {
     if (s.reassembled != 0) {
         o += fmt::format("    reassembled {} datagrams from {} fragments\n", s.reassembled,
                          s.fragments_merged);
+    }
+    if (s.neighbour != 0) {
+        o += fmt::format("    learned next-hop addresses from {} ARP replies / neighbour "
+                         "advertisements\n",
+                         s.neighbour);
     }
     if (s.answered != 0) {
         o += fmt::format(
@@ -343,12 +350,12 @@ std::string to_json(const snapshot& s) {
     o += "\n  ],\n";
     o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
                      "\"framed_by_workers\": {}, \"reassembled\": {}, \"fragments_merged\": {}, "
-                     "\"answered\": {}, \"replies\": {{\"arp\": {}, "
+                     "\"answered\": {}, \"neighbour\": {}, \"replies\": {{\"arp\": {}, "
                      "\"icmp_echo\": {}, \"nd_advert\": {}, \"icmpv6_echo\": {}}}, "
                      "\"dropped_total\": {}, \"dropped\": {{",
                      s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.reassembled,
-                     s.fragments_merged, s.answered, s.replies[0], s.replies[1], s.replies[2],
-                     s.replies[3], s.packets_dropped());
+                     s.fragments_merged, s.answered, s.neighbour, s.replies[0], s.replies[1],
+                     s.replies[2], s.replies[3], s.packets_dropped());
     for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
         o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i],
                          s.pkt_drops[i]);

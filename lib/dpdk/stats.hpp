@@ -73,7 +73,7 @@ struct snapshot {
     std::vector<filter_snapshot> filters;
     std::vector<route_snapshot> routes;
     uint64_t received = 0, rx_bytes = 0, to_workers = 0, worker_packets = 0, answered = 0,
-             reassembled = 0, fragments_merged = 0;
+             reassembled = 0, fragments_merged = 0, neighbour = 0;
     std::array<uint64_t, 4>
         replies{}; ///< answered, by kind (arp, icmp_echo, nd_advert, icmpv6_echo)
     std::array<uint64_t, net::drop_reason_count> pkt_drops{};
@@ -100,7 +100,8 @@ struct snapshot {
     [[nodiscard]] uint64_t delivered() const noexcept; ///< over all sinks
     /// Messages that did not parse as their listener's format (forwarded or dropped).
     [[nodiscard]] uint64_t messages_parse_failed() const noexcept;
-    /// received + reassembled == to_workers + answered + dropped + fragments_merged, and every
+    /// received + reassembled == to_workers + answered + neighbour + dropped + fragments_merged,
+    /// and every
     /// frame handed to a worker was framed.
     [[nodiscard]] bool packets_balanced() const noexcept;
     /// framed == routed + dropped (before any sink).

@@ -143,6 +143,18 @@ enum class nic_verdict { unknown, good, bad };
         out.kind = packet_kind::nd_solicit;
         return drop_reason::none;
     }
+    if (h[0] == 136) { // neighbour advertisement (RFC 4861 7.1.2)
+        static constexpr uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                                  0,    0,    0, 0, 0, 0, 0, 1};
+        if (ip.hop_limit != 255 || h[1] != 0 || len < 24 || h[8] == 0xff) {
+            return drop_reason::nd_invalid;
+        }
+        if (!to_us && std::memcmp(ip.dst, all_nodes, 16) != 0) {
+            return drop_reason::not_for_us;
+        }
+        out.kind = packet_kind::nd_advert;
+        return drop_reason::none;
+    }
     if (!to_us) {
         return drop_reason::not_for_us;
     }
@@ -163,13 +175,13 @@ enum class nic_verdict { unknown, good, bad };
         a[5] != 4) {
         return drop_reason::arp_malformed;
     }
-    if (a[6] != 0 || a[7] != 1) {
+    if (a[6] != 0 || (a[7] != 1 && a[7] != 2)) {
         return drop_reason::arp_not_request;
     }
     if (!local.has_v4(a + 24)) {
         return drop_reason::not_for_us;
     }
-    out.kind = packet_kind::arp_request;
+    out.kind = a[7] == 1 ? packet_kind::arp_request : packet_kind::arp_reply;
     out.l4_off = off;
     out.l4_len = 28;
     return drop_reason::none;

@@ -44,7 +44,8 @@ enum class drop_reason : uint8_t {
     udp_bad_checksum,   ///< UDP checksum wrong (IPv6: zero is wrong too, RFC 8200 8.1)
     too_many_segments,  ///< set by the RX stage: chain longer than the worker walks (max_segments)
     not_for_us,         ///< with --ip: IP destination (or ARP target) is not one of ours
-    arp_not_request,    ///< with --ip: an ARP reply or other operation (no resolution yet)
+    arp_not_request,    ///< with --ip: an ARP operation other than request or reply, or a reply
+                        ///< nobody asked for (no port sink resolves its sender)
     arp_malformed,      ///< with --ip: ARP shorter than 28 bytes or not Ethernet/IPv4
     nd_invalid,         ///< with --ip: neighbour solicitation failing RFC 4861 7.1.1 checks
     reply_rate_limited, ///< set by the RX stage: an answer over --reply-rate
@@ -198,6 +199,8 @@ enum class packet_kind : uint8_t {
     nd_solicit,  ///< IPv6 neighbour solicitation for one of our addresses
     icmpv6_echo, ///< ICMPv6 echo request to one of our IPv6 addresses
     fragment,    ///< an IPv4 or IPv6 fragment (only with classify_options::reassemble)
+    arp_reply,   ///< an ARP reply to one of our IPv4 addresses (teaches a next hop's MAC)
+    nd_advert,   ///< an IPv6 neighbour advertisement to us or all nodes (RFC 4861 7.1.2 valid)
 };
 
 /// What a fragment carries (packet_kind::fragment). Offsets are from the start of the frame.

@@ -74,7 +74,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter to_workers;  ///< frames accepted by classify() and handed to a worker
     counter answered;    ///< ARP/ICMP/NDP requests answered (reply accepted by the NIC)
     counter reassembled; ///< datagrams rebuilt from fragments (each then classified like a frame)
-    counter fragments_merged;       ///< fragment frames that became part of a rebuilt datagram
+    counter fragments_merged; ///< fragment frames that became part of a rebuilt datagram
+    counter neighbour; ///< ARP replies / neighbour advertisements that taught a next hop's MAC
     std::array<counter, 4> replies; ///< answered, by kind (responder.hpp reply_kind_names)
     std::array<counter, net::drop_reason_count> pkt_drops; ///< frames dropped, by reason
     // worker role

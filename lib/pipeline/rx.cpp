@@ -2,6 +2,8 @@
 // Side: datapath (rx_dispatch, rx_poll), control plane (prepare).
 #include "pipeline/rx.hpp"
 
+#include <sys/socket.h>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_pause.h>
@@ -66,6 +68,28 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
             m = res.datagram;
             r = m->nb_segs > net::max_segments ? net::drop_reason::too_many_segments
                                                : net::classify(m, *rx.ports, opts, info);
+        }
+        if (r == net::drop_reason::none &&
+            (info.kind == net::packet_kind::arp_reply || info.kind == net::packet_kind::nd_advert ||
+             info.kind == net::packet_kind::arp_request)) {
+            // What ARP and neighbour advertisements say about a port sink's next hop.
+            if (now == 0) {
+                now = rte_rdtsc();
+            }
+            uint8_t addr[16];
+            uint8_t mac[6];
+            const bool v4 = info.kind != net::packet_kind::nd_advert;
+            const bool learned =
+                rx.neighbours != nullptr && neighbour_of(m, info, addr, mac) &&
+                rx.neighbours->learn(rx.queues[q].port, v4 ? AF_INET : AF_INET6, addr, mac, now);
+            if (info.kind != net::packet_kind::arp_request) {
+                if (learned) {
+                    st.neighbour.add();
+                    rx.dropped[n_drop++] = m; // consumed: freed with the drops, not counted as one
+                    continue;
+                }
+                r = v4 ? net::drop_reason::arp_not_request : net::drop_reason::not_for_us;
+            }
         }
         if (r == net::drop_reason::none && info.kind != net::packet_kind::log) {
             // A request to one of our addresses (classify() reports these only with --ip).

@@ -14,6 +14,7 @@
 #include <rte_ring.h>
 
 #include "net/classify.hpp"
+#include "net/neighbour.hpp"
 #include "pipeline/counters.hpp"
 #include "pipeline/reassembly.hpp"
 #include "pipeline/responder.hpp"
@@ -48,6 +49,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
     /// reaches the NIC queue (which then counts imissed) rather than dropping accepted frames.
     bool block_when_full = false;
     lcore_stats* stats = nullptr;
+    /// Next hops port sinks resolve (shared by all RX lcores; nullptr: none). ARP replies and
+    /// neighbour advertisements about them are consumed here (counted as packets.neighbour).
+    net::neighbour_table* neighbours = nullptr;
 
     // Scratch, sized by prepare().
     std::vector<rte_mbuf*> rx_buf;

@@ -16,6 +16,7 @@
 
 #include "net/checksum.hpp"
 #include "net/mbuf_checksum.hpp"
+#include "pipeline/responder.hpp"
 #include "util/json_text.hpp"
 
 namespace logagg::sink {
@@ -25,6 +26,10 @@ constexpr uint32_t eth_len = 14;
 constexpr uint32_t udp_len = 8;
 /// IPv4 time to live / IPv6 hop limit of what we send. Why 64: the common default (RFC 1700).
 constexpr uint8_t ttl = 64;
+/// How long a learned next-hop MAC is used before it is confirmed again (and trusted for twice
+/// as long while confirming). Why 60 s: as long as Linux keeps a stale entry usable by default
+/// (gc_stale_time), short enough to follow a replaced router within two minutes.
+constexpr uint64_t neighbour_ttl_s = 60;
 
 } // namespace
 
@@ -32,6 +37,9 @@ port_sink::port_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
                      std::vector<pipeline::gen_arena*> arenas, bool block, const port_tx& tx)
     : sink(spec, std::move(rings), std::move(arenas), block), tx_(tx) {
     hdr_len_ = eth_len + (spec_.family == AF_INET ? 20u : 40u) + udp_len;
+    const uint64_t hz = rte_get_tsc_hz();
+    ttl_tsc_ = hz * neighbour_ttl_s;
+    solicit_tsc_ = hz;
     if (spec_.has_dmac) {
         std::memcpy(dmac_, spec_.dmac, 6);
         have_dmac_ = true;
@@ -278,12 +286,46 @@ void port_sink::finish_headers(datagram& d) noexcept {
 }
 
 bool port_sink::resolve(uint64_t now_tsc) noexcept {
-    (void)now_tsc;
-    return have_dmac_;
+    if (tx_.next_hop == nullptr) {
+        return have_dmac_; // dmac= given
+    }
+    uint8_t mac[6];
+    const bool known = net::neighbour_table::mac_of(*tx_.next_hop, mac);
+    const uint64_t learned = tx_.next_hop->learned_tsc.load(std::memory_order_relaxed);
+    if (known && learned != last_learned_) {
+        last_learned_ = learned;
+        ++resolved_;
+        std::memcpy(dmac_, mac, 6);
+        have_dmac_ = true;
+    }
+    const uint64_t age = known ? now_tsc - learned : UINT64_MAX;
+    if (age >= ttl_tsc_) {
+        solicit(now_tsc); // unknown, or due for a refresh (the old MAC is used meanwhile)
+    }
+    // A MAC not confirmed for two lifetimes is no longer trusted: records wait (bounded).
+    return have_dmac_ && age < 2 * ttl_tsc_;
 }
 
 void port_sink::solicit(uint64_t now_tsc) noexcept {
-    (void)now_tsc;
+    if (now_tsc < next_solicit_tsc_) {
+        return;
+    }
+    next_solicit_tsc_ = now_tsc + solicit_tsc_;
+    rte_mbuf* m =
+        spec_.family == AF_INET
+            ? pipeline::arp_request(tx_.pool, tx_.src_mac, tx_.src_addr, tx_.next_hop->addr)
+            : pipeline::neighbour_solicitation(tx_.pool, tx_.src_mac, tx_.src_addr,
+                                               tx_.next_hop->addr);
+    if (m == nullptr) {
+        ++no_mbufs_;
+        return;
+    }
+    if (rte_eth_tx_burst(tx_.port, tx_.queue, &m, 1) == 1) {
+        ++solicits_;
+    } else {
+        rte_pktmbuf_free(m);
+        ++tx_full_;
+    }
 }
 
 uint32_t port_sink::poll(uint64_t now_tsc) noexcept {
@@ -327,9 +369,10 @@ uint32_t port_sink::poll(uint64_t now_tsc) noexcept {
 
 std::string port_sink::report_json() const {
     return fmt::format("\"port\": {}, \"queue\": {}, \"datagrams\": {}, \"multi_seg\": {}, "
-                       "\"tx_full\": {}, \"no_mbufs\": {}, \"solicits\": {}",
+                       "\"tx_full\": {}, \"no_mbufs\": {}, \"solicits\": {}, "
+                       "\"next_hop_learned\": {}",
                        tx_.port, tx_.queue, datagrams_, tx_.multi_seg ? "true" : "false", tx_full_,
-                       no_mbufs_, solicits_);
+                       no_mbufs_, solicits_, resolved_);
 }
 
 std::string port_sink::report_text() const {

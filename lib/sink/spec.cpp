@@ -353,6 +353,14 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
                 } else if (fam != out.family) {
                     return bad(out, "src and dst are of different address families");
                 }
+            } else if (k == "gw") {
+                int fam = 0;
+                uint16_t unused = 0;
+                if (!parse_endpoint(v, fam, out.gw_addr, unused, true) ||
+                    (out.family != 0 && fam != out.family)) {
+                    return bad(out, fmt::format("gw '{}' is not an address of dst's family", v));
+                }
+                out.has_gw = true;
             } else if (k == "dmac") {
                 if (!parse_mac(v, out.dmac)) {
                     return bad(out,

@@ -89,6 +89,8 @@ struct sink_spec {
     uint16_t src_port = 514;
     bool has_dmac = false;
     uint8_t dmac[6] = {};
+    bool has_gw = false; ///< gw=: the next hop when dst is not on the port's subnet
+    uint8_t gw_addr[16] = {};
     uint16_t mtu = 1500;
 };
 

@@ -162,8 +162,11 @@ TEST(OwnAddresses, RequestsAreRecognisedAndOthersNamed) {
     EXPECT_EQ(classify(arp_request("198.18.5.1")).info.kind, packet_kind::arp_request);
     EXPECT_EQ(classify(arp_request("198.18.5.7")).r, drop_reason::not_for_us);
     bytes arp_reply = arp_request("198.18.5.1");
-    arp_reply[21] = 2;
-    EXPECT_EQ(classify(arp_reply).r, drop_reason::arp_not_request);
+    arp_reply[21] = 2; // a reply to us: reported, so RX can learn a next hop's MAC from it
+    EXPECT_EQ(classify(arp_reply).info.kind, packet_kind::arp_reply);
+    bytes arp_other = arp_request("198.18.5.1");
+    arp_other[21] = 3; // RARP request: neither request nor reply
+    EXPECT_EQ(classify(arp_other).r, drop_reason::arp_not_request);
     bytes short_arp = arp_request("198.18.5.1");
     short_arp.resize(30);
     EXPECT_EQ(classify(short_arp).r, drop_reason::arp_malformed);
