@@ -146,7 +146,8 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
     for (std::size_t k = 0; k < n_src && pulled < max; ++k) {
         source& s = sources_[(next_source_ + k) % n_src];
         uint32_t staged = 0; // descriptors of an incomplete record at the front of stage_
-        while (pulled < max) {
+        // A record a burst cut is finished even past max: its first pieces are only in stage_.
+        while (pulled < max || staged != 0) {
             // Room for a whole burst of records and descriptors, so whatever is dequeued fits.
             const uint64_t free_recs = rec_mask_ + 1 - (tail_ - head_);
             const uint32_t free_descs = desc_mask_ + 1 - (desc_tail_ - desc_head_);
