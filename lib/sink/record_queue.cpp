@@ -158,8 +158,11 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
                 free_pending();
                 return pulled;
             }
-            const unsigned n = rte_ring_dequeue_burst_elem(
-                s.ring, &stage_[staged], sizeof(pipeline::msg_desc), stage_burst, nullptr);
+            // A record the burst cut is completed one descriptor at a time: the room checked
+            // above covers one burst of records, not the records behind the cut one.
+            const unsigned n =
+                rte_ring_dequeue_burst_elem(s.ring, &stage_[staged], sizeof(pipeline::msg_desc),
+                                            staged == 0 ? stage_burst : 1, nullptr);
             if (n == 0) {
                 if (staged == 0) {
                     break; // this ring is empty
