@@ -245,6 +245,7 @@ uint64_t record_queue::rewind() noexcept {
         }
     }
     sent_ = head_;
+    drop_cursor_ = head_; // drop=oldest may take the rewound records again
     if (n != 0) {
         oldest_tsc_ = rte_rdtsc();
     }
