@@ -106,6 +106,15 @@ void record_queue::drop_newest(source& s, queued_record& r) noexcept {
 
 bool record_queue::make_room(uint32_t cost) noexcept {
     uint64_t i = std::max(drop_cursor_, sent_);
+    // Drop nothing when even every waiting record would not make room (in flight, or too big).
+    uint64_t freeable = 0;
+    for (uint64_t k = i; k < tail_ && pinned_ - freeable + cost > lim_.buffer_bytes; ++k) {
+        const queued_record& r = recs_[k & rec_mask_];
+        freeable += r.dropped == 0 ? r.cost : 0;
+    }
+    if (pinned_ - freeable + cost > lim_.buffer_bytes) {
+        return false;
+    }
     while (pinned_ + cost > lim_.buffer_bytes && i < tail_) {
         queued_record& r = recs_[i & rec_mask_];
         if (r.dropped == 0) {
