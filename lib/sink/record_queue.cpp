@@ -334,9 +334,12 @@ void record_queue::drop_all(pipeline::sink_drop why) noexcept {
     // What the rings still hold: whole records, dropped the same way.
     for (source& s : sources_) {
         pipeline::msg_desc d;
+        uint64_t bytes = 0; // of the record being drained, its key piece excluded
         while (rte_ring_dequeue_elem(s.ring, &d, sizeof d) == 0) {
+            bytes += d.key == 0 ? d.len : 0;
             if (d.more == 0) {
-                stats_.drop(why, 1, d.len);
+                stats_.drop(why, 1, bytes);
+                bytes = 0;
             }
             if (d.gen != 0) {
                 s.seen_end = s.arena->position(s.seen_end, d.off) + d.len;
