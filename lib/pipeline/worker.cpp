@@ -63,7 +63,11 @@ payload_pieces(const rte_mbuf* m, uint32_t off, uint32_t len,
 /// "ADDR:PORT" of the packet's sender into @p buf. @return its length (0 when unknown).
 std::size_t source_of(const rte_mbuf* m, char (&buf)[64]) noexcept {
     std::array<uint8_t, 40> hdr;
-    const auto* ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, m->l2_len, 40, hdr.data()));
+    // The IPv4 header first: a short datagram has fewer than 40 bytes behind it.
+    const auto* ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, m->l2_len, 20, hdr.data()));
+    if (ip != nullptr && (ip[0] >> 4) == 6) {
+        ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, m->l2_len, 40, hdr.data()));
+    }
     std::array<uint8_t, 2> pb;
     const auto* port = static_cast<const uint8_t*>(
         rte_pktmbuf_read(m, static_cast<uint32_t>(m->l2_len) + m->l3_len, 2, pb.data()));
