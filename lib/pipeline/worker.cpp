@@ -323,7 +323,9 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
         gen_at += key.size();
         gen_off += static_cast<uint32_t>(key.size());
     }
-    const bool refs_ok = msg.mapped && (!l.contiguous || msg.one_segment);
+    // A contiguous lane takes one piece: a raw message in one segment may be that piece, but an
+    // encoder's reference would split the record.
+    const bool refs_ok = msg.mapped && (!l.contiguous || (raw && msg.one_segment));
     stage_out o{l, m, msg.off, parsed_base, refs_ok, gen_at, gen_off, l.n_staged};
     const std::string_view whole(parsed_base, msg.view.size()); // the message, as parsed
     if (raw) {
