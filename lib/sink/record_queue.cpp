@@ -215,6 +215,9 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
             }
         }
     }
+    if (n_src != 0) {
+        next_source_ = (next_source_ + 1) % n_src; // rings take turns at going first
+    }
     if (head_ == tail_) {
         desc_head_ = desc_tail_; // descriptors of dropped records are free again
     }
