@@ -6,6 +6,7 @@
 // ends with the mempool as it found it: each packet freed exactly once.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -747,6 +748,36 @@ TEST_F(fixture, RecordCutAcrossEnqueuesIsAssembledWhole) {
     EXPECT_EQ(runs, (std::vector<uint32_t>{1, 6, 6, 1}));
     q.confirm(1, framing_kind::lf);
     EXPECT_EQ(stats.delivered.get(), 1u);
+}
+
+TEST_F(fixture, PullTakesTurnsAcrossRings) {
+    // A busy worker must not starve another: each pull starts at the next ring.
+    lane l0(1024, 4096);
+    lane l1(1024, 4096);
+    record_queue q({l0.ring, l1.ring}, {l0.arena.get(), l1.arena.get()}, limits(64ull << 20),
+                   stats);
+    add_singles(l0, 0, 1000);
+    l0.push();
+    add_singles(l1, 0, 300);
+    l1.push();
+    std::array<unsigned, 2> by_src{};
+    std::vector<uint32_t> pulled;
+    std::vector<unsigned> first_src;
+    for (int round = 0; round < 4; ++round) {
+        pulled.push_back(q.pull(256));
+        first_src.push_back(q.rec(q.head()).src);
+        for (uint64_t i = q.head(); i < q.tail(); ++i) {
+            ++by_src[q.rec(i).src];
+        }
+        q.confirm(q.tail(), framing_kind::lf);
+    }
+    // Ring 1 runs dry in its second turn (44 left), and ring 0 fills the rest of that pull.
+    EXPECT_EQ(pulled, (std::vector<uint32_t>{256, 256, 256, 300}));
+    EXPECT_EQ(first_src, (std::vector<unsigned>{0, 1, 0, 1}));
+    EXPECT_EQ(by_src[0], 768u);
+    EXPECT_EQ(by_src[1], 300u);
+    q.drop_all(sink_drop::shutdown);
+    EXPECT_EQ(drops(sink_drop::shutdown), 232u);
 }
 
 } // namespace
