@@ -247,7 +247,8 @@ constexpr std::array<op_token, 8> op_tokens{{{"==", filter_op::eq},
             auto it = std::find(captures.begin(), captures.end(), key);
             if (it == captures.end()) {
                 if (captures.size() == max_json_captures) {
-                    return "more than " + std::to_string(max_json_captures) +
+                    return "'" + std::string(name) + "': more than " +
+                           std::to_string(max_json_captures) +
                            " distinct json.KEY names in filters";
                 }
                 captures.push_back(key);

@@ -63,7 +63,11 @@ payload_pieces(const rte_mbuf* m, uint32_t off, uint32_t len,
 /// "ADDR:PORT" of the packet's sender into @p buf. @return its length (0 when unknown).
 std::size_t source_of(const rte_mbuf* m, char (&buf)[64]) noexcept {
     std::array<uint8_t, 40> hdr;
-    const auto* ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, m->l2_len, 40, hdr.data()));
+    // The IPv4 header first: a short datagram has fewer than 40 bytes behind it.
+    const auto* ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, m->l2_len, 20, hdr.data()));
+    if (ip != nullptr && (ip[0] >> 4) == 6) {
+        ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, m->l2_len, 40, hdr.data()));
+    }
     std::array<uint8_t, 2> pb;
     const auto* port = static_cast<const uint8_t*>(
         rte_pktmbuf_read(m, static_cast<uint32_t>(m->l2_len) + m->l3_len, 2, pb.data()));
@@ -319,7 +323,9 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
         gen_at += key.size();
         gen_off += static_cast<uint32_t>(key.size());
     }
-    const bool refs_ok = msg.mapped && (!l.contiguous || msg.one_segment);
+    // A contiguous lane takes one piece: a raw message in one segment may be that piece, but an
+    // encoder's reference would split the record.
+    const bool refs_ok = msg.mapped && (!l.contiguous || (raw && msg.one_segment));
     stage_out o{l, m, msg.off, parsed_base, refs_ok, gen_at, gen_off, l.n_staged};
     const std::string_view whole(parsed_base, msg.view.size()); // the message, as parsed
     if (raw) {

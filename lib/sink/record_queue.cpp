@@ -106,6 +106,15 @@ void record_queue::drop_newest(source& s, queued_record& r) noexcept {
 
 bool record_queue::make_room(uint32_t cost) noexcept {
     uint64_t i = std::max(drop_cursor_, sent_);
+    // Drop nothing when even every waiting record would not make room (in flight, or too big).
+    uint64_t freeable = 0;
+    for (uint64_t k = i; k < tail_ && pinned_ - freeable + cost > lim_.buffer_bytes; ++k) {
+        const queued_record& r = recs_[k & rec_mask_];
+        freeable += r.dropped == 0 ? r.cost : 0;
+    }
+    if (pinned_ - freeable + cost > lim_.buffer_bytes) {
+        return false;
+    }
     while (pinned_ + cost > lim_.buffer_bytes && i < tail_) {
         queued_record& r = recs_[i & rec_mask_];
         if (r.dropped == 0) {
@@ -146,7 +155,8 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
     for (std::size_t k = 0; k < n_src && pulled < max; ++k) {
         source& s = sources_[(next_source_ + k) % n_src];
         uint32_t staged = 0; // descriptors of an incomplete record at the front of stage_
-        while (pulled < max) {
+        // A record a burst cut is finished even past max: its first pieces are only in stage_.
+        while (pulled < max || staged != 0) {
             // Room for a whole burst of records and descriptors, so whatever is dequeued fits.
             const uint64_t free_recs = rec_mask_ + 1 - (tail_ - head_);
             const uint32_t free_descs = desc_mask_ + 1 - (desc_tail_ - desc_head_);
@@ -157,8 +167,11 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
                 free_pending();
                 return pulled;
             }
-            const unsigned n = rte_ring_dequeue_burst_elem(
-                s.ring, &stage_[staged], sizeof(pipeline::msg_desc), stage_burst, nullptr);
+            // A record the burst cut is completed one descriptor at a time: the room checked
+            // above covers one burst of records, not the records behind the cut one.
+            const unsigned n =
+                rte_ring_dequeue_burst_elem(s.ring, &stage_[staged], sizeof(pipeline::msg_desc),
+                                            staged == 0 ? stage_burst : 1, nullptr);
             if (n == 0) {
                 if (staged == 0) {
                     break; // this ring is empty
@@ -202,6 +215,9 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
             }
         }
     }
+    if (n_src != 0) {
+        next_source_ = (next_source_ + 1) % n_src; // rings take turns at going first
+    }
     if (head_ == tail_) {
         desc_head_ = desc_tail_; // descriptors of dropped records are free again
     }
@@ -241,6 +257,7 @@ uint64_t record_queue::rewind() noexcept {
         }
     }
     sent_ = head_;
+    drop_cursor_ = head_; // drop=oldest may take the rewound records again
     if (n != 0) {
         oldest_tsc_ = rte_rdtsc();
     }
@@ -332,9 +349,12 @@ void record_queue::drop_all(pipeline::sink_drop why) noexcept {
     // What the rings still hold: whole records, dropped the same way.
     for (source& s : sources_) {
         pipeline::msg_desc d;
+        uint64_t bytes = 0; // of the record being drained, its key piece excluded
         while (rte_ring_dequeue_elem(s.ring, &d, sizeof d) == 0) {
+            bytes += d.key == 0 ? d.len : 0;
             if (d.more == 0) {
-                stats_.drop(why, 1, d.len);
+                stats_.drop(why, 1, bytes);
+                bytes = 0;
             }
             if (d.gen != 0) {
                 s.seen_end = s.arena->position(s.seen_end, d.off) + d.len;

@@ -27,6 +27,7 @@ namespace {
                                   uint16_t& port, bool port_optional = false) {
     std::string host;
     std::string_view port_text;
+    bool has_port = false; // a ':' after the address: a port must follow
     if (!v.empty() && v.front() == '[') {
         const std::size_t close = v.find(']');
         if (close == std::string_view::npos) {
@@ -39,6 +40,7 @@ namespace {
                 return false;
             }
             port_text = rest.substr(1);
+            has_port = true;
         }
     } else {
         const std::size_t colon = v.rfind(':');
@@ -50,6 +52,7 @@ namespace {
         } else {
             host.assign(v.substr(0, colon));
             port_text = v.substr(colon + 1);
+            has_port = true;
         }
     }
     std::memset(addr, 0, sizeof addr);
@@ -60,7 +63,7 @@ namespace {
     } else {
         return false;
     }
-    if (port_text.empty()) {
+    if (!has_port) {
         return port_optional;
     }
     const auto p = util::parse_u64(port_text);

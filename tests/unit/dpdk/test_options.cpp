@@ -140,6 +140,131 @@ TEST(Options, ErrorsNameTheOption) {
     }
 }
 
+TEST(Options, RoutesResolveToSinkMasks) {
+    const auto r = parse(
+        {"--sink", "file:all,name=alerts", "--sink", "file:rest", "--route", "sev<=err=>alerts"});
+    ASSERT_EQ(r.what, parse_result::action::run) << r.error;
+    const config& c = r.cfg;
+    ASSERT_EQ(c.sinks.size(), 2u);
+    EXPECT_EQ(c.sinks[0].name, "alerts");
+    EXPECT_EQ(c.sinks[1].name, "file");
+    ASSERT_EQ(c.routes.size(), 1u);
+    EXPECT_EQ(c.routes[0].sinks, 1u);
+    EXPECT_EQ(c.routes[0].match.text, "sev<=err");
+    ASSERT_EQ(c.routes[0].match.terms.size(), 1u);
+    EXPECT_EQ(c.routes[0].match.terms[0].field, logagg::log::filter_field::severity);
+    EXPECT_EQ(c.routes[0].match.terms[0].op, logagg::log::filter_op::le);
+    EXPECT_EQ(c.routes[0].match.terms[0].number, 3);
+    EXPECT_EQ(c.default_sinks, 2u); // the sink no route names takes the rest
+}
+
+TEST(Options, RoutesToSeveralSinksAndEverySinkNamed) {
+    const auto r = parse({"--sink", "file:a", "--sink", "file:b", "--sink", "tcp:h:514",
+                          "--route=app==nginx=>file, tcp", "--route", "host^=web-=>file2",
+                          "--route", R"(msg=="a=>b"=>tcp)"});
+    ASSERT_EQ(r.what, parse_result::action::run) << r.error;
+    const config& c = r.cfg;
+    ASSERT_EQ(c.routes.size(), 3u);
+    EXPECT_EQ(c.routes[0].sinks, 0b101u);
+    EXPECT_EQ(c.routes[0].match.terms[0].value, "nginx");
+    EXPECT_EQ(c.routes[1].sinks, 0b010u);
+    EXPECT_EQ(c.routes[1].match.terms[0].value, "web-");
+    EXPECT_EQ(c.routes[2].sinks, 0b100u);
+    EXPECT_EQ(c.routes[2].match.terms[0].value, "a=>b");
+    EXPECT_EQ(c.default_sinks, 0u); // every sink is named by a route: unrouted records drop
+    // Without --route every sink takes everything.
+    const auto all = parse({"--sink", "file:a", "--sink", "file:b", "--sink", "tcp:h:514"});
+    ASSERT_EQ(all.what, parse_result::action::run) << all.error;
+    EXPECT_EQ(all.cfg.default_sinks, 0b111u);
+    EXPECT_TRUE(all.cfg.routes.empty());
+}
+
+TEST(Options, RouteErrors) {
+    const auto unknown =
+        parse({"--sink", "file:a,name=alerts", "--sink", "file:b", "--route", "sev<=err=>pager"});
+    EXPECT_EQ(unknown.what, parse_result::action::usage_error);
+    EXPECT_NE(unknown.error.find("--route"), std::string::npos) << unknown.error;
+    EXPECT_NE(unknown.error.find("'pager'"), std::string::npos) << unknown.error;
+    EXPECT_NE(unknown.error.find("sinks: alerts, file"), std::string::npos) << unknown.error;
+    const auto second = parse({"--sink", "file:a", "--route", "sev<3=>file,nope"});
+    EXPECT_NE(second.error.find("'nope'"), std::string::npos) << second.error;
+    const auto no_arrow = parse({"--sink", "file:a", "--route", "sev<3"});
+    EXPECT_EQ(no_arrow.what, parse_result::action::usage_error);
+    EXPECT_NE(no_arrow.error.find("--route: 'sev<3' is not FILTER=>SINK"), std::string::npos)
+        << no_arrow.error;
+    const auto bad_filter = parse({"--sink", "file:a", "--route", "lvl<3=>file"});
+    EXPECT_NE(bad_filter.error.find("--route: unknown field 'lvl'"), std::string::npos)
+        << bad_filter.error;
+    const auto empty_target = parse({"--sink", "file:a", "--route", "sev<3=>"});
+    EXPECT_NE(empty_target.error.find("no sink named ''"), std::string::npos) << empty_target.error;
+    std::vector<std::string_view> many = {"--sink", "file:a"};
+    for (std::size_t i = 0; i <= logagg::log::max_routes; ++i) {
+        many.push_back("--route");
+        many.push_back("sev<3=>file");
+    }
+    const auto too_many = parse(many);
+    EXPECT_NE(too_many.error.find("--route: at most 16 routes"), std::string::npos)
+        << too_many.error;
+}
+
+TEST(Options, FiltersRepeatAndShareJsonCaptures) {
+    const auto r = parse({"--sink", "file:a", "--filter", "sev<=warning", "--filter",
+                          "json.ns==prod && json.team^=pay", "--filter=json.ns!=dev", "--route",
+                          "json.zone==eu=>file"});
+    ASSERT_EQ(r.what, parse_result::action::run) << r.error;
+    const config& c = r.cfg;
+    ASSERT_EQ(c.filters.size(), 3u);
+    EXPECT_EQ(c.filters[0].text, "sev<=warning");
+    EXPECT_EQ(c.filters[0].terms[0].number, 4);
+    EXPECT_EQ(c.filters[1].terms.size(), 2u);
+    EXPECT_EQ(c.filters[2].text, "json.ns!=dev");
+    EXPECT_EQ(c.filters[2].terms[0].capture, 0);
+    EXPECT_EQ(c.json_captures, (std::vector<std::string>{"ns", "team", "zone"}));
+    EXPECT_EQ(c.routes[0].match.terms[0].capture, 2);
+    const auto bad = parse({"--sink", "file:a", "--filter", "sev<=loud"});
+    EXPECT_EQ(bad.what, parse_result::action::usage_error);
+    EXPECT_NE(bad.error.find("--filter: 'loud' is not a severity"), std::string::npos) << bad.error;
+    std::vector<std::string_view> many = {"--sink", "file:a"};
+    for (std::size_t i = 0; i <= logagg::log::max_filters; ++i) {
+        many.push_back("--filter");
+        many.push_back("sev<3");
+    }
+    const auto too_many = parse(many);
+    EXPECT_NE(too_many.error.find("--filter: at most 16 filters"), std::string::npos)
+        << too_many.error;
+}
+
+TEST(Options, DrainTimeout) {
+    const auto r = parse({"--sink", "file:a", "--drain-timeout", "250"});
+    ASSERT_EQ(r.what, parse_result::action::run) << r.error;
+    EXPECT_EQ(r.cfg.drain_timeout_ms, 250u);
+    EXPECT_EQ(parse({"--sink", "file:a", "--drain-timeout=0"}).cfg.drain_timeout_ms, 0u);
+    EXPECT_EQ(parse({"--sink", "file:a", "--drain-timeout", "3600000"}).cfg.drain_timeout_ms,
+              3'600'000u);
+    for (const char* bad : {"3600001", "-1", "1s", ""}) {
+        const auto e = parse({"--sink", "file:a", "--drain-timeout", bad});
+        EXPECT_EQ(e.what, parse_result::action::usage_error) << bad;
+        EXPECT_NE(e.error.find("--drain-timeout"), std::string::npos) << e.error;
+    }
+}
+
+TEST(Options, SinkLimit) {
+    std::vector<std::string_view> args;
+    const std::vector<std::string> dirs = {"file:0", "file:1", "file:2", "file:3", "file:4",
+                                           "file:5", "file:6", "file:7", "file:8"};
+    for (std::size_t i = 0; i < logagg::sink::max_sinks; ++i) {
+        args.push_back("--sink");
+        args.push_back(dirs[i]);
+    }
+    const auto eight = parse(args);
+    ASSERT_EQ(eight.what, parse_result::action::run) << eight.error;
+    EXPECT_EQ(eight.cfg.default_sinks, 0xffu);
+    EXPECT_EQ(eight.cfg.sinks[7].name, "file8");
+    args.push_back("--sink");
+    args.push_back(dirs[8]);
+    EXPECT_NE(parse(args).error.find("--sink: at most 8 sinks"), std::string::npos);
+}
+
 TEST(Options, HelpAndVersion) {
     EXPECT_EQ(parse({"--sink", "file:x", "--help"}).what, parse_result::action::help);
     EXPECT_EQ(parse({"-h"}).what, parse_result::action::help);

@@ -3,7 +3,9 @@
 // hugepages or PCI.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,7 +22,13 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <simdjson.h>
+#include <zlib.h>
+
 #include "common/eal_env.hpp"
+#include "log/filter.hpp"
+#include "log/gelf.hpp"
+#include "log/json.hpp"
 #include "pipeline/message.hpp"
 #include "pipeline/rx.hpp"
 #include "pipeline/worker.hpp"
@@ -290,6 +298,645 @@ TEST_F(fixture, RxDispatchSpreadsByFlowAndCountsFullWorkerRings) {
         }
         rte_ring_free(r);
     }
+}
+
+// --- Fan-out, routing, encoding, keys and GELF through worker_frame_burst -------------------
+
+constexpr uint16_t syslog_port = 514;
+constexpr uint16_t gelf_port = 12201;
+
+/// A real Ethernet/IPv4/UDP frame from 198.18.0.7:40000 to @p dport carrying @p payload (at
+/// offset 42), in segments of @p seg bytes, with the metadata and lengths the RX stage sets.
+rte_mbuf* make_udp(const std::string& payload, uint16_t dport = syslog_port, uint16_t seg = 2048) {
+    std::string f(12, '\x02');
+    f += std::string("\x08\x00", 2);
+    const auto ulen = static_cast<uint16_t>(8 + payload.size());
+    const auto tlen = static_cast<uint16_t>(20 + ulen);
+    const unsigned char ip[20] = {0x45,
+                                  0,
+                                  static_cast<unsigned char>(tlen >> 8),
+                                  static_cast<unsigned char>(tlen),
+                                  0,
+                                  0,
+                                  0,
+                                  0,
+                                  64,
+                                  17,
+                                  0,
+                                  0,
+                                  198,
+                                  18,
+                                  0,
+                                  7,
+                                  198,
+                                  18,
+                                  0,
+                                  1};
+    f.append(reinterpret_cast<const char*>(ip), 20);
+    const unsigned char udp[8] = {40000 >> 8,
+                                  40000 & 0xff,
+                                  static_cast<unsigned char>(dport >> 8),
+                                  static_cast<unsigned char>(dport),
+                                  static_cast<unsigned char>(ulen >> 8),
+                                  static_cast<unsigned char>(ulen),
+                                  0,
+                                  0};
+    f.append(reinterpret_cast<const char*>(udp), 8);
+    f += payload;
+    rte_mbuf* head = nullptr;
+    std::size_t done = 0;
+    do {
+        rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
+        EXPECT_NE(m, nullptr);
+        const std::size_t take = std::min<std::size_t>(seg, f.size() - done);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(take)), f.data() + done, take);
+        done += take;
+        if (head == nullptr) {
+            head = m;
+        } else {
+            EXPECT_EQ(rte_pktmbuf_chain(head, m), 0);
+        }
+    } while (done < f.size());
+    head->l2_len = 14;
+    head->l3_len = 20;
+    auto* meta = logagg::pipeline::meta_of(head, g_meta_off);
+    meta->payload_off = 42;
+    meta->payload_len = static_cast<uint16_t>(payload.size());
+    meta->dst_port = dport;
+    return head;
+}
+
+/// One record as a sink sees it: the key piece, the message pieces and their bytes.
+struct out_record {
+    std::string key;
+    std::vector<msg_desc> pieces;
+    std::string text;
+};
+
+/// A worker with two sink lanes (two rings, two arenas) and every part set up as the runtime
+/// does: listeners (514 auto, 12201 GELF), JSON extractors, GELF reassembly and inflation,
+/// scratch, clock bases.
+struct lanes_fixture : ::testing::Test {
+    static constexpr int n_lanes = 2;
+    lcore_stats stats;
+    worker_ctx w;
+    std::array<logagg::pipeline::sink_lane, n_lanes> lanes;
+    std::array<logagg::pipeline::gen_arena, n_lanes> arenas;
+    std::array<std::vector<char>, n_lanes> arena_bytes;
+    std::array<rte_ring*, n_lanes> rings{};
+    logagg::pipeline::listener_table listeners;
+    logagg::log::json_field_map json_fields;
+    logagg::log::json_field_map gelf_fields = logagg::log::json_field_map::gelf();
+    std::unique_ptr<logagg::log::json_extractor> json;
+    std::unique_ptr<logagg::log::json_extractor> gelf_json;
+    logagg::log::gelf::reassembler gelf_chunks;
+    logagg::log::gelf::inflater gelf_inflate{65536};
+    std::vector<char> scratch = std::vector<char>(65536 + logagg::log::json_padding);
+    std::vector<logagg::log::filter> filters;
+    std::vector<logagg::log::route> routes;
+    std::vector<std::string> capture_names;
+    unsigned in_use_before = 0;
+
+    void SetUp() override {
+        in_use_before = rte_mempool_in_use_count(g_pool);
+        static int n = 0;
+        for (int i = 0; i < n_lanes; ++i) {
+            const std::string name = "test_lane" + std::to_string(n++);
+            rings[i] = rte_ring_create_elem(name.c_str(), sizeof(msg_desc), 1024, SOCKET_ID_ANY,
+                                            RING_F_SP_ENQ | RING_F_SC_DEQ);
+            ASSERT_NE(rings[i], nullptr);
+            arena_bytes[i].resize(1 << 20);
+            arenas[i].base = arena_bytes[i].data();
+            arenas[i].size = static_cast<uint32_t>(arena_bytes[i].size());
+            lanes[i].ring = rings[i];
+            lanes[i].arena = &arenas[i];
+            lanes[i].sink = static_cast<uint8_t>(i);
+            w.lanes.push_back(&lanes[i]);
+        }
+        logagg::pipeline::listener syslog;
+        syslog.port = syslog_port;
+        (void)listeners.add(syslog);
+        logagg::pipeline::listener gelf;
+        gelf.port = gelf_port;
+        gelf.format = logagg::pipeline::listen_format::gelf;
+        (void)listeners.add(gelf);
+        w.meta_off = g_meta_off;
+        w.stats = &stats;
+        w.listeners = &listeners;
+        w.default_sinks = 0b11;
+        w.filters = &filters;
+        w.routes = &routes;
+        w.max_msg = 65536;
+        w.scratch = scratch.data();
+        w.scratch_size = static_cast<uint32_t>(scratch.size());
+        w.gelf_chunks = &gelf_chunks;
+        w.gelf_inflate = &gelf_inflate;
+        w.tsc_base = rte_rdtsc();
+        w.ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+        w.wall_base_ns = 1'709'287'200'000'000'000; // 2024-03-01T10:00:00Z
+        extractors();
+    }
+    /// (Re)builds the extractors after the capture names changed.
+    void extractors() {
+        json_fields.set_captures(capture_names);
+        gelf_fields.set_captures(capture_names);
+        json = std::make_unique<logagg::log::json_extractor>(json_fields, 65536);
+        gelf_json = std::make_unique<logagg::log::json_extractor>(gelf_fields, 65536);
+        w.json = json.get();
+        w.gelf_json = gelf_json.get();
+    }
+    void TearDown() override {
+        for (int i = 0; i < n_lanes; ++i) {
+            (void)take(i);
+            rte_ring_free(rings[i]);
+        }
+        EXPECT_EQ(rte_mempool_in_use_count(g_pool), in_use_before)
+            << "mbufs leaked or double-freed";
+    }
+    [[nodiscard]] unsigned in_use() const {
+        return rte_mempool_in_use_count(g_pool) - in_use_before;
+    }
+    logagg::log::route route(std::string_view text, uint32_t sinks) {
+        logagg::log::route r;
+        EXPECT_EQ(logagg::log::parse_filter(text, capture_names, r.match), "") << text;
+        r.sinks = sinks;
+        return r;
+    }
+    logagg::log::filter filter(std::string_view text) {
+        logagg::log::filter f;
+        EXPECT_EQ(logagg::log::parse_filter(text, capture_names, f), "") << text;
+        return f;
+    }
+    void burst(std::vector<rte_mbuf*> pkts) { logagg::pipeline::worker_frame_burst(w, pkts); }
+    /// Dequeues lane @p i like its sink: the records (bytes read while the packets are held),
+    /// then the unit references released and the arena handed back.
+    std::vector<out_record> take(int i) {
+        std::vector<out_record> out;
+        std::vector<rte_mbuf*> release;
+        out_record cur;
+        msg_desc d;
+        while (rte_ring_dequeue_elem(rings[i], &d, sizeof d) == 0) {
+            const std::string b =
+                d.gen != 0 ? std::string(arenas[i].base + d.off, d.len) : bytes_of(d);
+            if (d.key != 0) {
+                EXPECT_TRUE(cur.pieces.empty()) << "the key piece comes first";
+                cur.key += b;
+            } else {
+                cur.pieces.push_back(d);
+                cur.text += b;
+            }
+            if (d.release != 0) {
+                release.push_back(d.pkt);
+            }
+            if (d.more == 0) {
+                out.push_back(std::move(cur));
+                cur = out_record{};
+            }
+        }
+        EXPECT_TRUE(cur.pieces.empty() && cur.key.empty()) << "a record was cut";
+        for (rte_mbuf* m : release) {
+            rte_pktmbuf_free(m);
+        }
+        arenas[i].released.store(arenas[i].head);
+        return out;
+    }
+    static std::vector<std::string> texts(const std::vector<out_record>& v) {
+        std::vector<std::string> out;
+        for (const out_record& r : v) {
+            out.push_back(r.text);
+        }
+        return out;
+    }
+    [[nodiscard]] uint64_t dropped(msg_drop why) const {
+        return stats.msg_drops[static_cast<std::size_t>(why)].get();
+    }
+};
+
+TEST_F(lanes_fixture, FanOutGivesEveryLaneEveryMessageAndOneReferenceEach) {
+    rte_mbuf* pkt = make_udp("one\ntwo\nthree", syslog_port, 30); // a chain of segments
+    ASSERT_GT(pkt->nb_segs, 1);
+    std::vector<rte_mbuf*> segs;
+    for (rte_mbuf* s = pkt; s != nullptr; s = s->next) {
+        segs.push_back(s);
+    }
+    burst({pkt});
+    EXPECT_EQ(rte_ring_count(rings[0]), 3u);
+    EXPECT_EQ(rte_ring_count(rings[1]), 3u);
+    for (rte_mbuf* s : segs) {
+        EXPECT_EQ(rte_mbuf_refcnt_read(s), 2) << "one reference per lane, on every segment";
+    }
+    EXPECT_EQ(stats.routed.get(), 3u);
+    EXPECT_EQ(stats.sink_in[0].get(), 3u);
+    EXPECT_EQ(stats.sink_in[1].get(), 3u);
+    EXPECT_EQ(stats.sink_in_bytes[0].get(), 11u);
+    const auto a = take(0);
+    EXPECT_EQ(texts(a), (std::vector<std::string>{"one", "two", "three"}));
+    EXPECT_EQ(a[0].pieces[0].release + a[1].pieces[0].release + a[2].pieces[0].release, 1u);
+    EXPECT_EQ(a[2].pieces[0].release, 1u);
+    EXPECT_EQ(rte_mbuf_refcnt_read(pkt), 1);
+    EXPECT_EQ(in_use(), segs.size()) << "the other lane still holds the packet";
+    const auto b = take(1);
+    EXPECT_EQ(texts(b), texts(a));
+    EXPECT_EQ(b[2].pieces[0].release, 1u);
+    EXPECT_EQ(in_use(), 0u);
+}
+
+TEST_F(lanes_fixture, RoutesSendEachLaneItsRecords) {
+    w.parse = true;
+    routes = {route("sev<=err", 0b01), route("app==nginx", 0b10)};
+    w.default_sinks = 0;
+    const std::vector<std::string> lines = {
+        "<11>1 - h nginx - - - crit from nginx",   // both routes
+        "<14>1 - h sshd - - - info from sshd",     // none: unrouted
+        "<13>1 - h nginx - - - notice from nginx", // app route only
+        "<10>1 - h cron - - - crit from cron",     // sev route only
+    };
+    std::string payload;
+    for (const auto& l : lines) {
+        payload += l + "\n";
+    }
+    rte_mbuf* pkt = make_udp(payload);
+    burst({pkt});
+    EXPECT_EQ(rte_mbuf_refcnt_read(pkt), 2);
+    EXPECT_EQ(texts(take(0)), (std::vector<std::string>{lines[0], lines[3]}));
+    EXPECT_EQ(texts(take(1)), (std::vector<std::string>{lines[0], lines[2]}));
+    EXPECT_EQ(dropped(msg_drop::unrouted), 1u);
+    EXPECT_EQ(stats.route_hits[0].get(), 2u);
+    EXPECT_EQ(stats.route_hits[1].get(), 2u);
+    EXPECT_EQ(stats.routed.get(), 3u);
+    EXPECT_EQ(stats.sink_in[0].get(), 2u);
+    EXPECT_EQ(stats.sink_in[1].get(), 2u);
+    EXPECT_EQ(stats.parsed[static_cast<std::size_t>(logagg::log::input_format::rfc5424)].get(), 4u);
+    EXPECT_EQ(in_use(), 0u);
+
+    // Records no route matches go to the default sinks when there are any.
+    w.default_sinks = 0b10;
+    burst({make_udp(payload)});
+    EXPECT_EQ(texts(take(0)), (std::vector<std::string>{lines[0], lines[3]}));
+    EXPECT_EQ(texts(take(1)), (std::vector<std::string>{lines[0], lines[1], lines[2]}));
+    EXPECT_EQ(dropped(msg_drop::unrouted), 1u);
+
+    // A packet whose only message nobody takes is freed at once.
+    w.default_sinks = 0;
+    burst({make_udp(lines[1])});
+    EXPECT_EQ(dropped(msg_drop::unrouted), 2u);
+    EXPECT_EQ(rte_ring_count(rings[0]) + rte_ring_count(rings[1]), 0u);
+    EXPECT_EQ(in_use(), 0u);
+}
+
+TEST_F(lanes_fixture, RouteBySourceSeesTheSenderOfShortDatagrams) {
+    w.parse = true;
+    routes = {route("source==198.18.0.7:40000", 0b10)};
+    w.needs_source = true;
+    w.default_sinks = 0b01;
+    burst({make_udp("hi"), make_udp("a longer message than forty bytes from the sender")});
+    EXPECT_EQ(texts(take(1)), (std::vector<std::string>{
+                                  "hi", "a longer message than forty bytes from the sender"}));
+    EXPECT_TRUE(take(0).empty());
+    EXPECT_EQ(stats.route_hits[0].get(), 2u);
+}
+
+TEST_F(lanes_fixture, FiltersDropAndCount) {
+    w.parse = true;
+    filters = {filter("sev<=warning"), filter("host^=web-")};
+    w.default_sinks = 0b01;
+    const std::vector<std::string> lines = {
+        "<12>1 - web-1 app - - - warning kept",   // both filters hold
+        "<14>1 - web-1 app - - - info dropped",   // the first filter drops it
+        "<11>1 - db-1 app - - - err dropped",     // the second one does
+        "<8>1 - web-2 app - - - emerg kept too",  // kept
+        "<15>1 - db-2 app - - - debug dropped 1", // the first
+    };
+    std::string payload;
+    for (const auto& l : lines) {
+        payload += l + "\n";
+    }
+    burst({make_udp(payload)});
+    EXPECT_EQ(texts(take(0)), (std::vector<std::string>{lines[0], lines[3]}));
+    EXPECT_EQ(stats.filter_kept[0].get(), 3u);
+    EXPECT_EQ(stats.filter_dropped[0].get(), 2u);
+    EXPECT_EQ(stats.filter_kept[1].get(), 2u);
+    EXPECT_EQ(stats.filter_dropped[1].get(), 1u);
+    EXPECT_EQ(dropped(msg_drop::filtered), 3u);
+    EXPECT_EQ(stats.routed.get(), 2u);
+    EXPECT_EQ(in_use(), 0u);
+}
+
+TEST_F(lanes_fixture, JsonCapturesReachFiltersAndRoutes) {
+    w.parse = true;
+    filters = {filter("json.team!=noise")};
+    routes = {route("json.ns==prod", 0b10)};
+    extractors();
+    w.default_sinks = 0b01;
+    const std::vector<std::string> lines = {
+        R"({"msg":"a","ns":"prod"})",
+        R"({"msg":"b","ns":"dev"})",
+        R"({"msg":"c","ns":"prod","team":"noise"})",
+        R"({"msg":"d"})",
+        "<13>1 - h app - - - not json",
+    };
+    std::string payload;
+    for (const auto& l : lines) {
+        payload += l + "\n";
+    }
+    burst({make_udp(payload)});
+    EXPECT_EQ(texts(take(1)), (std::vector<std::string>{lines[0]}));
+    EXPECT_EQ(texts(take(0)), (std::vector<std::string>{lines[1], lines[3], lines[4]}));
+    EXPECT_EQ(stats.filter_dropped[0].get(), 1u);
+}
+
+/// Parses one ndjson record with simdjson DOM (it must be exactly one JSON object).
+simdjson::dom::element parse_record(simdjson::dom::parser& p, const std::string& text) {
+    EXPECT_EQ(text.find('\n'), std::string::npos) << "one line per record";
+    simdjson::dom::element e;
+    EXPECT_EQ(p.parse(text).get(e), simdjson::SUCCESS) << text;
+    EXPECT_TRUE(e.is_object()) << text;
+    return e;
+}
+
+TEST_F(lanes_fixture, NdjsonLaneGetsOneJsonObjectPerMessage) {
+    w.parse = true;
+    lanes[0].format = logagg::log::output_format::ndjson;
+    w.default_sinks = 0b01;
+    const std::string long_text =
+        "An application event log entry that is long enough to be referenced, not copied";
+    const std::string rfc5424 = "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - "
+                                "ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"App\\\"x\\]\"] " +
+                                long_text;
+    const std::string rfc3164 =
+        "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8";
+    const std::string json_line =
+        R"({"level":"error","msg":"boom \"quoted\"\ttab","host":"web-1","app":"api","n":[1,2]})";
+    // Small segments: every message crosses a segment boundary.
+    rte_mbuf* pkt = make_udp(rfc5424 + "\n" + rfc3164 + "\n" + json_line + "\n", syslog_port, 100);
+    ASSERT_GT(pkt->nb_segs, 3);
+    burst({pkt});
+    const auto recs = take(0);
+    ASSERT_EQ(recs.size(), 3u);
+    simdjson::dom::parser p;
+
+    const auto a = parse_record(p, recs[0].text);
+    EXPECT_EQ(std::string_view(a["host"]), "mymachine.example.com");
+    EXPECT_EQ(std::string_view(a["app"]), "evntslog");
+    EXPECT_EQ(int64_t(a["severity"]), 5);
+    EXPECT_EQ(int64_t(a["facility"]), 20);
+    EXPECT_EQ(std::string_view(a["msgid"]), "ID47");
+    EXPECT_EQ(std::string_view(a["format"]), "rfc5424");
+    EXPECT_EQ(std::string_view(a["source"]), "198.18.0.7:40000");
+    EXPECT_EQ(std::string_view(a["ts"]), "2003-10-11T22:14:15.003000000Z");
+    EXPECT_EQ(std::string_view(a["message"]), long_text);
+    EXPECT_EQ(std::string_view(a["sd"]["exampleSDID@32473"]["eventSource"]), "App\"x]");
+    EXPECT_EQ(std::string_view(a["sd"]["exampleSDID@32473"]["iut"]), "3");
+    bool referenced = false;
+    for (const msg_desc& d : recs[0].pieces) {
+        referenced |= d.gen == 0;
+    }
+    EXPECT_TRUE(referenced) << "the long message goes by reference";
+
+    const auto b = parse_record(p, recs[1].text);
+    EXPECT_EQ(std::string_view(b["host"]), "mymachine");
+    EXPECT_EQ(std::string_view(b["app"]), "su");
+    EXPECT_EQ(int64_t(b["severity"]), 2);
+    EXPECT_EQ(int64_t(b["facility"]), 4);
+    EXPECT_EQ(std::string_view(b["format"]), "rfc3164");
+    EXPECT_EQ(std::string_view(b["message"]), "'su root' failed for lonvick on /dev/pts/8");
+
+    const auto c = parse_record(p, recs[2].text);
+    EXPECT_EQ(std::string_view(c["host"]), "web-1");
+    EXPECT_EQ(std::string_view(c["app"]), "api");
+    EXPECT_EQ(int64_t(c["severity"]), 3);
+    EXPECT_EQ(std::string_view(c["format"]), "json");
+    EXPECT_EQ(std::string_view(c["message"]), "boom \"quoted\"\ttab");
+    EXPECT_EQ(int64_t(c["log"]["n"].at(1)), 2) << "the original object, embedded";
+    EXPECT_EQ(std::string_view(c["log"]["msg"]), "boom \"quoted\"\ttab");
+
+    for (const std::size_t f : {1, 2, 3}) {
+        EXPECT_EQ(stats.parsed[f].get(), 1u);
+    }
+    EXPECT_EQ(in_use(), 0u);
+}
+
+TEST_F(lanes_fixture, KafkaLikeLaneGetsAKeyThenOneMessagePiece) {
+    w.parse = true;
+    lanes[0].contiguous = true;
+    lanes[0].key = logagg::sink::key_field::host;
+    w.default_sinks = 0b01;
+    const std::string one = "<13>1 - web-1 app - - - fits in one segment";
+    burst({make_udp(one)});
+    EXPECT_EQ(stats.bytes_copied.get(), 0u) << "a reference needs no copy";
+    auto recs = take(0);
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].key, "web-1");
+    ASSERT_EQ(recs[0].pieces.size(), 1u);
+    EXPECT_EQ(recs[0].text, one);
+
+    // A message across two segments: linearised for parsing, then copied into one piece.
+    const std::string two = "<13>1 - web-2 app - - - crosses a segment boundary of the packet";
+    rte_mbuf* pkt = make_udp(two, syslog_port, 64);
+    ASSERT_EQ(pkt->nb_segs, 2);
+    burst({pkt});
+    recs = take(0);
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].key, "web-2");
+    ASSERT_EQ(recs[0].pieces.size(), 1u);
+    EXPECT_EQ(recs[0].pieces[0].gen, 1u);
+    EXPECT_EQ(recs[0].text, two);
+    EXPECT_EQ(stats.bytes_copied.get(), 2 * two.size()) << "into scratch, then into the arena";
+
+    // Encoded: the whole JSON object as one piece, even where it could reference the packet.
+    lanes[0].format = logagg::log::output_format::ndjson;
+    const std::string enc = "<13>1 - web-3 app - - - " + std::string(100, 'm');
+    burst({make_udp(enc)});
+    recs = take(0);
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].key, "web-3");
+    EXPECT_EQ(recs[0].pieces.size(), 1u);
+    simdjson::dom::parser p;
+    const auto e = parse_record(p, recs[0].text);
+    EXPECT_EQ(std::string_view(e["message"]), std::string(100, 'm'));
+    EXPECT_EQ(in_use(), 0u);
+}
+
+TEST_F(lanes_fixture, KeyedLaneWithoutAHostSendsNoKey) {
+    w.parse = true;
+    lanes[0].key = logagg::sink::key_field::host;
+    w.default_sinks = 0b01;
+    burst({make_udp("<13>1 - - app - - - nil host\n<13>1 - h1 app - - - with host")});
+    const auto recs = take(0);
+    ASSERT_EQ(recs.size(), 2u);
+    EXPECT_EQ(recs[0].key, "");
+    EXPECT_EQ(recs[0].text, "<13>1 - - app - - - nil host");
+    EXPECT_EQ(recs[1].key, "h1");
+    EXPECT_EQ(recs[1].text, "<13>1 - h1 app - - - with host");
+}
+
+/// zlib (RFC 1950) of @p s.
+std::string zlib_of(const std::string& s) {
+    uLongf n = compressBound(static_cast<uLong>(s.size()));
+    std::string out(n, '\0');
+    EXPECT_EQ(compress2(reinterpret_cast<Bytef*>(out.data()), &n,
+                        reinterpret_cast<const Bytef*>(s.data()), static_cast<uLong>(s.size()), 6),
+              Z_OK);
+    out.resize(n);
+    return out;
+}
+
+/// A GELF chunk: magic, 8-byte message id, sequence number and count, then @p part.
+std::string gelf_chunk(uint64_t id, uint8_t seq, uint8_t count, std::string_view part) {
+    std::string c = "\x1e\x0f";
+    for (int i = 0; i < 8; ++i) {
+        c += static_cast<char>(id >> (56 - 8 * i));
+    }
+    c += static_cast<char>(seq);
+    c += static_cast<char>(count);
+    c += part;
+    return c;
+}
+
+TEST_F(lanes_fixture, GelfPlainZlibAndChunkedBecomeOneRecordEach) {
+    w.parse = true;
+    lanes[0].format = logagg::log::output_format::ndjson;
+    w.default_sinks = 0b01;
+    auto doc = [](const std::string& host, const std::string& msg) {
+        return R"({"version":"1.1","host":")" + host + R"(","short_message":")" + msg +
+               R"(","level":3,"_app":"billing"})";
+    };
+    const std::string chunked = doc("gelf-c", "chunked " + std::string(300, 'c'));
+    const std::size_t third = chunked.size() / 3;
+    const std::string parts[3] = {chunked.substr(0, third), chunked.substr(third, third),
+                                  chunked.substr(2 * third)};
+    burst({make_udp(doc("gelf-a", "plain"), gelf_port),
+           make_udp(zlib_of(doc("gelf-b", "zlib")), gelf_port),
+           make_udp(gelf_chunk(42, 2, 3, parts[2]), gelf_port),
+           make_udp(gelf_chunk(42, 0, 3, parts[0]), gelf_port)});
+    EXPECT_EQ(in_use(), 2u) << "the pending chunks' packets went back (their bytes are copied)";
+    EXPECT_EQ(gelf_chunks.in_flight(), 1u);
+    burst({make_udp(gelf_chunk(42, 1, 3, parts[1]), gelf_port)});
+    using logagg::log::gelf::chunk_status;
+    EXPECT_EQ(stats.gelf_chunks[static_cast<std::size_t>(chunk_status::pending)].get(), 2u);
+    EXPECT_EQ(stats.gelf_chunks[static_cast<std::size_t>(chunk_status::complete)].get(), 1u);
+    uint64_t other_chunks = 0;
+    for (const auto& c : stats.gelf_chunks) {
+        other_chunks += c.get();
+    }
+    EXPECT_EQ(other_chunks, 3u);
+    EXPECT_EQ(gelf_chunks.in_flight(), 0u);
+    EXPECT_EQ(stats.gelf_bad_compression.get(), 0u);
+    EXPECT_EQ(stats.parsed[static_cast<std::size_t>(logagg::log::input_format::gelf)].get(), 3u);
+    EXPECT_EQ(stats.messages_framed.get(), 3u);
+
+    const auto recs = take(0);
+    ASSERT_EQ(recs.size(), 3u);
+    simdjson::dom::parser p;
+    const std::vector<std::pair<std::string, std::string>> want = {
+        {"gelf-a", "plain"}, {"gelf-b", "zlib"}, {"gelf-c", "chunked " + std::string(300, 'c')}};
+    for (std::size_t i = 0; i < 3; ++i) {
+        SCOPED_TRACE(i);
+        const auto e = parse_record(p, recs[i].text);
+        EXPECT_EQ(std::string_view(e["host"]), want[i].first);
+        EXPECT_EQ(std::string_view(e["message"]), want[i].second);
+        EXPECT_EQ(std::string_view(e["app"]), "billing");
+        EXPECT_EQ(int64_t(e["severity"]), 3);
+        EXPECT_EQ(std::string_view(e["format"]), "gelf");
+    }
+    EXPECT_EQ(in_use(), 0u);
+}
+
+TEST_F(lanes_fixture, GelfRecordsFeedFiltersToo) {
+    w.parse = true;
+    filters = {filter("host==gelf-a && msg^=keep")};
+    w.default_sinks = 0b10;
+    const std::string a = R"({"version":"1.1","host":"gelf-a","short_message":"keep me"})";
+    const std::string b = R"({"version":"1.1","host":"gelf-b","short_message":"keep me"})";
+    burst({make_udp(a, gelf_port), make_udp(zlib_of(b), gelf_port)});
+    EXPECT_EQ(texts(take(1)), (std::vector<std::string>{a}));
+    EXPECT_EQ(dropped(msg_drop::filtered), 1u);
+}
+
+TEST_F(lanes_fixture, DropModeDropsWholeUnitsPerLaneAndRollsBackItsArena) {
+    w.parse = true;
+    lanes[1].format = logagg::log::output_format::ndjson;
+    rte_ring_free(rings[1]);
+    rings[1] = rte_ring_create_elem("test_small_lane", sizeof(msg_desc), 8, SOCKET_ID_ANY,
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ); // room for 7
+    ASSERT_NE(rings[1], nullptr);
+    lanes[1].ring = rings[1];
+    std::string a;
+    std::string b;
+    for (int i = 0; i < 4; ++i) {
+        a += "<13>1 - h app - - - a" + std::to_string(i) + "\n";
+        b += "<13>1 - h app - - - b" + std::to_string(i) + "\n";
+    }
+    rte_mbuf* pa = make_udp(a);
+    rte_mbuf* pb = make_udp(b);
+    burst({pa, pb});
+    EXPECT_EQ(rte_mbuf_refcnt_read(pa), 2);
+    EXPECT_EQ(rte_mbuf_refcnt_read(pb), 1) << "lane 1 dropped its unit of b and its reference";
+    EXPECT_EQ(stats.sink_in[1].get(), 8u);
+    EXPECT_EQ(stats.sink_full[1].get(), 4u);
+    EXPECT_EQ(stats.sink_full[0].get(), 0u);
+    const uint64_t head = arenas[1].head;
+    const auto recs = take(1);
+    ASSERT_EQ(recs.size(), 4u);
+    uint64_t end = 0;
+    simdjson::dom::parser p;
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+        for (const msg_desc& d : recs[i].pieces) {
+            if (d.gen != 0) {
+                end = std::max<uint64_t>(end, d.off + d.len);
+            }
+        }
+        const auto e = parse_record(p, recs[i].text);
+        EXPECT_EQ(std::string_view(e["message"]), "a" + std::to_string(i));
+    }
+    EXPECT_EQ(head, end) << "the dropped records' generated bytes are free again";
+    EXPECT_EQ(take(0).size(), 8u);
+    EXPECT_EQ(in_use(), 0u);
+}
+
+TEST_F(lanes_fixture, SpilledUnitsOfAFannedOutPacketHoldAReferenceEach) {
+    std::string payload;
+    for (int i = 0; i < 700; ++i) {
+        payload += "m" + std::to_string(i) + "\n";
+    }
+    rte_mbuf* pkt = make_udp(payload);
+    burst({pkt});
+    EXPECT_EQ(rte_mbuf_refcnt_read(pkt), 4) << "two units in each of two lanes";
+    const auto a = take(0);
+    EXPECT_EQ(a.size(), 700u);
+    EXPECT_EQ(rte_mbuf_refcnt_read(pkt), 2);
+    const auto b = take(1);
+    EXPECT_EQ(texts(b), texts(a));
+    EXPECT_EQ(b[699].text, "m699");
+    EXPECT_EQ(in_use(), 0u);
+}
+
+TEST_F(lanes_fixture, FullArenaDropsMessagesAndCountsThem) {
+    w.parse = true;
+    lanes[0].format = logagg::log::output_format::ndjson;
+    arenas[0].size = 8192; // the sink releases nothing until take(): it fills up
+    w.default_sinks = 0b01;
+    std::string payload;
+    for (int i = 0; i < 40; ++i) {
+        payload += "<13>1 - h app - - - message number " + std::to_string(i) + "\n";
+    }
+    burst({make_udp(payload)});
+    const auto recs = take(0);
+    EXPECT_EQ(stats.sink_in[0].get(), 40u);
+    EXPECT_GT(stats.sink_full[0].get(), 0u);
+    EXPECT_GT(recs.size(), 0u);
+    EXPECT_EQ(recs.size() + stats.sink_full[0].get(), 40u);
+    simdjson::dom::parser p;
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+        const auto e = parse_record(p, recs[i].text);
+        EXPECT_EQ(std::string_view(e["message"]), "message number " + std::to_string(i));
+    }
+    // Released: room again.
+    burst({make_udp("<13>1 - h app - - - after")});
+    const auto more = take(0);
+    ASSERT_EQ(more.size(), 1u);
+    EXPECT_EQ(std::string_view(parse_record(p, more[0].text)["message"]), "after");
+    EXPECT_EQ(in_use(), 0u);
 }
 
 } // namespace
