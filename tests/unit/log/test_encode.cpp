@@ -149,6 +149,26 @@ TEST(Encode, NdjsonFromJsonEmbedsTheObjectByReference) {
     EXPECT_EQ(o.refs.back().size(), orig.size());
 }
 
+// Fuzz finding (fuzz_ndjson): CR and LF are JSON whitespace, so a JSON input object may hold them
+// between tokens; embedded verbatim as "log" they broke the line (NDJSON 1.0: "The JSON texts MUST
+// NOT contain newlines or carriage returns"; text-mode readers split on a lone CR too).
+TEST(Encode, NdjsonLogObjectWithCrLfWhitespaceStaysOneLine) {
+    const std::string line = "\r\n {\"msg\":\"x\",\r\n\"level\":\"info\",\r\"a\":[1,\n2]}\r";
+    std::vector<char> buf(line.begin(), line.end());
+    buf.resize(line.size() + json_padding);
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    log_record r;
+    ASSERT_EQ(x.parse(buf.data(), line.size(), buf.size(), true, r), json_status::ok);
+    string_out o;
+    encode_ndjson(r, encode_context{std::string_view(buf.data(), line.size()), "", 0}, o);
+    EXPECT_EQ(o.text.find('\r'), std::string::npos) << o.text;
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_EQ(simdjson::minify(e["log"]), R"({"msg":"x","level":"info","a":[1,2]})");
+    EXPECT_EQ(std::string_view(e["message"]), "x");
+}
+
 TEST(Encode, NdjsonFlagsAndRawFallback) {
     log_record r;
     r.format = input_format::rfc5424;
