@@ -136,7 +136,7 @@ constexpr std::array<std::string_view, 5> agents{
 constexpr std::array<std::string_view, 6> statuses{"200", "200", "201", "304", "404", "502"};
 constexpr std::array<std::string_view, 5> users{"deploy", "alice", "root", "ci-runner", "backup"};
 
-/// One RFC 5424 line of the shape @p kind.
+/// RFC 5424 line number @p i of the corpus (shape i % 12).
 std::string rfc5424_line(rng& g, std::size_t i) {
     const int64_t ns = t0_ns + static_cast<int64_t>(i) * 1'137'000'000 +
                        static_cast<int64_t>(g.below(1'000'000)) * 1000;
