@@ -3,6 +3,7 @@
 #pragma once
 
 #include <charconv>
+#include <cstring>
 
 namespace logagg::log {
 namespace detail {
@@ -62,6 +63,35 @@ void walk_sd(std::string_view sd, E&& on_element, P&& on_param) {
         }
         p = q + 1;
     }
+}
+
+[[nodiscard]] inline bool is_json_ws(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/// Emits validated JSON text @p v on one line: referenced when it holds no CR or LF, else copied
+/// with each CR and LF made a space. Why: NDJSON 1.0 says "The JSON texts MUST NOT contain
+/// newlines or carriage returns" (text-mode readers split lines on a lone CR too). In valid JSON
+/// those bytes can only be whitespace between tokens (a string holds them escaped), so the value
+/// is unchanged.
+template <class Out>
+void embed_json_line(std::string_view v, Out& o) {
+    const void* lf = std::memchr(v.data(), '\n', v.size());
+    const void* cr = std::memchr(v.data(), '\r', v.size());
+    if (lf == nullptr && cr == nullptr) {
+        o.ref(v);
+        return;
+    }
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '\n' || v[i] == '\r') {
+            emit_run(v, run, i, false, o);
+            o.gen(" ");
+            o.copied(1);
+            run = i + 1;
+        }
+    }
+    emit_run(v, run, v.size(), false, o);
 }
 
 /// A header field of rfc5424 output: PRINTUSASCII only, at most @p max, "-" when empty.
@@ -203,14 +233,13 @@ void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
     if (r.format == input_format::json && (r.flags & parse_flag::json_valid) != 0) {
         o.gen(",\"log\":");
         std::string_view obj = c.original;
-        while (!obj.empty() && (obj.front() == ' ' || obj.front() == '\t')) {
+        while (!obj.empty() && detail::is_json_ws(obj.front())) {
             obj.remove_prefix(1);
         }
-        while (!obj.empty() && (obj.back() == ' ' || obj.back() == '\t' || obj.back() == '\r' ||
-                                obj.back() == '\n')) {
+        while (!obj.empty() && detail::is_json_ws(obj.back())) {
             obj.remove_suffix(1);
         }
-        o.ref(obj);
+        detail::embed_json_line(obj, o);
     }
     o.gen("}");
 }

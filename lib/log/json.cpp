@@ -365,6 +365,15 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
         const json_field_map::key* match =
             q == nullptr ? nullptr
                          : fields_.find(std::string_view(k, static_cast<const char*>(q) - k));
+        // A key with escapes matches no name, but validation must still check them.
+        if (validate_all && q != nullptr &&
+            std::memchr(k, '\\', static_cast<std::size_t>(static_cast<const char*>(q) - k)) !=
+                nullptr) {
+            std::string_view unescaped;
+            if (auto e = field.unescaped_key().get(unescaped)) {
+                return status_of(e);
+            }
+        }
         ondemand::value v = field.value();
         if (match != nullptr && match->capture >= 0 && captures != nullptr &&
             ((captures->found >> match->capture) & 1u) == 0) {

@@ -150,6 +150,48 @@ TEST(Encode, NdjsonFromJsonEmbedsTheObjectByReference) {
     EXPECT_EQ(o.refs.back().size(), orig.size());
 }
 
+// Fuzz finding (fuzz_ndjson): CR and LF are JSON whitespace, so a JSON input object may hold them
+// between tokens; embedded verbatim as "log" they broke the line (NDJSON 1.0: "The JSON texts MUST
+// NOT contain newlines or carriage returns"; text-mode readers split on a lone CR too).
+TEST(Encode, NdjsonLogObjectWithCrLfWhitespaceStaysOneLine) {
+    const std::string line = "\r\n {\"msg\":\"x\",\r\n\"level\":\"info\",\r\"a\":[1,\n2]}\r";
+    std::vector<char> buf(line.begin(), line.end());
+    buf.resize(line.size() + json_padding);
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    log_record r;
+    ASSERT_EQ(x.parse(buf.data(), line.size(), buf.size(), true, r), json_status::ok);
+    string_out o;
+    encode_ndjson(r, encode_context{std::string_view(buf.data(), line.size()), "", 0}, o);
+    EXPECT_EQ(o.text.find('\r'), std::string::npos) << o.text;
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_EQ(simdjson::minify(e["log"]), R"({"msg":"x","level":"info","a":[1,2]})");
+    EXPECT_EQ(std::string_view(e["message"]), "x");
+}
+
+// Fuzz finding (fuzz_ndjson) in lib/log/json.cpp: with validate_all, top-level keys were compared
+// raw and never unescaped, so a bad escape in one was not seen; the object was flagged
+// json_valid and "log" embedded invalid JSON, breaking the ndjson line.
+TEST(Encode, NdjsonLogStaysValidWhenATopLevelKeyHasABadEscape) {
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    for (const std::string line : {R"({"msg":"m","\q":2})", R"({"a\u12G4":1})"}) {
+        std::vector<char> buf(line.begin(), line.end());
+        buf.resize(line.size() + json_padding);
+        log_record r;
+        const json_status st = x.parse(buf.data(), line.size(), buf.size(), true, r);
+        EXPECT_EQ(st, json_status::invalid) << line;
+        if (st == json_status::ok) {
+            string_out o;
+            encode_ndjson(r, encode_context{std::string_view(buf.data(), line.size()), "", 0}, o);
+            simdjson::dom::parser p;
+            simdjson::dom::element e;
+            EXPECT_EQ(p.parse(o.text).get(e), simdjson::SUCCESS) << o.text;
+        }
+    }
+}
+
 TEST(Encode, NdjsonFlagsAndRawFallback) {
     log_record r;
     r.format = input_format::rfc5424;
