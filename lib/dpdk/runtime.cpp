@@ -137,7 +137,8 @@ struct runtime::impl {
 
     ~impl();
     [[nodiscard]] std::string setup();
-    [[nodiscard]] std::string setup_port(uint16_t port, uint16_t n_rxq);
+    [[nodiscard]] std::string setup_port(uint16_t port, uint16_t n_rx_lcores);
+    std::vector<uint16_t> rx_queues_of; ///< by port id: RX queues configured (all polled)
     [[nodiscard]] lcore_ctx* ctx_of(unsigned lcore);
     void announce();
     void wait_for_links();
@@ -234,13 +235,26 @@ lcore_ctx* runtime::impl::ctx_of(unsigned lcore) {
     return lcores.back().get();
 }
 
-std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
+std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     rte_eth_dev_info info{};
     int rc = rte_eth_dev_info_get(port, &info);
     if (rc != 0) {
         return fmt::format("port {}: cannot read device info: {}", port, err_str(rc));
     }
     const char* name = info.device != nullptr ? rte_dev_name(info.device) : "?";
+    // One RX queue per RX lcore. net_af_packet opens one socket per queue pair at probe and the
+    // kernel fans frames out over all of them, configured or not: there every queue is set up
+    // and polled (queue q by RX lcore q mod n), or its share of the traffic would be lost.
+    uint16_t n_rxq = n_rx_lcores;
+    const bool fanout_vdev =
+        info.driver_name != nullptr && std::string_view(info.driver_name) == "net_af_packet";
+    if (fanout_vdev && info.max_rx_queues > n_rxq) {
+        n_rxq = info.max_rx_queues;
+    }
+    if (rx_queues_of.size() <= port) {
+        rx_queues_of.resize(port + 1u, 0);
+    }
+    rx_queues_of[port] = n_rxq;
     if (n_rxq > info.max_rx_queues) {
         return fmt::format(
             "port {} ({}): {} RX lcores need {} RX queues but the port has at most {} "
@@ -289,12 +303,13 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rxq) {
     const bool answers = port < locals.size() && locals[port].any();
     const bool sends = port < port_tx_info.size() && port_tx_info[port].wanted;
     const uint16_t n_txq =
-        static_cast<uint16_t>((answers ? n_rxq : 0) + (sends ? 1 : 0) +
+        static_cast<uint16_t>((answers ? n_rx_lcores : 0) + (sends ? 1 : 0) +
                               (!answers && !sends && info.max_tx_queues > 0 ? 1 : 0));
     if (n_txq > info.max_tx_queues) {
         return fmt::format("port {} ({}): needs {} TX queues (one per RX lcore for --ip replies, "
-                           "one for port sinks) but the port has {}",
-                           port, name, n_txq, info.max_tx_queues);
+                           "one for port sinks) but the port has {}{}",
+                           port, name, n_txq, info.max_tx_queues,
+                           fanout_vdev ? " (give the vdev qpairs=N)" : "");
     }
     if (sends) {
         port_tx_state& t = port_tx_info[port];
@@ -603,7 +618,12 @@ std::string runtime::impl::setup() {
         for (uint16_t p : ports) {
             const net::local_addrs* local =
                 p < locals.size() && locals[p].any() ? &locals[p] : nullptr;
-            rx.queues.push_back({p, static_cast<uint16_t>(i), local});
+            // RX lcore i polls queues i, i + n, i + 2n, ... of the port (one, but for
+            // net_af_packet, where every socket must be read: see setup_port()).
+            for (uint16_t q = static_cast<uint16_t>(i); q < rx_queues_of[p];
+                 q = static_cast<uint16_t>(q + n_rx)) {
+                rx.queues.push_back({p, q, local, static_cast<uint16_t>(rx.responders.size())});
+            }
             pipeline::responder r;
             r.local = local;
             r.port = p;
@@ -918,7 +938,7 @@ std::vector<port_snapshot> port_stats(const runtime::impl& rt) {
         if (rte_eth_dev_info_get(p, &info) == 0 && info.device != nullptr) {
             ps.name = rte_dev_name(info.device);
         }
-        ps.rx_queues = static_cast<uint16_t>(rt.plan.rx.size());
+        ps.rx_queues = p < rt.rx_queues_of.size() ? rt.rx_queues_of[p] : 0;
         rte_eth_stats st{};
         if (rte_eth_stats_get(p, &st) == 0) {
             ps.ipackets = st.ipackets;

@@ -42,9 +42,10 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
     net::classify_options opts = rx.opts;
     opts.reassemble = rx.reasm != nullptr;
     responder* resp = nullptr;
-    if (q < rx.queues.size() && rx.queues[q].local != nullptr && q < rx.responders.size()) {
+    if (q < rx.queues.size() && rx.queues[q].local != nullptr &&
+        rx.queues[q].responder < rx.responders.size()) {
         opts.local = rx.queues[q].local;
-        resp = &rx.responders[q];
+        resp = &rx.responders[rx.queues[q].responder];
     }
     uint64_t now = 0;
     uint64_t bytes = 0;

@@ -27,12 +27,14 @@ struct rx_queue {
     uint16_t port;
     uint16_t queue;
     const net::local_addrs* local = nullptr; ///< the port's own addresses (--ip), or none
+    uint16_t responder = 0; ///< index into rx_ctx::responders (one per port of this lcore)
 };
 
 /// State of one RX lcore. The vectors are sized at start-up and never grow afterwards.
 struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
     std::vector<rx_queue> queues;
-    /// Per queue: answers ARP/ICMP/NDP for the queue's port on TX queue `queue` of that port.
+    /// Per port: answers ARP/ICMP/NDP for the port on the TX queue this lcore owns there (one
+    /// rate window per lcore and port, whatever number of its queues the lcore polls).
     std::vector<responder> responders;
     /// IP fragment reassembly of this lcore (nullptr: fragments are dropped, --reassembly off).
     std::unique_ptr<reassembler> reasm;

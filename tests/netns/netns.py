@@ -417,7 +417,111 @@ def case_rsyslog(logagg, tmp):
         link.down()
 
 
-CASES = {"rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
+RECEIVER = r"""
+import socket, struct, sys, time
+out, idle = sys.argv[1], float(sys.argv[2])
+socks = []
+for fam, addr in ((socket.AF_INET, sys.argv[3]), (socket.AF_INET6, sys.argv[4])):
+    host, port = addr.rsplit(":", 1)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)  # SO_RCVBUFFORCE: never drop a burst here
+    s.bind((host.strip("[]"), int(port)))
+    s.setblocking(False)
+    socks.append(s)
+open(out + ".ready", "w").close()
+last = time.time()
+with open(out, "wb") as f:
+    while time.time() - last < idle:
+        got = False
+        for i, s in enumerate(socks):
+            try:
+                d = s.recv(65536)
+            except BlockingIOError:
+                continue
+            f.write(struct.pack("!BI", i, len(d)) + d)
+            got = True
+        if got:
+            last = time.time()
+        else:
+            time.sleep(0.001)
+"""
+
+
+def case_port_sink(logagg, tmp):
+    """A port sink out of net_af_packet on the veth to kernel UDP sockets in the namespace, over
+    IPv4 and IPv6, with the next hop resolved by ARP and NDP (no dmac=, no static entries): the
+    namespace's kernel receives every record (and checks every UDP checksum)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "scripts"))
+    import gen_capture
+    import struct
+    link = Link()
+    try:
+        link.up()
+        cap = gen_capture.build(seed=61, n_messages=5000, flows=32, noise=False, malformed=False)
+        pcap = os.path.join(tmp, "in.pcap")
+        cap.write_pcap(pcap)
+        got = os.path.join(tmp, "received.bin")
+        v4 = "%s:5514" % link.v4_peer
+        v6 = "[%s]:5515" % link.v6_peer
+        recv = subprocess.Popen(["ip", "netns", "exec", link.ns, "python3", "-c", RECEIVER, got, "4", v4, v6])
+        deadline = time.time() + 10
+        while not os.path.exists(got + ".ready"):
+            check(time.time() < deadline and recv.poll() is None, "the receiver did not start")
+            time.sleep(0.05)
+        stats = os.path.join(tmp, "stats.json")
+        logname = os.path.join(tmp, "logagg.log")
+        args = [logagg, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "logagg-netns-port-%d" % os.getpid(),
+                "--log-level=error", "--vdev=net_af_packet0,iface=%s,qpairs=2" % link.outer,
+                "--vdev=net_pcap1,rx_pcap=%s" % pcap, "--",
+                "--ip", "0:%s/24" % link.v4_ours, "--ip", "0:%s/64" % link.v6_ours, "--listen", "udp:514",
+                "--sink", "port:0,dst=%s,name=v4" % v4, "--sink", "port:0,dst=%s,name=v6,framing=octet" % v6,
+                "--stats-json", stats, "--on-sink-full", "block", "--exit-on-idle", "1500"]
+        res = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        check(res.returncode == 0, "logagg exit %d:\n%s\n%s" % (res.returncode, res.stdout[-3000:], res.stderr[-3000:]))
+        recv.wait(timeout=30)
+        st = json.load(open(stats))
+        check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants: %s" % st["invariants"])
+        check(st["packets"]["neighbour"] >= 2, "no next hop learned: %s" % st["packets"])
+        by_sink = {0: [], 1: []}
+        data = open(got, "rb").read()
+        off = 0
+        while off < len(data):
+            i, n = struct.unpack("!BI", data[off:off + 5])
+            payload = data[off + 5:off + 5 + n]
+            off += 5 + n
+            if i == 0:
+                check(payload.endswith(b"\n"), "IPv4 datagram without a final LF")
+                by_sink[0] += payload[:-1].split(b"\n")
+            else:
+                while payload:
+                    sp = payload.index(b" ")
+                    ln = int(payload[:sp])
+                    by_sink[1].append(payload[sp + 1:sp + 1 + ln])
+                    payload = payload[sp + 1 + ln:]
+        expected = cap.expected_messages_by_flow()
+        for i, name in ((0, "v4"), (1, "v6")):
+            k = [x for x in st["sinks"] if x["name"] == name][0]
+            check(k["delivered"] == 5000 and k["dropped_total"] == 0, "sink %s: %s" % (name, k))
+            check(k["next_hop_learned"] >= 1 and k["solicits"] >= 1, "sink %s did not resolve its next hop: %s" % (name, k))
+            lines = by_sink[i]
+            check(len(lines) == 5000 and len(set(lines)) == 5000, "%s: the namespace received %d records (%d distinct)"
+                  % (name, len(lines), len(set(lines))))
+            pos = {m: (f, j) for f, msgs in expected.items() for j, m in enumerate(msgs)}
+            last = {}
+            for line in lines:
+                check(line in pos, "%s: unexpected record %r" % (name, line[:80]))
+                f, j = pos[line]
+                check(j > last.get(f, -1), "%s: flow %s out of order" % (name, f))
+                last[f] = j
+        neigh = sh("ip", "neigh", "show", "dev", link.inner, ns=link.ns).stdout
+        check("PERMANENT" not in neigh, "a static neighbour entry exists:\n" + neigh)
+        print("port_sink: %s; v4 sink %s" % ("chained" if st["sinks"][0]["multi_seg"] else "copied",
+                                             {k: st["sinks"][0][k] for k in ("datagrams", "solicits", "bytes_copied")}))
+    finally:
+        link.down()
+
+
+CASES = {"port_sink": case_port_sink, "rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
          "multiqueue": case_multiqueue}
 
 
