@@ -858,12 +858,13 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
             pipeline::rx_drain(*c.rx); // incomplete datagrams in reassembly are dropped, counted
             c.rx_finished = true;
             if (plan.fused) {
+                pipeline::worker_drain(*c.worker);
                 c.worker_finished = true;
                 workers_done.fetch_add(1, std::memory_order_release);
             }
             rx_done.fetch_add(1, std::memory_order_release);
-        } else {
-            pipeline::rx_poll(*c.rx);
+        } else if (pipeline::rx_poll(*c.rx) == 0 && plan.fused) {
+            pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
     }
     if (c.worker && !plan.fused && !c.worker_finished) {
@@ -875,8 +876,11 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
                                          std::span<rte_mbuf* const>(c.worker_buf.data(), n));
         } else if (rx_done.load(std::memory_order_acquire) == n_rx &&
                    rte_ring_count(c.worker_in) == 0) {
+            pipeline::worker_drain(*c.worker);
             c.worker_finished = true; // no producer left and nothing queued
             workers_done.fetch_add(1, std::memory_order_release);
+        } else {
+            pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
     }
     if (!c.sinks.empty() && !c.sink_finished) {

@@ -673,6 +673,15 @@ void worker_housekeeping(worker_ctx& w) noexcept {
     }
 }
 
+void worker_drain(worker_ctx& w) noexcept {
+    if (w.gelf_chunks == nullptr || w.gelf_chunks->in_flight() == 0) {
+        return;
+    }
+    const log::gelf::reassembler::expired e = w.gelf_chunks->expire(UINT64_MAX);
+    w.stats->gelf_expired_messages.add(e.messages);
+    w.stats->gelf_expired_chunks.add(e.chunks);
+}
+
 void worker_frame_burst(worker_ctx& w, std::span<rte_mbuf* const> pkts) noexcept {
     if (w.parse) {
         w.now_ns =

@@ -93,4 +93,8 @@ void worker_flush(worker_ctx& w) noexcept;
 /// Expires GELF chunks older than the timeout (counted); call when idle too.
 void worker_housekeeping(worker_ctx& w) noexcept;
 
+/// The worker stops: chunked GELF messages still incomplete are dropped and counted with the
+/// expired ones (gelf.expired_messages / expired_chunks).
+void worker_drain(worker_ctx& w) noexcept;
+
 } // namespace logagg::pipeline
