@@ -186,6 +186,35 @@ void json_field_map::rebuild() {
             keys_.push_back(key{captures_[c], json_role::count_, 0, slot});
         }
     }
+    index();
+}
+
+json_field_map::json_field_map(const json_field_map& o) : names_(o.names_), captures_(o.captures_) {
+    rebuild(); // keys view this object's strings, not o's
+}
+
+json_field_map& json_field_map::operator=(const json_field_map& o) {
+    if (this != &o) {
+        names_ = o.names_;
+        captures_ = o.captures_;
+        rebuild();
+    }
+    return *this;
+}
+
+void json_field_map::index() {
+    by_len_ = keys_;
+    std::stable_sort(by_len_.begin(), by_len_.end(), [](const key& a, const key& b) {
+        return std::min(a.name.size(), max_bucketed) < std::min(b.name.size(), max_bucketed);
+    });
+    std::size_t i = 0;
+    for (std::size_t len = 0; len <= max_bucketed; ++len) {
+        bucket_[len] = static_cast<uint16_t>(i);
+        while (i < by_len_.size() && std::min(by_len_[i].name.size(), max_bucketed) == len) {
+            ++i;
+        }
+    }
+    bucket_[max_bucketed + 1] = static_cast<uint16_t>(i);
 }
 
 void json_field_map::set_captures(const std::vector<std::string>& names) {
@@ -358,17 +387,21 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
         if (auto e = std::move(f).get(field)) {
             return status_of(e);
         }
-        // The key as written: up to its closing quote (stage 1 guarantees there is one). A key
-        // with escapes ends in a backslash here and matches no name.
+        // The key as written, up to its first quote (stage 1 guarantees a closing one). A key
+        // with escapes stops at or after a backslash here and matches no name; validation then
+        // checks its escapes.
         const char* k = field.key().raw();
-        const void* q = std::memchr(k, '"', static_cast<std::size_t>(end - k));
+        const char* q = k;
+        bool escaped = false;
+        while (q < end && *q != '"') {
+            escaped |= *q == '\\';
+            ++q;
+        }
         const json_field_map::key* match =
-            q == nullptr ? nullptr
-                         : fields_.find(std::string_view(k, static_cast<const char*>(q) - k));
-        // A key with escapes matches no name, but validation must still check them.
-        if (validate_all && q != nullptr &&
-            std::memchr(k, '\\', static_cast<std::size_t>(static_cast<const char*>(q) - k)) !=
-                nullptr) {
+            q == end || escaped
+                ? nullptr
+                : fields_.find(std::string_view(k, static_cast<std::size_t>(q - k)));
+        if (validate_all && escaped) {
             std::string_view unescaped;
             if (auto e = field.unescaped_key().get(unescaped)) {
                 return status_of(e);
