@@ -741,6 +741,7 @@ std::string runtime::impl::setup() {
         if (std::string e = sk->start(); !e.empty()) {
             return e;
         }
+        sk->time_from(meta_off);
         sc->sinks.push_back(sk.get());
         sinks.push_back(std::move(sk));
     }

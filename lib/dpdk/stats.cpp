@@ -32,6 +32,22 @@ uint64_t sink_snapshot::in_flight() const noexcept {
     return in > done ? in - done : 0;
 }
 
+uint64_t sink_snapshot::latency_quantile(double q) const noexcept {
+    const uint64_t n = std::accumulate(latency_us.begin(), latency_us.end(), uint64_t{0});
+    if (n == 0) {
+        return 0;
+    }
+    const auto want = static_cast<uint64_t>(q * static_cast<double>(n - 1)) + 1;
+    uint64_t seen = 0;
+    for (std::size_t i = 0; i < latency_us.size(); ++i) {
+        seen += latency_us[i];
+        if (seen >= want) {
+            return pipeline::latency_bucket_floor(i);
+        }
+    }
+    return pipeline::latency_bucket_floor(latency_us.size() - 1);
+}
+
 uint64_t snapshot::packets_dropped() const noexcept {
     return std::accumulate(pkt_drops.begin(), pkt_drops.end(), uint64_t{0});
 }
@@ -164,6 +180,9 @@ void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::s
     k.retries = st.retries.get();
     k.errors = st.errors.get();
     k.bytes_copied = st.bytes_copied.get();
+    for (std::size_t i = 0; i < k.latency_us.size(); ++i) {
+        k.latency_us[i] = st.latency_us[i].get();
+    }
     s.sinks.push_back(std::move(k));
 }
 
@@ -299,8 +318,10 @@ std::string summary_table(const snapshot& s) {
                                  k.drops[i]);
             }
         }
-        o += fmt::format("    {} batches; reconnects {} retries {} errors {}; copied {} B{}{}\n",
+        o += fmt::format("    {} batches; reconnects {} retries {} errors {}; copied {} B; "
+                         "latency p50 {} us p99 {} us{}{}\n",
                          k.batches, k.reconnects, k.retries, k.errors, k.bytes_copied,
+                         k.latency_quantile(0.5), k.latency_quantile(0.99),
                          k.extra_text.empty() ? "" : "; ", k.extra_text);
     }
     o += fmt::format("  bytes copied on the datapath: {}\n", s.bytes_copied);
@@ -400,12 +421,16 @@ std::string to_json(const snapshot& s) {
             o += fmt::format("{}\"{}\": {}", d == 0 ? "" : ", ", pipeline::sink_drop_names[d],
                              k.drops[d]);
         }
+        const uint64_t timed =
+            std::accumulate(k.latency_us.begin(), k.latency_us.end(), uint64_t{0});
         o += fmt::format("}}, \"batches\": {}, \"batch_records_log2\": [{}], \"reconnects\": {}, "
                          "\"connect_failures\": {}, \"retries\": {}, \"errors\": {}, "
-                         "\"bytes_copied\": {}{}{}}}",
+                         "\"bytes_copied\": {}, \"latency_us\": {{\"timed\": {}, \"p50\": {}, "
+                         "\"p90\": {}, \"p99\": {}, \"max\": {}}}{}{}}}",
                          k.batches, fmt::join(k.batch_records, ", "), k.reconnects,
-                         k.connect_failures, k.retries, k.errors, k.bytes_copied,
-                         k.extra_json.empty() ? "" : ", ", k.extra_json);
+                         k.connect_failures, k.retries, k.errors, k.bytes_copied, timed,
+                         k.latency_quantile(0.5), k.latency_quantile(0.9), k.latency_quantile(0.99),
+                         k.latency_quantile(1.0), k.extra_json.empty() ? "" : ", ", k.extra_json);
     }
     o += "\n  ],\n";
     o += "  \"parse\": {\"records\": {";

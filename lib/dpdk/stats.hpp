@@ -44,12 +44,16 @@ struct sink_snapshot {
     uint64_t batches = 0;
     std::array<uint64_t, pipeline::batch_buckets> batch_records{};
     uint64_t reconnects = 0, connect_failures = 0, retries = 0, errors = 0, bytes_copied = 0;
-    std::string extra_json; ///< type-specific members
+    std::array<uint64_t, pipeline::latency_buckets> latency_us{}; ///< RX-to-delivery histogram
+    std::string extra_json;                                       ///< type-specific members
     std::string extra_text;
 
     [[nodiscard]] uint64_t dropped() const noexcept;
     /// Records handed to the sink and neither delivered nor dropped yet (0 after a clean exit).
     [[nodiscard]] uint64_t in_flight() const noexcept;
+    /// The latency below which fraction @p q of the timed records were released (the floor of
+    /// the histogram bucket holding that quantile), in microseconds; 0 with no samples.
+    [[nodiscard]] uint64_t latency_quantile(double q) const noexcept;
 };
 
 struct filter_snapshot {

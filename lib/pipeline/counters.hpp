@@ -117,6 +117,34 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
 /// Records per batch, log2 buckets: [1], [2,3], [4,7], ..., [512,1023], [1024, inf).
 inline constexpr std::size_t batch_buckets = 11;
 
+/// Latency histogram buckets: log-linear over microseconds, four per octave (25% resolution),
+/// from 0 us to about 35 minutes.
+inline constexpr std::size_t latency_buckets = 128;
+
+/// The bucket of @p us.
+[[nodiscard]] constexpr std::size_t latency_bucket(uint64_t us) noexcept {
+    if (us < 4) {
+        return static_cast<std::size_t>(us);
+    }
+    unsigned e = 63u - static_cast<unsigned>(__builtin_clzll(us)); // floor(log2), >= 2
+    const std::size_t i = 4 * (e - 1) + ((us >> (e - 2)) & 3u);
+    return i < latency_buckets ? i : latency_buckets - 1;
+}
+
+/// The smallest value of bucket @p i.
+[[nodiscard]] constexpr uint64_t latency_bucket_floor(std::size_t i) noexcept {
+    if (i < 4) {
+        return i;
+    }
+    const unsigned e = static_cast<unsigned>(i / 4 + 1);
+    return (4u + i % 4) << (e - 2);
+}
+
+static_assert(latency_bucket(0) == 0 && latency_bucket(3) == 3 && latency_bucket(4) == 4);
+static_assert(latency_bucket(7) == 7 && latency_bucket(8) == 8 && latency_bucket(1000) == 35);
+static_assert(latency_bucket_floor(latency_bucket(1000)) <= 1000);
+static_assert(latency_bucket_floor(latency_bucket(1000) + 1) > 1000);
+
 /// Counters of one sink, written only by the thread that runs it.
 struct alignas(RTE_CACHE_LINE_SIZE) sink_stats {
     counter delivered; ///< records the backend confirmed (written, acknowledged, sent)
@@ -130,6 +158,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_stats {
     counter retries;      ///< records sent again (TCP: after a reconnect; Kafka: retried)
     counter errors;       ///< transient backend errors (each is retried)
     counter bytes_copied; ///< payload bytes the sink copied (e.g. TX without chaining)
+    /// RX-to-delivery time of released records (latency_bucket() of microseconds)
+    std::array<counter, latency_buckets> latency_us;
     std::atomic<uint64_t> queued{0}; ///< gauge: records held now (set after each poll)
     std::atomic<uint64_t> pinned{0}; ///< gauge: memory they pin
 

@@ -67,8 +67,9 @@ struct pkt_meta {
     uint32_t payload_off; ///< packet offset of the UDP payload
     uint16_t payload_len; ///< bytes of UDP payload
     uint16_t dst_port;    ///< UDP destination port (selects the listener)
+    uint64_t rx_tsc;      ///< TSC of the RX burst that took it (sinks measure latency from it)
 };
-static_assert(sizeof(pkt_meta) == 8);
+static_assert(sizeof(pkt_meta) == 16);
 
 /// Takes one more reference on every segment of chain @p m: rte_pktmbuf_free() drops one from
 /// each segment, so a reference to a packet is a reference to all of its segments.

@@ -47,8 +47,9 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         opts.local = rx.queues[q].local;
         resp = &rx.responders[rx.queues[q].responder];
     }
-    uint64_t now = 0;
     uint64_t bytes = 0;
+    const uint64_t burst_tsc = rte_rdtsc(); // one read per burst: the receive time of all of it
+    uint64_t now = burst_tsc;
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         bytes += m->pkt_len;
@@ -113,6 +114,7 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         meta->payload_off = info.payload_off;
         meta->payload_len = info.payload_len;
         meta->dst_port = info.dst_port;
+        meta->rx_tsc = burst_tsc;
         m->l2_len = info.l2_len & 0x7f;
         m->l3_len = info.l3_len & 0x1ff;
         m->l4_len = 8;

@@ -266,6 +266,7 @@ uint64_t record_queue::rewind() noexcept {
 
 record_queue::totals record_queue::release(uint64_t upto, framing_kind f) noexcept {
     totals t;
+    const uint64_t now = meta_off_ >= 0 ? rte_rdtsc() : 0;
     for (uint64_t i = head_; i < upto; ++i) {
         const queued_record& r = recs_[i & rec_mask_];
         source& s = sources_[r.src];
@@ -278,6 +279,12 @@ record_queue::totals record_queue::release(uint64_t upto, framing_kind f) noexce
             ++t.records;
             t.bytes += r.bytes;
             t.framed += r.bytes + framing_overhead(f, r.bytes);
+            if (meta_off_ >= 0 && f != framing_kind::count_) {
+                const uint64_t rx =
+                    pipeline::meta_of(descs_[r.first & desc_mask_].pkt, meta_off_)->rx_tsc;
+                const uint64_t us = now > rx ? (now - rx) / tsc_per_us_ : 0;
+                stats_.latency_us[pipeline::latency_bucket(us)].add();
+            }
         }
         for (uint16_t k = 0; k < r.n; ++k) {
             const pipeline::msg_desc& d = descs_[(r.first + k) & desc_mask_];
@@ -326,7 +333,7 @@ void record_queue::settle(uint64_t upto, uint64_t delivered, uint64_t delivered_
 }
 
 void record_queue::drop_front(uint64_t upto, pipeline::sink_drop why) noexcept {
-    const totals t = release(upto, framing_kind::none);
+    const totals t = release(upto, framing_kind::count_); // not delivered: not timed
     if (t.records != 0) {
         stats_.drop(why, t.records, t.bytes);
     }

@@ -187,6 +187,13 @@ public:
     /// the same way. For the end of a drain deadline.
     void drop_all(pipeline::sink_drop why) noexcept;
 
+    /// Control plane: where packets carry their RX time (the pkt_meta dynfield), so released
+    /// records are timed into the sink's latency histogram.
+    void time_from(int meta_off, uint64_t tsc_hz) noexcept {
+        meta_off_ = meta_off;
+        tsc_per_us_ = tsc_hz / 1'000'000 == 0 ? 1 : tsc_hz / 1'000'000;
+    }
+
     /// Takes back what was sent but not confirmed: [head, sent) become waiting again (a
     /// reconnect resends them). @return how many live records that is.
     uint64_t rewind() noexcept;
@@ -230,6 +237,8 @@ private:
     uint64_t pinned_ = 0;
     uint64_t oldest_tsc_ = 0;
     uint64_t drop_cursor_ = 0; ///< drop=oldest: records before it (from sent) are dropped
+    int meta_off_ = -1;        ///< pkt_meta dynfield (RX time), or -1: no latency timing
+    uint64_t tsc_per_us_ = 1;
     std::size_t next_source_ = 0;
     uint32_t n_free_ = 0;
     std::array<rte_mbuf*, 512> to_free_{};

@@ -37,6 +37,10 @@ sink::sink(const sink_spec& spec, std::vector<rte_ring*> rings,
 
 sink::~sink() = default;
 
+void sink::time_from(int meta_off) noexcept {
+    q_.time_from(meta_off, rte_get_tsc_hz());
+}
+
 bool sink::idle() const noexcept {
     return q_.head() == q_.tail() && q_.rings_empty();
 }

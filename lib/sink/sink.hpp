@@ -67,6 +67,9 @@ public:
     /// Records and bytes held by the sink now (queued, waiting or in flight).
     [[nodiscard]] uint64_t queued() const noexcept { return q_.tail() - q_.head(); }
     [[nodiscard]] uint64_t pinned() const noexcept { return q_.pinned(); }
+    /// Control plane: time released records from the RX time packets carry (pkt_meta).
+    void time_from(int meta_off) noexcept;
+
     /// Sink lcore: publishes queued() and pinned() for the control plane.
     void publish_gauges() noexcept { stats_.gauges(queued(), pinned()); }
 

@@ -24,14 +24,19 @@ inline constexpr std::array<std::string_view, static_cast<std::size_t>(sink_type
 
 /// How a sink delimits records: a LF after each, an RFC 6587 octet count before each, or
 /// nothing (Kafka: one record per message).
-enum class framing_kind : uint8_t { lf, octet, none };
+enum class framing_kind : uint8_t {
+    lf,
+    octet,
+    none,
+    count_ ///< not a framing: releases of records that were not delivered
+};
 
 /// Bytes @p f adds to a record of @p len bytes ("LEN " before it, or a LF after it).
 [[nodiscard]] constexpr uint32_t framing_overhead(framing_kind f, uint32_t len) noexcept {
     if (f == framing_kind::lf) {
         return 1;
     }
-    if (f == framing_kind::none) {
+    if (f == framing_kind::none || f == framing_kind::count_) {
         return 0;
     }
     uint32_t digits = 1;

@@ -143,6 +143,11 @@ def check_invariants(st):
               "sink %s: in %d != delivered %d + dropped %d (in flight %d)"
               % (k["name"], k["in"], k["delivered"], k["dropped_total"], k["in_flight"]))
     check(m["delivered"] == sum(k["delivered"] for k in st["sinks"]), "messages.delivered is not the sum over sinks")
+    for k in st["sinks"]:
+        lat = k["latency_us"]
+        check(k["delivered"] <= lat["timed"] <= k["delivered"] + k["dropped"]["write_error"],
+              "sink %s: %d records timed, %d delivered" % (k["name"], lat["timed"], k["delivered"]))
+        check(lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"], "sink %s: latency quantiles %s" % (k["name"], lat))
     check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants flagged false: %s" % st["invariants"])
     check(st["mbufs"]["in_use_at_exit"] == 0, "%d mbufs leaked" % st["mbufs"]["in_use_at_exit"])
     check(p["received"] == sum(l["rx_packets"] for l in st["lcores"]), "lcore rx_packets do not sum to received")
