@@ -216,8 +216,9 @@ class Capture:
                 f.write(fr)
 
 
-def make_message(rng, flow, serial):
-    """One realistic log line carrying a unique token."""
+def make_message(rng, flow, serial, kinds=None):
+    """One realistic log line carrying a unique token. kinds: message shapes to use (0 and 4 RFC
+    5424, 1 and 2 RFC 3164, 3 JSON, 5 an unparsed access log line); all of them by default."""
     sev = rng.randrange(8)
     fac = rng.choice([1, 3, 4, 10, 16, 23])
     pri = fac * 8 + sev
@@ -225,7 +226,7 @@ def make_message(rng, flow, serial):
     hh, mm, ss = (ts_s // 3600) % 24, (ts_s // 60) % 60, ts_s % 60
     day = 19 + (serial // 86400) % 9
     token = "%s-%06d" % (flow.host, serial)
-    kind = serial % 6
+    kind = kinds[serial % len(kinds)] if kinds else serial % 6
     if kind == 0:
         path = rng.choice(PATHS)
         return ("<%d>1 2026-11-%02dT%02d:%02d:%02d.%06dZ %s %s %d ID%d "
@@ -372,8 +373,10 @@ def malformed_frames(flows, listen_port):
     return out
 
 
-def build(seed, n_messages, flows=64, listen_ports=(514,), noise=True, malformed=True, jumbo=False):
-    """Builds a capture of n_messages log messages (plus noise and malformed frames)."""
+def build(seed, n_messages, flows=64, listen_ports=(514,), noise=True, malformed=True, jumbo=False,
+          kinds=None):
+    """Builds a capture of n_messages log messages (plus noise and malformed frames); kinds limits
+    the message shapes (see make_message)."""
     rng = random.Random(seed)
     fl = [Flow(i, rng) for i in range(flows)]
     cap = Capture()
@@ -392,7 +395,7 @@ def build(seed, n_messages, flows=64, listen_ports=(514,), noise=True, malformed
             for _ in range(rng.randrange(12, 40)):
                 if serial >= n_messages:
                     break
-                msgs.append(make_message(rng, f, serial))
+                msgs.append(make_message(rng, f, serial, kinds))
                 serial += 1
             payload = b"\n".join(msgs) + b"\n"
             cap.add_fragmented_log(fragment_frames(f, payload, port, rng), f.key, msgs, 0)
@@ -407,7 +410,7 @@ def build(seed, n_messages, flows=64, listen_ports=(514,), noise=True, malformed
         msgs = []
         size = 0
         for _ in range(count):
-            m = make_message(rng, f, serial)
+            m = make_message(rng, f, serial, kinds)
             if msgs and not jumbo and size + len(m) > 1400:  # standard frames stay under the MTU
                 break
             msgs.append(m)

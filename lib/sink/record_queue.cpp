@@ -264,9 +264,28 @@ uint64_t record_queue::rewind() noexcept {
     return n;
 }
 
-record_queue::totals record_queue::release(uint64_t upto, framing_kind f) noexcept {
+void record_queue::time_one(const queued_record& r, uint64_t now) noexcept {
+    const uint64_t rx = pipeline::meta_of(descs_[r.first & desc_mask_].pkt, meta_off_)->rx_tsc;
+    stats_.latency_us[pipeline::latency_bucket(now > rx ? (now - rx) / tsc_per_us_ : 0)].add();
+}
+
+void record_queue::time(uint64_t from, uint64_t to) noexcept {
+    if (meta_off_ < 0) {
+        return;
+    }
+    const uint64_t now = rte_rdtsc();
+    for (uint64_t i = from; i < to; ++i) {
+        const queued_record& r = recs_[i & rec_mask_];
+        if (r.dropped == 0) {
+            time_one(r, now);
+        }
+    }
+}
+
+record_queue::totals record_queue::release(uint64_t upto, framing_kind f, bool timed) noexcept {
     totals t;
-    const uint64_t now = meta_off_ >= 0 ? rte_rdtsc() : 0;
+    const bool timing = timed && meta_off_ >= 0;
+    const uint64_t now = timing ? rte_rdtsc() : 0;
     for (uint64_t i = head_; i < upto; ++i) {
         const queued_record& r = recs_[i & rec_mask_];
         source& s = sources_[r.src];
@@ -279,11 +298,8 @@ record_queue::totals record_queue::release(uint64_t upto, framing_kind f) noexce
             ++t.records;
             t.bytes += r.bytes;
             t.framed += r.bytes + framing_overhead(f, r.bytes);
-            if (meta_off_ >= 0 && f != framing_kind::count_) {
-                const uint64_t rx =
-                    pipeline::meta_of(descs_[r.first & desc_mask_].pkt, meta_off_)->rx_tsc;
-                const uint64_t us = now > rx ? (now - rx) / tsc_per_us_ : 0;
-                stats_.latency_us[pipeline::latency_bucket(us)].add();
+            if (timing) {
+                time_one(r, now);
             }
         }
         for (uint16_t k = 0; k < r.n; ++k) {
@@ -310,8 +326,8 @@ record_queue::totals record_queue::release(uint64_t upto, framing_kind f) noexce
     return t;
 }
 
-void record_queue::confirm(uint64_t upto, framing_kind f) noexcept {
-    const totals t = release(upto, f);
+void record_queue::confirm(uint64_t upto, framing_kind f, bool timed_already) noexcept {
+    const totals t = release(upto, f, !timed_already);
     if (t.records != 0) {
         stats_.delivered.add(t.records);
         stats_.bytes.add(t.framed);
@@ -320,7 +336,7 @@ void record_queue::confirm(uint64_t upto, framing_kind f) noexcept {
 
 void record_queue::settle(uint64_t upto, uint64_t delivered, uint64_t delivered_bytes,
                           pipeline::sink_drop why, framing_kind f) noexcept {
-    const totals t = release(upto, f);
+    const totals t = release(upto, f, true);
     const uint64_t ok = std::min(delivered, t.records);
     if (ok != 0) {
         stats_.delivered.add(ok);
@@ -333,7 +349,7 @@ void record_queue::settle(uint64_t upto, uint64_t delivered, uint64_t delivered_
 }
 
 void record_queue::drop_front(uint64_t upto, pipeline::sink_drop why) noexcept {
-    const totals t = release(upto, framing_kind::count_); // not delivered: not timed
+    const totals t = release(upto, framing_kind::none, false); // not delivered: not timed
     if (t.records != 0) {
         stats_.drop(why, t.records, t.bytes);
     }

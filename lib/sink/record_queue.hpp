@@ -168,8 +168,13 @@ public:
     }
 
     /// Releases records [head, @p upto) (packet references and arena bytes go back), counting
-    /// the live ones delivered with their bytes plus their framing @p f.
-    void confirm(uint64_t upto, framing_kind f) noexcept;
+    /// the live ones delivered with their bytes plus their framing @p f, and timing them into
+    /// the latency histogram unless @p timed_already (see time()).
+    void confirm(uint64_t upto, framing_kind f, bool timed_already = false) noexcept;
+
+    /// Times the live records [@p from, @p to) into the latency histogram now: for sinks that
+    /// know a record was delivered before they release it (TCP's replay window).
+    void time(uint64_t from, uint64_t to) noexcept;
 
     /// Releases records [head, @p upto) of which @p delivered (with @p delivered_bytes, framing
     /// included) reached the backend and the other live ones are dropped under @p why.
@@ -215,7 +220,8 @@ private:
         uint64_t bytes = 0;   ///< their message bytes
         uint64_t framed = 0;  ///< ... with the framing of the release call
     };
-    totals release(uint64_t upto, framing_kind f) noexcept;
+    totals release(uint64_t upto, framing_kind f, bool timed) noexcept;
+    void time_one(const queued_record& r, uint64_t now) noexcept;
     void free_pending() noexcept;
     void keep(source& s, const queued_record& r, const pipeline::msg_desc* d) noexcept;
 

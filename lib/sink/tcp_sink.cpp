@@ -232,6 +232,12 @@ uint32_t tcp_sink::collect_acks() noexcept {
         held_bytes_ += f;
         ++acked_idx_;
     }
+    // Delivered at the acknowledgement, whatever the replay window holds on to; a record sent
+    // again after a reconnect is timed once.
+    if (acked_idx_ > timed_upto_) {
+        q_.time(std::max(timed_upto_, q_.head()), acked_idx_);
+        timed_upto_ = acked_idx_;
+    }
     // Release beyond the replay window, oldest first. The window gives way when the queue is
     // more than half full, so held records never keep new ones out.
     uint64_t upto = q_.head();
@@ -244,7 +250,7 @@ uint32_t tcp_sink::collect_acks() noexcept {
     }
     const auto n = static_cast<uint32_t>(upto - q_.head());
     if (n != 0) {
-        q_.confirm(upto, spec_.framing);
+        q_.confirm(upto, spec_.framing, true);
     }
     return n;
 }
@@ -353,7 +359,7 @@ void tcp_sink::abandon() noexcept {
     // What the collector acknowledged is delivered; the rest is dropped, counted (shutdown).
     if (state_ == state::up) {
         (void)collect_acks();
-        q_.confirm(acked_idx_, spec_.framing);
+        q_.confirm(acked_idx_, spec_.framing, true);
     }
     q_.drop_all(pipeline::sink_drop::shutdown);
     acked_idx_ = q_.head();
@@ -364,7 +370,7 @@ void tcp_sink::abandon() noexcept {
 int tcp_sink::finish() noexcept {
     if (state_ == state::up) {
         (void)collect_acks();
-        q_.confirm(acked_idx_, spec_.framing);
+        q_.confirm(acked_idx_, spec_.framing, true);
     }
     q_.drop_all(pipeline::sink_drop::shutdown); // nothing, after a complete drain
     acked_idx_ = q_.head();

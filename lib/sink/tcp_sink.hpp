@@ -74,6 +74,7 @@ private:
     uint64_t acked_idx_ = 0;  ///< records [head, acked_idx) are acknowledged (replay window)
     uint64_t acked_off_ = 0;  ///< stream offset where record acked_idx starts
     uint64_t held_bytes_ = 0; ///< framed bytes of [head, acked_idx)
+    uint64_t timed_upto_ = 0; ///< records before it were timed at their acknowledgement
     uint32_t tail_left_ = 0;  ///< bytes of record sent()-1 not yet written
     uint64_t replay_bytes_ = 0;
     uint64_t resent_ = 0;

@@ -15,7 +15,8 @@ LOGAGG_PACKAGES=(
     libpcap-dev tcpdump         # net_pcap's library; tests read captures back
     iproute2 bsdutils procps    # ip netns / veth, logger, sysctl
     iputils-ping ethtool        # netns tests: ping, turning veth checksum offload off
-    rsyslog                     # netns tests: a real sender (omfwd)
+    rsyslog                     # netns and sink tests: a real sender (omfwd) and collector (imtcp)
+    tcpreplay                   # scripts/bench: replays a capture at a fixed rate (latency)
 )
 
 log() { printf '%s\n' "$*" >&2; }

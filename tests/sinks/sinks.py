@@ -87,14 +87,16 @@ input(type="imtcp" address="127.0.0.1" port="%d" ruleset="in"
         self.proc = None
 
     def lines(self):
-        """Every line rsyslog wrote, over all its starts, in order."""
-        data = b""
+        """Every whole line rsyslog wrote, over all its starts, in order. A line cut short by a
+        SIGKILL in the middle of rsyslog's own write() (no final LF) is not a whole line."""
+        out = []
         for i in range(1, self.starts + 1):
             path = os.path.join(self.dir, "out-%d.log" % i)
             if os.path.exists(path):
                 with open(path, "rb") as f:
-                    data += f.read()
-        return data.split(b"\n")[:-1] if data else []
+                    data = f.read()
+                out += data.split(b"\n")[:-1]
+        return out
 
 
 def run_logagg(env, pcap, sinks, opts=(), lcores=None, timeout=300, wait=True, idle_ms=500):
