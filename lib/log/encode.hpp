@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "log/record.hpp"
+#include "util/chars.hpp"
 
 namespace logagg::log {
 
@@ -175,11 +176,7 @@ void json_unescape(std::string_view s, Out& o) {
         }
         v = 0;
         for (std::size_t k = p; k < p + 4; ++k) {
-            const char c = s[k];
-            const int d = c >= '0' && c <= '9'   ? c - '0'
-                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                 : -1;
+            const int d = util::hex_value(s[k]);
             if (d < 0) {
                 return false;
             }

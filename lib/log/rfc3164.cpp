@@ -6,9 +6,13 @@
 #include <cstdint>
 
 #include "log/rfc5424.hpp"
+#include "util/chars.hpp"
 
 namespace logagg::log {
 namespace {
+
+using util::digits;
+using util::is_digit;
 
 constexpr int64_t s_ns = 1'000'000'000;
 constexpr int64_t day_s = 86400;
@@ -20,9 +24,6 @@ constexpr std::size_t max_procid = 128;
 /// RFC 5424 HOSTNAME limit (6.2.4).
 constexpr std::size_t max_host = 255;
 
-[[nodiscard]] constexpr bool is_digit(char c) noexcept {
-    return c >= '0' && c <= '9';
-}
 [[nodiscard]] constexpr bool is_upper(char c) noexcept {
     return c >= 'A' && c <= 'Z';
 }
@@ -36,21 +37,6 @@ constexpr std::size_t max_host = 255;
 /// A byte of a host name or address (IPv6 included).
 [[nodiscard]] constexpr bool is_host_char(char c) noexcept {
     return is_alpha(c) || is_digit(c) || c == '.' || c == '-' || c == '_' || c == ':';
-}
-
-/// Reads exactly @p n digits at @p p. @return the value, or -1.
-[[nodiscard]] int digits(std::string_view s, std::size_t p, std::size_t n) noexcept {
-    if (p > s.size() || n > s.size() - p) {
-        return -1;
-    }
-    int v = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!is_digit(s[p + i])) {
-            return -1;
-        }
-        v = v * 10 + (s[p + i] - '0');
-    }
-    return v;
 }
 
 /// The month (1-12) whose English abbreviation ("Jan") is at @p p, or 0.

@@ -4,30 +4,17 @@
 
 #include <cstdint>
 
+#include "util/chars.hpp"
+
 namespace logagg::log {
 namespace {
 
-[[nodiscard]] constexpr bool is_digit(char c) noexcept {
-    return c >= '0' && c <= '9';
-}
+using util::digits;
+using util::is_digit;
+
 [[nodiscard]] constexpr bool is_print(char c) noexcept {
     return c >= 33 && c <= 126;
 } // PRINTUSASCII
-
-/// Reads exactly @p n digits at @p p. @return the value, or -1.
-[[nodiscard]] int digits(std::string_view s, std::size_t p, std::size_t n) noexcept {
-    if (p + n > s.size()) {
-        return -1;
-    }
-    int v = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!is_digit(s[p + i])) {
-            return -1;
-        }
-        v = v * 10 + (s[p + i] - '0');
-    }
-    return v;
-}
 
 [[nodiscard]] constexpr bool leap(int y) noexcept {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include "util/chars.hpp"
 #include "util/parse.hpp"
 
 namespace logagg::sink {
@@ -84,11 +85,7 @@ namespace {
         }
         unsigned b = 0;
         for (std::size_t k = 0; k < 2; ++k) {
-            const char c = v[i * 3 + k];
-            const int d = c >= '0' && c <= '9'   ? c - '0'
-                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                 : -1;
+            const int d = util::hex_value(v[i * 3 + k]);
             if (d < 0) {
                 return false;
             }

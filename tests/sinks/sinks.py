@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import gen_capture  # noqa: E402
-from e2e import SKIP, Env, Failure, check, check_invariants, describe  # noqa: E402
+from e2e import SKIP, Env, Failure, check, check_invariants, describe, run_cases  # noqa: E402
 
 
 def free_port():
@@ -535,27 +535,5 @@ CASES = {
 }
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--logagg", required=True)
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    a = ap.parse_args()
-    if os.geteuid() != 0:
-        print("skipped: DPDK with net_pcap needs root here (CI runs as root)")
-        return SKIP
-    env = Env(os.path.abspath(a.logagg), a.case)
-    try:
-        rc = CASES[a.case](env)
-        if rc == SKIP:
-            return SKIP
-        print("%s: passed" % a.case)
-        return 0
-    except Failure as e:
-        print("%s: FAILED: %s" % (a.case, e))
-        return 1
-    finally:
-        env.close()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(CASES))
