@@ -9,11 +9,9 @@ cluster, and out of a DPDK port. Every record is checked byte for byte, and ever
 Exit status: 0 pass, 1 fail, 77 skipped (printed reason; meson's skip code).
 """
 
-import argparse
 import collections
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import gen_capture  # noqa: E402
-from e2e import SKIP, Env, Failure, check, check_invariants, describe, run_cases  # noqa: E402
+from e2e import Failure, check, check_invariants, describe, run_cases  # noqa: E402
 
 
 def free_port():
