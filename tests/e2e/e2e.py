@@ -9,15 +9,22 @@ Exit status: 0 pass, 1 fail, 77 skipped (printed reason; meson's skip code).
 """
 
 import argparse
+import datetime
 import glob
+import gzip
 import json
 import os
+import random
+import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -469,6 +476,170 @@ def case_sample(env):
     check(len(output_lines(out)) == 4000, "sample: expected 4000 messages")
 
 
+FACILITIES = dict([("kern", 0), ("user", 1), ("mail", 2), ("daemon", 3), ("auth", 4), ("syslog", 5),
+                   ("lpr", 6), ("news", 7), ("uucp", 8), ("cron", 9), ("authpriv", 10), ("ftp", 11)]
+                  + [("local%d" % i, 16 + i) for i in range(8)])
+SEVERITY = {name: i for i, name in enumerate(gen_capture.SEVERITIES)}
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def rfc3339_ns(dt, ns):
+    """An aware datetime (whole seconds taken) and a nanosecond fraction as logagg writes them."""
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".%09dZ" % ns
+
+
+def run_logagg(env, pcap, opts, lcores=None):
+    """Runs logagg with opts as given (sinks included). Returns (result, stats dict or None)."""
+    stats = env.path("stats-%d.json" % (env.runs + 1))
+    args = env.eal(pcap, lcores) + ["--", "--stats-json", stats, "--exit-on-idle", "400",
+                                    "--on-sink-full", "block"] + list(opts)
+    res = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    st = json.load(open(stats)) if os.path.exists(stats) else None
+    check(res.returncode == 0, "logagg failed:\n" + describe(res))
+    check(st is not None, "no stats JSON")
+    check_invariants(st)
+    return res, st
+
+
+def sd_escape(v):
+    """An RFC 5424 PARAM-VALUE (section 6.3.3: '"', '\\' and ']' escaped)."""
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+
+
+def case_logger(env):
+    """util-linux logger over UDP on loopback: its datagrams replayed through the binary, every
+    ndjson field checked, and the raw output byte for byte."""
+    if shutil.which("logger") is None:
+        print("skipped: util-linux logger is not installed")
+        return SKIP
+    helptext = subprocess.run(["logger", "--help"], capture_output=True, text=True).stdout
+    has_sd = "--sd-id" in helptext and "--sd-param" in helptext
+    has_octet = "--octet-count" in helptext
+    if not has_sd:
+        print("note: this logger has no --sd-id/--sd-param: RFC 5424 structured data not checked")
+    if not has_octet:
+        print("note: this logger has no --octet-count: the octet-counted sub-part is skipped")
+    sd_id = "ex@32473"
+    # (mode, tag, priority, --id, --msgid, SD params, body, TZ of the sender, octet counting)
+    sends = [
+        ("rfc5424", "app-one", "local3.warning", 4242, "M1", [("k", "v1"), ("n", 'quote "x" ]b\\s')],
+         "quotes \"double\" and 'single', a back\\slash and [brackets]", "UTC0", False),
+        ("rfc5424", "app.two", "user.err", 7, None, [],
+         "UTF-8: caf\u00e9 \u65e5\u672c\u8a9e \U0001F600 \u00fc", "XST-5:30", False),
+        ("rfc5424", "tabber", "daemon.info", 1, None, [("a", "1"), ("t", "tab\there")],
+         "tab\there\tand\tthere", "XST+7", False),
+        ("rfc3164", "bsdapp", "user.err", 77, None, [], "say \"hi\" 'there' \\ done", "UTC0", False),
+        ("rfc3164", "bsd-two", "local7.debug", 31337, None, [],
+         "gr\u00fc\u00dfe\t\u00fcber tab \u20ac", "UTC0", False),
+        ("rfc3164", "mailer", "mail.notice", 12, None, [], "  lead and trail  ", "UTC0", False),
+        ("rfc5424", "oc-5424", "auth.crit", 55, "OC", [("q", "w")],
+         "octet \"counted\" caf\u00e9\tx", "UTC0", True),
+        ("rfc3164", "oc-3164", "local0.alert", 66, None, [], "octet bsd \u00fc\t\"q\"", "UTC0", True),
+    ]
+    if not has_octet:
+        sends = [s for s in sends if not s[8]]
+    hostname = socket.gethostname()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(60)  # liveness only: logger has already exited when we read
+    port = sock.getsockname()[1]
+    datagrams = []
+    dates = []  # (UTC before, UTC after) each send
+    try:
+        for mode, tag, prio, pid, msgid, sd, body, tz, octet in sends:
+            args = ["logger", "-n", "127.0.0.1", "-P", str(port), "-d", "--" + mode, "-t", tag, "-p", prio,
+                    "--id=%d" % pid]
+            if msgid:
+                args += ["--msgid", msgid]
+            if sd and has_sd:
+                args += ["--sd-id", sd_id]
+                for k, v in sd:
+                    args += ["--sd-param", '%s="%s"' % (k, sd_escape(v))]
+            if octet:
+                args += ["--octet-count"]
+            before = utc_now()
+            r = subprocess.run(args + [body], capture_output=True, text=True, env=dict(os.environ, TZ=tz))
+            check(r.returncode == 0, "%s: exit %d: %s" % (args, r.returncode, r.stderr))
+            try:
+                data, _ = sock.recvfrom(65535)
+            except socket.timeout:
+                raise Failure("no datagram from %s" % args)
+            dates.append((before, utc_now()))
+            datagrams.append(data)
+    finally:
+        sock.close()
+    f = gen_capture.Flow(0, random.Random(0))
+    cap = gen_capture.Capture()
+    bodies = []  # what LF or octet framing leaves of each datagram
+    for (mode, tag, prio, pid, msgid, sd, body, tz, octet), d in zip(sends, datagrams):
+        if octet:
+            m = re.match(rb"(\d+) ", d)
+            check(m is not None and int(m[1]) == len(d) - len(m[0]), "not octet-counted: %r" % d)
+            inner = d[len(m[0]):]
+        else:
+            inner = d.rstrip(b"\n\0")
+        bodies.append(inner)
+        cap.add_log(f.datagram(d, 6514 if octet else 514), f.key, [inner], 0)
+    pcap = env.path("logger.pcap")
+    cap.write_pcap(pcap)
+    listen = ["--listen", "udp:514", "--listen", "udp:6514,framing=octet"]
+
+    out = env.path("nd")
+    res, st = run_logagg(env, pcap, listen + ["--sink", "file:%s,format=ndjson" % out])
+    lines = output_lines(out)
+    check(len(lines) == len(sends) == st["messages"]["framed"] == st["messages"]["delivered"],
+          "%d records for %d datagrams: %s" % (len(lines), len(sends), st["messages"]))
+    n5424 = sum(1 for s in sends if s[0] == "rfc5424")
+    check(st["parse"]["records"]["rfc5424"] == n5424 and st["parse"]["records"]["rfc3164"] == len(sends) - n5424,
+          "parse.records %s" % st["parse"]["records"])
+    for i, (line, d, s) in enumerate(zip(lines, datagrams, sends)):
+        mode, tag, prio, pid, msgid, sd, body, tz, octet = s
+        r = json.loads(line)
+        what = "record %d (%r from %r): %r" % (i, s, d, r)
+        fac, sev = prio.split(".")
+        check(r["format"] == mode and "flags" not in r, "format: " + what)
+        check(r.get("host") == (hostname if mode == "rfc5424" else hostname.split(".")[0]), "host: " + what)
+        check(r.get("app") == tag, "app: " + what)
+        check(r.get("procid") == str(pid), "procid: " + what)
+        check(r.get("facility") == FACILITIES[fac] and r.get("severity") == SEVERITY[sev], "priority: " + what)
+        check(r.get("msgid") == msgid, "msgid: " + what)
+        check(r["message"] == body, "message %r != %r in %s" % (r["message"], body, what))
+        check(r["source"] == "198.18.1.1:%d" % f.sport, "source: " + what)
+        # The timestamp: what logger wrote, in UTC, on the UTC date of the send.
+        ts = r.get("ts")
+        check(isinstance(ts, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", ts), "ts: " + what)
+        parsed = datetime.datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+        before, after = dates[i]
+        check(parsed.date() in (before.date(), after.date()),
+              "ts %s is not on the UTC date of the send (%s..%s): %s" % (ts, before, after, what))
+        if mode == "rfc5424":
+            stamp = re.match(rb"<\d+>1 (\S+) ", bodies[i])[1].decode()
+            sent = datetime.datetime.fromisoformat(stamp)
+            check(sent.utcoffset() is not None, "logger sent a stamp without offset: %s" % stamp)
+            want = rfc3339_ns(sent, sent.microsecond * 1000)
+            if has_sd and sd:
+                got = r.get("sd", {}).get(sd_id)
+                check(got == dict(sd), "sd %r, want %r: %s" % (got, dict(sd), what))
+        else:
+            # RFC 3164 has no year nor zone: logger (TZ=UTC0) wrote UTC; the year is the receive
+            # time's, which is the send's (a stamp a day ahead would be taken for last year).
+            m = re.match(rb"<\d+>(\w{3}) ([ \d]\d) (\d\d:\d\d:\d\d) ", bodies[i])
+            check(m is not None, "logger's RFC 3164 header: %r" % d)
+            mon = gen_capture.MONTHS.index(m[1].decode()) + 1
+            want = "%04d-%02d-%02dT%s.000000000Z" % (before.year, mon, int(m[2]), m[3].decode())
+        check(ts == want, "ts %s, logger sent %s: %s" % (ts, want, what))
+
+    # Raw output: each datagram as received, minus what framing strips.
+    out = env.path("raw")
+    res, st = run_logagg(env, pcap, listen + ["--sink", "file:%s" % out])
+    lines = output_lines(out)
+    check(lines == bodies, "raw output differs from the datagrams:\n%r\n%r" % (lines, bodies))
+    check(st["bytes_copied"] == 0, "raw output copied %d bytes" % st["bytes_copied"])
+
+
 def case_cli(env):
     def run(args, **kw):
         return subprocess.run([env.logagg] + args, capture_output=True, text=True, timeout=60, **kw)
@@ -562,6 +733,7 @@ CASES = {
     "formats": case_formats,
     "sample": case_sample,
     "cli": case_cli,
+    "logger": case_logger,
 }
 
 
