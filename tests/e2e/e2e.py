@@ -640,6 +640,121 @@ def case_logger(env):
     check(st["bytes_copied"] == 0, "raw output copied %d bytes" % st["bytes_copied"])
 
 
+def gelf_chunks(msg_id, payload, count):
+    """A GELF message cut into @count chunks: magic 0x1e 0x0f, 8-byte id, sequence number, count."""
+    size = -(-len(payload) // count)
+    parts = [payload[i:i + size] for i in range(0, len(payload), size)]
+    check(len(parts) == count, "chunking %d bytes by %d gives %d chunks" % (len(payload), size, len(parts)))
+    return [b"\x1e\x0f" + struct.pack(">Q", msg_id) + bytes([i, len(parts)]) + p for i, p in enumerate(parts)]
+
+
+def gelf_doc(host, msg, ts, level, app=None, ascii_only=True, **extra):
+    """A GELF 1.1 message (timestamp as given: a JSON number token) as bytes."""
+    doc = {"version": "1.1", "host": host, "short_message": msg, "level": level}
+    if app is not None:
+        doc["_app"] = app
+    doc.update(extra)
+    text = json.dumps(doc, ensure_ascii=ascii_only, separators=(",", ":"))
+    return (text[:-1] + ',"timestamp":%s}' % ts).encode()
+
+
+def epoch_text(ts):
+    """logagg's ndjson ts for a GELF timestamp token (seconds with decimals), exactly."""
+    whole, _, frac = ts.partition(".")
+    dt = datetime.datetime.fromtimestamp(int(whole), datetime.timezone.utc)
+    return rfc3339_ns(dt, int((frac + "000000000")[:9]))
+
+
+def case_gelf(env):
+    """GELF through the binary: plain, zlib, gzip, chunked (in order, out of order, duplicated,
+    incomplete, compressed), a corrupt payload, and GELF on an auto listener."""
+    f = gen_capture.Flow(0, random.Random(0))
+    cap = gen_capture.Capture()
+    pad = "x" * 300  # full_message: makes chunked messages several chunks long
+    want = {}  # short_message -> (host, level, timestamp token, app)
+
+    def msg(key, host, text, ts, level, app=None, ascii_only=True):
+        want[text] = (host, level, ts, app)
+        return gelf_doc(host, text, ts, level, app, ascii_only, full_message=pad + key)
+
+    def send(payload, port=12201):
+        cap.add_log(f.datagram(payload, port), f.key, [], 0)
+
+    # (a) plain, with escapes the encoder must decode (ensure_ascii: \" \\ \u00e9 \ud83d\ude00)
+    send(msg("a", "gelf-a", 'plain "quoted" caf\u00e9 back\\slash \U0001F600 tab\t', "1700000000.123", 3, "gapp"))
+    # (b) zlib (UTF-8 as is), (c) gzip without _app
+    send(zlib.compress(msg("b", "gelf-b", "zlib message \u00fc\u00df", "1700000001.5", 6, "zapp", False)))
+    send(gzip.compress(msg("c", "gelf-c", "gzip message", "1700000002", 4)))
+    # (d) chunked in order, (e) out of order
+    for c in gelf_chunks(0x0101010101010101, msg("d", "gelf-d", "chunked in order", "1700000003.25", 5, "dapp"), 4):
+        send(c)
+    ch = gelf_chunks(0x0202020202020202, msg("e", "gelf-e", "chunked out of order", "1700000004.001", 2, "eapp"), 5)
+    for i in (3, 0, 4, 2, 1):
+        send(ch[i])
+    # (f) duplicates: one before the message completes, one after
+    ch = gelf_chunks(0x0303030303030303, msg("f", "gelf-f", "chunked with duplicates", "1700000005.999", 1, "fapp"), 3)
+    for i in (0, 0, 1, 2, 1):
+        send(ch[i])
+    # (g) one chunk missing: never completes
+    ch = gelf_chunks(0x0404040404040404, msg("g", "gelf-g", "never completes", "1700000006", 7), 4)
+    del want["never completes"]
+    for i in (0, 1, 3):
+        send(ch[i])
+    # (h) chunked zlib
+    z = zlib.compress(msg("h", "gelf-h", "chunked zlib", "1700000007.75", 0, "happ") + b" " * 400, 1)
+    ch = gelf_chunks(0x0505050505050505, z, 3)
+    for c in ch:
+        send(c)
+    # (i) a zlib header and garbage
+    corrupt = b"\x78\x9c" + bytes((i * 37 + 11) % 256 for i in range(60))
+    send(corrupt)
+    # (j) GELF on the auto listener: zlib, and chunked gzip
+    send(zlib.compress(msg("j1", "gelf-j1", "zlib on the auto listener", "1700000008.5", 6, "japp")), 514)
+    gz = gzip.compress(msg("j2", "gelf-j2", "chunked gzip on the auto listener", "1700000009.5", 6, "japp"))
+    ch = gelf_chunks(0x0606060606060606, gz, 2)
+    for c in ch:
+        send(c, 514)
+    pcap = env.path("gelf.pcap")
+    cap.write_pcap(pcap)
+
+    out = env.path("nd")
+    res, st = run_logagg(env, pcap, ["--listen", "udp:12201:gelf", "--listen", "udp:514",
+                                     "--sink", "file:%s,format=ndjson" % out])
+    recs = [json.loads(line) for line in output_lines(out)]
+    seen = {}
+    bad = []
+    for r in recs:
+        if "flags" in r:
+            bad.append(r)
+            continue
+        check(r["format"] == "gelf", "format: %r" % r)
+        check(r["message"] in want, "unexpected record %r" % r)
+        check(r["message"] not in seen, "record twice: %r" % r)
+        seen[r["message"]] = r
+        host, level, ts, app = want[r["message"]]
+        check(r.get("host") == host and r.get("severity") == level and r.get("app") == app,
+              "host/severity/app of %r, want %s" % (r, want[r["message"]]))
+        check(r.get("ts") == epoch_text(ts), "ts %r, want %s (GELF timestamp %s)" % (r.get("ts"), epoch_text(ts), ts))
+        check(r["source"] == "198.18.1.1:%d" % f.sport, "source %r" % r)
+    missing = set(want) - set(seen)
+    check(not missing, "GELF messages missing from the output: %s" % sorted(missing))
+    check(len(bad) == 1 and bad[0]["flags"] == ["parse_error"] and bad[0]["format"] == "gelf",
+          "the corrupt payload: %r" % bad)
+    check(bad[0]["message"].encode("utf-8", "surrogatepass") ==
+          corrupt.decode("utf-8", "replace").encode("utf-8"), "corrupt payload text %r" % bad[0]["message"])
+    g = st["gelf"]
+    exp_chunks = {"complete": 5, "pending": 3 + 4 + 2 + 3 + 2 + 1, "duplicate": 2}
+    for k, v in g["chunks"].items():
+        check(v == exp_chunks.get(k, 0), "gelf.chunks.%s = %d, expected %d (%s)" % (k, v, exp_chunks.get(k, 0), g))
+    check(g["expired_messages"] == 1 and g["expired_chunks"] == 3 and g["bad_compression"] == 1, "gelf: %s" % g)
+    m = st["messages"]
+    check(m["framed"] == len(want) + 1 == m["delivered"] == len(recs), "messages %s for %d complete + 1 corrupt"
+          % (m, len(want)))
+    check(st["parse"]["records"]["gelf"] == len(want), "parse.records %s" % st["parse"]["records"])
+    check(sum(st["parse"]["gelf_errors"].values()) == 0, "gelf_errors %s" % st["parse"]["gelf_errors"])
+    check(st["packets"]["received"] == len(cap.frames) == st["packets"]["to_workers"], "packets %s" % st["packets"])
+
+
 def case_cli(env):
     def run(args, **kw):
         return subprocess.run([env.logagg] + args, capture_output=True, text=True, timeout=60, **kw)
@@ -734,6 +849,7 @@ CASES = {
     "sample": case_sample,
     "cli": case_cli,
     "logger": case_logger,
+    "gelf": case_gelf,
 }
 
 
