@@ -755,6 +755,111 @@ def case_gelf(env):
     check(st["packets"]["received"] == len(cap.frames) == st["packets"]["to_workers"], "packets %s" % st["packets"])
 
 
+SERIAL_RE = re.compile(r"\b(?:%s)-(\d{6})\b" % "|".join(re.escape(h) for h in gen_capture.HOSTS))
+
+
+def serial_of(text):
+    """The generator's unique serial in a message or an ndjson record (make_message's token)."""
+    found = set(SERIAL_RE.findall(text))
+    check(len(found) == 1, "no single message token in %r" % text[:200])
+    return int(found.pop())
+
+
+def sample_truth(m):
+    """What a message of gen_capture.make_message() is, read from its shape in Python:
+    (format, severity or None, app or None, the JSON "service" or None)."""
+    if m.startswith(b"{"):
+        d = json.loads(m)
+        return "json", SEVERITY[d["level"]], d["service"], d["service"]
+    r = re.match(rb"<(\d+)>1 \S+ \S+ (\S+) ", m)  # RFC 5424: PRI VERSION TS HOST APP
+    if r:
+        return "rfc5424", int(r[1]) % 8, r[2].decode(), None
+    r = re.match(rb"<(\d+)>\d+: \*\w{3} [ \d]\d \d\d:\d\d:\d\d\.\d{3}: %([A-Z0-9_-]+): ", m)  # Cisco IOS
+    if r:
+        return "rfc3164", int(r[1]) % 8, r[2].decode(), None
+    r = re.match(rb"<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ ([^\[: ]+)\[\d+\]: ", m)  # BSD with a tag
+    if r:
+        return "rfc3164", int(r[1]) % 8, r[2].decode(), None
+    r = re.match(rb"\d+\.\d+\.\d+\.\d+ - - \[", m)  # access log: no PRI, no tag
+    check(r is not None, "a message shape the generator does not make: %r" % m[:100])
+    return "rfc3164", None, None, None
+
+
+def check_filtered(env, pcap, expected_msgs, filt, keep, fields=()):
+    """One --filter run with ndjson output: the records are exactly the messages keep() selects
+    (by serial), each with the given field values; the filter's counters add up."""
+    out = env.path("f%d" % (env.runs + 1))
+    res, st = run_logagg(env, pcap, ["--filter", filt, "--sink", "file:%s,format=ndjson" % out])
+    want = {serial_of(m.decode()): m for m in expected_msgs if keep(sample_truth(m))}
+    check(0 < len(want) < len(expected_msgs), "%s: the sample must have records on both sides (%d of %d)"
+          % (filt, len(want), len(expected_msgs)))
+    recs = [json.loads(line) for line in output_lines(out)]
+    got = {}
+    for r in recs:
+        s = serial_of(json.dumps(r))
+        check(s not in got, "%s: message %d twice" % (filt, s))
+        got[s] = r
+        for k, test in fields:
+            check(test(r.get(k)), "%s: record field %s: %r" % (filt, k, r))
+    check(set(got) == set(want), "%s: %d records, %d expected; unexpected %s, missing %s"
+          % (filt, len(got), len(want), sorted(set(got) - set(want))[:10], sorted(set(want) - set(got))[:10]))
+    f = st["filters"]
+    m = st["messages"]
+    check(len(f) == 1 and f[0]["filter"] == filt, "filters %s" % f)
+    check(f[0]["kept"] + f[0]["dropped"] == m["framed"] == len(expected_msgs), "%s: %s, messages %s" % (filt, f, m))
+    check(f[0]["kept"] == m["delivered"] == len(want), "%s: kept %d, delivered %d, expected %d"
+          % (filt, f[0]["kept"], m["delivered"], len(want)))
+    check(f[0]["dropped"] == m["dropped"]["filtered"], "%s: dropped %d, messages.dropped.filtered %d"
+          % (filt, f[0]["dropped"], m["dropped"]["filtered"]))
+    return recs
+
+
+def case_filters(env):
+    """--filter and --route through the binary over the sample capture, against the generator's
+    messages read independently in Python."""
+    sample = os.path.join(ROOT, "docs", "samples", "sample.pcap")
+    cap = gen_capture.build(seed=1, n_messages=4000)  # what sample.pcap holds (case sample checks)
+    msgs = cap.expected_messages()
+    check(len(msgs) == 4000, "sample: %d messages" % len(msgs))
+    truth = [sample_truth(m) for m in msgs]
+    check(any(t[1] is None for t in truth), "the sample must have messages without a severity")
+    # Severity: records without one never match <=, so none is left.
+    check_filtered(env, sample, msgs, "sev<=warning", lambda t: t[1] is not None and t[1] <= 4,
+                   [("severity", lambda v: isinstance(v, int) and 0 <= v <= 4)])
+    check_filtered(env, sample, msgs, "app==nginx", lambda t: t[2] == "nginx", [("app", lambda v: v == "nginx")])
+    check_filtered(env, sample, msgs, "json.service==kubelet", lambda t: t[3] == "kubelet",
+                   [("format", lambda v: v == "json"), ("app", lambda v: v == "kubelet")])
+    # A conjunction over two kinds of field.
+    check_filtered(env, sample, msgs, "sev<=err && format==rfc5424",
+                   lambda t: t[0] == "rfc5424" and t[1] is not None and t[1] <= 3,
+                   [("format", lambda v: v == "rfc5424"), ("severity", lambda v: v <= 3)])
+
+    # --route: the JSON messages to a, everything else to b (the sink no route names), raw.
+    a, b = env.path("route-a"), env.path("route-b")
+    res, st = run_logagg(env, sample, ["--sink", "file:%s,name=a" % a, "--sink", "file:%s,name=b" % b,
+                                       "--route", "format==json=>a"])
+    is_json = [t[0] == "json" for t in truth]
+    want_a = [m for m, j in zip(msgs, is_json) if j]
+    want_b = [m for m, j in zip(msgs, is_json) if not j]
+    check(0 < len(want_a) < len(msgs), "the sample must have JSON and other messages")
+    for name, out, want in (("a", a, want_a), ("b", b, want_b)):
+        lines = output_lines(out)
+        check(sorted(lines) == sorted(want), "sink %s: %d lines, %d expected" % (name, len(lines), len(want)))
+        idx = index_messages(cap)
+        last = {}
+        for line in lines:
+            flow, i = idx[line]
+            check(i > last.get(flow, -1), "sink %s: flow %s out of order" % (name, flow))
+            last[flow] = i
+    r = st["routes"]
+    check(len(r) == 1 and r[0]["sinks"] == ["a"] and r[0]["hits"] == len(want_a), "routes %s, %d JSON messages"
+          % (r, len(want_a)))
+    sinks = {k["name"]: k for k in st["sinks"]}
+    check(sinks["a"]["delivered"] == len(want_a) and sinks["b"]["delivered"] == len(want_b), "sinks %s" % st["sinks"])
+    m = st["messages"]
+    check(m["framed"] == m["routed"] == len(msgs) and m["dropped_total"] == 0, "messages %s" % m)
+
+
 def case_cli(env):
     def run(args, **kw):
         return subprocess.run([env.logagg] + args, capture_output=True, text=True, timeout=60, **kw)
@@ -850,6 +955,7 @@ CASES = {
     "cli": case_cli,
     "logger": case_logger,
     "gelf": case_gelf,
+    "filters": case_filters,
 }
 
 
