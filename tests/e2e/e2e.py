@@ -860,6 +860,78 @@ def case_filters(env):
     check(m["framed"] == m["routed"] == len(msgs) and m["dropped_total"] == 0, "messages %s" % m)
 
 
+def case_oversize_gelf_and_lines(env):
+    """--max-msg 256 with --on-oversize truncate and drop: long LF lines and long GELF messages
+    (plain, inflated from zlib, reassembled from chunks)."""
+    max_msg = 256
+    f = gen_capture.Flow(0, random.Random(0))
+    cap = gen_capture.Capture()
+    hdr = b"<13>1 2024-01-01T00:00:00Z lines-host lapp - - - "
+    short1 = hdr + b"short line one"
+    long_line = hdr + b"long line " + b"L" * 900 + b" end"
+    short2 = hdr + b"short line two, after the long one"
+    short_gelf = gelf_doc("gelf-s", "short gelf", "1700000000.5", 6, "sapp")
+
+    def long_gelf(name):
+        return gelf_doc("gelf-" + name, "long gelf %s " % name + "G" * 1200, "1700000001", 3, "lapp")
+
+    plain, zipped, chunked = long_gelf("plain"), long_gelf("zlib"), long_gelf("chunked")
+    for d in (plain, zipped, chunked):
+        check(len(d) > 4 * max_msg, "a long GELF message is only %d bytes" % len(d))
+    cap.add_log(f.datagram(short1 + b"\n", 514), f.key, [], 0)
+    cap.add_log(f.datagram(long_line + b"\n" + short2 + b"\n", 514), f.key, [], 0)
+    cap.add_log(f.datagram(short_gelf, 12201), f.key, [], 0)
+    cap.add_log(f.datagram(plain, 12201), f.key, [], 0)
+    cap.add_log(f.datagram(zlib.compress(zipped), 12201), f.key, [], 0)
+    for c in gelf_chunks(0x0707070707070707, chunked, 3):
+        cap.add_log(f.datagram(c, 12201), f.key, [], 0)
+    pcap = env.path("oversize.pcap")
+    cap.write_pcap(pcap)
+    opts = ["--listen", "udp:514", "--listen", "udp:12201:gelf", "--max-msg", str(max_msg)]
+    n_framed = 7  # short1, long, short2, short GELF and the three long GELF messages
+    n_long = 4
+
+    def check_short(by_msg):
+        for text, fmt in (("short line one", "rfc5424"), ("short line two, after the long one", "rfc5424"),
+                          ("short gelf", "gelf")):
+            r = by_msg.get(text)
+            check(r is not None and r["format"] == fmt and "flags" not in r, "%r: %r" % (text, r))
+
+    # truncate: cut to max_msg, flagged, counted
+    out = env.path("trunc")
+    res, st = run_logagg(env, pcap, opts + ["--on-oversize", "truncate", "--sink", "file:%s,format=ndjson" % out])
+    recs = [json.loads(line) for line in output_lines(out)]
+    by_msg = {r["message"]: r for r in recs}
+    check(len(recs) == len(by_msg) == n_framed, "truncate: %d records: %r" % (len(recs), recs))
+    check_short(by_msg)
+    text = long_line[:max_msg][len(hdr):].decode()
+    r = by_msg.get(text)
+    check(r is not None and r["format"] == "rfc5424" and r.get("flags") == ["truncated"] and r["app"] == "lapp",
+          "truncated line: %r" % r)
+    for d in (plain, zipped, chunked):
+        r = by_msg.get(d[:max_msg].decode())
+        # Cut JSON does not parse: forwarded as received, both flags.
+        check(r is not None and r["format"] == "gelf" and r.get("flags") == ["parse_error", "truncated"],
+              "truncated GELF %r: %r" % (d[:40], r))
+    m = st["messages"]
+    check(m["framed"] == m["delivered"] == n_framed and m["truncated"] == n_long and m["dropped_total"] == 0,
+          "truncate: messages %s" % m)
+    check(st["parse"]["gelf_errors"]["invalid"] == 3 and st["parse"]["records"]["gelf"] == 1,
+          "truncate: parse %s" % st["parse"])
+    check(st["gelf"]["chunks"]["complete"] == 1 and st["gelf"]["bad_compression"] == 0, "gelf %s" % st["gelf"])
+
+    # drop: gone, counted
+    out = env.path("drop")
+    res, st = run_logagg(env, pcap, opts + ["--on-oversize", "drop", "--sink", "file:%s,format=ndjson" % out])
+    recs = [json.loads(line) for line in output_lines(out)]
+    by_msg = {r["message"]: r for r in recs}
+    check(len(recs) == len(by_msg) == n_framed - n_long, "drop: %d records: %r" % (len(recs), recs))
+    check_short(by_msg)
+    m = st["messages"]
+    check(m["framed"] == n_framed and m["delivered"] == n_framed - n_long and m["truncated"] == 0
+          and m["dropped"]["oversize"] == n_long and m["dropped_total"] == n_long, "drop: messages %s" % m)
+
+
 def case_cli(env):
     def run(args, **kw):
         return subprocess.run([env.logagg] + args, capture_output=True, text=True, timeout=60, **kw)
@@ -956,6 +1028,7 @@ CASES = {
     "logger": case_logger,
     "gelf": case_gelf,
     "filters": case_filters,
+    "oversize_gelf_and_lines": case_oversize_gelf_and_lines,
 }
 
 
