@@ -667,15 +667,18 @@ def epoch_text(ts):
 
 def case_gelf(env):
     """GELF through the binary: plain, zlib, gzip, chunked (in order, out of order, duplicated,
-    incomplete, compressed), a corrupt payload, and GELF on an auto listener."""
+    incomplete, compressed), a corrupt payload, and GELF on an auto listener; ndjson output,
+    then raw output (no parsing)."""
     f = gen_capture.Flow(0, random.Random(0))
     cap = gen_capture.Capture()
     pad = "x" * 300  # full_message: makes chunked messages several chunks long
     want = {}  # short_message -> (host, level, timestamp token, app)
+    whole = []  # each message that completes (reassembled, inflated), in the order it does
 
     def msg(key, host, text, ts, level, app=None, ascii_only=True):
         want[text] = (host, level, ts, app)
-        return gelf_doc(host, text, ts, level, app, ascii_only, full_message=pad + key)
+        whole.append(gelf_doc(host, text, ts, level, app, ascii_only, full_message=pad + key))
+        return whole[-1]
 
     def send(payload, port=12201):
         cap.add_log(f.datagram(payload, port), f.key, [], 0)
@@ -684,7 +687,7 @@ def case_gelf(env):
     send(msg("a", "gelf-a", 'plain "quoted" caf\u00e9 back\\slash \U0001F600 tab\t', "1700000000.123", 3, "gapp"))
     # (b) zlib (UTF-8 as is), (c) gzip without _app
     send(zlib.compress(msg("b", "gelf-b", "zlib message \u00fc\u00df", "1700000001.5", 6, "zapp", False)))
-    send(gzip.compress(msg("c", "gelf-c", "gzip message", "1700000002", 4)))
+    send(gzip.compress(msg("c", "gelf-c", "gzip message", "1700000002", 4), mtime=0))
     # (d) chunked in order, (e) out of order
     for c in gelf_chunks(0x0101010101010101, msg("d", "gelf-d", "chunked in order", "1700000003.25", 5, "dapp"), 4):
         send(c)
@@ -698,19 +701,23 @@ def case_gelf(env):
     # (g) one chunk missing: never completes
     ch = gelf_chunks(0x0404040404040404, msg("g", "gelf-g", "never completes", "1700000006", 7), 4)
     del want["never completes"]
+    whole.pop()
     for i in (0, 1, 3):
         send(ch[i])
     # (h) chunked zlib
-    z = zlib.compress(msg("h", "gelf-h", "chunked zlib", "1700000007.75", 0, "happ") + b" " * 400, 1)
+    whole_h = msg("h", "gelf-h", "chunked zlib", "1700000007.75", 0, "happ") + b" " * 400
+    whole[-1] = whole_h
+    z = zlib.compress(whole_h, 1)
     ch = gelf_chunks(0x0505050505050505, z, 3)
     for c in ch:
         send(c)
     # (i) a zlib header and garbage
     corrupt = b"\x78\x9c" + bytes((i * 37 + 11) % 256 for i in range(60))
     send(corrupt)
+    whole.append(corrupt)  # as received
     # (j) GELF on the auto listener: zlib, and chunked gzip
     send(zlib.compress(msg("j1", "gelf-j1", "zlib on the auto listener", "1700000008.5", 6, "japp")), 514)
-    gz = gzip.compress(msg("j2", "gelf-j2", "chunked gzip on the auto listener", "1700000009.5", 6, "japp"))
+    gz = gzip.compress(msg("j2", "gelf-j2", "chunked gzip on the auto listener", "1700000009.5", 6, "japp"), mtime=0)
     ch = gelf_chunks(0x0606060606060606, gz, 2)
     for c in ch:
         send(c, 514)
@@ -753,6 +760,16 @@ def case_gelf(env):
     check(st["parse"]["records"]["gelf"] == len(want), "parse.records %s" % st["parse"]["records"])
     check(sum(st["parse"]["gelf_errors"].values()) == 0, "gelf_errors %s" % st["parse"]["gelf_errors"])
     check(st["packets"]["received"] == len(cap.frames) == st["packets"]["to_workers"], "packets %s" % st["packets"])
+
+    # Raw output, nothing parsed: still one message per GELF message, as its JSON (reassembled,
+    # inflated); the corrupt payload as received.
+    out = env.path("raw")
+    res, st2 = run_logagg(env, pcap, ["--listen", "udp:12201:gelf", "--listen", "udp:514", "--sink", "file:%s" % out])
+    lines = output_lines(out)
+    check(lines == whole, "raw GELF output:\n%r\nexpected\n%r" % ([x[:60] for x in lines], [x[:60] for x in whole]))
+    check(st2["gelf"] == st["gelf"], "raw run gelf counters %s, ndjson run %s" % (st2["gelf"], st["gelf"]))
+    check(st2["messages"]["framed"] == st2["messages"]["delivered"] == len(whole), "raw run messages %s" % st2["messages"])
+    check(sum(st2["parse"]["records"].values()) == 0, "raw run parsed: %s" % st2["parse"]["records"])
 
 
 SERIAL_RE = re.compile(r"\b(?:%s)-(\d{6})\b" % "|".join(re.escape(h) for h in gen_capture.HOSTS))
