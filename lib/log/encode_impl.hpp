@@ -8,6 +8,13 @@
 namespace logagg::log {
 namespace detail {
 
+/// Does @p r hold JSON string content as written (escapes in place)? The fields of a JSON or
+/// GELF message that parsed do; encoders decode them.
+[[nodiscard]] inline bool holds_json_text(const log_record& r) noexcept {
+    return (r.format == input_format::json || r.format == input_format::gelf) &&
+           (r.flags & parse_flag::parse_error) == 0;
+}
+
 template <class Out>
 void gen_int(int64_t v, Out& o) {
     char buf[24];
@@ -15,7 +22,7 @@ void gen_int(int64_t v, Out& o) {
     o.gen(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 
-/// ,"key":"value" for a non-empty byte field (JSON-escaped text for JSON input).
+/// ,"key":"value" for a non-empty byte field (JSON-escaped text for JSON and GELF input).
 template <class Out>
 void json_field(std::string_view key, std::string_view v, bool json_text, Out& o) {
     if (v.empty()) {
@@ -142,7 +149,7 @@ void rfc5424_body(const log_record& r, Out& o) {
     }
     if (!r.message.empty()) {
         o.gen(" ");
-        if (r.format == input_format::json && (r.flags & parse_flag::parse_error) == 0) {
+        if (holds_json_text(r)) {
             json_unescape(r.message, o);
         } else {
             o.ref(r.message);
@@ -165,8 +172,7 @@ void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
     o.gen(",\"received\":\"");
     o.gen(std::string_view(ts, format_rfc3339(c.received_ns, 9, ts)));
     o.gen("\"");
-    const bool json_text =
-        r.format == input_format::json && (r.flags & parse_flag::parse_error) == 0;
+    const bool json_text = detail::holds_json_text(r);
     detail::json_field(",\"host\":\"", r.hostname, json_text, o);
     detail::json_field(",\"app\":\"", r.app_name, json_text, o);
     if (r.severity >= 0) {

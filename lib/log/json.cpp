@@ -132,6 +132,61 @@ simdjson::error_code check_value(ondemand::value v, int depth = 1) noexcept {
     return true;
 }
 
+/// Largest epoch in ns that epoch_to_ns() accepts (the int64 range, with the same margin).
+constexpr uint64_t max_epoch_ns = 9'200'000'000'000'000'000ULL;
+
+/// An epoch number token written as plain decimal digits (DIGITS[.DIGITS], at most 19 before
+/// the point) to ns exactly, by epoch_to_ns()'s magnitude rule; fraction digits beyond the unit's
+/// nanoseconds are rounded (half up). Why: a double holds 1700000000.123 as 1700000000.1229999,
+/// so GELF's seconds-with-milliseconds came out as .122999907.
+/// @return false when @p t is not in that form (sign, exponent) or out of range: the caller
+/// falls back to epoch_to_ns() on the double.
+[[nodiscard]] bool decimal_epoch_to_ns(std::string_view t, int64_t& ns) noexcept {
+    std::size_t i = 0;
+    uint64_t whole = 0;
+    for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) {
+        if (i == 19) {
+            return false;
+        }
+        whole = whole * 10 + static_cast<uint64_t>(t[i] - '0');
+    }
+    std::string_view frac;
+    if (i < t.size()) {
+        frac = t.substr(i + 1);
+        if (t[i] != '.' || frac.empty() ||
+            !std::all_of(frac.begin(), frac.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return false;
+        }
+    }
+    if (i == 0) {
+        return false;
+    }
+    uint64_t scale = 1;     // ns per unit
+    std::size_t digits = 0; // fraction digits that are whole ns
+    if (whole < 100'000'000'000ULL) {
+        scale = 1'000'000'000;
+        digits = 9;
+    } else if (whole < 100'000'000'000'000ULL) {
+        scale = 1'000'000;
+        digits = 6;
+    } else if (whole < 100'000'000'000'000'000ULL) {
+        scale = 1'000;
+        digits = 3;
+    }
+    if (whole >= max_epoch_ns / scale) {
+        return false;
+    }
+    uint64_t sub = 0;
+    for (std::size_t k = 0; k < digits; ++k) {
+        sub = sub * 10 + (k < frac.size() ? static_cast<uint64_t>(frac[k] - '0') : 0);
+    }
+    if (frac.size() > digits && frac[digits] >= '5') {
+        ++sub;
+    }
+    ns = static_cast<int64_t>(whole * scale + sub);
+    return true;
+}
+
 /// Concatenates (GCC 12 warns falsely, -Wrestrict, on chains of std::string operator+).
 [[nodiscard]] std::string cat(std::initializer_list<std::string_view> parts) {
     std::string out;
@@ -487,7 +542,7 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
             case json_role::ts: {
                 int64_t ns = 0;
                 out.timestamp_text = raw;
-                out.has_timestamp = epoch_to_ns(d, ns);
+                out.has_timestamp = decimal_epoch_to_ns(raw, ns) || epoch_to_ns(d, ns);
                 out.timestamp_ns = out.has_timestamp ? ns : 0;
                 break;
             }

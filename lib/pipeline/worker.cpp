@@ -511,6 +511,17 @@ void handle_message(worker_ctx& w, packet_state& ps, listen_format lf_format, co
     return msg;
 }
 
+/// A GELF message (reassembled and inflated) to its sinks: parsed, or, when nothing reads
+/// records, as it is to every sink.
+void handle_gelf(worker_ctx& w, packet_state& ps, const message& msg,
+                 bool failed = false) noexcept {
+    if (!w.parse) {
+        fan_out(w, ps, msg, nullptr, msg.view.data(), w.default_sinks);
+        return;
+    }
+    handle_message(w, ps, listen_format::gelf, msg, failed);
+}
+
 /// GELF: one message per datagram, possibly chunked and/or compressed (docs/formats.md#gelf).
 /// @return the number of messages framed (0 or 1).
 uint32_t frame_gelf(worker_ctx& w, packet_state& ps, const pkt_meta& meta) noexcept {
@@ -541,7 +552,7 @@ uint32_t frame_gelf(worker_ctx& w, packet_state& ps, const pkt_meta& meta) noexc
             w.stats->messages_framed.add();
             // Forwarded as received (flagged) or dropped, like any message that does not parse.
             msg.len = static_cast<uint32_t>(msg.view.size());
-            handle_message(w, ps, listen_format::gelf, msg, true);
+            handle_gelf(w, ps, msg, true);
             return 1;
         }
         w.stats->bytes_copied.add(out.size());
@@ -578,7 +589,7 @@ uint32_t frame_gelf(worker_ctx& w, packet_state& ps, const pkt_meta& meta) noexc
     }
     msg.len = static_cast<uint32_t>(msg.view.size());
     w.stats->messages_framed.add();
-    handle_message(w, ps, listen_format::gelf, msg);
+    handle_gelf(w, ps, msg);
     return 1;
 }
 
@@ -596,10 +607,10 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
         lane->unit_open = false;
     }
     w.stats->worker_packets.add();
-    const bool gelf =
-        w.parse && (l.format == listen_format::gelf ||
-                    (l.format == listen_format::auto_detect && n_pieces != 0 &&
-                     looks_like_binary_gelf(std::string_view(pieces[0].data, pieces[0].len))));
+    // GELF is one message per datagram whether or not anything parses it.
+    const bool gelf = l.format == listen_format::gelf ||
+                      (l.format == listen_format::auto_detect && n_pieces != 0 &&
+                       looks_like_binary_gelf(std::string_view(pieces[0].data, pieces[0].len)));
     if (gelf) {
         (void)frame_gelf(w, ps, *meta);
     } else {

@@ -9,15 +9,22 @@ Exit status: 0 pass, 1 fail, 77 skipped (printed reason; meson's skip code).
 """
 
 import argparse
+import datetime
 import glob
+import gzip
 import json
 import os
+import random
+import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -474,6 +481,487 @@ def case_sample(env):
     check(len(output_lines(out)) == 4000, "sample: expected 4000 messages")
 
 
+FACILITIES = dict([("kern", 0), ("user", 1), ("mail", 2), ("daemon", 3), ("auth", 4), ("syslog", 5),
+                   ("lpr", 6), ("news", 7), ("uucp", 8), ("cron", 9), ("authpriv", 10), ("ftp", 11)]
+                  + [("local%d" % i, 16 + i) for i in range(8)])
+SEVERITY = {name: i for i, name in enumerate(gen_capture.SEVERITIES)}
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def rfc3339_ns(dt, ns):
+    """An aware datetime (whole seconds taken) and a nanosecond fraction as logagg writes them."""
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".%09dZ" % ns
+
+
+def run_logagg(env, pcap, opts, lcores=None):
+    """Runs logagg with opts as given (sinks included) to a clean exit; checks the invariants.
+    Returns (result, stats dict)."""
+    stats = env.path("stats-%d.json" % (env.runs + 1))
+    args = env.eal(pcap, lcores) + ["--", "--stats-json", stats, "--exit-on-idle", "400",
+                                    "--on-sink-full", "block"] + list(opts)
+    res = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    st = json.load(open(stats)) if os.path.exists(stats) else None
+    check(res.returncode == 0, "logagg failed:\n" + describe(res))
+    check(st is not None, "no stats JSON")
+    check_invariants(st)
+    return res, st
+
+
+def sd_escape(v):
+    """An RFC 5424 PARAM-VALUE (section 6.3.3: '"', '\\' and ']' escaped)."""
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+
+
+def case_logger(env):
+    """util-linux logger over UDP on loopback: its datagrams replayed through the binary, every
+    ndjson field checked, and the raw output byte for byte."""
+    if shutil.which("logger") is None:
+        print("skipped: util-linux logger is not installed")
+        return SKIP
+    helptext = subprocess.run(["logger", "--help"], capture_output=True, text=True).stdout
+    has_sd = "--sd-id" in helptext and "--sd-param" in helptext
+    has_octet = "--octet-count" in helptext
+    if not has_sd:
+        print("note: this logger has no --sd-id/--sd-param: RFC 5424 structured data not checked")
+    if not has_octet:
+        print("note: this logger has no --octet-count: the octet-counted sub-part is skipped")
+    sd_id = "ex@32473"
+    # (mode, tag, priority, --id, --msgid, SD params, body, TZ of the sender, octet counting)
+    sends = [
+        ("rfc5424", "app-one", "local3.warning", 4242, "M1", [("k", "v1"), ("n", 'quote "x" ]b\\s')],
+         "quotes \"double\" and 'single', a back\\slash and [brackets]", "UTC0", False),
+        ("rfc5424", "app.two", "user.err", 7, None, [],
+         "UTF-8: caf\u00e9 \u65e5\u672c\u8a9e \U0001F600 \u00fc", "XST-5:30", False),
+        ("rfc5424", "tabber", "daemon.info", 1, None, [("a", "1"), ("t", "tab\there")],
+         "tab\there\tand\tthere", "XST+7", False),
+        ("rfc3164", "bsdapp", "user.err", 77, None, [], "say \"hi\" 'there' \\ done", "UTC0", False),
+        ("rfc3164", "bsd-two", "local7.debug", 31337, None, [],
+         "gr\u00fc\u00dfe\t\u00fcber tab \u20ac", "UTC0", False),
+        ("rfc3164", "mailer", "mail.notice", 12, None, [], "  lead and trail  ", "UTC0", False),
+        ("rfc5424", "oc-5424", "auth.crit", 55, "OC", [("q", "w")],
+         "octet \"counted\" caf\u00e9\tx", "UTC0", True),
+        ("rfc3164", "oc-3164", "local0.alert", 66, None, [], "octet bsd \u00fc\t\"q\"", "UTC0", True),
+    ]
+    if not has_octet:
+        sends = [s for s in sends if not s[8]]
+    hostname = socket.gethostname()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(60)  # liveness only: logger has already exited when we read
+    port = sock.getsockname()[1]
+    datagrams = []
+    dates = []  # (UTC before, UTC after) each send
+    try:
+        for mode, tag, prio, pid, msgid, sd, body, tz, octet in sends:
+            args = ["logger", "-n", "127.0.0.1", "-P", str(port), "-d", "--" + mode, "-t", tag, "-p", prio,
+                    "--id=%d" % pid]
+            if msgid:
+                args += ["--msgid", msgid]
+            if sd and has_sd:
+                args += ["--sd-id", sd_id]
+                for k, v in sd:
+                    args += ["--sd-param", '%s="%s"' % (k, sd_escape(v))]
+            if octet:
+                args += ["--octet-count"]
+            before = utc_now()
+            r = subprocess.run(args + [body], capture_output=True, text=True, env=dict(os.environ, TZ=tz))
+            check(r.returncode == 0, "%s: exit %d: %s" % (args, r.returncode, r.stderr))
+            try:
+                data, _ = sock.recvfrom(65535)
+            except socket.timeout:
+                raise Failure("no datagram from %s" % args)
+            dates.append((before, utc_now()))
+            datagrams.append(data)
+    finally:
+        sock.close()
+    def octet_counted(d):
+        m = re.match(rb"(\d+) ", d)
+        return m is not None and int(m[1]) == len(d) - len(m[0])
+
+    if not all(octet_counted(d) for s, d in zip(sends, datagrams) if s[8]):
+        print("note: this logger does not octet-count over UDP: the octet-counted sub-part is skipped")
+        keep = [not s[8] for s in sends]
+        sends, datagrams, dates = ([x for x, k in zip(v, keep) if k] for v in (sends, datagrams, dates))
+    f = gen_capture.Flow(0, random.Random(0))
+    cap = gen_capture.Capture()
+    bodies = []  # what LF or octet framing leaves of each datagram
+    for (mode, tag, prio, pid, msgid, sd, body, tz, octet), d in zip(sends, datagrams):
+        if octet:
+            m = re.match(rb"(\d+) ", d)
+            inner = d[len(m[0]):]
+        else:
+            inner = d.rstrip(b"\n\0")
+        bodies.append(inner)
+        cap.add_log(f.datagram(d, 6514 if octet else 514), f.key, [inner], 0)
+    pcap = env.path("logger.pcap")
+    cap.write_pcap(pcap)
+    listen = ["--listen", "udp:514", "--listen", "udp:6514,framing=octet"]
+
+    out = env.path("nd")
+    res, st = run_logagg(env, pcap, listen + ["--sink", "file:%s,format=ndjson" % out])
+    lines = output_lines(out)
+    check(len(lines) == len(sends) == st["messages"]["framed"] == st["messages"]["delivered"],
+          "%d records for %d datagrams: %s" % (len(lines), len(sends), st["messages"]))
+    n5424 = sum(1 for s in sends if s[0] == "rfc5424")
+    check(st["parse"]["records"]["rfc5424"] == n5424 and st["parse"]["records"]["rfc3164"] == len(sends) - n5424,
+          "parse.records %s" % st["parse"]["records"])
+    for i, (line, d, s) in enumerate(zip(lines, datagrams, sends)):
+        mode, tag, prio, pid, msgid, sd, body, tz, octet = s
+        r = json.loads(line)
+        what = "record %d (%r from %r): %r" % (i, s, d, r)
+        fac, sev = prio.split(".")
+        check(r["format"] == mode and "flags" not in r, "format: " + what)
+        check(r.get("host") == (hostname if mode == "rfc5424" else hostname.split(".")[0]), "host: " + what)
+        check(r.get("app") == tag, "app: " + what)
+        check(r.get("procid") == str(pid), "procid: " + what)
+        check(r.get("facility") == FACILITIES[fac] and r.get("severity") == SEVERITY[sev], "priority: " + what)
+        check(r.get("msgid") == msgid, "msgid: " + what)
+        check(r["message"] == body, "message %r != %r in %s" % (r["message"], body, what))
+        check(r["source"] == "198.18.1.1:%d" % f.sport, "source: " + what)
+        # The timestamp: what logger wrote, in UTC, on the UTC date of the send.
+        ts = r.get("ts")
+        check(isinstance(ts, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", ts), "ts: " + what)
+        parsed = datetime.datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+        before, after = dates[i]
+        check(parsed.date() in (before.date(), after.date()),
+              "ts %s is not on the UTC date of the send (%s..%s): %s" % (ts, before, after, what))
+        if mode == "rfc5424":
+            stamp = re.match(rb"<\d+>1 (\S+) ", bodies[i])[1].decode()
+            sent = datetime.datetime.fromisoformat(stamp)
+            check(sent.utcoffset() is not None, "logger sent a stamp without offset: %s" % stamp)
+            want = rfc3339_ns(sent, sent.microsecond * 1000)
+            if has_sd and sd:
+                got = r.get("sd", {}).get(sd_id)
+                check(got == dict(sd), "sd %r, want %r: %s" % (got, dict(sd), what))
+        else:
+            # RFC 3164 has no year nor zone: logger (TZ=UTC0) wrote UTC; the year is the receive
+            # time's, which is the send's (a stamp a day ahead would be taken for last year).
+            m = re.match(rb"<\d+>(\w{3}) ([ \d]\d) (\d\d:\d\d:\d\d) ", bodies[i])
+            check(m is not None, "logger's RFC 3164 header: %r" % d)
+            mon = gen_capture.MONTHS.index(m[1].decode()) + 1
+            want = "%04d-%02d-%02dT%s.000000000Z" % (before.year, mon, int(m[2]), m[3].decode())
+        check(ts == want, "ts %s, logger sent %s: %s" % (ts, want, what))
+
+    # Raw output: each datagram as received, minus what framing strips.
+    out = env.path("raw")
+    res, st = run_logagg(env, pcap, listen + ["--sink", "file:%s" % out])
+    lines = output_lines(out)
+    check(lines == bodies, "raw output differs from the datagrams:\n%r\n%r" % (lines, bodies))
+    check(st["bytes_copied"] == 0, "raw output copied %d bytes" % st["bytes_copied"])
+
+
+def gelf_chunks(msg_id, payload, count):
+    """A GELF message cut into @count chunks: magic 0x1e 0x0f, 8-byte id, sequence number, count."""
+    size = -(-len(payload) // count)
+    parts = [payload[i:i + size] for i in range(0, len(payload), size)]
+    check(len(parts) == count, "chunking %d bytes by %d gives %d chunks" % (len(payload), size, len(parts)))
+    return [b"\x1e\x0f" + struct.pack(">Q", msg_id) + bytes([i, len(parts)]) + p for i, p in enumerate(parts)]
+
+
+def gelf_doc(host, msg, ts, level, app=None, ascii_only=True, **extra):
+    """A GELF 1.1 message (timestamp as given: a JSON number token) as bytes."""
+    doc = {"version": "1.1", "host": host, "short_message": msg, "level": level}
+    if app is not None:
+        doc["_app"] = app
+    doc.update(extra)
+    text = json.dumps(doc, ensure_ascii=ascii_only, separators=(",", ":"))
+    return (text[:-1] + ',"timestamp":%s}' % ts).encode()
+
+
+def epoch_text(ts):
+    """logagg's ndjson ts for a GELF timestamp token (seconds with decimals), exactly."""
+    whole, _, frac = ts.partition(".")
+    dt = datetime.datetime.fromtimestamp(int(whole), datetime.timezone.utc)
+    return rfc3339_ns(dt, int((frac + "000000000")[:9]))
+
+
+def case_gelf(env):
+    """GELF through the binary: plain, zlib, gzip, chunked (in order, out of order, duplicated,
+    incomplete, compressed), a corrupt payload, and GELF on an auto listener; ndjson output,
+    then raw output (no parsing)."""
+    f = gen_capture.Flow(0, random.Random(0))
+    cap = gen_capture.Capture()
+    pad = "x" * 300  # full_message: makes chunked messages several chunks long
+    want = {}  # short_message -> (host, level, timestamp token, app)
+    whole = []  # each message that completes (reassembled, inflated), in the order it does
+
+    def msg(key, host, text, ts, level, app=None, ascii_only=True):
+        want[text] = (host, level, ts, app)
+        whole.append(gelf_doc(host, text, ts, level, app, ascii_only, full_message=pad + key))
+        return whole[-1]
+
+    def send(payload, port=12201):
+        cap.add_log(f.datagram(payload, port), f.key, [], 0)
+
+    # (a) plain, with escapes the encoder must decode (ensure_ascii: \" \\ \u00e9 \ud83d\ude00)
+    send(msg("a", "gelf-a", 'plain "quoted" caf\u00e9 back\\slash \U0001F600 tab\t', "1700000000.123", 3, "gapp"))
+    # (b) zlib (UTF-8 as is), (c) gzip without _app
+    send(zlib.compress(msg("b", "gelf-b", "zlib message \u00fc\u00df", "1700000001.5", 6, "zapp", False)))
+    send(gzip.compress(msg("c", "gelf-c", "gzip message", "1700000002", 4), mtime=0))
+    # (d) chunked in order, (e) out of order
+    for c in gelf_chunks(0x0101010101010101, msg("d", "gelf-d", "chunked in order", "1700000003.25", 5, "dapp"), 4):
+        send(c)
+    ch = gelf_chunks(0x0202020202020202, msg("e", "gelf-e", "chunked out of order", "1700000004.001", 2, "eapp"), 5)
+    for i in (3, 0, 4, 2, 1):
+        send(ch[i])
+    # (f) duplicates: one before the message completes, one after
+    ch = gelf_chunks(0x0303030303030303, msg("f", "gelf-f", "chunked with duplicates", "1700000005.999", 1, "fapp"), 3)
+    for i in (0, 0, 1, 2, 1):
+        send(ch[i])
+    # (g) one chunk missing: never completes
+    ch = gelf_chunks(0x0404040404040404, msg("g", "gelf-g", "never completes", "1700000006", 7), 4)
+    del want["never completes"]
+    whole.pop()
+    for i in (0, 1, 3):
+        send(ch[i])
+    # (h) chunked zlib
+    whole_h = msg("h", "gelf-h", "chunked zlib", "1700000007.75", 0, "happ") + b" " * 400
+    whole[-1] = whole_h
+    z = zlib.compress(whole_h, 1)
+    ch = gelf_chunks(0x0505050505050505, z, 3)
+    for c in ch:
+        send(c)
+    # (i) a zlib header and garbage
+    corrupt = b"\x78\x9c" + bytes((i * 37 + 11) % 256 for i in range(60))
+    send(corrupt)
+    whole.append(corrupt)  # as received
+    # (j) GELF on the auto listener: zlib, and chunked gzip
+    send(zlib.compress(msg("j1", "gelf-j1", "zlib on the auto listener", "1700000008.5", 6, "japp")), 514)
+    gz = gzip.compress(msg("j2", "gelf-j2", "chunked gzip on the auto listener", "1700000009.5", 6, "japp"), mtime=0)
+    ch = gelf_chunks(0x0606060606060606, gz, 2)
+    for c in ch:
+        send(c, 514)
+    pcap = env.path("gelf.pcap")
+    cap.write_pcap(pcap)
+
+    out = env.path("nd")
+    res, st = run_logagg(env, pcap, ["--listen", "udp:12201:gelf", "--listen", "udp:514",
+                                     "--sink", "file:%s,format=ndjson" % out])
+    recs = [json.loads(line) for line in output_lines(out)]
+    seen = {}
+    bad = []
+    for r in recs:
+        if "flags" in r:
+            bad.append(r)
+            continue
+        check(r["format"] == "gelf", "format: %r" % r)
+        check(r["message"] in want, "unexpected record %r" % r)
+        check(r["message"] not in seen, "record twice: %r" % r)
+        seen[r["message"]] = r
+        host, level, ts, app = want[r["message"]]
+        check(r.get("host") == host and r.get("severity") == level and r.get("app") == app,
+              "host/severity/app of %r, want %s" % (r, want[r["message"]]))
+        check(r.get("ts") == epoch_text(ts), "ts %r, want %s (GELF timestamp %s)" % (r.get("ts"), epoch_text(ts), ts))
+        check(r["source"] == "198.18.1.1:%d" % f.sport, "source %r" % r)
+    missing = set(want) - set(seen)
+    check(not missing, "GELF messages missing from the output: %s" % sorted(missing))
+    check(len(bad) == 1 and bad[0]["flags"] == ["parse_error"] and bad[0]["format"] == "gelf",
+          "the corrupt payload: %r" % bad)
+    check(bad[0]["message"].encode("utf-8", "surrogatepass") ==
+          corrupt.decode("utf-8", "replace").encode("utf-8"), "corrupt payload text %r" % bad[0]["message"])
+    g = st["gelf"]
+    exp_chunks = {"complete": 5, "pending": 3 + 4 + 2 + 3 + 2 + 1, "duplicate": 2}
+    for k, v in g["chunks"].items():
+        check(v == exp_chunks.get(k, 0), "gelf.chunks.%s = %d, expected %d (%s)" % (k, v, exp_chunks.get(k, 0), g))
+    check(g["expired_messages"] == 1 and g["expired_chunks"] == 3 and g["bad_compression"] == 1, "gelf: %s" % g)
+    m = st["messages"]
+    check(m["framed"] == len(want) + 1 == m["delivered"] == len(recs), "messages %s for %d complete + 1 corrupt"
+          % (m, len(want)))
+    check(st["parse"]["records"]["gelf"] == len(want), "parse.records %s" % st["parse"]["records"])
+    check(sum(st["parse"]["gelf_errors"].values()) == 0, "gelf_errors %s" % st["parse"]["gelf_errors"])
+    check(st["packets"]["received"] == len(cap.frames) == st["packets"]["to_workers"], "packets %s" % st["packets"])
+
+    # Raw output, nothing parsed: still one message per GELF message, as its JSON (reassembled,
+    # inflated); the corrupt payload as received.
+    out = env.path("raw")
+    res, st2 = run_logagg(env, pcap, ["--listen", "udp:12201:gelf", "--listen", "udp:514", "--sink", "file:%s" % out])
+    lines = output_lines(out)
+    check(lines == whole, "raw GELF output:\n%r\nexpected\n%r" % ([x[:60] for x in lines], [x[:60] for x in whole]))
+    check(st2["gelf"] == st["gelf"], "raw run gelf counters %s, ndjson run %s" % (st2["gelf"], st["gelf"]))
+    check(st2["messages"]["framed"] == st2["messages"]["delivered"] == len(whole), "raw run messages %s" % st2["messages"])
+    check(sum(st2["parse"]["records"].values()) == 0, "raw run parsed: %s" % st2["parse"]["records"])
+
+
+SERIAL_RE = re.compile(r"\b(?:%s)-(\d{6})\b" % "|".join(re.escape(h) for h in gen_capture.HOSTS))
+
+
+def serial_of(text):
+    """The generator's unique serial in a message or an ndjson record (make_message's token)."""
+    found = set(SERIAL_RE.findall(text))
+    check(len(found) == 1, "no single message token in %r" % text[:200])
+    return int(found.pop())
+
+
+def sample_truth(m):
+    """What a message of gen_capture.make_message() is, read from its shape in Python:
+    (format, severity or None, app or None, the JSON "service" or None)."""
+    if m.startswith(b"{"):
+        d = json.loads(m)
+        return "json", SEVERITY[d["level"]], d["service"], d["service"]
+    r = re.match(rb"<(\d+)>1 \S+ \S+ (\S+) ", m)  # RFC 5424: PRI VERSION TS HOST APP
+    if r:
+        return "rfc5424", int(r[1]) % 8, r[2].decode(), None
+    r = re.match(rb"<(\d+)>\d+: \*\w{3} [ \d]\d \d\d:\d\d:\d\d\.\d{3}: %([A-Z0-9_-]+): ", m)  # Cisco IOS
+    if r:
+        return "rfc3164", int(r[1]) % 8, r[2].decode(), None
+    r = re.match(rb"<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ ([^\[: ]+)\[\d+\]: ", m)  # BSD with a tag
+    if r:
+        return "rfc3164", int(r[1]) % 8, r[2].decode(), None
+    r = re.match(rb"\d+\.\d+\.\d+\.\d+ - - \[", m)  # access log: no PRI, no tag
+    check(r is not None, "a message shape the generator does not make: %r" % m[:100])
+    return "rfc3164", None, None, None
+
+
+def check_filtered(env, pcap, expected_msgs, filt, keep, fields=()):
+    """One --filter run with ndjson output: the records are exactly the messages keep() selects
+    (by serial), each with the given field values; the filter's counters add up."""
+    out = env.path("f%d" % (env.runs + 1))
+    res, st = run_logagg(env, pcap, ["--filter", filt, "--sink", "file:%s,format=ndjson" % out])
+    want = {serial_of(m.decode()): m for m in expected_msgs if keep(sample_truth(m))}
+    check(0 < len(want) < len(expected_msgs), "%s: the sample must have records on both sides (%d of %d)"
+          % (filt, len(want), len(expected_msgs)))
+    recs = [json.loads(line) for line in output_lines(out)]
+    got = {}
+    for r in recs:
+        s = serial_of(json.dumps(r))
+        check(s not in got, "%s: message %d twice" % (filt, s))
+        got[s] = r
+        for k, test in fields:
+            check(test(r.get(k)), "%s: record field %s: %r" % (filt, k, r))
+    check(set(got) == set(want), "%s: %d records, %d expected; unexpected %s, missing %s"
+          % (filt, len(got), len(want), sorted(set(got) - set(want))[:10], sorted(set(want) - set(got))[:10]))
+    f = st["filters"]
+    m = st["messages"]
+    check(len(f) == 1 and f[0]["filter"] == filt, "filters %s" % f)
+    check(f[0]["kept"] + f[0]["dropped"] == m["framed"] == len(expected_msgs), "%s: %s, messages %s" % (filt, f, m))
+    check(f[0]["kept"] == m["delivered"] == len(want), "%s: kept %d, delivered %d, expected %d"
+          % (filt, f[0]["kept"], m["delivered"], len(want)))
+    check(f[0]["dropped"] == m["dropped"]["filtered"], "%s: dropped %d, messages.dropped.filtered %d"
+          % (filt, f[0]["dropped"], m["dropped"]["filtered"]))
+    return recs
+
+
+def case_filters(env):
+    """--filter and --route through the binary over the sample capture, against the generator's
+    messages read independently in Python."""
+    sample = os.path.join(ROOT, "docs", "samples", "sample.pcap")
+    cap = gen_capture.build(seed=1, n_messages=4000)  # what sample.pcap holds (case sample checks)
+    msgs = cap.expected_messages()
+    check(len(msgs) == 4000, "sample: %d messages" % len(msgs))
+    truth = [sample_truth(m) for m in msgs]
+    check(any(t[1] is None for t in truth), "the sample must have messages without a severity")
+    # Severity: records without one never match <=, so none is left.
+    check_filtered(env, sample, msgs, "sev<=warning", lambda t: t[1] is not None and t[1] <= 4,
+                   [("severity", lambda v: isinstance(v, int) and 0 <= v <= 4)])
+    check_filtered(env, sample, msgs, "app==nginx", lambda t: t[2] == "nginx", [("app", lambda v: v == "nginx")])
+    check_filtered(env, sample, msgs, "json.service==kubelet", lambda t: t[3] == "kubelet",
+                   [("format", lambda v: v == "json"), ("app", lambda v: v == "kubelet")])
+    # A conjunction over two kinds of field.
+    check_filtered(env, sample, msgs, "sev<=err && format==rfc5424",
+                   lambda t: t[0] == "rfc5424" and t[1] is not None and t[1] <= 3,
+                   [("format", lambda v: v == "rfc5424"), ("severity", lambda v: v <= 3)])
+
+    # --route: the JSON messages to a, everything else to b (the sink no route names), raw.
+    a, b = env.path("route-a"), env.path("route-b")
+    res, st = run_logagg(env, sample, ["--sink", "file:%s,name=a" % a, "--sink", "file:%s,name=b" % b,
+                                       "--route", "format==json=>a"])
+    is_json = [t[0] == "json" for t in truth]
+    want_a = [m for m, j in zip(msgs, is_json) if j]
+    want_b = [m for m, j in zip(msgs, is_json) if not j]
+    check(0 < len(want_a) < len(msgs), "the sample must have JSON and other messages")
+    for name, out, want in (("a", a, want_a), ("b", b, want_b)):
+        lines = output_lines(out)
+        check(sorted(lines) == sorted(want), "sink %s: %d lines, %d expected" % (name, len(lines), len(want)))
+        idx = index_messages(cap)
+        last = {}
+        for line in lines:
+            flow, i = idx[line]
+            check(i > last.get(flow, -1), "sink %s: flow %s out of order" % (name, flow))
+            last[flow] = i
+    r = st["routes"]
+    check(len(r) == 1 and r[0]["sinks"] == ["a"] and r[0]["hits"] == len(want_a), "routes %s, %d JSON messages"
+          % (r, len(want_a)))
+    sinks = {k["name"]: k for k in st["sinks"]}
+    check(sinks["a"]["delivered"] == len(want_a) and sinks["b"]["delivered"] == len(want_b), "sinks %s" % st["sinks"])
+    m = st["messages"]
+    check(m["framed"] == m["routed"] == len(msgs) and m["dropped_total"] == 0, "messages %s" % m)
+
+
+def case_oversize_gelf_and_lines(env):
+    """--max-msg 256 with --on-oversize truncate and drop: long LF lines and long GELF messages
+    (plain, inflated from zlib, reassembled from chunks)."""
+    max_msg = 256
+    f = gen_capture.Flow(0, random.Random(0))
+    cap = gen_capture.Capture()
+    hdr = b"<13>1 2024-01-01T00:00:00Z lines-host lapp - - - "
+    short1 = hdr + b"short line one"
+    long_line = hdr + b"long line " + b"L" * 900 + b" end"
+    short2 = hdr + b"short line two, after the long one"
+    short_gelf = gelf_doc("gelf-s", "short gelf", "1700000000.5", 6, "sapp")
+
+    def long_gelf(name):
+        return gelf_doc("gelf-" + name, "long gelf %s " % name + "G" * 1200, "1700000001", 3, "lapp")
+
+    plain, zipped, chunked = long_gelf("plain"), long_gelf("zlib"), long_gelf("chunked")
+    for d in (plain, zipped, chunked):
+        check(len(d) > 4 * max_msg, "a long GELF message is only %d bytes" % len(d))
+    cap.add_log(f.datagram(short1 + b"\n", 514), f.key, [], 0)
+    cap.add_log(f.datagram(long_line + b"\n" + short2 + b"\n", 514), f.key, [], 0)
+    cap.add_log(f.datagram(short_gelf, 12201), f.key, [], 0)
+    cap.add_log(f.datagram(plain, 12201), f.key, [], 0)
+    cap.add_log(f.datagram(zlib.compress(zipped), 12201), f.key, [], 0)
+    for c in gelf_chunks(0x0707070707070707, chunked, 3):
+        cap.add_log(f.datagram(c, 12201), f.key, [], 0)
+    pcap = env.path("oversize.pcap")
+    cap.write_pcap(pcap)
+    opts = ["--listen", "udp:514", "--listen", "udp:12201:gelf", "--max-msg", str(max_msg)]
+    n_framed = 7  # short1, long, short2, short GELF and the three long GELF messages
+    n_long = 4
+
+    def check_short(by_msg):
+        for text, fmt in (("short line one", "rfc5424"), ("short line two, after the long one", "rfc5424"),
+                          ("short gelf", "gelf")):
+            r = by_msg.get(text)
+            check(r is not None and r["format"] == fmt and "flags" not in r, "%r: %r" % (text, r))
+
+    # truncate: cut to max_msg, flagged, counted
+    out = env.path("trunc")
+    res, st = run_logagg(env, pcap, opts + ["--on-oversize", "truncate", "--sink", "file:%s,format=ndjson" % out])
+    recs = [json.loads(line) for line in output_lines(out)]
+    by_msg = {r["message"]: r for r in recs}
+    check(len(recs) == len(by_msg) == n_framed, "truncate: %d records: %r" % (len(recs), recs))
+    check_short(by_msg)
+    text = long_line[:max_msg][len(hdr):].decode()
+    r = by_msg.get(text)
+    check(r is not None and r["format"] == "rfc5424" and r.get("flags") == ["truncated"] and r["app"] == "lapp",
+          "truncated line: %r" % r)
+    for d in (plain, zipped, chunked):
+        r = by_msg.get(d[:max_msg].decode())
+        # Cut JSON does not parse: forwarded as received, both flags.
+        check(r is not None and r["format"] == "gelf" and r.get("flags") == ["parse_error", "truncated"],
+              "truncated GELF %r: %r" % (d[:40], r))
+    m = st["messages"]
+    check(m["framed"] == m["delivered"] == n_framed and m["truncated"] == n_long and m["dropped_total"] == 0,
+          "truncate: messages %s" % m)
+    check(st["parse"]["gelf_errors"]["invalid"] == 3 and st["parse"]["records"]["gelf"] == 1,
+          "truncate: parse %s" % st["parse"])
+    check(st["gelf"]["chunks"]["complete"] == 1 and st["gelf"]["bad_compression"] == 0, "gelf %s" % st["gelf"])
+
+    # drop: gone, counted
+    out = env.path("drop")
+    res, st = run_logagg(env, pcap, opts + ["--on-oversize", "drop", "--sink", "file:%s,format=ndjson" % out])
+    recs = [json.loads(line) for line in output_lines(out)]
+    by_msg = {r["message"]: r for r in recs}
+    check(len(recs) == len(by_msg) == n_framed - n_long, "drop: %d records: %r" % (len(recs), recs))
+    check_short(by_msg)
+    m = st["messages"]
+    check(m["framed"] == n_framed and m["delivered"] == n_framed - n_long and m["truncated"] == 0
+          and m["dropped"]["oversize"] == n_long and m["dropped_total"] == n_long, "drop: messages %s" % m)
+
+
 def case_cli(env):
     def run(args, **kw):
         return subprocess.run([env.logagg] + args, capture_output=True, text=True, timeout=60, **kw)
@@ -567,6 +1055,10 @@ CASES = {
     "formats": case_formats,
     "sample": case_sample,
     "cli": case_cli,
+    "logger": case_logger,
+    "gelf": case_gelf,
+    "filters": case_filters,
+    "oversize_gelf_and_lines": case_oversize_gelf_and_lines,
 }
 
 

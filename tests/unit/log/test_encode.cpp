@@ -192,6 +192,36 @@ TEST(Encode, NdjsonLogStaysValidWhenATopLevelKeyHasABadEscape) {
     }
 }
 
+// A GELF record holds JSON string content as written (escapes in place), like a JSON one: the
+// encoders must decode it. They escaped its backslashes again, so `say \"hi\"` came out as
+// `say \\\"hi\\\"` (e2e case gelf).
+TEST(Encode, GelfStringFieldsAreDecoded) {
+    const std::string line =
+        R"({"version":"1.1","host":"gelf\"h","short_message":"say \"hi\" caf\u00e9 \\ \ud83d\ude00\t",)"
+        R"("_app":"a\/b","level":3,"timestamp":1})";
+    std::vector<char> buf(line.begin(), line.end());
+    buf.resize(line.size() + json_padding);
+    const json_field_map fields = json_field_map::gelf();
+    json_extractor x(fields, 4096);
+    log_record r;
+    ASSERT_EQ(x.parse(buf.data(), line.size(), buf.size(), true, r), json_status::ok);
+    r.format = input_format::gelf; // as the worker sets it
+    const std::string_view orig(buf.data(), line.size());
+    const std::string text = "say \"hi\" caf\xC3\xA9 \\ \xF0\x9F\x98\x80\t";
+    string_out o;
+    encode_ndjson(r, encode_context{orig, "", 0}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_EQ(std::string_view(e["format"]), "gelf");
+    EXPECT_EQ(std::string_view(e["message"]), text);
+    EXPECT_EQ(std::string_view(e["host"]), "gelf\"h");
+    EXPECT_EQ(std::string_view(e["app"]), "a/b");
+    EXPECT_EQ(int64_t(e["severity"]), 3);
+    string_out b;
+    encode_rfc5424(r, encode_context{orig, "", 0}, b);
+    EXPECT_TRUE(b.text.ends_with(" " + text)) << b.text;
+}
+
 TEST(Encode, NdjsonFlagsAndRawFallback) {
     log_record r;
     r.format = input_format::rfc5424;

@@ -197,6 +197,39 @@ TEST(Json, SeverityAndEpochMapping) {
     EXPECT_FALSE(epoch_to_ns(1e300, ns));
 }
 
+// Epoch numbers are read from their decimal digits, exactly: GELF's "timestamp" is seconds with
+// decimals for the milliseconds, and 1709287200.123 as a double is 1709287200.1229999 (it came
+// out as .122999906). The magnitude rule is unchanged; exponents fall back to the double.
+TEST(Json, EpochDecimalsAreExact) {
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    const std::pair<const char*, int64_t> cases[] = {
+        {"1709287200.123", mar1_10h + 123'000'000},
+        {"1709287200.001", mar1_10h + 1'000'000},
+        {"1709287200.999", mar1_10h + 999'000'000},
+        {"1709287200.123456789", mar1_10h + 123'456'789},
+        {"1709287200.1234567895", mar1_10h + 123'456'790}, // rounded to the nanosecond
+        {"1709287200", mar1_10h},
+        {"1709287200123.25", mar1_10h + 123'250'000},    // milliseconds
+        {"1709287200123456.5", mar1_10h + 123'456'500},  // microseconds
+        {"1709287200123456789", mar1_10h + 123'456'789}, // nanoseconds
+        {"1.7092872e9", mar1_10h},                       // exponent: via the double
+    };
+    for (const auto& [num, ns] : cases) {
+        log_record r;
+        const std::string line = std::string(R"({"msg":"m","time":)") + num + "}";
+        ASSERT_EQ(parse(x, line, r), json_status::ok) << line;
+        EXPECT_TRUE(r.has_timestamp) << line;
+        EXPECT_EQ(r.timestamp_ns, ns) << line;
+    }
+    for (const char* num : {"-1.5", "99999999999999999999", "9300000000000000000"}) {
+        log_record r;
+        const std::string line = std::string(R"({"msg":"m","time":)") + num + "}";
+        ASSERT_EQ(parse(x, line, r), json_status::ok) << line;
+        EXPECT_FALSE(r.has_timestamp) << line;
+    }
+}
+
 TEST(Json, EveryTruncationIsDefined) {
     json_field_map fields;
     json_extractor x(fields, 65536);

@@ -842,6 +842,29 @@ TEST_F(lanes_fixture, GelfPlainZlibAndChunkedBecomeOneRecordEach) {
     EXPECT_EQ(in_use(), 0u);
 }
 
+// With raw output and nothing else reading records, workers do not parse; GELF datagrams were then
+// framed as LF lines: chunk headers and compressed bytes went out as binary "messages", several
+// per datagram (e2e case gelf, raw run). A GELF message is still one message, reassembled and
+// inflated, written as its JSON.
+TEST_F(lanes_fixture, GelfWithRawOutputAndNoParsingIsStillOneMessageEach) {
+    ASSERT_FALSE(w.parse);
+    w.default_sinks = 0b01;
+    const std::string a = R"({"version":"1.1","host":"gelf-a","short_message":"plain\nline"})";
+    const std::string b = R"({"version":"1.1","host":"gelf-b","short_message":"zlib"})";
+    const std::string c = R"({"version":"1.1","host":"gelf-c","short_message":"chunked"})";
+    const std::string d = R"({"version":"1.1","host":"gelf-d","short_message":"auto"})";
+    burst({make_udp(a, gelf_port), make_udp(zlib_of(b), gelf_port),
+           make_udp(gelf_chunk(7, 1, 2, c.substr(20)), gelf_port),
+           make_udp(gelf_chunk(7, 0, 2, c.substr(0, 20)), gelf_port),
+           make_udp(zlib_of(d), syslog_port)});
+    EXPECT_EQ(texts(take(0)), (std::vector<std::string>{a, b, c, d}));
+    EXPECT_EQ(stats.messages_framed.get(), 4u);
+    using logagg::log::gelf::chunk_status;
+    EXPECT_EQ(stats.gelf_chunks[static_cast<std::size_t>(chunk_status::complete)].get(), 1u);
+    EXPECT_GT(stats.bytes_copied.get(), 0u) << "reassembly and inflation copy, counted";
+    EXPECT_EQ(in_use(), 0u);
+}
+
 TEST_F(lanes_fixture, GelfRecordsFeedFiltersToo) {
     w.parse = true;
     filters = {filter("host==gelf-a && msg^=keep")};
