@@ -146,7 +146,8 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
     for (std::size_t k = 0; k < n_src && pulled < max; ++k) {
         source& s = sources_[(next_source_ + k) % n_src];
         uint32_t staged = 0; // descriptors of an incomplete record at the front of stage_
-        while (pulled < max) {
+        // Never stop with a record cut in two by a burst: its first pieces would be lost.
+        while (pulled < max || staged != 0) {
             // Room for a whole burst of records and descriptors, so whatever is dequeued fits.
             const uint64_t free_recs = rec_mask_ + 1 - (tail_ - head_);
             const uint32_t free_descs = desc_mask_ + 1 - (desc_tail_ - desc_head_);
@@ -157,8 +158,11 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
                 free_pending();
                 return pulled;
             }
-            const unsigned n = rte_ring_dequeue_burst_elem(
-                s.ring, &stage_[staged], sizeof(pipeline::msg_desc), stage_burst, nullptr);
+            // The rest of a cut record one descriptor at a time: what is taken then stays
+            // within the room checked before the burst that cut it.
+            const unsigned n =
+                rte_ring_dequeue_burst_elem(s.ring, &stage_[staged], sizeof(pipeline::msg_desc),
+                                            staged == 0 ? stage_burst : 1, nullptr);
             if (n == 0) {
                 if (staged == 0) {
                     break; // this ring is empty
