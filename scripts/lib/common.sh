@@ -16,6 +16,7 @@ LOGAGG_PACKAGES=(
     iproute2 bsdutils procps    # ip netns / veth, logger, sysctl
     iputils-ping ethtool        # netns tests: ping, turning veth checksum offload off
     rsyslog                     # netns tests: a real sender (omfwd)
+    librdkafka-dev kcat         # Kafka sink (librdkafka 2.0 with its mock cluster); kcat to inspect topics by hand
 )
 
 log() { printf '%s\n' "$*" >&2; }
