@@ -279,8 +279,7 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
                                      ? std::string_view{}
                                      : key_of(l, r, ps).substr(0, max_key_len);
     // Raw bytes straight from the packet: one descriptor, nothing generated.
-    const bool direct =
-        raw && msg.mapped && key.empty() && (!l.contiguous || (raw && msg.one_segment));
+    const bool direct = raw && msg.mapped && key.empty() && (!l.contiguous || msg.one_segment);
     if (direct) {
         if (l.n_staged == stage_capacity) {
             lane_spill(w, l, m);
@@ -320,9 +319,8 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
         gen_at += key.size();
         gen_off += static_cast<uint32_t>(key.size());
     }
-    // A contiguous lane takes each message as one piece: a raw message in one segment is that
-    // piece (a reference); anything encoded is generated whole into the arena, its references
-    // into the packet copied (counted), so the pieces merge into one descriptor.
+    // A contiguous lane takes one piece: a raw message in one segment may be that piece, but an
+    // encoder's reference would split the record.
     const bool refs_ok = msg.mapped && (!l.contiguous || (raw && msg.one_segment));
     stage_out o{l, m, msg.off, parsed_base, refs_ok, gen_at, gen_off, l.n_staged};
     const std::string_view whole(parsed_base, msg.view.size()); // the message, as parsed

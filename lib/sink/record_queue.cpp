@@ -146,7 +146,7 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
     for (std::size_t k = 0; k < n_src && pulled < max; ++k) {
         source& s = sources_[(next_source_ + k) % n_src];
         uint32_t staged = 0; // descriptors of an incomplete record at the front of stage_
-        // Never stop with a record cut in two by a burst: its first pieces would be lost.
+        // A record a burst cut is finished even past max: its first pieces are only in stage_.
         while (pulled < max || staged != 0) {
             // Room for a whole burst of records and descriptors, so whatever is dequeued fits.
             const uint64_t free_recs = rec_mask_ + 1 - (tail_ - head_);
@@ -158,8 +158,8 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
                 free_pending();
                 return pulled;
             }
-            // The rest of a cut record one descriptor at a time: what is taken then stays
-            // within the room checked before the burst that cut it.
+            // A record the burst cut is completed one descriptor at a time: the room checked
+            // above covers one burst of records, not the records behind the cut one.
             const unsigned n =
                 rte_ring_dequeue_burst_elem(s.ring, &stage_[staged], sizeof(pipeline::msg_desc),
                                             staged == 0 ? stage_burst : 1, nullptr);

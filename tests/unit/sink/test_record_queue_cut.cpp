@@ -20,7 +20,7 @@ namespace {
 using logagg::pipeline::msg_desc;
 
 const auto* const g_env =
-    ::testing::AddGlobalTestEnvironment(new logagg::testing::eal_env("record_queue"));
+    ::testing::AddGlobalTestEnvironment(new logagg::testing::eal_env("record_queue_cut"));
 
 /// A generated piece at arena offset @p off (no packet: release stays 0, nothing to free).
 msg_desc gen_piece(uint32_t off, uint32_t len, bool more, bool key) {
@@ -41,7 +41,7 @@ struct fixture : ::testing::Test {
     logagg::pipeline::sink_stats stats;
 
     void SetUp() override {
-        ring = rte_ring_create_elem("test_rq", sizeof(msg_desc), 1 << 14, SOCKET_ID_ANY,
+        ring = rte_ring_create_elem("test_rq_cut", sizeof(msg_desc), 1 << 14, SOCKET_ID_ANY,
                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
         ASSERT_NE(ring, nullptr);
         arena.base = bytes.data();
