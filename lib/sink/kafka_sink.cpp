@@ -355,6 +355,8 @@ uint32_t kafka_sink::produce_due(uint64_t now_tsc) noexcept {
     }
     if (s != q_.sent()) {
         q_.mark_sent(s);
+    }
+    if (n != 0) {
         stats_.batch(n);
     }
     return n;
