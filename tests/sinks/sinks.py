@@ -304,8 +304,9 @@ def case_tcp_paused(env):
     check(k["dropped"]["sink_full"] == 0 or k["dropped"]["buffer_full"] > 0, "drops: %s" % k["dropped"])
     rows = periodic(out, "tcp")
     check(len(rows) > 30, "too few periodic lines (%d)" % len(rows))
-    # One mbuf of slack: the record that crosses the bound is admitted whole.
-    check(max(r[4] for r in rows) <= buffer + 4096, "pinned memory above buffer=: %d" % max(r[4] for r in rows))
+    # Slack of a few mbufs: a record whose packet reference moves to an earlier record of the
+    # same packet (when the later one is dropped) keeps that packet pinned (docs/sinks.md).
+    check(max(r[4] for r in rows) <= buffer + 4 * 2304, "pinned memory above buffer=: %d" % max(r[4] for r in rows))
     # RX never stalled: received grows in every interval of the pause; delivery resumed after it.
     pause = [r for r in rows if 2.0 <= r[0] <= 3.7]
     check(len(pause) > 5 and all(b[1] > a[1] for a, b in zip(pause, pause[1:])), "RX stalled during the pause")
