@@ -382,39 +382,39 @@ uint32_t kafka_sink::produce_retries() noexcept {
     return n;
 }
 
+void kafka_sink::release(uint64_t upto, outcome kind) noexcept {
+    if (upto == q_.head()) {
+        return;
+    }
+    if (kind == outcome::delivered) {
+        q_.confirm(upto, spec_.framing);
+    } else {
+        // Failed records are dropped, not confirmed (so neither counted nor timed as delivered);
+        // a run of records dropped while waiting (skipped) alone counts nothing either way.
+        q_.drop_front(upto, kind == outcome::purged ? pipeline::sink_drop::shutdown
+                                                    : pipeline::sink_drop::rejected);
+    }
+}
+
 uint32_t kafka_sink::sweep() noexcept {
     const uint64_t head = q_.head();
     const uint64_t sent = q_.sent();
     uint64_t i = head;
-    uint64_t ok = 0;
-    uint64_t ok_bytes = 0;
-    bool failing = false;
-    auto why = pipeline::sink_drop::rejected;
+    auto run = outcome::skipped; // the outcome of the run being collected
     for (; i < sent; ++i) {
         outcome& o = slot(i);
         if (o == outcome::pending || o == outcome::retry) {
             break; // releases go in order: wait for this one
         }
-        if (o == outcome::rejected || o == outcome::purged) {
-            const auto w = o == outcome::purged ? pipeline::sink_drop::shutdown
-                                                : pipeline::sink_drop::rejected;
-            if (failing && w != why) {
-                q_.settle(i, ok, ok_bytes, why, spec_.framing); // one drop reason per call
-                ok = 0;
-                ok_bytes = 0;
+        if (o != outcome::skipped) {
+            if (run != outcome::skipped && o != run) {
+                release(i, run); // one release call per run of equal outcomes
             }
-            failing = true;
-            why = w;
-        } else if (o == outcome::delivered) {
-            const uint32_t b = q_.rec(i).bytes;
-            ++ok;
-            ok_bytes += b + framing_overhead(spec_.framing, b);
+            run = o;
         }
         o = outcome::pending;
     }
-    if (i != q_.head()) {
-        q_.settle(i, ok, ok_bytes, why, spec_.framing);
-    }
+    release(i, run);
     return static_cast<uint32_t>(i - head);
 }
 

@@ -80,6 +80,8 @@ private:
     uint32_t produce_retries() noexcept;
     /// Releases the completed prefix [head, ...). @return records released.
     uint32_t sweep() noexcept;
+    /// Releases [head, @p upto), all of outcome @p kind (or skipped): confirmed, or dropped.
+    void release(uint64_t upto, outcome kind) noexcept;
     /// rd_kafka_poll(): runs the callbacks that are due, waiting at most @p timeout_ms.
     void serve(int timeout_ms) noexcept;
     /// The delivery report of record @p i: delivered, rejected, purged or to be retried.
