@@ -27,6 +27,7 @@
 #include "pipeline/rx.hpp"
 #include "pipeline/worker.hpp"
 #include "sink/file_sink.hpp"
+#include "sink/kafka_sink.hpp"
 #include "sink/port_sink.hpp"
 #include "sink/sink.hpp"
 #include "sink/tcp_sink.hpp"
@@ -733,6 +734,10 @@ std::string runtime::impl::setup() {
         case sink::sink_type::tcp:
             sk = std::make_unique<sink::tcp_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                   cfg.test_sink_delay_us);
+            break;
+        case sink::sink_type::kafka:
+            sk =
+                std::make_unique<sink::kafka_sink>(sp, rings_of_sink[si], std::move(arenas), block);
             break;
         default:
             return fmt::format("--sink {}: the {} sink is not built yet", sp.name,

@@ -69,6 +69,9 @@ public:
     /// True when every ring is empty.
     [[nodiscard]] bool rings_empty() const noexcept;
 
+    /// Record slots (a power of two): at most this many records are queued at once, so a
+    /// record index masked by capacity() - 1 names one queued record.
+    [[nodiscard]] uint64_t capacity() const noexcept { return rec_mask_ + 1; }
     [[nodiscard]] uint64_t head() const noexcept { return head_; }
     [[nodiscard]] uint64_t sent() const noexcept { return sent_; }
     [[nodiscard]] uint64_t tail() const noexcept { return tail_; }

@@ -1062,17 +1062,21 @@ CASES = {
 }
 
 
-def run_cases(cases, rootless=()):
-    """The command line of a case runner: --logagg PATH --case NAME. Cases not in `rootless` need
-    root (DPDK) and skip with a printed reason without it. Returns the exit status."""
+def run_cases(cases, rootless=(), options=()):
+    """The command line of a case runner: --logagg PATH --case NAME, plus `options` ((flag, help)
+    pairs, available to cases as env.opts). Cases not in `rootless` need root (DPDK) and skip
+    with a printed reason without it. Returns the exit status."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--logagg", required=True)
     ap.add_argument("--case", required=True, choices=sorted(cases))
+    for flag, text in options:
+        ap.add_argument(flag, help=text)
     a = ap.parse_args()
     if a.case not in rootless and os.geteuid() != 0:
         print("skipped: DPDK with net_pcap needs root here (CI runs as root)")
         return SKIP
     env = Env(os.path.abspath(a.logagg), a.case)
+    env.opts = a
     try:
         rc = cases[a.case](env)
         if rc == SKIP:

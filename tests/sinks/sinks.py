@@ -2,16 +2,22 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Forwarding sinks against real peers: the real logagg binary (net_pcap input) sending to
 rsyslog (Debian's, started by the test with imtcp on a loopback port), to librdkafka's mock
-cluster, and out of a DPDK port. Every record is checked byte for byte, and every counter.
+cluster (tests/sinks/kafka_peer: in-process brokers plus a real consumer), and out of a DPDK
+port. Every record is checked byte for byte, and every counter.
 
     tests/sinks/sinks.py --logagg build/app/logagg/logagg --case tcp_octet
+    tests/sinks/sinks.py --logagg build/app/logagg/logagg \
+        --kafka-peer build/tests/sinks/kafka_peer --case kafka
 
 Exit status: 0 pass, 1 fail, 77 skipped (printed reason; meson's skip code).
 """
 
+import base64
 import collections
 import json
 import os
+import re
+import select
 import signal
 import socket
 import subprocess
@@ -23,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import gen_capture  # noqa: E402
-from e2e import Failure, check, check_invariants, describe, run_cases  # noqa: E402
+from e2e import SKIP, Failure, check, check_invariants, describe, run_cases  # noqa: E402
 
 
 def free_port():
@@ -518,6 +524,258 @@ def case_port_ndjson(env):
     check(originals == got, "embedded JSON objects differ")
 
 
+class KafkaCluster:
+    """librdkafka's mock cluster in a kafka_peer process: brokers on loopback ports, the topic
+    created with `partitions` partitions, optionally the next `errors` ProduceRequests failing
+    with transient errors (NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT)."""
+
+    def __init__(self, env, peer, topic="logs", brokers=3, partitions=6, errors=0):
+        self.env = env
+        self.peer = peer
+        self.topic = topic
+        self.args = [peer, "cluster", "--brokers", str(brokers), "--partitions", str(partitions),
+                     "--topic", topic] + (["--errors", str(errors)] if errors else [])
+        self.proc = None
+        self.bootstrap = None
+
+    def start(self):
+        """Returns None when started, else why it could not start (the case then skips)."""
+        if not self.peer or not os.access(self.peer, os.X_OK):
+            return "no kafka_peer helper at %r (it is built with the tests)" % self.peer
+        self.log = open(self.env.path("kafka-cluster.log"), "w")
+        try:
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=self.log)
+        except OSError as e:
+            return "cannot run kafka_peer: %s" % e
+        ready, _, _ = select.select([self.proc.stdout], [], [], 20)
+        line = self.proc.stdout.readline().decode().strip() if ready else ""
+        if not line:
+            self.stop()
+            with open(self.env.path("kafka-cluster.log")) as f:
+                return "the mock cluster did not start: %s" % f.read()[-500:]
+        self.bootstrap = line
+        return None
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()  # the helper's signal to shut down
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def consume(self, expect, timeout_s=120):
+        """Every message of the topic, read back by a real consumer (group, from the earliest
+        offset), as dicts with partition, offset, key (bytes or None) and value (bytes)."""
+        res = subprocess.run([self.peer, "consume", "--bootstrap", self.bootstrap, "--topic", self.topic,
+                              "--expect", str(expect), "--timeout-s", str(timeout_s)],
+                             capture_output=True, text=True, timeout=timeout_s + 60)
+        out = []
+        for line in res.stdout.splitlines():
+            r = json.loads(line)
+            out.append({"partition": r["partition"], "offset": r["offset"],
+                        "key": None if r["key_b64"] is None else base64.b64decode(r["key_b64"]),
+                        "value": base64.b64decode(r["value_b64"])})
+        check(res.returncode == 0 or len(out) >= expect,
+              "consumer: %s\n%s" % (res.returncode, res.stderr[-2000:]))
+        return out
+
+
+TOKEN = re.compile(rb"(%s)-(\d{6})" % b"|".join(re.escape(h.encode()) for h in gen_capture.HOSTS))
+
+
+def token_of(data):
+    """(host, serial) of the unique token gen_capture puts in every message."""
+    m = TOKEN.search(data)
+    check(m is not None, "no token in %r" % data[:160])
+    return m.group(1).decode(), int(m.group(2))
+
+
+def expected_key(msg):
+    """The partition key of a message under key=host: the host name its parser finds (RFC 5424,
+    RFC 3164 and JSON lines name one; the Cisco-style and access-log lines do not)."""
+    host, serial = token_of(msg)
+    return host.encode() if serial % 6 in (0, 1, 3, 4) else None
+
+
+def straddling_bytes(cap):
+    """Bytes of the messages that cross a segment boundary of a reassembled datagram: the one
+    kind of message that is not one piece in the packet, so the worker copies it (counted)."""
+    total = 0
+    for e in cap.expected:
+        if e[0] != "log" or not e[4]:
+            continue
+        v6 = len(e[1].split(":")[0]) == 32  # the flow key starts with the source address in hex
+        step = 1480 - (8 if v6 else 0)  # gen_capture.fragment_frames: IP payload per fragment
+        size = sum(len(m) + 1 for m in e[2])
+        bounds = [k * step - 8 for k in range(1, size // step + 2)]  # in UDP payload offsets
+        off = 0
+        for m in e[2]:
+            if any(off < b < off + len(m) for b in bounds):
+                total += len(m)
+            off += len(m) + 1
+    return total
+
+
+def check_keys_and_partitions(recs, key_of_value, what):
+    """Every record has its expected key, and every key lands on exactly one partition."""
+    parts = collections.defaultdict(set)
+    for r in recs:
+        want = key_of_value(r["value"])
+        check(r["key"] == want, "%s: key %r, expected %r for %r" % (what, r["key"], want, r["value"][:120]))
+        if r["key"] is not None:
+            parts[r["key"]].add(r["partition"])
+    split = {k: sorted(p) for k, p in parts.items() if len(p) != 1}
+    check(not split, "%s: keys on several partitions: %s" % (what, split))
+    used = {r["partition"] for r in recs}
+    check(len(used) >= 3, "%s: only partitions %s used" % (what, sorted(used)))
+    return parts
+
+
+def check_partition_order(cap, recs, what):
+    """Within a partition, records of one flow keep the order they were sent in."""
+    idx = {}
+    for flow, msgs in cap.expected_messages_by_flow().items():
+        for i, m in enumerate(msgs):
+            idx[m] = (flow, i)
+    last = {}
+    for r in sorted(recs, key=lambda r: (r["partition"], r["offset"])):
+        flow, i = idx[r["value"]]
+        k = (r["partition"], flow)
+        check(i > last.get(k, -1), "%s: flow %s out of order in partition %d" % (what, flow, r["partition"]))
+        last[k] = i
+
+
+def kafka_run(env, peer, seed, sink_params="", errors=0, opts=(), idle_ms=500):
+    """20,000 messages through a Kafka sink into a mock cluster of 3 brokers and 6 partitions;
+    returns (capture, stats, sink stats, records read back), or SKIP."""
+    cap, pcap = big_capture(env, seed, 20000)
+    kc = KafkaCluster(env, peer, errors=errors)
+    why = kc.start()
+    if why:
+        print("skipped: %s" % why)
+        return SKIP
+    try:
+        res, stats = run_logagg(env, pcap, ["kafka:%s/logs,key=host%s" % (kc.bootstrap, sink_params)],
+                                ["--on-sink-full", "block"] + list(opts), idle_ms=idle_ms)
+        check(res.returncode == 0, describe(res))
+        st = load(stats)
+        check_invariants(st)
+        k = sink_of(st, "kafka")
+        check(k["delivered"] == k["in"] == 20000 and k["dropped_total"] == 0, "kafka sink: %s" % k)
+        check(k["produced"] == 20000 + k["produced_again"] and k["split_records"] == 0, "kafka sink: %s" % k)
+        recs = kc.consume(20000)
+    finally:
+        kc.stop()
+    return cap, st, k, recs
+
+
+def case_kafka(env):
+    """20,000 messages (raw, key=host) to a mock cluster of 3 brokers and 6 partitions, read
+    back by a real consumer: each exactly once and byte for byte, keyed by host name, one
+    partition per key, per-flow order kept within partitions; nothing copied but the messages
+    that straddle the segments of reassembled datagrams."""
+    peer = env.opts.kafka_peer and os.path.abspath(env.opts.kafka_peer)
+    r = kafka_run(env, peer, 51)
+    if r == SKIP:
+        return SKIP
+    cap, st, k, recs = r
+    values = collections.Counter(r["value"] for r in recs)
+    dups = {v: n for v, n in values.items() if n > 1}
+    check(not dups, "%d duplicated records, e.g. %r" % (len(dups), next(iter(dups), b"")[:120]))
+    expected = collections.Counter(cap.expected_messages())
+    check(values == expected, "records read back differ: %d missing, %d unexpected"
+          % (sum((expected - values).values()), sum((values - expected).values())))
+    parts = check_keys_and_partitions(recs, expected_key, "kafka")
+    check_partition_order(cap, recs, "kafka")
+    check(k["bytes_copied"] == 0, "the Kafka sink copied %d bytes" % k["bytes_copied"])
+    # Single-segment messages go to librdkafka as pointers into the packet; a message split
+    # over the segments of a reassembled datagram is linearised to parse it and copied into
+    # the lane's arena to be one piece: twice its length, counted.
+    want = 2 * straddling_bytes(cap)
+    check(st["bytes_copied"] == want, "bytes_copied %d, expected %d" % (st["bytes_copied"], want))
+    print("kafka: %d records over %d partitions, %d keys, %d produce rounds, copied %d B"
+          % (len(recs), len({r["partition"] for r in recs}), len(parts), k["batches"], st["bytes_copied"]))
+
+
+NDJSON_MESSAGE = {
+    0: lambda m: m.split(b"] ", 1)[1],  # RFC 5424 with STRUCTURED-DATA
+    1: lambda m: m.split(b"]: ", 1)[1],  # RFC 3164 with a TAG[PID]
+    2: lambda m: m.split(b"UPDOWN: ", 1)[1],  # Cisco-style: the mnemonic is the app
+    3: lambda m: json.loads(m)["msg"].encode(),  # JSON lines: the msg role
+    4: lambda m: m.split(b" - - - ", 1)[1],  # RFC 5424 without STRUCTURED-DATA
+    5: lambda m: m,  # no syslog header: all of it
+}
+
+
+def case_kafka_ndjson(env):
+    """The same with format=ndjson: every record is one JSON object whose message is the one
+    its input line carries (found through the line's token), each input exactly once."""
+    peer = env.opts.kafka_peer and os.path.abspath(env.opts.kafka_peer)
+    r = kafka_run(env, peer, 52, ",format=ndjson")
+    if r == SKIP:
+        return SKIP
+    cap, st, k, recs = r
+    originals = {token_of(m): m for m in cap.expected_messages()}
+    seen = set()
+    for rec in recs:
+        doc = json.loads(rec["value"])
+        tok = token_of(rec["value"])
+        check(tok not in seen, "token %s twice" % (tok,))
+        seen.add(tok)
+        want = NDJSON_MESSAGE[tok[1] % 6](originals[tok]).decode()
+        check(doc["message"] == want, "message %r, expected %r" % (doc["message"], want))
+        check(rec["key"] == expected_key(originals[tok]), "key %r for %r" % (rec["key"], originals[tok][:100]))
+    check(len(seen) == len(originals) == 20000, "%d of %d records" % (len(seen), len(originals)))
+    check(k["bytes_copied"] == 0, "the Kafka sink copied %d bytes" % k["bytes_copied"])
+    print("kafka_ndjson: %d JSON records, %d B encoded, worker copied %d B"
+          % (len(recs), k["bytes"], st["bytes_copied"]))
+
+
+def case_kafka_errors(env):
+    """50 ProduceRequests fail (NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT): librdkafka
+    retries them (idempotent producer), every record still arrives exactly once, and the
+    resends are counted. The idle wait covers one statistics period after the last delivery."""
+    peer = env.opts.kafka_peer and os.path.abspath(env.opts.kafka_peer)
+    r = kafka_run(env, peer, 53, errors=50, idle_ms=1500)
+    if r == SKIP:
+        return SKIP
+    cap, st, k, recs = r
+    values = collections.Counter(r["value"] for r in recs)
+    check(values == collections.Counter(cap.expected_messages()),
+          "records differ from the capture (%d read, %d distinct)" % (len(recs), len(values)))
+    check(k["retries"] > 0 and k["retries"] == k["librdkafka_resent"] + k["produced_again"],
+          "retries not counted: %s" % k)
+    check_keys_and_partitions(recs, expected_key, "kafka_errors")
+    check_partition_order(cap, recs, "kafka_errors")
+    print("kafka_errors: %d records exactly once; %d records resent by librdkafka, %d produced again"
+          % (len(recs), k["librdkafka_resent"], k["produced_again"]))
+
+
+def case_kafka_down(env):
+    """No broker at all: records wait in librdkafka (no message timeout) until the drain
+    deadline, then are purged and counted (shutdown); logagg exits 0 on time."""
+    peer = env.opts.kafka_peer and os.path.abspath(env.opts.kafka_peer)
+    del peer  # no cluster: a loopback port nobody listens on
+    sample = os.path.join(ROOT, "docs", "samples", "sample.pcap")
+    t0 = time.time()
+    res, stats = run_logagg(env, sample, ["kafka:127.0.0.1:%d/logs" % free_port()],
+                            ["--drain-timeout", "1500"], idle_ms=300)
+    took = time.time() - t0
+    check(res.returncode == 0, describe(res))
+    st = load(stats)
+    check_invariants(st)
+    k = sink_of(st, "kafka")
+    check(k["delivered"] == 0 and k["dropped"]["shutdown"] == k["in"] == 4000, "kafka sink: %s" % k)
+    check(k["purged"] == k["produced"] > 0 and k["errors"] >= 1, "kafka sink: %s" % k)
+    check("dropped shutdown" in res.stdout, "the summary does not report the shutdown drops")
+    check(took < 60, "took %.1f s" % took)
+    print("kafka_down: %d records purged at the deadline, %d broker errors, %.1f s" % (k["purged"], k["errors"], took))
+
+
 CASES = {
     "tcp_octet": case_tcp_octet,
     "tcp_lf": case_tcp_lf,
@@ -530,8 +788,12 @@ CASES = {
     "port_pcap": case_port_pcap,
     "port_chains": case_port_chains,
     "port_ndjson": case_port_ndjson,
+    "kafka": case_kafka,
+    "kafka_ndjson": case_kafka_ndjson,
+    "kafka_errors": case_kafka_errors,
+    "kafka_down": case_kafka_down,
 }
 
 
 if __name__ == "__main__":
-    sys.exit(run_cases(CASES))
+    sys.exit(run_cases(CASES, options=[("--kafka-peer", "tests/sinks/kafka_peer (the Kafka cases)")]))

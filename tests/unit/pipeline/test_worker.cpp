@@ -131,12 +131,12 @@ struct fixture : ::testing::Test {
         EXPECT_EQ(rte_mempool_in_use_count(g_pool), in_use_before)
             << "mbufs leaked or double-freed";
     }
-    /// Dequeues everything, like the sink: bytes, then releases.
+    /// Dequeues everything, like the sink: bytes (from the packet or the arena), then releases.
     std::vector<std::string> drain(std::vector<msg_desc>* descs = nullptr) {
         std::vector<std::string> out;
         msg_desc d;
         while (ring != nullptr && rte_ring_dequeue_elem(ring, &d, sizeof d) == 0) {
-            out.push_back(bytes_of(d));
+            out.push_back(d.gen != 0 ? std::string(arena.base + d.off, d.len) : bytes_of(d));
             if (descs != nullptr) {
                 descs->push_back(d);
             }
@@ -214,6 +214,51 @@ TEST_F(fixture, DropModeDropsWholeUnitsThatDoNotFitAndFreesThem) {
     EXPECT_EQ(stats.sink_full[0].get(), 40u);
     EXPECT_EQ(stats.sink_in[0].get(), 80u);
     EXPECT_EQ(stats.messages_framed.get(), 80u);
+}
+
+TEST_F(fixture, ContiguousLaneGetsEachMessageAsOnePiece) {
+    // A Kafka lane: one buffer per message. Raw messages in one segment are referenced; encoded
+    // ones are generated whole (their references into the packet copied), after a key piece.
+    make_ring(1024);
+    std::vector<char> scratch(70000);
+    w.scratch = scratch.data();
+    w.scratch_size = static_cast<uint32_t>(scratch.size());
+    w.parse = true;
+    lane.contiguous = true;
+    lane.key = logagg::sink::key_field::host;
+    const std::string body(100, 'x'); // long enough that the encoder would reference it
+    const std::string line = "<13>1 2026-11-19T10:00:00Z web-01 app - - - " + body;
+    for (const auto format :
+         {logagg::log::output_format::raw, logagg::log::output_format::ndjson}) {
+        lane.format = format;
+        const uint64_t copied_before = stats.bytes_copied.get();
+        rte_mbuf* pkts[1] = {make_pkt(line + "\n" + line + "\n")};
+        logagg::pipeline::worker_frame_burst(w, pkts);
+        std::vector<msg_desc> descs;
+        (void)drain(&descs);
+        ASSERT_EQ(descs.size(), 4u) << "a key piece and one message piece, twice";
+        for (std::size_t i = 0; i < descs.size(); i += 2) {
+            EXPECT_EQ(descs[i].key, 1u);
+            EXPECT_EQ(std::string(arena.base + descs[i].off, descs[i].len), "web-01");
+            const msg_desc& m = descs[i + 1];
+            EXPECT_EQ(m.key, 0u);
+            EXPECT_EQ(m.more, 0u);
+            if (format == logagg::log::output_format::raw) {
+                EXPECT_EQ(m.gen, 0u);
+                EXPECT_EQ(bytes_of(m), line);
+            } else {
+                ASSERT_EQ(m.gen, 1u);
+                const std::string json(arena.base + m.off, m.len);
+                EXPECT_NE(json.find("\"message\":\"" + body + "\""), std::string::npos) << json;
+            }
+        }
+        if (format == logagg::log::output_format::raw) {
+            EXPECT_EQ(stats.bytes_copied.get(), copied_before);
+        } else {
+            EXPECT_GE(stats.bytes_copied.get() - copied_before, 2 * body.size());
+        }
+        arena.released.store(arena.head);
+    }
 }
 
 TEST_F(fixture, RxDispatchSpreadsByFlowAndCountsFullWorkerRings) {
