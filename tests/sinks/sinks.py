@@ -338,25 +338,40 @@ def case_tcp_deadline(env):
 
 
 def case_fanout(env):
-    """The same input to a file sink and a TCP collector at once: each gets everything, and
-    every mbuf is back in the pool at exit."""
+    """The same input to a file sink, a TCP collector and a DPDK port (chained, with an ndjson
+    file sink too) at once: each gets everything, and every mbuf (direct and indirect) is back
+    in the pools at exit."""
     cap, pcap = big_capture(env, 45, 20000)
     rs = Rsyslog(env, "fanout", free_port())
     rs.start()
     outdir = env.path("fan-file")
+    ndjson = env.path("fan-ndjson")
+    tx = env.path("fan-tx.pcap")
+    stats = env.path("stats-fanout.json")
+    env.runs += 1
+    args = [env.logagg, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix",
+            "logagg-sinks-fanout-%d" % os.getpid(), "--log-level=error",
+            "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" % (pcap, tx), "--",
+            "--sink", "file:%s" % outdir, "--sink", "tcp:127.0.0.1:%d" % rs.port,
+            "--sink", "port:0,dst=198.18.7.7:5514,src=198.18.7.1,dmac=02:00:00:00:00:07",
+            "--sink", "file:%s,format=ndjson" % ndjson, "--test-tx-chains",
+            "--on-sink-full", "block", "--exit-on-idle", "500", "--stats-json", stats]
     try:
-        res, stats = run_logagg(env, pcap, ["file:%s" % outdir, "tcp:127.0.0.1:%d" % rs.port],
-                                ["--on-sink-full", "block"])
+        res = subprocess.run(args, capture_output=True, text=True, timeout=300)
         check(res.returncode == 0, describe(res))
     finally:
         rs.stop()
     st = load(stats)
     check_invariants(st)
-    check(st["messages"]["routed"] == 20000 and st["messages"]["delivered"] == 40000, "messages: %s" % st["messages"])
+    check(st["messages"]["routed"] == 20000 and st["messages"]["delivered"] == 80000, "messages: %s" % st["messages"])
+    check(all(k["in"] == k["delivered"] == 20000 for k in st["sinks"]), "sinks: %s" % st["sinks"])
     check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
     from e2e import output_lines
     check_exactly_once(cap, output_lines(outdir), "file sink")
     check_exactly_once(cap, rs.lines(), "tcp sink")
+    check_exactly_once(cap, check_datagrams(read_pcap(tx), "02:00:00:00:00:07", "198.18.7.1", "198.18.7.7",
+                                            514, 5514, 1500, "lf"), "port sink")
+    check(len(output_lines(ndjson)) == 20000, "ndjson file sink")
 
 
 def case_routes(env):
