@@ -560,6 +560,10 @@ std::string runtime::impl::setup() {
         wk.routes = &cfg.routes;
         wk.default_sinks = cfg.default_sinks;
         wk.needs_source = needs_source;
+        wk.validate_json =
+            std::any_of(cfg.sinks.begin(), cfg.sinks.end(), [](const sink::sink_spec& sp) {
+                return sp.format == log::output_format::ndjson;
+            });
         wk.max_msg = cfg.max_msg;
         wk.drop_oversize = cfg.drop_oversize;
         try {

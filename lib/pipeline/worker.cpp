@@ -372,7 +372,7 @@ void handle_message(worker_ctx& w, packet_state& ps, listen_format lf_format, co
         failed ? listen_format::count_
                : (lf_format == listen_format::auto_detect ? detect(v) : lf_format);
     log::log_record r;
-    log::json_captures captures;
+    log::json_captures& captures = w.captures; // reused: parse() resets what it fills
     bool has_captures = false;
     bool ok = true;
     log::input_format in = log::input_format::raw;
@@ -386,8 +386,9 @@ void handle_message(worker_ctx& w, packet_state& ps, listen_format lf_format, co
             data = w.scratch;
             capacity = w.scratch_size;
         }
-        const bool validate = true; // ndjson embeds the object; filters read captured values
-        const log::json_status st = x->parse(data, v.size(), capacity, validate, r, &captures);
+        // Whole-document validation only when an ndjson sink embeds the object as it is.
+        const log::json_status st =
+            x->parse(data, v.size(), capacity, w.validate_json, r, &captures);
         has_captures = true;
         if (st != log::json_status::ok) {
             errors[static_cast<std::size_t>(st)].add();

@@ -63,6 +63,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     const std::vector<log::route>* routes = nullptr;   ///< --route, in order (or none)
     uint32_t default_sinks = 0; ///< sinks of records no route matched (sinks no route names)
     bool needs_source = false;  ///< a filter or route reads "source"
+    /// An ndjson sink embeds JSON objects verbatim: validate them whole before (else only the
+    /// fields read are checked).
+    bool validate_json = false;
+    log::json_captures captures; ///< json.KEY values of the current message (filters)
     /// Without parsing, messages still need a contiguous view (a lane with a key or one that
     /// takes each message as one piece).
     bool need_view = false;

@@ -701,6 +701,7 @@ simdjson::dom::element parse_record(simdjson::dom::parser& p, const std::string&
 
 TEST_F(lanes_fixture, NdjsonLaneGetsOneJsonObjectPerMessage) {
     w.parse = true;
+    w.validate_json = true; // as the runtime sets it when a sink writes ndjson
     lanes[0].format = logagg::log::output_format::ndjson;
     w.default_sinks = 0b01;
     const std::string long_text =
@@ -840,6 +841,7 @@ std::string gelf_chunk(uint64_t id, uint8_t seq, uint8_t count, std::string_view
 
 TEST_F(lanes_fixture, GelfPlainZlibAndChunkedBecomeOneRecordEach) {
     w.parse = true;
+    w.validate_json = true; // as the runtime sets it when a sink writes ndjson
     lanes[0].format = logagg::log::output_format::ndjson;
     w.default_sinks = 0b01;
     auto doc = [](const std::string& host, const std::string& msg) {
@@ -981,6 +983,7 @@ TEST_F(lanes_fixture, SpilledUnitsOfAFannedOutPacketHoldAReferenceEach) {
 
 TEST_F(lanes_fixture, FullArenaDropsMessagesAndCountsThem) {
     w.parse = true;
+    w.validate_json = true; // as the runtime sets it when a sink writes ndjson
     lanes[0].format = logagg::log::output_format::ndjson;
     arenas[0].size = 8192; // the sink releases nothing until take(): it fills up
     w.default_sinks = 0b01;
