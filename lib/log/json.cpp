@@ -206,7 +206,8 @@ json_field_map::json_field_map() {
     set(json_role::ts, {"@timestamp", "timestamp", "time", "ts", "t", "@t"});
     set(json_role::sev, {"severity", "level", "log.level", "levelname", "lvl", "loglevel", "@l"});
     set(json_role::host, {"host", "hostname", "host.name", "source_host"});
-    set(json_role::app, {"app", "service", "service.name", "application", "appname", "name"});
+    set(json_role::app,
+        {"app", "service", "service.name", "application", "appname", "name", "_app"});
     set(json_role::procid, {"pid", "process.pid", "procid"});
     set(json_role::msgid, {"msgid", "event.action"});
     set(json_role::msg, {"message", "msg", "log", "short_message", "text", "@m", "@mt"});

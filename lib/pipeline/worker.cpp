@@ -318,6 +318,9 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
     auto gen_off = static_cast<uint32_t>(at);
     if (!key.empty()) {
         std::memcpy(gen_at, key.data(), key.size());
+        if (l.key != sink::key_field::source) {
+            w.stats->bytes_copied.add(key.size()); // a host or app name out of the message
+        }
         l.staged[l.n_staged++] =
             msg_desc{m, gen_off, static_cast<uint32_t>(key.size()), 0, 0, 0, 1, 1, 1, 0};
         gen_at += key.size();
@@ -416,6 +419,9 @@ void handle_message(worker_ctx& w, packet_state& ps, listen_format lf_format, co
         ok = parse_json(w.gelf_json, w.stats->gelf_errors);
         if (ok) {
             r.format = log::input_format::gelf;
+            if (r.severity < 0) {
+                r.severity = 1; // the GELF specification's default level (alert)
+            }
         }
         break;
     case listen_format::rfc3164: {

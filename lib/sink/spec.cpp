@@ -99,8 +99,6 @@ namespace {
 struct param_parser {
     sink_spec& s;
     bool framing_given = false;
-    bool batch_ms_given = false;
-    bool buffer_given = false;
 
     std::string common(std::string_view k, std::string_view v, bool& known) {
         known = true;
@@ -133,7 +131,6 @@ struct param_parser {
                 return fmt::format("buffer '{}' is not a size in 64K-64G", v);
             }
             s.buffer_bytes = *n;
-            buffer_given = true;
         } else if (k == "drop") {
             if (v != "newest" && v != "oldest") {
                 return fmt::format("drop '{}' is not newest or oldest", v);
@@ -157,7 +154,6 @@ struct param_parser {
                 return fmt::format("batch-ms '{}' is not a number of milliseconds in 0-60000", v);
             }
             s.batch.max_age_us = static_cast<uint32_t>(*n * 1000);
-            batch_ms_given = true;
         } else {
             known = false;
         }
@@ -181,6 +177,9 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         return fmt::format("'{}' is not TYPE:TARGET with TYPE file, tcp, kafka or port", text);
     }
     out.type = static_cast<sink_type>(it - sink_type_names.begin());
+    if (text.back() == ',') {
+        return bad(out, fmt::format("'{}' ends with a comma", text));
+    }
     std::string_view rest = text.substr(colon + 1);
     std::string_view target;
     if (out.type == sink_type::kafka) {
@@ -193,6 +192,7 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         rest = rest.substr(slash + 1);
         out.topic.assign(next_item(rest));
         if (out.brokers.empty() || out.topic.empty() || out.topic.size() > 249 ||
+            out.topic == "." || out.topic == ".." ||
             out.topic.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                         "0123456789._-") != std::string::npos) {
             return bad(out, fmt::format("'{}': needs BROKERS/TOPIC, the topic 1-249 of "

@@ -709,8 +709,10 @@ def case_kafka(env):
     check(k["bytes_copied"] == 0, "the Kafka sink copied %d bytes" % k["bytes_copied"])
     # Single-segment messages go to librdkafka as pointers into the packet; a message split
     # over the segments of a reassembled datagram is linearised to parse it and copied into
-    # the lane's arena to be one piece: twice its length, counted.
-    want = 2 * straddling_bytes(cap)
+    # the lane's arena to be one piece: twice its length, counted. Each key (a host name out of
+    # the message) is copied into the arena too, counted.
+    keys = sum(len(expected_key(m) or b"") for m in cap.expected_messages())
+    want = 2 * straddling_bytes(cap) + keys
     check(st["bytes_copied"] == want, "bytes_copied %d, expected %d" % (st["bytes_copied"], want))
     print("kafka: %d records over %d partitions, %d keys, %d produce rounds, copied %d B"
           % (len(recs), len({r["partition"] for r in recs}), len(parts), k["batches"], st["bytes_copied"]))
