@@ -330,7 +330,8 @@ std::string summary_table(const snapshot& s) {
                          s.mbufs_in_use_at_exit);
     }
     o += fmt::format("  accounting: packets {} (received + reassembled = to workers + answered + "
-                     "dropped + merged fragments), messages {} (framed = routed + dropped), "
+                     "neighbour + dropped + merged fragments), messages {} (framed = routed + "
+                     "dropped), "
                      "sinks {} (in = delivered + dropped{})\n",
                      s.packets_balanced() ? "balanced" : "UNBALANCED",
                      s.messages_balanced() ? "balanced" : "UNBALANCED",
