@@ -134,8 +134,7 @@ bool port_sink::append_ref(datagram& d, const rte_mbuf* seg, uint32_t off, uint3
     return true;
 }
 
-bool port_sink::build(datagram& d, uint64_t now_tsc) noexcept {
-    (void)now_tsc;
+bool port_sink::build(datagram& d) noexcept {
     rte_mbuf* h = rte_pktmbuf_alloc(tx_.pool);
     if (h == nullptr) {
         ++no_mbufs_;
@@ -336,7 +335,7 @@ uint32_t port_sink::poll(uint64_t now_tsc) noexcept {
     for (int round = 0; round < 4 && q_.waiting() != 0; ++round) {
         std::array<rte_mbuf*, tx_burst> heads{};
         uint32_t n = 0;
-        while (n < tx_burst && q_.waiting() != 0 && build(pending_[n], now_tsc)) {
+        while (n < tx_burst && q_.waiting() != 0 && build(pending_[n])) {
             heads[n] = pending_[n].head;
             ++n;
         }

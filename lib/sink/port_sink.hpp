@@ -66,7 +66,7 @@ private:
 
     /// Builds one datagram from the waiting records at q_.sent() (marking them sent).
     /// @return false when nothing could be built (no records, no mbufs, no next hop).
-    bool build(datagram& d, uint64_t now_tsc) noexcept;
+    bool build(datagram& d) noexcept;
     bool append_gen(datagram& d, const char* p, uint32_t len) noexcept;
     bool append_ref(datagram& d, const rte_mbuf* seg, uint32_t off, uint32_t len) noexcept;
     void finish_headers(datagram& d) noexcept;

@@ -103,32 +103,16 @@ public:
     template <class F>
     bool for_each_run(const queued_record& r, F&& f) const noexcept {
         bool lf = false;
-        for (uint16_t k = 0; k < r.n; ++k) {
-            const pipeline::msg_desc& d = desc(r.first + k);
-            if (d.key != 0) {
-                continue;
-            }
-            if (d.gen != 0) {
-                f(gen_bytes(r, d), static_cast<uint32_t>(d.len));
+        for_each_segment(
+            r,
+            [&](const rte_mbuf* seg, uint32_t off, uint32_t len, bool lf_follows) {
+                f(rte_pktmbuf_mtod_offset(seg, const char*, off), len);
+                lf = lf_follows;
+            },
+            [&](const char* p, uint32_t len) {
+                f(p, len);
                 lf = false;
-                continue;
-            }
-            const rte_mbuf* seg = d.pkt;
-            uint32_t off = d.off;
-            while (off >= seg->data_len) { // the worker checked the chain covers the message
-                off -= seg->data_len;
-                seg = seg->next;
-            }
-            uint32_t left = d.len;
-            while (left != 0) {
-                const uint32_t take = std::min<uint32_t>(left, seg->data_len - off);
-                f(rte_pktmbuf_mtod_offset(seg, const char*, off), take);
-                left -= take;
-                off = 0;
-                seg = seg->next;
-            }
-            lf = d.lf_follows != 0;
-        }
+            });
         return lf;
     }
 
