@@ -22,6 +22,9 @@ using sink::max_sinks;
 
 /// Port ids --ip accepts before EAL says which exist; the runtime checks the port is there.
 constexpr uint64_t max_port_id = 1024;
+/// Lcore ids the options accept before EAL says which are enabled; the role check after it
+/// names the lcores EAL enabled.
+constexpr uint64_t max_lcore_id = 1024;
 
 struct option_doc {
     std::string_view name;
@@ -69,7 +72,8 @@ constexpr option_doc options_table[] = {
      "keep only records matching EXPR (repeatable: all must match), e.g. 'sev<=warning', "
      "'app==nginx', 'host^=web-', 'json.kubernetes_namespace==prod && sev<=err'; fields sev, "
      "facility, host, app, procid, msgid, msg, format, source, json.KEY, sd.SDID.PARAM; "
-     "operators == != ^= (prefix) *= (contains) < <= > >= (docs/formats.md#filters)"},
+     "operators == != ^= (prefix) *= (contains) < <= > >=; terms join with && only (for A or B, "
+     "two --route to the same sink) (docs/formats.md#filters)"},
     {"--route", "EXPR=>SINK[,SINK...]",
      "records matching EXPR go to the named sinks (repeatable; a record goes to every route it "
      "matches); records no route matches go to the sinks no route names, or are dropped "
@@ -127,6 +131,11 @@ constexpr option_doc options_table[] = {
      "multi-segment TX (net_pcap copes), to exercise the zero-copy path"},
 };
 
+/// Options that may be given more than once; every other one takes one value, and a second
+/// would silently replace the first.
+constexpr std::string_view repeatable_options[] = {"--listen", "--sink", "--filter", "--route",
+                                                   "--ip"};
+
 using util::parse_u64;
 
 [[nodiscard]] bool is_pow2(uint64_t v) {
@@ -143,6 +152,7 @@ struct parser {
     }
 
     bool listen(std::string_view v) {
+        const std::string_view whole = v;
         constexpr std::string_view prefix = "udp:";
         if (v.substr(0, prefix.size()) != prefix) {
             return fail(fmt::format("--listen: '{}' is not udp:PORT (only UDP is supported)", v));
@@ -160,6 +170,10 @@ struct parser {
                 if (kv.substr(0, fr.size()) != fr) {
                     return fail(
                         fmt::format("--listen: unknown parameter '{}' (known: framing)", kv));
+                }
+                if (framing) {
+                    return fail(
+                        fmt::format("--listen: parameter 'framing' given twice in '{}'", whole));
                 }
                 framing = parse_framing(kv.substr(fr.size()));
                 if (!framing) {
@@ -184,6 +198,11 @@ struct parser {
             format = static_cast<pipeline::listen_format>(i);
             v = v.substr(0, colon);
         }
+        if (framing && format == pipeline::listen_format::gelf) {
+            return fail(fmt::format("--listen: '{}': framing does not apply to gelf (one message "
+                                    "per datagram)",
+                                    whole));
+        }
         const auto port = parse_u64(v.substr(prefix.size()));
         if (!port || *port == 0 || *port > 65535) {
             return fail(fmt::format("--listen: '{}': PORT must be 1-65535", v));
@@ -205,10 +224,14 @@ struct parser {
         const std::size_t slash = v.rfind('/');
         const auto port =
             colon == std::string_view::npos ? std::nullopt : parse_u64(v.substr(0, colon));
-        if (!port || *port >= max_port_id || slash == std::string_view::npos || slash < colon) {
+        if (!port || slash == std::string_view::npos || slash < colon) {
             return fail(fmt::format(
                 "--ip: '{}' is not PORT:ADDR/PREFIX (e.g. 0:198.18.0.1/24 or 0:2001:db8::1/64)",
                 v));
+        }
+        if (*port >= max_port_id) {
+            return fail(fmt::format("--ip: port {} is out of range (DPDK port ids 0-{})", *port,
+                                    max_port_id - 1));
         }
         spec.port = static_cast<uint16_t>(*port);
         const std::string addr(v.substr(colon + 1, slash - colon - 1));
@@ -337,21 +360,27 @@ struct parser {
     std::vector<std::pair<log::filter, std::string>> route_targets;
 
     bool lcores(std::string_view opt, std::string_view v, std::vector<unsigned>& out) {
-        auto l = parse_lcore_list(v);
-        if (!l || l->empty()) {
-            return fail(fmt::format("{}: '{}' is not an lcore list like 1 or 1,2 or 1-3", opt, v));
+        std::string why;
+        auto l = parse_lcore_list(v, &why);
+        if (!l) {
+            return fail(
+                fmt::format("{}: '{}': {} (an lcore list is like 1, 1,2 or 1-3)", opt, v, why));
         }
         out = std::move(*l);
         return true;
     }
 
+    /// @p size: a byte size (K/M/G suffixes allowed) rather than a plain number.
     template <typename T>
-    bool number(std::string_view opt, std::string_view v, uint64_t lo, uint64_t hi, T& out) {
-        const auto n = parse_u64(v);
-        if (!n || *n < lo || *n > hi) {
-            return fail(fmt::format("{}: '{}' is not a whole number in {}-{}", opt, v, lo, hi));
+    bool number(std::string_view opt, std::string_view v, uint64_t lo, uint64_t hi, T& out,
+                bool size = false) {
+        uint64_t n = 0;
+        const util::number_fault f = util::read_number(v, size, lo, hi, n);
+        if (f != util::number_fault::none) {
+            return fail(util::number_message(fmt::format("{}:", opt), v, f, size, lo, hi,
+                                             size ? "a size" : "a whole number"));
         }
-        out = static_cast<T>(*n);
+        out = static_cast<T>(n);
         return true;
     }
 
@@ -379,7 +408,7 @@ struct parser {
         }
         if (opt == "--sink-lcore") {
             unsigned id = 0;
-            if (!number(opt, v, 0, 1023, id)) {
+            if (!number(opt, v, 0, max_lcore_id - 1, id)) {
                 return false;
             }
             cfg.sink_lcore = id;
@@ -389,9 +418,12 @@ struct parser {
             double d = 0;
             const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
             if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || !std::isfinite(d) ||
-                d < 0 || d > 86400) {
+                d < 0) {
                 return fail(
                     fmt::format("--stats-interval: '{}' is not a number of seconds in 0-86400", v));
+            }
+            if (d > 86400) {
+                return fail(fmt::format("--stats-interval: '{}' is too large: at most 86400", v));
             }
             cfg.stats_interval_s = d;
             return true;
@@ -461,12 +493,7 @@ struct parser {
             return true;
         }
         if (opt == "--max-msg") {
-            const auto n = parse_size(v);
-            if (!n || *n < 16 || *n > 65536) {
-                return fail(fmt::format("--max-msg: '{}' is not a size in 16-65536 bytes", v));
-            }
-            cfg.max_msg = static_cast<uint32_t>(*n);
-            return true;
+            return number(opt, v, 16, 65536, cfg.max_msg, true);
         }
         if (opt == "--on-parse-error") {
             if (v != "forward" && v != "drop") {
@@ -520,29 +547,47 @@ std::optional<uint64_t> parse_size(std::string_view s) {
     return util::parse_size(s);
 }
 
-std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s) {
+std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s, std::string* why) {
+    const auto fail = [&](std::string reason) -> std::optional<std::vector<unsigned>> {
+        if (why != nullptr) {
+            *why = std::move(reason);
+        }
+        return std::nullopt;
+    };
+    if (s.empty()) {
+        return fail("the list is empty");
+    }
     std::vector<unsigned> out;
-    while (!s.empty()) {
+    while (true) {
         const std::size_t comma = s.find(',');
         const std::string_view item = s.substr(0, comma);
-        s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-        if (comma != std::string_view::npos && s.empty()) {
-            return std::nullopt; // trailing comma
+        if (item.empty()) {
+            return fail("the list has an empty item");
         }
         const std::size_t dash = item.find('-');
         const auto lo = parse_u64(item.substr(0, dash));
         const auto hi = dash == std::string_view::npos ? lo : parse_u64(item.substr(dash + 1));
-        if (!lo || !hi || *lo > *hi || *hi >= 1024) {
-            return std::nullopt;
+        if (!lo || !hi) {
+            return fail(fmt::format("'{}' is not an lcore id or a range like 1-3", item));
+        }
+        if (*hi >= max_lcore_id || *lo >= max_lcore_id) {
+            return fail(fmt::format("lcore {} is out of range (0-{})", std::max(*lo, *hi),
+                                    max_lcore_id - 1));
+        }
+        if (*lo > *hi) {
+            return fail(fmt::format("'{}' counts down (write {}-{})", item, *hi, *lo));
         }
         for (uint64_t i = *lo; i <= *hi; ++i) {
             if (std::find(out.begin(), out.end(), i) != out.end()) {
-                return std::nullopt;
+                return fail(fmt::format("lcore {} is listed twice", i));
             }
             out.push_back(static_cast<unsigned>(i));
         }
+        if (comma == std::string_view::npos) {
+            return out;
+        }
+        s = s.substr(comma + 1);
     }
-    return out;
 }
 
 std::string help_text() {
@@ -606,6 +651,7 @@ std::string help_text() {
 parse_result parse_options(std::span<const std::string_view> args) {
     parser p;
     parse_result res;
+    std::vector<std::string_view> given; ///< single-valued options seen so far
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view a = args[i];
         if (a == "-h" || a == "--help") {
@@ -642,6 +688,14 @@ parse_result parse_options(std::span<const std::string_view> args) {
         if (!known) {
             res.error = fmt::format("unknown option '{}' (see --help)", a);
             return res;
+        }
+        if (std::find(std::begin(repeatable_options), std::end(repeatable_options), a) ==
+            std::end(repeatable_options)) {
+            if (std::find(given.begin(), given.end(), a) != given.end()) {
+                res.error = fmt::format("{}: given twice (it takes one value)", a);
+                return res;
+            }
+            given.push_back(a);
         }
         if (!inline_value) {
             if (i + 1 >= args.size()) {

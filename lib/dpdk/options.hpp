@@ -93,8 +93,10 @@ struct parse_result {
 /// The --help text (every option, defaults, an example).
 [[nodiscard]] std::string help_text();
 
-/// Parses "1,3-5" into {1,3,4,5}. @return nullopt on syntax errors or ids >= 1024.
-[[nodiscard]] std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s);
+/// Parses "1,3-5" into {1,3,4,5}. @return nullopt on syntax errors, ids >= 1024 or an lcore
+/// listed twice; then @p why (if given) says which, e.g. "lcore 1 is listed twice".
+[[nodiscard]] std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s,
+                                                                    std::string* why = nullptr);
 
 /// Parses lf | datagram | octet | auto. nullopt otherwise.
 [[nodiscard]] std::optional<log::framing_mode> parse_framing(std::string_view s);

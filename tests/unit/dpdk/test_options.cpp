@@ -316,6 +316,62 @@ TEST(Options, SizesAndLists) {
     EXPECT_FALSE(parse_lcore_list("1024"));
 }
 
+TEST(Options, UsageErrorsSayWhatIsWrong) {
+    // Each error must contain the listed text: the option and what exactly is wrong.
+    const std::vector<std::pair<std::vector<std::string_view>, std::string>> cases = {
+        {{"--sink", "file:x", "--rx-lcores", "1,1"}, "--rx-lcores: '1,1': lcore 1 is listed twice"},
+        {{"--sink", "file:x", "--worker-lcores", "1-3,2"}, "lcore 2 is listed twice"},
+        {{"--sink", "file:x", "--rx-lcores", "3-1"}, "'3-1' counts down (write 1-3)"},
+        {{"--sink", "file:x", "--rx-lcores", "1024"}, "lcore 1024 is out of range (0-1023)"},
+        {{"--sink", "file:x", "--rx-lcores", "1,"}, "the list has an empty item"},
+        {{"--sink", "file:x", "--rx-lcores", "x"}, "'x' is not an lcore id"},
+        {{"--sink", "file:x,rotate-bytes=17179869184G"},
+         "--sink: file sink: rotate-bytes '17179869184G' is too large: at most 16384G"},
+        {{"--sink", "file:x", "--filter", "app==a || app==b"},
+         "--filter: 'app==a || app==b': '||' is not supported"},
+        {{"--sink", "file:x", "--filter", "app==a||app==b"}, "--route 'A=>SINK' --route 'B=>SINK'"},
+        {{"--sink", "file:x", "--route", "app==a || app==b=>file"},
+         "--route: 'app==a || app==b': '||' is not supported"},
+        {{"--sink", "file:x,framing=octet,framing=lf"},
+         "--sink: file sink: parameter 'framing' given twice"},
+        {{"--sink", "file:x", "--listen", "udp:514,framing=lf,framing=octet"},
+         "--listen: parameter 'framing' given twice"},
+        {{"--sink", "file:x", "--drain-timeout", "99999999999999999999"},
+         "--drain-timeout: '99999999999999999999' is too large: at most 3600000"},
+        {{"--sink", "file:x", "--max-msg", "64G"}, "--max-msg: '64G' is too large: at most 64K"},
+        {{"--sink", "file:x", "--max-msg", "99999999999999999999G"}, "is too large: at most 64K"},
+        {{"--sink", "file:x", "--burst", "0"}, "--burst: '0' is too small: at least 1"},
+        {{"--sink", "file:x", "--mbufs", "lots"}, "--mbufs: 'lots' is not a whole number"},
+        {{"--sink", "file:x", "--stats-interval", "100000"},
+         "--stats-interval: '100000' is too large: at most 86400"},
+        {{"--sink", "file:x", "--stats-json", "a", "--stats-json", "b"},
+         "--stats-json: given twice"},
+        {{"--sink", "file:x", "--on-sink-full", "drop", "--on-sink-full=block"},
+         "--on-sink-full: given twice"},
+        {{"--sink", "file:x", "--framing", "lf", "--framing", "octet"}, "--framing: given twice"},
+        {{"--sink", "file:x", "--listen", "udp:12201:gelf,framing=lf"},
+         "--listen: 'udp:12201:gelf,framing=lf': framing does not apply to gelf"},
+        {{"--sink", "file:x", "--ip", "5000:198.18.0.1/24"},
+         "--ip: port 5000 is out of range (DPDK port ids 0-1023)"},
+    };
+    for (const auto& [args, text] : cases) {
+        const auto r = parse(args);
+        EXPECT_EQ(r.what, parse_result::action::usage_error) << text;
+        EXPECT_NE(r.error.find(text), std::string::npos)
+            << "'" << r.error << "' should contain '" << text << "'";
+    }
+    // What they refuse, they accept written right.
+    for (const std::vector<std::string_view>& args :
+         std::vector<std::vector<std::string_view>>{
+             {"--sink", "file:x", "--rx-lcores", "1-3,5"},
+             {"--sink", "file:x,rotate-bytes=16384G"},
+             {"--sink", "file:x", "--filter", "msg*=\"a||b\""},
+             {"--sink", "file:x", "--listen", "udp:514", "--listen", "udp:515,framing=octet"}}) {
+        const auto r = parse(args);
+        EXPECT_EQ(r.what, parse_result::action::run) << r.error;
+    }
+}
+
 config cfg(std::vector<unsigned> rx = {}, std::vector<unsigned> w = {},
            std::optional<unsigned> sink = {}) {
     config c;
