@@ -82,7 +82,11 @@ int main(int argc, char** argv) {
     case parse_result::action::run:
         break;
     }
-    const config& cfg = parsed.cfg;
+    config cfg = std::move(parsed.cfg);
+    // What the options name on the filesystem is the user's too: checked now, not at exit.
+    if (const std::string e = check_paths(cfg); !e.empty()) {
+        return usage_error(e);
+    }
 
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN); // a file size limit shows up as EFBIG, counted by the sink
@@ -138,10 +142,11 @@ int main(int argc, char** argv) {
     }
     int status = exit_runtime;
     {
-        std::string error;
+        logagg::util::failure error;
         auto rt = runtime::create(cfg, roles.plan, error);
         if (!rt) {
-            fmt::print(stderr, "logagg: {}\n", error);
+            fmt::print(stderr, "logagg: {}\n", error.text);
+            status = error.usage ? exit_usage : exit_runtime;
         } else {
             status = rt->run();
             const snapshot s = rt->take_snapshot();

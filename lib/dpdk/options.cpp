@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane.
 #include "dpdk/options.hpp"
+#include "sink/kafka_conf.hpp"
 #include "util/parse.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <charconv>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include <fmt/core.h>
 
@@ -92,7 +99,9 @@ constexpr option_doc options_table[] = {
     {"--sink-lcore", "ID", "lcore that runs the sinks (default: the main lcore)"},
     {"--stats-interval", "SEC",
      "print a one-line stats summary every SEC seconds (default 0 = never)"},
-    {"--stats-json", "PATH", "write all counters as JSON to PATH at exit (schema: docs/stats.md)"},
+    {"--stats-json", "PATH",
+     "write all counters as JSON to PATH at exit (schema: docs/stats.md); its directory must "
+     "exist and be writable at start (or be a file sink's, created at start)"},
     {"--exit-on-idle", "MS",
      "stop as on SIGTERM once no frame arrived for MS milliseconds (capture replays)"},
     {"--on-sink-full", "drop|block",
@@ -275,6 +284,11 @@ struct parser {
         if (std::string e = sink::parse_sink_spec(v, spec); !e.empty()) {
             return fail("--sink: " + e);
         }
+        if (spec.type == sink::sink_type::kafka) {
+            if (std::string e = sink::check_kafka_conf(spec); !e.empty()) {
+                return fail("--sink: kafka sink: " + e);
+            }
+        }
         if (cfg.sinks.size() == max_sinks) {
             return fail(fmt::format("--sink: at most {} sinks", max_sinks));
         }
@@ -358,6 +372,58 @@ struct parser {
     }
 
     std::vector<std::pair<log::filter, std::string>> route_targets;
+
+    /// Is @p addr (of @p family) inside one of the --ip prefixes of @p port?
+    [[nodiscard]] bool on_link(uint16_t port, int family, const uint8_t* addr) const {
+        for (const ip_spec& ip : cfg.ips) {
+            if (ip.port != port || ip.family != family) {
+                continue;
+            }
+            bool inside = true;
+            for (unsigned bit = 0; bit < ip.prefix && inside; ++bit) {
+                const unsigned mask = 0x80u >> (bit % 8);
+                inside = (ip.addr[bit / 8] & mask) == (addr[bit / 8] & mask);
+            }
+            if (inside) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// What a port sink takes from the --ip options (its source address, its next hop's
+    /// subnet) is there: checked once every option is known, as --ip may follow --sink.
+    bool check_port_sinks() {
+        for (const sink::sink_spec& sp : cfg.sinks) {
+            if (sp.type != sink::sink_type::port) {
+                continue;
+            }
+            const auto on_port = [&](int family) {
+                return std::any_of(cfg.ips.begin(), cfg.ips.end(), [&](const ip_spec& ip) {
+                    return ip.port == sp.port_id && (family == 0 || ip.family == family);
+                });
+            };
+            const char* fam = sp.family == AF_INET ? "IPv4" : "IPv6";
+            if (!sp.has_src && !on_port(sp.family)) {
+                return fail(fmt::format("--sink {}: needs src=IP, or an --ip {} address on port {}",
+                                        sp.name, fam, sp.port_id));
+            }
+            if (sp.has_dmac) {
+                continue;
+            }
+            if (!on_port(0)) {
+                return fail(fmt::format("--sink {}: needs dmac=MAC, or an --ip on port {} so the "
+                                        "next hop can be resolved by ARP/NDP",
+                                        sp.name, sp.port_id));
+            }
+            if (!on_link(sp.port_id, sp.family, sp.has_gw ? sp.gw_addr : sp.dst_addr)) {
+                return fail(fmt::format("--sink {}: {} is not on a subnet of port {}'s --ip {} "
+                                        "addresses: give gw=ROUTER or dmac=MAC",
+                                        sp.name, sp.has_gw ? "gw" : "dst", sp.port_id, fam));
+            }
+        }
+        return true;
+    }
 
     bool lcores(std::string_view opt, std::string_view v, std::vector<unsigned>& out) {
         std::string why;
@@ -639,7 +705,9 @@ std::string help_text() {
         "  -h, --help                print this help and exit\n"
         "\n"
         "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM or --exit-on-idle), 1 on a runtime\n"
-        "failure, 2 on bad usage.\n"
+        "failure, 2 on bad usage: one line naming the option, before the first packet (values,\n"
+        "repeated options or parameters, paths, kafka-prop names and values, and what only EAL\n"
+        "knows: ports that do not exist, more RX lcores than a port has queues).\n"
         "\n"
         "Example (laptop, capture replay):\n"
         "  logagg -l 0-1 --no-huge -m 512 --no-pci "
@@ -713,7 +781,7 @@ parse_result parse_options(std::span<const std::string_view> args) {
         res.error = "--sink: required (e.g. --sink file:./out)";
         return res;
     }
-    if (!p.resolve_routes()) {
+    if (!p.resolve_routes() || !p.check_port_sinks()) {
         res.error = p.error;
         return res;
     }
@@ -726,6 +794,145 @@ parse_result parse_options(std::span<const std::string_view> args) {
     res.cfg = std::move(p.cfg);
     res.what = parse_result::action::run;
     return res;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Can a file be created in @p dir (which exists)? @return empty, or why not.
+[[nodiscard]] std::string dir_writable(const fs::path& dir) {
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        return fmt::format("directory '{}' is not writable: {}", dir.string(),
+                           std::strerror(errno));
+    }
+    return {};
+}
+
+/// The nearest existing directory at or above @p p (lexically), or why there is none.
+[[nodiscard]] std::string existing_ancestor(const fs::path& p, fs::path& out) {
+    std::error_code ec;
+    fs::path a = fs::absolute(p, ec).lexically_normal();
+    while (!fs::exists(a, ec)) {
+        if (!a.has_relative_path()) {
+            break;
+        }
+        a = a.parent_path();
+    }
+    if (!fs::is_directory(a, ec)) {
+        return fmt::format("'{}' is not a directory", a.string());
+    }
+    out = a;
+    return {};
+}
+
+/// One directory, however written: device and inode when it exists; else the absolute path
+/// with symbolic links of its existing part resolved and the rest lexically normalised.
+struct dir_identity {
+    bool exists = false;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    fs::path path;
+
+    explicit dir_identity(const std::string& dir) {
+        struct stat st {};
+        exists = ::stat(dir.c_str(), &st) == 0;
+        dev = st.st_dev;
+        ino = st.st_ino;
+        std::error_code ec;
+        path = fs::weakly_canonical(fs::absolute(dir, ec), ec).lexically_normal();
+        if (path.has_relative_path() && !path.has_filename()) {
+            path = path.parent_path(); // "out/" and "out" alike
+        }
+    }
+    [[nodiscard]] bool same(const dir_identity& o) const {
+        if (exists && o.exists) {
+            return dev == o.dev && ino == o.ino;
+        }
+        return path == o.path;
+    }
+};
+
+} // namespace
+
+std::string check_paths(const config& cfg) {
+    // A file sink creates its directory at start, before --stats-json is written at exit: the
+    // stats may go into a sink's directory that does not exist yet.
+    const auto sink_creates = [&](const fs::path& dir) {
+        const dir_identity id(dir.string());
+        return std::any_of(cfg.sinks.begin(), cfg.sinks.end(), [&](const sink::sink_spec& sp) {
+            return sp.type == sink::sink_type::file && !id.exists && id.same(dir_identity(sp.dir));
+        });
+    };
+    const fs::path stats(cfg.stats_json);
+    const fs::path stats_dir = stats.has_parent_path() ? stats.parent_path() : fs::path(".");
+    if (!cfg.stats_json.empty() && !sink_creates(stats_dir)) {
+        const std::string tmp = cfg.stats_json + ".tmp"; // what the exit writes, then renames
+        std::error_code ec;
+        if (fs::is_directory(stats, ec)) {
+            return fmt::format("--stats-json: '{}' is a directory; give a file path",
+                               cfg.stats_json);
+        }
+        if (!fs::exists(stats_dir, ec)) {
+            return fmt::format("--stats-json: cannot write '{}': directory '{}' does not exist",
+                               cfg.stats_json, stats_dir.string());
+        }
+        if (!fs::is_directory(stats_dir, ec)) {
+            return fmt::format("--stats-json: cannot write '{}': '{}' is not a directory",
+                               cfg.stats_json, stats_dir.string());
+        }
+        // The surest check is to do it: create the temporary file the exit writes, and remove
+        // it (one left by an earlier run is only opened, and left as it was).
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        const bool created = fd >= 0;
+        if (fd < 0 && errno == EEXIST) {
+            fd = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
+        }
+        if (fd < 0) {
+            return fmt::format("--stats-json: cannot write '{}': creating '{}' failed: {}",
+                               cfg.stats_json, tmp, std::strerror(errno));
+        }
+        ::close(fd);
+        if (created) {
+            ::unlink(tmp.c_str());
+        }
+    }
+    std::vector<std::pair<const sink::sink_spec*, dir_identity>> dirs;
+    for (const sink::sink_spec& sp : cfg.sinks) {
+        if (sp.type != sink::sink_type::file) {
+            continue;
+        }
+        std::error_code ec;
+        std::string why;
+        if (fs::exists(sp.dir, ec)) {
+            why = fs::is_directory(sp.dir, ec)
+                      ? dir_writable(sp.dir)
+                      : fmt::format("'{}' is not a directory", sp.dir);
+        } else {
+            // Created at start: its nearest existing ancestor must let it be.
+            fs::path a;
+            why = existing_ancestor(sp.dir, a);
+            if (why.empty()) {
+                why = dir_writable(a);
+            }
+            if (!why.empty()) {
+                why = fmt::format("cannot create directory '{}': {}", sp.dir, why);
+            }
+        }
+        if (!why.empty()) {
+            return fmt::format("--sink {}: {}", sp.name, why);
+        }
+        dir_identity id(sp.dir);
+        for (const auto& [other, other_id] : dirs) {
+            if (id.same(other_id)) {
+                return fmt::format("--sink {}: directory '{}' is also sink {}'s ('{}'): two "
+                                   "sinks would write the same segment files",
+                                   sp.name, sp.dir, other->name, other->dir);
+            }
+        }
+        dirs.emplace_back(&sp, std::move(id));
+    }
+    return {};
 }
 
 } // namespace logagg::dpdk

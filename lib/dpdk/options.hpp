@@ -104,4 +104,11 @@ struct parse_result {
 /// Parses a byte size with an optional K, M or G suffix (binary multiples). nullopt on error.
 [[nodiscard]] std::optional<uint64_t> parse_size(std::string_view s);
 
+/// What the options name on the filesystem, checked before anything starts (it touches the
+/// filesystem, nothing else): --stats-json can be written there (its temporary file is created
+/// and removed), every file sink's directory exists and is writable or can be created, and no
+/// two file sinks write one directory (compared by device and inode when it exists, else by
+/// path with symbolic links resolved). @return a usage error naming the option, or empty.
+[[nodiscard]] std::string check_paths(const config& cfg);
+
 } // namespace logagg::dpdk

@@ -12,6 +12,7 @@
 #include "dpdk/options.hpp"
 #include "dpdk/roles.hpp"
 #include "dpdk/stats.hpp"
+#include "util/failure.hpp"
 
 namespace logagg::dpdk {
 
@@ -21,9 +22,9 @@ extern std::atomic<bool> g_signal_stop;
 class runtime {
 public:
     /// Builds ports, pool, rings and contexts. On failure returns nullptr and sets @p error
-    /// (naming the port, queue or option).
+    /// (naming the port, queue or option; a usage error when the command line is at fault).
     [[nodiscard]] static std::unique_ptr<runtime> create(const config& cfg, const role_plan& plan,
-                                                         std::string& error);
+                                                         util::failure& error);
     ~runtime();
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
