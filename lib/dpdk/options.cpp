@@ -105,9 +105,9 @@ constexpr option_doc options_table[] = {
     {"--exit-on-idle", "MS",
      "stop as on SIGTERM once no frame arrived for MS milliseconds (capture replays)"},
     {"--on-sink-full", "drop|block",
-     "when the sink falls behind: drop and count (default), or block and let backpressure reach "
-     "the "
-     "NIC (lossless capture replay)"},
+     "when a sink falls behind: drop and count, or block and let backpressure reach the NIC. "
+     "Default: block when every port replays a capture file (net_pcap rx_pcap=, without "
+     "infinite_rx: the replay waits and loses nothing), drop when any port is live"},
     {"--ip", "PORT:ADDR/PREFIX",
      "own an IPv4 or IPv6 address on a port (repeatable): answer ARP, ICMP echo, neighbour "
      "solicitations "
@@ -709,10 +709,10 @@ std::string help_text() {
         "repeated options or parameters, paths, kafka-prop names and values, and what only EAL\n"
         "knows: ports that do not exist, more RX lcores than a port has queues).\n"
         "\n"
-        "Example (laptop, capture replay):\n"
+        "Example (laptop, capture replay; lossless: a replay blocks rather than drops):\n"
         "  logagg -l 0-1 --no-huge -m 512 --no-pci "
         "--vdev=net_pcap0,rx_pcap=docs/samples/sample.pcap \\\n"
-        "      -- --listen udp:514 --sink file:./out --exit-on-idle 500 --on-sink-full block\n";
+        "      -- --listen udp:514 --sink file:./out --exit-on-idle 500\n";
     return out;
 }
 
@@ -933,6 +933,37 @@ std::string check_paths(const config& cfg) {
         dirs.emplace_back(&sp, std::move(id));
     }
     return {};
+}
+
+rx_source port_rx_source(std::string_view driver, std::string_view devargs) {
+    if (driver != "net_pcap") {
+        return rx_source::live;
+    }
+    bool file = false;
+    while (!devargs.empty()) {
+        const std::size_t comma = devargs.find(',');
+        const std::string_view kv = devargs.substr(0, comma);
+        devargs = comma == std::string_view::npos ? std::string_view{} : devargs.substr(comma + 1);
+        const std::size_t eq = kv.find('=');
+        const std::string_view k = kv.substr(0, eq);
+        const std::string_view v =
+            eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1);
+        if (k == "rx_iface" || k == "rx_iface_in" || k == "iface") {
+            return rx_source::live;
+        }
+        if (k == "infinite_rx" && v != "0") {
+            return rx_source::live; // an endless replay stands for live traffic (load generator)
+        }
+        if (k == "rx_pcap") {
+            // A FIFO or a device (rx_pcap=/dev/stdin from tcpdump -w -) is a live source.
+            struct stat st {};
+            if (::stat(std::string(v).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+                return rx_source::live;
+            }
+            file = true;
+        }
+    }
+    return file ? rx_source::capture_file : rx_source::none;
 }
 
 } // namespace logagg::dpdk

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <rte_cycles.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -35,6 +36,30 @@
 namespace logagg::dpdk {
 
 std::atomic<bool> g_signal_stop{false};
+
+bool ports_replay_captures() {
+    bool capture = false;
+    uint16_t pid = 0;
+    RTE_ETH_FOREACH_DEV(pid) {
+        rte_eth_dev_info info{};
+        if (rte_eth_dev_info_get(pid, &info) != 0 || info.device == nullptr ||
+            info.driver_name == nullptr) {
+            return false;
+        }
+        const rte_devargs* da = rte_dev_devargs(info.device);
+        const char* args = da != nullptr && da->args != nullptr ? da->args : "";
+        switch (port_rx_source(info.driver_name, args)) {
+        case rx_source::capture_file:
+            capture = true;
+            break;
+        case rx_source::none:
+            break;
+        case rx_source::live:
+            return false;
+        }
+    }
+    return capture;
+}
 
 namespace {
 

@@ -19,6 +19,11 @@ namespace logagg::dpdk {
 /// Set by the SIGINT/SIGTERM handler (lock-free, so async-signal-safe); the control loop polls it.
 extern std::atomic<bool> g_signal_stop;
 
+/// Requires rte_eal_init(). True when at least one port EAL probed reads capture files and
+/// every other receives nothing (port_rx_source() of each port's driver and devargs): then a
+/// full sink can be waited for without loss, and --on-sink-full defaults to block.
+[[nodiscard]] bool ports_replay_captures();
+
 class runtime {
 public:
     /// Builds ports, pool, rings and contexts. On failure returns nullptr and sets @p error

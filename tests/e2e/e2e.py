@@ -284,7 +284,8 @@ def case_drop_mode(env):
     cap = gen_capture.build(seed=17, n_messages=20000, flows=40, noise=False, malformed=False)
     pcap = env.path("in.pcap")
     cap.write_pcap(pcap)
-    res, st, out = env.run(pcap, ["--sink-ring-size", "64", "--test-sink-delay-us", "3000"], block=False)
+    res, st, out = env.run(pcap, ["--sink-ring-size", "64", "--test-sink-delay-us", "3000", "--on-sink-full", "drop"],
+                           block=False)
     check(res.returncode == 0, describe(res))
     check_invariants(st)
     dropped = st["sinks"][0]["dropped"]["sink_full"]
@@ -299,6 +300,51 @@ def case_drop_mode(env):
         flow, i = idx[line]
         check(i > last.get(flow, -1), "per-flow order broken in drop mode")
         last[flow] = i
+
+
+def case_replay_blocks(env):
+    """A capture replay without --on-sink-full blocks rather than drops (a capture file can wait
+    for the sink), and the banner says why; with a slow sink, a small buffer and small rings,
+    nothing is lost. The same run with an explicit --on-sink-full drop does drop, so the first
+    half would catch a replay that dropped."""
+    cap = gen_capture.build(seed=23, n_messages=20000, flows=40, noise=False, malformed=False)
+    pcap = env.path("in.pcap")
+    cap.write_pcap(pcap)
+    why = "on sink full: block, the default when every port replays a capture file"
+
+    def run(name, opts):
+        out, stats = env.path(name), env.path(name + ".json")
+        args = env.eal(pcap) + ["--", "--sink", "file:%s,buffer=64K" % out, "--stats-json", stats,
+                                "--exit-on-idle", "400", "--sink-ring-size", "64",
+                                "--test-sink-delay-us", "3000"] + opts
+        res = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        check(res.returncode == 0, describe(res))
+        st = json.load(open(stats))
+        check_invariants(st)
+        lines = output_lines(out)
+        check(len(lines) == written(st), "lines %d != written %d" % (len(lines), written(st)))
+        return res, st, lines
+
+    res, st, lines = run("default", [])
+    banner = res.stdout.splitlines()
+    check(banner and "; on sink full: block;" in banner[0], "banner does not say block: %r" % banner[:1])
+    check(sum(why in l for l in banner) == 1, "no one line saying why block:\n%s" % res.stdout[:2000])
+    k = st["sinks"][0]
+    check(k["dropped_total"] == 0 and st["messages"]["dropped_total"] == 0 and st["packets"]["dropped_total"] == 0,
+          "a replay dropped: sink %s, messages %s, packets %s" % (k["dropped"], st["messages"]["dropped"],
+                                                                 st["packets"]["dropped"]))
+    check(written(st) == st["messages"]["framed"] == 20000, "messages lost: %s" % st["messages"])
+    check_order(cap, lines, complete=True)
+
+    res, st, lines = run("drop", ["--on-sink-full", "drop"])
+    banner = res.stdout.splitlines()
+    check(banner and "; on sink full: drop;" in banner[0] and why not in res.stdout,
+          "explicit drop: banner %r" % banner[:2])
+    dropped = st["sinks"][0]["dropped_total"]
+    check(dropped > 0, "the same replay with --on-sink-full drop dropped nothing: the test could not fail")
+    check(written(st) + dropped == st["messages"]["framed"] == 20000, "accounting: %s" % st["messages"])
+    print("default: %d delivered, 0 dropped; --on-sink-full drop: %d delivered, %d dropped (%s)"
+          % (20000, written(st), dropped, st["sinks"][0]["dropped"]))
 
 
 def case_full_disk(env):
@@ -1119,6 +1165,7 @@ CASES = {
     "rotation": case_rotation_segments,
     "sigterm": case_sigterm,
     "drop_mode": case_drop_mode,
+    "replay_blocks": case_replay_blocks,
     "full_disk": case_full_disk,
     "jumbo": case_jumbo,
     "framing": case_framing,

@@ -34,7 +34,7 @@ TEST(Options, DefaultsNeedOnlyASink) {
     EXPECT_EQ(r.cfg.sinks[0].rotate_bytes, 256ull << 20);
     EXPECT_EQ(r.cfg.default_sinks, 1u);
     EXPECT_EQ(r.cfg.drain_timeout_ms, 5000u);
-    EXPECT_EQ(r.cfg.on_sink_full, full_policy::drop);
+    EXPECT_FALSE(r.cfg.on_sink_full.has_value()); // decided by the ports once EAL probed them
     EXPECT_EQ(r.cfg.framing, logagg::log::framing_mode::lf);
     EXPECT_EQ(r.cfg.max_msg, 65536u);
     EXPECT_TRUE(r.cfg.verify_checksums);
@@ -503,6 +503,32 @@ TEST(Paths, TwoFileSinksMayNotShareADirectory) {
     const std::string dc = "file:" + (t / "other");
     EXPECT_EQ(paths_error({"--sink", da, "--sink", db, "--sink", dc}), "");
     EXPECT_EQ(paths_error({"--sink", da, "--sink", "tcp:127.0.0.1:514"}), "");
+}
+
+TEST(Ports, CaptureFilesAreToldFromLiveSources) {
+    const temp_dir t;
+    const std::string pcap = t / "in.pcap";
+    std::ofstream(pcap) << "not really a capture";
+    const std::string fifo = t / "fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap), rx_source::capture_file);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",tx_pcap=/dev/null"),
+              rx_source::capture_file);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",rx_pcap=" + pcap),
+              rx_source::capture_file);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",infinite_rx=0"),
+              rx_source::capture_file);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",infinite_rx=1"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",rx_iface=lo"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "iface=lo"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_iface_in=lo,tx_pcap=/dev/null"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + fifo), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=/dev/stdin"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + (t / "missing.pcap")), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "tx_pcap=/dev/null"), rx_source::none);
+    EXPECT_EQ(port_rx_source("net_af_packet", "iface=eth0"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_ring", ""), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_ixgbe", ""), rx_source::live);
 }
 
 config cfg(std::vector<unsigned> rx = {}, std::vector<unsigned> w = {},
