@@ -82,7 +82,11 @@ int main(int argc, char** argv) {
     case parse_result::action::run:
         break;
     }
-    const config& cfg = parsed.cfg;
+    config cfg = std::move(parsed.cfg);
+    // What the options name on the filesystem is the user's too: checked now, not at exit.
+    if (const std::string e = check_paths(cfg); !e.empty()) {
+        return usage_error(e);
+    }
 
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN); // a file size limit shows up as EFBIG, counted by the sink
@@ -118,6 +122,13 @@ int main(int argc, char** argv) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 
+    // A capture file can wait for the sinks (as Suricata's and Zeek's -r do): when every port
+    // replays one, a full sink holds the replay back instead of dropping. Live ports drop.
+    const bool defaulted = !cfg.on_sink_full.has_value();
+    const bool replay = defaulted && ports_replay_captures();
+    if (defaulted) {
+        cfg.on_sink_full = replay ? full_policy::block : full_policy::drop;
+    }
     fmt::print("logagg {}: listening on", LOGAGG_VERSION);
     for (uint16_t p : cfg.listen) {
         fmt::print(" udp:{}", p);
@@ -125,6 +136,11 @@ int main(int argc, char** argv) {
     fmt::print("; on sink full: {}; {} mode\n",
                cfg.on_sink_full == full_policy::drop ? "drop" : "block",
                roles.plan.fused ? "run-to-completion" : "pipeline");
+    if (replay) {
+        fmt::print("  on sink full: block, the default when every port replays a capture file: "
+                   "the replay waits for the sinks and loses nothing (--on-sink-full drop to "
+                   "drop instead)\n");
+    }
     for (const logagg::sink::sink_spec& s : cfg.sinks) {
         fmt::print("  sink {}: {} (format {}, buffer {} bytes, drop {})\n", s.name, s.text,
                    logagg::log::output_format_names[static_cast<std::size_t>(s.format)],
@@ -138,10 +154,11 @@ int main(int argc, char** argv) {
     }
     int status = exit_runtime;
     {
-        std::string error;
+        logagg::util::failure error;
         auto rt = runtime::create(cfg, roles.plan, error);
         if (!rt) {
-            fmt::print(stderr, "logagg: {}\n", error);
+            fmt::print(stderr, "logagg: {}\n", error.text);
+            status = error.usage ? exit_usage : exit_runtime;
         } else {
             status = rt->run();
             const snapshot s = rt->take_snapshot();

@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane.
 #include "dpdk/options.hpp"
+#include "sink/kafka_conf.hpp"
 #include "util/parse.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <charconv>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include <fmt/core.h>
 
@@ -22,6 +29,9 @@ using sink::max_sinks;
 
 /// Port ids --ip accepts before EAL says which exist; the runtime checks the port is there.
 constexpr uint64_t max_port_id = 1024;
+/// Lcore ids the options accept before EAL says which are enabled; the role check after it
+/// names the lcores EAL enabled.
+constexpr uint64_t max_lcore_id = 1024;
 
 struct option_doc {
     std::string_view name;
@@ -69,7 +79,8 @@ constexpr option_doc options_table[] = {
      "keep only records matching EXPR (repeatable: all must match), e.g. 'sev<=warning', "
      "'app==nginx', 'host^=web-', 'json.kubernetes_namespace==prod && sev<=err'; fields sev, "
      "facility, host, app, procid, msgid, msg, format, source, json.KEY, sd.SDID.PARAM; "
-     "operators == != ^= (prefix) *= (contains) < <= > >= (docs/formats.md#filters)"},
+     "operators == != ^= (prefix) *= (contains) < <= > >=; terms join with && only (for A or B, "
+     "two --route to the same sink) (docs/formats.md#filters)"},
     {"--route", "EXPR=>SINK[,SINK...]",
      "records matching EXPR go to the named sinks (repeatable; a record goes to every route it "
      "matches); records no route matches go to the sinks no route names, or are dropped "
@@ -88,13 +99,15 @@ constexpr option_doc options_table[] = {
     {"--sink-lcore", "ID", "lcore that runs the sinks (default: the main lcore)"},
     {"--stats-interval", "SEC",
      "print a one-line stats summary every SEC seconds (default 0 = never)"},
-    {"--stats-json", "PATH", "write all counters as JSON to PATH at exit (schema: docs/stats.md)"},
+    {"--stats-json", "PATH",
+     "write all counters as JSON to PATH at exit (schema: docs/stats.md); its directory must "
+     "exist and be writable at start (or be a file sink's, created at start)"},
     {"--exit-on-idle", "MS",
      "stop as on SIGTERM once no frame arrived for MS milliseconds (capture replays)"},
     {"--on-sink-full", "drop|block",
-     "when the sink falls behind: drop and count (default), or block and let backpressure reach "
-     "the "
-     "NIC (lossless capture replay)"},
+     "when a sink falls behind: drop and count, or block and let backpressure reach the NIC. "
+     "Default: block when every port replays a capture file (net_pcap rx_pcap=, without "
+     "infinite_rx: the replay waits and loses nothing), drop when any port is live"},
     {"--ip", "PORT:ADDR/PREFIX",
      "own an IPv4 or IPv6 address on a port (repeatable): answer ARP, ICMP echo, neighbour "
      "solicitations "
@@ -127,6 +140,11 @@ constexpr option_doc options_table[] = {
      "multi-segment TX (net_pcap copes), to exercise the zero-copy path"},
 };
 
+/// Options that may be given more than once; every other one takes one value, and a second
+/// would silently replace the first.
+constexpr std::string_view repeatable_options[] = {"--listen", "--sink", "--filter", "--route",
+                                                   "--ip"};
+
 using util::parse_u64;
 
 [[nodiscard]] bool is_pow2(uint64_t v) {
@@ -143,6 +161,7 @@ struct parser {
     }
 
     bool listen(std::string_view v) {
+        const std::string_view whole = v;
         constexpr std::string_view prefix = "udp:";
         if (v.substr(0, prefix.size()) != prefix) {
             return fail(fmt::format("--listen: '{}' is not udp:PORT (only UDP is supported)", v));
@@ -160,6 +179,10 @@ struct parser {
                 if (kv.substr(0, fr.size()) != fr) {
                     return fail(
                         fmt::format("--listen: unknown parameter '{}' (known: framing)", kv));
+                }
+                if (framing) {
+                    return fail(
+                        fmt::format("--listen: parameter 'framing' given twice in '{}'", whole));
                 }
                 framing = parse_framing(kv.substr(fr.size()));
                 if (!framing) {
@@ -184,6 +207,11 @@ struct parser {
             format = static_cast<pipeline::listen_format>(i);
             v = v.substr(0, colon);
         }
+        if (framing && format == pipeline::listen_format::gelf) {
+            return fail(fmt::format("--listen: '{}': framing does not apply to gelf (one message "
+                                    "per datagram)",
+                                    whole));
+        }
         const auto port = parse_u64(v.substr(prefix.size()));
         if (!port || *port == 0 || *port > 65535) {
             return fail(fmt::format("--listen: '{}': PORT must be 1-65535", v));
@@ -205,10 +233,14 @@ struct parser {
         const std::size_t slash = v.rfind('/');
         const auto port =
             colon == std::string_view::npos ? std::nullopt : parse_u64(v.substr(0, colon));
-        if (!port || *port >= max_port_id || slash == std::string_view::npos || slash < colon) {
+        if (!port || slash == std::string_view::npos || slash < colon) {
             return fail(fmt::format(
                 "--ip: '{}' is not PORT:ADDR/PREFIX (e.g. 0:198.18.0.1/24 or 0:2001:db8::1/64)",
                 v));
+        }
+        if (*port >= max_port_id) {
+            return fail(fmt::format("--ip: port {} is out of range (DPDK port ids 0-{})", *port,
+                                    max_port_id - 1));
         }
         spec.port = static_cast<uint16_t>(*port);
         const std::string addr(v.substr(colon + 1, slash - colon - 1));
@@ -251,6 +283,11 @@ struct parser {
         sink::sink_spec spec;
         if (std::string e = sink::parse_sink_spec(v, spec); !e.empty()) {
             return fail("--sink: " + e);
+        }
+        if (spec.type == sink::sink_type::kafka) {
+            if (std::string e = sink::check_kafka_conf(spec); !e.empty()) {
+                return fail("--sink: kafka sink: " + e);
+            }
         }
         if (cfg.sinks.size() == max_sinks) {
             return fail(fmt::format("--sink: at most {} sinks", max_sinks));
@@ -336,22 +373,80 @@ struct parser {
 
     std::vector<std::pair<log::filter, std::string>> route_targets;
 
+    /// Is @p addr (of @p family) inside one of the --ip prefixes of @p port?
+    [[nodiscard]] bool on_link(uint16_t port, int family, const uint8_t* addr) const {
+        for (const ip_spec& ip : cfg.ips) {
+            if (ip.port != port || ip.family != family) {
+                continue;
+            }
+            bool inside = true;
+            for (unsigned bit = 0; bit < ip.prefix && inside; ++bit) {
+                const unsigned mask = 0x80u >> (bit % 8);
+                inside = (ip.addr[bit / 8] & mask) == (addr[bit / 8] & mask);
+            }
+            if (inside) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// What a port sink takes from the --ip options (its source address, its next hop's
+    /// subnet) is there: checked once every option is known, as --ip may follow --sink.
+    bool check_port_sinks() {
+        for (const sink::sink_spec& sp : cfg.sinks) {
+            if (sp.type != sink::sink_type::port) {
+                continue;
+            }
+            const auto on_port = [&](int family) {
+                return std::any_of(cfg.ips.begin(), cfg.ips.end(), [&](const ip_spec& ip) {
+                    return ip.port == sp.port_id && (family == 0 || ip.family == family);
+                });
+            };
+            const char* fam = sp.family == AF_INET ? "IPv4" : "IPv6";
+            if (!sp.has_src && !on_port(sp.family)) {
+                return fail(fmt::format("--sink {}: needs src=IP, or an --ip {} address on port {}",
+                                        sp.name, fam, sp.port_id));
+            }
+            if (sp.has_dmac) {
+                continue;
+            }
+            if (!on_port(0)) {
+                return fail(fmt::format("--sink {}: needs dmac=MAC, or an --ip on port {} so the "
+                                        "next hop can be resolved by ARP/NDP",
+                                        sp.name, sp.port_id));
+            }
+            if (!on_link(sp.port_id, sp.family, sp.has_gw ? sp.gw_addr : sp.dst_addr)) {
+                return fail(fmt::format("--sink {}: {} is not on a subnet of port {}'s --ip {} "
+                                        "addresses: give gw=ROUTER or dmac=MAC",
+                                        sp.name, sp.has_gw ? "gw" : "dst", sp.port_id, fam));
+            }
+        }
+        return true;
+    }
+
     bool lcores(std::string_view opt, std::string_view v, std::vector<unsigned>& out) {
-        auto l = parse_lcore_list(v);
-        if (!l || l->empty()) {
-            return fail(fmt::format("{}: '{}' is not an lcore list like 1 or 1,2 or 1-3", opt, v));
+        std::string why;
+        auto l = parse_lcore_list(v, &why);
+        if (!l) {
+            return fail(
+                fmt::format("{}: '{}': {} (an lcore list is like 1, 1,2 or 1-3)", opt, v, why));
         }
         out = std::move(*l);
         return true;
     }
 
+    /// @p size: a byte size (K/M/G suffixes allowed) rather than a plain number.
     template <typename T>
-    bool number(std::string_view opt, std::string_view v, uint64_t lo, uint64_t hi, T& out) {
-        const auto n = parse_u64(v);
-        if (!n || *n < lo || *n > hi) {
-            return fail(fmt::format("{}: '{}' is not a whole number in {}-{}", opt, v, lo, hi));
+    bool number(std::string_view opt, std::string_view v, uint64_t lo, uint64_t hi, T& out,
+                bool size = false) {
+        uint64_t n = 0;
+        const util::number_fault f = util::read_number(v, size, lo, hi, n);
+        if (f != util::number_fault::none) {
+            return fail(util::number_message(fmt::format("{}:", opt), v, f, size, lo, hi,
+                                             size ? "a size" : "a whole number"));
         }
-        out = static_cast<T>(*n);
+        out = static_cast<T>(n);
         return true;
     }
 
@@ -379,7 +474,7 @@ struct parser {
         }
         if (opt == "--sink-lcore") {
             unsigned id = 0;
-            if (!number(opt, v, 0, 1023, id)) {
+            if (!number(opt, v, 0, max_lcore_id - 1, id)) {
                 return false;
             }
             cfg.sink_lcore = id;
@@ -389,9 +484,12 @@ struct parser {
             double d = 0;
             const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
             if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || !std::isfinite(d) ||
-                d < 0 || d > 86400) {
+                d < 0) {
                 return fail(
                     fmt::format("--stats-interval: '{}' is not a number of seconds in 0-86400", v));
+            }
+            if (d > 86400) {
+                return fail(fmt::format("--stats-interval: '{}' is too large: at most 86400", v));
             }
             cfg.stats_interval_s = d;
             return true;
@@ -461,12 +559,7 @@ struct parser {
             return true;
         }
         if (opt == "--max-msg") {
-            const auto n = parse_size(v);
-            if (!n || *n < 16 || *n > 65536) {
-                return fail(fmt::format("--max-msg: '{}' is not a size in 16-65536 bytes", v));
-            }
-            cfg.max_msg = static_cast<uint32_t>(*n);
-            return true;
+            return number(opt, v, 16, 65536, cfg.max_msg, true);
         }
         if (opt == "--on-parse-error") {
             if (v != "forward" && v != "drop") {
@@ -520,29 +613,47 @@ std::optional<uint64_t> parse_size(std::string_view s) {
     return util::parse_size(s);
 }
 
-std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s) {
+std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s, std::string* why) {
+    const auto fail = [&](std::string reason) -> std::optional<std::vector<unsigned>> {
+        if (why != nullptr) {
+            *why = std::move(reason);
+        }
+        return std::nullopt;
+    };
+    if (s.empty()) {
+        return fail("the list is empty");
+    }
     std::vector<unsigned> out;
-    while (!s.empty()) {
+    while (true) {
         const std::size_t comma = s.find(',');
         const std::string_view item = s.substr(0, comma);
-        s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-        if (comma != std::string_view::npos && s.empty()) {
-            return std::nullopt; // trailing comma
+        if (item.empty()) {
+            return fail("the list has an empty item");
         }
         const std::size_t dash = item.find('-');
         const auto lo = parse_u64(item.substr(0, dash));
         const auto hi = dash == std::string_view::npos ? lo : parse_u64(item.substr(dash + 1));
-        if (!lo || !hi || *lo > *hi || *hi >= 1024) {
-            return std::nullopt;
+        if (!lo || !hi) {
+            return fail(fmt::format("'{}' is not an lcore id or a range like 1-3", item));
+        }
+        if (*hi >= max_lcore_id || *lo >= max_lcore_id) {
+            return fail(fmt::format("lcore {} is out of range (0-{})", std::max(*lo, *hi),
+                                    max_lcore_id - 1));
+        }
+        if (*lo > *hi) {
+            return fail(fmt::format("'{}' counts down (write {}-{})", item, *hi, *lo));
         }
         for (uint64_t i = *lo; i <= *hi; ++i) {
             if (std::find(out.begin(), out.end(), i) != out.end()) {
-                return std::nullopt;
+                return fail(fmt::format("lcore {} is listed twice", i));
             }
             out.push_back(static_cast<unsigned>(i));
         }
+        if (comma == std::string_view::npos) {
+            return out;
+        }
+        s = s.substr(comma + 1);
     }
-    return out;
 }
 
 std::string help_text() {
@@ -594,18 +705,21 @@ std::string help_text() {
         "  -h, --help                print this help and exit\n"
         "\n"
         "Exit status: 0 after a clean shutdown (SIGINT/SIGTERM or --exit-on-idle), 1 on a runtime\n"
-        "failure, 2 on bad usage.\n"
+        "failure, 2 on bad usage: one line naming the option, before the first packet (values,\n"
+        "repeated options or parameters, paths, kafka-prop names and values, and what only EAL\n"
+        "knows: ports that do not exist, more RX lcores than a port has queues).\n"
         "\n"
-        "Example (laptop, capture replay):\n"
+        "Example (laptop, capture replay; lossless: a replay blocks rather than drops):\n"
         "  logagg -l 0-1 --no-huge -m 512 --no-pci "
         "--vdev=net_pcap0,rx_pcap=docs/samples/sample.pcap \\\n"
-        "      -- --listen udp:514 --sink file:./out --exit-on-idle 500 --on-sink-full block\n";
+        "      -- --listen udp:514 --sink file:./out --exit-on-idle 500\n";
     return out;
 }
 
 parse_result parse_options(std::span<const std::string_view> args) {
     parser p;
     parse_result res;
+    std::vector<std::string_view> given; ///< single-valued options seen so far
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view a = args[i];
         if (a == "-h" || a == "--help") {
@@ -643,6 +757,14 @@ parse_result parse_options(std::span<const std::string_view> args) {
             res.error = fmt::format("unknown option '{}' (see --help)", a);
             return res;
         }
+        if (std::find(std::begin(repeatable_options), std::end(repeatable_options), a) ==
+            std::end(repeatable_options)) {
+            if (std::find(given.begin(), given.end(), a) != given.end()) {
+                res.error = fmt::format("{}: given twice (it takes one value)", a);
+                return res;
+            }
+            given.push_back(a);
+        }
         if (!inline_value) {
             if (i + 1 >= args.size()) {
                 res.error = fmt::format("{}: missing value", a);
@@ -659,7 +781,7 @@ parse_result parse_options(std::span<const std::string_view> args) {
         res.error = "--sink: required (e.g. --sink file:./out)";
         return res;
     }
-    if (!p.resolve_routes()) {
+    if (!p.resolve_routes() || !p.check_port_sinks()) {
         res.error = p.error;
         return res;
     }
@@ -672,6 +794,176 @@ parse_result parse_options(std::span<const std::string_view> args) {
     res.cfg = std::move(p.cfg);
     res.what = parse_result::action::run;
     return res;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Can a file be created in @p dir (which exists)? @return empty, or why not.
+[[nodiscard]] std::string dir_writable(const fs::path& dir) {
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        return fmt::format("directory '{}' is not writable: {}", dir.string(),
+                           std::strerror(errno));
+    }
+    return {};
+}
+
+/// The nearest existing directory at or above @p p (lexically), or why there is none.
+[[nodiscard]] std::string existing_ancestor(const fs::path& p, fs::path& out) {
+    std::error_code ec;
+    fs::path a = fs::absolute(p, ec).lexically_normal();
+    while (!fs::exists(a, ec)) {
+        if (!a.has_relative_path()) {
+            break;
+        }
+        a = a.parent_path();
+    }
+    if (!fs::is_directory(a, ec)) {
+        return fmt::format("'{}' is not a directory", a.string());
+    }
+    out = a;
+    return {};
+}
+
+/// One directory, however written: device and inode when it exists; else the absolute path
+/// with symbolic links of its existing part resolved and the rest lexically normalised.
+struct dir_identity {
+    bool exists = false;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    fs::path path;
+
+    explicit dir_identity(const std::string& dir) {
+        struct stat st {};
+        exists = ::stat(dir.c_str(), &st) == 0;
+        dev = st.st_dev;
+        ino = st.st_ino;
+        std::error_code ec;
+        path = fs::weakly_canonical(fs::absolute(dir, ec), ec).lexically_normal();
+        if (path.has_relative_path() && !path.has_filename()) {
+            path = path.parent_path(); // "out/" and "out" alike
+        }
+    }
+    [[nodiscard]] bool same(const dir_identity& o) const {
+        if (exists && o.exists) {
+            return dev == o.dev && ino == o.ino;
+        }
+        return path == o.path;
+    }
+};
+
+} // namespace
+
+std::string check_paths(const config& cfg) {
+    // A file sink creates its directory at start, before --stats-json is written at exit: the
+    // stats may go into a sink's directory that does not exist yet.
+    const auto sink_creates = [&](const fs::path& dir) {
+        const dir_identity id(dir.string());
+        return std::any_of(cfg.sinks.begin(), cfg.sinks.end(), [&](const sink::sink_spec& sp) {
+            return sp.type == sink::sink_type::file && !id.exists && id.same(dir_identity(sp.dir));
+        });
+    };
+    const fs::path stats(cfg.stats_json);
+    const fs::path stats_dir = stats.has_parent_path() ? stats.parent_path() : fs::path(".");
+    if (!cfg.stats_json.empty() && !sink_creates(stats_dir)) {
+        const std::string tmp = cfg.stats_json + ".tmp"; // what the exit writes, then renames
+        std::error_code ec;
+        if (fs::is_directory(stats, ec)) {
+            return fmt::format("--stats-json: '{}' is a directory; give a file path",
+                               cfg.stats_json);
+        }
+        if (!fs::exists(stats_dir, ec)) {
+            return fmt::format("--stats-json: cannot write '{}': directory '{}' does not exist",
+                               cfg.stats_json, stats_dir.string());
+        }
+        if (!fs::is_directory(stats_dir, ec)) {
+            return fmt::format("--stats-json: cannot write '{}': '{}' is not a directory",
+                               cfg.stats_json, stats_dir.string());
+        }
+        // The surest check is to do it: create the temporary file the exit writes, and remove
+        // it (one left by an earlier run is only opened, and left as it was).
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        const bool created = fd >= 0;
+        if (fd < 0 && errno == EEXIST) {
+            fd = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
+        }
+        if (fd < 0) {
+            return fmt::format("--stats-json: cannot write '{}': creating '{}' failed: {}",
+                               cfg.stats_json, tmp, std::strerror(errno));
+        }
+        ::close(fd);
+        if (created) {
+            ::unlink(tmp.c_str());
+        }
+    }
+    std::vector<std::pair<const sink::sink_spec*, dir_identity>> dirs;
+    for (const sink::sink_spec& sp : cfg.sinks) {
+        if (sp.type != sink::sink_type::file) {
+            continue;
+        }
+        std::error_code ec;
+        std::string why;
+        if (fs::exists(sp.dir, ec)) {
+            why = fs::is_directory(sp.dir, ec)
+                      ? dir_writable(sp.dir)
+                      : fmt::format("'{}' is not a directory", sp.dir);
+        } else {
+            // Created at start: its nearest existing ancestor must let it be.
+            fs::path a;
+            why = existing_ancestor(sp.dir, a);
+            if (why.empty()) {
+                why = dir_writable(a);
+            }
+            if (!why.empty()) {
+                why = fmt::format("cannot create directory '{}': {}", sp.dir, why);
+            }
+        }
+        if (!why.empty()) {
+            return fmt::format("--sink {}: {}", sp.name, why);
+        }
+        dir_identity id(sp.dir);
+        for (const auto& [other, other_id] : dirs) {
+            if (id.same(other_id)) {
+                return fmt::format("--sink {}: directory '{}' is also sink {}'s ('{}'): two "
+                                   "sinks would write the same segment files",
+                                   sp.name, sp.dir, other->name, other->dir);
+            }
+        }
+        dirs.emplace_back(&sp, std::move(id));
+    }
+    return {};
+}
+
+rx_source port_rx_source(std::string_view driver, std::string_view devargs) {
+    if (driver != "net_pcap") {
+        return rx_source::live;
+    }
+    bool file = false;
+    while (!devargs.empty()) {
+        const std::size_t comma = devargs.find(',');
+        const std::string_view kv = devargs.substr(0, comma);
+        devargs = comma == std::string_view::npos ? std::string_view{} : devargs.substr(comma + 1);
+        const std::size_t eq = kv.find('=');
+        const std::string_view k = kv.substr(0, eq);
+        const std::string_view v =
+            eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1);
+        if (k == "rx_iface" || k == "rx_iface_in" || k == "iface") {
+            return rx_source::live;
+        }
+        if (k == "infinite_rx" && v != "0") {
+            return rx_source::live; // an endless replay stands for live traffic (load generator)
+        }
+        if (k == "rx_pcap") {
+            // A FIFO or a device (rx_pcap=/dev/stdin from tcpdump -w -) is a live source.
+            struct stat st {};
+            if (::stat(std::string(v).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+                return rx_source::live;
+            }
+            file = true;
+        }
+    }
+    return file ? rx_source::capture_file : rx_source::none;
 }
 
 } // namespace logagg::dpdk

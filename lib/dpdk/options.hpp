@@ -58,7 +58,9 @@ struct config {
     double stats_interval_s = 0;            ///< 0: no periodic line
     std::string stats_json;                 ///< empty: no JSON file
     uint64_t exit_on_idle_ms = 0;           ///< 0: run until a signal
-    full_policy on_sink_full = full_policy::drop;
+    /// --on-sink-full; empty: decided once EAL probed the ports: block when every port
+    /// replays a capture file (port_rx_source()), drop otherwise
+    std::optional<full_policy> on_sink_full;
     uint16_t burst = 32;          ///< why 32: the DPDK PMD default; amortises per-call costs
     uint16_t rx_desc = 1024;      ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
     uint32_t worker_ring = 4096;  ///< mbufs per worker ring (power of two)
@@ -93,13 +95,36 @@ struct parse_result {
 /// The --help text (every option, defaults, an example).
 [[nodiscard]] std::string help_text();
 
-/// Parses "1,3-5" into {1,3,4,5}. @return nullopt on syntax errors or ids >= 1024.
-[[nodiscard]] std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s);
+/// Parses "1,3-5" into {1,3,4,5}. @return nullopt on syntax errors, ids >= 1024 or an lcore
+/// listed twice; then @p why (if given) says which, e.g. "lcore 1 is listed twice".
+[[nodiscard]] std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s,
+                                                                    std::string* why = nullptr);
 
 /// Parses lf | datagram | octet | auto. nullopt otherwise.
 [[nodiscard]] std::optional<log::framing_mode> parse_framing(std::string_view s);
 
 /// Parses a byte size with an optional K, M or G suffix (binary multiples). nullopt on error.
 [[nodiscard]] std::optional<uint64_t> parse_size(std::string_view s);
+
+/// What the options name on the filesystem, checked before anything starts (it touches the
+/// filesystem, nothing else): --stats-json can be written there (its temporary file is created
+/// and removed), every file sink's directory exists and is writable or can be created, and no
+/// two file sinks write one directory (compared by device and inode when it exists, else by
+/// path with symbolic links resolved). @return a usage error naming the option, or empty.
+[[nodiscard]] std::string check_paths(const config& cfg);
+
+/// Where a port's received frames come from.
+enum class rx_source {
+    capture_file, ///< capture files only: they can wait for the sinks
+    live,         ///< a network (NIC, kernel interface), or anything not known to be a file
+    none,         ///< nothing (a net_pcap port with only tx_pcap= or tx_iface=)
+};
+
+/// The RX source of a port of driver @p driver probed with @p devargs (the driver part of its
+/// --vdev, e.g. "rx_pcap=a.pcap,infinite_rx=1"): capture_file for net_pcap whose every RX source
+/// is an rx_pcap= regular file, without infinite_rx (an endless replay stands for live
+/// traffic); none for net_pcap without RX source; live for interfaces, FIFOs, devices and every
+/// other driver.
+[[nodiscard]] rx_source port_rx_source(std::string_view driver, std::string_view devargs);
 
 } // namespace logagg::dpdk

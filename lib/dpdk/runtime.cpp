@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <rte_cycles.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -35,6 +36,30 @@
 namespace logagg::dpdk {
 
 std::atomic<bool> g_signal_stop{false};
+
+bool ports_replay_captures() {
+    bool capture = false;
+    uint16_t pid = 0;
+    RTE_ETH_FOREACH_DEV(pid) {
+        rte_eth_dev_info info{};
+        if (rte_eth_dev_info_get(pid, &info) != 0 || info.device == nullptr ||
+            info.driver_name == nullptr) {
+            return false;
+        }
+        const rte_devargs* da = rte_dev_devargs(info.device);
+        const char* args = da != nullptr && da->args != nullptr ? da->args : "";
+        switch (port_rx_source(info.driver_name, args)) {
+        case rx_source::capture_file:
+            capture = true;
+            break;
+        case rx_source::none:
+            break;
+        case rx_source::live:
+            return false;
+        }
+    }
+    return capture;
+}
 
 namespace {
 
@@ -137,8 +162,8 @@ struct runtime::impl {
     std::vector<port_snapshot> final_ports; ///< port counters taken just before the ports closed
 
     ~impl();
-    [[nodiscard]] std::string setup();
-    [[nodiscard]] std::string setup_port(uint16_t port, uint16_t n_rx_lcores);
+    [[nodiscard]] util::failure setup();
+    [[nodiscard]] util::failure setup_port(uint16_t port, uint16_t n_rx_lcores);
     std::vector<uint16_t> rx_queues_of; ///< by port id: RX queues configured (all polled)
     [[nodiscard]] lcore_ctx* ctx_of(unsigned lcore);
     void announce();
@@ -204,6 +229,20 @@ int lcore_entry(void* arg) {
     return fmt::format("link up, {}, {} duplex", speed, l.link_duplex != 0 ? "full" : "half");
 }
 
+/// What EAL probed, e.g. "EAL probed 1 port: 0 (net_pcap0)", for errors naming a port that is
+/// not there.
+[[nodiscard]] std::string port_list_text(const std::vector<uint16_t>& ports) {
+    std::string out = fmt::format("EAL probed {} port{}:", ports.size(), ports.size() == 1 ? "" : "s");
+    for (uint16_t p : ports) {
+        rte_eth_dev_info info{};
+        const char* name = rte_eth_dev_info_get(p, &info) == 0 && info.device != nullptr
+                               ? rte_dev_name(info.device)
+                               : "?";
+        out += fmt::format("{} {} ({})", p == ports.front() ? "" : ",", p, name);
+    }
+    return out;
+}
+
 } // namespace
 
 runtime::impl::~impl() {
@@ -236,7 +275,7 @@ lcore_ctx* runtime::impl::ctx_of(unsigned lcore) {
     return lcores.back().get();
 }
 
-std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
+util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     rte_eth_dev_info info{};
     int rc = rte_eth_dev_info_get(port, &info);
     if (rc != 0) {
@@ -257,10 +296,10 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     }
     rx_queues_of[port] = n_rxq;
     if (n_rxq > info.max_rx_queues) {
-        return fmt::format(
-            "port {} ({}): {} RX lcores need {} RX queues but the port has at most {} "
-            "(use fewer --rx-lcores)",
-            port, name, n_rxq, n_rxq, info.max_rx_queues);
+        return util::usage_failure(fmt::format(
+            "--rx-lcores: port {} ({}): {} RX lcores need {} RX queues but the port has at most "
+            "{} (use fewer --rx-lcores)",
+            port, name, n_rxq, n_rxq, info.max_rx_queues));
     }
     rte_eth_conf conf{};
     // Offloads we can use, trimmed to what the port has; every trim is logged.
@@ -307,10 +346,11 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
         static_cast<uint16_t>((answers ? n_rx_lcores : 0) + (sends ? 1 : 0) +
                               (!answers && !sends && info.max_tx_queues > 0 ? 1 : 0));
     if (n_txq > info.max_tx_queues) {
-        return fmt::format("port {} ({}): needs {} TX queues (one per RX lcore for --ip replies, "
-                           "one for port sinks) but the port has {}{}",
-                           port, name, n_txq, info.max_tx_queues,
-                           fanout_vdev ? " (give the vdev qpairs=N)" : "");
+        return util::usage_failure(
+            fmt::format("port {} ({}): needs {} TX queues (one per RX lcore for --ip replies, "
+                        "one for port sinks) but the port has {}{}",
+                        port, name, n_txq, info.max_tx_queues,
+                        fanout_vdev ? " (give the vdev qpairs=N)" : " (use fewer --rx-lcores)"));
     }
     if (sends) {
         port_tx_state& t = port_tx_info[port];
@@ -376,7 +416,7 @@ std::string runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     return {};
 }
 
-std::string runtime::impl::setup() {
+util::failure runtime::impl::setup() {
     static const rte_mbuf_dynfield meta_desc = {"logagg_pkt_meta", sizeof(pipeline::pkt_meta),
                                                 alignof(pipeline::pkt_meta), 0};
     meta_off = rte_mbuf_dynfield_register(&meta_desc);
@@ -388,10 +428,26 @@ std::string runtime::impl::setup() {
         ports.push_back(pid);
     }
     if (ports.empty()) {
-        return "no ports: give a NIC bound to vfio-pci with -a PCI, or a virtual device such as "
-               "--vdev=net_pcap0,rx_pcap=FILE (if you gave one, EAL's lines above say why it "
-               "failed to "
-               "probe: a missing capture file, a wrong interface name, ...)";
+        return util::usage_failure(
+            "no ports: give a NIC bound to vfio-pci with -a PCI, or a virtual device such as "
+            "--vdev=net_pcap0,rx_pcap=FILE (if you gave one, EAL's lines above say why it failed "
+            "to probe: a missing capture file, a wrong interface name, ...)");
+    }
+    // Port ids the options name exist only now that EAL probed the devices: still the user's.
+    const auto exists = [&](uint16_t p) {
+        return std::find(ports.begin(), ports.end(), p) != ports.end();
+    };
+    for (const ip_spec& ip : cfg.ips) {
+        if (!exists(ip.port)) {
+            return util::usage_failure(fmt::format("--ip: port {} does not exist ({})", ip.port,
+                                                   port_list_text(ports)));
+        }
+    }
+    for (const sink::sink_spec& sp : cfg.sinks) {
+        if (sp.type == sink::sink_type::port && !exists(sp.port_id)) {
+            return util::usage_failure(fmt::format("--sink {}: port {} does not exist ({})",
+                                                   sp.name, sp.port_id, port_list_text(ports)));
+        }
     }
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     const auto n_w = static_cast<uint32_t>(plan.workers.size());
@@ -436,9 +492,6 @@ std::string runtime::impl::setup() {
                RTE_MBUF_DEFAULT_BUF_SIZE,
                n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
     for (const ip_spec& ip : cfg.ips) {
-        if (std::find(ports.begin(), ports.end(), ip.port) == ports.end()) {
-            return fmt::format("--ip: port {} does not exist (ports: {})", ip.port, ports.size());
-        }
         if (locals.size() <= ip.port) {
             locals.resize(ip.port + 1u);
         }
@@ -464,17 +517,13 @@ std::string runtime::impl::setup() {
         if (sp.type != sink::sink_type::port) {
             continue;
         }
-        if (std::find(ports.begin(), ports.end(), sp.port_id) == ports.end()) {
-            return fmt::format("--sink {}: port {} does not exist ({} port(s) from EAL)", sp.name,
-                               sp.port_id, ports.size());
-        }
         if (port_tx_info.size() <= sp.port_id) {
             port_tx_info.resize(sp.port_id + 1u);
         }
         port_tx_info[sp.port_id].wanted = true;
     }
     for (uint16_t p : ports) {
-        if (std::string e = setup_port(p, static_cast<uint16_t>(n_rx)); !e.empty()) {
+        if (util::failure e = setup_port(p, static_cast<uint16_t>(n_rx)); !e.empty()) {
             return e;
         }
     }
@@ -705,9 +754,11 @@ std::string runtime::impl::setup() {
                 } else if (l != nullptr && sp.family == AF_INET6 && l->n_v6 != 0) {
                     std::memcpy(tx.src_addr, l->v6[0].data(), 16);
                 } else {
-                    return fmt::format("--sink {}: needs src=IP (or an --ip {} address of the "
-                                       "same family on port {})",
-                                       sp.name, sp.family == AF_INET ? "IPv4" : "IPv6", sp.port_id);
+                    // The option parser checked this; kept as the guard of the copy below.
+                    return util::usage_failure(fmt::format(
+                        "--sink {}: needs src=IP (or an --ip {} address of the same family on "
+                        "port {})",
+                        sp.name, sp.family == AF_INET ? "IPv4" : "IPv6", sp.port_id));
                 }
             }
             if (!sp.has_dmac) {
@@ -717,14 +768,16 @@ std::string runtime::impl::setup() {
                 const net::local_addrs* l =
                     sp.port_id < locals.size() ? &locals[sp.port_id] : nullptr;
                 if (l == nullptr || !l->any()) {
-                    return fmt::format("--sink {}: give dmac=MAC, or an --ip on port {} so the "
-                                       "next hop can be resolved by ARP/NDP",
-                                       sp.name, sp.port_id);
+                    return util::usage_failure(
+                        fmt::format("--sink {}: give dmac=MAC, or an --ip on port {} so the "
+                                    "next hop can be resolved by ARP/NDP",
+                                    sp.name, sp.port_id));
                 }
                 if (!on_link(*l, sp.family, hop)) {
-                    return fmt::format("--sink {}: {} is not on a subnet of port {}'s --ip "
-                                       "addresses: give gw=ROUTER or dmac=MAC",
-                                       sp.name, sp.has_gw ? "gw" : "dst", sp.port_id);
+                    return util::usage_failure(
+                        fmt::format("--sink {}: {} is not on a subnet of port {}'s --ip "
+                                    "addresses: give gw=ROUTER or dmac=MAC",
+                                    sp.name, sp.has_gw ? "gw" : "dst", sp.port_id));
                 }
                 tx.next_hop = neighbours.add(sp.port_id, sp.family, hop);
                 if (tx.next_hop == nullptr) {
@@ -747,7 +800,7 @@ std::string runtime::impl::setup() {
             return fmt::format("--sink {}: the {} sink is not built yet", sp.name,
                                sink::sink_type_names[static_cast<std::size_t>(sp.type)]);
         }
-        if (std::string e = sk->start(); !e.empty()) {
+        if (util::failure e = sk->start(); !e.empty()) {
             return e;
         }
         sk->time_from(meta_off);
@@ -981,7 +1034,7 @@ runtime::runtime(std::unique_ptr<impl> p) : p_(std::move(p)) {}
 runtime::~runtime() = default;
 
 std::unique_ptr<runtime> runtime::create(const config& cfg, const role_plan& plan,
-                                         std::string& error) {
+                                         util::failure& error) {
     auto p = std::make_unique<impl>();
     p->cfg = cfg;
     p->plan = plan;

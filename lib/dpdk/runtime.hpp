@@ -12,18 +12,24 @@
 #include "dpdk/options.hpp"
 #include "dpdk/roles.hpp"
 #include "dpdk/stats.hpp"
+#include "util/failure.hpp"
 
 namespace logagg::dpdk {
 
 /// Set by the SIGINT/SIGTERM handler (lock-free, so async-signal-safe); the control loop polls it.
 extern std::atomic<bool> g_signal_stop;
 
+/// Requires rte_eal_init(). True when at least one port EAL probed reads capture files and
+/// every other receives nothing (port_rx_source() of each port's driver and devargs): then a
+/// full sink can be waited for without loss, and --on-sink-full defaults to block.
+[[nodiscard]] bool ports_replay_captures();
+
 class runtime {
 public:
     /// Builds ports, pool, rings and contexts. On failure returns nullptr and sets @p error
-    /// (naming the port, queue or option).
+    /// (naming the port, queue or option; a usage error when the command line is at fault).
     [[nodiscard]] static std::unique_ptr<runtime> create(const config& cfg, const role_plan& plan,
-                                                         std::string& error);
+                                                         util::failure& error);
     ~runtime();
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;

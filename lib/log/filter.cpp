@@ -302,6 +302,22 @@ std::string parse_filter(std::string_view text, std::vector<std::string>& captur
                          filter& out) {
     out = filter{};
     out.text.assign(text);
+    bool in_quotes = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\\' && in_quotes) {
+            ++i;
+        } else if (text[i] == '"') {
+            in_quotes = !in_quotes;
+        } else if (!in_quotes && text.substr(i, 2) == "||") {
+            std::string e = "'";
+            e.append(text);
+            e.append("': '||' is not supported, terms join with && only; for A || B give two "
+                     "routes to the same sinks (--route 'A=>SINK' --route 'B=>SINK': a record "
+                     "goes to a sink once, whatever the number of routes it matches); every "
+                     "--filter must match");
+            return e;
+        }
+    }
     std::string_view rest = text;
     while (true) {
         // Split at "&&" outside quotes.

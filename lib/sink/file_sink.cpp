@@ -15,7 +15,7 @@ file_sink::file_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
     : sink(spec, std::move(rings), std::move(arenas), block), writer_(spec.dir, spec.rotate_bytes),
       delay_us_(delay_us) {}
 
-std::string file_sink::start() {
+util::failure file_sink::start() {
     std::string e = writer_.prepare();
     return e.empty() ? e : fmt::format("--sink {}: {}", spec_.name, e);
 }

@@ -21,7 +21,7 @@ public:
     file_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
               std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us = 0);
 
-    [[nodiscard]] std::string start() override;
+    [[nodiscard]] util::failure start() override;
     uint32_t poll(uint64_t now_tsc) noexcept override;
     int finish() noexcept override;
     [[nodiscard]] std::string report_json() const override;

@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 
 #include "sink/detail/kafka_stats.hpp"
+#include "sink/kafka_conf.hpp"
 #include "util/json_text.hpp"
 
 namespace logagg::sink {
@@ -36,8 +37,6 @@ constexpr int purge_wait_ms = 1000;
 /// finish()'s flush. Why 1 s: finish() runs once every record is delivered, so this only
 /// covers librdkafka's own housekeeping.
 constexpr int finish_flush_ms = 1000;
-/// librdkafka statistics period. Why 1 s: librdkafka's granularity; retries are a slow figure.
-constexpr const char* stats_interval_ms = "1000";
 
 /// Errors after which producing the same record again cannot succeed: it is dropped (rejected).
 /// Everything else (transport, leadership, timeouts) may pass and the record is produced again.
@@ -114,63 +113,15 @@ kafka_sink::~kafka_sink() {
     }
 }
 
-std::string kafka_sink::start() {
+util::failure kafka_sink::start() {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    auto set = [&](const std::string& k, const std::string& v, const char* origin) -> std::string {
-        if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-            return fmt::format("--sink {}: {} {}={}: {}", spec_.name, origin, k, v, err);
-        }
-        return {};
-    };
-    // librdkafka's own queue must not hold more than our bound: every message it holds is one
-    // of our records in flight, and a record pins at least its value and key bytes, so
-    //   queue.buffering.max.kbytes   = buffer= / 1024      (value + key bytes, librdkafka's count)
-    //   queue.buffering.max.messages = the queue's record slots
-    // never let librdkafka hold more than buffer= allows; it reports QUEUE_FULL before that
-    // only in --on-sink-full block mode (where our queue may run one burst over), and QUEUE_FULL
-    // leaves records waiting here: backpressure.
-    const bool acks_all = spec_.acks == "all";
-    const std::vector<std::pair<std::string, std::string>> ours = {
-        {"bootstrap.servers", spec_.brokers},
-        {"compression.codec", spec_.compression},
-        {"request.required.acks", acks_all ? "-1" : spec_.acks},
-        {"linger.ms", fmt::format("{}", spec_.batch.max_age_us / 1000.0)},
-        {"batch.num.messages", std::to_string(spec_.batch.records)},
-        {"batch.size", std::to_string(spec_.batch.bytes)},
-        {"queue.buffering.max.kbytes",
-         std::to_string(std::max<uint64_t>(spec_.buffer_bytes / 1024, 1))},
-        {"queue.buffering.max.messages", std::to_string(q_.capacity())},
-        // Infinite: librdkafka never gives up on an accepted record on its own; the drain
-        // deadline decides at exit.
-        {"message.timeout.ms", "0"},
-        // acks=all: no duplicates or reordering from librdkafka's internal retries.
-        {"enable.idempotence", acks_all ? "true" : "false"},
-        {"statistics.interval.ms", stats_interval_ms},
-    };
     bool debug = false;
-    std::string e;
-    for (const auto& [k, v] : ours) {
-        if (e = set(k, v, "librdkafka property"); !e.empty()) {
-            break;
-        }
-    }
-    for (const auto& [k, v] : spec_.kafka_props) { // the user's last: they override ours
-        if (!e.empty()) {
-            break;
-        }
-        if (k == "delivery.report.only.error" || k == "dr_msg_cb" || k == "dr_cb") {
-            e = fmt::format("--sink {}: kafka-prop {} cannot be set: records are released at "
-                            "their delivery reports",
-                            spec_.name, k);
-            break;
-        }
-        e = set(k, v, "kafka-prop");
-        debug |= k == "debug";
-    }
-    if (!e.empty()) {
+    // The parser checked every property on a scratch configuration: an error here is one
+    // librdkafka found only now, still the user's settings.
+    if (std::string e = kafka_configure(conf, spec_, q_.capacity(), debug); !e.empty()) {
         rd_kafka_conf_destroy(conf);
-        return e;
+        return util::usage_failure(fmt::format("--sink {}: {}", spec_.name, e));
     }
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
@@ -194,14 +145,20 @@ std::string kafka_sink::start() {
         (void)pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
     }
     if (rk_ == nullptr) {
+        // INVALID_ARG: the configuration as a whole is refused (e.g. a kafka-prop acks=1 with
+        // the idempotence acks=all sets): the user's settings, not the host.
+        const bool settings = rd_kafka_last_error() == RD_KAFKA_RESP_ERR__INVALID_ARG;
         rd_kafka_conf_destroy(conf);
-        return fmt::format("--sink {}: cannot create the Kafka producer: {}", spec_.name, err);
+        std::string text =
+            fmt::format("--sink {}: cannot create the Kafka producer: {}", spec_.name, err);
+        return settings ? util::usage_failure(std::move(text)) : util::failure(std::move(text));
     }
     rkt_ = rd_kafka_topic_new(rk_, spec_.topic.c_str(), nullptr);
     if (rkt_ == nullptr) {
         return fmt::format("--sink {}: topic '{}': {}", spec_.name, spec_.topic,
                            rd_kafka_err2str(rd_kafka_last_error()));
     }
+    const bool acks_all = spec_.acks == "all";
     fmt::print("  sink {}: Kafka producer (librdkafka {}) for topic {} at {}; acks={}{}, "
                "its queue bounded at {} messages and {} KiB; its threads on {}\n",
                spec_.name, rd_kafka_version_str(), spec_.topic, spec_.brokers, spec_.acks,

@@ -52,7 +52,7 @@ port_sink::~port_sink() {
     }
 }
 
-std::string port_sink::start() {
+util::failure port_sink::start() {
     // The UDP payload must fit the MTU (IP header + UDP header + payload <= mtu) and, when the
     // port cannot send chains, one mbuf.
     const uint32_t ip_len = spec_.family == AF_INET ? 20u : 40u;
@@ -65,9 +65,10 @@ std::string port_sink::start() {
         max_payload_ = std::min(max_payload_, room - hdr_len_);
     }
     if (!have_dmac_ && tx_.next_hop == nullptr) {
-        return fmt::format("--sink {}: needs dmac=MAC, or an --ip on port {} so the next hop can "
-                           "be resolved",
-                           spec_.name, tx_.port);
+        return util::usage_failure(
+            fmt::format("--sink {}: needs dmac=MAC, or an --ip on port {} so the next hop can "
+                        "be resolved",
+                        spec_.name, tx_.port));
     }
     return {};
 }

@@ -18,6 +18,7 @@
 #include "pipeline/counters.hpp"
 #include "sink/record_queue.hpp"
 #include "sink/spec.hpp"
+#include "util/failure.hpp"
 
 namespace logagg::sink {
 
@@ -36,9 +37,9 @@ public:
     sink& operator=(const sink&) = delete;
 
     /// Control plane, before the lcores start: opens files, resolves names, connects... Errors
-    /// that make the sink unusable are returned (naming the sink); a backend that is only down
-    /// is not an error (the sink retries).
-    [[nodiscard]] virtual std::string start() = 0;
+    /// that make the sink unusable are returned (naming the sink; usage errors when the sink's
+    /// settings are at fault); a backend that is only down is not an error (the sink retries).
+    [[nodiscard]] virtual util::failure start() = 0;
 
     /// Datapath: takes records from the rings, sends due batches, collects confirmations.
     /// @return records moved (taken, sent or confirmed), for idle detection.

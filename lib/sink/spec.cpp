@@ -23,6 +23,20 @@ namespace {
     return head;
 }
 
+/// Reads the value @p v of parameter @p k as a number (@p size: K/M/G suffixes allowed) in
+/// [@p lo, @p hi] into @p out. @return the error (naming the parameter and the range), or empty.
+template <typename T>
+[[nodiscard]] std::string number(std::string_view k, std::string_view v, bool size, uint64_t lo,
+                                 uint64_t hi, T& out, std::string_view noun) {
+    uint64_t n = 0;
+    const util::number_fault f = util::read_number(v, size, lo, hi, n);
+    if (f != util::number_fault::none) {
+        return util::number_message(k, v, f, size, lo, hi, noun);
+    }
+    out = static_cast<T>(n);
+    return {};
+}
+
 /// "ADDR:PORT" or "[ADDR6]:PORT" into family, address and port.
 [[nodiscard]] bool parse_endpoint(std::string_view v, int& family, uint8_t (&addr)[16],
                                   uint16_t& port, bool port_optional = false) {
@@ -126,34 +140,23 @@ struct param_parser {
             }
             framing_given = true;
         } else if (k == "buffer") {
-            const auto n = util::parse_size(v);
-            if (!n || *n < (64u << 10) || *n > (64ull << 30)) {
-                return fmt::format("buffer '{}' is not a size in 64K-64G", v);
-            }
-            s.buffer_bytes = *n;
+            return number(k, v, true, 64u << 10, 64ull << 30, s.buffer_bytes, "a size");
         } else if (k == "drop") {
             if (v != "newest" && v != "oldest") {
                 return fmt::format("drop '{}' is not newest or oldest", v);
             }
             s.drop_oldest = v == "oldest";
         } else if (k == "batch-records") {
-            const auto n = util::parse_u64(v);
-            if (!n || *n < 1 || *n > 65536) {
-                return fmt::format("batch-records '{}' is not a number in 1-65536", v);
-            }
-            s.batch.records = static_cast<uint32_t>(*n);
+            return number(k, v, false, 1, 65536, s.batch.records, "a number");
         } else if (k == "batch-bytes") {
-            const auto n = util::parse_size(v);
-            if (!n || *n < 1 || *n > (64u << 20)) {
-                return fmt::format("batch-bytes '{}' is not a size in 1-64M", v);
-            }
-            s.batch.bytes = *n;
+            return number(k, v, true, 1, 64u << 20, s.batch.bytes, "a size");
         } else if (k == "batch-ms") {
-            const auto n = util::parse_u64(v);
-            if (!n || *n > 60'000) {
-                return fmt::format("batch-ms '{}' is not a number of milliseconds in 0-60000", v);
+            uint32_t ms = 0;
+            if (std::string e = number(k, v, false, 0, 60'000, ms, "a number of milliseconds");
+                !e.empty()) {
+                return e;
             }
-            s.batch.max_age_us = static_cast<uint32_t>(*n * 1000);
+            s.batch.max_age_us = ms * 1000;
         } else {
             known = false;
         }
@@ -246,6 +249,8 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         out.port_id = static_cast<uint16_t>(*p);
     }
     bool dst_given = false;
+    int gw_family = 0;
+    std::vector<std::string_view> seen; ///< parameters given so far ("kafka-prop=NAME" per NAME)
     while (!rest.empty()) {
         const std::string_view kv = next_item(rest);
         const std::size_t eq = kv.find('=');
@@ -254,6 +259,16 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         }
         const std::string_view k = kv.substr(0, eq);
         const std::string_view v = kv.substr(eq + 1);
+        // Each parameter once (kafka-prop once per property): a second value would silently
+        // replace the first, and which one the user meant is anyone's guess.
+        const std::string_view once =
+            k == "kafka-prop" ? kv.substr(0, kv.find('=', eq + 1)) : k;
+        if (std::find(seen.begin(), seen.end(), once) != seen.end()) {
+            return bad(out, k == "kafka-prop"
+                                ? fmt::format("kafka-prop {} given twice", once.substr(eq + 1))
+                                : fmt::format("parameter '{}' given twice", k));
+        }
+        seen.push_back(once);
         bool known = false;
         if (std::string e = pp.common(k, v, known); !e.empty()) {
             return bad(out, e);
@@ -265,31 +280,29 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         switch (out.type) {
         case sink_type::file:
             if (k == "rotate-bytes") {
-                const auto n = util::parse_size(v);
-                if (!n || *n < 4096) {
-                    return bad(out, fmt::format("rotate-bytes '{}' is not a size of at least 4096 "
-                                                "(K/M/G suffixes allowed)",
-                                                v));
+                // Why at most 16384G (16 TiB): ext4's largest file with 4 KiB blocks; a larger
+                // bound would only mean never rotating.
+                if (std::string e =
+                        number(k, v, true, 4096, 16384ull << 30, out.rotate_bytes, "a size");
+                    !e.empty()) {
+                    return bad(out, e);
                 }
-                out.rotate_bytes = *n;
             } else {
                 known = false;
             }
             break;
         case sink_type::tcp:
             if (k == "replay") {
-                const auto n = util::parse_size(v);
-                if (!n || *n > (1ull << 30)) {
-                    return bad(out, fmt::format("replay '{}' is not a size in 0-1G", v));
+                if (std::string e = number(k, v, true, 0, 1ull << 30, out.replay_bytes, "a size");
+                    !e.empty()) {
+                    return bad(out, e);
                 }
-                out.replay_bytes = *n;
             } else if (k == "reconnect-max-ms") {
-                const auto n = util::parse_u64(v);
-                if (!n || *n < 10 || *n > 600'000) {
-                    return bad(
-                        out, fmt::format("reconnect-max-ms '{}' is not a number in 10-600000", v));
+                if (std::string e =
+                        number(k, v, false, 10, 600'000, out.reconnect_max_ms, "a number");
+                    !e.empty()) {
+                    return bad(out, e);
                 }
-                out.reconnect_max_ms = static_cast<uint32_t>(*n);
                 out.reconnect_min_ms = std::min(out.reconnect_min_ms, out.reconnect_max_ms);
             } else {
                 known = false;
@@ -325,6 +338,13 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
                 if (e2 == std::string_view::npos || e2 == 0) {
                     return bad(out, fmt::format("kafka-prop '{}' is not NAME=VALUE", v));
                 }
+                const std::string_view prop = v.substr(0, e2);
+                if (prop == "delivery.report.only.error" || prop == "dr_msg_cb" ||
+                    prop == "dr_cb") {
+                    return bad(out, fmt::format("kafka-prop {} cannot be set: records are "
+                                                "released at their delivery reports",
+                                                prop));
+                }
                 out.kafka_props.emplace_back(std::string(v.substr(0, e2)),
                                              std::string(v.substr(e2 + 1)));
             } else {
@@ -354,11 +374,9 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
                     return bad(out, "src and dst are of different address families");
                 }
             } else if (k == "gw") {
-                int fam = 0;
                 uint16_t unused = 0;
-                if (!parse_endpoint(v, fam, out.gw_addr, unused, true) ||
-                    (out.family != 0 && fam != out.family)) {
-                    return bad(out, fmt::format("gw '{}' is not an address of dst's family", v));
+                if (!parse_endpoint(v, gw_family, out.gw_addr, unused, true)) {
+                    return bad(out, fmt::format("gw '{}' is not an IP address", v));
                 }
                 out.has_gw = true;
             } else if (k == "dmac") {
@@ -368,11 +386,10 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
                 }
                 out.has_dmac = true;
             } else if (k == "mtu") {
-                const auto n = util::parse_u64(v);
-                if (!n || *n < 576 || *n > 9000) {
-                    return bad(out, fmt::format("mtu '{}' is not a number in 576-9000", v));
+                if (std::string e = number(k, v, false, 576, 9000, out.mtu, "a number");
+                    !e.empty()) {
+                    return bad(out, e);
                 }
-                out.mtu = static_cast<uint16_t>(*n);
             } else {
                 known = false;
             }
@@ -388,6 +405,9 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
     if (out.type == sink_type::port) {
         if (!dst_given) {
             return bad(out, "needs dst=IP:PORT");
+        }
+        if (out.has_gw && gw_family != out.family) {
+            return bad(out, "gw and dst are of different address families");
         }
     }
     if (out.type == sink_type::kafka) {

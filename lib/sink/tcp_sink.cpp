@@ -70,7 +70,7 @@ tcp_sink::~tcp_sink() {
     }
 }
 
-std::string tcp_sink::start() {
+util::failure tcp_sink::start() {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -78,8 +78,12 @@ std::string tcp_sink::start() {
     const std::string port = std::to_string(spec_.tcp_port);
     const int rc = getaddrinfo(spec_.host.c_str(), port.c_str(), &hints, &res);
     if (rc != 0 || res == nullptr) {
-        return fmt::format("--sink {}: cannot resolve '{}': {}", spec_.name, spec_.host,
-                           gai_strerror(rc));
+        std::string text = fmt::format("--sink {}: cannot resolve '{}': {}", spec_.name,
+                                       spec_.host, gai_strerror(rc));
+        // The name does not exist: the user's input. A resolver that cannot answer now
+        // (EAI_AGAIN, EAI_FAIL, ...) is the host's trouble.
+        return rc == EAI_NONAME ? util::usage_failure(std::move(text))
+                                : util::failure(std::move(text));
     }
     std::memcpy(&addr_, res->ai_addr, res->ai_addrlen);
     addr_len_ = res->ai_addrlen;

@@ -35,7 +35,7 @@ public:
 
     /// Resolves HOST (a name that does not resolve is an error) and starts connecting; a
     /// collector that is down is not an error (the sink keeps trying).
-    [[nodiscard]] std::string start() override;
+    [[nodiscard]] util::failure start() override;
     uint32_t poll(uint64_t now_tsc) noexcept override;
     [[nodiscard]] bool idle() const noexcept override;
     void abandon() noexcept override;

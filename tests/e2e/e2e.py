@@ -284,7 +284,8 @@ def case_drop_mode(env):
     cap = gen_capture.build(seed=17, n_messages=20000, flows=40, noise=False, malformed=False)
     pcap = env.path("in.pcap")
     cap.write_pcap(pcap)
-    res, st, out = env.run(pcap, ["--sink-ring-size", "64", "--test-sink-delay-us", "3000"], block=False)
+    res, st, out = env.run(pcap, ["--sink-ring-size", "64", "--test-sink-delay-us", "3000", "--on-sink-full", "drop"],
+                           block=False)
     check(res.returncode == 0, describe(res))
     check_invariants(st)
     dropped = st["sinks"][0]["dropped"]["sink_full"]
@@ -299,6 +300,51 @@ def case_drop_mode(env):
         flow, i = idx[line]
         check(i > last.get(flow, -1), "per-flow order broken in drop mode")
         last[flow] = i
+
+
+def case_replay_blocks(env):
+    """A capture replay without --on-sink-full blocks rather than drops (a capture file can wait
+    for the sink), and the banner says why; with a slow sink, a small buffer and small rings,
+    nothing is lost. The same run with an explicit --on-sink-full drop does drop, so the first
+    half would catch a replay that dropped."""
+    cap = gen_capture.build(seed=23, n_messages=20000, flows=40, noise=False, malformed=False)
+    pcap = env.path("in.pcap")
+    cap.write_pcap(pcap)
+    why = "on sink full: block, the default when every port replays a capture file"
+
+    def run(name, opts):
+        out, stats = env.path(name), env.path(name + ".json")
+        args = env.eal(pcap) + ["--", "--sink", "file:%s,buffer=64K" % out, "--stats-json", stats,
+                                "--exit-on-idle", "400", "--sink-ring-size", "64",
+                                "--test-sink-delay-us", "3000"] + opts
+        res = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        check(res.returncode == 0, describe(res))
+        st = json.load(open(stats))
+        check_invariants(st)
+        lines = output_lines(out)
+        check(len(lines) == written(st), "lines %d != written %d" % (len(lines), written(st)))
+        return res, st, lines
+
+    res, st, lines = run("default", [])
+    banner = res.stdout.splitlines()
+    check(banner and "; on sink full: block;" in banner[0], "banner does not say block: %r" % banner[:1])
+    check(sum(why in l for l in banner) == 1, "no one line saying why block:\n%s" % res.stdout[:2000])
+    k = st["sinks"][0]
+    check(k["dropped_total"] == 0 and st["messages"]["dropped_total"] == 0 and st["packets"]["dropped_total"] == 0,
+          "a replay dropped: sink %s, messages %s, packets %s" % (k["dropped"], st["messages"]["dropped"],
+                                                                 st["packets"]["dropped"]))
+    check(written(st) == st["messages"]["framed"] == 20000, "messages lost: %s" % st["messages"])
+    check_order(cap, lines, complete=True)
+
+    res, st, lines = run("drop", ["--on-sink-full", "drop"])
+    banner = res.stdout.splitlines()
+    check(banner and "; on sink full: drop;" in banner[0] and why not in res.stdout,
+          "explicit drop: banner %r" % banner[:2])
+    dropped = st["sinks"][0]["dropped_total"]
+    check(dropped > 0, "the same replay with --on-sink-full drop dropped nothing: the test could not fail")
+    check(written(st) + dropped == st["messages"]["framed"] == 20000, "accounting: %s" % st["messages"])
+    print("default: %d delivered, 0 dropped; --on-sink-full drop: %d delivered, %d dropped (%s)"
+          % (20000, written(st), dropped, st["sinks"][0]["dropped"]))
 
 
 def case_full_disk(env):
@@ -1026,9 +1072,49 @@ def case_cli(env):
         check(r.returncode == 2, "%s: exit %d, expected 2" % (args, r.returncode))
         check(name in r.stderr, "%s: stderr does not name %s: %r" % (args, name, r.stderr))
         check(len(r.stderr.strip().splitlines()) == 1, "%s: error is not one line: %r" % (args, r.stderr))
+    # Usage errors that used to be found late (at exit, after EAL) or worded wrongly: exit 2 before
+    # EAL, one line naming the option and saying what is wrong. (With EAL options of its own and an
+    # empty capture, so that a binary that let one through would still run apart and stop.)
+    empty = env.path("empty.pcap")
+    gen_capture.Capture().write_pcap(empty)
+    out_dir = env.path("cli-dir")
+    os.makedirs(out_dir)
+    os.symlink(out_dir, env.path("cli-link"))
+    said = [
+        (["--sink", "file:" + out_dir, "--stats-json", "/nonexistent/dir/s.json"],
+         "--stats-json: cannot write '/nonexistent/dir/s.json': directory '/nonexistent/dir' does not exist"),
+        (["--sink", "file:" + out_dir, "--stats-json", out_dir], "--stats-json: '%s' is a directory" % out_dir),
+        (["--sink", "kafka:127.0.0.1:9092/t,kafka-prop=no.such.property=1"],
+         "--sink: kafka sink: kafka-prop no.such.property=1: No such configuration property"),
+        (["--sink", "kafka:127.0.0.1:9092/t,kafka-prop=linger.ms=soon"], "kafka-prop linger.ms=soon: "),
+        (["--sink", "port:0,dst=198.18.0.9:514,dmac=02:00:00:00:00:09"],
+         "--sink port: needs src=IP, or an --ip IPv4 address on port 0"),
+        (["--sink", "port:0,dst=198.19.0.9:514", "--ip", "0:198.18.0.1/24"],
+         "--sink port: dst is not on a subnet of port 0's --ip IPv4 addresses"),
+        (["--sink", "file:%s,rotate-bytes=17179869184G" % out_dir],
+         "rotate-bytes '17179869184G' is too large: at most 16384G"),
+        (["--sink", "file:" + out_dir, "--max-msg", "99999999999999999999K"], "--max-msg: '99999999999999999999K' is too large: at most 64K"),
+        (["--sink", "file:" + out_dir, "--filter", "app==a || app==b"],
+         "--filter: 'app==a || app==b': '||' is not supported"),
+        (["--sink", "file:" + out_dir, "--rx-lcores", "1,1"], "--rx-lcores: '1,1': lcore 1 is listed twice"),
+        (["--sink", "file:" + out_dir, "--sink", "file:%s/" % out_dir],
+         "--sink file2: directory '%s/' is also sink file's ('%s')" % (out_dir, out_dir)),
+        (["--sink", "file:" + out_dir, "--sink", "file:" + env.path("cli-link")], "is also sink file's"),
+        (["--sink", "file:%s,framing=octet,framing=lf" % out_dir], "--sink: file sink: parameter 'framing' given twice"),
+        (["--sink", "file:" + out_dir, "--listen", "udp:514,framing=lf,framing=octet"],
+         "--listen: parameter 'framing' given twice"),
+        (["--sink", "file:" + out_dir, "--listen", "udp:12201:gelf,framing=lf"], "framing does not apply to gelf"),
+        (["--sink", "file:" + out_dir, "--stats-json", env.path("a.json"), "--stats-json", env.path("b.json")],
+         "--stats-json: given twice"),
+        (["--sink", "file:/etc/passwd"], "--sink file: '/etc/passwd' is not a directory"),
+    ]
+    for args, text in said:
+        r = run(env.eal(empty, "0-1")[1:] + ["--", "--exit-on-idle", "100"] + args)
+        check(r.returncode == 2, "%s: exit %d, expected 2: %r" % (args, r.returncode, r.stderr))
+        check(text in r.stderr, "%s: stderr does not say %r: %r" % (args, text, r.stderr))
+        check(len(r.stderr.strip().splitlines()) == 1, "%s: error is not one line: %r" % (args, r.stderr))
+    check(os.listdir(out_dir) == [], "usage errors left files behind: %s" % os.listdir(out_dir))
     if os.geteuid() == 0:  # these need EAL
-        empty = env.path("empty.pcap")
-        gen_capture.Capture().write_pcap(empty)
         sink = "file:" + env.path("cli-out")
         r = run(env.eal(empty, "0-1")[1:] + ["--", "--sink", sink, "--worker-lcores", "5"])
         check(r.returncode == 2 and "--worker-lcores" in r.stderr, "lcore not enabled: %s" % describe(r))
@@ -1039,6 +1125,36 @@ def case_cli(env):
         check(r.returncode == 2 and "stray" in r.stderr, "stray EAL argument: %s" % describe(r))
         r = run(env.eal(empty, "0-1")[1:] + ["--", "--sink", sink, "--rx-lcores", "1", "--worker-lcores", "1,2"])
         check(r.returncode == 2, "lcore 2 is not enabled: %s" % describe(r))
+        # Usage errors only EAL can tell (which ports exist, what they can do), and what librdkafka
+        # finds only when the producer is made: still exit 2, one line naming the option.
+        after_eal = [
+            (["--sink", "port:7,dst=198.18.0.9:514,src=198.18.0.1,dmac=02:00:00:00:00:09"],
+             "0-1", "--sink port: port 7 does not exist (EAL probed 1 port: 0 (net_pcap0))"),
+            (["--sink", sink, "--ip", "3:198.18.0.1/24"], "0-1", "--ip: port 3 does not exist"),
+            (["--sink", sink, "--rx-lcores", "1,2"], "0@0,1@1,2@1", "--rx-lcores: port 0 (net_pcap0): 2 RX lcores need 2 RX queues"),
+            (["--sink", "kafka:127.0.0.1:9/t,acks=1,kafka-prop=enable.idempotence=true"], "0-1",
+             "--sink kafka: cannot create the Kafka producer: `acks` must be set to `all`"),
+        ]
+        for args, lcores, text in after_eal:
+            r = run(env.eal(empty, lcores)[1:] + ["--"] + args)
+            check(r.returncode == 2 and text in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+                  "%s: expected exit 2 and one line %r: %s" % (args, text, describe(r)))
+        no_ports = [a for a in env.eal(empty, "0-1")[1:] if not a.startswith("--vdev")]
+        r = run(no_ports + ["--", "--sink", sink])
+        check(r.returncode == 2 and "no ports: give a NIC" in r.stderr, "no ports: %s" % describe(r))
+        # A host name that does not exist is the user's; a resolver that cannot answer is not (this
+        # host's resolver decides which one the test sees).
+        try:
+            socket.getaddrinfo("no-such-host.invalid", 514)
+            nonexistent = False
+        except socket.gaierror as e:
+            nonexistent = e.errno == socket.EAI_NONAME
+        if nonexistent:
+            r = run(env.eal(empty, "0-1")[1:] + ["--", "--sink", "tcp:no-such-host.invalid:514"])
+            check(r.returncode == 2 and "--sink tcp: cannot resolve 'no-such-host.invalid'" in r.stderr,
+                  "unknown host: %s" % describe(r))
+        else:
+            print("note: this host's resolver does not say EAI_NONAME for .invalid names; unknown-host check skipped")
 
 
 CASES = {
@@ -1049,6 +1165,7 @@ CASES = {
     "rotation": case_rotation_segments,
     "sigterm": case_sigterm,
     "drop_mode": case_drop_mode,
+    "replay_blocks": case_replay_blocks,
     "full_disk": case_full_disk,
     "jumbo": case_jumbo,
     "framing": case_framing,

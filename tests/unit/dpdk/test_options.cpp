@@ -2,6 +2,11 @@
 // Option parsing and lcore role resolution (both pure: no EAL).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +34,7 @@ TEST(Options, DefaultsNeedOnlyASink) {
     EXPECT_EQ(r.cfg.sinks[0].rotate_bytes, 256ull << 20);
     EXPECT_EQ(r.cfg.default_sinks, 1u);
     EXPECT_EQ(r.cfg.drain_timeout_ms, 5000u);
-    EXPECT_EQ(r.cfg.on_sink_full, full_policy::drop);
+    EXPECT_FALSE(r.cfg.on_sink_full.has_value()); // decided by the ports once EAL probed them
     EXPECT_EQ(r.cfg.framing, logagg::log::framing_mode::lf);
     EXPECT_EQ(r.cfg.max_msg, 65536u);
     EXPECT_TRUE(r.cfg.verify_checksums);
@@ -314,6 +319,216 @@ TEST(Options, SizesAndLists) {
     EXPECT_FALSE(parse_lcore_list("1,"));
     EXPECT_FALSE(parse_lcore_list("a"));
     EXPECT_FALSE(parse_lcore_list("1024"));
+}
+
+TEST(Options, UsageErrorsSayWhatIsWrong) {
+    // Each error must contain the listed text: the option and what exactly is wrong.
+    const std::vector<std::pair<std::vector<std::string_view>, std::string>> cases = {
+        {{"--sink", "file:x", "--rx-lcores", "1,1"}, "--rx-lcores: '1,1': lcore 1 is listed twice"},
+        {{"--sink", "file:x", "--worker-lcores", "1-3,2"}, "lcore 2 is listed twice"},
+        {{"--sink", "file:x", "--rx-lcores", "3-1"}, "'3-1' counts down (write 1-3)"},
+        {{"--sink", "file:x", "--rx-lcores", "1024"}, "lcore 1024 is out of range (0-1023)"},
+        {{"--sink", "file:x", "--rx-lcores", "1,"}, "the list has an empty item"},
+        {{"--sink", "file:x", "--rx-lcores", "x"}, "'x' is not an lcore id"},
+        {{"--sink", "file:x,rotate-bytes=17179869184G"},
+         "--sink: file sink: rotate-bytes '17179869184G' is too large: at most 16384G"},
+        {{"--sink", "file:x", "--filter", "app==a || app==b"},
+         "--filter: 'app==a || app==b': '||' is not supported"},
+        {{"--sink", "file:x", "--filter", "app==a||app==b"}, "--route 'A=>SINK' --route 'B=>SINK'"},
+        {{"--sink", "file:x", "--route", "app==a || app==b=>file"},
+         "--route: 'app==a || app==b': '||' is not supported"},
+        {{"--sink", "file:x,framing=octet,framing=lf"},
+         "--sink: file sink: parameter 'framing' given twice"},
+        {{"--sink", "file:x", "--listen", "udp:514,framing=lf,framing=octet"},
+         "--listen: parameter 'framing' given twice"},
+        {{"--sink", "file:x", "--drain-timeout", "99999999999999999999"},
+         "--drain-timeout: '99999999999999999999' is too large: at most 3600000"},
+        {{"--sink", "file:x", "--max-msg", "64G"}, "--max-msg: '64G' is too large: at most 64K"},
+        {{"--sink", "file:x", "--max-msg", "99999999999999999999G"}, "is too large: at most 64K"},
+        {{"--sink", "file:x", "--burst", "0"}, "--burst: '0' is too small: at least 1"},
+        {{"--sink", "file:x", "--mbufs", "lots"}, "--mbufs: 'lots' is not a whole number"},
+        {{"--sink", "file:x", "--stats-interval", "100000"},
+         "--stats-interval: '100000' is too large: at most 86400"},
+        {{"--sink", "file:x", "--stats-json", "a", "--stats-json", "b"},
+         "--stats-json: given twice"},
+        {{"--sink", "file:x", "--on-sink-full", "drop", "--on-sink-full=block"},
+         "--on-sink-full: given twice"},
+        {{"--sink", "file:x", "--framing", "lf", "--framing", "octet"}, "--framing: given twice"},
+        {{"--sink", "file:x", "--listen", "udp:12201:gelf,framing=lf"},
+         "--listen: 'udp:12201:gelf,framing=lf': framing does not apply to gelf"},
+        {{"--sink", "file:x", "--ip", "5000:198.18.0.1/24"},
+         "--ip: port 5000 is out of range (DPDK port ids 0-1023)"},
+        {{"--sink", "kafka:127.0.0.1:9092/t,kafka-prop=bogus.prop=1"},
+         "--sink: kafka sink: kafka-prop bogus.prop=1: No such configuration property"},
+        {{"--sink", "kafka:b/t,kafka-prop=linger.ms=soon"}, "--sink: kafka sink: kafka-prop "
+                                                            "linger.ms=soon"},
+        {{"--sink", "kafka:b/t,kafka-prop=dr_cb=x"}, "kafka-prop dr_cb cannot be set"},
+        {{"--sink", "port:0,dst=198.18.0.9:514,dmac=02:00:00:00:00:09"},
+         "--sink port: needs src=IP, or an --ip IPv4 address on port 0"},
+        {{"--sink", "port:0,dst=198.18.0.9:514,dmac=02:00:00:00:00:09", "--ip",
+          "0:2001:db8::1/64"},
+         "--sink port: needs src=IP, or an --ip IPv4 address on port 0"},
+        {{"--sink", "port:0,dst=198.18.0.9:514,src=198.18.0.1", "--ip", "1:198.18.0.1/24"},
+         "--sink port: needs dmac=MAC, or an --ip on port 0"},
+        {{"--sink", "port:0,dst=198.19.0.9:514", "--ip", "0:198.18.0.1/24"},
+         "--sink port: dst is not on a subnet of port 0's --ip IPv4 addresses"},
+        {{"--sink", "port:0,dst=203.0.113.9:514,gw=198.19.0.1", "--ip", "0:198.18.0.1/24"},
+         "--sink port: gw is not on a subnet"},
+    };
+    for (const auto& [args, text] : cases) {
+        const auto r = parse(args);
+        EXPECT_EQ(r.what, parse_result::action::usage_error) << text;
+        EXPECT_NE(r.error.find(text), std::string::npos)
+            << "'" << r.error << "' should contain '" << text << "'";
+    }
+    // What they refuse, they accept written right.
+    for (const std::vector<std::string_view>& args :
+         std::vector<std::vector<std::string_view>>{
+             {"--sink", "file:x", "--rx-lcores", "1-3,5"},
+             {"--sink", "file:x,rotate-bytes=16384G"},
+             {"--sink", "file:x", "--filter", "msg*=\"a||b\""},
+             {"--sink", "port:0,dst=198.18.0.9:514", "--ip", "0:198.18.0.1/24"},
+             {"--ip", "0:198.18.0.1/24", "--sink", "port:0,dst=198.18.0.9:514"},
+             {"--sink", "port:0,dst=203.0.113.9:514,gw=198.18.0.254", "--ip", "0:198.18.0.1/24"},
+             {"--sink", "port:1,dst=[2001:db8::9]:514,dmac=02:00:00:00:00:09,src=[2001:db8::1]"},
+             {"--sink", "kafka:b/t,kafka-prop=linger.ms=7,kafka-prop=client.id=logagg"},
+             {"--sink", "file:x", "--listen", "udp:514", "--listen", "udp:515,framing=octet"}}) {
+        const auto r = parse(args);
+        EXPECT_EQ(r.what, parse_result::action::run) << r.error;
+    }
+}
+
+/// A directory of its own, removed with everything in it.
+struct temp_dir {
+    std::filesystem::path path;
+    temp_dir() {
+        char tmpl[] = "/tmp/logagg-test-paths-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~temp_dir() { std::filesystem::remove_all(path); }
+    [[nodiscard]] std::string operator/(std::string_view name) const {
+        return (path / name).string();
+    }
+};
+
+std::string paths_error(std::vector<std::string_view> args) {
+    const auto r = parse(std::move(args));
+    EXPECT_EQ(r.what, parse_result::action::run) << r.error;
+    return check_paths(r.cfg);
+}
+
+TEST(Paths, StatsJsonMustBeWritableAtStart) {
+    const temp_dir t;
+    std::ofstream(t / "file") << "x";
+    const std::string missing = t / "nonexistent/s.json";
+    const std::string under_file = t / "file/s.json";
+    const std::string good = t / "s.json";
+    const std::string sink = "file:" + (t / "out");
+    std::string e = paths_error({"--sink", sink, "--stats-json", missing});
+    EXPECT_NE(e.find("--stats-json: cannot write '" + missing + "': directory '" +
+                     (t / "nonexistent") + "' does not exist"),
+              std::string::npos)
+        << e;
+    e = paths_error({"--sink", sink, "--stats-json", under_file});
+    EXPECT_NE(e.find("--stats-json: cannot write"), std::string::npos) << e;
+    EXPECT_NE(e.find("is not a directory"), std::string::npos) << e;
+    e = paths_error({"--sink", sink, "--stats-json", t.path.string()});
+    EXPECT_NE(e.find("--stats-json: '" + t.path.string() + "' is a directory"), std::string::npos)
+        << e;
+    EXPECT_EQ(paths_error({"--sink", sink, "--stats-json", good}), "");
+    // Nothing is left behind: neither the file nor the temporary one the exit writes.
+    EXPECT_FALSE(std::filesystem::exists(good));
+    EXPECT_FALSE(std::filesystem::exists(good + ".tmp"));
+    // A temporary file an earlier run left is opened, not removed.
+    std::ofstream(good + ".tmp") << "left";
+    EXPECT_EQ(paths_error({"--sink", sink, "--stats-json", good}), "");
+    EXPECT_TRUE(std::filesystem::exists(good + ".tmp"));
+    // Relative to the working directory.
+    const std::filesystem::path cwd = std::filesystem::current_path();
+    std::filesystem::current_path(t.path);
+    EXPECT_EQ(paths_error({"--sink", "file:out", "--stats-json", "rel.json"}), "");
+    // Into a file sink's directory, which the sink creates at start.
+    EXPECT_EQ(paths_error({"--sink", "file:out", "--stats-json", "out/stats.json"}), "");
+    EXPECT_EQ(paths_error({"--sink", "file:" + (t / "made"), "--stats-json",
+                           t / "made/./stats.json"}),
+              "");
+    std::filesystem::current_path(cwd);
+    EXPECT_FALSE(std::filesystem::exists(t / "out")); // checked, not created
+    e = paths_error({"--sink", "file:" + (t / "made"), "--stats-json", t / "other/stats.json"});
+    EXPECT_NE(e.find("does not exist"), std::string::npos) << e;
+}
+
+TEST(Paths, FileSinkDirectoriesAtStart) {
+    const temp_dir t;
+    std::ofstream(t / "file") << "x";
+    std::string e = paths_error({"--sink", "file:" + (t / "file")});
+    EXPECT_NE(e.find("--sink file: '" + (t / "file") + "' is not a directory"), std::string::npos)
+        << e;
+    e = paths_error({"--sink", "file:" + (t / "file/sub/dir")});
+    EXPECT_NE(e.find("--sink file: cannot create directory '" + (t / "file/sub/dir") + "'"),
+              std::string::npos)
+        << e;
+    EXPECT_EQ(paths_error({"--sink", "file:" + (t / "new/deeper")}), "");
+    EXPECT_FALSE(std::filesystem::exists(t / "new")); // created by the sink at start, not here
+    if (::geteuid() != 0) { // root writes anywhere
+        std::filesystem::create_directory(t / "ro");
+        ::chmod((t / "ro").c_str(), 0555);
+        e = paths_error({"--sink", "file:" + (t / "ro")});
+        EXPECT_NE(e.find("is not writable"), std::string::npos) << e;
+    }
+}
+
+TEST(Paths, TwoFileSinksMayNotShareADirectory) {
+    const temp_dir t;
+    std::filesystem::create_directory(t / "d");
+    std::filesystem::create_directory_symlink(t / "d", t / "link");
+    const std::vector<std::pair<std::string, std::string>> same = {
+        {t / "d", t / "d/"},                // the same text but for a slash
+        {t / "d", t / "d/../d"},            // lexically
+        {t / "d", t / "link"},              // a symbolic link to it
+        {t / "new", t / "./new/"},          // not there yet: by normalised path
+        {t / "link/new", t / "d/new"},      // not there yet, under a link
+    };
+    for (const auto& [a, b] : same) {
+        const std::string sa = "file:" + a + ",name=first";
+        const std::string sb = "file:" + b + ",name=second";
+        const std::string e = paths_error({"--sink", sa, "--sink", sb});
+        EXPECT_NE(e.find("--sink second: directory '" + b + "' is also sink first's ('" + a +
+                         "')"),
+                  std::string::npos)
+            << a << " / " << b << ": " << e;
+    }
+    const std::string da = "file:" + (t / "d");
+    const std::string db = "file:" + (t / "d/sub");
+    const std::string dc = "file:" + (t / "other");
+    EXPECT_EQ(paths_error({"--sink", da, "--sink", db, "--sink", dc}), "");
+    EXPECT_EQ(paths_error({"--sink", da, "--sink", "tcp:127.0.0.1:514"}), "");
+}
+
+TEST(Ports, CaptureFilesAreToldFromLiveSources) {
+    const temp_dir t;
+    const std::string pcap = t / "in.pcap";
+    std::ofstream(pcap) << "not really a capture";
+    const std::string fifo = t / "fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap), rx_source::capture_file);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",tx_pcap=/dev/null"),
+              rx_source::capture_file);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",rx_pcap=" + pcap),
+              rx_source::capture_file);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",infinite_rx=0"),
+              rx_source::capture_file);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",infinite_rx=1"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + pcap + ",rx_iface=lo"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "iface=lo"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_iface_in=lo,tx_pcap=/dev/null"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + fifo), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=/dev/stdin"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "rx_pcap=" + (t / "missing.pcap")), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_pcap", "tx_pcap=/dev/null"), rx_source::none);
+    EXPECT_EQ(port_rx_source("net_af_packet", "iface=eth0"), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_ring", ""), rx_source::live);
+    EXPECT_EQ(port_rx_source("net_ixgbe", ""), rx_source::live);
 }
 
 config cfg(std::vector<unsigned> rx = {}, std::vector<unsigned> w = {},
