@@ -458,6 +458,10 @@ util::failure runtime::impl::setup() {
     uint32_t port_sinks = 0;
     for (const sink::sink_spec& sp : cfg.sinks) {
         sink_pinned += sp.buffer_bytes / (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
+        if (sp.type == sink::sink_type::tcp) { // the replay window, exempt from buffer=
+            sink_pinned += sp.replay_bytes * sink::replay_cost_factor /
+                           (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
+        }
         port_sinks += sp.type == sink::sink_type::port ? 1u : 0u;
     }
     // A port sink's header and generated-byte mbufs: a TX ring's worth plus a burst being built.

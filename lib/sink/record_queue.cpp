@@ -108,14 +108,14 @@ bool record_queue::make_room(uint32_t cost) noexcept {
     uint64_t i = std::max(drop_cursor_, sent_);
     // Drop nothing when even every waiting record would not make room (in flight, or too big).
     uint64_t freeable = 0;
-    for (uint64_t k = i; k < tail_ && pinned_ - freeable + cost > lim_.buffer_bytes; ++k) {
+    for (uint64_t k = i; k < tail_ && pinned_ - exempt_ - freeable + cost > lim_.buffer_bytes; ++k) {
         const queued_record& r = recs_[k & rec_mask_];
         freeable += r.dropped == 0 ? r.cost : 0;
     }
-    if (pinned_ - freeable + cost > lim_.buffer_bytes) {
+    if (pinned_ - exempt_ - freeable + cost > lim_.buffer_bytes) {
         return false;
     }
-    while (pinned_ + cost > lim_.buffer_bytes && i < tail_) {
+    while (pinned_ - exempt_ + cost > lim_.buffer_bytes && i < tail_) {
         queued_record& r = recs_[i & rec_mask_];
         if (r.dropped == 0) {
             r.dropped = 1;
@@ -127,7 +127,7 @@ bool record_queue::make_room(uint32_t cost) noexcept {
         ++i;
     }
     drop_cursor_ = i;
-    return pinned_ + cost <= lim_.buffer_bytes;
+    return pinned_ - exempt_ + cost <= lim_.buffer_bytes;
 }
 
 void record_queue::keep(source& s, const queued_record& r, const pipeline::msg_desc* d) noexcept {
@@ -162,7 +162,7 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
             const uint32_t free_descs = desc_mask_ + 1 - (desc_tail_ - desc_head_);
             if (staged == 0 && (free_recs < stage_burst ||
                                 free_descs < stage_burst + pipeline::max_descs_per_msg ||
-                                (lim_.block && pinned_ >= lim_.buffer_bytes))) {
+                                (lim_.block && pinned_ - exempt_ >= lim_.buffer_bytes))) {
                 next_source_ = (next_source_ + k) % n_src; // start here next time
                 free_pending();
                 return pulled;
@@ -201,7 +201,7 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
                 }
                 r.cost = cost_of(r);
                 ++pulled;
-                if (lim_.block || pinned_ + r.cost <= lim_.buffer_bytes ||
+                if (lim_.block || pinned_ - exempt_ + r.cost <= lim_.buffer_bytes ||
                     (lim_.drop_oldest && make_room(r.cost))) {
                     keep(s, r, &stage_[start]);
                 } else {

@@ -80,8 +80,12 @@ public:
     /// Live (not dropped) records in [sent, tail) and their bytes.
     [[nodiscard]] uint64_t waiting() const noexcept { return waiting_; }
     [[nodiscard]] uint64_t waiting_bytes() const noexcept { return waiting_bytes_; }
-    /// Memory pinned by queued records (the buffer bound applies to it).
+    /// Memory pinned by queued records: the buffer bound applies to it, less what exempt() holds.
     [[nodiscard]] uint64_t pinned() const noexcept { return pinned_; }
+    /// Sink lcore: @p bytes of pinned() belong to delivered records the sink keeps for a resend
+    /// (tcp's replay window, bounded by the sink). They do not count against buffer=, so a full
+    /// queue (block mode keeps it full) never makes the sink give up its replay window.
+    void exempt(uint64_t bytes) noexcept { exempt_ = bytes; }
     /// TSC when the oldest waiting record arrived (valid when waiting() != 0).
     [[nodiscard]] uint64_t oldest_tsc() const noexcept { return oldest_tsc_; }
 
@@ -228,6 +232,7 @@ private:
     uint64_t waiting_ = 0;
     uint64_t waiting_bytes_ = 0;
     uint64_t pinned_ = 0;
+    uint64_t exempt_ = 0; ///< of pinned_: not counted against the bound (see exempt())
     uint64_t oldest_tsc_ = 0;
     uint64_t drop_cursor_ = 0; ///< drop=oldest: records before it (from sent) are dropped
     int meta_off_ = -1;        ///< pkt_meta dynfield (RX time), or -1: no latency timing

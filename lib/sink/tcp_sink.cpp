@@ -179,6 +179,8 @@ void tcp_sink::check_connecting(uint64_t now_tsc) noexcept {
     acked_idx_ = q_.head();
     acked_off_ = 0;
     held_bytes_ = 0;
+    held_cost_ = 0;
+    q_.exempt(0);
     tail_left_ = 0;
     last_peer_check_tsc_ = now_tsc;
 }
@@ -201,6 +203,8 @@ void tcp_sink::disconnect(uint64_t now_tsc, int err, const char* what) noexcept 
         tail_left_ = 0;
         acked_idx_ = q_.head();
         held_bytes_ = 0;
+        held_cost_ = 0;
+        q_.exempt(0); // the held records wait again, under the bound
     }
     // Exponential backoff with +-25% jitter, so many gateways do not reconnect in lockstep.
     backoff_ms_ = backoff_ms_ == 0 ? spec_.reconnect_min_ms
@@ -215,6 +219,11 @@ void tcp_sink::disconnect(uint64_t now_tsc, int err, const char* what) noexcept 
 uint32_t tcp_sink::framed(uint64_t i) const noexcept {
     const queued_record& r = q_.rec(i);
     return r.dropped != 0 ? 0 : r.bytes + framing_overhead(spec_.framing, r.bytes);
+}
+
+uint32_t tcp_sink::cost(uint64_t i) const noexcept {
+    const queued_record& r = q_.rec(i);
+    return r.dropped != 0 ? 0 : r.cost;
 }
 
 uint32_t tcp_sink::collect_acks() noexcept {
@@ -234,6 +243,7 @@ uint32_t tcp_sink::collect_acks() noexcept {
         }
         acked_off_ += f;
         held_bytes_ += f;
+        held_cost_ += cost(acked_idx_);
         ++acked_idx_;
     }
     // Delivered at the acknowledgement, whatever the replay window holds on to; a record sent
@@ -242,13 +252,16 @@ uint32_t tcp_sink::collect_acks() noexcept {
         q_.time(std::max(timed_upto_, q_.head()), acked_idx_);
         timed_upto_ = acked_idx_;
     }
-    // Release beyond the replay window, oldest first. The window gives way when the queue is
-    // more than half full, so held records never keep new ones out.
+    // Release beyond the replay window, oldest first. The window is bounded by its own bytes
+    // (replay=) and the memory it pins (replay_cost_factor x replay=), and that memory is exempt
+    // from buffer=: a full queue never empties the window, which is exactly when the collector
+    // is slow and most likely to hold acknowledged records it has not written yet.
     uint64_t upto = q_.head();
-    const bool crowded = q_.pinned() * 2 > spec_.buffer_bytes;
-    while (upto < acked_idx_ && (held_bytes_ > replay_bytes_ || crowded)) {
+    while (upto < acked_idx_ &&
+           (held_bytes_ > replay_bytes_ || held_cost_ > replay_bytes_ * replay_cost_factor)) {
         const uint32_t f = framed(upto);
         held_bytes_ -= f;
+        held_cost_ -= cost(upto);
         head_off_ += f;
         ++upto;
     }
@@ -256,6 +269,7 @@ uint32_t tcp_sink::collect_acks() noexcept {
     if (n != 0) {
         q_.confirm(upto, spec_.framing, true);
     }
+    q_.exempt(held_cost_);
     return n;
 }
 
@@ -368,6 +382,8 @@ void tcp_sink::abandon() noexcept {
     q_.drop_all(pipeline::sink_drop::shutdown);
     acked_idx_ = q_.head();
     held_bytes_ = 0;
+    held_cost_ = 0;
+    q_.exempt(0);
     tail_left_ = 0;
 }
 

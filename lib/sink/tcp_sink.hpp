@@ -25,6 +25,11 @@
 
 namespace logagg::sink {
 
+/// The replay window pins at most this many times replay= of packet memory, on top of buffer=.
+/// Why 8: a record pins its packet's whole mbuf (2,304 bytes); records of 288 bytes or more,
+/// or packets of several records, fill the window by bytes first.
+inline constexpr uint64_t replay_cost_factor = 8;
+
 /// --sink tcp:HOST:PORT,...
 class tcp_sink final : public sink {
 public:
@@ -54,6 +59,8 @@ private:
     /// Releases acknowledged records beyond the replay window. @return records released.
     uint32_t collect_acks() noexcept;
     [[nodiscard]] uint32_t framed(uint64_t i) const noexcept;
+    /// Memory record @p i pins (0 when dropped).
+    [[nodiscard]] uint32_t cost(uint64_t i) const noexcept;
     void report(const char* what, int err) noexcept;
 
     sockaddr_storage addr_{};
@@ -74,6 +81,7 @@ private:
     uint64_t acked_idx_ = 0;  ///< records [head, acked_idx) are acknowledged (replay window)
     uint64_t acked_off_ = 0;  ///< stream offset where record acked_idx starts
     uint64_t held_bytes_ = 0; ///< framed bytes of [head, acked_idx)
+    uint64_t held_cost_ = 0;  ///< memory [head, acked_idx) pins (exempt from buffer=)
     uint64_t timed_upto_ = 0; ///< records before it were timed at their acknowledgement
     uint32_t tail_left_ = 0;  ///< bytes of record sent()-1 not yet written
     uint64_t replay_bytes_ = 0;

@@ -556,6 +556,44 @@ TEST_F(fixture, BlockModeNeverDropsAndStopsPullingAtTheBound) {
     EXPECT_EQ(all_drops(), 0u);
 }
 
+TEST_F(fixture, ExemptMemoryDoesNotCountAgainstTheBound) {
+    lane ln(1024, 4096);
+    rte_mbuf* probe = make_pkt("x");
+    const uint32_t pc = cost_of(probe);
+    rte_pktmbuf_free(probe);
+    // Drop mode, room for two packets.
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(2 * pc), stats);
+    for (int i = 0; i < 2; ++i) {
+        rte_mbuf* m = make_pkt("held" + std::to_string(i));
+        ln.record({ref(m, 0, m->data_len)});
+        ln.release();
+    }
+    ln.push();
+    EXPECT_EQ(q.pull(), 2u);
+    q.mark_sent(2);
+    // Both delivered but kept for a resend (tcp's replay window): exempt from the bound.
+    q.exempt(2 * pc);
+    for (int i = 0; i < 2; ++i) {
+        rte_mbuf* m = make_pkt("new" + std::to_string(i));
+        ln.record({ref(m, 0, m->data_len)});
+        ln.release();
+    }
+    ln.push();
+    EXPECT_EQ(q.pull(), 2u);
+    EXPECT_EQ(drops(sink_drop::buffer_full), 0u) << "the held records kept new ones out";
+    EXPECT_EQ(q.pinned(), 4 * pc);
+    // Not exempt any more: a fifth record does not fit.
+    q.exempt(0);
+    rte_mbuf* m = make_pkt("over");
+    ln.record({ref(m, 0, m->data_len)});
+    ln.release();
+    ln.push();
+    EXPECT_EQ(q.pull(), 1u);
+    EXPECT_EQ(drops(sink_drop::buffer_full), 1u);
+    q.confirm(q.tail(), framing_kind::lf);
+    EXPECT_EQ(in_use(), 0u);
+}
+
 TEST_F(fixture, MarkSentAndRewindKeepWaitingCounts) {
     lane ln(1024, 4096);
     record_queue q({ln.ring}, {ln.arena.get()}, limits(64ull << 20), stats);
