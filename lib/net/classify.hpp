@@ -21,6 +21,7 @@ namespace logagg::net {
 enum class drop_reason : uint8_t {
     none = 0,           ///< accepted: not a drop
     eth_truncated,      ///< fewer than 14 bytes
+    frame_truncated,    ///< cut by the PMD at its frame size (classify_options::snap_len)
     vlan_truncated,     ///< a VLAN tag runs past the frame
     vlan_too_many,      ///< more than two VLAN tags
     not_ip,             ///< EtherType other than IPv4/IPv6 (ARP, LLDP, ...)
@@ -72,6 +73,8 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         return "none";
     case drop_reason::eth_truncated:
         return "eth_truncated";
+    case drop_reason::frame_truncated:
+        return "frame_truncated";
     case drop_reason::vlan_truncated:
         return "vlan_truncated";
     case drop_reason::vlan_too_many:
@@ -232,6 +235,9 @@ struct packet_info {
     uint8_t vlan_tags = 0;
     uint32_t flow_hash = 0;   ///< software hash of (addresses, ports): same flow, same value
     uint32_t packet_type = 0; ///< RTE_PTYPE_* bits describing what was parsed
+    /// The UDP checksum field held only the pseudo-header sum and was accepted for it
+    /// (classify_options::accept_partial_checksum).
+    bool checksum_partial = false;
 };
 
 /// Checksum policy. NIC verdicts in ol_flags (GOOD/BAD) always win; `software` decides what to do
@@ -243,6 +249,15 @@ struct classify_options {
     const local_addrs* local = nullptr;
     /// Report fragments as packet_kind::fragment (the caller reassembles) instead of dropping them.
     bool reassemble = false;
+    /// Accept a UDP checksum field that holds only the pseudo-header sum (is_partial_checksum()),
+    /// reported in packet_info::checksum_partial. For net_af_packet ports: a local sender's
+    /// CHECKSUM_PARTIAL packets reach an AF_PACKET socket unfinished, and the PMD drops the
+    /// kernel's TP_STATUS_CSUMNOTREADY that says so. Anywhere else such a field is wrong.
+    bool accept_partial_checksum = false;
+    /// Frames of at least this many bytes may have been cut by the PMD (net_af_packet keeps the
+    /// first tp_snaplen bytes of what the kernel hands it); an IP length beyond such a frame is
+    /// frame_truncated, not a malformed header. 0: the port never cuts frames.
+    uint32_t snap_len = 0;
 };
 
 /// Classifies one frame (burst callers loop; this is per packet so it stays branch-predictable).

@@ -43,6 +43,9 @@ struct spec {
     uint16_t dport = 514;
     std::string payload = "<13>hello world";
     bool pad = true; // Ethernet minimum 60 bytes
+    // The UDP checksum field holds only the folded pseudo-header sum, not complemented: what a
+    // Linux sender leaves in a CHECKSUM_PARTIAL packet (~csum_tcpudp_magic(src, dst, len, 17, 0)).
+    bool partial_checksum = false;
 };
 
 struct built {
@@ -94,7 +97,10 @@ inline built build(const spec& s) {
         bytes all = pseudo;
         all.insert(all.end(), udp.begin(), udp.end());
         uint16_t c = cksum(all);
-        put16(udp, 6, c == 0 ? 0xffff : c);
+        put16(udp, 6,
+              s.partial_checksum ? static_cast<uint16_t>(~cksum(pseudo))
+              : c == 0           ? 0xffff
+                                 : c);
         f.insert(f.end(), ip.begin(), ip.end());
         out.l3 = hl;
         out.ip_total = static_cast<uint32_t>(hl + udp.size());
@@ -132,9 +138,13 @@ inline built build(const spec& s) {
         all.push_back(0);
         all.push_back(0);
         all.push_back(17);
+        const bytes pseudo = all;
         all.insert(all.end(), udp.begin(), udp.end());
         uint16_t c = cksum(all);
-        put16(udp, 6, c == 0 ? 0xffff : c);
+        put16(udp, 6,
+              s.partial_checksum ? static_cast<uint16_t>(~cksum(pseudo))
+              : c == 0           ? 0xffff
+                                 : c);
         f.insert(f.end(), ip.begin(), ip.end());
         f.insert(f.end(), ext.begin(), ext.end());
         out.l3 = static_cast<uint32_t>(40 + ext.size());
