@@ -44,9 +44,16 @@ def sh(*args, check_rc=True, ns=None, timeout=30):
 
 
 class Link:
-    """A namespace with one end of a veth pair; the other end stays in the root namespace."""
+    """A namespace with one end of a veth pair; the other end stays in the root namespace.
 
-    def __init__(self):
+    The veth keeps the kernel's default offloads, as users run it: a sender in the namespace then
+    leaves UDP checksums partial (CHECKSUM_PARTIAL, only the pseudo-header sum in the field),
+    which logagg accepts on net_af_packet and counts as packets.checksum_partial. With
+    offloads_off=True (one case only: case_offloads_off) both ends compute every checksum and
+    segment everything themselves."""
+
+    def __init__(self, offloads_off=False):
+        self.offloads_off = offloads_off
         tag = "%d" % (os.getpid() % 100000)
         self.ns = "lagns%s" % tag
         self.outer = "lga%s" % tag  # interface names are at most 15 characters
@@ -67,9 +74,13 @@ class Link:
         sh("ip", "link", "set", "lo", "up", ns=self.ns)
         sh("ip", "addr", "add", self.v4_peer + "/24", "dev", self.inner, ns=self.ns)
         sh("ip", "-6", "addr", "add", self.v6_peer + "/64", "dev", self.inner, "nodad", ns=self.ns)
-        # veth leaves UDP checksums to an offload that af_packet cannot see: on a real wire they
-        # are complete, so make them complete here too.
-        sh("ethtool", "-K", self.inner, "tx", "off", "gso", "off", "tso", "off", "sg", "off", ns=self.ns)
+        if self.offloads_off:
+            # Complete checksums and no segmentation offload on either end: what a real wire
+            # delivers, and what logagg's start-up warning asks for.
+            sh("ethtool", "-K", self.inner, "tx", "off", "gso", "off", "tso", "off", "sg", "off",
+               "tx-udp-segmentation", "off", ns=self.ns)
+            sh("ethtool", "-K", self.outer, "tx", "off", "gso", "off", "tso", "off", "sg", "off",
+               "tx-udp-segmentation", "off", "gro", "off")
         sh("ip", "link", "set", self.inner, "up", ns=self.ns)
 
     def down(self):
@@ -168,6 +179,107 @@ def case_own_addresses(logagg, tmp):
               "replies: %s" % r)
         check(p["dropped"]["not_for_us"] >= 1, "not_for_us not counted: %s" % p["dropped"])
         check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+    finally:
+        link.down()
+
+
+GSO_SENDER = r"""
+import socket, sys
+family, addr, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if family == "6" else socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, 103, 1000)  # UDP_SEGMENT: one send, 1000-byte datagrams on the wire
+s.sendto(b"g" * size, (addr, 514))
+"""
+
+BIG_SENDER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"f" * int(sys.argv[2]), (sys.argv[1], 514))  # over the MTU: IP fragments
+"""
+
+
+def logger_over_veth(logagg, tmp, offloads_off):
+    """logger --udp from the namespace into net_af_packet: 100 messages over IPv4 and 20 over
+    IPv6, every one delivered. Returns the stats and logagg's output."""
+    link = Link(offloads_off=offloads_off)
+    try:
+        link.up()
+        proc, out, stats, logname = start_logagg(logagg, link, tmp)
+        token = "%d-%d" % (os.getpid(), int(time.time()))
+        sent = []
+        try:
+            sh("ping", "-c", "1", "-W", "2", link.v4_ours, ns=link.ns)  # neighbours first
+            sh("ping", "-6", "-c", "1", "-W", "2", link.v6_ours, ns=link.ns)
+            for family, addr, n in (("4", link.v4_ours, 100), ("6", link.v6_ours, 20)):
+                for i in range(n):
+                    msg = "veth v%s %s seq=%d" % (family, token, i)
+                    sh("logger", "--udp", "-n", addr, "-P", "514", "-d", "--rfc5424", "-t", "lagtest", msg,
+                       ns=link.ns)
+                    sent.append(msg.encode())
+            time.sleep(1.0)
+        finally:
+            stop_logagg(proc, logname)
+        lines = read_lines(out)
+        got = [l for l in lines if token.encode() in l]
+        missing = [m for m in sent if not any(l.endswith(m) for l in got)]
+        check(not missing and len(got) == len(sent), "%d of %d logger messages arrived (missing %r...)"
+              % (len(got), len(sent), missing[:3]))
+        st = json.load(open(stats))
+        check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants: %s" % st["invariants"])
+        check(st["packets"]["dropped"]["udp_bad_checksum"] == 0, "udp_bad_checksum: %s" % st["packets"]["dropped"])
+        check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+        return link, st, open(logname).read(), len(sent)
+    finally:
+        link.down()
+
+
+def case_default_offloads(logagg, tmp):
+    """With the veth's default offloads every checksum from the namespace is partial: all are
+    accepted and counted. Frames longer than the PMD keeps are counted as frame_truncated, and the
+    start-up warning names the offloads and the ethtool command."""
+    link, st, log, n = logger_over_veth(logagg, tmp, offloads_off=False)
+    p = st["packets"]
+    check(p["checksum_partial"] == n, "checksum_partial %d, expected %d: %s" % (p["checksum_partial"], n, p))
+    want = "ethtool -K %s tso off tx-udp-segmentation off" % link.outer
+    check(("warning: %s hands the PMD frames longer than the 1982 bytes" % link.outer) in log and want in log,
+          "no offload warning with %r:\n%s" % (want, log[:3000]))
+    check(("note: %s is a veth" % link.outer) in log, "no note about the veth's peer:\n" + log[:3000])
+
+
+def case_offloads_off(logagg, tmp):
+    """The one case with offloads off on both ends of the veth: every checksum is complete and
+    verified (none partial), and logagg has no offload to warn about."""
+    link, st, log, n = logger_over_veth(logagg, tmp, offloads_off=True)
+    p = st["packets"]
+    check(p["checksum_partial"] == 0, "checksum_partial %d with complete checksums" % p["checksum_partial"])
+    check(p["to_workers"] >= n, "to_workers %d < %d" % (p["to_workers"], n))
+    check("warning:" not in log, "an offload warning with offloads off:\n" + log[:3000])
+
+
+def case_oversized_frames(logagg, tmp):
+    """Frames longer than net_af_packet's 1982-byte cut (default offloads): a UDP_SEGMENT send of
+    8000 bytes over IPv4 and IPv6 (one frame through the veth) and a 5000-byte datagram the PMD's
+    fanout has the kernel reassemble. Each is counted as frame_truncated, nothing else."""
+    link = Link()
+    try:
+        link.up()
+        proc, out, stats, logname = start_logagg(logagg, link, tmp)
+        try:
+            sh("ping", "-c", "1", "-W", "2", link.v4_ours, ns=link.ns)
+            sh("ping", "-6", "-c", "1", "-W", "2", link.v6_ours, ns=link.ns)
+            sh("python3", "-c", GSO_SENDER, "4", link.v4_ours, "8000", ns=link.ns)
+            sh("python3", "-c", GSO_SENDER, "6", link.v6_ours, "8000", ns=link.ns)
+            sh("python3", "-c", BIG_SENDER, link.v4_ours, "5000", ns=link.ns)
+            sh("logger", "--udp", "-n", link.v4_ours, "-P", "514", "-d", "after the big ones", ns=link.ns)
+            time.sleep(1.0)
+        finally:
+            stop_logagg(proc, logname)
+        st = json.load(open(stats))
+        d = st["packets"]["dropped"]
+        check(d["frame_truncated"] == 3, "frame_truncated %d, expected 3: %s" % (d["frame_truncated"], d))
+        check(d["ipv4_bad_length"] == 0 and d["ipv6_bad_length"] == 0, "cut frames counted as malformed: %s" % d)
+        check(any(b"after the big ones" in l for l in read_lines(out)), "the next message did not arrive")
+        check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants: %s" % st["invariants"])
     finally:
         link.down()
 
@@ -332,6 +444,25 @@ print(n)
 """
 
 
+PROBE = r"""
+import socket, struct, sys
+iface, src_mac, dst_mac, src, dst, text = sys.argv[1], bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6].encode()
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+udp = struct.pack("!HHHH", 40000, 514, 8 + len(text), 0) + text
+c = csum(socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, len(udp)) + udp) or 0xffff
+udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 7, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst))
+h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+s.send(dst_mac + src_mac + b"\x08\x00" + h + udp)
+"""
+
+
 def case_fragment_storm(logagg, tmp):
     link = Link()
     try:
@@ -347,8 +478,11 @@ def case_fragment_storm(logagg, tmp):
             r = sh("python3", "-c", STORM, link.inner, inner_mac, mac, link.v4_peer, link.v4_ours, ns=link.ns, timeout=120)
             sent = int(r.stdout.strip())
             time.sleep(1.0)  # > --frag-timeout: the leftovers time out while running
-            # logagg still works afterwards: a normal message arrives.
-            sh("logger", "-n", link.v4_ours, "-P", "514", "-d", "after the storm %d" % os.getpid(), ns=link.ns)
+            # logagg still works afterwards: a normal message arrives. Sent raw with its UDP
+            # checksum complete: net_pcap, unlike net_af_packet, does not accept the partial
+            # ones a local sender leaves with the veth's default offloads.
+            sh("python3", "-c", PROBE, link.inner, inner_mac, mac, link.v4_peer, link.v4_ours,
+               "after the storm %d" % os.getpid(), ns=link.ns)
             time.sleep(0.5)
         finally:
             stop_logagg(proc, logname)
@@ -521,7 +655,8 @@ def case_port_sink(logagg, tmp):
         link.down()
 
 
-CASES = {"port_sink": case_port_sink, "rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
+CASES = {"default_offloads": case_default_offloads, "offloads_off": case_offloads_off,
+         "oversized_frames": case_oversized_frames, "port_sink": case_port_sink, "rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
          "multiqueue": case_multiqueue}
 
 
