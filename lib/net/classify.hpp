@@ -53,13 +53,15 @@ enum class drop_reason : uint8_t {
     reply_failed,       ///< set by the RX stage: an answer that could not be built or sent
     frag_invalid, ///< fragment with no data, a non-final length not a multiple of 8, or past 65,535
     frag_overlap, ///< fragments overlapping: the whole datagram is discarded (RFC 5722)
-    frag_duplicate,   ///< a fragment received twice (the copy is dropped)
-    frag_too_many,    ///< a datagram in more fragments than the reassembler keeps (64)
-    frag_table_full,  ///< no room for another datagram in reassembly
-    frag_memory_full, ///< the reassembler holds its maximum of fragments
-    frag_timeout,     ///< the datagram was not complete within the timeout
-    frag_incomplete,  ///< still incomplete at shutdown
-    worker_ring_full, ///< set by the RX stage, not by classify(): the worker's ring was full
+    frag_duplicate,    ///< a fragment received twice (the copy is dropped)
+    frag_too_many,     ///< a datagram in more fragments than the reassembler keeps (64)
+    frag_evicted,      ///< held by the oldest incomplete datagram, evicted for a newer one when
+                       ///< the reassembler's table or fragment memory was full
+    frag_source_limit, ///< held by the oldest incomplete datagram of a source that reached its
+                       ///< own bound (datagrams or fragments per source address)
+    frag_timeout,      ///< the datagram was not complete within the timeout
+    frag_incomplete,   ///< still incomplete at shutdown
+    worker_ring_full,  ///< set by the RX stage, not by classify(): the worker's ring was full
     count_
 };
 
@@ -139,10 +141,10 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         return "frag_duplicate";
     case drop_reason::frag_too_many:
         return "frag_too_many";
-    case drop_reason::frag_table_full:
-        return "frag_table_full";
-    case drop_reason::frag_memory_full:
-        return "frag_memory_full";
+    case drop_reason::frag_evicted:
+        return "frag_evicted";
+    case drop_reason::frag_source_limit:
+        return "frag_source_limit";
     case drop_reason::frag_timeout:
         return "frag_timeout";
     case drop_reason::frag_incomplete:

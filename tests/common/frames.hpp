@@ -46,6 +46,8 @@ struct spec {
     // The UDP checksum field holds only the folded pseudo-header sum, not complemented: what a
     // Linux sender leaves in a CHECKSUM_PARTIAL packet (~csum_tcpudp_magic(src, dst, len, 17, 0)).
     bool partial_checksum = false;
+    // Varies the source address (its last two bytes), for tests with many senders.
+    uint16_t src_id = 0;
 };
 
 struct built {
@@ -73,7 +75,8 @@ inline built build(const spec& s) {
     put16(udp, 2, s.dport);
     put16(udp, 4, ulen);
     udp.insert(udp.end(), s.payload.begin(), s.payload.end());
-    const uint8_t src4[4] = {198, 18, 1, 2};
+    const uint8_t src4[4] = {198, 18, static_cast<uint8_t>(1 + (s.src_id >> 8)),
+                             static_cast<uint8_t>(2 + (s.src_id & 0xff))};
     const uint8_t dst4[4] = {198, 18, 0, 1};
     if (s.ip == 4) {
         const unsigned hl = 20 + s.ip_options;
@@ -123,7 +126,8 @@ inline built build(const spec& s) {
         ip[9] = 0x01;
         ip[10] = 0x0d;
         ip[11] = 0xb8;
-        ip[23] = 7;
+        ip[22] = static_cast<uint8_t>(s.src_id >> 8);
+        ip[23] = static_cast<uint8_t>(7 + (s.src_id & 0xff));
         ip[24] = 0x20;
         ip[25] = 0x01;
         ip[26] = 0x0d;
