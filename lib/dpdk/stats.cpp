@@ -346,7 +346,7 @@ std::string summary_table(const snapshot& s) {
 }
 
 std::string to_json(const snapshot& s) {
-    std::string o = "{\n  \"schema\": \"logagg.stats/2\",\n";
+    std::string o = "{\n  \"schema\": \"logagg.stats/3\",\n";
     o += fmt::format("  \"uptime_s\": {:.6f},\n  \"ports\": [", s.uptime_s);
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
         const port_snapshot& p = s.ports[i];
