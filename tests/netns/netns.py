@@ -611,7 +611,7 @@ def case_rsyslog(logagg, tmp):
 
 
 RECEIVER = r"""
-import socket, struct, sys, time
+import os, socket, struct, sys, time
 out, idle = sys.argv[1], float(sys.argv[2])
 socks = []
 for fam, addr in ((socket.AF_INET, sys.argv[3]), (socket.AF_INET6, sys.argv[4])):
@@ -622,9 +622,11 @@ for fam, addr in ((socket.AF_INET, sys.argv[3]), (socket.AF_INET6, sys.argv[4]))
     s.setblocking(False)
     socks.append(s)
 open(out + ".ready", "w").close()
-last = time.time()
+# Reads until told logagg has exited (out.stop), then until the sockets stay empty for `idle`
+# seconds: what logagg sent is in the kernel by then, however long logagg took to start.
+start = last = time.time()
 with open(out, "wb") as f:
-    while time.time() - last < idle:
+    while not (os.path.exists(out + ".stop") and time.time() - last >= idle) and time.time() - start < 300:
         got = False
         for i, s in enumerate(socks):
             try:
@@ -656,7 +658,7 @@ def case_port_sink(logagg, tmp):
         got = os.path.join(tmp, "received.bin")
         v4 = "%s:5514" % link.v4_peer
         v6 = "[%s]:5515" % link.v6_peer
-        recv = subprocess.Popen(["ip", "netns", "exec", link.ns, "python3", "-c", RECEIVER, got, "4", v4, v6])
+        recv = subprocess.Popen(["ip", "netns", "exec", link.ns, "python3", "-c", RECEIVER, got, "1", v4, v6])
         deadline = time.time() + 10
         while not os.path.exists(got + ".ready"):
             check(time.time() < deadline and recv.poll() is None, "the receiver did not start")
@@ -670,6 +672,7 @@ def case_port_sink(logagg, tmp):
                 "--sink", "port:0,dst=%s,name=v4" % v4, "--sink", "port:0,dst=%s,name=v6,framing=octet" % v6,
                 "--stats-json", stats, "--on-sink-full", "block", "--exit-on-idle", "1500"]
         res = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        open(got + ".stop", "w").close()
         check(res.returncode == 0, "logagg exit %d:\n%s\n%s" % (res.returncode, res.stdout[-3000:], res.stderr[-3000:]))
         recv.wait(timeout=30)
         st = json.load(open(stats))
