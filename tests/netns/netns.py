@@ -355,16 +355,30 @@ def case_fragments(logagg, tmp):
 
 
 FLOWS = r"""
-import socket, sys, time
-addr, n_flows, per_flow, tag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+import re, socket, sys, time
+addr, n_flows, per_flow, tag, logname = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+def rx():  # frames logagg has taken, from its periodic stats line (--stats-interval)
+    counts = re.findall(r"\] rx (\d+) pkt", open(logname).read())
+    return int(counts[-1]) if counts else 0
 socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n_flows)]
 for s in socks:
     s.bind(("0.0.0.0", 0))
+base, sent = rx(), 0
 for i in range(per_flow):
     for f, s in enumerate(socks):
         s.sendto(b"<14>1 - host app - - - mq %s flow=%d seq=%d" % (tag.encode(), f, i), (addr, 514))
-    if i % 20 == 19:
-        time.sleep(0.005)  # the veth has no queue of its own to absorb a burst
+    sent += n_flows
+    if i % 5 == 4:
+        # Wait until logagg has taken what was sent (or its count stopped growing): a full ring
+        # makes the PMD's fanout roll frames over to the other socket, out of their flow's order.
+        last, same = -1, 0
+        while same < 20:
+            c = rx()
+            if c >= base + sent:
+                break
+            same = same + 1 if c == last else 0
+            last = c
+            time.sleep(0.01)
 """
 
 
@@ -380,7 +394,7 @@ def case_multiqueue(logagg, tmp):
         args = [logagg] + lcores + ["--no-huge", "-m", "512", "--no-pci", "--file-prefix", "logagg-netns-mq-%d" % os.getpid(),
                                     "--log-level=error", vdev, "--", "--ip", "0:%s/24" % link.v4_ours,
                                     "--rx-lcores", "1,2", "--sink", "file:%s" % out, "--stats-json", stats,
-                                    "--on-sink-full", "block"]
+                                    "--on-sink-full", "block", "--stats-interval", "0.02"]
         proc = subprocess.Popen(args, stdout=open(logname, "w"), stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while "lcore 2:" not in open(logname).read():
@@ -390,7 +404,7 @@ def case_multiqueue(logagg, tmp):
         n_flows, per_flow = 24, 100
         try:
             sh("ping", "-c", "1", "-W", "2", link.v4_ours, ns=link.ns)
-            sh("python3", "-c", FLOWS, link.v4_ours, str(n_flows), str(per_flow), tag, ns=link.ns, timeout=60)
+            sh("python3", "-c", FLOWS, link.v4_ours, str(n_flows), str(per_flow), tag, logname, ns=link.ns, timeout=120)
             time.sleep(1.0)
         finally:
             stop_logagg(proc, logname)
