@@ -25,13 +25,14 @@ static_assert(fold_checksum(0xffffffff) == 0xffff);
 [[nodiscard]] inline uint32_t pseudo_header_sum(const uint8_t* src, const uint8_t* dst,
                                                 unsigned addr_len, uint8_t proto,
                                                 uint32_t len) noexcept {
+    // 32-bit loads, each split into its two 16-bit words (addr_len is a multiple of 4).
     uint32_t sum = 0;
-    for (unsigned i = 0; i < addr_len; i += 2) {
-        uint16_t s;
-        uint16_t d;
-        std::memcpy(&s, src + i, 2);
-        std::memcpy(&d, dst + i, 2);
-        sum += uint32_t{s} + d;
+    for (unsigned i = 0; i < addr_len; i += 4) {
+        uint32_t s;
+        uint32_t d;
+        std::memcpy(&s, src + i, 4);
+        std::memcpy(&d, dst + i, 4);
+        sum += (s & 0xffffu) + (s >> 16) + (d & 0xffffu) + (d >> 16);
     }
     const uint8_t tail[6] = {0,
                              proto,
