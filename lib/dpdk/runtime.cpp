@@ -8,8 +8,10 @@
 #include <ctime>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include <rte_cycles.h>
+#include <rte_dev.h>
 #include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -23,6 +25,7 @@
 
 #include <fmt/core.h>
 
+#include "dpdk/af_packet.hpp"
 #include "net/local.hpp"
 #include "pipeline/responder.hpp"
 #include "pipeline/rx.hpp"
@@ -145,6 +148,13 @@ struct runtime::impl {
         uint16_t max_segs = 64;
     };
     std::vector<port_tx_state> port_tx_info;
+    /// By port id: what classify() must know of a net_af_packet port (filled by setup_port()):
+    /// partial checksums are a local sender's, frames of snap_len bytes may have been cut.
+    struct port_rx_state {
+        bool af_packet = false;
+        uint32_t snap_len = 0;
+    };
+    std::vector<port_rx_state> port_rx_info;
     rte_mempool* indirect_pool = nullptr; ///< data-less mbufs for port sinks' chains
     net::neighbour_table neighbours;      ///< next hops of port sinks without dmac=
     log::json_field_map json_fields;      ///< JSON lines, with the filters' capture keys
@@ -295,6 +305,34 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
         rx_queues_of.resize(port + 1u, 0);
     }
     rx_queues_of[port] = n_rxq;
+    if (port_rx_info.size() <= port) {
+        port_rx_info.resize(port + 1u);
+    }
+    if (fanout_vdev) {
+        // The kernel interface behind the port and the frame size its ring cuts at (devargs),
+        // then the offloads of the interface that hand the ring longer frames.
+        const rte_devargs* da = info.device != nullptr ? rte_dev_devargs(info.device) : nullptr;
+        af_packet_args args =
+            parse_af_packet_args(da != nullptr && da->args != nullptr ? da->args : "");
+        char ifname[IF_NAMESIZE] = {};
+        if (args.iface.empty() && info.if_index != 0 &&
+            if_indextoname(info.if_index, ifname) != nullptr) {
+            args.iface = ifname;
+        }
+        port_rx_state& r = port_rx_info[port];
+        r.af_packet = true;
+        r.snap_len = af_packet_snap_len(args.frame_size);
+        fmt::print("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
+                   "UDP checksums left partial by local senders are accepted "
+                   "(packets.checksum_partial)\n",
+                   port, name, args.iface, r.snap_len, args.frame_size);
+        if (!args.iface.empty()) {
+            for (const std::string& line :
+                 offload_warnings(args.iface, read_offloads(args.iface), r.snap_len)) {
+                fmt::print("  port {} ({}): {}\n", port, name, line);
+            }
+        }
+    }
     if (n_rxq > info.max_rx_queues) {
         return util::usage_failure(fmt::format(
             "--rx-lcores: port {} ({}): {} RX lcores need {} RX queues but the port has at most "
@@ -680,7 +718,12 @@ util::failure runtime::impl::setup() {
             // net_af_packet, where every socket must be read: see setup_port()).
             for (uint16_t q = static_cast<uint16_t>(i); q < rx_queues_of[p];
                  q = static_cast<uint16_t>(q + n_rx)) {
-                rx.queues.push_back({p, q, local, static_cast<uint16_t>(rx.responders.size())});
+                pipeline::rx_queue rq{p, q, local, static_cast<uint16_t>(rx.responders.size())};
+                if (p < port_rx_info.size()) {
+                    rq.accept_partial_checksum = port_rx_info[p].af_packet;
+                    rq.snap_len = port_rx_info[p].snap_len;
+                }
+                rx.queues.push_back(rq);
             }
             pipeline::responder r;
             r.local = local;

@@ -112,6 +112,7 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     s.reassembled += st.reassembled.get();
     s.fragments_merged += st.fragments_merged.get();
     s.neighbour += st.neighbour.get();
+    s.checksum_partial += st.checksum_partial.get();
     for (std::size_t i = 0; i < s.replies.size(); ++i) {
         s.replies[i] += st.replies[i].get();
     }
@@ -229,6 +230,11 @@ std::string summary_table(const snapshot& s) {
         o += fmt::format("    reassembled {} datagrams from {} fragments\n", s.reassembled,
                          s.fragments_merged);
     }
+    if (s.checksum_partial != 0) {
+        o += fmt::format("    accepted {} with a partial UDP checksum (a local sender's, on "
+                         "net_af_packet)\n",
+                         s.checksum_partial);
+    }
     if (s.neighbour != 0) {
         o += fmt::format("    learned next-hop addresses from {} ARP replies / neighbour "
                          "advertisements\n",
@@ -340,7 +346,7 @@ std::string summary_table(const snapshot& s) {
 }
 
 std::string to_json(const snapshot& s) {
-    std::string o = "{\n  \"schema\": \"logagg.stats/2\",\n";
+    std::string o = "{\n  \"schema\": \"logagg.stats/3\",\n";
     o += fmt::format("  \"uptime_s\": {:.6f},\n  \"ports\": [", s.uptime_s);
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
         const port_snapshot& p = s.ports[i];
@@ -372,12 +378,13 @@ std::string to_json(const snapshot& s) {
     o += "\n  ],\n";
     o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
                      "\"framed_by_workers\": {}, \"reassembled\": {}, \"fragments_merged\": {}, "
-                     "\"answered\": {}, \"neighbour\": {}, \"replies\": {{\"arp\": {}, "
+                     "\"answered\": {}, \"neighbour\": {}, \"checksum_partial\": {}, "
+                     "\"replies\": {{\"arp\": {}, "
                      "\"icmp_echo\": {}, \"nd_advert\": {}, \"icmpv6_echo\": {}}}, "
                      "\"dropped_total\": {}, \"dropped\": {{",
                      s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.reassembled,
-                     s.fragments_merged, s.answered, s.neighbour, s.replies[0], s.replies[1],
-                     s.replies[2], s.replies[3], s.packets_dropped());
+                     s.fragments_merged, s.answered, s.neighbour, s.checksum_partial, s.replies[0],
+                     s.replies[1], s.replies[2], s.replies[3], s.packets_dropped());
     for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
         o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i],
                          s.pkt_drops[i]);

@@ -78,6 +78,8 @@ struct snapshot {
     std::vector<route_snapshot> routes;
     uint64_t received = 0, rx_bytes = 0, to_workers = 0, worker_packets = 0, answered = 0,
              reassembled = 0, fragments_merged = 0, neighbour = 0;
+    /// Frames accepted with a partial UDP checksum (net_af_packet; not in the invariant).
+    uint64_t checksum_partial = 0;
     std::array<uint64_t, 4>
         replies{}; ///< answered, by kind (arp, icmp_echo, nd_advert, icmpv6_echo)
     std::array<uint64_t, net::drop_reason_count> pkt_drops{};

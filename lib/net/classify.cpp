@@ -40,17 +40,6 @@ namespace {
     return v;
 }
 
-/// Verifies a UDP checksum given the one's-complement sum of the pseudo-header.
-/// @return true when the datagram sums to 0xffff (RFC 768, RFC 8200 8.1).
-[[nodiscard]] bool udp_checksum_ok(const rte_mbuf* m, uint32_t l4_off, uint32_t udp_len,
-                                   uint32_t pseudo_sum) noexcept {
-    uint16_t data_sum = 0;
-    if (!sum_chain(m, l4_off, udp_len, data_sum)) {
-        return false;
-    }
-    return fold_checksum(pseudo_sum + data_sum) == 0xffff;
-}
-
 /// NIC checksum verdicts, when the PMD gives one.
 enum class nic_verdict { unknown, good, bad };
 
@@ -77,11 +66,22 @@ enum class nic_verdict { unknown, good, bad };
     }
 }
 
+/// Why an IP length beyond the frame is wrong: the PMD cut a long frame (@p pkt_len at least
+/// classify_options::snap_len), or the header lies (@p malformed).
+[[nodiscard]] inline drop_reason beyond_frame(const classify_options& opts, uint32_t pkt_len,
+                                              drop_reason malformed) noexcept {
+    return opts.snap_len != 0 && pkt_len >= opts.snap_len ? drop_reason::frame_truncated
+                                                          : malformed;
+}
+
 /// UDP header checks shared by IPv4 and IPv6. @p ip_payload is the bytes the IP layer says follow
-/// the UDP header's start. @p pseudo_sum is only used when the checksum must be verified.
+/// the UDP header's start; @p src and @p dst (@p addr_len bytes each) feed the pseudo-header when
+/// the checksum is verified in software.
 [[nodiscard]] drop_reason finish_udp(const rte_mbuf* m, uint32_t l4_off, uint32_t ip_payload,
-                                     const listen_ports& ports, bool checksum_required, bool verify,
-                                     uint32_t pseudo_sum_wo_len, packet_info& out) noexcept {
+                                     const listen_ports& ports, bool checksum_required,
+                                     const classify_options& opts, const uint8_t* src,
+                                     const uint8_t* dst, unsigned addr_len,
+                                     packet_info& out) noexcept {
     // RFC 768: the header is 8 bytes; length covers header and data.
     udp_hdr scratch;
     const udp_hdr* udp = ip_payload >= sizeof(udp_hdr) ? header_at(m, l4_off, scratch) : nullptr;
@@ -104,9 +104,17 @@ enum class nic_verdict { unknown, good, bad };
         if (checksum_required) { // IPv6 (RFC 8200 8.1): zero is not "no checksum"
             return drop_reason::udp_bad_checksum;
         }
-    } else if (v == nic_verdict::unknown && verify) {
-        const uint32_t pseudo = pseudo_sum_wo_len + be16::from(static_cast<uint16_t>(udp_len)).raw;
-        if (!udp_checksum_ok(m, l4_off, udp_len, pseudo)) {
+    } else if (v == nic_verdict::unknown && opts.verify_udp_checksum) {
+        // RFC 768 / RFC 8200 8.1: the datagram and its pseudo-header sum to 0xffff.
+        const uint32_t pseudo = pseudo_header_sum(src, dst, addr_len, ipproto::udp, udp_len);
+        switch (
+            check_l4(m, l4_off, udp_len, pseudo, udp->checksum.raw, opts.accept_partial_checksum)) {
+        case l4_checksum::good:
+            break;
+        case l4_checksum::partial:
+            out.checksum_partial = true;
+            break;
+        case l4_checksum::bad:
             return drop_reason::udp_bad_checksum;
         }
     }
@@ -209,8 +217,11 @@ enum class nic_verdict { unknown, good, bad };
         return drop_reason::ipv4_truncated;
     }
     const uint32_t total = ip->total_length.value();
-    if (total < hlen || total > rte_pktmbuf_pkt_len(m) - l3_off) {
+    if (total < hlen) {
         return drop_reason::ipv4_bad_length;
+    }
+    if (total > rte_pktmbuf_pkt_len(m) - l3_off) {
+        return beyond_frame(opts, rte_pktmbuf_pkt_len(m), drop_reason::ipv4_bad_length);
     }
     // RFC 791 3.1 / RFC 1071: the header sums to 0xffff, options included.
     const nic_verdict v = ip_verdict(m);
@@ -268,17 +279,11 @@ enum class nic_verdict { unknown, good, bad };
     out.ip_version = 4;
     out.l3_len = static_cast<uint16_t>(hlen);
     out.packet_type |= hlen == sizeof(ipv4_hdr) ? RTE_PTYPE_L3_IPV4 : RTE_PTYPE_L3_IPV4_EXT;
-    const uint32_t src = load32(ip->src);
-    const uint32_t dst = load32(ip->dst);
-    uint32_t pseudo = 0;
-    if (opts.verify_udp_checksum) {
-        // RFC 768 pseudo-header: src, dst, zero + protocol, UDP length (added by finish_udp).
-        pseudo = (src & 0xffffu) + (src >> 16) + (dst & 0xffffu) + (dst >> 16) +
-                 be16::from(ipproto::udp).raw;
-    }
-    const drop_reason r = finish_udp(m, l3_off + hlen, total - hlen, ports, false,
-                                     opts.verify_udp_checksum, pseudo, out);
+    const drop_reason r =
+        finish_udp(m, l3_off + hlen, total - hlen, ports, false, opts, ip->src, ip->dst, 4, out);
     if (r == drop_reason::none) {
+        const uint32_t src = load32(ip->src);
+        const uint32_t dst = load32(ip->dst);
         out.flow_hash = static_cast<uint32_t>(mix(mix(0, (uint64_t{src} << 32) | dst),
                                                   (uint64_t{out.src_port} << 16) | out.dst_port));
     }
@@ -300,8 +305,11 @@ enum class nic_verdict { unknown, good, bad };
     // Ethernet cannot carry.
     const uint32_t plen = ip->payload_length.value();
     const uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
-    if (plen == 0 || plen > pkt_len - l3_off - sizeof(ipv6_hdr)) {
+    if (plen == 0) {
         return drop_reason::ipv6_bad_length;
+    }
+    if (plen > pkt_len - l3_off - sizeof(ipv6_hdr)) {
+        return beyond_frame(opts, pkt_len, drop_reason::ipv6_bad_length);
     }
     const uint32_t end = l3_off + static_cast<uint32_t>(sizeof(ipv6_hdr)) + plen;
     uint32_t off = l3_off + static_cast<uint32_t>(sizeof(ipv6_hdr));
@@ -374,19 +382,8 @@ enum class nic_verdict { unknown, good, bad };
     out.ip_version = 6;
     out.l3_len = static_cast<uint16_t>(off - l3_off);
     out.packet_type |= n_ext == 0 ? RTE_PTYPE_L3_IPV6 : RTE_PTYPE_L3_IPV6_EXT;
-    uint32_t pseudo = 0;
-    if (opts.verify_udp_checksum) {
-        // RFC 8200 8.1 pseudo-header: src, dst, upper-layer length, zero + next header.
-        uint32_t sum = 0;
-        for (unsigned i = 0; i < 16; i += 4) {
-            const uint32_t s = load32(ip->src + i);
-            const uint32_t d = load32(ip->dst + i);
-            sum += (s & 0xffffu) + (s >> 16) + (d & 0xffffu) + (d >> 16);
-        }
-        pseudo = sum + be16::from(ipproto::udp).raw;
-    }
     const drop_reason r =
-        finish_udp(m, off, end - off, ports, true, opts.verify_udp_checksum, pseudo, out);
+        finish_udp(m, off, end - off, ports, true, opts, ip->src, ip->dst, 16, out);
     if (r == drop_reason::none) {
         uint64_t h = mix(mix(0, load64(ip->src)), load64(ip->src + 8));
         h = mix(mix(h, load64(ip->dst)), load64(ip->dst + 8));
@@ -408,6 +405,7 @@ drop_reason classify(const rte_mbuf* m, const listen_ports& ports, const classif
     out.payload_len = out.l2_len = out.l3_len = out.src_port = out.dst_port = 0;
     out.ip_version = out.vlan_tags = 0;
     out.flow_hash = out.packet_type = 0;
+    out.checksum_partial = false;
     ether_hdr eth_scratch;
     const ether_hdr* eth = header_at(m, 0, eth_scratch);
     if (eth == nullptr) {

@@ -21,6 +21,7 @@ namespace logagg::net {
 enum class drop_reason : uint8_t {
     none = 0,           ///< accepted: not a drop
     eth_truncated,      ///< fewer than 14 bytes
+    frame_truncated,    ///< cut by the PMD at its frame size (classify_options::snap_len)
     vlan_truncated,     ///< a VLAN tag runs past the frame
     vlan_too_many,      ///< more than two VLAN tags
     not_ip,             ///< EtherType other than IPv4/IPv6 (ARP, LLDP, ...)
@@ -52,13 +53,15 @@ enum class drop_reason : uint8_t {
     reply_failed,       ///< set by the RX stage: an answer that could not be built or sent
     frag_invalid, ///< fragment with no data, a non-final length not a multiple of 8, or past 65,535
     frag_overlap, ///< fragments overlapping: the whole datagram is discarded (RFC 5722)
-    frag_duplicate,   ///< a fragment received twice (the copy is dropped)
-    frag_too_many,    ///< a datagram in more fragments than the reassembler keeps (64)
-    frag_table_full,  ///< no room for another datagram in reassembly
-    frag_memory_full, ///< the reassembler holds its maximum of fragments
-    frag_timeout,     ///< the datagram was not complete within the timeout
-    frag_incomplete,  ///< still incomplete at shutdown
-    worker_ring_full, ///< set by the RX stage, not by classify(): the worker's ring was full
+    frag_duplicate,    ///< a fragment received twice (the copy is dropped)
+    frag_too_many,     ///< a datagram in more fragments than the reassembler keeps (64)
+    frag_evicted,      ///< held by the oldest incomplete datagram, evicted for a newer one when
+                       ///< the reassembler's table or fragment memory was full
+    frag_source_limit, ///< held by the oldest incomplete datagram of a source that reached its
+                       ///< own bound (datagrams or fragments per source address)
+    frag_timeout,      ///< the datagram was not complete within the timeout
+    frag_incomplete,   ///< still incomplete at shutdown
+    worker_ring_full,  ///< set by the RX stage, not by classify(): the worker's ring was full
     count_
 };
 
@@ -72,6 +75,8 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         return "none";
     case drop_reason::eth_truncated:
         return "eth_truncated";
+    case drop_reason::frame_truncated:
+        return "frame_truncated";
     case drop_reason::vlan_truncated:
         return "vlan_truncated";
     case drop_reason::vlan_too_many:
@@ -136,10 +141,10 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
         return "frag_duplicate";
     case drop_reason::frag_too_many:
         return "frag_too_many";
-    case drop_reason::frag_table_full:
-        return "frag_table_full";
-    case drop_reason::frag_memory_full:
-        return "frag_memory_full";
+    case drop_reason::frag_evicted:
+        return "frag_evicted";
+    case drop_reason::frag_source_limit:
+        return "frag_source_limit";
     case drop_reason::frag_timeout:
         return "frag_timeout";
     case drop_reason::frag_incomplete:
@@ -232,6 +237,9 @@ struct packet_info {
     uint8_t vlan_tags = 0;
     uint32_t flow_hash = 0;   ///< software hash of (addresses, ports): same flow, same value
     uint32_t packet_type = 0; ///< RTE_PTYPE_* bits describing what was parsed
+    /// The UDP checksum field held only the pseudo-header sum and was accepted for it
+    /// (classify_options::accept_partial_checksum).
+    bool checksum_partial = false;
 };
 
 /// Checksum policy. NIC verdicts in ol_flags (GOOD/BAD) always win; `software` decides what to do
@@ -243,6 +251,15 @@ struct classify_options {
     const local_addrs* local = nullptr;
     /// Report fragments as packet_kind::fragment (the caller reassembles) instead of dropping them.
     bool reassemble = false;
+    /// Accept a UDP checksum field that holds only the pseudo-header sum (is_partial_checksum()),
+    /// reported in packet_info::checksum_partial. For net_af_packet ports: a local sender's
+    /// CHECKSUM_PARTIAL packets reach an AF_PACKET socket unfinished, and the PMD drops the
+    /// kernel's TP_STATUS_CSUMNOTREADY that says so. Anywhere else such a field is wrong.
+    bool accept_partial_checksum = false;
+    /// Frames of at least this many bytes may have been cut by the PMD (net_af_packet keeps the
+    /// first tp_snaplen bytes of what the kernel hands it); an IP length beyond such a frame is
+    /// frame_truncated, not a malformed header. 0: the port never cuts frames.
+    uint32_t snap_len = 0;
 };
 
 /// Classifies one frame (burst callers loop; this is per packet so it stays branch-predictable).

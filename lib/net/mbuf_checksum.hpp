@@ -55,4 +55,31 @@ namespace logagg::net {
     return true;
 }
 
+/// Verdict on a UDP or TCP checksum.
+enum class l4_checksum : uint8_t {
+    good,    ///< the segment and its pseudo-header sum to 0xffff
+    partial, ///< wrong, but the field holds the pseudo-header sum (is_partial_checksum())
+    bad,     ///< wrong (or the chain is shorter than the segment)
+};
+
+/// Checks the transport checksum of the @p len bytes at @p off of chain @p m (header included).
+/// @param pseudo_sum     pseudo_header_sum() of the packet (its protocol and length).
+/// @param field_raw      the checksum field as stored.
+/// @param accept_partial report a field holding only the pseudo-header sum as `partial` rather
+///                       than `bad` (only where the frames may come from a local sender).
+/// Protocol-neutral: UDP now; TCP passes its own protocol number and field.
+[[nodiscard]] inline l4_checksum check_l4(const rte_mbuf* m, uint32_t off, uint32_t len,
+                                          uint32_t pseudo_sum, uint16_t field_raw,
+                                          bool accept_partial) noexcept {
+    uint16_t data_sum = 0;
+    if (!sum_chain(m, off, len, data_sum)) {
+        return l4_checksum::bad;
+    }
+    if (fold_checksum(pseudo_sum + data_sum) == 0xffff) {
+        return l4_checksum::good;
+    }
+    return accept_partial && is_partial_checksum(field_raw, pseudo_sum) ? l4_checksum::partial
+                                                                        : l4_checksum::bad;
+}
+
 } // namespace logagg::net

@@ -76,6 +76,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter reassembled; ///< datagrams rebuilt from fragments (each then classified like a frame)
     counter fragments_merged; ///< fragment frames that became part of a rebuilt datagram
     counter neighbour; ///< ARP replies / neighbour advertisements that taught a next hop's MAC
+    /// Frames accepted although their UDP checksum field held only the pseudo-header sum (a local
+    /// sender's CHECKSUM_PARTIAL, on net_af_packet ports). Not a drop, and not a term of the
+    /// packet invariant: these frames go on like any accepted one.
+    counter checksum_partial;
     std::array<counter, 4> replies; ///< answered, by kind (responder.hpp reply_kind_names)
     std::array<counter, net::drop_reason_count> pkt_drops; ///< frames dropped, by reason
     // worker role

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <rte_ip.h>
+#include <rte_random.h>
 
 namespace logagg::pipeline {
 
@@ -17,14 +18,20 @@ struct frag_ref {
     uint32_t data_off;
 };
 
-/// One datagram in reassembly: its key and its fragments sorted by offset.
+/// One datagram in reassembly: its key, its place in the age lists and its fragments sorted by
+/// offset. Slots never move (the hash table holds their indices), so the lists link indices.
 struct reassembler::slot {
-    bool used = false;
     uint8_t version = 0;
     uint8_t proto = 0;
     uint32_t id = 0;
     uint8_t src[16] = {};
     uint8_t dst[16] = {};
+    uint32_t hash = 0;
+    uint32_t source = nil;    ///< sources_ index
+    uint32_t older = nil;     ///< the next older datagram of all (creation time)
+    uint32_t newer = nil;     ///< the next newer one
+    uint32_t src_older = nil; ///< the next older datagram of the same source
+    uint32_t src_newer = nil; ///< the next newer one of the same source
     uint64_t first_tsc = 0;
     uint32_t total = 0; ///< datagram length, known once the last fragment arrived (0 before)
     uint32_t bytes = 0; ///< fragment data held
@@ -33,78 +40,235 @@ struct reassembler::slot {
     frag_ref frags[max_fragments_per_datagram];
 };
 
+/// What one source address holds: counts for its bounds, and its datagrams, oldest first.
+struct reassembler::source {
+    uint8_t version = 0;
+    uint8_t addr[16] = {};
+    uint32_t hash = 0;
+    uint32_t datagrams = 0;
+    uint32_t fragments = 0;
+    uint32_t oldest = nil;
+    uint32_t newest = nil;
+};
+
 namespace {
 
-[[nodiscard]] std::size_t key_hash(uint8_t version, uint32_t id, const uint8_t* src,
-                                   const uint8_t* dst) noexcept {
-    uint64_t h = (uint64_t{version} << 32) ^ id;
-    for (unsigned i = 0; i < 16; i += 8) {
-        uint64_t a;
-        uint64_t b;
-        std::memcpy(&a, src + i, 8);
-        std::memcpy(&b, dst + i, 8);
-        h ^= a + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-        h ^= b + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-    }
+[[nodiscard]] uint64_t finish(uint64_t h) noexcept {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    return static_cast<std::size_t>(h);
+    return h;
 }
 
-/// How often expire() scans. Why: 1/16 of the timeout bounds the lateness of a timeout to 6%.
-constexpr uint64_t expire_divisor = 16;
+[[nodiscard]] uint64_t mix_addr(uint64_t h, const uint8_t* a) noexcept {
+    for (unsigned i = 0; i < 16; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, a + i, 8);
+        h ^= w + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    }
+    return h;
+}
+
+/// @p seed is random per reassembler: every input is the sender's choice, and a sender that
+/// could predict buckets could make every lookup walk one long probe run.
+[[nodiscard]] uint32_t key_hash(uint64_t seed, uint8_t version, uint32_t id, const uint8_t* src,
+                                const uint8_t* dst) noexcept {
+    return static_cast<uint32_t>(
+        finish(mix_addr(mix_addr(seed ^ (uint64_t{version} << 32) ^ id, src), dst)));
+}
+
+[[nodiscard]] uint32_t source_hash(uint64_t seed, uint8_t version, const uint8_t* addr) noexcept {
+    return static_cast<uint32_t>(finish(mix_addr(seed ^ (uint64_t{version} << 40), addr)));
+}
+
+/// Empties bucket @p i (backward-shift deletion, util/probing.hpp).
+template <typename Bucket>
+void erase_bucket(Bucket* table, std::size_t mask, std::size_t i) noexcept {
+    util::erase_linear_probe(table, mask, i, [](const Bucket& b) { return b.hash; });
+}
+
+/// The bucket holding pool index @p idx of hash @p hash (it is there).
+template <typename Bucket>
+[[nodiscard]] std::size_t bucket_of(const Bucket* table, std::size_t mask, uint32_t idx,
+                                    uint32_t hash) noexcept {
+    std::size_t i = hash & mask;
+    while (!(table[i].used && table[i].idx == idx)) {
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+/// Puts pool index @p idx of hash @p hash into the first free bucket of its probe run.
+template <typename Bucket>
+void insert_bucket(Bucket* table, std::size_t mask, uint32_t idx, uint32_t hash) noexcept {
+    std::size_t i = hash & mask;
+    while (table[i].used) {
+        i = (i + 1) & mask;
+    }
+    table[i].used = true;
+    table[i].idx = idx;
+    table[i].hash = hash;
+}
 
 } // namespace
 
-reassembler::reassembler(const reassembly_limits& l) : lim_(l) {
+reassembler::reassembler(const reassembly_limits& l) : lim_(l), seed_(rte_rand()) {
+    lim_.datagrams = std::max<uint32_t>(lim_.datagrams, 1);
+    lim_.max_fragments = std::max<uint32_t>(lim_.max_fragments, max_fragments_per_datagram);
+    if (lim_.per_source_datagrams == 0) {
+        lim_.per_source_datagrams = std::max<uint32_t>(lim_.datagrams / 16, 1);
+    }
+    lim_.per_source_datagrams = std::min(lim_.per_source_datagrams, lim_.datagrams);
+    if (lim_.per_source_fragments == 0) {
+        lim_.per_source_fragments = lim_.max_fragments / 8;
+    }
+    // A source must be able to hold one whole datagram, so evicting its others always makes room.
+    lim_.per_source_fragments = std::clamp<uint32_t>(
+        lim_.per_source_fragments, max_fragments_per_datagram, lim_.max_fragments);
     std::size_t table = 2;
     while (table < std::size_t{lim_.datagrams} * 2) {
         table <<= 1;
     }
     mask_ = table - 1;
-    slots_ = std::make_unique<slot[]>(table);
+    table_ = std::make_unique<bucket[]>(table);
+    source_table_ = std::make_unique<bucket[]>(table);
+    slots_ = std::make_unique<slot[]>(lim_.datagrams);
+    sources_ = std::make_unique<source[]>(lim_.datagrams);
+    free_slots_ = std::make_unique<uint32_t[]>(lim_.datagrams);
+    free_sources_ = std::make_unique<uint32_t[]>(lim_.datagrams);
+    for (uint32_t i = 0; i < lim_.datagrams; ++i) {
+        free_slots_[i] = lim_.datagrams - 1 - i;
+        free_sources_[i] = lim_.datagrams - 1 - i;
+    }
+    n_free_slots_ = n_free_sources_ = lim_.datagrams;
 }
 
 reassembler::~reassembler() {
-    for (std::size_t i = 0; i <= mask_; ++i) {
-        for (uint16_t k = 0; slots_[i].used && k < slots_[i].n; ++k) {
-            rte_pktmbuf_free(slots_[i].frags[k].m);
+    for (uint32_t e = oldest_; e != nil; e = slots_[e].newer) {
+        for (uint16_t k = 0; k < slots_[e].n; ++k) {
+            rte_pktmbuf_free(slots_[e].frags[k].m);
         }
     }
 }
 
-std::size_t reassembler::find(const net::packet_info& info, bool& found) const noexcept {
+uint32_t reassembler::find(const net::packet_info& info, uint32_t hash) const noexcept {
     const net::fragment_info& f = info.frag;
-    std::size_t i = key_hash(info.ip_version, f.id, f.src, f.dst) & mask_;
-    while (slots_[i].used) {
-        const slot& s = slots_[i];
+    for (std::size_t i = hash & mask_; table_[i].used; i = (i + 1) & mask_) {
+        if (table_[i].hash != hash) {
+            continue;
+        }
+        const slot& s = slots_[table_[i].idx];
         if (s.version == info.ip_version && s.id == f.id && s.proto == f.proto &&
             std::memcmp(s.src, f.src, 16) == 0 && std::memcmp(s.dst, f.dst, 16) == 0) {
-            found = true;
-            return i;
+            return table_[i].idx;
         }
-        i = (i + 1) & mask_;
     }
-    found = false;
-    return i;
+    return nil;
 }
 
-void reassembler::remove(std::size_t i) noexcept {
+uint32_t reassembler::find_source(uint8_t version, const uint8_t* addr,
+                                  uint32_t hash) const noexcept {
+    for (std::size_t i = hash & mask_; source_table_[i].used; i = (i + 1) & mask_) {
+        const source& s = sources_[source_table_[i].idx];
+        if (source_table_[i].hash == hash && s.version == version &&
+            std::memcmp(s.addr, addr, 16) == 0) {
+            return source_table_[i].idx;
+        }
+    }
+    return nil;
+}
+
+uint32_t reassembler::acquire_source(uint8_t version, const uint8_t* addr, uint32_t hash) noexcept {
+    const uint32_t found = find_source(version, addr, hash);
+    if (found != nil) {
+        return found;
+    }
+    // A source exists only while it holds a datagram: never more sources than slots.
+    const uint32_t si = free_sources_[--n_free_sources_];
+    source& s = sources_[si];
+    s.version = version;
+    std::memcpy(s.addr, addr, 16);
+    s.hash = hash;
+    s.datagrams = s.fragments = 0;
+    s.oldest = s.newest = nil;
+    insert_bucket(source_table_.get(), mask_, si, hash);
+    ++n_sources_;
+    return si;
+}
+
+uint32_t reassembler::create(const net::packet_info& info, uint32_t hash, uint32_t si,
+                             uint64_t now_tsc) noexcept {
+    const net::fragment_info& f = info.frag;
+    const uint32_t e = free_slots_[--n_free_slots_];
+    slot& s = slots_[e];
+    s.version = info.ip_version;
+    s.proto = f.proto;
+    s.id = f.id;
+    std::memcpy(s.src, f.src, 16);
+    std::memcpy(s.dst, f.dst, 16);
+    s.hash = hash;
+    s.first_tsc = now_tsc;
+    s.total = 0;
+    s.bytes = 0;
+    s.n = 0;
+    // Newest of all, and newest of its source.
+    s.source = si;
+    s.older = newest_;
+    s.newer = nil;
+    (newest_ != nil ? slots_[newest_].newer : oldest_) = e;
+    newest_ = e;
+    source& src = sources_[si];
+    s.src_older = src.newest;
+    s.src_newer = nil;
+    (src.newest != nil ? slots_[src.newest].src_newer : src.oldest) = e;
+    src.newest = e;
+    ++src.datagrams;
+    insert_bucket(table_.get(), mask_, e, hash);
+    ++used_;
+    return e;
+}
+
+void reassembler::remove(uint32_t e) noexcept {
+    slot& s = slots_[e];
+    (s.older != nil ? slots_[s.older].newer : oldest_) = s.newer;
+    (s.newer != nil ? slots_[s.newer].older : newest_) = s.older;
+    source& src = sources_[s.source];
+    (s.src_older != nil ? slots_[s.src_older].src_newer : src.oldest) = s.src_newer;
+    (s.src_newer != nil ? slots_[s.src_newer].src_older : src.newest) = s.src_older;
+    held_ -= s.n;
+    src.fragments -= s.n;
+    if (--src.datagrams == 0) {
+        erase_bucket(source_table_.get(), mask_,
+                     bucket_of(source_table_.get(), mask_, s.source, src.hash));
+        free_sources_[n_free_sources_++] = s.source;
+        --n_sources_;
+    }
+    erase_bucket(table_.get(), mask_, bucket_of(table_.get(), mask_, e, s.hash));
+    free_slots_[n_free_slots_++] = e;
+    s.n = 0;
     --used_;
-    util::erase_linear_probe(slots_.get(), mask_, i,
-                             [](const slot& x) { return key_hash(x.version, x.id, x.src, x.dst); });
 }
 
-void reassembler::release(std::size_t i, net::drop_reason why, frag_drop_fn drop,
-                          void* ctx) noexcept {
-    slot& s = slots_[i];
+void reassembler::release(uint32_t e, net::drop_reason why, frag_drop_fn drop, void* ctx) noexcept {
+    slot& s = slots_[e];
     for (uint16_t k = 0; k < s.n; ++k) {
         rte_pktmbuf_free(s.frags[k].m);
     }
-    held_ -= s.n;
     drop(ctx, why, s.n);
-    remove(i);
+    remove(e);
+}
+
+bool reassembler::evict_oldest(uint32_t of_source, uint32_t keep, net::drop_reason why,
+                               frag_drop_fn drop, void* ctx) noexcept {
+    uint32_t e = of_source == nil ? oldest_ : sources_[of_source].oldest;
+    if (e != nil && e == keep) {
+        e = of_source == nil ? slots_[e].newer : slots_[e].src_newer;
+    }
+    if (e == nil) {
+        return false;
+    }
+    release(e, why, drop, ctx);
+    return true;
 }
 
 rte_mbuf* reassembler::build(slot& s) noexcept {
@@ -165,36 +329,23 @@ reassembly_result reassembler::add(rte_mbuf* m, const net::packet_info& info, ui
                                    frag_drop_fn drop, void* ctx) noexcept {
     reassembly_result res;
     const net::fragment_info& f = info.frag;
-    bool found = false;
-    const std::size_t i = find(info, found);
-    if (!found) {
+    const uint32_t hash = key_hash(seed_, info.ip_version, f.id, f.src, f.dst);
+    uint32_t e = find(info, hash);
+    if (e == nil) {
+        // A new datagram. Its source keeps at most per_source_datagrams: past that its own
+        // oldest goes, so a flood (or a spoofed copy of someone's address) only ever displaces
+        // itself. Then the table: when full, the oldest datagram of all goes.
+        const uint32_t sh = source_hash(seed_, info.ip_version, f.src);
+        const uint32_t known = find_source(info.ip_version, f.src, sh);
+        if (known != nil && sources_[known].datagrams >= lim_.per_source_datagrams) {
+            (void)evict_oldest(known, nil, net::drop_reason::frag_source_limit, drop, ctx);
+        }
         if (used_ >= lim_.datagrams) {
-            rte_pktmbuf_free(m);
-            drop(ctx, net::drop_reason::frag_table_full, 1);
-            return res;
+            (void)evict_oldest(nil, nil, net::drop_reason::frag_evicted, drop, ctx);
         }
-        slot& s = slots_[i];
-        s.used = true;
-        s.version = info.ip_version;
-        s.proto = f.proto;
-        s.id = f.id;
-        std::memcpy(s.src, f.src, 16);
-        std::memcpy(s.dst, f.dst, 16);
-        s.first_tsc = now_tsc;
-        s.total = 0;
-        s.bytes = 0;
-        s.n = 0;
-        ++used_;
+        e = create(info, hash, acquire_source(info.ip_version, f.src, sh), now_tsc);
     }
-    slot& s = slots_[i];
-    if (held_ >= lim_.max_fragments) {
-        rte_pktmbuf_free(m);
-        drop(ctx, net::drop_reason::frag_memory_full, 1);
-        if (s.n == 0) {
-            remove(i);
-        }
-        return res;
-    }
+    slot& s = slots_[e];
     // Sorted insert; any overlap discards the whole datagram (RFC 5722), an exact repeat only
     // itself.
     const uint32_t lo = f.offset;
@@ -217,19 +368,29 @@ reassembly_result reassembler::add(rte_mbuf* m, const net::packet_info& info, ui
     if (overlaps_prev || overlaps_next || beyond_end) {
         rte_pktmbuf_free(m);
         drop(ctx, net::drop_reason::frag_overlap, 1);
-        release(i, net::drop_reason::frag_overlap, drop, ctx);
+        release(e, net::drop_reason::frag_overlap, drop, ctx);
         return res;
     }
     if (s.n == max_fragments_per_datagram) {
         rte_pktmbuf_free(m);
         drop(ctx, net::drop_reason::frag_too_many, 1);
-        release(i, net::drop_reason::frag_too_many, drop, ctx);
+        release(e, net::drop_reason::frag_too_many, drop, ctx);
         return res;
+    }
+    // Room for one more fragment: within the source's share first (its own oldest other
+    // datagrams go), then within the lcore's memory (the oldest of all). This datagram holds
+    // fewer than 64 fragments and both bounds are at least 64, so another one is always there.
+    while (sources_[s.source].fragments >= lim_.per_source_fragments &&
+           evict_oldest(s.source, e, net::drop_reason::frag_source_limit, drop, ctx)) {
+    }
+    while (held_ >= lim_.max_fragments &&
+           evict_oldest(nil, e, net::drop_reason::frag_evicted, drop, ctx)) {
     }
     std::memmove(&s.frags[at + 1], &s.frags[at], sizeof(frag_ref) * (s.n - at));
     s.frags[at] = frag_ref{m, f.offset, f.len, f.data_off};
     ++s.n;
     ++held_;
+    ++sources_[s.source].fragments;
     s.bytes += f.len;
     if (!f.more) {
         s.total = hi;
@@ -245,7 +406,6 @@ reassembly_result reassembler::add(rte_mbuf* m, const net::packet_info& info, ui
     const uint16_t n = s.n;
     s.frags[0].m->l2_len = info.l2_len & 0x7f; // same L2 for every fragment of a flow
     rte_mbuf* d = build(s);
-    held_ -= n;
     if (d == nullptr) {
         for (uint16_t k = 0; k < n; ++k) { // chaining failed half-way: free what was linked and not
             if (k == 0 || s.frags[k].m->pkt_len != 0) {
@@ -253,38 +413,26 @@ reassembly_result reassembler::add(rte_mbuf* m, const net::packet_info& info, ui
             }
         }
         drop(ctx, net::drop_reason::frag_invalid, n);
-        remove(i);
+        remove(e);
         return res;
     }
-    remove(i);
+    remove(e);
     res.datagram = d;
     res.merged = n;
     return res;
 }
 
 void reassembler::expire(uint64_t now_tsc, frag_drop_fn drop, void* ctx) noexcept {
-    if (used_ == 0 || now_tsc < next_expire_) {
-        return;
-    }
-    next_expire_ = now_tsc + lim_.timeout_tsc / expire_divisor;
-    std::size_t i = 0;
-    while (i <= mask_) {
-        if (slots_[i].used && now_tsc - slots_[i].first_tsc >= lim_.timeout_tsc) {
-            release(i, net::drop_reason::frag_timeout, drop, ctx); // may shift a later slot into i
-        } else {
-            ++i;
-        }
+    // Oldest first: stop at the first datagram that is not due.
+    while (oldest_ != nil && now_tsc >= slots_[oldest_].first_tsc &&
+           now_tsc - slots_[oldest_].first_tsc >= lim_.timeout_tsc) {
+        release(oldest_, net::drop_reason::frag_timeout, drop, ctx);
     }
 }
 
 void reassembler::drain(frag_drop_fn drop, void* ctx) noexcept {
-    std::size_t i = 0;
-    while (used_ != 0 && i <= mask_) {
-        if (slots_[i].used) {
-            release(i, net::drop_reason::frag_incomplete, drop, ctx);
-        } else {
-            ++i;
-        }
+    while (oldest_ != nil) {
+        release(oldest_, net::drop_reason::frag_incomplete, drop, ctx);
     }
 }
 

@@ -42,10 +42,13 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
     net::classify_options opts = rx.opts;
     opts.reassemble = rx.reasm != nullptr;
     responder* resp = nullptr;
-    if (q < rx.queues.size() && rx.queues[q].local != nullptr &&
-        rx.queues[q].responder < rx.responders.size()) {
-        opts.local = rx.queues[q].local;
-        resp = &rx.responders[rx.queues[q].responder];
+    if (q < rx.queues.size()) {
+        opts.accept_partial_checksum = rx.queues[q].accept_partial_checksum;
+        opts.snap_len = rx.queues[q].snap_len;
+        if (rx.queues[q].local != nullptr && rx.queues[q].responder < rx.responders.size()) {
+            opts.local = rx.queues[q].local;
+            resp = &rx.responders[rx.queues[q].responder];
+        }
     }
     uint64_t bytes = 0;
     const uint64_t burst_tsc = rte_rdtsc(); // one read per burst: the receive time of all of it
@@ -109,6 +112,9 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
             st.drop(r);
             rx.dropped[n_drop++] = m;
             continue;
+        }
+        if (info.checksum_partial) {
+            st.checksum_partial.add();
         }
         pkt_meta* meta = meta_of(m, rx.meta_off);
         meta->payload_off = info.payload_off;

@@ -28,6 +28,10 @@ struct rx_queue {
     uint16_t queue;
     const net::local_addrs* local = nullptr; ///< the port's own addresses (--ip), or none
     uint16_t responder = 0; ///< index into rx_ctx::responders (one per port of this lcore)
+    /// net_af_packet: accept checksums a local sender left partial, and name frames the PMD cut
+    /// (classify_options::accept_partial_checksum, snap_len).
+    bool accept_partial_checksum = false;
+    uint32_t snap_len = 0;
 };
 
 /// State of one RX lcore. The vectors are sized at start-up and never grow afterwards.

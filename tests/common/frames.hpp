@@ -43,6 +43,11 @@ struct spec {
     uint16_t dport = 514;
     std::string payload = "<13>hello world";
     bool pad = true; // Ethernet minimum 60 bytes
+    // The UDP checksum field holds only the folded pseudo-header sum, not complemented: what a
+    // Linux sender leaves in a CHECKSUM_PARTIAL packet (~csum_tcpudp_magic(src, dst, len, 17, 0)).
+    bool partial_checksum = false;
+    // Varies the source address (its last two bytes), for tests with many senders.
+    uint16_t src_id = 0;
 };
 
 struct built {
@@ -70,7 +75,8 @@ inline built build(const spec& s) {
     put16(udp, 2, s.dport);
     put16(udp, 4, ulen);
     udp.insert(udp.end(), s.payload.begin(), s.payload.end());
-    const uint8_t src4[4] = {198, 18, 1, 2};
+    const uint8_t src4[4] = {198, 18, static_cast<uint8_t>(1 + (s.src_id >> 8)),
+                             static_cast<uint8_t>(2 + (s.src_id & 0xff))};
     const uint8_t dst4[4] = {198, 18, 0, 1};
     if (s.ip == 4) {
         const unsigned hl = 20 + s.ip_options;
@@ -94,7 +100,10 @@ inline built build(const spec& s) {
         bytes all = pseudo;
         all.insert(all.end(), udp.begin(), udp.end());
         uint16_t c = cksum(all);
-        put16(udp, 6, c == 0 ? 0xffff : c);
+        put16(udp, 6,
+              s.partial_checksum ? static_cast<uint16_t>(~cksum(pseudo))
+              : c == 0           ? 0xffff
+                                 : c);
         f.insert(f.end(), ip.begin(), ip.end());
         out.l3 = hl;
         out.ip_total = static_cast<uint32_t>(hl + udp.size());
@@ -117,7 +126,8 @@ inline built build(const spec& s) {
         ip[9] = 0x01;
         ip[10] = 0x0d;
         ip[11] = 0xb8;
-        ip[23] = 7;
+        ip[22] = static_cast<uint8_t>(s.src_id >> 8);
+        ip[23] = static_cast<uint8_t>(7 + (s.src_id & 0xff));
         ip[24] = 0x20;
         ip[25] = 0x01;
         ip[26] = 0x0d;
@@ -132,9 +142,13 @@ inline built build(const spec& s) {
         all.push_back(0);
         all.push_back(0);
         all.push_back(17);
+        const bytes pseudo = all;
         all.insert(all.end(), udp.begin(), udp.end());
         uint16_t c = cksum(all);
-        put16(udp, 6, c == 0 ? 0xffff : c);
+        put16(udp, 6,
+              s.partial_checksum ? static_cast<uint16_t>(~cksum(pseudo))
+              : c == 0           ? 0xffff
+                                 : c);
         f.insert(f.end(), ip.begin(), ip.end());
         f.insert(f.end(), ext.begin(), ext.end());
         out.l3 = static_cast<uint32_t>(40 + ext.size());

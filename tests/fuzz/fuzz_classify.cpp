@@ -45,6 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     opts.verify_udp_checksum = (flags & 2) != 0;
     opts.local = (flags & 4) != 0 ? &local : nullptr;
     opts.reassemble = (flags & 8) != 0;
+    opts.accept_partial_checksum = (flags & 0x40) != 0;
+    opts.snap_len = (flags & 0x80) != 0 ? 1982 : 0;
     logagg::testing::chain c(frame, cuts, (flags & 0x30) == 0x10 ? RTE_MBUF_F_RX_L4_CKSUM_GOOD : 0);
     logagg::net::packet_info info;
     const auto r = logagg::net::classify(c.get(), ports, opts, info);

@@ -240,6 +240,119 @@ TEST(Classify, NicChecksumVerdictsWin) {
         drop_reason::none);
 }
 
+// ---- partial checksums (CHECKSUM_PARTIAL from a local sender, seen through net_af_packet) ----
+
+classify_options af_packet_opts() {
+    classify_options o;
+    o.accept_partial_checksum = true;
+    return o;
+}
+
+std::vector<spec> partial_specs() {
+    std::vector<spec> v;
+    for (spec s : valid_specs()) {
+        s.partial_checksum = true;
+        v.push_back(s);
+    }
+    return v;
+}
+
+TEST(Classify, PartialChecksumIsAcceptedAndReportedOnAfPacketPorts) {
+    for (const spec& s : partial_specs()) {
+        const built b = build(s);
+        packet_info info;
+        ASSERT_EQ(run(b.frame, &info, {}, 0, af_packet_opts()), drop_reason::none)
+            << "ip " << s.ip << " tags " << s.tags.size() << " ext " << s.ext.size();
+        EXPECT_TRUE(info.checksum_partial);
+        EXPECT_EQ(info.payload_off, b.payload_off);
+        EXPECT_EQ(info.payload_len, s.payload.size());
+        // Split anywhere: the same verdict.
+        for (uint32_t cut = 1; cut < b.frame.size(); cut += 5) {
+            packet_info split;
+            ASSERT_EQ(run(b.frame, &split, {cut}, 0, af_packet_opts()), drop_reason::none);
+            EXPECT_TRUE(split.checksum_partial);
+        }
+    }
+}
+
+TEST(Classify, PartialChecksumIsBadElsewhere) {
+    for (const spec& s : partial_specs()) {
+        packet_info info;
+        EXPECT_EQ(run(build(s).frame, &info), drop_reason::udp_bad_checksum)
+            << "ip " << s.ip << " tags " << s.tags.size();
+    }
+}
+
+TEST(Classify, CompleteChecksumsAreNotCountedAsPartial) {
+    for (const spec& s : valid_specs()) {
+        packet_info info;
+        ASSERT_EQ(run(build(s).frame, &info, {}, 0, af_packet_opts()), drop_reason::none);
+        EXPECT_FALSE(info.checksum_partial);
+    }
+}
+
+TEST(Classify, PartialChecksumMustMatchThisPacketsPseudoHeader) {
+    // The field of another pseudo-header (source address changed after the sum; the IPv4 header
+    // checksum fixed) is simply wrong.
+    spec s;
+    s.partial_checksum = true;
+    built b = build(s);
+    b.frame[29] ^= 1; // last byte of the IPv4 source
+    b.frame[24] = b.frame[25] = 0;
+    put16(b.frame, 24, cksum(bytes(b.frame.begin() + 14, b.frame.begin() + 34)));
+    EXPECT_EQ(run(b.frame, nullptr, {}, 0, af_packet_opts()), drop_reason::udp_bad_checksum);
+    // Off by one in the field.
+    built c = build(s);
+    c.frame[41] ^= 1;
+    EXPECT_EQ(run(c.frame, nullptr, {}, 0, af_packet_opts()), drop_reason::udp_bad_checksum);
+    // IPv6 with a zero field stays invalid (RFC 8200 8.1), partial or not.
+    spec six;
+    six.ip = 6;
+    six.partial_checksum = true;
+    built z = build(six);
+    z.frame[60] = z.frame[61] = 0;
+    EXPECT_EQ(run(z.frame, nullptr, {}, 0, af_packet_opts()), drop_reason::udp_bad_checksum);
+    // A NIC's bad verdict wins over the partial form.
+    EXPECT_EQ(run(build(s).frame, nullptr, {}, RTE_MBUF_F_RX_L4_CKSUM_BAD, af_packet_opts()),
+              drop_reason::udp_bad_checksum);
+    // With --no-checksum nothing is verified, so nothing is reported as partial.
+    classify_options off = af_packet_opts();
+    off.verify_udp_checksum = false;
+    packet_info info;
+    EXPECT_EQ(run(build(s).frame, &info, {}, 0, off), drop_reason::none);
+    EXPECT_FALSE(info.checksum_partial);
+}
+
+TEST(Classify, FramesCutByThePmdAreFrameTruncated) {
+    // net_af_packet keeps the first snap_len bytes of a longer frame (a GRO/GSO frame, or an IPv4
+    // datagram the kernel reassembled); its IP length then runs past the frame.
+    for (int ip : {4, 6}) {
+        for (std::vector<uint16_t> tags :
+             {std::vector<uint16_t>{}, std::vector<uint16_t>{0x8100}}) {
+            spec s;
+            s.ip = ip;
+            s.tags = tags;
+            s.payload = std::string(3000, 'g');
+            const built b = build(s);
+            const bytes cut(b.frame.begin(), b.frame.begin() + 1982);
+            classify_options o = af_packet_opts();
+            o.snap_len = 1982;
+            EXPECT_EQ(run(cut, nullptr, {}, 0, o), drop_reason::frame_truncated) << ip;
+            EXPECT_EQ(run(cut, nullptr, {1000}, 0, o), drop_reason::frame_truncated) << ip;
+            // A shorter frame with the same lie is malformed, and so is any frame elsewhere.
+            const bytes shorter(b.frame.begin(), b.frame.begin() + 1981);
+            const drop_reason bad =
+                ip == 4 ? drop_reason::ipv4_bad_length : drop_reason::ipv6_bad_length;
+            EXPECT_EQ(run(shorter, nullptr, {}, 0, o), bad) << ip;
+            EXPECT_EQ(run(cut), bad) << ip;
+        }
+    }
+    // A frame that fits is not affected by snap_len.
+    classify_options o;
+    o.snap_len = 60;
+    EXPECT_EQ(run(v4().frame, nullptr, {}, 0, o), drop_reason::none);
+}
+
 TEST(Classify, Ipv6Reasons) {
     built b = v6();
     b.frame[14] = 0x40;
@@ -304,6 +417,7 @@ TEST(Classify, NamesAreUniqueAndStable) {
     }
     EXPECT_EQ(logagg::net::name(drop_reason::udp_bad_checksum), "udp_bad_checksum");
     EXPECT_EQ(logagg::net::name(drop_reason::worker_ring_full), "worker_ring_full");
+    EXPECT_EQ(logagg::net::name(drop_reason::frame_truncated), "frame_truncated");
 }
 
 } // namespace

@@ -33,10 +33,12 @@ void count(void* ctx, drop_reason why, uint32_t frames) noexcept {
 }
 
 /// A UDP datagram to port 514 with an @p size-byte payload, cut into IP fragments of at most
-/// @p per bytes of IP payload (a multiple of 8).
-std::vector<bytes> fragments(int ip, std::size_t size, std::size_t per, uint32_t id = 7) {
+/// @p per bytes of IP payload (a multiple of 8), from source @p src (spec::src_id).
+std::vector<bytes> fragments(int ip, std::size_t size, std::size_t per, uint32_t id = 7,
+                             uint16_t src = 0) {
     logagg::testing::spec s;
     s.ip = ip;
+    s.src_id = src;
     s.payload = std::string(size, 'p');
     for (std::size_t i = 0; i < size; i += 100) {
         s.payload[i] = static_cast<char>('A' + (i / 100) % 26); // position markers
@@ -120,10 +122,15 @@ struct fixture : ::testing::Test {
     }
 };
 
-logagg::pipeline::reassembly_limits limits(uint32_t datagrams = 64, uint32_t max_frags = 512) {
+/// Bounds for a test; the per-source ones default to the whole table (no per-source bound).
+logagg::pipeline::reassembly_limits limits(uint32_t datagrams = 64, uint32_t max_frags = 512,
+                                           uint32_t per_source_datagrams = 0,
+                                           uint32_t per_source_fragments = 0) {
     logagg::pipeline::reassembly_limits l;
     l.datagrams = datagrams;
     l.max_fragments = max_frags;
+    l.per_source_datagrams = per_source_datagrams != 0 ? per_source_datagrams : datagrams;
+    l.per_source_fragments = per_source_fragments != 0 ? per_source_fragments : max_frags;
     l.timeout_tsc = 1000;
     return l;
 }
@@ -189,26 +196,179 @@ TEST_F(fixture, TimeoutsAndShutdownDropWhatIsPending) {
     EXPECT_EQ(feed(r, {b[0]}, 600), nullptr);
     r.expire(999, count, &d);
     EXPECT_EQ(d.of(drop_reason::frag_timeout), 0u);
-    // Scans run at most every timeout/16 (62 here): by 1000 + 62 a is found, b (600) is not due.
-    r.expire(1062, count, &d);
+    // Oldest first: at 1000 a is due, b (600) is not.
+    r.expire(1000, count, &d);
     EXPECT_EQ(d.of(drop_reason::frag_timeout), 2u); // a's two frames
+    EXPECT_EQ(r.pending_datagrams(), 1u);
     r.drain(count, &d);
     EXPECT_EQ(d.of(drop_reason::frag_incomplete), 1u);
     EXPECT_EQ(r.pending_datagrams(), 0u);
+    EXPECT_EQ(r.sources(), 0u);
 }
 
-TEST_F(fixture, BoundsAreNamed) {
-    logagg::pipeline::reassembler r(limits(2, 4));
-    EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, 1)[0]}), nullptr);
-    EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, 2)[0]}), nullptr);
-    EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, 3)[0]}), nullptr);
-    EXPECT_EQ(d.of(drop_reason::frag_table_full), 1u);
-    auto two = fragments(4, 4000, 1480, 2);
-    EXPECT_EQ(feed(r, {two[1], fragments(4, 4000, 1480, 1)[1]}), nullptr); // 4 held now
-    EXPECT_EQ(feed(r, {two[2]}), nullptr);
-    EXPECT_EQ(d.of(drop_reason::frag_memory_full), 1u);
+/// The first fragment of datagram @p id from source @p src: 64 bytes of a 200-byte datagram,
+/// never completed.
+bytes first_of(uint32_t id, uint16_t src, int ip = 4) {
+    return fragments(ip, 200, 64, id, src)[0];
+}
+
+/// Frames fed, and where each went: merged into a datagram or dropped by some reason.
+uint32_t accounted(const drops& d, uint32_t merged) {
+    uint32_t n = merged;
+    for (uint32_t v : d.by) {
+        n += v;
+    }
+    return n;
+}
+
+TEST_F(fixture, AFullTableEvictsTheOldestIncompleteDatagram) {
+    // Every datagram from its own source (id): the table's bound, not a source's.
+    logagg::pipeline::reassembler r(limits(4, 512));
+    for (uint32_t id = 1; id <= 4; ++id) {
+        EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, id, static_cast<uint16_t>(id))[0]}, id),
+                  nullptr);
+    }
+    EXPECT_EQ(r.pending_datagrams(), 4u);
+    // A fifth datagram: the oldest (id 1) goes, its one frame counted.
+    EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, 5, 5)[0]}, 5), nullptr);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 1u);
+    EXPECT_EQ(r.pending_datagrams(), 4u);
+    // id 2 was not evicted: its other fragments complete it.
+    auto two = fragments(4, 4000, 1480, 2, 2);
+    expect_whole(*this, feed(r, {two[1], two[2]}, 6), 4000);
+    // id 1's rest starts it anew (its first fragment is gone); 3 pending, so nothing goes.
+    auto one = fragments(4, 4000, 1480, 1, 1);
+    EXPECT_EQ(feed(r, {one[1], one[2]}, 7), nullptr);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 1u);
+    // Full again: the next new datagram evicts id 3, now the oldest, and id 3 anew evicts id 4.
+    EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, 6, 6)[0]}, 8), nullptr);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 2u);
+    auto three = fragments(4, 4000, 1480, 3, 3);
+    EXPECT_EQ(feed(r, {three[1], three[2]}, 9), nullptr);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 3u);
     r.drain(count, &d);
-    EXPECT_EQ(d.of(drop_reason::frag_incomplete), 4u);
+    EXPECT_EQ(r.pending_datagrams(), 0u);
+    EXPECT_EQ(r.held_fragments(), 0u);
+    EXPECT_EQ(accounted(d, 3), 4u + 1u + 2u + 2u + 1u + 2u);
+}
+
+TEST_F(fixture, AFloodFromOneSourceCannotStarveTheOthers) {
+    // Default bounds: 1,024 datagrams, 64 of them per source address.
+    logagg::pipeline::reassembly_limits l;
+    l.timeout_tsc = 1000;
+    logagg::pipeline::reassembler r(l);
+    constexpr uint32_t flood = 50000;
+    for (uint32_t id = 0; id < flood; ++id) {
+        EXPECT_EQ(feed(r, {first_of(id, 1)}), nullptr);
+    }
+    // The flooder holds its own share only, and pays for the rest itself.
+    EXPECT_EQ(r.pending_datagrams(), 64u);
+    EXPECT_EQ(d.of(drop_reason::frag_source_limit), flood - 64);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 0u);
+    // 100 legitimate datagrams from another source, their fragments interleaved with more of the
+    // flood: all complete.
+    uint32_t merged = 0;
+    uint32_t more = 0;
+    for (uint32_t id = 0; id < 100; ++id) {
+        auto frags = fragments(4, 5000, 1480, id, 2);
+        std::vector<bytes> mixed;
+        for (const bytes& f : frags) {
+            mixed.push_back(f);
+            mixed.push_back(first_of(flood + more++, 1));
+        }
+        rte_mbuf* done = feed(r, mixed);
+        ASSERT_NE(done, nullptr) << "datagram " << id;
+        merged += static_cast<uint32_t>(frags.size());
+        expect_whole(*this, done, 5000);
+    }
+    EXPECT_EQ(merged, 400u);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 0u);
+    EXPECT_EQ(d.of(drop_reason::frag_source_limit), flood + more - 64);
+    r.drain(count, &d);
+    EXPECT_EQ(d.of(drop_reason::frag_incomplete), 64u);
+    EXPECT_EQ(accounted(d, merged), flood + more + merged);
+}
+
+TEST_F(fixture, AFloodOverManySourcesIsEvictedOldestFirst) {
+    logagg::pipeline::reassembly_limits l;
+    l.timeout_tsc = 1000;
+    logagg::pipeline::reassembler r(l);
+    constexpr uint32_t flood = 50000;
+    for (uint32_t i = 0; i < flood; ++i) {
+        const int ip = i % 2 == 0 ? 4 : 6;
+        EXPECT_EQ(feed(r, {first_of(i, static_cast<uint16_t>(i + 10), ip)}), nullptr);
+    }
+    EXPECT_EQ(r.pending_datagrams(), 1024u);
+    EXPECT_EQ(r.sources(), 1024u);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), flood - 1024);
+    EXPECT_EQ(d.of(drop_reason::frag_source_limit), 0u);
+    // A legitimate datagram still completes: its first fragment evicts the oldest of the flood.
+    // (Then a slot is free: the next needs no eviction.)
+    for (int ip : {4, 6}) {
+        expect_whole(*this, feed(r, fragments(ip, 5000, 1232, 77, 9)), 5000);
+    }
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), flood - 1024 + 1);
+    r.drain(count, &d);
+    EXPECT_EQ(d.of(drop_reason::frag_incomplete), 1023u);
+    EXPECT_EQ(accounted(d, 2 * 5), flood + 2 * 5);
+    EXPECT_EQ(r.sources(), 0u);
+}
+
+TEST_F(fixture, FullFragmentMemoryEvictsTheOldestOtherDatagram) {
+    // 128 fragments per lcore: two datagrams of 60 tiny fragments, then a third needs room.
+    logagg::pipeline::reassembler r(limits(64, 128));
+    auto a = fragments(4, 1000, 8, 1, 1);
+    auto b = fragments(4, 1000, 8, 2, 2);
+    auto c = fragments(4, 1000, 8, 3, 3);
+    EXPECT_EQ(feed(r, std::vector<bytes>(a.begin(), a.begin() + 60), 1), nullptr);
+    EXPECT_EQ(feed(r, std::vector<bytes>(b.begin(), b.begin() + 60), 2), nullptr);
+    EXPECT_EQ(feed(r, std::vector<bytes>(c.begin(), c.begin() + 8), 3), nullptr);
+    EXPECT_EQ(r.held_fragments(), 128u);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 0u);
+    EXPECT_EQ(feed(r, {c[8]}, 4), nullptr); // a, the oldest, goes
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 60u);
+    EXPECT_EQ(r.held_fragments(), 69u);
+    EXPECT_EQ(r.pending_datagrams(), 2u);
+    r.drain(count, &d);
+    EXPECT_EQ(accounted(d, 0), 60u + 60u + 9u);
+}
+
+TEST_F(fixture, ASourcesFragmentBoundEvictsItsOwnOldest) {
+    // 128 fragments per source (of 4096): source 1 fills its share; source 2 is untouched.
+    logagg::pipeline::reassembler r(limits(64, 4096, 64, 128));
+    auto a = fragments(4, 1000, 8, 1, 1);
+    auto b = fragments(4, 1000, 8, 2, 1);
+    auto c = fragments(4, 1000, 8, 3, 1);
+    auto other = fragments(4, 1000, 8, 4, 2);
+    EXPECT_EQ(feed(r, std::vector<bytes>(other.begin(), other.begin() + 60), 0), nullptr);
+    EXPECT_EQ(feed(r, std::vector<bytes>(a.begin(), a.begin() + 60), 1), nullptr);
+    EXPECT_EQ(feed(r, std::vector<bytes>(b.begin(), b.begin() + 60), 2), nullptr);
+    EXPECT_EQ(feed(r, std::vector<bytes>(c.begin(), c.begin() + 8), 3), nullptr);
+    EXPECT_EQ(d.of(drop_reason::frag_source_limit), 0u);
+    EXPECT_EQ(feed(r, {c[8]}, 4), nullptr); // source 1 at 128: its oldest (a) goes
+    EXPECT_EQ(d.of(drop_reason::frag_source_limit), 60u);
+    EXPECT_EQ(d.of(drop_reason::frag_evicted), 0u);
+    EXPECT_EQ(r.pending_datagrams(), 3u);
+    EXPECT_EQ(r.held_fragments(), 60u + 60u + 9u);
+    r.drain(count, &d);
+    EXPECT_EQ(accounted(d, 0), 60u + 60u + 60u + 9u);
+}
+
+TEST_F(fixture, ASourcesDatagramBoundKeepsItsNewest) {
+    logagg::pipeline::reassembler r(limits(64, 512, 2));
+    EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, 1)[0]}, 1), nullptr);
+    EXPECT_EQ(feed(r, {fragments(6, 4000, 1232, 1)[0]}, 2), nullptr); // another address
+    EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, 2)[0]}, 3), nullptr);
+    EXPECT_EQ(feed(r, {fragments(4, 4000, 1480, 3)[0]}, 4), nullptr); // id 1 goes
+    EXPECT_EQ(d.of(drop_reason::frag_source_limit), 1u);
+    auto three = fragments(4, 4000, 1480, 3);
+    expect_whole(*this, feed(r, {three[1], three[2]}, 5), 4000);
+    auto two = fragments(4, 4000, 1480, 2);
+    expect_whole(*this, feed(r, {two[1], two[2]}, 6), 4000);
+    EXPECT_EQ(r.pending_datagrams(), 1u); // the IPv6 one
+    EXPECT_EQ(r.sources(), 1u);
+    r.drain(count, &d);
+    EXPECT_EQ(accounted(d, 6), 8u);
 }
 
 TEST_F(fixture, TooManyFragmentsAndInconsistentEnds) {

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: control plane (port set-up). No EAL calls: unit-tested on its own.
+//
+// What logagg must know about a net_af_packet port (DPDK 22.11): the kernel interface behind it,
+// how long a frame the PMD keeps, and the interface's offloads that hand AF_PACKET frames longer
+// than that (docs/architecture.md, "net_af_packet").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace logagg::dpdk {
+
+/// The net_af_packet devargs logagg reads.
+struct af_packet_args {
+    std::string iface;          ///< `iface=`: the kernel interface ("" when absent)
+    uint32_t frame_size = 2048; ///< `framesz=`: the PMD's ring frame size (its default 2048)
+};
+
+/// Parses the PMD's devargs ("iface=veth0,qpairs=2,framesz=2048"). Unknown keys are ignored (the
+/// PMD itself validated them at probe).
+[[nodiscard]] af_packet_args parse_af_packet_args(std::string_view devargs);
+
+/// Bytes of a frame the PMD keeps with ring frames of @p frame_size bytes: the kernel's
+/// tpacket_rcv() puts a TPACKET_V2 frame's Ethernet header at TPACKET_ALIGN(TPACKET2_HDRLEN + 16)
+/// - 14 and cuts the rest of a longer frame (tp_snaplen); the PMD copies tp_snaplen bytes and
+/// ignores tp_len. 1982 for the default 2048. 0 when @p frame_size leaves no room.
+[[nodiscard]] uint32_t af_packet_snap_len(uint32_t frame_size) noexcept;
+
+/// An interface's offload features that matter to an AF_PACKET reader.
+struct iface_offloads {
+    std::string driver;               ///< ETHTOOL_GDRVINFO driver ("veth", "e1000e", ...)
+    std::vector<std::string> enabled; ///< kernel feature names on and changeable ("rx-gro", ...)
+    std::string error;                ///< why they could not be read ("" on success)
+};
+
+/// Reads @p iface's features with the SIOCETHTOOL ioctl (ETHTOOL_GSSET_INFO, ETHTOOL_GSTRINGS
+/// and ETHTOOL_GFEATURES for the names and states, ETHTOOL_GDRVINFO for the driver). Only the
+/// features that can deliver frames longer than a ring frame are kept (see offload_warnings()).
+[[nodiscard]] iface_offloads read_offloads(const std::string& iface);
+
+/// The start-up lines (without the "port N (name): " prefix) for an af_packet interface with
+/// @p o, whose PMD keeps @p snap_len bytes of a frame: a warning naming each enabled offload that
+/// hands the socket longer frames, with the exact `ethtool -K` command that turns them off, and
+/// for a veth a note about its peer end. Empty when nothing needs saying.
+[[nodiscard]] std::vector<std::string> offload_warnings(const std::string& iface,
+                                                        const iface_offloads& o, uint32_t snap_len);
+
+} // namespace logagg::dpdk

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// net_af_packet port facts (no EAL): devargs, the PMD's frame cut, the offload warning.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "dpdk/af_packet.hpp"
+
+namespace {
+
+using namespace logagg::dpdk;
+
+TEST(AfPacket, DevargsGiveTheInterfaceAndFrameSize) {
+    af_packet_args a = parse_af_packet_args("iface=veth0,qpairs=2");
+    EXPECT_EQ(a.iface, "veth0");
+    EXPECT_EQ(a.frame_size, 2048u); // the PMD's default
+    a = parse_af_packet_args("qpairs=1,framesz=1024,iface=lga42,blocksz=4096");
+    EXPECT_EQ(a.iface, "lga42");
+    EXPECT_EQ(a.frame_size, 1024u);
+    a = parse_af_packet_args("");
+    EXPECT_EQ(a.iface, "");
+    EXPECT_EQ(parse_af_packet_args("iface=x,framesz=abc").frame_size, 2048u);
+    EXPECT_EQ(parse_af_packet_args("iface=x,framesz=0").frame_size, 2048u);
+}
+
+TEST(AfPacket, SnapLenIsTheFrameLessTheKernelsHeaderRoom) {
+    // Measured on a veth with the default 2048-byte frames: a 1942-byte frame arrives whole, a
+    // 1992-byte one is cut (TPACKET2_HDRLEN 52 + 16, aligned to 80, less the 14-byte MAC header).
+    EXPECT_EQ(af_packet_snap_len(2048), 1982u);
+    EXPECT_EQ(af_packet_snap_len(4096), 4030u);
+    EXPECT_EQ(af_packet_snap_len(66), 0u);
+    EXPECT_EQ(af_packet_snap_len(10), 0u);
+}
+
+TEST(AfPacket, WarningNamesEachOffloadAndTheExactCommand) {
+    iface_offloads o;
+    o.driver = "e1000e";
+    o.enabled = {"rx-gro",
+                 "rx-lro",
+                 "tx-tcp-segmentation",
+                 "tx-tcp6-segmentation",
+                 "tx-udp-segmentation",
+                 "rx-udp-gro-forwarding"};
+    const auto lines = offload_warnings("eth1", o, 1982);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("warning: eth1 hands the PMD frames longer than the 1982 bytes"),
+              std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[0].find("frame_truncated"), std::string::npos);
+    EXPECT_NE(lines[0].find("ethtool -K eth1 gro off rx-udp-gro-forwarding off lro off tso off "
+                            "tx-udp-segmentation off"),
+              std::string::npos)
+        << lines[0];
+    EXPECT_EQ(lines[0].rfind("tx-udp-segmentation off"), lines[0].size() - 23); // the end
+}
+
+TEST(AfPacket, UdpGroFlagsMatterOnlyWithGro) {
+    iface_offloads o;
+    o.enabled = {"rx-udp-gro-forwarding", "rx-gro-list"};
+    EXPECT_TRUE(offload_warnings("eth1", o, 1982).empty());
+    o.enabled.push_back("rx-gro");
+    const auto lines = offload_warnings("eth1", o, 1982);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("ethtool -K eth1 gro off rx-udp-gro-forwarding off rx-gro-list off"),
+              std::string::npos)
+        << lines[0];
+}
+
+TEST(AfPacket, NothingToSayWithOffloadsOff) {
+    iface_offloads o;
+    o.driver = "ixgbe";
+    EXPECT_TRUE(offload_warnings("eth1", o, 1982).empty());
+    o.enabled = {"tx-checksum-ip-generic", "rx-checksum"}; // not ours to worry about
+    EXPECT_TRUE(offload_warnings("eth1", o, 1982).empty());
+}
+
+TEST(AfPacket, AVethGetsANoteAboutItsPeer) {
+    iface_offloads o;
+    o.driver = "veth";
+    const auto lines = offload_warnings("lga7", o, 1982);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0].rfind("note: lga7 is a veth", 0), 0u) << lines[0];
+    EXPECT_NE(lines[0].find("ethtool -K PEER tso off tx-udp-segmentation off"), std::string::npos);
+}
+
+TEST(AfPacket, UnreadableOffloadsAreSaid) {
+    iface_offloads o;
+    o.error = "ETHTOOL_GFEATURES: Operation not supported";
+    const auto lines = offload_warnings("tun0", o, 1982);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("cannot read the offloads of tun0"), std::string::npos);
+}
+
+TEST(AfPacket, ReadsARealInterface) {
+    // Loopback exists everywhere; its features are the kernel's, so only their shape is checked.
+    const iface_offloads lo = read_offloads("lo");
+    EXPECT_EQ(lo.error, "");
+    for (const std::string& f : lo.enabled) {
+        EXPECT_TRUE(f.rfind("rx-", 0) == 0 || f.rfind("tx-", 0) == 0) << f;
+    }
+    const iface_offloads none = read_offloads("nosuchif9");
+    EXPECT_NE(none.error, "");
+}
+
+} // namespace
