@@ -445,6 +445,9 @@ class Bench:
         self.pcap = os.path.join(self.tmp, "peers.pcap")
         subprocess.run([BLAST, "pcap", "--out", self.pcap, "--count", str(a.peer_capture), "--dst", NET_R + ":514",
                         "--src", NET_S + ":40000"], check=True)
+        load = [open("/proc/loadavg").read().split()[:3]]
+        print("\nload average at the start: %s (other work on the machine skews every figure below)"
+              % " ".join(load[0]))
         self.net = Net()
         try:
             self.net.up()
@@ -503,11 +506,14 @@ class Bench:
             self.notes.append("while logagg ran, the receivers' kernel took %(datagrams)d datagrams and dropped "
                               "%(in_addr_errors)d as InAddrErrors (no address on the veth end); ICMP sent: "
                               "%(icmp_out)d" % self.kernel_quiet)
+        load.append(open("/proc/loadavg").read().split()[:3])
+        self.notes.append("load average at the start %s, at the end %s" % (" ".join(load[0]), " ".join(load[1])))
         for n in self.notes:
             print("note: " + n)
         self.results["peers"] = {"message_bytes": 250, "rows": self.rows, "idle": self.idle, "notes": self.notes,
                                  "versions": self.versions(), "seconds": a.seconds,
-                                 "kernel_quiet": getattr(self, "kernel_quiet", None)}
+                                 "kernel_quiet": getattr(self, "kernel_quiet", None),
+                                 "load_average": load}
 
     @staticmethod
     def where_lost(r):
@@ -535,13 +541,15 @@ class Bench:
             r["machine_s"]["softirq"], self.where_lost(r), " [--no-checksum]" if r.get("no_checksum") else ""))
 
     def versions(self):
-        v = {"rsyslog": sh("rsyslogd", "-v").splitlines()[0].strip()}
+        v = {"rsyslog": sh("dpkg-query", "-W", "-f", "${Version}", "rsyslog", check=False) or
+             sh("rsyslogd", "-v").splitlines()[0].split(" compiled")[0].strip()}
         if self.syslog_ng_root:
             root = self.syslog_ng_root
             libs = glob.glob(os.path.join(root, "usr/lib/*-linux-gnu*")) + [os.path.join(root, "usr/lib/syslog-ng")]
             out = subprocess.run([os.path.join(root, "usr/sbin/syslog-ng"), "--version"], capture_output=True,
                                  text=True, env=dict(os.environ, LD_LIBRARY_PATH=":".join(libs))).stdout
-            v["syslog-ng"] = out.splitlines()[0].strip() if out else "?"
+            rev = [l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Revision:")]
+            v["syslog-ng"] = rev[0] if rev else "?"
         v["logagg"] = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
                                      text=True).stdout.strip()
         return v
