@@ -264,7 +264,7 @@ class LogaggAfPacket(Program):
         self.b.runs += 1
         self.stats = os.path.join(self.work, "stats.json")
         # framecnt=2048: a 4 MiB ring (2048 frames of 2 KiB), the peers' socket buffer size.
-        cmd = ["ip", "netns", "exec", self.b.net.r, LOGAGG, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci",
+        cmd = ["ip", "netns", "exec", self.b.net.r, LOGAGG, "-l", self.b.a.peer_lcores, "--no-huge", "-m", "1024", "--no-pci",
                "--file-prefix", "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
                "--vdev=net_af_packet0,iface=%s,framecnt=2048" % self.b.net.outer, "--",
                "--sink", "file:%s,rotate-bytes=1G" % self.out, "--stats-json", self.stats]
@@ -277,7 +277,7 @@ class LogaggAfPacket(Program):
 
     def ready(self):
         try:
-            return "lcore 1:" in open(self.log).read()
+            return "  lcore " in open(self.log).read()  # the role map: start-up is done
         except OSError:
             return False
 
@@ -301,7 +301,7 @@ class LogaggMemory(LogaggAfPacket):
     def command(self):
         self.b.runs += 1
         self.stats = os.path.join(self.work, "stats.json")
-        return [LOGAGG, "-l", "0-1", "--no-huge", "-m", "2048", "--no-pci", "--file-prefix",
+        return [LOGAGG, "-l", self.b.a.peer_lcores, "--no-huge", "-m", "2048", "--no-pci", "--file-prefix",
                 "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
                 "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % self.b.pcap, "--",
                 "--sink", "file:%s,rotate-bytes=1G" % self.out, "--stats-json", self.stats,
@@ -511,7 +511,7 @@ class Bench:
         for n in self.notes:
             print("note: " + n)
         self.results["peers"] = {"message_bytes": 250, "rows": self.rows, "idle": self.idle, "notes": self.notes,
-                                 "versions": self.versions(), "seconds": a.seconds,
+                                 "versions": self.versions(), "seconds": a.seconds, "logagg_lcores": a.peer_lcores,
                                  "kernel_quiet": getattr(self, "kernel_quiet", None),
                                  "load_average": load}
 
