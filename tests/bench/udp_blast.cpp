@@ -86,8 +86,8 @@ void render(uint64_t seq, char* out) {
     std::memcpy(out, kTemplate.data(), kMessageSize);
     const uint64_t us = seq * 37; // 37 us apart: the timestamps move and stay distinct
     const uint64_t secs = us / 1000000;
-    const uint64_t vals[] = {(8 + secs / 3600) % 24, (secs / 60) % 60, secs % 60, us % 1000000,
-                             seq % 1000000,          100 + seq % 90000, seq,      seq % 997};
+    const uint64_t vals[] = {(8 + secs / 3600) % 24, (secs / 60) % 60,  secs % 60, us % 1000000,
+                             seq % 1000000,          100 + seq % 90000, seq,       seq % 997};
     for (size_t i = 0; i < kFields.size(); ++i) {
         put_digits(out + kFields[i].at, kFields[i].width, vals[i]);
     }
@@ -207,15 +207,15 @@ int cmd_send(const options& o) {
         usage("--count must be at least 1");
     }
     const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd < 0 || (!o.src.empty() && bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) ||
+    if (fd < 0 ||
+        (!o.src.empty() && bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) ||
         connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
         std::fprintf(stderr, "logagg-udp-blast: socket set-up: %s\n", std::strerror(errno));
         return 1;
     }
     // At a fixed rate, a batch every half millisecond or so: small enough to keep the offered
     // load smooth, large enough that sendmmsg amortises the system call.
-    const uint64_t batch =
-        o.rate == 0 ? o.batch : std::clamp<uint64_t>(o.rate / 2000, 1, o.batch);
+    const uint64_t batch = o.rate == 0 ? o.batch : std::clamp<uint64_t>(o.rate / 2000, 1, o.batch);
     std::vector<char> bufs(batch * kMessageSize);
     std::vector<iovec> iov(batch);
     std::vector<mmsghdr> msgs(batch);
@@ -225,7 +225,8 @@ int cmd_send(const options& o) {
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
-    const double interval = o.rate == 0 ? 0 : static_cast<double>(batch) / static_cast<double>(o.rate);
+    const double interval =
+        o.rate == 0 ? 0 : static_cast<double>(batch) / static_cast<double>(o.rate);
     timespec t0{};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     const double start = mono_now();
@@ -273,12 +274,13 @@ int cmd_send(const options& o) {
     const double secs = mono_now() - start;
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    std::printf("{\"sent\": %lu, \"seconds\": %.6f, \"rate\": %.1f, \"batch\": %lu, \"batches\": %lu, "
-                "\"sleeps\": %lu, \"errors\": %lu, \"utime_s\": %.6f, \"stime_s\": %.6f}\n",
-                static_cast<unsigned long>(sent), secs, static_cast<double>(sent) / secs,
-                static_cast<unsigned long>(batch), static_cast<unsigned long>(batches),
-                static_cast<unsigned long>(sleeps), static_cast<unsigned long>(errors),
-                tv_seconds(ru.ru_utime), tv_seconds(ru.ru_stime));
+    std::printf(
+        "{\"sent\": %lu, \"seconds\": %.6f, \"rate\": %.1f, \"batch\": %lu, \"batches\": %lu, "
+        "\"sleeps\": %lu, \"errors\": %lu, \"utime_s\": %.6f, \"stime_s\": %.6f}\n",
+        static_cast<unsigned long>(sent), secs, static_cast<double>(sent) / secs,
+        static_cast<unsigned long>(batch), static_cast<unsigned long>(batches),
+        static_cast<unsigned long>(sleeps), static_cast<unsigned long>(errors),
+        tv_seconds(ru.ru_utime), tv_seconds(ru.ru_stime));
     close(fd);
     return 0;
 }
@@ -398,7 +400,8 @@ int cmd_check(const options& o) {
                 if (nl == nullptr) {
                     break;
                 }
-                const size_t len = static_cast<size_t>(static_cast<const char*>(nl) - buf.data()) - pos;
+                const size_t len =
+                    static_cast<size_t>(static_cast<const char*>(nl) - buf.data()) - pos;
                 const std::string_view l(buf.data() + pos, len);
                 pos += len + 1;
                 ++lines;
