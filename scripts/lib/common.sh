@@ -57,3 +57,60 @@ build_dir() {
 default_lcores() {
     if [ "$(nproc)" -ge 2 ]; then echo 0-1; else echo 0; fi
 }
+
+# ensure_syslog_ng: scripts/bench compares logagg with syslog-ng, whose Debian package conflicts
+# with rsyslog (which logagg's tests need installed). So syslog-ng is never installed: its
+# package and those of its libraries that are not installed are fetched with `apt-get download`
+# and unpacked with `dpkg -x` into a cache directory, once per version, and run from there
+# (LD_LIBRARY_PATH and --module-path). Sets SYSLOG_NG_ROOT to that directory, or leaves it empty
+# (with a message) when the packages cannot be had; the benchmark then skips syslog-ng.
+SYSLOG_NG_CACHE=${SYSLOG_NG_CACHE:-/var/cache/logagg}
+ensure_syslog_ng() {
+    SYSLOG_NG_ROOT=
+    local version dir tmp p deps=()
+    version=$(apt-cache policy syslog-ng-core 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+        apt-get update -qq >/dev/null 2>&1 || true
+        version=$(apt-cache policy syslog-ng-core 2>/dev/null | awk '/Candidate:/ {print $2}')
+    fi
+    if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+        log "logagg: syslog-ng-core is not in the package lists; the benchmark skips syslog-ng"
+        return 0
+    fi
+    dir="$SYSLOG_NG_CACHE/syslog-ng-${version//[^A-Za-z0-9.+-]/_}"
+    if [ ! -x "$dir/usr/sbin/syslog-ng" ]; then
+        log "logagg: fetching syslog-ng $version into $dir (unpacked, not installed)"
+        # Its direct dependencies that are not installed here (virtual packages in <> skipped).
+        for p in $(apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks \
+                --no-replaces --no-enhances syslog-ng-core 2>/dev/null |
+                awk '$1 ~ /Depends:$/ && $2 !~ /^</ {print $2}'); do
+            [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || deps+=("$p")
+        done
+        tmp=$(mktemp -d)
+        if ! (cd "$tmp" && apt-get download -qq syslog-ng-core "${deps[@]}" >/dev/null 2>&1); then
+            rm -rf "$tmp"
+            log "logagg: apt-get download syslog-ng-core ${deps[*]} failed; the benchmark skips syslog-ng"
+            return 0
+        fi
+        mkdir -p "$tmp/root"
+        for p in "$tmp"/*.deb; do dpkg -x "$p" "$tmp/root"; done
+        mkdir -p "$SYSLOG_NG_CACHE"
+        rm -rf "$dir"
+        mv "$tmp/root" "$dir"
+        rm -rf "$tmp"
+    fi
+    if syslog_ng_env "$dir" ldd "$dir/usr/sbin/syslog-ng" | grep -q 'not found'; then
+        log "logagg: syslog-ng in $dir misses libraries:"
+        syslog_ng_env "$dir" ldd "$dir/usr/sbin/syslog-ng" | grep 'not found' >&2
+        return 0
+    fi
+    SYSLOG_NG_ROOT=$dir
+}
+
+# syslog_ng_env DIR CMD...: runs CMD with the libraries of the syslog-ng unpacked in DIR.
+syslog_ng_env() {
+    local dir=$1 libs
+    shift
+    libs=$(printf '%s:' "$dir"/usr/lib/*-linux-gnu*)
+    LD_LIBRARY_PATH="$libs$dir/usr/lib/syslog-ng${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"
+}
