@@ -268,11 +268,6 @@ class LogaggAfPacket(Program):
                "--file-prefix", "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
                "--vdev=net_af_packet0,iface=%s,framecnt=2048" % self.b.net.outer, "--",
                "--sink", "file:%s,rotate-bytes=1G" % self.out, "--stats-json", self.stats]
-        if self.b.no_checksum:
-            # TODO(issue 9 item 1): logagg counts the partial UDP checksums a veth leaves to its
-            # (default-on) TX offload as udp_bad_checksum; until it accepts them on af_packet
-            # ports, the benchmark turns logagg's software check off. Remove once that lands.
-            cmd.append("--no-checksum")
         return cmd
 
     def ready(self):
@@ -313,7 +308,6 @@ class Bench:
         self.a, self.tmp, self.results = a, tmp, results
         self.runs = 0
         self.net = None
-        self.no_checksum = False
         self.syslog_ng_root = os.environ.get("SYSLOG_NG_ROOT", "")
         self.rows, self.idle, self.notes = [], [], []
         self.shm = "/dev/shm/logagg-bench-peers-%d" % os.getpid()
@@ -411,8 +405,6 @@ class Bench:
              "us_per_msg": round(1e6 * cpu / delivered, 3) if delivered else None,
              "sender_user_s": round(sent["utime_s"], 3), "sender_sys_s": round(sent["stime_s"], 3),
              "machine_s": m, "receiver_netns": k, **extra}
-        if prog.name == "logagg" and self.no_checksum:
-            r["no_checksum"] = True
         return r
 
     def memory(self):
@@ -461,14 +453,7 @@ class Bench:
                 print("%-10s %-28s %8.2f %8.1f %4d/%-4d%s" % (
                     r["program"], r["path"], r["cpu_s"], r["core_percent"], r["probe_delivered"], r["probe_sent"],
                     "  (%d udp_bad_checksum)" % bad if bad else ""))
-                if bad and r["probe_delivered"] + bad == r["probe_sent"]:
-                    # TODO(issue 9 item 1): see LogaggAfPacket.command. The probe ran with checksums
-                    # checked; once logagg accepts partial checksums on af_packet, it delivers it
-                    # all and the runs below keep the check on.
-                    self.no_checksum = True
-                    self.notes.append("logagg counted the veth's partial UDP checksums (default offloads) as "
-                                      "udp_bad_checksum (issue 9 item 1): its af_packet runs use --no-checksum")
-                elif r["probe_delivered"] != r["probe_sent"]:
+                if r["probe_delivered"] != r["probe_sent"]:
                     raise RuntimeError("%s did not deliver the probe: %s" % (r["program"], r))
             print("\nSame messages at fixed rates over the veth and flat out (%.0f s of traffic per run)" % a.seconds)
             print("CPU s: the program's threads over the run; us/msg: per delivered message; ratio: us/msg over "
@@ -538,7 +523,7 @@ class Bench:
             "" if r["sent_per_s"] is None else r["sent_per_s"], r["delivered"], r["lost"], r["cpu_s"],
             "-" if r["us_per_msg"] is None else "%.2f" % r["us_per_msg"],
             "-" if r["ratio_to_logagg"] is None else "%.2f" % r["ratio_to_logagg"], sndr,
-            r["machine_s"]["softirq"], self.where_lost(r), " [--no-checksum]" if r.get("no_checksum") else ""))
+            r["machine_s"]["softirq"], self.where_lost(r)))
 
     def versions(self):
         v = {"rsyslog": sh("dpkg-query", "-W", "-f", "${Version}", "rsyslog", check=False) or
