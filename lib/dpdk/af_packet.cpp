@@ -45,6 +45,25 @@ af_packet_args parse_af_packet_args(std::string_view devargs) {
     return out;
 }
 
+bool reads_kernel_interface(std::string_view driver, std::string_view devargs) {
+    if (driver == "net_af_packet") {
+        return true;
+    }
+    if (driver != "net_pcap") {
+        return false;
+    }
+    while (!devargs.empty()) {
+        const std::size_t comma = devargs.find(',');
+        const std::string_view kv = devargs.substr(0, comma);
+        devargs = comma == std::string_view::npos ? std::string_view{} : devargs.substr(comma + 1);
+        const std::string_view key = kv.substr(0, kv.find('='));
+        if (key == "iface" || key == "rx_iface" || key == "rx_iface_in") {
+            return true;
+        }
+    }
+    return false;
+}
+
 uint32_t af_packet_snap_len(uint32_t frame_size) noexcept {
     // tpacket_rcv() for a SOCK_RAW TPACKET_V2 socket without tp_reserve or a vnet header:
     // netoff = TPACKET_ALIGN(tp_hdrlen + max(maclen, 16)), macoff = netoff - maclen, and a frame

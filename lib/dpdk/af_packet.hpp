@@ -23,6 +23,12 @@ struct af_packet_args {
 /// PMD itself validated them at probe).
 [[nodiscard]] af_packet_args parse_af_packet_args(std::string_view devargs);
 
+/// True when a port of driver @p driver with @p devargs reads a kernel interface through an
+/// AF_PACKET socket: net_af_packet, or net_pcap with `iface=`, `rx_iface=` or `rx_iface_in=`
+/// (libpcap reads live interfaces that way). Such a port sees the partial checksums local senders
+/// leave (CHECKSUM_PARTIAL): they are accepted there and counted (packets.checksum_partial).
+[[nodiscard]] bool reads_kernel_interface(std::string_view driver, std::string_view devargs);
+
 /// Bytes of a frame the PMD keeps with ring frames of @p frame_size bytes: the kernel's
 /// tpacket_rcv() puts a TPACKET_V2 frame's Ethernet header at TPACKET_ALIGN(TPACKET2_HDRLEN + 16)
 /// - 14 and cuts the rest of a longer frame (tp_snaplen); the PMD copies tp_snaplen bytes and

@@ -151,6 +151,7 @@ struct runtime::impl {
     /// By port id: what classify() must know of a net_af_packet port (filled by setup_port()):
     /// partial checksums are a local sender's, frames of snap_len bytes may have been cut.
     struct port_rx_state {
+        bool partial_checksums = false; ///< reads a kernel interface (reads_kernel_interface())
         bool af_packet = false;
         uint32_t snap_len = 0;
     };
@@ -307,6 +308,17 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     rx_queues_of[port] = n_rxq;
     if (port_rx_info.size() <= port) {
         port_rx_info.resize(port + 1u);
+    }
+    {
+        const rte_devargs* da = info.device != nullptr ? rte_dev_devargs(info.device) : nullptr;
+        port_rx_info[port].partial_checksums = reads_kernel_interface(
+            info.driver_name != nullptr ? info.driver_name : "",
+            da != nullptr && da->args != nullptr ? da->args : "");
+        if (port_rx_info[port].partial_checksums && !fanout_vdev) {
+            fmt::print("  port {} ({}): reads a kernel interface: UDP checksums left partial by "
+                       "local senders are accepted (packets.checksum_partial)\n",
+                       port, name);
+        }
     }
     if (fanout_vdev) {
         // The kernel interface behind the port and the frame size its ring cuts at (devargs),
@@ -720,7 +732,7 @@ util::failure runtime::impl::setup() {
                  q = static_cast<uint16_t>(q + n_rx)) {
                 pipeline::rx_queue rq{p, q, local, static_cast<uint16_t>(rx.responders.size())};
                 if (p < port_rx_info.size()) {
-                    rq.accept_partial_checksum = port_rx_info[p].af_packet;
+                    rq.accept_partial_checksum = port_rx_info[p].partial_checksums;
                     rq.snap_len = port_rx_info[p].snap_len;
                 }
                 rx.queues.push_back(rq);

@@ -198,13 +198,15 @@ s.sendto(b"f" * int(sys.argv[2]), (sys.argv[1], 514))  # over the MTU: IP fragme
 """
 
 
-def logger_over_veth(logagg, tmp, offloads_off):
-    """logger --udp from the namespace into net_af_packet: 100 messages over IPv4 and 20 over
-    IPv6, every one delivered. Returns the stats and logagg's output."""
+def logger_over_veth(logagg, tmp, offloads_off, vdev=None):
+    """logger --udp from the namespace into net_af_packet (or `vdev`, where {iface} names the veth
+    end): 100 messages over IPv4 and 20 over IPv6, every one delivered. Returns the
+    stats and logagg's output."""
     link = Link(offloads_off=offloads_off)
     try:
         link.up()
-        proc, out, stats, logname = start_logagg(logagg, link, tmp)
+        proc, out, stats, logname = start_logagg(logagg, link, tmp,
+                                                 vdev=vdev.format(iface=link.outer) if vdev else None)
         token = "%d-%d" % (os.getpid(), int(time.time()))
         sent = []
         try:
@@ -216,7 +218,12 @@ def logger_over_veth(logagg, tmp, offloads_off):
                     sh("logger", "--udp", "-n", addr, "-P", "514", "-d", "--rfc5424", "-t", "lagtest", msg,
                        ns=link.ns)
                     sent.append(msg.encode())
-            time.sleep(1.0)
+            # Stop once logagg has written them all (its own output), not after a guessed delay.
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if sum(1 for l in read_lines(out) if token.encode() in l) >= len(sent):
+                    break
+                time.sleep(0.05)
         finally:
             stop_logagg(proc, logname)
         lines = read_lines(out)
@@ -244,6 +251,11 @@ def case_default_offloads(logagg, tmp):
     check(("warning: %s hands the PMD frames longer than the 1982 bytes" % link.outer) in log and want in log,
           "no offload warning with %r:\n%s" % (want, log[:3000]))
     check(("note: %s is a veth" % link.outer) in log, "no note about the veth's peer:\n" + log[:3000])
+    # net_pcap on a live interface reads it through AF_PACKET too: the same partial checksums.
+    link, st, log, n = logger_over_veth(logagg, tmp, offloads_off=False,
+                                        vdev="--vdev=net_pcap0,rx_iface_in={iface},tx_iface={iface},phy_mac=1")
+    p = st["packets"]
+    check(p["checksum_partial"] == n, "net_pcap: checksum_partial %d, expected %d: %s" % (p["checksum_partial"], n, p))
 
 
 def case_offloads_off(logagg, tmp):

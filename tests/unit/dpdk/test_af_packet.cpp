@@ -24,6 +24,17 @@ TEST(AfPacket, DevargsGiveTheInterfaceAndFrameSize) {
     EXPECT_EQ(parse_af_packet_args("iface=x,framesz=0").frame_size, 2048u);
 }
 
+TEST(AfPacket, PortsThatReadAKernelInterface) {
+    EXPECT_TRUE(reads_kernel_interface("net_af_packet", "iface=veth0"));
+    EXPECT_TRUE(reads_kernel_interface("net_pcap", "iface=eth0"));
+    EXPECT_TRUE(reads_kernel_interface("net_pcap", "rx_iface=eth0,tx_pcap=/dev/null"));
+    EXPECT_TRUE(reads_kernel_interface("net_pcap", "tx_pcap=out.pcap,rx_iface_in=eth1"));
+    EXPECT_FALSE(reads_kernel_interface("net_pcap", "rx_pcap=in.pcap,tx_iface=eth0"));
+    EXPECT_FALSE(reads_kernel_interface("net_pcap", "rx_pcap=in.pcap,infinite_rx=1"));
+    EXPECT_FALSE(reads_kernel_interface("net_pcap", ""));
+    EXPECT_FALSE(reads_kernel_interface("net_ring", "iface=eth0"));
+}
+
 TEST(AfPacket, SnapLenIsTheFrameLessTheKernelsHeaderRoom) {
     // Measured on a veth with the default 2048-byte frames: a 1942-byte frame arrives whole, a
     // 1992-byte one is cut (TPACKET2_HDRLEN 52 + 16, aligned to 80, less the 14-byte MAC header).
