@@ -1098,7 +1098,7 @@ def case_crash_recovery(env):
 
         pending = None  # the killed run whose recovery the next start must do
         for i in range(iterations):
-            rng = random.Random(9000 + i)
+            rng = random.Random("%s-%d" % (name, i))
             fixed = {0: 0, 1: seg_ends[1], 2: rec_ends[len(rec_ends) // 3], 3: seg_ends[2] + 4096,
                      4: rec_ends[len(rec_ends) // 2] + 1}
             stall = fixed.get(i, rng.randrange(1, total - 1))
