@@ -83,10 +83,14 @@ std::string file_sink::report_json() const {
 }
 
 std::string file_sink::report_text() const {
-    return fmt::format("dir {}, {} segments, {} write errors, {} torn at start ({} bytes cut, {} "
-                       "checked)",
-                       writer_.dir(), writer_.segments(), writer_.write_errors(), torn_segments_,
-                       torn_bytes_, recovery_scanned_);
+    std::string t = fmt::format("dir {}, {} segments, {} write errors", writer_.dir(),
+                                writer_.segments(), writer_.write_errors());
+    if (recovery_scanned_ != 0) {
+        t += fmt::format("; recovery at start: {} segments checked, {} torn, {} bytes cut into "
+                         ".torn files",
+                         recovery_scanned_, torn_segments_, torn_bytes_);
+    }
+    return t;
 }
 
 } // namespace logagg::sink

@@ -27,7 +27,8 @@ struct write_result {
     uint64_t bytes = 0;   ///< bytes of the written messages
 };
 
-/// Writes LF-terminated messages to DIR/logagg-<UTC time>-<seq>.log segments.
+/// Writes framed messages (each with its LF or octet count) to
+/// DIR/logagg-<UTC time>-<seq>.log segments.
 /// Thread-safety: one thread (the sink's) uses an instance after set-up.
 class segment_writer {
 public:
