@@ -211,6 +211,56 @@ TEST(SegmentRecovery, EveryCutOctetNdjson) {
     every_cut(framing_kind::octet, true);
 }
 
+/// Files larger than the 1 MiB read window: octet frames that straddle window ends and one frame
+/// larger than the window; a torn LF record longer than the window (read backwards in chunks).
+TEST(SegmentRecovery, LargeFilesAcrossTheReadWindow) {
+    for (framing_kind f : {framing_kind::lf, framing_kind::octet}) {
+        framed s;
+        for (int i = 0; s.bytes.size() < (3u << 20); ++i) {
+            const std::size_t len =
+                i == 7 ? (1u << 20) + 333 : 1000 + static_cast<std::size_t>(i * 7919) % 60000;
+            s.add(std::string(len, static_cast<char>('a' + i % 26)), f);
+        }
+        const std::size_t n = s.bytes.size();
+        const std::size_t window = 1u << 20;
+        for (std::size_t p :
+             {n, n - 1, n - 5, window - 1, window, window + 1, 2 * window + 3, s.boundaries[8] - 1,
+              s.boundaries[8], s.boundaries[8] + 1, s.boundaries[7] + 2}) {
+            tmpdir d;
+            const fs::path seg = d.path / seg_a;
+            spit(seg, s.bytes.substr(0, p));
+            const std::size_t keep = s.whole_at(p);
+            torn_segment t;
+            bool cut = false;
+            ASSERT_EQ(recover_segment(seg.string(), f, t, cut), "") << p;
+            EXPECT_EQ(cut, keep != p) << p;
+            EXPECT_EQ(fs::file_size(seg), keep)
+                << "framing " << static_cast<int>(f) << " cut at " << p;
+            if (keep != p) {
+                EXPECT_EQ(slurp(d.path / (std::string(seg_a) + ".torn")),
+                          s.bytes.substr(keep, p - keep));
+            }
+        }
+    }
+}
+
+/// A zero-filled tail (what some file systems leave after a power loss): cut off, kept.
+TEST(SegmentRecovery, ZeroFilledTail) {
+    for (framing_kind f : {framing_kind::lf, framing_kind::octet}) {
+        tmpdir d;
+        const fs::path seg = d.path / seg_a;
+        const std::string whole = sample(f).bytes;
+        const std::string zeros(8192, '\0');
+        spit(seg, whole + zeros);
+        torn_segment t;
+        bool cut = false;
+        ASSERT_EQ(recover_segment(seg.string(), f, t, cut), "");
+        EXPECT_TRUE(cut);
+        EXPECT_EQ(slurp(seg), whole);
+        EXPECT_EQ(slurp(d.path / (std::string(seg_a) + ".torn")), zeros);
+    }
+}
+
 TEST(SegmentRecovery, AWholeSegmentIsNotTouched) {
     for (framing_kind f : {framing_kind::lf, framing_kind::octet}) {
         tmpdir d;
