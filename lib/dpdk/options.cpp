@@ -135,6 +135,9 @@ constexpr option_doc options_table[] = {
     {"--version", "", "print the version and exit"},
     {"--test-sink-delay-us", "N",
      "testing only: the sink sleeps N microseconds after each write, to make it fall behind"},
+    {"--test-file-stall-at", "BYTES",
+     "testing only: a file sink stops mid-write at byte BYTES of its output, says so on stdout "
+     "and waits to be killed (a crash at an exact point)"},
     {"--test-tx-chains", "",
      "testing only: port sinks send mbuf chains even where the port does not advertise "
      "multi-segment TX (net_pcap copes), to exercise the zero-copy path"},
@@ -583,6 +586,9 @@ struct parser {
         }
         if (opt == "--test-sink-delay-us") {
             return number(opt, v, 0, 1'000'000, cfg.test_sink_delay_us);
+        }
+        if (opt == "--test-file-stall-at") {
+            return number(opt, v, 0, uint64_t{1} << 62, cfg.test_file_stall_at);
         }
         if (opt == "--mbufs") {
             return number(opt, v, 1024, 1u << 26, cfg.mbufs);

@@ -76,6 +76,8 @@ struct config {
     uint64_t frag_timeout_ms =
         5000; ///< --frag-timeout; why 5 s: as GELF chunks; senders retry anyway
     uint32_t test_sink_delay_us = 0; ///< testing only: the sink sleeps this long after each write
+    /// testing only: file sinks stop mid-write at this byte of their output (UINT64_MAX: never)
+    uint64_t test_file_stall_at = UINT64_MAX;
     /// testing only: port sinks send chains even where the port does not advertise
     /// multi-segment TX (net_pcap sends chains but does not say so), to test that path
     bool test_tx_chains = false;

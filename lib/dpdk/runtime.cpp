@@ -784,7 +784,7 @@ util::failure runtime::impl::setup() {
         switch (sp.type) {
         case sink::sink_type::file:
             sk = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
-                                                   cfg.test_sink_delay_us);
+                                                   cfg.test_sink_delay_us, cfg.test_file_stall_at);
             break;
         case sink::sink_type::port: {
             const port_tx_state& pt = port_tx_info[sp.port_id];

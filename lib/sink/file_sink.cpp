@@ -11,13 +11,39 @@
 namespace logagg::sink {
 
 file_sink::file_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
-                     std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us)
-    : sink(spec, std::move(rings), std::move(arenas), block), writer_(spec.dir, spec.rotate_bytes),
-      delay_us_(delay_us) {}
+                     std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us,
+                     uint64_t stall_at)
+    : sink(spec, std::move(rings), std::move(arenas), block),
+      writer_(spec.dir, spec.rotate_bytes, spec.framing), delay_us_(delay_us) {
+    writer_.test_stall_at(stall_at);
+}
 
 util::failure file_sink::start() {
-    std::string e = writer_.prepare();
-    return e.empty() ? e : fmt::format("--sink {}: {}", spec_.name, e);
+    if (std::string e = writer_.prepare(); !e.empty()) {
+        return fmt::format("--sink {}: {}", spec_.name, e);
+    }
+    const recovery_report r = writer_.recover();
+    if (!r.error.empty()) {
+        return fmt::format("--sink {}: recovering the segments: {}", spec_.name, r.error);
+    }
+    recovery_scanned_ = r.scanned;
+    torn_segments_ = static_cast<uint32_t>(r.torn.size());
+    torn_bytes_ = r.torn_bytes();
+    for (const torn_segment& t : r.torn) {
+        fmt::print("  sink {}: torn record: cut {} bytes off '{}' (kept {} bytes of whole {} "
+                   "records) into '{}'\n",
+                   spec_.name, t.cut, t.path, t.kept,
+                   t.framing == framing_kind::octet ? "octet-counted" : "LF-terminated",
+                   t.torn_path);
+    }
+    if (r.scanned != 0 && r.torn.empty()) {
+        fmt::print("  sink {}: checked {} segment(s) {}: none torn\n", spec_.name, r.scanned,
+                   r.unclean         ? std::string("after an unclean stop")
+                   : !r.note.empty() ? fmt::format("({})", r.note)
+                                     : std::string("newer than the state file records"));
+    }
+    std::fflush(stdout);
+    return {};
 }
 
 uint32_t file_sink::poll(uint64_t now_tsc) noexcept {
@@ -50,13 +76,21 @@ int file_sink::finish() noexcept {
 }
 
 std::string file_sink::report_json() const {
-    return fmt::format("\"dir\": {}, \"segments\": {}, \"write_errors\": {}",
-                       util::json_quote(writer_.dir()), writer_.segments(), writer_.write_errors());
+    return fmt::format("\"dir\": {}, \"segments\": {}, \"write_errors\": {}, "
+                       "\"recovery_scanned\": {}, \"torn_segments\": {}, \"torn_bytes\": {}",
+                       util::json_quote(writer_.dir()), writer_.segments(), writer_.write_errors(),
+                       recovery_scanned_, torn_segments_, torn_bytes_);
 }
 
 std::string file_sink::report_text() const {
-    return fmt::format("dir {}, {} segments, {} write errors", writer_.dir(), writer_.segments(),
-                       writer_.write_errors());
+    std::string t = fmt::format("dir {}, {} segments, {} write errors", writer_.dir(),
+                                writer_.segments(), writer_.write_errors());
+    if (recovery_scanned_ != 0) {
+        t += fmt::format("; recovery at start: {} segments checked, {} torn, {} bytes cut into "
+                         ".torn files",
+                         recovery_scanned_, torn_segments_, torn_bytes_);
+    }
+    return t;
 }
 
 } // namespace logagg::sink

@@ -18,9 +18,14 @@ namespace logagg::sink {
 class file_sink final : public sink {
 public:
     /// @param delay_us testing only: sleep this long after each write (0 in production)
+    /// @param stall_at testing only: stop mid-write at this byte of the output
+    ///                 (segment_writer::test_stall_at; UINT64_MAX in production)
     file_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
-              std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us = 0);
+              std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us = 0,
+              uint64_t stall_at = UINT64_MAX);
 
+    /// Prepares the directory and recovers what an unclean shutdown may have torn (one line on
+    /// stdout per segment cut). Control plane, before the lcores start.
     [[nodiscard]] util::failure start() override;
     uint32_t poll(uint64_t now_tsc) noexcept override;
     int finish() noexcept override;
@@ -31,6 +36,10 @@ private:
     segment_writer writer_;
     iov_batch batch_;
     uint32_t delay_us_ = 0;
+    // Start-up recovery, for the report.
+    uint32_t recovery_scanned_ = 0; ///< segments checked
+    uint32_t torn_segments_ = 0;    ///< segments that ended in a torn record (cut)
+    uint64_t torn_bytes_ = 0;       ///< bytes cut off them, kept in .torn files
 };
 
 } // namespace logagg::sink

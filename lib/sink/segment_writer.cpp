@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -26,12 +28,17 @@ namespace {
 
 } // namespace
 
-segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes)
-    : dir_(std::move(dir)), rotate_bytes_(rotate_bytes) {}
+segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes, framing_kind framing)
+    : dir_(std::move(dir)), rotate_bytes_(rotate_bytes), framing_(framing),
+      state_path_(dir_ + "/" + std::string(state_file_name)),
+      state_tmp_path_(state_path_ + ".tmp") {}
 
 segment_writer::~segment_writer() {
     if (fd_ >= 0) {
         ::close(fd_);
+    }
+    if (dir_fd_ >= 0) {
+        ::close(dir_fd_);
     }
 }
 
@@ -47,18 +54,32 @@ std::string segment_writer::prepare() {
     if (::access(dir_.c_str(), W_OK | X_OK) != 0) {
         return fmt::format("directory '{}' is not writable: {}", dir_, std::strerror(errno));
     }
+    if (dir_fd_ < 0) {
+        dir_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd_ < 0) {
+            return fmt::format("cannot open directory '{}': {}", dir_, std::strerror(errno));
+        }
+    }
     return {};
 }
 
-void segment_writer::report(const char* what, int err) noexcept {
+recovery_report segment_writer::recover() {
+    recovery_report r = recover_directory(dir_, framing_);
+    if (r.error.empty() && r.newest.size() < sizeof name_) {
+        std::memcpy(name_, r.newest.c_str(), r.newest.size() + 1);
+    }
+    return r;
+}
+
+void segment_writer::report(const char* what, int err, const char* consequence) noexcept {
     uint64_t held_back = 0;
     if (!limiter_.allow(held_back)) {
         return;
     }
     const std::string& where = path_.empty() ? dir_ : path_;
-    fmt::print(stderr,
-               "logagg: file sink: {} '{}': {}; messages dropped (sinks[].dropped.write_error)",
-               what, where, std::strerror(err));
+    fmt::print(stderr, "logagg: file sink: {} '{}': {}; {}", what, where, std::strerror(err),
+               consequence != nullptr ? consequence
+                                      : "messages dropped (sinks[].dropped.write_error)");
     if (held_back != 0) {
         fmt::print(stderr, " [{} similar errors not shown]", held_back);
     }
@@ -71,7 +92,7 @@ bool segment_writer::open_segment() noexcept {
         const time_t secs = static_cast<time_t>(ns / 1'000'000'000ULL);
         tm utc{};
         gmtime_r(&secs, &utc);
-        char name[96];
+        char name[sizeof name_];
         // Fixed-width fields: lexical order of names == creation order.
         std::snprintf(name, sizeof name, "logagg-%04d%02d%02dT%02d%02d%02d.%06luZ-%08lu.log",
                       utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
@@ -82,6 +103,18 @@ bool segment_writer::open_segment() noexcept {
         if (fd_ >= 0) {
             size_ = 0;
             ++segments_;
+            std::memcpy(name_, name, sizeof name_);
+            // Before any byte goes in: the state names this segment as the one a crash may tear
+            // (the previous one was fdatasynced when it was closed). Once a segment may not be
+            // whole (unsure_), the state keeps naming it: recovery checks it and every later one.
+            if (const int e =
+                    unsure_ ? 0
+                            : write_sink_state(dir_fd_, state_path_.c_str(),
+                                               state_tmp_path_.c_str(), framing_, true, name_);
+                e != 0) {
+                report("cannot record the open segment in", e,
+                       "a crash may leave a torn record that only a full check at start finds");
+            }
             return true;
         }
         if (errno != EEXIST) {
@@ -100,7 +133,8 @@ void segment_writer::close_segment() noexcept {
         return;
     }
     if (::fdatasync(fd_) != 0) {
-        report("fdatasync failed on", errno);
+        report("fdatasync failed on", errno, "a crash of the machine may tear it");
+        unsure_ = true;
     }
     ::close(fd_);
     fd_ = -1;
@@ -133,6 +167,7 @@ bool segment_writer::write_chunk(const iovec* iov, int cnt, uint64_t bytes) noex
             report("write failed on", err);
             if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
                 report("cannot cut back", errno);
+                unsure_ = true;
             }
             return false;
         }
@@ -141,6 +176,7 @@ bool segment_writer::write_chunk(const iovec* iov, int cnt, uint64_t bytes) noex
             report("write made no progress on", EIO);
             if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
                 report("cannot cut back", errno);
+                unsure_ = true;
             }
             return false;
         }
@@ -213,9 +249,13 @@ write_result segment_writer::write(std::span<iovec> iov,
             tail.iov_len = over;
             b.iov_len -= over;
         }
+        if (stall_at_ >= run_bytes_ && stall_at_ - run_bytes_ < bytes) {
+            stall(&iov[vi], static_cast<int>(end - vi), stall_at_ - run_bytes_);
+        }
         if (write_chunk(&iov[vi], static_cast<int>(end - vi), bytes)) {
             res.written += static_cast<uint32_t>(k);
             res.bytes += bytes;
+            run_bytes_ += bytes;
         } else {
             res.failed += static_cast<uint32_t>(k);
         }
@@ -233,6 +273,28 @@ write_result segment_writer::write(std::span<iovec> iov,
     return res;
 }
 
+void segment_writer::stall(const iovec* iov, int cnt, uint64_t bytes) noexcept {
+    stall_at_ = UINT64_MAX; // once
+    iovec local[IOV_MAX];
+    int n = 0;
+    for (uint64_t left = bytes; left != 0 && n < cnt; ++n) {
+        local[n] = iov[n];
+        local[n].iov_len = std::min<uint64_t>(local[n].iov_len, left);
+        left -= local[n].iov_len;
+    }
+    const ssize_t r = n == 0 ? 0 : ::pwritev(fd_, local, n, static_cast<off_t>(size_));
+    fmt::print("logagg: test: file sink stalled mid-write at byte {} of its output: '{}' holds {} "
+               "bytes ({} written of this write); waiting to be killed\n",
+               run_bytes_ + bytes, path_, size_ + static_cast<uint64_t>(std::max<ssize_t>(r, 0)),
+               r);
+    std::fflush(stdout);
+    // Why 60 s: far longer than a test needs to kill it, short enough not to busy the machine's
+    // other lcores for long when a test died before killing it.
+    for (int i = 0; i < 60; ++i) {
+        ::sleep(1);
+    }
+}
+
 int segment_writer::finish() noexcept {
     int err = 0;
     if (fd_ >= 0) {
@@ -243,12 +305,18 @@ int segment_writer::finish() noexcept {
         fd_ = -1;
         path_.clear();
     }
-    const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (::fsync(dfd) != 0 && err == 0) {
-            err = errno;
-        }
-        ::close(dfd);
+    if (dir_fd_ < 0) {
+        return err;
+    }
+    if (::fsync(dir_fd_) != 0 && err == 0) {
+        err = errno;
+    }
+    // A clean stop: every segment is whole and durable, the next start checks none of them.
+    // Unless one may not be (a failed sync, a write that could not be cut back): the state then
+    // still names a segment as open, and the next start checks it and every later one.
+    if (err == 0 && !unsure_) {
+        err = write_sink_state(dir_fd_, state_path_.c_str(), state_tmp_path_.c_str(), framing_,
+                               false, name_);
     }
     return err;
 }

@@ -294,6 +294,7 @@ TEST(Options, HelpAndVersion) {
                             "--max-msg",
                             "--on-oversize",
                             "--test-sink-delay-us",
+                            "--test-file-stall-at",
                             "--ip",
                             "--reply-rate",
                             "--link-timeout",

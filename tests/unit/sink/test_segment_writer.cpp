@@ -32,10 +32,13 @@ struct tmpdir {
     ~tmpdir() { fs::remove_all(path); }
 };
 
+/// The segment files (the directory also holds the writer's state file).
 std::vector<fs::path> segments(const fs::path& dir) {
     std::vector<fs::path> v;
     for (const auto& e : fs::directory_iterator(dir)) {
-        v.push_back(e.path());
+        if (e.path().filename().string().starts_with("logagg-")) {
+            v.push_back(e.path());
+        }
     }
     std::sort(v.begin(), v.end());
     return v;
