@@ -106,16 +106,17 @@ struct key_walk {
     return k < end ? k : end;
 }
 
-/// Adds a key (@p text decoded, written at @p raw up to @p close) to object @p scope; a repeated
-/// one becomes a rename. @return false when the walk has no room (not for a document of at
-/// most the extractor's max_len: it holds fewer keys than that).
+/// Adds a key (@p text decoded; written at @p raw, after its opening quote) to object @p scope;
+/// a repeated one becomes a rename. @return false when the walk has no room (not for a document
+/// of at most the extractor's max_len: it holds fewer keys than that).
 [[nodiscard]] bool add_key(key_walk& w, uint32_t scope, std::string_view text,
-                           const char* close) noexcept {
+                           const char* raw) noexcept {
     const uint32_t n = w.names->add(scope, text);
     if (n == name_set::full) {
         return false;
     }
     if (n != 0) {
+        const char* close = key_end(raw, w.end);
         w.renames[w.n_renames++] = key_rename{static_cast<uint32_t>(close - w.base), n};
     }
     return true;
@@ -143,13 +144,12 @@ simdjson::error_code check_value(ondemand::value v, key_walk& w, int depth = 1) 
             if (auto e = std::move(f).get(field)) {
                 return e;
             }
-            // Where the key is written first: unescaped_key() consumes it.
-            const char* close = key_end(field.key().raw(), w.end);
+            const char* raw = field.key().raw(); // first: unescaped_key() consumes the key
             std::string_view k;
             if (auto e = field.unescaped_key().get(k)) {
                 return e;
             }
-            if (!add_key(w, scope, k, close)) {
+            if (!add_key(w, scope, k, raw)) {
                 return simdjson::CAPACITY;
             }
             if (auto e = check_value(field.value(), w, depth + 1)) {
@@ -561,7 +561,7 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
                     return status_of(e);
                 }
             }
-            if (!add_key(w, top_scope, name, escaped ? key_end(k, end) : q)) {
+            if (!add_key(w, top_scope, name, k)) {
                 return json_status::invalid;
             }
         }

@@ -7,6 +7,7 @@
 // that no earlier name of the same object has (docs/formats.md#repeated-names).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -32,12 +33,13 @@ inline const uint64_t name_seed = random_name_seed();
 } // namespace detail
 
 /// Finds repeated names within scopes (one scope per object) in linear time, and picks the name
-/// a repeated one is written as. Open addressing over the caller's slots, which must number a
-/// power of two and at least twice the names added between two reset() calls.
+/// a repeated one is written as. The first few names are kept in a small array and compared one
+/// by one (most objects have a few names, and then nothing else is touched); past that, open
+/// addressing over the caller's slots, which must number a power of two and at least twice the
+/// names added between two reset() calls. The slots are cleared the first time they are needed.
 class name_set {
 public:
-    /// Trivial, so that an array of them on the stack costs nothing until name_set clears the
-    /// part it uses.
+    /// Trivial, so that an array of them on the stack costs nothing until it is used.
     struct slot {
         const char* p; ///< the name's bytes
         uint32_t len;
@@ -46,18 +48,23 @@ public:
         uint32_t next;   ///< the next N to try for a name that repeats this one
     };
 
-    /// Takes @p n_slots (a power of two) slots and clears them: O(n_slots).
-    name_set(slot* slots, std::size_t n_slots) noexcept : slots_(slots), mask_(n_slots - 1) {
-        clear_slots();
-    }
+    /// Names compared one by one before the slots are used. Why 16: below that a linear scan
+    /// (a scope and a length compared first) costs less than hashing every name.
+    static constexpr std::size_t small = 16;
 
-    /// Forgets every name: O(1), except when the scope numbers wrap (then the slots are cleared).
+    /// Takes @p n_slots (a power of two) slots; O(1).
+    name_set(slot* slots, std::size_t n_slots) noexcept : slots_(slots), mask_(n_slots - 1) {}
+
+    /// Forgets every name: O(1). When the scope numbers wrap, the slots are cleared before their
+    /// next use (an old scope could look live again).
     void reset() noexcept {
         if (next_scope_ > 0x7fffffffu) {
-            clear_slots();
+            next_scope_ = 1;
+            cleared_ = false;
         }
         first_ = next_scope_;
         count_ = 0;
+        hashed_ = false;
     }
 
     /// A new scope. @return its number.
@@ -79,21 +86,18 @@ public:
         if (count_ >= capacity()) {
             return full;
         }
-        std::size_t at = 0;
-        if (!find(scope, name, 0, at)) {
-            put(at, scope, name, 0);
+        slot* first = find(scope, name, 0);
+        if (first == nullptr) {
+            put(scope, name, 0);
             return 0;
         }
-        slot& first = slots_[at];
-        uint32_t n = first.next < 2 ? 2 : first.next;
-        for (;; ++n) {
+        for (uint32_t n = first->next < 2 ? 2 : first->next;; ++n) {
             if (count_ >= capacity()) {
                 return full;
             }
-            std::size_t free_at = 0;
-            if (!find(scope, name, n, free_at)) {
-                put(free_at, scope, name, n);
-                first.next = n + 1; // slots never move: `first` is still that slot
+            if (find(scope, name, n) == nullptr) {
+                put(scope, name, n);
+                find(scope, name, 0)->next = n + 1; // found again: put() may have moved it
                 return n;
             }
         }
@@ -118,26 +122,11 @@ private:
         for (std::size_t i = 0; i <= mask_; ++i) {
             slots_[i] = slot{nullptr, 0, 0, 0, 0};
         }
-        next_scope_ = 1;
-        first_ = 1;
-        count_ = 0;
+        cleared_ = true;
     }
 
-    /// Seeded FNV-1a over the text NAME or NAME#N, finished with MurmurHash3's fmix64 (so the
-    /// low bits that pick the slot depend on every byte and on the whole seed).
-    [[nodiscard]] static uint64_t hash(uint32_t scope, std::string_view name,
-                                       uint32_t suffix) noexcept {
-        uint64_t h = detail::name_seed ^ (uint64_t{scope} * 0x9E3779B97F4A7C15ULL);
-        auto feed = [&h](std::string_view b) {
-            for (const char c : b) {
-                h = (h ^ static_cast<unsigned char>(c)) * 0x100000001B3ULL;
-            }
-        };
-        feed(name);
-        if (suffix != 0) {
-            char buf[11] = {'#'};
-            feed(std::string_view(buf, 1 + digits(suffix, buf + 1)));
-        }
+    /// MurmurHash3's fmix64.
+    [[nodiscard]] static uint64_t mix(uint64_t h) noexcept {
         h ^= h >> 33;
         h *= 0xFF51AFD7ED558CCDULL;
         h ^= h >> 33;
@@ -146,10 +135,28 @@ private:
         return h;
     }
 
+    /// @p text hashed eight bytes at a time from a per-process seed (the low bits that pick the
+    /// slot depend on every byte and on the whole seed).
+    [[nodiscard]] static uint64_t hash(uint32_t scope, std::string_view text) noexcept {
+        uint64_t h = detail::name_seed ^ (uint64_t{scope} << 32) ^ text.size();
+        std::size_t i = 0;
+        for (; i + 8 <= text.size(); i += 8) {
+            uint64_t w = 0;
+            std::memcpy(&w, text.data() + i, 8);
+            h = mix(h ^ w);
+        }
+        uint64_t w = 0;
+        if (i < text.size()) {
+            std::memcpy(&w, text.data() + i, text.size() - i);
+        }
+        return mix(h ^ w);
+    }
+
     /// Does slot @p s hold the text NAME#N (NAME when @p suffix is 0)?
     [[nodiscard]] static bool same(const slot& s, std::string_view name, uint32_t suffix) noexcept {
         if (s.suffix == suffix) {
-            return s.len == name.size() && std::memcmp(s.p, name.data(), name.size()) == 0;
+            return s.len == name.size() &&
+                   (name.empty() || std::memcmp(s.p, name.data(), name.size()) == 0);
         }
         char a[11] = {'#'};
         char b[11] = {'#'};
@@ -170,11 +177,28 @@ private:
         return true;
     }
 
-    /// Looks NAME#suffix up in @p scope. @return true with its slot in @p at, or false with the
+    /// The slot whose text is NAME#suffix (NAME for 0) in @p scope, or nullptr. The same text can
+    /// come from different (name, suffix) pairs ("a#2" as written, and "a" renamed #2), so a hash
+    /// of the whole text is what a slot is found by.
+    [[nodiscard]] slot* find(uint32_t scope, std::string_view name, uint32_t suffix) noexcept {
+        if (!hashed_) {
+            for (std::size_t i = 0; i < count_; ++i) {
+                if (small_[i].scope == scope && same(small_[i], name, suffix)) {
+                    return &small_[i];
+                }
+            }
+            return nullptr;
+        }
+        std::size_t at = 0;
+        const bool found = probe(scope, name, suffix, at);
+        return found ? &slots_[at] : nullptr;
+    }
+
+    /// Looks NAME#suffix up in the slots. @return true with its slot in @p at, or false with the
     /// free slot where it goes.
-    [[nodiscard]] bool find(uint32_t scope, std::string_view name, uint32_t suffix,
-                            std::size_t& at) const noexcept {
-        std::size_t i = static_cast<std::size_t>(hash(scope, name, suffix)) & mask_;
+    [[nodiscard]] bool probe(uint32_t scope, std::string_view name, uint32_t suffix,
+                             std::size_t& at) const noexcept {
+        std::size_t i = static_cast<std::size_t>(text_hash(scope, name, suffix)) & mask_;
         for (;; i = (i + 1) & mask_) {
             const slot& s = slots_[i];
             if (s.scope < first_) {
@@ -188,8 +212,70 @@ private:
         }
     }
 
-    void put(std::size_t at, uint32_t scope, std::string_view name, uint32_t suffix) noexcept {
-        slots_[at] = slot{name.data(), static_cast<uint32_t>(name.size()), suffix, scope, 0};
+    /// hash() of the text a (name, suffix) pair stands for: pairs with equal texts hash equal.
+    [[nodiscard]] static uint64_t text_hash(uint32_t scope, std::string_view name,
+                                            uint32_t suffix) noexcept {
+        if (suffix == 0) {
+            return hash(scope, name);
+        }
+        char sfx[11] = {'#'};
+        const std::size_t ls = 1 + digits(suffix, sfx + 1);
+        char buf[64];
+        if (name.size() + ls <= sizeof buf) { // NAME#N spelt out
+            if (!name.empty()) {
+                std::memcpy(buf, name.data(), name.size());
+            }
+            std::memcpy(buf + name.size(), sfx, ls);
+            return hash(scope, std::string_view(buf, name.size() + ls));
+        }
+        return long_text_hash(scope, name, std::string_view(sfx, ls));
+    }
+
+    /// hash() of @p a followed by @p b, without joining them (a long name and its suffix).
+    [[nodiscard]] static uint64_t long_text_hash(uint32_t scope, std::string_view a,
+                                                 std::string_view b) noexcept {
+        const std::size_t n = a.size() + b.size();
+        uint64_t h = detail::name_seed ^ (uint64_t{scope} << 32) ^ n;
+        auto byte = [&](std::size_t k) {
+            return static_cast<unsigned char>(k < a.size() ? a[k] : b[k - a.size()]);
+        };
+        std::size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w = 0;
+            for (std::size_t k = 0; k < 8; ++k) {
+                w |= uint64_t{byte(i + k)} << (8 * k);
+            }
+            h = mix(h ^ w);
+        }
+        uint64_t w = 0;
+        for (std::size_t k = 0; i + k < n; ++k) {
+            w |= uint64_t{byte(i + k)} << (8 * k);
+        }
+        return mix(h ^ w);
+    }
+
+    void put(uint32_t scope, std::string_view name, uint32_t suffix) noexcept {
+        const slot s{name.data(), static_cast<uint32_t>(name.size()), suffix, scope, 0};
+        if (!hashed_ && count_ < small) {
+            small_[count_++] = s;
+            return;
+        }
+        if (!hashed_) {
+            // Past the small array: every name so far goes into the slots.
+            if (!cleared_) {
+                clear_slots();
+            }
+            hashed_ = true;
+            for (std::size_t i = 0; i < count_; ++i) {
+                std::size_t at = 0;
+                const slot& m = small_[i];
+                (void)probe(m.scope, std::string_view(m.p, m.len), m.suffix, at);
+                slots_[at] = m;
+            }
+        }
+        std::size_t at = 0;
+        (void)probe(scope, name, suffix, at);
+        slots_[at] = s;
         ++count_;
     }
 
@@ -198,6 +284,9 @@ private:
     uint32_t next_scope_ = 1;
     uint32_t first_ = 1;
     std::size_t count_ = 0;
+    bool hashed_ = false;  ///< names are in the slots, not in small_
+    bool cleared_ = false; ///< the slots have been cleared once (dead ones have old scopes)
+    slot small_[small];
 };
 
 /// The smallest power of two >= @p n (n >= 1).
