@@ -19,6 +19,7 @@
 
 #include "log/record.hpp"
 #include "util/chars.hpp"
+#include "util/utf8.hpp"
 
 namespace logagg::log {
 
@@ -43,40 +44,6 @@ inline constexpr std::size_t ref_threshold = 64;
 namespace detail {
 
 inline constexpr char hex_digits[] = "0123456789abcdef";
-
-/// Length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no overlongs, no surrogates,
-/// nothing above U+10FFFF).
-[[nodiscard]] inline std::size_t utf8_len(std::string_view s, std::size_t i) noexcept {
-    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const unsigned char c = b(0);
-    const std::size_t left = s.size() - i;
-    auto cont = [&](std::size_t k) { return k < left && (b(k) & 0xC0) == 0x80; };
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        return cont(1) ? 2 : 0;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(1) || !cont(2)) {
-            return 0;
-        }
-        if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F)) {
-            return 0; // overlong, surrogate
-        }
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(1) || !cont(2) || !cont(3)) {
-            return 0;
-        }
-        if ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F)) {
-            return 0; // overlong, above U+10FFFF
-        }
-        return 4;
-    }
-    return 0;
-}
 
 /// Emits [from, to) of @p s: referenced when it is the whole of a long field, else copied.
 template <class Out>
@@ -107,7 +74,7 @@ void json_escape_bytes(std::string_view s, Out& o) {
             ++i;
             continue;
         }
-        std::size_t n = c >= 0x80 ? detail::utf8_len(s, i) : 0;
+        std::size_t n = c >= 0x80 ? util::utf8_len(s, i) : 0;
         if (n != 0) {
             i += n;
             continue;

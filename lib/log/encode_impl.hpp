@@ -2,8 +2,14 @@
 // Side: datapath. The encoder templates declared in encode.hpp (included from there only).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
+
+#include "log/names.hpp"
+#include "log/rfc5424.hpp"
+#include "util/utf8.hpp"
 
 namespace logagg::log {
 namespace detail {
@@ -83,6 +89,9 @@ void walk_sd(std::string_view sd, E&& on_element, P&& on_param) {
 /// is unchanged.
 template <class Out>
 void embed_json_line(std::string_view v, Out& o) {
+    if (v.empty()) {
+        return;
+    }
     const void* lf = std::memchr(v.data(), '\n', v.size());
     const void* cr = std::memchr(v.data(), '\r', v.size());
     if (lf == nullptr && cr == nullptr) {
@@ -99,6 +108,98 @@ void embed_json_line(std::string_view v, Out& o) {
         }
     }
     emit_run(v, run, v.size(), false, o);
+}
+
+/// Emits the validated JSON object @p obj (c.original without its surrounding whitespace, which
+/// starts @p obj_at bytes into the message) on one line, with "#N" put into each key the record
+/// lists as repeated (record.hpp key_rename).
+template <class Out>
+void embed_json_object(const log_record& r, std::string_view obj, std::size_t obj_at, Out& o) {
+    std::size_t from = 0;
+    for (uint32_t i = 0; i < r.n_renames; ++i) {
+        const key_rename& k = r.renames[i];
+        if (k.at < obj_at + from || k.at >= obj_at + obj.size()) {
+            continue; // defensive: a rename is always inside the object, in message order
+        }
+        const std::size_t to = k.at - obj_at;
+        embed_json_line(obj.substr(from, to - from), o);
+        char buf[11] = {'#'};
+        o.gen(std::string_view(buf, 1 + name_set::digits(k.suffix, buf + 1)));
+        from = to;
+    }
+    embed_json_line(obj.substr(from), o);
+}
+
+/// Does the ndjson encoding of @p r replace bytes with U+FFFD? (Fields of JSON and GELF records
+/// are JSON string content of a document simdjson checked for UTF-8: never.)
+[[nodiscard]] inline bool replaces_bytes(const log_record& r) noexcept {
+    if (holds_json_text(r)) {
+        return false;
+    }
+    for (std::string_view f :
+         {r.hostname, r.app_name, r.procid, r.msgid, r.message,
+          r.format == input_format::rfc5424 ? r.structured_data : std::string_view{}}) {
+        if (!util::valid_utf8(f)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/// The "sd" member: RFC 5424 STRUCTURED-DATA as an object of objects, escapes decoded, and a name
+/// that repeats in its object (an SD-ID in "sd", a PARAM-NAME in its element) written NAME#N.
+template <class Out>
+void sd_object(std::string_view sd, Out& o) {
+    // Names are at least 3 bytes of STRUCTURED-DATA apart ("[a]", " a=\"\""); parse_rfc5424
+    // allows at most max_sd_names of them. A record with more (not from the parser) gets the
+    // elements that fit.
+    const std::size_t n_names = std::min(sd.size() / 3 + 1, max_sd_names);
+    std::array<name_set::slot, pow2_at_least(2 * max_sd_names)> slots; // cleared as used
+    name_set names(slots.data(), pow2_at_least(2 * n_names));
+    const uint32_t sd_scope = names.open_scope();
+    uint32_t el_scope = 0;
+    bool first_el = true;
+    bool first_param = true;
+    bool skip = false; // the element did not fit
+    auto name_text = [&](std::string_view name, uint32_t suffix) {
+        json_escape_bytes(name, o);
+        if (suffix != 0) {
+            char buf[11] = {'#'};
+            o.gen(std::string_view(buf, 1 + name_set::digits(suffix, buf + 1)));
+        }
+    };
+    o.gen(",\"sd\":{");
+    walk_sd(
+        sd,
+        [&](std::string_view id) {
+            const uint32_t suffix = names.add(sd_scope, id);
+            skip = suffix == name_set::full;
+            if (skip) {
+                return;
+            }
+            o.gen(first_el ? "\"" : "},\"");
+            name_text(id, suffix);
+            o.gen("\":{");
+            first_el = false;
+            first_param = true;
+            el_scope = names.open_scope();
+        },
+        [&](std::string_view name, std::string_view value) {
+            if (skip) {
+                return;
+            }
+            const uint32_t suffix = names.add(el_scope, name);
+            if (suffix == name_set::full) {
+                return;
+            }
+            o.gen(first_param ? "\"" : ",\"");
+            name_text(name, suffix);
+            o.gen("\":\"");
+            json_escape_sd_value(value, o);
+            o.gen("\"");
+            first_param = false;
+        });
+    o.gen(first_el ? "}" : "}}");
 }
 
 /// A header field of rfc5424 output: PRINTUSASCII only, at most @p max, "-" when empty.
@@ -150,9 +251,20 @@ void rfc5424_body(const log_record& r, Out& o) {
     if (!r.message.empty()) {
         o.gen(" ");
         if (holds_json_text(r)) {
-            json_unescape(r.message, o);
+            json_unescape(r.message, o); // UTF-8: a lone surrogate escape becomes U+FFFD
         } else {
-            o.ref(r.message);
+            // A MSG that starts with a BOM must be UTF-8 after it (6.4); one that is not goes
+            // out without its leading BOMs, as MSG-ANY (any octets).
+            std::string_view m = r.message;
+            constexpr std::string_view bom = "\xEF\xBB\xBF";
+            if (m.substr(0, 3) == bom && !util::valid_utf8(m.substr(3))) {
+                while (m.substr(0, 3) == bom) {
+                    m.remove_prefix(3);
+                }
+            }
+            if (!m.empty()) {
+                o.ref(m);
+            }
         }
     }
 }
@@ -193,12 +305,16 @@ void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
     o.gen(",\"format\":\"");
     o.gen(input_format_names[static_cast<std::size_t>(r.format)]);
     o.gen("\"");
-    if ((r.flags & (parse_flag::parse_error | parse_flag::truncated)) != 0) {
+    // The replaced_invalid_utf8 flag, as a bit beside the record's own.
+    constexpr uint32_t replaced = 1u << 16;
+    const uint32_t flags = r.flags | (detail::replaces_bytes(r) ? replaced : 0u);
+    if ((flags & (parse_flag::parse_error | parse_flag::truncated | replaced)) != 0) {
         o.gen(",\"flags\":[");
         bool first = true;
-        for (auto [bit, name] : {std::pair{parse_flag::parse_error, "\"parse_error\""},
-                                 std::pair{parse_flag::truncated, "\"truncated\""}}) {
-            if ((r.flags & bit) != 0) {
+        for (auto [bit, name] : {std::pair{uint32_t{parse_flag::parse_error}, "\"parse_error\""},
+                                 std::pair{uint32_t{parse_flag::truncated}, "\"truncated\""},
+                                 std::pair{replaced, "\"replaced_invalid_utf8\""}}) {
+            if ((flags & bit) != 0) {
                 o.gen(first ? "" : ",");
                 o.gen(name);
                 first = false;
@@ -214,27 +330,7 @@ void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
     }
     o.gen("\"");
     if (r.format == input_format::rfc5424 && !r.structured_data.empty()) {
-        o.gen(",\"sd\":{");
-        bool first_el = true;
-        bool first_param = true;
-        detail::walk_sd(
-            r.structured_data,
-            [&](std::string_view id) {
-                o.gen(first_el ? "\"" : "},\"");
-                json_escape_bytes(id, o);
-                o.gen("\":{");
-                first_el = false;
-                first_param = true;
-            },
-            [&](std::string_view name, std::string_view value) {
-                o.gen(first_param ? "\"" : ",\"");
-                json_escape_bytes(name, o);
-                o.gen("\":\"");
-                json_escape_sd_value(value, o);
-                o.gen("\"");
-                first_param = false;
-            });
-        o.gen(first_el ? "}" : "}}");
+        detail::sd_object(r.structured_data, o);
     }
     if (r.format == input_format::json && (r.flags & parse_flag::json_valid) != 0) {
         o.gen(",\"log\":");
@@ -245,7 +341,8 @@ void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
         while (!obj.empty() && detail::is_json_ws(obj.back())) {
             obj.remove_suffix(1);
         }
-        detail::embed_json_line(obj, o);
+        detail::embed_json_object(r, obj, static_cast<std::size_t>(obj.data() - c.original.data()),
+                                  o);
     }
     o.gen("}");
 }

@@ -9,6 +9,7 @@
 
 #include <simdjson.h>
 
+#include "log/names.hpp"
 #include "log/rfc5424.hpp"
 
 namespace logagg::log {
@@ -47,8 +48,83 @@ constexpr std::size_t n_roles = static_cast<std::size_t>(json_role::count_);
 /// depth limit (1024), which On-Demand only asserts in debug builds.
 constexpr int max_depth = 64;
 
-/// Walks a whole value so that simdjson checks every token of it.
-simdjson::error_code check_value(ondemand::value v, int depth = 1) noexcept {
+/// Is @p t a JSON number (RFC 8259 section 6: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?)?
+/// Only the grammar: RFC 8259 sets no limit on digits or range, and logagg passes numbers
+/// through as written (docs/formats.md#numbers), so a number no double or 64-bit integer holds
+/// is still valid JSON.
+[[nodiscard]] bool json_number(std::string_view t) noexcept {
+    std::size_t i = 0;
+    auto digits = [&] {
+        const std::size_t from = i;
+        while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+            ++i;
+        }
+        return i - from;
+    };
+    if (i < t.size() && t[i] == '-') {
+        ++i;
+    }
+    if (i < t.size() && t[i] == '0') {
+        ++i;
+    } else if (digits() == 0) {
+        return false;
+    }
+    if (i < t.size() && t[i] == '.') {
+        ++i;
+        if (digits() == 0) {
+            return false;
+        }
+    }
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        ++i;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+            ++i;
+        }
+        if (digits() == 0) {
+            return false;
+        }
+    }
+    return i == t.size();
+}
+
+/// What the validating walk needs to find repeated keys: the names seen per object and where
+/// the repeated ones are.
+struct key_walk {
+    name_set* names;
+    key_rename* renames; ///< room for every key of a document
+    uint32_t n_renames;
+    const char* base; ///< the message
+    const char* end;
+};
+
+/// The closing quote of the key whose text starts at @p k (stage 1 found the string, so it
+/// closes before @p end), or @p end.
+[[nodiscard]] const char* key_end(const char* k, const char* end) noexcept {
+    while (k < end && *k != '"') {
+        k += *k == '\\' ? 2 : 1;
+    }
+    return k < end ? k : end;
+}
+
+/// Adds a key (@p text decoded; written at @p raw, after its opening quote) to object @p scope;
+/// a repeated one becomes a rename. @return false when the walk has no room (not for a document
+/// of at most the extractor's max_len: it holds fewer keys than that).
+[[nodiscard]] bool add_key(key_walk& w, uint32_t scope, std::string_view text,
+                           const char* raw) noexcept {
+    const uint32_t n = w.names->add(scope, text);
+    if (n == name_set::full) {
+        return false;
+    }
+    if (n != 0) {
+        const char* close = key_end(raw, w.end);
+        w.renames[w.n_renames++] = key_rename{static_cast<uint32_t>(close - w.base), n};
+    }
+    return true;
+}
+
+/// Walks a whole value so that simdjson checks every token of it (numbers by their grammar), and
+/// notes the repeated keys of its objects.
+simdjson::error_code check_value(ondemand::value v, key_walk& w, int depth = 1) noexcept {
     if (depth > max_depth) {
         return simdjson::DEPTH_ERROR;
     }
@@ -62,16 +138,21 @@ simdjson::error_code check_value(ondemand::value v, int depth = 1) noexcept {
         if (auto e = v.get_object().get(o)) {
             return e;
         }
+        const uint32_t scope = w.names->open_scope();
         for (auto f : o) {
+            ondemand::field field;
+            if (auto e = std::move(f).get(field)) {
+                return e;
+            }
+            const char* raw = field.key().raw(); // first: unescaped_key() consumes the key
             std::string_view k;
-            if (auto e = f.unescaped_key().get(k)) {
+            if (auto e = field.unescaped_key().get(k)) {
                 return e;
             }
-            ondemand::value child;
-            if (auto e = f.value().get(child)) {
-                return e;
+            if (!add_key(w, scope, k, raw)) {
+                return simdjson::CAPACITY;
             }
-            if (auto e = check_value(child, depth + 1)) {
+            if (auto e = check_value(field.value(), w, depth + 1)) {
                 return e;
             }
         }
@@ -87,7 +168,7 @@ simdjson::error_code check_value(ondemand::value v, int depth = 1) noexcept {
             if (auto e = el.get(child)) {
                 return e;
             }
-            if (auto e = check_value(child, depth + 1)) {
+            if (auto e = check_value(child, w, depth + 1)) {
                 return e;
             }
         }
@@ -97,10 +178,9 @@ simdjson::error_code check_value(ondemand::value v, int depth = 1) noexcept {
         std::string_view s;
         return v.get_string().get(s);
     }
-    case ondemand::json_type::number: {
-        ondemand::number n;
-        return v.get_number().get(n);
-    }
+    case ondemand::json_type::number:
+        return json_number(trim_token(v.raw_json_token())) ? simdjson::SUCCESS
+                                                           : simdjson::NUMBER_ERROR;
     case ondemand::json_type::boolean: {
         bool b = false;
         return v.get_bool().get(b);
@@ -388,6 +468,12 @@ bool epoch_to_ns(double v, int64_t& ns) noexcept {
 
 struct json_extractor::impl {
     ondemand::parser parser;
+    /// Repeated keys: a document of n bytes holds at most n / 5 + 1 keys (each takes '"":', a
+    /// value and a ',' or a brace), and the set needs twice as many slots.
+    std::size_t max_keys = 0;
+    std::unique_ptr<name_set::slot[]> slots;
+    std::unique_ptr<name_set> names;
+    std::unique_ptr<key_rename[]> renames;
 };
 
 std::string_view json_extractor::implementation() noexcept {
@@ -413,6 +499,11 @@ json_extractor::json_extractor(const json_field_map& fields, std::size_t max_len
         throw std::runtime_error("simdjson: cannot allocate a parser for " +
                                  std::to_string(max_len) + "-byte documents");
     }
+    impl_->max_keys = max_len / 5 + 1;
+    const std::size_t n_slots = pow2_at_least(2 * impl_->max_keys);
+    impl_->slots = std::make_unique<name_set::slot[]>(n_slots);
+    impl_->names = std::make_unique<name_set>(impl_->slots.get(), n_slots);
+    impl_->renames = std::make_unique<key_rename[]>(impl_->max_keys);
 }
 
 json_status json_extractor::parse(const char* data, std::size_t len, std::size_t capacity,
@@ -438,6 +529,12 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
     const char* const end = data + len;
     std::array<uint8_t, n_roles> best;
     best.fill(UINT8_MAX);
+    key_walk w{impl_->names.get(), impl_->renames.get(), 0, data, end};
+    uint32_t top_scope = 0;
+    if (validate_all) {
+        w.names->reset();
+        top_scope = w.names->open_scope();
+    }
     for (auto f : obj) {
         ondemand::field field;
         if (auto e = std::move(f).get(field)) {
@@ -457,10 +554,15 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
             q == end || escaped
                 ? nullptr
                 : fields_.find(std::string_view(k, static_cast<std::size_t>(q - k)));
-        if (validate_all && escaped) {
-            std::string_view unescaped;
-            if (auto e = field.unescaped_key().get(unescaped)) {
-                return status_of(e);
+        if (validate_all) {
+            std::string_view name(k, static_cast<std::size_t>(q - k));
+            if (escaped) {
+                if (auto e = field.unescaped_key().get(name)) {
+                    return status_of(e);
+                }
+            }
+            if (!add_key(w, top_scope, name, k)) {
+                return json_status::invalid;
             }
         }
         ondemand::value v = field.value();
@@ -484,7 +586,7 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
         const auto role = match == nullptr ? 0u : static_cast<std::size_t>(match->role);
         if (match == nullptr || match->role == json_role::count_ || match->priority >= best[role]) {
             if (validate_all) {
-                if (auto e = check_value(v)) {
+                if (auto e = check_value(v, w)) {
                     return status_of(e);
                 }
             }
@@ -534,22 +636,26 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
                 }
             }
         } else if (type == ondemand::json_type::number) {
-            double d = 0;
-            if (auto e = v.get_double().get(d)) {
-                return status_of(e);
+            if (!json_number(raw)) {
+                return json_status::invalid;
             }
+            // A valid number a double cannot hold (1e400) is no time and no level, but the
+            // document stays valid (docs/formats.md#numbers).
+            double d = 0;
+            const bool in_range = v.get_double().get(d) == simdjson::SUCCESS;
             used = true;
             switch (match->role) {
             case json_role::ts: {
                 int64_t ns = 0;
                 out.timestamp_text = raw;
-                out.has_timestamp = decimal_epoch_to_ns(raw, ns) || epoch_to_ns(d, ns);
+                out.has_timestamp =
+                    decimal_epoch_to_ns(raw, ns) || (in_range && epoch_to_ns(d, ns));
                 out.timestamp_ns = out.has_timestamp ? ns : 0;
                 break;
             }
             case json_role::sev:
                 out.severity =
-                    static_cast<int8_t>(d == std::floor(d) && std::fabs(d) < 1e6
+                    static_cast<int8_t>(in_range && d == std::floor(d) && std::fabs(d) < 1e6
                                             ? severity_from_number(static_cast<int64_t>(d))
                                             : -1);
                 break;
@@ -567,7 +673,7 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
         if (used) {
             best[role] = match->priority;
         } else if (validate_all) {
-            if (auto e = check_value(v)) {
+            if (auto e = check_value(v, w)) {
                 return status_of(e);
             }
         }
@@ -579,6 +685,8 @@ json_status json_extractor::parse(const char* data, std::size_t len, std::size_t
     }
     if (validate_all) {
         out.flags |= parse_flag::json_valid;
+        out.renames = w.renames;
+        out.n_renames = w.n_renames;
     }
     if (!out.has_timestamp) {
         out.flags |= parse_flag::no_timestamp;

@@ -22,6 +22,13 @@ inline constexpr uint16_t json_valid =
 inline constexpr uint16_t truncated = 1u << 4; ///< the message was cut to --max-msg
 } // namespace parse_flag
 
+/// A key of a JSON object that repeats an earlier key of the same object: the encoders write it
+/// as KEY#suffix (docs/formats.md#repeated-names).
+struct key_rename {
+    uint32_t at;     ///< offset in the message of the key's closing quote (where "#N" goes)
+    uint32_t suffix; ///< N >= 2
+};
+
 /// A parsed log message: views into the packet plus scalars.
 /// IMPORTANT: lifetime: every string_view points into the received packet (or a worker buffer for
 /// converted payloads) and is valid exactly as long as the mbuf reference that backs the message.
@@ -39,6 +46,11 @@ struct log_record {
     std::string_view msgid;
     std::string_view structured_data; ///< raw "[...]..." (escapes left in place); empty for "-"
     std::string_view message;
+    /// JSON input validated whole (parse_flag::json_valid): its repeated keys, in message order.
+    /// IMPORTANT: lifetime: points into the json_extractor that parsed the message, valid until
+    /// its next parse().
+    const key_rename* renames = nullptr;
+    uint32_t n_renames = 0;
 };
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil algorithm).

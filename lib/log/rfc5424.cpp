@@ -2,9 +2,12 @@
 // Side: datapath.
 #include "log/rfc5424.hpp"
 
+#include <array>
 #include <cstdint>
 
+#include "log/names.hpp"
 #include "util/chars.hpp"
+#include "util/utf8.hpp"
 
 namespace logagg::log {
 namespace {
@@ -49,9 +52,13 @@ using util::is_digit;
     return n >= 1 && n <= 32 ? n : 0;
 }
 
-/// Length of the STRUCTURED-DATA at the front of @p s (one or more SD-ELEMENTs), or 0.
-[[nodiscard]] std::size_t structured_data(std::string_view s) noexcept {
+/// Length of the STRUCTURED-DATA at the front of @p s (one or more SD-ELEMENTs), or 0. Counts
+/// its SD-ELEMENTs and names (SD-IDs and PARAM-NAMEs).
+[[nodiscard]] std::size_t structured_data(std::string_view s, std::size_t& n_elements,
+                                          std::size_t& n_names) noexcept {
     std::size_t p = 0;
+    n_elements = 0;
+    n_names = 0;
     while (p < s.size() && s[p] == '[') {
         ++p;
         const std::size_t id = sd_name(s.substr(p));
@@ -59,6 +66,8 @@ using util::is_digit;
             return 0;
         }
         p += id;
+        ++n_elements;
+        ++n_names;
         while (p < s.size() && s[p] == ' ') {
             ++p;
             const std::size_t name = sd_name(s.substr(p));
@@ -66,8 +75,10 @@ using util::is_digit;
                 s[p + name + 1] != '"') {
                 return 0;
             }
+            ++n_names;
             p += name + 2;
-            // PARAM-VALUE: '"', '\' and ']' must be escaped with '\' (6.3.3).
+            // PARAM-VALUE: '"', '\' and ']' must be escaped with '\' (6.3.3); any other
+            // character after a backslash is taken as it is, the backslash included.
             for (;;) {
                 if (p >= s.size()) {
                     return 0;
@@ -92,6 +103,38 @@ using util::is_digit;
         ++p;
     }
     return p;
+}
+
+/// Does an SD-ID occur more than once in @p sd (well-formed STRUCTURED-DATA of @p n_elements
+/// SD-ELEMENTs, at most max_sd_names)?
+[[nodiscard]] bool repeated_sd_id(std::string_view sd, std::size_t n_elements) noexcept {
+    if (n_elements < 2) {
+        return false;
+    }
+    std::array<name_set::slot, pow2_at_least(2 * max_sd_names)> slots; // cleared as used
+    name_set ids(slots.data(), pow2_at_least(2 * n_elements));
+    const uint32_t scope = ids.open_scope();
+    std::size_t p = 0;
+    while (p < sd.size()) {
+        // At '[': the SD-ID runs to the first SP or ']'; then skip to the element's end, minding
+        // escapes in PARAM-VALUEs.
+        const std::size_t id_end = sd.find_first_of(" ]", p + 1);
+        if (ids.add(scope, sd.substr(p + 1, id_end - p - 1)) != 0) {
+            return true;
+        }
+        p = id_end;
+        bool in_value = false;
+        while (in_value || sd[p] != ']') {
+            if (in_value && sd[p] == '\\') {
+                ++p;
+            } else if (sd[p] == '"') {
+                in_value = !in_value;
+            }
+            ++p;
+        }
+        ++p;
+    }
+    return false;
 }
 
 } // namespace
@@ -160,7 +203,7 @@ bool parse_rfc3339(std::string_view t, int64_t& ns, int max_frac) noexcept {
     return true;
 }
 
-rfc5424_status parse_rfc5424(std::string_view msg, log_record& out) noexcept {
+rfc5424_status parse_rfc5424(std::string_view msg, log_record& out, bool truncated) noexcept {
     out = log_record{};
     // PRI (6.2.1): "<" 1*3DIGIT ">", 0..191, no leading zeros.
     if (msg.size() < 3 || msg[0] != '<') {
@@ -233,11 +276,19 @@ rfc5424_status parse_rfc5424(std::string_view msg, log_record& out) noexcept {
     if (!rest.empty() && rest[0] == '-') {
         sd_len = 1;
     } else {
-        sd_len = structured_data(rest);
+        std::size_t n_elements = 0;
+        std::size_t n_names = 0;
+        sd_len = structured_data(rest, n_elements, n_names);
         if (sd_len == 0) {
             return rfc5424_status::bad_structured_data;
         }
+        if (n_names > max_sd_names) {
+            return rfc5424_status::too_many_sd_names;
+        }
         out.structured_data = rest.substr(0, sd_len);
+        if (repeated_sd_id(out.structured_data, n_elements)) {
+            return rfc5424_status::repeated_sd_id;
+        }
     }
     rest.remove_prefix(sd_len);
     if (!rest.empty()) {
@@ -248,6 +299,9 @@ rfc5424_status parse_rfc5424(std::string_view msg, log_record& out) noexcept {
         if (rest.substr(0, 3) == "\xEF\xBB\xBF") { // MSG-UTF8: BOM then UTF-8 (6.4)
             out.flags |= parse_flag::bom;
             rest.remove_prefix(3);
+            if (truncated ? !util::valid_utf8_cut(rest) : !util::valid_utf8(rest)) {
+                return rfc5424_status::bad_utf8;
+            }
         }
         out.message = rest;
     }

@@ -24,16 +24,38 @@ enum class rfc5424_status : uint8_t {
     bad_procid,          ///< longer than 128 (6.2.6)
     bad_msgid,           ///< longer than 32 (6.2.7)
     bad_structured_data, ///< not NILVALUE nor well-formed SD-ELEMENTs (6.3)
+    repeated_sd_id,      ///< an SD-ID that occurs more than once (6.3.2 "MUST NOT")
+    too_many_sd_names,   ///< more than max_sd_names SD-IDs and PARAM-NAMEs in all (our limit)
+    bad_utf8,            ///< MSG starts with a BOM but is not UTF-8 after it (6.4, RFC 3629)
     count_
 };
 inline constexpr std::array<std::string_view, static_cast<std::size_t>(rfc5424_status::count_)>
-    rfc5424_status_names{
-        "ok",           "bad_pri",      "bad_version", "missing_space", "bad_timestamp",
-        "bad_hostname", "bad_app_name", "bad_procid",  "bad_msgid",     "bad_structured_data"};
+    rfc5424_status_names{"ok",
+                         "bad_pri",
+                         "bad_version",
+                         "missing_space",
+                         "bad_timestamp",
+                         "bad_hostname",
+                         "bad_app_name",
+                         "bad_procid",
+                         "bad_msgid",
+                         "bad_structured_data",
+                         "repeated_sd_id",
+                         "too_many_sd_names",
+                         "bad_utf8"};
+
+/// Most SD-IDs and PARAM-NAMEs, together, in one message's STRUCTURED-DATA. Why: finding a
+/// repeated SD-ID (and, in the encoders, a repeated PARAM-NAME) in linear time without
+/// allocating takes a table on the stack, sized for this many names; real senders write a few
+/// (a message with more is forwarded as a parse error, its bytes intact).
+inline constexpr std::size_t max_sd_names = 512;
 
 /// Parses @p msg (one message, framing already removed) into @p out. On success every field of
 /// @p out is set (views into @p msg) and format is rfc5424; on failure @p out is unspecified.
-[[nodiscard]] rfc5424_status parse_rfc5424(std::string_view msg, log_record& out) noexcept;
+/// @param truncated @p msg was cut to --max-msg: a UTF-8 character cut at its end is the cut's
+/// doing, not the sender's, and does not make a MSG after a BOM bad_utf8.
+[[nodiscard]] rfc5424_status parse_rfc5424(std::string_view msg, log_record& out,
+                                           bool truncated = false) noexcept;
 
 /// Parses an RFC 5424 TIMESTAMP (FULL-DATE "T" FULL-TIME, fractions up to @p max_frac digits
 /// (6 in RFC 5424; 9 for the RFC 3339 stamps of JSON logs), "Z" or +/-hh:mm) into UTC

@@ -403,7 +403,7 @@ void handle_message(worker_ctx& w, packet_state& ps, listen_format lf_format, co
     switch (fmt) {
     case listen_format::rfc5424: {
         in = log::input_format::rfc5424;
-        const log::rfc5424_status st = log::parse_rfc5424(v, r);
+        const log::rfc5424_status st = log::parse_rfc5424(v, r, msg.truncated);
         if (st != log::rfc5424_status::ok) {
             w.stats->rfc5424_errors[static_cast<std::size_t>(st)].add();
             ok = false;

@@ -503,6 +503,50 @@ def case_formats(env):
         json.loads(line)
 
 
+def case_strict(env):
+    """RFC 5424 strictness, repeated names, big numbers and replaced bytes through the binary."""
+    f = gen_capture.Flow(0, __import__("random").Random(0))
+    cap = gen_capture.Capture()
+    big = "1444" + "4" * 63  # a 67-digit integer: valid JSON, beyond any 64-bit type
+    msgs = [
+        b"<34>1 - h a p m [id1][id1] repeated SD-ID",
+        b"<34>1 - h a p m - \xef\xbb\xbf\xc0\xaf overlong after a BOM",
+        b'<34>1 - h a p m [origin ip="192.0.2.1" ip="192.0.2.2" ip#2="x"][id k="C:\\new"] ok',
+        ('{"msg":"m","a":1,"a":{"b":1,"b":2},"time":%s}' % big).encode(),
+        b"<13>Oct 11 22:14:15 host app: caf\xe9",
+    ]
+    for m in msgs:
+        cap.add_log(f.datagram(m, 514), f.key, [m], 0)
+    pcap = env.path("strict.pcap")
+    cap.write_pcap(pcap)
+    outdir = env.path("strict")
+    res, st, out = env_run_sink(env, pcap, ["--listen", "udp:514"], "file:%s,format=ndjson" % outdir, None)
+    check(res.returncode == 0, describe(res))
+    check_invariants(st)
+
+    def no_repeats(pairs):
+        keys = [k for k, _ in pairs]
+        check(len(keys) == len(set(keys)), "an object with a repeated key: %r" % keys)
+        return dict(pairs)
+    recs = [json.loads(line, object_pairs_hook=no_repeats) for line in output_lines(out)]
+    check(len(recs) == 5, "strict: %d records" % len(recs))
+    check(recs[0]["format"] == "rfc5424" and recs[0].get("flags") == ["parse_error"]
+          and recs[0]["message"] == msgs[0].decode(), "repeated SD-ID: %r" % recs[0])
+    check(recs[1]["format"] == "rfc5424" and recs[1].get("flags") == ["parse_error", "replaced_invalid_utf8"]
+          and recs[1]["message"] == msgs[1].decode("utf-8", "replace"), "BOM, not UTF-8: %r" % recs[1])
+    r = recs[2]
+    check("flags" not in r and r["sd"] == {"origin": {"ip": "192.0.2.1", "ip#2": "192.0.2.2", "ip#2#2": "x"},
+                                          "id": {"k": "C:\\new"}}, "repeated PARAM-NAMEs: %r" % r)
+    r = recs[3]
+    check(r["format"] == "json" and "flags" not in r and r["ts"] is None
+          and r["log"] == {"msg": "m", "a": 1, "a#2": {"b": 1, "b#2": 2}, "time": int(big)}, "json: %r" % r)
+    check(recs[4]["format"] == "rfc3164" and recs[4].get("flags") == ["replaced_invalid_utf8"]
+          and recs[4]["message"] == "caf\ufffd", "rfc3164: %r" % recs[4])
+    e = st["parse"]["rfc5424_errors"]
+    check(e["repeated_sd_id"] == 1 and e["bad_utf8"] == 1 and st["parse"]["records"]["json"] == 1,
+          "parse counters %s" % st["parse"])
+
+
 def env_run_sink(env, pcap, opts, sink, lcores):
     stats = env.path("stats-%d.json" % (env.runs + 1))
     args = env.eal(pcap, lcores) + ["--", "--sink", sink, "--stats-json", stats, "--exit-on-idle", "400",
@@ -805,7 +849,13 @@ def case_gelf(env):
         check(r["source"] == "198.18.1.1:%d" % f.sport, "source %r" % r)
     missing = set(want) - set(seen)
     check(not missing, "GELF messages missing from the output: %s" % sorted(missing))
-    check(len(bad) == 1 and bad[0]["flags"] == ["parse_error"] and bad[0]["format"] == "gelf",
+    # Bytes that are not UTF-8 went out as U+FFFD, and the record says so.
+    try:
+        corrupt.decode("utf-8")
+        want_flags = ["parse_error"]
+    except UnicodeDecodeError:
+        want_flags = ["parse_error", "replaced_invalid_utf8"]
+    check(len(bad) == 1 and bad[0]["flags"] == want_flags and bad[0]["format"] == "gelf",
           "the corrupt payload: %r" % bad)
     check(bad[0]["message"].encode("utf-8", "surrogatepass") ==
           corrupt.decode("utf-8", "replace").encode("utf-8"), "corrupt payload text %r" % bad[0]["message"])
@@ -1434,6 +1484,7 @@ CASES = {
     "jumbo": case_jumbo,
     "framing": case_framing,
     "formats": case_formats,
+    "strict": case_strict,
     "sample": case_sample,
     "cli": case_cli,
     "logger": case_logger,

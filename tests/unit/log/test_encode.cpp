@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -237,6 +238,192 @@ TEST(Encode, NdjsonFlagsAndRawFallback) {
     EXPECT_EQ(std::string_view(e["flags"].at(1)), "truncated");
     EXPECT_EQ(std::string_view(e["message"]), "<999>garbage \"here\"\x01");
     EXPECT_TRUE(e["log"].error() == simdjson::NO_SUCH_FIELD);
+}
+
+/// The keys of object @p o in order, repeated ones included (simdjson DOM keeps them all).
+std::vector<std::string> keys_of(simdjson::dom::object o) {
+    std::vector<std::string> k;
+    for (auto [key, value] : o) {
+        k.emplace_back(key);
+    }
+    return k;
+}
+
+/// No object anywhere in @p e has a key twice.
+bool no_repeated_keys(simdjson::dom::element e) {
+    simdjson::dom::object o;
+    simdjson::dom::array a;
+    if (e.get(o) == simdjson::SUCCESS) {
+        std::vector<std::string> k = keys_of(o);
+        std::sort(k.begin(), k.end());
+        if (std::adjacent_find(k.begin(), k.end()) != k.end()) {
+            return false;
+        }
+        for (auto [key, value] : o) {
+            if (!no_repeated_keys(value)) {
+                return false;
+            }
+        }
+    } else if (e.get(a) == simdjson::SUCCESS) {
+        for (auto v : a) {
+            if (!no_repeated_keys(v)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+// A PARAM-NAME may repeat in an SD-ELEMENT (RFC 5424 6.3.3) but a JSON object must not repeat a
+// key (most readers keep only the last): later occurrences are written NAME#N, the smallest
+// N >= 2 the element does not hold yet, even when the sender already used that name.
+TEST(Encode, NdjsonRenamesRepeatedParamNames) {
+    const std::string msg = R"(<34>1 - h a p m [origin ip="192.0.2.1" ip="192.0.2.2" ip#2="x" )"
+                            R"(ip="192.0.2.3"][b ip="y" k="1" k="2"] m)";
+    log_record r;
+    ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok);
+    string_out o;
+    encode_ndjson(r, encode_context{msg, "", 0}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_TRUE(no_repeated_keys(e)) << o.text;
+    EXPECT_EQ(keys_of(e["sd"]), (std::vector<std::string>{"origin", "b"}));
+    EXPECT_EQ(keys_of(e["sd"]["origin"]),
+              (std::vector<std::string>{"ip", "ip#2", "ip#2#2", "ip#3"}))
+        << o.text;
+    EXPECT_EQ(std::string_view(e["sd"]["origin"]["ip#2"]), "192.0.2.2");
+    EXPECT_EQ(std::string_view(e["sd"]["origin"]["ip#2#2"]), "x");
+    EXPECT_EQ(std::string_view(e["sd"]["origin"]["ip#3"]), "192.0.2.3");
+    EXPECT_EQ(keys_of(e["sd"]["b"]), (std::vector<std::string>{"ip", "k", "k#2"}));
+}
+
+// The parser refuses a repeated SD-ID; a record that holds one anyway (made by hand) still gives
+// an "sd" object without a repeated key. It came out as {"dupe":{...},"id1":{},"dupe":{...}}.
+TEST(Encode, NdjsonNeverRepeatsAnSdId) {
+    log_record r;
+    r.format = input_format::rfc5424;
+    r.structured_data = R"([dupe e="1"][id1][dupe class="l"][dupe#2])";
+    r.message = "m";
+    string_out o;
+    encode_ndjson(r, encode_context{r.message, "", 0}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_TRUE(no_repeated_keys(e)) << o.text;
+    EXPECT_EQ(keys_of(e["sd"]), (std::vector<std::string>{"dupe", "id1", "dupe#2", "dupe#2#2"}));
+    EXPECT_EQ(std::string_view(e["sd"]["dupe#2"]["class"]), "l");
+}
+
+/// @p line parsed as JSON (validated) into @p r; @return the buffer that holds it (padded).
+std::vector<char> parse_json_input(json_extractor& x, const std::string& line, log_record& r) {
+    std::vector<char> buf(line.begin(), line.end());
+    buf.resize(line.size() + json_padding);
+    EXPECT_EQ(x.parse(buf.data(), line.size(), buf.size(), true, r), json_status::ok) << line;
+    return buf;
+}
+
+// A JSON input object with a repeated key (valid JSON: RFC 8259 says names SHOULD be unique) was
+// embedded as "log" as it was, repeated key and all. Keys are compared decoded ("\u0061" is "a").
+TEST(Encode, NdjsonLogRenamesRepeatedKeys) {
+    const std::string line = "{\"a\":1,\"a\":2,\"\\u0061\":3,\"a#2\":4,\r\n\"n\":{\"x\":1,"
+                             "\"x\":[{\"x\":0,\"x\":0}]},\"a\":5,\"msg\":\"m\"}";
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    log_record r;
+    const std::vector<char> buf = parse_json_input(x, line, r);
+    string_out o;
+    encode_ndjson(r, encode_context{std::string_view(buf.data(), line.size()), "", 0}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_TRUE(no_repeated_keys(e)) << o.text;
+    EXPECT_EQ(keys_of(e["log"]),
+              (std::vector<std::string>{"a", "a#2", "a#3", "a#2#2", "n", "a#4", "msg"}))
+        << o.text;
+    EXPECT_EQ(int64_t(e["log"]["a#3"]), 3);
+    EXPECT_EQ(int64_t(e["log"]["a#2#2"]), 4);
+    EXPECT_EQ(keys_of(e["log"]["n"]), (std::vector<std::string>{"x", "x#2"}));
+    EXPECT_EQ(keys_of(e["log"]["n"]["x#2"].at(0)), (std::vector<std::string>{"x", "x#2"}));
+    EXPECT_NE(o.text.find(R"("\u0061#3":3)"), std::string::npos) << "the key as written";
+    // Without repeated keys the object still goes by one reference.
+    const std::string plain = R"({"a":1,"b":{"a":2},"msg":"m"})";
+    const std::vector<char> buf2 = parse_json_input(x, plain, r);
+    string_out o2;
+    encode_ndjson(r, encode_context{std::string_view(buf2.data(), plain.size()), "", 0}, o2);
+    ASSERT_FALSE(o2.refs.empty());
+    EXPECT_EQ(o2.refs.back().size(), plain.size());
+}
+
+// Fuzz finding (fuzz_ndjson): {"time":<67 digits>} was embedded while the harness's reader
+// (simdjson DOM) refused it, and the same number under another key made the line a parse error.
+// Numbers go through as written, whatever their size (docs/formats.md#numbers).
+TEST(Encode, NdjsonBigNumbersGoThroughAsWritten) {
+    const std::string big = "1444" + std::string(63, '4');
+    const std::string line =
+        R"({"time":)" + big + R"(,"n":[1e400,-)" + big + R"(.5e-999],"msg":"m"})";
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    log_record r;
+    const std::vector<char> buf = parse_json_input(x, line, r);
+    string_out o;
+    encode_ndjson(r, encode_context{std::string_view(buf.data(), line.size()), "", 0}, o);
+    EXPECT_NE(o.text.find(R"("ts":null,)"), std::string::npos) << o.text;
+    EXPECT_NE(o.text.find(R"("message":"m")"), std::string::npos) << o.text;
+    EXPECT_EQ(o.text.substr(o.text.size() - line.size() - 7), R"("log":)" + line + "}") << o.text;
+}
+
+// Bytes that are not UTF-8 become U+FFFD, and the record says so: the flag
+// "replaced_invalid_utf8" (the original bytes are not in the output any more).
+TEST(Encode, NdjsonFlagsReplacedBytes) {
+    simdjson::dom::parser p;
+    auto flags_of = [&](const log_record& r) {
+        string_out o;
+        encode_ndjson(r, encode_context{r.message, "", 0}, o);
+        std::vector<std::string> f;
+        simdjson::dom::array a;
+        if (parse_json_line(p, o.text)["flags"].get(a) == simdjson::SUCCESS) {
+            for (auto v : a) {
+                f.emplace_back(std::string_view(v));
+            }
+        }
+        return f;
+    };
+    using flags = std::vector<std::string>;
+    log_record r;
+    r.format = input_format::rfc3164;
+    r.message = "caf\xC3\xA9 \xE2\x82\xAC";
+    EXPECT_EQ(flags_of(r), flags{});
+    r.message = "caf\xE9";
+    EXPECT_EQ(flags_of(r), flags{"replaced_invalid_utf8"});
+    r.message = "ok";
+    r.hostname = "h\xFF";
+    EXPECT_EQ(flags_of(r), flags{"replaced_invalid_utf8"});
+    r.hostname = "";
+    r.format = input_format::rfc5424;
+    r.structured_data = "[id k=\"\xC0\xAF\"]";
+    EXPECT_EQ(flags_of(r), flags{"replaced_invalid_utf8"});
+    r.structured_data = "[id k=\"\xC3\xA9\"]";
+    EXPECT_EQ(flags_of(r), flags{});
+    r = log_record{};
+    r.format = input_format::rfc5424;
+    r.flags = parse_flag::parse_error | parse_flag::truncated;
+    r.message = "<34>1 - h a p m - \xEF\xBB\xBF\xC1";
+    EXPECT_EQ(flags_of(r), (flags{"parse_error", "truncated", "replaced_invalid_utf8"}));
+}
+
+// rfc5424 output: a MSG that starts with a BOM must be UTF-8 after it (6.4). A record whose
+// message is not (the raw record of a parse error) goes out without the BOM, as MSG-ANY.
+TEST(Encode, Rfc5424OutputNeverHasABomBeforeBytesThatAreNotUtf8) {
+    const std::string bom = "\xEF\xBB\xBF";
+    for (const std::string& m : {bom + "\xC1", bom + bom + "\xC1x", bom + "ok", bom}) {
+        log_record r;
+        r.format = input_format::raw;
+        r.message = m;
+        string_out o;
+        encode_rfc5424(r, encode_context{m, "", 0}, o);
+        log_record back;
+        EXPECT_EQ(parse_rfc5424(o.text, back), rfc5424_status::ok) << o.text;
+        const bool utf8 = m.size() == 3 || m == bom + "ok";
+        EXPECT_EQ(o.text.find("\xEF\xBB\xBF") != std::string::npos, utf8) << o.text;
+    }
 }
 
 TEST(Encode, Rfc5424RoundTrip) {

@@ -230,6 +230,82 @@ TEST(Json, EpochDecimalsAreExact) {
     }
 }
 
+// Fuzz finding (fuzz_ndjson, once the parsers were instrumented): a 67-digit integer under a
+// time key was accepted (read through a double) and embedded in "log", while the same number
+// under any other key made the document invalid (simdjson's number parser refuses integers
+// beyond 64 bits and doubles beyond range). RFC 8259 limits neither: the validator checks the
+// number grammar, every valid number is accepted wherever it is, and a time or level that no
+// double holds is simply not used (docs/formats.md#numbers).
+TEST(Json, BigNumbersAreValidJsonWhereverTheyAre) {
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    const std::string big67(67, '4');
+    for (const std::string& num : std::vector<std::string>{
+             "1" + big67.substr(1), "-" + big67, "18446744073709551616", "-9223372036854775809",
+             "1e400", "-1.5E+999", "1e-400", "123456789012345678901234567890.5", "-0", "0.0e0"}) {
+        for (const char* key : {"time", "level", "pid", "other"}) {
+            SCOPED_TRACE(std::string(key) + "=" + num);
+            log_record r;
+            const std::string line =
+                std::string(R"({"msg":"m",")") + key + "\":" + num + R"(,"a":[)" + num + "]}";
+            ASSERT_EQ(parse(x, line, r, true), json_status::ok);
+            EXPECT_NE(r.flags & parse_flag::json_valid, 0);
+            EXPECT_EQ(r.message, "m");
+            ASSERT_EQ(parse(x, line, r, false), json_status::ok);
+        }
+    }
+    log_record r;
+    ASSERT_EQ(parse(x, R"({"time":1)" + big67.substr(1) + R"(,"level":1e400})", r),
+              json_status::ok);
+    EXPECT_FALSE(r.has_timestamp);
+    EXPECT_EQ(r.timestamp_text, "1" + big67.substr(1)); // as written
+    EXPECT_EQ(r.severity, -1);
+    ASSERT_EQ(parse(x, R"({"pid":1e400})", r), json_status::ok);
+    EXPECT_EQ(r.procid, "1e400");
+}
+
+// The grammar is still checked, for every number (validated) and for the ones read (always).
+TEST(Json, NumberGrammar) {
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    for (const char* num : {"01", "-", "1.", ".5", "1e", "1e+", "+1", "0x10", "1.2.3", "--1",
+                            "1e5e5", "Infinity", "NaN", "-01", "00"}) {
+        for (const char* key : {"time", "level", "other"}) {
+            SCOPED_TRACE(std::string(key) + "=" + num);
+            log_record r;
+            const std::string line = std::string(R"({"msg":"m",")") + key + "\":" + num + "}";
+            EXPECT_NE(parse(x, line, r, true), json_status::ok);
+            if (std::string_view(key) != "other") {
+                EXPECT_NE(parse(x, line, r, false), json_status::ok);
+            }
+        }
+    }
+}
+
+// Repeated keys (RFC 8259: names SHOULD be unique; zap, for one, writes repeated fields): the
+// validating parse lists every key that repeats an earlier one of its object, and the name it
+// is to be written as (KEY#N, the smallest N >= 2 the object does not hold yet).
+TEST(Json, RepeatedKeysAreListedWithTheirNewNames) {
+    json_field_map fields;
+    json_extractor x(fields, 4096);
+    const std::string line =
+        R"({"a":1,"a":2,"\u0061":3,"a#2":4,"n":{"x":1,"x":[{"x":0,"x":0}]},"a":5,"msg":"m"})";
+    log_record r;
+    ASSERT_EQ(parse(x, line, r, true), json_status::ok);
+    std::vector<std::pair<std::string, uint32_t>> got;
+    const char* base = r.message.data() - line.find(R"("m"})") - 1;
+    for (uint32_t i = 0; i < r.n_renames; ++i) {
+        const std::string_view before(base, r.renames[i].at);
+        got.emplace_back(std::string(before.substr(before.rfind('"') + 1)), r.renames[i].suffix);
+    }
+    const std::vector<std::pair<std::string, uint32_t>> want = {
+        {"a", 2}, {"\\u0061", 3}, {"a#2", 2}, {"x", 2}, {"x", 2}, {"a", 4}};
+    EXPECT_EQ(got, want);
+    // Not validated: not looked for.
+    ASSERT_EQ(parse(x, line, r, false), json_status::ok);
+    EXPECT_EQ(r.n_renames, 0u);
+}
+
 TEST(Json, EveryTruncationIsDefined) {
     json_field_map fields;
     json_extractor x(fields, 65536);

@@ -129,6 +129,100 @@ TEST(Rfc5424, EveryMalformedClass) {
     }
 }
 
+// Section 6.3.2: "The same SD-ID MUST NOT exist more than once in a message." Cases from a public
+// conformance table that were accepted without a flag.
+TEST(Rfc5424, RepeatedSdIdIsMalformed) {
+    for (const char* sd : {"[id1][id1]", R"([dupe e="1"][id1][dupe class="l"])",
+                           R"([a][b][c][d][e][f][g][h][i][j][k][l][m][n][o][p][q][r][s][t][a])",
+                           R"([x@1 k="\]\\" j="[x@1\]"][x@1])"}) {
+        log_record r;
+        EXPECT_EQ(parse_rfc5424(std::string("<34>1 - h a p m ") + sd + " msg", r),
+                  rfc5424_status::repeated_sd_id)
+            << sd;
+    }
+    // Distinct SD-IDs, one that is a prefix of another, and a PARAM-NAME that repeats inside an
+    // element (6.3.3: "An SD-PARAM MAY be repeated multiple times inside an SD-ELEMENT") are fine.
+    for (const char* sd : {R"([id1][id2][id10][i])", R"([origin ip="192.0.2.1" ip="192.0.2.2"])",
+                           R"([a k="1"][b k="1"][a@1 k="1"])"}) {
+        log_record r;
+        EXPECT_EQ(parse_rfc5424(std::string("<34>1 - h a p m ") + sd + " msg", r),
+                  rfc5424_status::ok)
+            << sd;
+    }
+}
+
+// logagg's bound on the names of one STRUCTURED-DATA (max_sd_names): at it a message parses, one
+// more makes it a parse error of its own class (forwarded raw, never truncated or dropped).
+TEST(Rfc5424, SdNameLimit) {
+    auto with = [](std::size_t n_elements, std::size_t params_each) {
+        std::string m = "<34>1 - h a p m ";
+        for (std::size_t e = 0; e < n_elements; ++e) {
+            m += "[e" + std::to_string(e);
+            for (std::size_t p = 0; p < params_each; ++p) {
+                m += " k=\"v\"";
+            }
+            m += "]";
+        }
+        return m + " msg";
+    };
+    log_record r;
+    EXPECT_EQ(parse_rfc5424(with(logagg::log::max_sd_names, 0), r), rfc5424_status::ok);
+    EXPECT_EQ(parse_rfc5424(with(logagg::log::max_sd_names + 1, 0), r),
+              rfc5424_status::too_many_sd_names);
+    EXPECT_EQ(parse_rfc5424(with(1, logagg::log::max_sd_names - 1), r), rfc5424_status::ok);
+    EXPECT_EQ(parse_rfc5424(with(1, logagg::log::max_sd_names), r),
+              rfc5424_status::too_many_sd_names);
+    EXPECT_EQ(parse_rfc5424(with(16, 31), r), rfc5424_status::ok); // 16 * 32 names
+}
+
+// Section 6.4: MSG-UTF8 = BOM UTF-8-STRING, "a UTF-8 string as specified in RFC 3629". A BOM
+// followed by anything else was accepted and its bytes later replaced by U+FFFD, without a flag.
+TEST(Rfc5424, BomMustBeFollowedByUtf8) {
+    const std::string head = "<34>1 - h a p m - " + bom;
+    for (const std::string& bad : std::vector<std::string>{
+             "\xC1", "\xC0\xAF", "\xED\xA0\x80", "ok \xE2\x82", "\xE2\x82 x", "\xF4\x90\x80\x80",
+             "\xF5\x80\x80\x80", "\x80", "\xFF", "caf\xE9", bom + "\xC1"}) {
+        log_record r;
+        EXPECT_EQ(parse_rfc5424(head + bad, r), rfc5424_status::bad_utf8) << bad;
+        // Without the BOM the same bytes are MSG-ANY: any octets.
+        EXPECT_EQ(parse_rfc5424("<34>1 - h a p m - " + bad, r),
+                  bad.starts_with(bom) ? rfc5424_status::bad_utf8 : rfc5424_status::ok)
+            << bad;
+    }
+    for (const std::string& good :
+         std::vector<std::string>{"", "plain", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80",
+                                  "\xF4\x8F\xBF\xBF", "\xED\x9F\xBF", bom}) {
+        log_record r;
+        const std::string msg = head + good; // the record's views point into it
+        EXPECT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok) << good;
+        EXPECT_NE(r.flags & logagg::log::parse_flag::bom, 0);
+        EXPECT_EQ(r.message, good);
+    }
+    // A message cut to --max-msg may end inside a character: that cut is not the sender's.
+    log_record r;
+    const std::string cut = head + "caf\xC3\xA9 \xE2\x82";
+    EXPECT_EQ(parse_rfc5424(cut, r), rfc5424_status::bad_utf8);
+    EXPECT_EQ(parse_rfc5424(cut, r, true), rfc5424_status::ok);
+    for (const std::string& bad :
+         std::vector<std::string>{"\xC1", "\xE2\x82 x", "\xED\xA0", "\xF4\x90", "\x80"}) {
+        EXPECT_EQ(parse_rfc5424(head + bad, r, true), rfc5424_status::bad_utf8) << bad;
+    }
+    for (const std::string& cut_ok :
+         std::vector<std::string>{"\xE0", "\xF0", "\xF0\x9F", "\xF0\x9F\x98", "\xC3"}) {
+        EXPECT_EQ(parse_rfc5424(head + cut_ok, r, true), rfc5424_status::ok) << cut_ok;
+    }
+}
+
+// Section 6.3.3: a backslash before anything but '"', '\' and ']' is an invalid escape and
+// "MUST be treated as a regular backslash and the following character as well": accepted, kept.
+TEST(Rfc5424, InvalidEscapeInParamValueIsAPlainBackslash) {
+    log_record r;
+    ASSERT_EQ(parse_rfc5424(R"(<34>1 - h a p m [id k="C:\new\dir" c="\x"] msg)", r),
+              rfc5424_status::ok);
+    EXPECT_EQ(r.structured_data, R"([id k="C:\new\dir" c="\x"])");
+    EXPECT_EQ(r.message, "msg");
+}
+
 TEST(Rfc5424, EveryTruncationParsesToSomeStatus) {
     // Under ASan this also proves no read beyond the view: each prefix is its own allocation.
     for (const std::string* ex : {&ex1, &ex2, &ex3, &ex4}) {
