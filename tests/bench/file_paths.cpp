@@ -26,6 +26,11 @@
 //                 are in its cache and frees the mbuf at once; one 16-byte mark per burst {end
 //                 position, records, RX time} goes through an SPSC rte_ring; the consumer
 //                 pwrite()s whole chunks (CHUNK bytes, or less when the oldest mark is 1 ms old)
+//   chunk-desc    the producer copies as in chunk, but hands each record over as a descriptor of
+//                 its bytes in the ring (logagg's generated pieces: {position, length}) through
+//                 the descriptor ring; the consumer keeps per-record bookkeeping as logagg's
+//                 record queue does (without touching any mbuf) and pwritev()s batches of up to
+//                 1,024 records whose adjacent pieces merge into one iovec (iov_batch::push)
 //   chunk-nt      chunk with non-temporal stores for the copy
 //   uring         chunk, written with io_uring (IORING_OP_WRITE_FIXED on a registered buffer and
 //                 file), up to --inflight writes in flight; the consumer sleeps in
@@ -112,7 +117,8 @@ enum class path_kind {
     direct,
     direct_uring,
     tcp_iov,
-    tcp_chunk
+    tcp_chunk,
+    chunk_desc
 };
 
 struct path_name {
@@ -125,7 +131,7 @@ constexpr path_name path_names[] = {
     {path_kind::chunk, "chunk"},         {path_kind::chunk_nt, "chunk-nt"},
     {path_kind::uring, "uring"},         {path_kind::direct, "direct"},
     {path_kind::direct_uring, "direct-uring"}, {path_kind::tcp_iov, "tcp-iov"},
-    {path_kind::tcp_chunk, "tcp-chunk"},
+    {path_kind::tcp_chunk, "tcp-chunk"}, {path_kind::chunk_desc, "chunk-desc"},
 };
 
 const char* name_of(path_kind k) {
@@ -148,7 +154,7 @@ bool uses_descs(path_kind k) {
 bool uses_ring(path_kind k) {
     return k == path_kind::bare_chunk || k == path_kind::chunk || k == path_kind::chunk_nt ||
            k == path_kind::uring || k == path_kind::direct || k == path_kind::direct_uring ||
-           k == path_kind::tcp_chunk;
+           k == path_kind::tcp_chunk || k == path_kind::chunk_desc;
 }
 bool is_tcp(path_kind k) {
     return k == path_kind::tcp_iov || k == path_kind::tcp_chunk;
@@ -315,14 +321,28 @@ void copy_nt(char* dst, const char* src, uint32_t n) {
     }
 }
 
+/// A producer that finds no room waits (sleeping) until a quarter of the room is free, not
+/// just enough for one burst: one sleep per many records, as an adaptive poller would, so its
+/// CPU is its work rather than wake-ups. Busy-polling (--wait spin) waits for what it needs.
+template <class Room>
+void wait_for_room(Room room, uint64_t need, uint64_t capacity, waiter& w) {
+    if (room() >= need) {
+        return;
+    }
+    const uint64_t want = g_spin ? need : std::max(need, capacity / 4);
+    while (room() < want && !g->abort.load(std::memory_order_relaxed)) {
+        w.wait();
+    }
+}
+
 /// Producer: appends @p n bytes (+ LF) at byte-ring position @p head, waiting for room.
 void ring_append(uint64_t& head, const char* p, uint32_t n, bool nt, waiter& w) {
     const uint64_t need = n + 1;
-    while (head + need - g->released.load(std::memory_order_acquire) > g->ring_size) {
-        if (g->abort.load(std::memory_order_relaxed)) {
-            return; // the run failed: nothing is written any more
-        }
-        w.wait();
+    wait_for_room(
+        [&] { return g->ring_size - (head - g->released.load(std::memory_order_acquire)); },
+        need, g->ring_size, w);
+    if (g->abort.load(std::memory_order_relaxed)) {
+        return; // the run failed: nothing is written any more
     }
     w.reset();
     const uint64_t at = head % g->ring_size;
@@ -367,10 +387,9 @@ int producer(void*) {
         // Slots of 2,176 bytes (an mbuf's buffer) in DPDK memory; message + LF written in place.
         uint64_t sh = 0;
         while (rte_rdtsc() < g->deadline && !g->abort.load(std::memory_order_relaxed)) {
-            while (sh + burst - g->slot_tail.load(std::memory_order_acquire) > g->n_slots &&
-                   !g->abort.load(std::memory_order_relaxed)) {
-                w.wait();
-            }
+            wait_for_room(
+                [&] { return g->n_slots - (sh - g->slot_tail.load(std::memory_order_acquire)); },
+                burst, g->n_slots, w);
             w.reset();
             for (uint32_t i = 0; i < burst; ++i) {
                 char* s = g->slots + ((sh + i) % g->n_slots) * RTE_MBUF_DEFAULT_BUF_SIZE;
@@ -396,10 +415,12 @@ int producer(void*) {
         const bool nt = c.path == path_kind::chunk_nt;
         while (rte_rdtsc() < g->deadline && !g->abort.load(std::memory_order_relaxed)) {
             // RX: fresh mbufs from the pool, the frame copied in (net_pcap's copy), RX time.
-            bool have_mbufs = true;
-            while ((have_mbufs = rte_pktmbuf_alloc_bulk(g->pool, m, burst) == 0) == false &&
-                   !g->abort.load(std::memory_order_relaxed)) {
-                w.wait(); // the sink holds them all
+            bool have_mbufs = rte_pktmbuf_alloc_bulk(g->pool, m, burst) == 0;
+            while (!have_mbufs && !g->abort.load(std::memory_order_relaxed)) {
+                // The sink holds them all (not expected: the rings bound what it holds).
+                wait_for_room([] { return rte_mempool_avail_count(g->pool); }, 4 * burst,
+                              g->pool->size, w);
+                have_mbufs = rte_pktmbuf_alloc_bulk(g->pool, m, burst) == 0;
             }
             if (!have_mbufs) {
                 break;
@@ -424,9 +445,28 @@ int producer(void*) {
                         rte_pktmbuf_free_bulk(m, burst);
                         break;
                     }
-                    w.wait();
+                    wait_for_room([] { return rte_ring_free_count(g->descs); }, burst,
+                                  desc_ring_size, w);
                 }
                 w.reset();
+            } else if (c.path == path_kind::chunk_desc) {
+                for (uint32_t i = 0; i < burst; ++i) {
+                    const uint64_t at = head;
+                    ring_append(head, rte_pktmbuf_mtod_offset(m[i], const char*, hdr_len), c.msg,
+                                false, w);
+                    // The ring position in the pointer's place (a generated piece).
+                    // ... and its RX time (us since the run started) in the offset's.
+                    d[i] = desc{reinterpret_cast<rte_mbuf*>(at),
+                                static_cast<uint32_t>((now - g->t0) / g->tsc_per_us), c.msg + 1};
+                }
+                rte_pktmbuf_free_bulk(m, burst);
+                while (rte_ring_enqueue_bulk_elem(g->descs, d, sizeof(desc), burst, nullptr) == 0) {
+                    if (g->abort.load(std::memory_order_relaxed)) {
+                        break;
+                    }
+                    wait_for_room([] { return rte_ring_free_count(g->descs); }, burst,
+                                  desc_ring_size, w);
+                }
             } else {
                 for (uint32_t i = 0; i < burst; ++i) {
                     ring_append(head, rte_pktmbuf_mtod_offset(m[i], const char*, hdr_len), c.msg,
@@ -584,6 +624,88 @@ bool consume_descs(result& res, char* copy_buf) {
         res.records += have;
         res.bytes += bytes;
         res.pinned_left = pinned;
+        have = 0;
+    }
+}
+
+/// Consumer of chunk-desc: per record a descriptor of its bytes in the byte ring, a batch of up to
+/// 1,024 records (logagg's batch-records), adjacent pieces merged into one iovec.
+bool consume_gen_descs(result& res) {
+    constexpr uint32_t batch = 1024;
+    desc d[batch];
+    iovec iov[8];
+    uint32_t have = 0;
+    uint64_t oldest = 0;
+    uint64_t off = 0;
+    uint64_t queued_bytes = 0; // as record_queue::waiting_bytes_
+    waiter w;
+    const uint64_t age_tsc = batch_age_us * g->tsc_per_us;
+    for (;;) {
+        const bool done = g->producer_done.load(std::memory_order_acquire);
+        const unsigned n = rte_ring_dequeue_burst_elem(g->descs, &d[have], sizeof(desc),
+                                                       std::min<uint32_t>(batch - have, 256),
+                                                       nullptr);
+        if (n != 0 && have == 0) {
+            oldest = rte_rdtsc();
+        }
+        for (unsigned i = have; i < have + n; ++i) {
+            queued_bytes += d[i].len; // per-record bookkeeping: its own memory only
+        }
+        have += n;
+        const bool due = have == batch || (have != 0 && (done || rte_rdtsc() - oldest >= age_tsc));
+        if (!due) {
+            if (done && have == 0 && rte_ring_count(g->descs) == 0) {
+                return true;
+            }
+            if (n == 0) {
+                w.wait();
+            }
+            continue;
+        }
+        w.reset();
+        int k = 0;
+        uint64_t bytes = 0;
+        for (uint32_t i = 0; i < have; ++i) {
+            const auto pos = reinterpret_cast<uint64_t>(d[i].pkt);
+            const uint64_t at = pos % g->ring_size;
+            const uint64_t first = std::min<uint64_t>(d[i].len, g->ring_size - at);
+            char* p = g->ring + at;
+            // iov_batch::push(): a piece right after the previous one extends its iovec.
+            if (k != 0 && static_cast<char*>(iov[k - 1].iov_base) + iov[k - 1].iov_len == p) {
+                iov[k - 1].iov_len += first;
+            } else {
+                iov[k++] = iovec{p, first};
+            }
+            if (first < d[i].len) { // wraps: the rest from the start of the ring
+                iov[k++] = iovec{g->ring, d[i].len - first};
+            }
+            bytes += d[i].len;
+            if (k >= 6 && i + 1 < have) {
+                // Not expected (the batch spans at most one wrap); write what is built.
+                if (!writev_all(iov, k, off, false, res.syscalls)) {
+                    return false;
+                }
+                off += bytes;
+                res.bytes += bytes;
+                bytes = 0;
+                k = 0;
+            }
+        }
+        if (k != 0 && !writev_all(iov, k, off, false, res.syscalls)) {
+            return false;
+        }
+        off += bytes;
+        res.bytes += bytes;
+        const uint64_t now_us = (rte_rdtsc() - g->t0) / g->tsc_per_us;
+        for (uint32_t i = 0; i < have; ++i) {
+            queued_bytes -= d[i].len;
+            res.lat_sum_us += now_us - d[i].off;
+        }
+        const desc& last = d[have - 1];
+        g->released.store(reinterpret_cast<uint64_t>(last.pkt) + last.len,
+                          std::memory_order_release);
+        res.records += have;
+        res.pinned_left = queued_bytes;
         have = 0;
     }
 }
@@ -1010,6 +1132,8 @@ result run_one(const config& c, double seconds, uint32_t depth, bool verify) {
         }
     } else if (uses_descs(c.path)) {
         ok = consume_descs(res, copy_buf.data());
+    } else if (c.path == path_kind::chunk_desc) {
+        ok = consume_gen_descs(res);
     } else if (is_uring(c.path)) {
 #ifdef LOGAGG_HAVE_LIBURING
         ok = consume_uring(res, *fifo, bounce, depth);

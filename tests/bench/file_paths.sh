@@ -43,9 +43,9 @@ run() { # run NAME MEMORY-ARGS ARGS...
 }
 
 nohuge="--no-huge -m 1024"
-all=bare-iov,bare-chunk,iov,sink-copy,chunk,chunk-nt,uring,direct,direct-uring,tcp-iov,tcp-chunk
+all=bare-iov,bare-chunk,iov,sink-copy,chunk,chunk-desc,chunk-nt,uring,direct,direct-uring,tcp-iov,tcp-chunk
 run main "$nohuge" --paths "$all" --dirs "$dirs" --sizes 250
-run spin "$nohuge" --wait spin --paths bare-iov,bare-chunk,iov,sink-copy,chunk,uring,direct-uring \
+run spin "$nohuge" --wait spin --paths bare-iov,bare-chunk,iov,sink-copy,chunk,chunk-desc,uring,direct-uring \
     --dirs "$dirs" --sizes 250
 run sizes "$nohuge" --paths bare-iov,bare-chunk,iov,chunk,uring --dirs "$dirs" --sizes 100,1000
 run chunks "$nohuge" --paths chunk,uring,direct-uring --dirs "$dirs" --sizes 250 --chunks 64K,256K,1M
