@@ -1430,12 +1430,13 @@ int main(int argc, char** argv) {
         }
     }
 
-    // One table: medians; ratios of msg/s and of process CPU per message to today's path ("iov")
-    // on the same target and message size.
+    // One table: medians (and the worst round); ratios of msg/s and of process CPU per message to
+    // today's path ("iov", "tcp-iov" for TCP) on the same target and message size.
     struct row {
-        double mps, prod, cons, self, lat, calls, srv;
+        double mps, mps_min, prod, cons, self, self_max, lat, calls, srv;
     };
     std::map<std::size_t, row> rows;
+    std::map<std::size_t, std::string> failed; // configurations with no good round: why
     for (auto& [i, v] : all) {
         std::vector<double> mps, prod, cons, self, lat, calls, srv;
         for (const result& r : v) {
@@ -1444,24 +1445,39 @@ int main(int argc, char** argv) {
             }
             const double n = static_cast<double>(r.records);
             mps.push_back(n / r.wall);
-            prod.push_back((r.prod.user + r.prod.sys) * 1e9 / n);
-            cons.push_back((r.cons.user + r.cons.sys) * 1e9 / n);
-            self.push_back((r.self.user + r.self.sys) * 1e9 / n);
+            prod.push_back((r.prod.user + r.prod.sys) * 1e6 / n);
+            cons.push_back((r.cons.user + r.cons.sys) * 1e6 / n);
+            self.push_back((r.self.user + r.self.sys) * 1e6 / n);
             lat.push_back(static_cast<double>(r.lat_sum_us) / n);
-            calls.push_back(n / static_cast<double>(r.syscalls));
-            srv.push_back((r.server.user + r.server.sys) * 1e9 / n);
+            calls.push_back(n / static_cast<double>(std::max<uint64_t>(r.syscalls, 1)));
+            srv.push_back((r.server.user + r.server.sys) * 1e6 / n);
         }
         if (!mps.empty()) {
-            rows[i] = row{median(mps),  median(prod),  median(cons), median(self),
-                          median(lat), median(calls), median(srv)};
+            rows[i] = row{median(mps),    *std::min_element(mps.begin(), mps.end()),
+                          median(prod),   median(cons),
+                          median(self),   *std::max_element(self.begin(), self.end()),
+                          median(lat),    median(calls),
+                          median(srv)};
+        } else if (!v.empty()) {
+            failed[i] = v.front().note.empty() ? "no record written" : v.front().note;
         }
     }
-    std::printf("\n| path | target | msg B | chunk | M msg/s | x iov | producer ns/msg | consumer "
-                "ns/msg | process ns/msg | x iov | M msg/s by CPU | msgs/syscall | mean latency us |\n");
+    std::printf(
+        "\n| path | target | msg B | chunk | M msg/s median (worst) | x iov | producer CPU us/msg | "
+        "sink CPU us/msg | other threads us/msg | total CPU us/msg median (worst) | x iov | "
+        "M msg/s the CPU allows | user-space copy B/msg | kernel copy B/msg | msgs/syscall | "
+        "mean latency us |\n");
     std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-                "| ---: |\n");
+                "| ---: | ---: | ---: | ---: |\n");
     for (std::size_t i = 0; i < cfgs.size(); ++i) {
         const config& c = cfgs[i];
+        const std::string chunk = uses_ring(c.path) ? chunk_label(c.chunk) : "-";
+        if (const auto f = failed.find(i); f != failed.end()) {
+            std::printf("| %s | %s | %u | %s | refused or failed: %s | | | | | | | | | | | |\n",
+                        name_of(c.path), dir_label(c.dir).c_str(), c.msg, chunk.c_str(),
+                        f->second.c_str());
+            continue;
+        }
         const auto it = rows.find(i);
         if (it == rows.end()) {
             continue;
@@ -1476,7 +1492,6 @@ int main(int argc, char** argv) {
                 base = &rows[j];
             }
         }
-        const std::string chunk = uses_ring(c.path) ? chunk_label(c.chunk) : "-";
         char ratio1[32] = "-", ratio2[32] = "-";
         if (base != nullptr) {
             std::snprintf(ratio1, sizeof ratio1, "%.2f", r.mps / base->mps);
@@ -1484,16 +1499,27 @@ int main(int argc, char** argv) {
         }
         // The rate the CPU figures allow: the producer on its core, everything else (the
         // consumer, io_uring's workers, the discard server) on the other.
-        const double cap = 1e3 / std::max(r.prod, r.self - r.prod);
-        std::printf("| %s | %s | %u | %s | %.2f | %s | %.0f | %.0f | %.0f | %s | %.1f | %.0f | "
-                    "%.0f |\n",
+        const double cap = 1 / std::max(r.prod, r.self - r.prod);
+        // Bytes copied per record (message + LF) by this process's code after RX (the
+        // producer's append to the byte ring, or the sink's copy), and by the kernel: the page
+        // cache copy, none for O_DIRECT on a block device (the device reads the ring), the
+        // socket send and receive copies for TCP.
+        const uint32_t rec = c.msg + 1;
+        const uint32_t user = uses_ring(c.path) || c.path == path_kind::sink_copy ? rec : 0;
+        const uint32_t kernel = is_tcp(c.path) ? 2 * rec
+                                : is_direct(c.path) && dir_label(c.dir) == "disk" ? 0
+                                                                                  : rec;
+        std::printf("| %s | %s | %u | %s | %.2f (%.2f) | %s | %.3f | %.3f | %.3f | %.3f (%.3f) | "
+                    "%s | %.1f | %u | %u | %.0f | %.0f |\n",
                     name_of(c.path), dir_label(c.dir).c_str(), c.msg, chunk.c_str(), r.mps / 1e6,
-                    ratio1, r.prod, r.cons, r.self, ratio2, cap, r.calls, r.lat);
+                    r.mps_min / 1e6, ratio1, r.prod, r.cons,
+                    std::max(0.0, r.self - r.prod - r.cons), r.self, r.self_max, ratio2, cap, user,
+                    kernel, r.calls, r.lat);
     }
     for (std::size_t i = 0; i < cfgs.size(); ++i) {
         if (is_tcp(cfgs[i].path) && rows.count(i) != 0) {
-            std::printf("# %s: the discard server's read() took %.0f ns/msg (in the process "
-                        "column)\n",
+            std::printf("# %s: the discard server's read() took %.3f us/msg (in the other "
+                        "threads column)\n",
                         name_of(cfgs[i].path), rows[i].srv);
         }
     }

@@ -4,13 +4,13 @@
 # reports ("File sink: how records reach the segment file"), each set one process whose
 # configurations run interleaved, and prints their tables with the load average around each.
 #
-#   tests/bench/file_paths.sh [--rounds N] [--seconds S]
+#   tests/bench/file_paths.sh [--rounds N] [--seconds S] [--disk DIR]
 #                             [--only main|spin|sizes|chunks|depth|huge]
 #
 # main gets --rounds (5) rounds, the other sets at most 3.
 #
-# Writes to /dev/shm (tmpfs) and to build/file-paths-tmp (the file system of the work tree);
-# every file is removed after its run. The hugepage set runs only when 2 MiB hugepages are
+# Writes to /dev/shm (tmpfs) and to --disk (default build/file-paths-tmp, the file system of the
+# work tree); every file is removed after its run. The hugepage set runs only when 2 MiB hugepages are
 # reserved and mounted (hugepages/setup-hugepages --pages 600); otherwise it says so.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=${2:?}; shift 2 ;;
         --seconds) seconds=${2:?}; shift 2 ;;
         --only) only=${2:?}; shift 2 ;;
+        --disk) disk=${2:?}; shift 2 ;;
         *) echo "file_paths.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
