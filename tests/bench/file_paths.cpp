@@ -253,6 +253,9 @@ struct shared {
 
 shared* g = nullptr;
 
+/// The last write error of the consumer (for the table: a run that failed says why).
+char g_write_error[128] = {};
+
 /// --wait sleep (default): a side with nothing to do sleeps, so its CPU is its work, not
 /// polling; --wait spin: it busy-polls, as logagg's lcores do today.
 bool g_spin = false;
@@ -498,7 +501,9 @@ bool write_all(const char* p, uint64_t n, uint64_t off, bool sock, uint64_t& cal
             if (errno == EINTR) {
                 continue;
             }
-            std::fprintf(stderr, "file_paths: write: %s\n", std::strerror(errno));
+            std::snprintf(g_write_error, sizeof g_write_error, "%s at offset %llu: %s",
+                          sock ? "send" : "pwrite", static_cast<unsigned long long>(off),
+                          std::strerror(errno));
             return false;
         }
         p += r;
@@ -526,7 +531,9 @@ bool writev_all(iovec* iov, int cnt, uint64_t off, bool sock, uint64_t& calls) {
             if (errno == EINTR) {
                 continue;
             }
-            std::fprintf(stderr, "file_paths: writev: %s\n", std::strerror(errno));
+            std::snprintf(g_write_error, sizeof g_write_error, "%s at offset %llu: %s",
+                          sock ? "sendmsg" : "pwritev", static_cast<unsigned long long>(off),
+                          std::strerror(errno));
             return false;
         }
         off += static_cast<uint64_t>(r);
@@ -787,7 +794,11 @@ bool consume_ring(result& res, mark_fifo& f, char* bounce) {
         }
         const uint64_t boundary = (written / c.chunk + 1) * c.chunk;
         uint64_t to = std::min(avail_end, boundary);
-        if (is_direct(c.path) && to != boundary && !done) {
+        // The producer has stopped and every mark is taken (the FIFO takes at most 64 a turn:
+        // "done" alone may leave some in the ring, and a padded block before them would leave
+        // the next write unaligned).
+        const bool last = done && avail_end == g->produced_bytes;
+        if (is_direct(c.path) && to != boundary && !last) {
             to -= to % dio_align; // whole blocks only, until the end
         }
         const bool due =
@@ -846,7 +857,8 @@ bool consume_uring(result& res, mark_fifo& f, char* bounce, uint32_t depth) {
         while (sub - comp < depth) {
             const uint64_t boundary = (queued_end / c.chunk + 1) * c.chunk;
             uint64_t to = std::min(f.last_end, boundary);
-            if (is_direct(c.path) && to != boundary && !done) {
+            // As in consume_ring: the padded last block only once every mark is taken.
+            if (is_direct(c.path) && to != boundary && !(done && f.last_end == g->produced_bytes)) {
                 to -= to % dio_align;
             }
             const bool due = to > queued_end &&
@@ -1054,6 +1066,7 @@ std::string verify_file(const std::string& path, uint64_t records, uint32_t msg)
 /// One run of @p c for @p seconds. @p verify: read the output back.
 result run_one(const config& c, double seconds, uint32_t depth, bool verify) {
     result res;
+    g_write_error[0] = '\0';
     g->c = c;
     g->released.store(0);
     g->slot_head.store(0);
@@ -1145,6 +1158,9 @@ result run_one(const config& c, double seconds, uint32_t depth, bool verify) {
     }
     const uint64_t t1 = rte_rdtsc();
     res.cons = minus(cpu_of(RUSAGE_THREAD), c0);
+    if (!ok && res.note.empty()) {
+        res.note = g_write_error;
+    }
     if (!ok) {
         g->abort.store(true); // the producer stops waiting for room and ends
     }
