@@ -126,12 +126,18 @@ struct path_name {
     const char* name;
 };
 constexpr path_name path_names[] = {
-    {path_kind::bare_iov, "bare-iov"},   {path_kind::bare_chunk, "bare-chunk"},
-    {path_kind::iov, "iov"},             {path_kind::sink_copy, "sink-copy"},
-    {path_kind::chunk, "chunk"},         {path_kind::chunk_nt, "chunk-nt"},
-    {path_kind::uring, "uring"},         {path_kind::direct, "direct"},
-    {path_kind::direct_uring, "direct-uring"}, {path_kind::tcp_iov, "tcp-iov"},
-    {path_kind::tcp_chunk, "tcp-chunk"}, {path_kind::chunk_desc, "chunk-desc"},
+    {path_kind::bare_iov, "bare-iov"},
+    {path_kind::bare_chunk, "bare-chunk"},
+    {path_kind::iov, "iov"},
+    {path_kind::sink_copy, "sink-copy"},
+    {path_kind::chunk, "chunk"},
+    {path_kind::chunk_nt, "chunk-nt"},
+    {path_kind::uring, "uring"},
+    {path_kind::direct, "direct"},
+    {path_kind::direct_uring, "direct-uring"},
+    {path_kind::tcp_iov, "tcp-iov"},
+    {path_kind::tcp_chunk, "tcp-chunk"},
+    {path_kind::chunk_desc, "chunk-desc"},
 };
 
 const char* name_of(path_kind k) {
@@ -216,7 +222,7 @@ struct result {
     uint64_t syscalls = 0; ///< writes (or submissions) by the consumer
     double wall = 0;
     thread_cpu prod, cons, self, server;
-    uint64_t lat_sum_us = 0; ///< RX-to-written, summed over records (for the mean)
+    uint64_t lat_sum_us = 0;  ///< RX-to-written, summed over records (for the mean)
     uint64_t pinned_left = 0; ///< descriptor paths: mbuf memory still counted at the end (0)
 };
 
@@ -237,7 +243,7 @@ struct shared {
     int fd = -1;
     uint64_t deadline = 0;
     uint64_t t0 = 0; ///< TSC at the start of the run (marks carry RX times relative to it)
-    alignas(64) std::atomic<uint64_t> released{0}; ///< byte ring: consumer -> producer
+    alignas(64) std::atomic<uint64_t> released{0};  ///< byte ring: consumer -> producer
     alignas(64) std::atomic<uint64_t> slot_head{0}; ///< bare: producer -> consumer
     alignas(64) std::atomic<uint64_t> slot_tail{0}; ///< bare: consumer -> producer
     alignas(64) std::atomic<uint64_t> chunk_pub{0}; ///< bare-chunk: byte-ring end published
@@ -249,7 +255,6 @@ struct shared {
     thread_cpu prod_cpu;
     char frame[hdr_len + 4096] = {};
 };
-
 
 shared* g = nullptr;
 
@@ -283,8 +288,9 @@ void make_frame(uint32_t len) {
                        "seq=0000000000 ";
     const uint32_t hl = static_cast<uint32_t>(std::strlen(head));
     std::memcpy(m, head, std::min(hl, len));
-    const char* fill = "GET /api/v1/orders HTTP/1.1 200 ms=001 ua=\"Mozilla/5.0 (X11; Linux x86_64)\" "
-                       "upstream=10.1.2.3:8080 cache=MISS tls=TLSv1.3 ";
+    const char* fill =
+        "GET /api/v1/orders HTTP/1.1 200 ms=001 ua=\"Mozilla/5.0 (X11; Linux x86_64)\" "
+        "upstream=10.1.2.3:8080 cache=MISS tls=TLSv1.3 ";
     const uint32_t fl = static_cast<uint32_t>(std::strlen(fill));
     for (uint32_t i = hl; i < len; ++i) {
         m[i] = fill[(i - hl) % fl];
@@ -342,8 +348,8 @@ void wait_for_room(Room room, uint64_t need, uint64_t capacity, waiter& w) {
 void ring_append(uint64_t& head, const char* p, uint32_t n, bool nt, waiter& w) {
     const uint64_t need = n + 1;
     wait_for_room(
-        [&] { return g->ring_size - (head - g->released.load(std::memory_order_acquire)); },
-        need, g->ring_size, w);
+        [&] { return g->ring_size - (head - g->released.load(std::memory_order_acquire)); }, need,
+        g->ring_size, w);
     if (g->abort.load(std::memory_order_relaxed)) {
         return; // the run failed: nothing is written any more
     }
@@ -494,8 +500,8 @@ int producer(void*) {
 /// Writes all of [p, p + n) at @p off (pwrite, or send on a socket). @return false on error.
 bool write_all(const char* p, uint64_t n, uint64_t off, bool sock, uint64_t& calls) {
     while (n != 0) {
-        const ssize_t r = sock ? ::send(g->fd, p, n, 0)
-                               : ::pwrite(g->fd, p, n, static_cast<off_t>(off));
+        const ssize_t r =
+            sock ? ::send(g->fd, p, n, 0) : ::pwrite(g->fd, p, n, static_cast<off_t>(off));
         ++calls;
         if (r < 0) {
             if (errno == EINTR) {
@@ -578,8 +584,8 @@ bool consume_descs(result& res, char* copy_buf) {
             pinned += static_cast<uint64_t>(m->nb_segs) * (m->buf_len + sizeof(rte_mbuf));
         }
         have += n;
-        const bool due = have == iov_batch_records ||
-                         (have != 0 && (done || rte_rdtsc() - oldest >= age_tsc));
+        const bool due =
+            have == iov_batch_records || (have != 0 && (done || rte_rdtsc() - oldest >= age_tsc));
         if (!due) {
             if (done && have == 0 && rte_ring_count(g->descs) == 0) {
                 return true;
@@ -649,9 +655,8 @@ bool consume_gen_descs(result& res) {
     const uint64_t age_tsc = batch_age_us * g->tsc_per_us;
     for (;;) {
         const bool done = g->producer_done.load(std::memory_order_acquire);
-        const unsigned n = rte_ring_dequeue_burst_elem(g->descs, &d[have], sizeof(desc),
-                                                       std::min<uint32_t>(batch - have, 256),
-                                                       nullptr);
+        const unsigned n = rte_ring_dequeue_burst_elem(
+            g->descs, &d[have], sizeof(desc), std::min<uint32_t>(batch - have, 256), nullptr);
         if (n != 0 && have == 0) {
             oldest = rte_rdtsc();
         }
@@ -726,9 +731,8 @@ struct mark_fifo {
     uint64_t oldest_tsc = 0;
     void pull() {
         mark tmp[64];
-        const unsigned n =
-            rte_ring_dequeue_burst_elem(g->marks, tmp, sizeof(mark),
-                                        std::min<uint32_t>(64, cap - (tail - head)), nullptr);
+        const unsigned n = rte_ring_dequeue_burst_elem(
+            g->marks, tmp, sizeof(mark), std::min<uint32_t>(64, cap - (tail - head)), nullptr);
         for (unsigned i = 0; i < n; ++i) {
             if (tail == head) {
                 oldest_tsc = rte_rdtsc();
@@ -1032,12 +1036,12 @@ std::string verify_file(const std::string& path, uint64_t records, uint32_t msg)
     if (fd < 0) {
         return "cannot reopen the output";
     }
-    struct stat st{};
+    struct stat st {};
     fstat(fd, &st);
     if (static_cast<uint64_t>(st.st_size) != records * (msg + 1)) {
         ::close(fd);
-        return "file size " + std::to_string(st.st_size) + " != " +
-               std::to_string(records * (msg + 1));
+        return "file size " + std::to_string(st.st_size) +
+               " != " + std::to_string(records * (msg + 1));
     }
     std::vector<char> buf((msg + 1) * 4096);
     uint64_t expect = 0, off = 0;
@@ -1051,7 +1055,7 @@ std::string verify_file(const std::string& path, uint64_t records, uint32_t msg)
         for (ssize_t i = 0; i + msg + 1 <= r; i += msg + 1) {
             const char* l = buf.data() + i;
             if (l[msg] != '\n' || std::strtoull(std::string(l + so, 10).c_str(), nullptr, 10) !=
-                                       expect % 10'000'000'000ULL) {
+                                      expect % 10'000'000'000ULL) {
                 err = "record " + std::to_string(expect) + " is not the one sent";
                 break;
             }
@@ -1376,12 +1380,12 @@ int main(int argc, char** argv) {
                                       static_cast<int>(rte_socket_id()));
     const rte_mbuf_dynfield df{"logagg_fp_rx_tsc", sizeof(uint64_t), alignof(uint64_t), 0};
     g->rx_tsc_off = rte_mbuf_dynfield_register(&df);
-    g->descs = rte_ring_create_elem("fp_descs", sizeof(desc), desc_ring_size,
-                                    static_cast<int>(rte_socket_id()),
-                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
-    g->marks = rte_ring_create_elem("fp_marks", sizeof(mark), 4096,
-                                    static_cast<int>(rte_socket_id()),
-                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+    g->descs =
+        rte_ring_create_elem("fp_descs", sizeof(desc), desc_ring_size,
+                             static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    g->marks =
+        rte_ring_create_elem("fp_marks", sizeof(mark), 4096, static_cast<int>(rte_socket_id()),
+                             RING_F_SP_ENQ | RING_F_SC_DEQ);
     uint64_t max_chunk = 0;
     for (uint64_t c : chunks) {
         max_chunk = std::max(max_chunk, c);
@@ -1414,8 +1418,7 @@ int main(int argc, char** argv) {
     std::printf("# logagg-file-paths: %u configurations x %d rounds of %.1f s, interleaved; "
                 "DPDK memory in %s pages; io_uring depth %u; idle sides %s\n",
                 static_cast<unsigned>(cfgs.size()), rounds, seconds,
-                page >= (2u << 20) ? "2 MiB huge" : "4 KiB", depth,
-                g_spin ? "busy-poll" : "sleep");
+                page >= (2u << 20) ? "2 MiB huge" : "4 KiB", depth, g_spin ? "busy-poll" : "sleep");
     std::fflush(stdout);
 
     // One short unrecorded run of each configuration first: the first run of a configuration
@@ -1435,8 +1438,8 @@ int main(int argc, char** argv) {
                 const double n = static_cast<double>(res.records);
                 std::printf("# round %d %-12s %-8s %4u %5s: %.2f M msg/s; ns/msg producer %.0f "
                             "user + %.0f sys, consumer %.0f + %.0f, process %.0f + %.0f\n",
-                            r, name_of(cfgs[i].path), dir_label(cfgs[i].dir).c_str(),
-                            cfgs[i].msg, chunk_label(cfgs[i].chunk).c_str(), n / res.wall / 1e6,
+                            r, name_of(cfgs[i].path), dir_label(cfgs[i].dir).c_str(), cfgs[i].msg,
+                            chunk_label(cfgs[i].chunk).c_str(), n / res.wall / 1e6,
                             res.prod.user * 1e9 / n, res.prod.sys * 1e9 / n,
                             res.cons.user * 1e9 / n, res.cons.sys * 1e9 / n,
                             res.self.user * 1e9 / n, res.self.sys * 1e9 / n);
@@ -1469,17 +1472,18 @@ int main(int argc, char** argv) {
             srv.push_back((r.server.user + r.server.sys) * 1e6 / n);
         }
         if (!mps.empty()) {
-            rows[i] = row{median(mps),    *std::min_element(mps.begin(), mps.end()),
-                          median(prod),   median(cons),
-                          median(self),   *std::max_element(self.begin(), self.end()),
-                          median(lat),    median(calls),
+            rows[i] = row{median(mps),  *std::min_element(mps.begin(), mps.end()),
+                          median(prod), median(cons),
+                          median(self), *std::max_element(self.begin(), self.end()),
+                          median(lat),  median(calls),
                           median(srv)};
         } else if (!v.empty()) {
             failed[i] = v.front().note.empty() ? "no record written" : v.front().note;
         }
     }
     std::printf(
-        "\n| path | target | msg B | chunk | M msg/s median (worst) | x iov | producer CPU us/msg | "
+        "\n| path | target | msg B | chunk | M msg/s median (worst) | x iov | producer CPU us/msg "
+        "| "
         "sink CPU us/msg | other threads us/msg | total CPU us/msg median (worst) | x iov | "
         "M msg/s the CPU allows | user-space copy B/msg | kernel copy B/msg | msgs/syscall | "
         "mean latency us |\n");
@@ -1522,7 +1526,7 @@ int main(int argc, char** argv) {
         // socket send and receive copies for TCP.
         const uint32_t rec = c.msg + 1;
         const uint32_t user = uses_ring(c.path) || c.path == path_kind::sink_copy ? rec : 0;
-        const uint32_t kernel = is_tcp(c.path) ? 2 * rec
+        const uint32_t kernel = is_tcp(c.path)                                    ? 2 * rec
                                 : is_direct(c.path) && dir_label(c.dir) == "disk" ? 0
                                                                                   : rec;
         std::printf("| %s | %s | %u | %s | %.2f (%.2f) | %s | %.3f | %.3f | %.3f | %.3f (%.3f) | "
