@@ -11,6 +11,7 @@ LOGAGG_PACKAGES=(
     libfmt-dev                  # fmt (the wrap in subprojects/ is the fallback elsewhere)
     libgtest-dev libgmock-dev   # GoogleTest
     libbenchmark-dev            # Google Benchmark
+    liburing-dev                # io_uring variants of tests/bench/file_paths.cpp
     clang libclang-rt-14-dev    # libFuzzer targets (scripts/fuzz)
     libpcap-dev tcpdump         # net_pcap's library; tests read captures back
     iproute2 bsdutils procps    # ip netns / veth, logger, sysctl
