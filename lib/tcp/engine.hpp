@@ -131,7 +131,8 @@ struct consumer {
     void (*data)(void* ctx, conn_id id, uint64_t user, const piece* pieces,
                  uint32_t n) noexcept = nullptr;
     /// How many more bytes the consumer can take on this connection now. The advertised window
-    /// is this, capped at config::max_window, never moving its right edge back (RFC 9293 3.8.6).
+    /// is this, capped at config::max_window, never moving its right edge back (RFC 9293 3.8.6):
+    /// bytes up to an edge offered earlier are still delivered when the room has fallen since.
     uint32_t (*room)(void* ctx, conn_id id, uint64_t user) noexcept = nullptr;
     /// No more data will come: @p why says how it ended. Called once per opened connection; the
     /// id is dead for the consumer afterwards (the engine may still hold the slot for the close
