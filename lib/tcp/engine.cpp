@@ -291,6 +291,11 @@ std::size_t engine::bytes_per_connection() noexcept {
     return sizeof(conn) + 2 * sizeof(bucket) + sizeof(uint32_t);
 }
 
+std::size_t engine::bytes_per_ooo_entry() noexcept {
+    // The run and its free-stack entry.
+    return sizeof(ooo_seg) + sizeof(uint32_t);
+}
+
 conn_state engine::state(conn_id id) const noexcept {
     if (id.idx >= cfg_.max_conns || conns_[id.idx].gen != id.gen) {
         return conn_state::closed;

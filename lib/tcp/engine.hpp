@@ -322,6 +322,9 @@ public:
     [[nodiscard]] uint8_t window_shift() const noexcept { return ws_; }
     /// Bytes of engine memory per connection slot (state and hash index), for docs and sizing.
     [[nodiscard]] static std::size_t bytes_per_connection() noexcept;
+    /// Bytes of engine memory per out-of-order pool entry (config::ooo_per_engine of them), the
+    /// held mbuf not included.
+    [[nodiscard]] static std::size_t bytes_per_ooo_entry() noexcept;
 
     /// Timer events (connections handled) per poll() call at most. Why 256: a poll after a
     /// stall, with thousands of timers due at once, must not hold the lcore for milliseconds;

@@ -1106,10 +1106,56 @@ TEST_F(Engine, ReferencesHeldByTheConsumerOutliveTheEngine) {
 
 namespace {
 
-TEST(EngineMemory, BytesPerConnectionAsDocumented) {
-    // docs/tcp.md states the figure: keep them in step.
-    std::printf("bytes per connection: %zu\n", engine::bytes_per_connection());
+/// docs/tcp.md, read whole.
+std::string tcp_doc() {
+    std::FILE* f = std::fopen(LOGAGG_TCP_DOC, "rb");
+    if (f == nullptr) {
+        ADD_FAILURE() << "cannot open " << LOGAGG_TCP_DOC;
+        return {};
+    }
+    std::string s;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+        s.append(buf, n);
+    }
+    std::fclose(f);
+    return s;
+}
+
+TEST(EngineMemory, BytesPerConnectionAndOooEntryAsDocumented) {
+    // docs/tcp.md states both figures in bold: they must be the ones the code has.
+    const std::string doc = tcp_doc();
+    EXPECT_NE(doc.find("**" + std::to_string(engine::bytes_per_connection()) + " bytes** per slot"),
+              std::string::npos)
+        << "docs/tcp.md must state " << engine::bytes_per_connection() << " bytes per slot";
+    EXPECT_NE(
+        doc.find("**" + std::to_string(engine::bytes_per_ooo_entry()) + " bytes** per pool entry"),
+        std::string::npos)
+        << "docs/tcp.md must state " << engine::bytes_per_ooo_entry() << " bytes per entry";
+    // And the bound stays what the slot was designed for: a few cache lines.
     EXPECT_LE(engine::bytes_per_connection(), 256u);
+}
+
+TEST(EngineCounters, EveryCounterIsDocumented) {
+    // The counters table of docs/tcp.md names every counter for_each_counter() reports, in the
+    // row of its group; no two counters share a name.
+    const std::string doc = tcp_doc();
+    logagg::tcp::stats st;
+    std::vector<std::string> seen;
+    logagg::tcp::for_each_counter(st, [&](std::string_view group, std::string_view name,
+                                          uint64_t) {
+        const std::string row = "| `" + std::string(group) + "` |";
+        const auto at = doc.find(row);
+        ASSERT_NE(at, std::string::npos) << "no row for group " << group;
+        const auto end = doc.find('\n', at);
+        const std::string line = doc.substr(at, end - at);
+        EXPECT_NE(line.find("`" + std::string(name) + "`"), std::string::npos)
+            << group << "." << name << " is not in docs/tcp.md";
+        const std::string full = std::string(group) + "." + std::string(name);
+        EXPECT_EQ(std::count(seen.begin(), seen.end(), full), 0) << full << " twice";
+        seen.push_back(full);
+    });
 }
 
 } // namespace
