@@ -805,6 +805,12 @@ engine::ooo_result engine::ooo_insert(uint32_t c, rte_mbuf* m, uint32_t seq, uin
         ++covered;
         after = ooo_[after].next;
     }
+    if (covered == 0 && after != nil && seq_le(ooo_[after].seq, seq)) {
+        // Our head was in the run before and the rest is in the next, which touches it: nothing
+        // new (only possible after the head was trimmed: untrimmed, `after` starts beyond seq).
+        st_.bytes_duplicate.add(len);
+        return ooo_result::duplicate;
+    }
     if (covered == 0 && (k.ooo_n >= cfg_.ooo_per_conn || ooo_n_free_ == 0)) {
         return ooo_result::full;
     }

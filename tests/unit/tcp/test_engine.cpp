@@ -568,6 +568,33 @@ TEST_F(Engine, OverlapsAndDuplicatesAreTrimmed) {
     EXPECT_EQ(h->eng->counters().bytes_duplicate.get(), 960u);
 }
 
+TEST_F(Engine, ASegmentSpanningTwoAdjacentQueuedRunsIsADuplicate) {
+    // Trimming makes queued runs touch; a segment whose head lies in one and whose tail lies in
+    // the next carries nothing new: a duplicate, not an empty run queued (which held an mbuf,
+    // took a slot of the bounds and was counted out_of_order).
+    h->make();
+    peer p = client();
+    h->connect(p);
+    const uint32_t b = p.nxt;
+    auto seg = [&](uint32_t lo, uint32_t hi) {
+        return h->send(p.seg(f::ack, b + lo, ref(lo, hi)));
+    };
+    seg(200, 300);
+    seg(100, 250); // tail trimmed: 100..200, touching 200..300
+    ASSERT_EQ(h->eng->held_mbufs(), 2u);
+    const auto r = seg(150, 250);
+    EXPECT_EQ(h->outcome(seg_outcome::duplicate), 1u);
+    EXPECT_EQ(h->outcome(seg_outcome::out_of_order), 2u);
+    EXPECT_EQ(h->eng->held_mbufs(), 2u);
+    ASSERT_EQ(r.size(), 1u) << "a duplicate is ACKed at once";
+    EXPECT_EQ(r[0].ack, b);
+    seg(0, 100);
+    EXPECT_EQ(h->streams[p.stream].data, ref(0, 300));
+    EXPECT_EQ(h->eng->held_mbufs(), 0u);
+    // Received 100 + 150 + 100 + 100 bytes, 300 delivered: 50 + 100 duplicate.
+    EXPECT_EQ(h->eng->counters().bytes_duplicate.get(), 150u);
+}
+
 TEST_F(Engine, DataBeyondTheWindowIsDroppedAndCounted) {
     h->cfg.max_window = 8192; // SYN-ACK window 8192, no scaling needed
     h->make();
