@@ -157,7 +157,8 @@ public:
         p[seq_off_ + 1] = static_cast<uint8_t>(seq >> 16);
         p[seq_off_ + 2] = static_cast<uint8_t>(seq >> 8);
         p[seq_off_ + 3] = static_cast<uint8_t>(seq);
-        const uint16_t c = static_cast<uint16_t>(~t::fold16(base_sum_ + (seq >> 16) + (seq & 0xffff)));
+        const uint16_t c =
+            static_cast<uint16_t>(~t::fold16(base_sum_ + (seq >> 16) + (seq & 0xffff)));
         p[csum_off_] = static_cast<uint8_t>(c >> 8);
         p[csum_off_ + 1] = static_cast<uint8_t>(c);
     }
@@ -267,15 +268,18 @@ void BM_udp_classify(benchmark::State& state) {
 // Args: payload bytes, software checksum (1) or a NIC verdict/--no-checksum (0)[, group size].
 BENCHMARK(BM_udp_classify)->Args({200, 1})->Args({200, 0})->Args({1400, 1})->Args({1400, 0});
 BENCHMARK(BM_tcp_in_order)->Args({200, 1})->Args({200, 0})->Args({1400, 1})->Args({1400, 0});
-BENCHMARK(BM_tcp_reorder)->Args({200, 0, 2})->Args({200, 0, 16})->Args({1400, 0, 2})->Args(
-    {1400, 0, 16});
+BENCHMARK(BM_tcp_reorder)
+    ->Args({200, 0, 2})
+    ->Args({200, 0, 16})
+    ->Args({1400, 0, 2})
+    ->Args({1400, 0, 16});
 
 } // namespace
 
 int main(int argc, char** argv) {
     std::string prefix = "logagg-bench-tcp-" + std::to_string(getpid());
-    std::vector<std::string> args{"bench_tcp", "--no-huge", "-m",     "128", "--no-pci",
-                                  "--no-shconf", "--file-prefix", prefix, "-l",  "0",
+    std::vector<std::string> args{"bench_tcp",        "--no-huge",     "-m",   "128", "--no-pci",
+                                  "--no-shconf",      "--file-prefix", prefix, "-l",  "0",
                                   "--log-level=error"};
     std::vector<char*> eal_argv;
     for (auto& a : args) {

@@ -8,7 +8,8 @@
 // bounds, and the pool's in-use count equal to what the engine and the consumer hold. Every byte
 // delivered must be the byte the client sent at that stream position (so each stream position is
 // delivered once and in order, and the bytes_delivered counter is their sum), and no ACK names a
-// byte the consumer has not been given. At the end everything is released. EAL runs in memory (no hugepages) with one pool.
+// byte the consumer has not been given. At the end everything is released. EAL runs in memory (no
+// hugepages) with one pool.
 #include <unistd.h>
 
 #include <algorithm>

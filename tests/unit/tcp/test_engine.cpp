@@ -1170,8 +1170,7 @@ TEST(EngineCounters, EveryCounterIsDocumented) {
     const std::string doc = tcp_doc();
     logagg::tcp::stats st;
     std::vector<std::string> seen;
-    logagg::tcp::for_each_counter(st, [&](std::string_view group, std::string_view name,
-                                          uint64_t) {
+    logagg::tcp::for_each_counter(st, [&](std::string_view group, std::string_view name, uint64_t) {
         const std::string row = "| `" + std::string(group) + "` |";
         const auto at = doc.find(row);
         ASSERT_NE(at, std::string::npos) << "no row for group " << group;
