@@ -6,7 +6,9 @@
 // header_at() (mbuf_access.hpp), which guarantees the bytes exist; multi-byte fields are be16/be32
 // so a forgotten byte swap does not compile. Alignment: overlays have at most 2-byte alignment
 // (no be32 inside: Ethernet puts IP at offset 14, so IP headers are only 2-byte aligned), and
-// header_at() copies to an aligned scratch when the packet bytes are not suitably aligned.
+// header_at() copies to an aligned scratch when the packet bytes are not suitably aligned. The
+// one exception is tcp_hdr, whose sequence numbers are be32: it usually sits at a 2-mod-4
+// address, where header_at() copies its 20 bytes (the TCP parser reads the options anyway).
 #pragma once
 
 #include <cstddef>
@@ -94,6 +96,22 @@ struct udp_hdr {
     be16 checksum;
 };
 
+/// TCP header without options (RFC 9293 section 3.1).
+struct tcp_hdr {
+    be16 src_port;
+    be16 dst_port;
+    be32 seq;
+    be32 ack;
+    uint8_t data_off; ///< data offset in 32-bit words (high 4 bits), reserved / AE (low 4 bits)
+    uint8_t flags;    ///< CWR ECE URG ACK PSH RST SYN FIN (tcp_flag in net/tcp.hpp)
+    be16 window;
+    be16 checksum;
+    be16 urgent;
+
+    /// @return the header length in bytes (data offset * 4), options included.
+    [[nodiscard]] constexpr unsigned header_len() const noexcept { return (data_off >> 4) * 4u; }
+};
+
 /// IP protocol / IPv6 next-header numbers (IANA).
 namespace ipproto {
 inline constexpr uint8_t hop_by_hop = 0;
@@ -118,6 +136,7 @@ static_assert(sizeof(ipv4_hdr) == 20 && is_overlay_v<ipv4_hdr>);
 static_assert(sizeof(ipv6_hdr) == 40 && is_overlay_v<ipv6_hdr>);
 static_assert(sizeof(ipv6_ext_hdr) == 2 && is_overlay_v<ipv6_ext_hdr>);
 static_assert(sizeof(udp_hdr) == 8 && is_overlay_v<udp_hdr>);
+static_assert(sizeof(tcp_hdr) == 20 && is_overlay_v<tcp_hdr>);
 static_assert(alignof(ether_hdr) <= 2 && alignof(ipv4_hdr) <= 2 && alignof(ipv6_hdr) <= 2 &&
               alignof(udp_hdr) <= 2);
 
