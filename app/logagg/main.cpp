@@ -12,10 +12,10 @@
 
 #include <fmt/core.h>
 
-#include "dpdk/options.hpp"
-#include "dpdk/roles.hpp"
-#include "dpdk/runtime.hpp"
-#include "dpdk/stats.hpp"
+#include "config/options.hpp"
+#include "config/roles.hpp"
+#include "control/runtime.hpp"
+#include "control/stats.hpp"
 
 namespace {
 
@@ -23,7 +23,7 @@ constexpr int exit_runtime = 1;
 constexpr int exit_usage = 2;
 
 void on_signal(int) {
-    logagg::dpdk::g_signal_stop.store(true, std::memory_order_relaxed);
+    logagg::control::g_signal_stop.store(true, std::memory_order_relaxed);
 }
 
 [[nodiscard]] int usage_error(std::string_view msg) {
@@ -47,7 +47,8 @@ void on_signal(int) {
 } // namespace
 
 int main(int argc, char** argv) {
-    using namespace logagg::dpdk;
+    using namespace logagg::config;
+    using namespace logagg::control;
     // logagg's options follow "--". They are parsed before EAL so that usage errors and --help
     // need neither privileges nor hugepages.
     int sep = argc;
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
     case parse_result::action::run:
         break;
     }
-    config cfg = std::move(parsed.cfg);
+    settings cfg = std::move(parsed.cfg);
     // What the options name on the filesystem is the user's too: checked now, not at exit.
     if (const std::string e = check_paths(cfg); !e.empty()) {
         return usage_error(e);
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
                    "the replay waits for the sinks and loses nothing (--on-sink-full drop to "
                    "drop instead)\n");
     }
-    for (const logagg::sink::sink_spec& s : cfg.sinks) {
+    for (const logagg::config::sink_spec& s : cfg.sinks) {
         fmt::print("  sink {}: {} (format {}, buffer {} bytes, drop {})\n", s.name, s.text,
                    logagg::log::output_format_names[static_cast<std::size_t>(s.format)],
                    s.buffer_bytes, s.drop_oldest ? "oldest" : "newest");

@@ -151,9 +151,10 @@ int64_t octet_whole_end(int fd, uint64_t size, std::vector<char>& buf) {
 }
 
 /// The end of the whole records of an open file. @return -1 on a read error (errno set).
-int64_t whole_end(int fd, uint64_t size, framing_kind f) {
+int64_t whole_end(int fd, uint64_t size, config::framing_kind f) {
     std::vector<char> buf(io_chunk);
-    return f == framing_kind::octet ? octet_whole_end(fd, size, buf) : lf_whole_end(fd, size, buf);
+    return f == config::framing_kind::octet ? octet_whole_end(fd, size, buf)
+                                            : lf_whole_end(fd, size, buf);
 }
 
 /// True when the file at @p path holds exactly the bytes [from, from + n) of @p src_fd.
@@ -218,8 +219,8 @@ bool is_segment_name(std::string_view n) noexcept {
            all_digits(seq);
 }
 
-uint64_t whole_records_prefix(std::string_view data, framing_kind f) noexcept {
-    if (f != framing_kind::octet) {
+uint64_t whole_records_prefix(std::string_view data, config::framing_kind f) noexcept {
+    if (f != config::framing_kind::octet) {
         const std::size_t lf = data.rfind('\n');
         return lf == std::string_view::npos ? 0 : lf + 1;
     }
@@ -245,12 +246,12 @@ uint64_t whole_records_prefix(std::string_view data, framing_kind f) noexcept {
     return pos;
 }
 
-int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path, framing_kind f,
-                     bool open, const char* segment) noexcept {
+int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path,
+                     config::framing_kind f, bool open, const char* segment) noexcept {
     char text[512];
     const int len = std::snprintf(text, sizeof text, "%.*s\nframing %s\n%s %s\n",
                                   static_cast<int>(state_magic.size()), state_magic.data(),
-                                  f == framing_kind::octet ? "octet" : "lf",
+                                  f == config::framing_kind::octet ? "octet" : "lf",
                                   open ? "open" : "closed", segment[0] != '\0' ? segment : "-");
     if (len < 0 || static_cast<std::size_t>(len) >= sizeof text) {
         return ENAMETOOLONG;
@@ -307,9 +308,9 @@ sink_state read_sink_state(const std::string& dir, std::string& error, std::stri
         return bad("is not a state file this logagg writes");
     }
     if (lines[1] == "framing lf") {
-        st.framing = framing_kind::lf;
+        st.framing = config::framing_kind::lf;
     } else if (lines[1] == "framing octet") {
-        st.framing = framing_kind::octet;
+        st.framing = config::framing_kind::octet;
     } else {
         return bad("names no framing");
     }
@@ -333,7 +334,8 @@ sink_state read_sink_state(const std::string& dir, std::string& error, std::stri
     return st;
 }
 
-std::string recover_segment(const std::string& path, framing_kind f, torn_segment& out, bool& cut) {
+std::string recover_segment(const std::string& path, config::framing_kind f, torn_segment& out,
+                            bool& cut) {
     cut = false;
     fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (fd.fd < 0) {
@@ -427,7 +429,7 @@ std::string recover_segment(const std::string& path, framing_kind f, torn_segmen
     return {};
 }
 
-recovery_report recover_directory(const std::string& dir, framing_kind configured) {
+recovery_report recover_directory(const std::string& dir, config::framing_kind configured) {
     recovery_report rep;
     const sink_state state = read_sink_state(dir, rep.error, rep.note);
     if (!rep.error.empty()) {
@@ -471,7 +473,7 @@ recovery_report recover_directory(const std::string& dir, framing_kind configure
         rep.note = fmt::format("no {} in '{}'", state_file_name, dir);
     }
     for (const std::string& n : names) {
-        framing_kind f = configured;
+        config::framing_kind f = configured;
         if (state.valid) {
             if (n == state.segment && state.open) {
                 f = state.framing; // the framing it was written with

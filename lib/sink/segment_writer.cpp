@@ -28,7 +28,7 @@ namespace {
 
 } // namespace
 
-segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes, framing_kind framing)
+segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes, config::framing_kind framing)
     : dir_(std::move(dir)), rotate_bytes_(rotate_bytes), framing_(framing),
       state_path_(dir_ + "/" + std::string(state_file_name)),
       state_tmp_path_(state_path_ + ".tmp") {}

@@ -56,7 +56,7 @@ constexpr unsigned user_timeout_ms = 60'000;
 
 } // namespace
 
-tcp_sink::tcp_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+tcp_sink::tcp_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
                    std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us)
     : sink(spec, std::move(rings), std::move(arenas), block), replay_bytes_(spec.replay_bytes),
       delay_us_(delay_us) {
@@ -78,8 +78,8 @@ util::failure tcp_sink::start() {
     const std::string port = std::to_string(spec_.tcp_port);
     const int rc = getaddrinfo(spec_.host.c_str(), port.c_str(), &hints, &res);
     if (rc != 0 || res == nullptr) {
-        std::string text = fmt::format("--sink {}: cannot resolve '{}': {}", spec_.name,
-                                       spec_.host, gai_strerror(rc));
+        std::string text = fmt::format("--sink {}: cannot resolve '{}': {}", spec_.name, spec_.host,
+                                       gai_strerror(rc));
         // The name does not exist: the user's input. A resolver that cannot answer now
         // (EAI_AGAIN, EAI_FAIL, ...) is the host's trouble.
         return rc == EAI_NONAME ? util::usage_failure(std::move(text))
@@ -218,7 +218,7 @@ void tcp_sink::disconnect(uint64_t now_tsc, int err, const char* what) noexcept 
 
 uint32_t tcp_sink::framed(uint64_t i) const noexcept {
     const queued_record& r = q_.rec(i);
-    return r.dropped != 0 ? 0 : r.bytes + framing_overhead(spec_.framing, r.bytes);
+    return r.dropped != 0 ? 0 : r.bytes + config::framing_overhead(spec_.framing, r.bytes);
 }
 
 uint32_t tcp_sink::cost(uint64_t i) const noexcept {

@@ -34,7 +34,7 @@ inline constexpr uint64_t replay_cost_factor = 8;
 class tcp_sink final : public sink {
 public:
     /// @param delay_us testing only: sleep this long after each write (0 in production)
-    tcp_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+    tcp_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
              std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us = 0);
     ~tcp_sink() override;
 

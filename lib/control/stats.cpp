@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane.
-#include "dpdk/stats.hpp"
+#include "control/stats.hpp"
 
 #include "log/encode.hpp"
 #include "util/json_text.hpp"
@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-namespace logagg::dpdk {
+namespace logagg::control {
 namespace {
 
 using util::json_quote;
@@ -483,4 +483,4 @@ std::string to_json(const snapshot& s) {
     return o;
 }
 
-} // namespace logagg::dpdk
+} // namespace logagg::control

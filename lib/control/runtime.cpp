@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane, except lcore_step() and what it calls, which is the datapath loop.
-#include "dpdk/runtime.hpp"
+#include "control/runtime.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -25,7 +25,7 @@
 
 #include <fmt/core.h>
 
-#include "dpdk/af_packet.hpp"
+#include "control/af_packet.hpp"
 #include "net/local.hpp"
 #include "pipeline/responder.hpp"
 #include "pipeline/rx.hpp"
@@ -36,7 +36,7 @@
 #include "sink/sink.hpp"
 #include "sink/tcp_sink.hpp"
 
-namespace logagg::dpdk {
+namespace logagg::control {
 
 std::atomic<bool> g_signal_stop{false};
 
@@ -51,13 +51,13 @@ bool ports_replay_captures() {
         }
         const rte_devargs* da = rte_dev_devargs(info.device);
         const char* args = da != nullptr && da->args != nullptr ? da->args : "";
-        switch (port_rx_source(info.driver_name, args)) {
-        case rx_source::capture_file:
+        switch (config::port_rx_source(info.driver_name, args)) {
+        case config::rx_source::capture_file:
             capture = true;
             break;
-        case rx_source::none:
+        case config::rx_source::none:
             break;
-        case rx_source::live:
+        case config::rx_source::live:
             return false;
         }
     }
@@ -128,8 +128,8 @@ struct lcore_ctx {
 };
 
 struct runtime::impl {
-    config cfg;
-    role_plan plan;
+    config::settings cfg;
+    config::role_plan plan;
     int meta_off = -1;
     rte_mempool* pool = nullptr;
     std::vector<uint16_t> ports;
@@ -243,7 +243,8 @@ int lcore_entry(void* arg) {
 /// What EAL probed, e.g. "EAL probed 1 port: 0 (net_pcap0)", for errors naming a port that is
 /// not there.
 [[nodiscard]] std::string port_list_text(const std::vector<uint16_t>& ports) {
-    std::string out = fmt::format("EAL probed {} port{}:", ports.size(), ports.size() == 1 ? "" : "s");
+    std::string out =
+        fmt::format("EAL probed {} port{}:", ports.size(), ports.size() == 1 ? "" : "s");
     for (uint16_t p : ports) {
         rte_eth_dev_info info{};
         const char* name = rte_eth_dev_info_get(p, &info) == 0 && info.device != nullptr
@@ -311,9 +312,9 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     }
     {
         const rte_devargs* da = info.device != nullptr ? rte_dev_devargs(info.device) : nullptr;
-        port_rx_info[port].partial_checksums = reads_kernel_interface(
-            info.driver_name != nullptr ? info.driver_name : "",
-            da != nullptr && da->args != nullptr ? da->args : "");
+        port_rx_info[port].partial_checksums =
+            reads_kernel_interface(info.driver_name != nullptr ? info.driver_name : "",
+                                   da != nullptr && da->args != nullptr ? da->args : "");
         if (port_rx_info[port].partial_checksums && !fanout_vdev) {
             fmt::print("  port {} ({}): reads a kernel interface: UDP checksums left partial by "
                        "local senders are accepted (packets.checksum_partial)\n",
@@ -487,14 +488,14 @@ util::failure runtime::impl::setup() {
     const auto exists = [&](uint16_t p) {
         return std::find(ports.begin(), ports.end(), p) != ports.end();
     };
-    for (const ip_spec& ip : cfg.ips) {
+    for (const config::ip_spec& ip : cfg.ips) {
         if (!exists(ip.port)) {
-            return util::usage_failure(fmt::format("--ip: port {} does not exist ({})", ip.port,
-                                                   port_list_text(ports)));
+            return util::usage_failure(
+                fmt::format("--ip: port {} does not exist ({})", ip.port, port_list_text(ports)));
         }
     }
-    for (const sink::sink_spec& sp : cfg.sinks) {
-        if (sp.type == sink::sink_type::port && !exists(sp.port_id)) {
+    for (const config::sink_spec& sp : cfg.sinks) {
+        if (sp.type == config::sink_type::port && !exists(sp.port_id)) {
             return util::usage_failure(fmt::format("--sink {}: port {} does not exist ({})",
                                                    sp.name, sp.port_id, port_list_text(ports)));
         }
@@ -506,13 +507,13 @@ util::failure runtime::impl::setup() {
     // queue pins at most buffer= bytes, each mbuf counting its whole buffer.
     uint64_t sink_pinned = 0;
     uint32_t port_sinks = 0;
-    for (const sink::sink_spec& sp : cfg.sinks) {
+    for (const config::sink_spec& sp : cfg.sinks) {
         sink_pinned += sp.buffer_bytes / (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
-        if (sp.type == sink::sink_type::tcp) { // the replay window, exempt from buffer=
+        if (sp.type == config::sink_type::tcp) { // the replay window, exempt from buffer=
             sink_pinned += sp.replay_bytes * sink::replay_cost_factor /
                            (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
         }
-        port_sinks += sp.type == sink::sink_type::port ? 1u : 0u;
+        port_sinks += sp.type == config::sink_type::port ? 1u : 0u;
     }
     // A port sink's header and generated-byte mbufs: a TX ring's worth plus a burst being built.
     sink_pinned += uint64_t{port_sinks} * port_sink_mbufs;
@@ -545,7 +546,7 @@ util::failure runtime::impl::setup() {
     fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs,
                RTE_MBUF_DEFAULT_BUF_SIZE,
                n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
-    for (const ip_spec& ip : cfg.ips) {
+    for (const config::ip_spec& ip : cfg.ips) {
         if (locals.size() <= ip.port) {
             locals.resize(ip.port + 1u);
         }
@@ -567,8 +568,8 @@ util::failure runtime::impl::setup() {
             std::memcpy(locals[p].mac, mac.addr_bytes, 6);
         }
     }
-    for (const sink::sink_spec& sp : cfg.sinks) {
-        if (sp.type != sink::sink_type::port) {
+    for (const config::sink_spec& sp : cfg.sinks) {
+        if (sp.type != config::sink_type::port) {
             continue;
         }
         if (port_tx_info.size() <= sp.port_id) {
@@ -619,10 +620,10 @@ util::failure runtime::impl::setup() {
     bool encoded = false;
     bool keyed_fields = false;
     bool need_view = false;
-    for (const sink::sink_spec& sp : cfg.sinks) {
+    for (const config::sink_spec& sp : cfg.sinks) {
         encoded |= sp.format != log::output_format::raw;
-        keyed_fields |= sp.key == sink::key_field::host || sp.key == sink::key_field::app;
-        need_view |= sp.type == sink::sink_type::kafka;
+        keyed_fields |= sp.key == config::key_field::host || sp.key == config::key_field::app;
+        need_view |= sp.type == config::sink_type::kafka;
     }
     const bool parse = encoded || keyed_fields || cfg.drop_parse_errors || !cfg.filters.empty() ||
                        !cfg.routes.empty();
@@ -653,7 +654,7 @@ util::failure runtime::impl::setup() {
         pipeline::worker_ctx& wk = *c->worker;
         worker_parts& parts = c->parts;
         wk.meta_off = meta_off;
-        wk.block_when_full = cfg.on_sink_full == full_policy::block;
+        wk.block_when_full = cfg.on_sink_full == config::full_policy::block;
         wk.stats = &c->stats;
         wk.listeners = listeners.get();
         wk.parse = parse;
@@ -664,7 +665,7 @@ util::failure runtime::impl::setup() {
         wk.default_sinks = cfg.default_sinks;
         wk.needs_source = needs_source;
         wk.validate_json =
-            std::any_of(cfg.sinks.begin(), cfg.sinks.end(), [](const sink::sink_spec& sp) {
+            std::any_of(cfg.sinks.begin(), cfg.sinks.end(), [](const config::sink_spec& sp) {
                 return sp.format == log::output_format::ndjson;
             });
         wk.max_msg = cfg.max_msg;
@@ -692,12 +693,12 @@ util::failure runtime::impl::setup() {
         wk.wall_base_ns = wall_base_ns;
         wk.ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
         for (uint32_t si = 0; si < n_s; ++si) {
-            const sink::sink_spec& sp = cfg.sinks[si];
+            const config::sink_spec& sp = cfg.sinks[si];
             auto lane = std::make_unique<pipeline::sink_lane>();
             lane->ring = rings_of_sink[si][w];
             lane->sink = static_cast<uint8_t>(si);
             lane->format = sp.format;
-            lane->contiguous = sp.type == sink::sink_type::kafka;
+            lane->contiguous = sp.type == config::sink_type::kafka;
             lane->key = sp.key;
             // Why 16 messages' worst case (at least 8 MiB encoded, 2 MiB raw): the sink ring
             // holds many messages in flight, and escaping can grow one to six times its size.
@@ -749,7 +750,7 @@ util::failure runtime::impl::setup() {
         rx.opts = net::classify_options{cfg.verify_checksums, cfg.verify_checksums};
         rx.meta_off = meta_off;
         rx.burst = cfg.burst;
-        rx.block_when_full = cfg.on_sink_full == full_policy::block;
+        rx.block_when_full = cfg.on_sink_full == config::full_policy::block;
         rx.stats = &c->stats;
         if (cfg.reassembly) {
             pipeline::reassembly_limits lim;
@@ -774,19 +775,19 @@ util::failure runtime::impl::setup() {
         }
     }
     for (uint32_t si = 0; si < n_s; ++si) {
-        const sink::sink_spec& sp = cfg.sinks[si];
+        const config::sink_spec& sp = cfg.sinks[si];
         std::vector<pipeline::gen_arena*> arenas;
         for (uint32_t w = 0; w < n_w; ++w) {
             arenas.push_back(ctx_of(plan.workers[w])->parts.arenas[si].get());
         }
-        const bool block = cfg.on_sink_full == full_policy::block;
+        const bool block = cfg.on_sink_full == config::full_policy::block;
         std::unique_ptr<sink::sink> sk;
         switch (sp.type) {
-        case sink::sink_type::file:
+        case config::sink_type::file:
             sk = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                    cfg.test_sink_delay_us, cfg.test_file_stall_at);
             break;
-        case sink::sink_type::port: {
+        case config::sink_type::port: {
             const port_tx_state& pt = port_tx_info[sp.port_id];
             sink::port_tx tx;
             tx.port = sp.port_id;
@@ -847,17 +848,17 @@ util::failure runtime::impl::setup() {
                                                    tx);
             break;
         }
-        case sink::sink_type::tcp:
+        case config::sink_type::tcp:
             sk = std::make_unique<sink::tcp_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                   cfg.test_sink_delay_us);
             break;
-        case sink::sink_type::kafka:
+        case config::sink_type::kafka:
             sk =
                 std::make_unique<sink::kafka_sink>(sp, rings_of_sink[si], std::move(arenas), block);
             break;
         default:
             return fmt::format("--sink {}: the {} sink is not built yet", sp.name,
-                               sink::sink_type_names[static_cast<std::size_t>(sp.type)]);
+                               config::sink_type_names[static_cast<std::size_t>(sp.type)]);
         }
         if (util::failure e = sk->start(); !e.empty()) {
             return e;
@@ -1092,7 +1093,7 @@ std::vector<port_snapshot> port_stats(const runtime::impl& rt) {
 runtime::runtime(std::unique_ptr<impl> p) : p_(std::move(p)) {}
 runtime::~runtime() = default;
 
-std::unique_ptr<runtime> runtime::create(const config& cfg, const role_plan& plan,
+std::unique_ptr<runtime> runtime::create(const config::settings& cfg, const config::role_plan& plan,
                                          util::failure& error) {
     auto p = std::make_unique<impl>();
     p->cfg = cfg;
@@ -1242,10 +1243,10 @@ snapshot runtime::take_snapshot() const {
     s.final = rt.stop_tsc != 0;
     for (std::size_t i = 0; i < rt.sinks.size(); ++i) {
         const sink::sink& sk = *rt.sinks[i];
-        const sink::sink_spec& sp = sk.spec();
+        const config::sink_spec& sp = sk.spec();
         sink_snapshot k;
         k.name = sp.name;
-        k.type = std::string(sink::sink_type_names[static_cast<std::size_t>(sp.type)]);
+        k.type = std::string(config::sink_type_names[static_cast<std::size_t>(sp.type)]);
         k.target = sp.text.substr(sp.text.find(':') + 1);
         k.format = std::string(log::output_format_names[static_cast<std::size_t>(sp.format)]);
         k.queued = sk.stats().queued.load(std::memory_order_relaxed);
@@ -1274,4 +1275,4 @@ snapshot runtime::take_snapshot() const {
     return s;
 }
 
-} // namespace logagg::dpdk
+} // namespace logagg::control

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane (port set-up).
-#include "dpdk/af_packet.hpp"
+#include "control/af_packet.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -18,7 +18,7 @@
 
 #include <fmt/core.h>
 
-namespace logagg::dpdk {
+namespace logagg::control {
 
 af_packet_args parse_af_packet_args(std::string_view devargs) {
     af_packet_args out;
@@ -223,4 +223,4 @@ std::vector<std::string> offload_warnings(const std::string& iface, const iface_
     return lines;
 }
 
-} // namespace logagg::dpdk
+} // namespace logagg::control

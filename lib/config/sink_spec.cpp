@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane.
-#include "sink/spec.hpp"
+#include "config/sink_spec.hpp"
 
 #include <arpa/inet.h>
 
@@ -9,10 +9,10 @@
 
 #include <fmt/core.h>
 
+#include "config/parse.hpp"
 #include "util/chars.hpp"
-#include "util/parse.hpp"
 
-namespace logagg::sink {
+namespace logagg::config {
 namespace {
 
 /// Splits "a,b,c" one item at a time.
@@ -29,9 +29,9 @@ template <typename T>
 [[nodiscard]] std::string number(std::string_view k, std::string_view v, bool size, uint64_t lo,
                                  uint64_t hi, T& out, std::string_view noun) {
     uint64_t n = 0;
-    const util::number_fault f = util::read_number(v, size, lo, hi, n);
-    if (f != util::number_fault::none) {
-        return util::number_message(k, v, f, size, lo, hi, noun);
+    const number_fault f = read_number(v, size, lo, hi, n);
+    if (f != number_fault::none) {
+        return number_message(k, v, f, size, lo, hi, noun);
     }
     out = static_cast<T>(n);
     return {};
@@ -81,7 +81,7 @@ template <typename T>
     if (!has_port) {
         return port_optional;
     }
-    const auto p = util::parse_u64(port_text);
+    const auto p = parse_u64(port_text);
     if (!p || *p == 0 || *p > 65535) {
         return false;
     }
@@ -233,7 +233,7 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
             host_part = target.substr(0, c);
             port_part = target.substr(c + 1);
         }
-        const auto p = util::parse_u64(port_part);
+        const auto p = parse_u64(port_part);
         if (host_part.empty() || !p || *p == 0 || *p > 65535) {
             return bad(out, fmt::format("'{}': PORT must be 1-65535 after a host", target));
         }
@@ -242,7 +242,7 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         out.framing = framing_kind::octet;
         out.buffer_bytes = 32ull << 20;
     } else if (out.type == sink_type::port) {
-        const auto p = util::parse_u64(target);
+        const auto p = parse_u64(target);
         if (!p || *p >= 1024) {
             return bad(out, fmt::format("'{}' is not a DPDK port id (port:0,dst=...)", target));
         }
@@ -261,8 +261,7 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         const std::string_view v = kv.substr(eq + 1);
         // Each parameter once (kafka-prop once per property): a second value would silently
         // replace the first, and which one the user meant is anyone's guess.
-        const std::string_view once =
-            k == "kafka-prop" ? kv.substr(0, kv.find('=', eq + 1)) : k;
+        const std::string_view once = k == "kafka-prop" ? kv.substr(0, kv.find('=', eq + 1)) : k;
         if (std::find(seen.begin(), seen.end(), once) != seen.end()) {
             return bad(out, k == "kafka-prop"
                                 ? fmt::format("kafka-prop {} given twice", once.substr(eq + 1))
@@ -442,4 +441,4 @@ std::string name_sinks(std::vector<sink_spec>& sinks) {
     return {};
 }
 
-} // namespace logagg::sink
+} // namespace logagg::config

@@ -13,7 +13,7 @@
 
 #include "log/encode.hpp"
 
-namespace logagg::sink {
+namespace logagg::config {
 
 /// Most --sink options. Why 8: per-lcore counter arrays and route masks are sized by it.
 inline constexpr std::size_t max_sinks = 8;
@@ -106,4 +106,4 @@ struct sink_spec {
 /// @return an error message, or empty.
 [[nodiscard]] std::string name_sinks(std::vector<sink_spec>& sinks);
 
-} // namespace logagg::sink
+} // namespace logagg::config
