@@ -27,6 +27,7 @@
 
 #include "control/af_packet.hpp"
 #include "net/local.hpp"
+#include "net/neighbour_packets.hpp"
 #include "pipeline/responder.hpp"
 #include "pipeline/rx.hpp"
 #include "pipeline/worker.hpp"
@@ -953,7 +954,7 @@ void runtime::impl::announce() {
         char addr[INET6_ADDRSTRLEN];
         for (unsigned i = 0; i < l.n_v4; ++i) {
             inet_ntop(AF_INET, l.v4[i].data(), addr, sizeof addr);
-            rte_mbuf* g = pipeline::arp_request(pool, l.mac, l.v4[i].data(), l.v4[i].data());
+            rte_mbuf* g = net::arp_request(pool, l.mac, l.v4[i].data(), l.v4[i].data());
             const bool sent = g != nullptr && rte_eth_tx_burst(p, 0, &g, 1) == 1;
             if (g != nullptr && !sent) {
                 rte_pktmbuf_free(g);

@@ -13,13 +13,13 @@
 
 #include <rte_common.h>
 
-#include "config/sink_spec.hpp"
 #include "log/filter.hpp"
 #include "log/gelf.hpp"
 #include "log/json.hpp"
 #include "log/rfc3164.hpp"
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
+#include "pipeline/lanes.hpp"
 
 namespace logagg::pipeline {
 
@@ -49,7 +49,6 @@ inline constexpr std::size_t msg_drop_count = static_cast<std::size_t>(msg_drop:
 inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"oversize", "parse_error",
                                                                         "filtered", "unrouted"};
 
-using config::max_sinks;
 using log::max_filters;
 using log::max_routes;
 

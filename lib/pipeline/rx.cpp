@@ -8,6 +8,7 @@
 #include <rte_ethdev.h>
 #include <rte_pause.h>
 
+#include "net/neighbour_packets.hpp"
 #include "pipeline/message.hpp"
 
 namespace logagg::pipeline {
@@ -85,7 +86,7 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
             uint8_t mac[6];
             const bool v4 = info.kind != net::packet_kind::nd_advert;
             const bool learned =
-                rx.neighbours != nullptr && neighbour_of(m, info, addr, mac) &&
+                rx.neighbours != nullptr && net::neighbour_of(m, info, addr, mac) &&
                 rx.neighbours->learn(rx.queues[q].port, v4 ? AF_INET : AF_INET6, addr, mac, now);
             if (info.kind != net::packet_kind::arp_request) {
                 if (learned) {

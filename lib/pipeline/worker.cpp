@@ -257,13 +257,13 @@ struct stage_out {
 [[nodiscard]] std::string_view key_of(const sink_lane& l, const log::log_record* r,
                                       packet_state& ps) noexcept {
     switch (l.key) {
-    case config::key_field::host:
+    case key_field::host:
         return r != nullptr ? r->hostname : std::string_view{};
-    case config::key_field::app:
+    case key_field::app:
         return r != nullptr ? r->app_name : std::string_view{};
-    case config::key_field::source:
+    case key_field::source:
         return ps.source_text();
-    case config::key_field::none:
+    case key_field::none:
         break;
     }
     return {};
@@ -279,7 +279,7 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
           const log::log_record* r, const char* parsed_base) noexcept {
     rte_mbuf* m = ps.m;
     const bool raw = l.format == log::output_format::raw;
-    const std::string_view key = l.key == config::key_field::none
+    const std::string_view key = l.key == key_field::none
                                      ? std::string_view{}
                                      : key_of(l, r, ps).substr(0, max_key_len);
     // Raw bytes straight from the packet: one descriptor, nothing generated.
@@ -318,7 +318,7 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
     auto gen_off = static_cast<uint32_t>(at);
     if (!key.empty()) {
         std::memcpy(gen_at, key.data(), key.size());
-        if (l.key != config::key_field::source) {
+        if (l.key != key_field::source) {
             w.stats->bytes_copied.add(key.size()); // a host or app name out of the message
         }
         l.staged[l.n_staged++] =

@@ -16,7 +16,7 @@
 
 #include "net/checksum.hpp"
 #include "net/mbuf_checksum.hpp"
-#include "pipeline/responder.hpp"
+#include "net/neighbour_packets.hpp"
 #include "util/json_text.hpp"
 
 namespace logagg::sink {
@@ -313,8 +313,8 @@ void port_sink::solicit(uint64_t now_tsc) noexcept {
     next_solicit_tsc_ = now_tsc + solicit_tsc_;
     rte_mbuf* m =
         spec_.family == AF_INET
-            ? pipeline::arp_request(tx_.pool, tx_.src_mac, tx_.src_addr, tx_.next_hop->addr)
-            : pipeline::neighbour_solicitation(tx_.pool, tx_.src_mac, tx_.src_addr,
+            ? net::arp_request(tx_.pool, tx_.src_mac, tx_.src_addr, tx_.next_hop->addr)
+            : net::neighbour_solicitation(tx_.pool, tx_.src_mac, tx_.src_addr,
                                                tx_.next_hop->addr);
     if (m == nullptr) {
         ++no_mbufs_;
