@@ -9,6 +9,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 
 #include <fmt/core.h>
 
@@ -16,6 +17,7 @@
 #include "config/roles.hpp"
 #include "control/runtime.hpp"
 #include "control/stats.hpp"
+#include "util/log.hpp"
 
 namespace {
 
@@ -27,7 +29,7 @@ void on_signal(int) {
 }
 
 [[nodiscard]] int usage_error(std::string_view msg) {
-    fmt::print(stderr, "logagg: {}\n", msg);
+    logagg::util::log_error("{}", msg);
     return exit_usage;
 }
 
@@ -95,14 +97,16 @@ int main(int argc, char** argv) {
     const int consumed = rte_eal_init(eal_argc, argv);
     if (consumed < 0) {
         const int err = rte_errno;
-        fmt::print(stderr, "logagg: EAL initialisation failed: {}\n", rte_strerror(err));
+        logagg::util::log_error("EAL initialisation failed: {}", rte_strerror(err));
         return err == EINVAL ? exit_usage : exit_runtime;
     }
+    // One --log-level (EAL's) for DPDK's log and logagg's: RTE_LOG_* are syslog's levels + 1.
+    logagg::util::set_log_level(
+        static_cast<logagg::util::log_level>(rte_log_get_global_level() - 1));
     if (consumed + 1 < eal_argc) {
         // EAL's getopt moves words it does not know behind its options: one was given before "--".
-        fmt::print(stderr,
-                   "logagg: unexpected argument '{}' before '--' (logagg options go after --)\n",
-                   argv[consumed + 1]);
+        logagg::util::log_error("unexpected argument '{}' before '--' (logagg options go after --)",
+                                argv[consumed + 1]);
         rte_eal_cleanup();
         return exit_usage;
     }
@@ -155,22 +159,22 @@ int main(int argc, char** argv) {
     }
     int status = exit_runtime;
     {
-        logagg::util::failure error;
-        auto rt = runtime::create(cfg, roles.plan, error);
-        if (!rt) {
-            fmt::print(stderr, "logagg: {}\n", error.text);
+        auto created = runtime::create(cfg, roles.plan);
+        if (!created) {
+            const logagg::util::failure& error = created.error();
+            logagg::util::log_error("{}", error.text);
             status = error.usage ? exit_usage : exit_runtime;
         } else {
+            const std::unique_ptr<runtime> rt = std::move(created).value();
             status = rt->run();
             const snapshot s = rt->take_snapshot();
             fmt::print("{}", summary_table(s));
             if (!cfg.stats_json.empty() && !write_file_atomically(cfg.stats_json, to_json(s))) {
-                fmt::print(stderr, "logagg: --stats-json: cannot write '{}'\n", cfg.stats_json);
+                logagg::util::log_error("--stats-json: cannot write '{}'", cfg.stats_json);
                 status = exit_runtime;
             }
             if (!s.packets_balanced() || !s.messages_balanced() || !s.sinks_balanced()) {
-                fmt::print(stderr,
-                           "logagg: internal error: counters do not balance (see summary)\n");
+                logagg::util::log_error("internal error: counters do not balance (see summary)");
                 status = exit_runtime;
             }
         }

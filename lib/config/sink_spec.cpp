@@ -162,10 +162,256 @@ struct param_parser {
         }
         return {};
     }
+
+    /// file: rotate-bytes=.
+    std::string file_param(std::string_view k, std::string_view v, bool& known) {
+        known = k == "rotate-bytes";
+        if (!known) {
+            return {};
+        }
+        // Why at most 16384G (16 TiB): ext4's largest file with 4 KiB blocks; a larger bound
+        // would only mean never rotating.
+        return number(k, v, true, 4096, 16384ull << 30, s.rotate_bytes, "a size");
+    }
+
+    /// tcp: replay=, reconnect-max-ms=.
+    std::string tcp_param(std::string_view k, std::string_view v, bool& known) {
+        known = true;
+        if (k == "replay") {
+            return number(k, v, true, 0, 1ull << 30, s.replay_bytes, "a size");
+        }
+        if (k == "reconnect-max-ms") {
+            if (std::string e = number(k, v, false, 10, 600'000, s.reconnect_max_ms, "a number");
+                !e.empty()) {
+                return e;
+            }
+            s.reconnect_min_ms = std::min(s.reconnect_min_ms, s.reconnect_max_ms);
+            return {};
+        }
+        known = false;
+        return {};
+    }
+
+    /// kafka: key=, compression=, acks=, kafka-prop=NAME=VALUE.
+    std::string kafka_param(std::string_view k, std::string_view v, bool& known) {
+        known = true;
+        if (k == "key") {
+            if (v == "none") {
+                s.key = key_field::none;
+            } else if (v == "host") {
+                s.key = key_field::host;
+            } else if (v == "app") {
+                s.key = key_field::app;
+            } else if (v == "source") {
+                s.key = key_field::source;
+            } else {
+                return fmt::format("key '{}' is not host, app, source or none", v);
+            }
+        } else if (k == "compression") {
+            if (v != "none" && v != "gzip" && v != "snappy" && v != "lz4" && v != "zstd") {
+                return fmt::format("compression '{}' is not none, gzip, snappy, lz4 or zstd", v);
+            }
+            s.compression.assign(v);
+        } else if (k == "acks") {
+            if (v != "all" && v != "1" && v != "0" && v != "-1") {
+                return fmt::format("acks '{}' is not all, 1 or 0", v);
+            }
+            s.acks.assign(v == "-1" ? "all" : v);
+        } else if (k == "kafka-prop") {
+            const std::size_t e2 = v.find('=');
+            if (e2 == std::string_view::npos || e2 == 0) {
+                return fmt::format("kafka-prop '{}' is not NAME=VALUE", v);
+            }
+            const std::string_view prop = v.substr(0, e2);
+            if (prop == "delivery.report.only.error" || prop == "dr_msg_cb" || prop == "dr_cb") {
+                return fmt::format("kafka-prop {} cannot be set: records are released at their "
+                                   "delivery reports",
+                                   prop);
+            }
+            s.kafka_props.emplace_back(std::string(v.substr(0, e2)), std::string(v.substr(e2 + 1)));
+        } else {
+            known = false;
+        }
+        return {};
+    }
+
+    /// port: dst=, src=, gw=, dmac=, mtu=.
+    std::string port_param(std::string_view k, std::string_view v, bool& known) {
+        known = true;
+        if (k == "dst") {
+            int fam = 0;
+            if (!parse_endpoint(v, fam, s.dst_addr, s.dst_port)) {
+                return fmt::format("dst '{}' is not IP:PORT or [IPV6]:PORT", v);
+            }
+            if (s.has_src && fam != s.family) {
+                return "src and dst are of different address families";
+            }
+            s.family = fam;
+            dst_given = true;
+        } else if (k == "src") {
+            int fam = 0;
+            if (!parse_endpoint(v, fam, s.src_addr, s.src_port, true)) {
+                return fmt::format("src '{}' is not IP[:PORT] or [IPV6][:PORT]", v);
+            }
+            s.has_src = true;
+            if (s.family == 0) {
+                s.family = fam;
+            } else if (fam != s.family) {
+                return "src and dst are of different address families";
+            }
+        } else if (k == "gw") {
+            uint16_t unused = 0;
+            if (!parse_endpoint(v, gw_family, s.gw_addr, unused, true)) {
+                return fmt::format("gw '{}' is not an IP address", v);
+            }
+            s.has_gw = true;
+        } else if (k == "dmac") {
+            if (!parse_mac(v, s.dmac)) {
+                return fmt::format("dmac '{}' is not a MAC like 02:00:00:00:00:01", v);
+            }
+            s.has_dmac = true;
+        } else if (k == "mtu") {
+            return number(k, v, false, 576, 9000, s.mtu, "a number");
+        } else {
+            known = false;
+        }
+        return {};
+    }
+
+    /// One NAME=VALUE: the parameters every sink has, then those of its type.
+    std::string param(std::string_view k, std::string_view v, bool& known) {
+        if (std::string e = common(k, v, known); !e.empty() || known) {
+            return e;
+        }
+        switch (s.type) {
+        case sink_type::file:
+            return file_param(k, v, known);
+        case sink_type::tcp:
+            return tcp_param(k, v, known);
+        case sink_type::kafka:
+            return kafka_param(k, v, known);
+        case sink_type::port:
+            return port_param(k, v, known);
+        case sink_type::count_:
+            break;
+        }
+        known = false;
+        return {};
+    }
+
+    /// What only the whole option can tell: required and conflicting parameters, defaults that
+    /// depend on others.
+    std::string finish() {
+        if (s.type == sink_type::port) {
+            if (!dst_given) {
+                return "needs dst=IP:PORT";
+            }
+            if (s.has_gw && gw_family != s.family) {
+                return "gw and dst are of different address families";
+            }
+        }
+        if (s.type == sink_type::kafka) {
+            if (framing_given) {
+                return "framing does not apply: Kafka keeps one record per message";
+            }
+        } else if (!framing_given && s.type == sink_type::file &&
+                   s.format == log::output_format::rfc5424) {
+            s.framing = framing_kind::octet; // syslog-over-stream form, as RFC 6587 writes it
+        }
+        return {};
+    }
+
+    bool dst_given = false;
+    int gw_family = 0;
 };
 
 [[nodiscard]] std::string bad(const sink_spec& s, std::string_view msg) {
     return fmt::format("{} sink: {}", sink_type_names[static_cast<std::size_t>(s.type)], msg);
+}
+
+/// kafka:BROKERS/TOPIC: the broker list has commas of its own; parameters follow the topic.
+/// Consumes the target from @p rest.
+[[nodiscard]] std::string kafka_target(std::string_view text, std::string_view& rest,
+                                       sink_spec& out) {
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+        return bad(out, fmt::format("'{}' is not kafka:BROKERS/TOPIC", text));
+    }
+    out.brokers.assign(rest.substr(0, slash));
+    rest = rest.substr(slash + 1);
+    out.topic.assign(next_item(rest));
+    if (out.brokers.empty() || out.topic.empty() || out.topic.size() > 249 || out.topic == "." ||
+        out.topic == ".." ||
+        out.topic.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789._-") != std::string::npos) {
+        return bad(
+            out, fmt::format("'{}': needs BROKERS/TOPIC, the topic 1-249 of [a-zA-Z0-9._-]", text));
+    }
+    out.framing = framing_kind::none;
+    out.buffer_bytes = 32ull << 20;
+    out.batch.max_age_us = 5000; // librdkafka's own linger.ms default
+    return {};
+}
+
+/// tcp:HOST:PORT or tcp:[IPV6]:PORT.
+[[nodiscard]] std::string tcp_target(std::string_view target, sink_spec& out) {
+    std::string_view host_part;
+    std::string_view port_part;
+    if (!target.empty() && target.front() == '[') {
+        const std::size_t close = target.find(']');
+        if (close == std::string_view::npos || target.substr(close + 1, 1) != ":") {
+            return bad(out, fmt::format("'{}' is not [IPV6]:PORT", target));
+        }
+        host_part = target.substr(1, close - 1);
+        port_part = target.substr(close + 2);
+    } else {
+        const std::size_t c = target.rfind(':');
+        if (c == std::string_view::npos || target.find(':') != c) {
+            return bad(out, fmt::format("'{}' is not HOST:PORT (IPv6 as [ADDR]:PORT)", target));
+        }
+        host_part = target.substr(0, c);
+        port_part = target.substr(c + 1);
+    }
+    const auto p = parse_u64(port_part);
+    if (host_part.empty() || !p || *p == 0 || *p > 65535) {
+        return bad(out, fmt::format("'{}': PORT must be 1-65535 after a host", target));
+    }
+    out.host.assign(host_part);
+    out.tcp_port = static_cast<uint16_t>(*p);
+    out.framing = framing_kind::octet;
+    out.buffer_bytes = 32ull << 20;
+    return {};
+}
+
+/// The TARGET after TYPE: (kafka's BROKERS/TOPIC included); consumes it from @p rest.
+[[nodiscard]] std::string parse_target(std::string_view text, std::string_view& rest,
+                                       sink_spec& out) {
+    if (out.type == sink_type::kafka) {
+        return kafka_target(text, rest, out);
+    }
+    const std::string_view target = next_item(rest);
+    switch (out.type) {
+    case sink_type::file:
+        out.dir.assign(target);
+        if (out.dir.empty()) {
+            return bad(out, "needs a directory, e.g. file:./out");
+        }
+        return {};
+    case sink_type::tcp:
+        return tcp_target(target, out);
+    case sink_type::port: {
+        const auto p = parse_u64(target);
+        if (!p || *p >= 1024) {
+            return bad(out, fmt::format("'{}' is not a DPDK port id (port:0,dst=...)", target));
+        }
+        out.port_id = static_cast<uint16_t>(*p);
+        return {};
+    }
+    case sink_type::kafka:
+    case sink_type::count_:
+        break;
+    }
+    return {};
 }
 
 } // namespace
@@ -184,72 +430,10 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         return bad(out, fmt::format("'{}' ends with a comma", text));
     }
     std::string_view rest = text.substr(colon + 1);
-    std::string_view target;
-    if (out.type == sink_type::kafka) {
-        // BROKERS/TOPIC: the broker list has commas of its own; parameters follow the topic.
-        const std::size_t slash = rest.find('/');
-        if (slash == std::string_view::npos) {
-            return bad(out, fmt::format("'{}' is not kafka:BROKERS/TOPIC", text));
-        }
-        out.brokers.assign(rest.substr(0, slash));
-        rest = rest.substr(slash + 1);
-        out.topic.assign(next_item(rest));
-        if (out.brokers.empty() || out.topic.empty() || out.topic.size() > 249 ||
-            out.topic == "." || out.topic == ".." ||
-            out.topic.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789._-") != std::string::npos) {
-            return bad(out, fmt::format("'{}': needs BROKERS/TOPIC, the topic 1-249 of "
-                                        "[a-zA-Z0-9._-]",
-                                        text));
-        }
-        out.framing = framing_kind::none;
-        out.buffer_bytes = 32ull << 20;
-        out.batch.max_age_us = 5000; // librdkafka's own linger.ms default
-    } else {
-        target = next_item(rest);
+    if (std::string e = parse_target(text, rest, out); !e.empty()) {
+        return e;
     }
     param_parser pp{out};
-    if (out.type == sink_type::file) {
-        out.dir.assign(target);
-        if (out.dir.empty()) {
-            return bad(out, "needs a directory, e.g. file:./out");
-        }
-    } else if (out.type == sink_type::tcp) {
-        // HOST:PORT, [IPV6]:PORT
-        std::string_view host_part;
-        std::string_view port_part;
-        if (!target.empty() && target.front() == '[') {
-            const std::size_t close = target.find(']');
-            if (close == std::string_view::npos || target.substr(close + 1, 1) != ":") {
-                return bad(out, fmt::format("'{}' is not [IPV6]:PORT", target));
-            }
-            host_part = target.substr(1, close - 1);
-            port_part = target.substr(close + 2);
-        } else {
-            const std::size_t c = target.rfind(':');
-            if (c == std::string_view::npos || target.find(':') != c) {
-                return bad(out, fmt::format("'{}' is not HOST:PORT (IPv6 as [ADDR]:PORT)", target));
-            }
-            host_part = target.substr(0, c);
-            port_part = target.substr(c + 1);
-        }
-        const auto p = parse_u64(port_part);
-        if (host_part.empty() || !p || *p == 0 || *p > 65535) {
-            return bad(out, fmt::format("'{}': PORT must be 1-65535 after a host", target));
-        }
-        out.host.assign(host_part);
-        out.tcp_port = static_cast<uint16_t>(*p);
-        out.framing = framing_kind::octet;
-        out.buffer_bytes = 32ull << 20;
-    } else if (out.type == sink_type::port) {
-        const auto p = parse_u64(target);
-        if (!p || *p >= 1024) {
-            return bad(out, fmt::format("'{}' is not a DPDK port id (port:0,dst=...)", target));
-        }
-        out.port_id = static_cast<uint16_t>(*p);
-    }
-    bool dst_given = false;
-    int gw_family = 0;
     std::vector<std::string_view> seen; ///< parameters given so far ("kafka-prop=NAME" per NAME)
     while (!rest.empty()) {
         const std::string_view kv = next_item(rest);
@@ -269,153 +453,15 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         }
         seen.push_back(once);
         bool known = false;
-        if (std::string e = pp.common(k, v, known); !e.empty()) {
+        if (std::string e = pp.param(k, v, known); !e.empty()) {
             return bad(out, e);
-        }
-        if (known) {
-            continue;
-        }
-        known = true;
-        switch (out.type) {
-        case sink_type::file:
-            if (k == "rotate-bytes") {
-                // Why at most 16384G (16 TiB): ext4's largest file with 4 KiB blocks; a larger
-                // bound would only mean never rotating.
-                if (std::string e =
-                        number(k, v, true, 4096, 16384ull << 30, out.rotate_bytes, "a size");
-                    !e.empty()) {
-                    return bad(out, e);
-                }
-            } else {
-                known = false;
-            }
-            break;
-        case sink_type::tcp:
-            if (k == "replay") {
-                if (std::string e = number(k, v, true, 0, 1ull << 30, out.replay_bytes, "a size");
-                    !e.empty()) {
-                    return bad(out, e);
-                }
-            } else if (k == "reconnect-max-ms") {
-                if (std::string e =
-                        number(k, v, false, 10, 600'000, out.reconnect_max_ms, "a number");
-                    !e.empty()) {
-                    return bad(out, e);
-                }
-                out.reconnect_min_ms = std::min(out.reconnect_min_ms, out.reconnect_max_ms);
-            } else {
-                known = false;
-            }
-            break;
-        case sink_type::kafka:
-            if (k == "key") {
-                if (v == "none") {
-                    out.key = key_field::none;
-                } else if (v == "host") {
-                    out.key = key_field::host;
-                } else if (v == "app") {
-                    out.key = key_field::app;
-                } else if (v == "source") {
-                    out.key = key_field::source;
-                } else {
-                    return bad(out, fmt::format("key '{}' is not host, app, source or none", v));
-                }
-            } else if (k == "compression") {
-                if (v != "none" && v != "gzip" && v != "snappy" && v != "lz4" && v != "zstd") {
-                    return bad(
-                        out,
-                        fmt::format("compression '{}' is not none, gzip, snappy, lz4 or zstd", v));
-                }
-                out.compression.assign(v);
-            } else if (k == "acks") {
-                if (v != "all" && v != "1" && v != "0" && v != "-1") {
-                    return bad(out, fmt::format("acks '{}' is not all, 1 or 0", v));
-                }
-                out.acks.assign(v == "-1" ? "all" : v);
-            } else if (k == "kafka-prop") {
-                const std::size_t e2 = v.find('=');
-                if (e2 == std::string_view::npos || e2 == 0) {
-                    return bad(out, fmt::format("kafka-prop '{}' is not NAME=VALUE", v));
-                }
-                const std::string_view prop = v.substr(0, e2);
-                if (prop == "delivery.report.only.error" || prop == "dr_msg_cb" ||
-                    prop == "dr_cb") {
-                    return bad(out, fmt::format("kafka-prop {} cannot be set: records are "
-                                                "released at their delivery reports",
-                                                prop));
-                }
-                out.kafka_props.emplace_back(std::string(v.substr(0, e2)),
-                                             std::string(v.substr(e2 + 1)));
-            } else {
-                known = false;
-            }
-            break;
-        case sink_type::port:
-            if (k == "dst") {
-                int fam = 0;
-                if (!parse_endpoint(v, fam, out.dst_addr, out.dst_port)) {
-                    return bad(out, fmt::format("dst '{}' is not IP:PORT or [IPV6]:PORT", v));
-                }
-                if (out.has_src && fam != out.family) {
-                    return bad(out, "src and dst are of different address families");
-                }
-                out.family = fam;
-                dst_given = true;
-            } else if (k == "src") {
-                int fam = 0;
-                if (!parse_endpoint(v, fam, out.src_addr, out.src_port, true)) {
-                    return bad(out, fmt::format("src '{}' is not IP[:PORT] or [IPV6][:PORT]", v));
-                }
-                out.has_src = true;
-                if (out.family == 0) {
-                    out.family = fam;
-                } else if (fam != out.family) {
-                    return bad(out, "src and dst are of different address families");
-                }
-            } else if (k == "gw") {
-                uint16_t unused = 0;
-                if (!parse_endpoint(v, gw_family, out.gw_addr, unused, true)) {
-                    return bad(out, fmt::format("gw '{}' is not an IP address", v));
-                }
-                out.has_gw = true;
-            } else if (k == "dmac") {
-                if (!parse_mac(v, out.dmac)) {
-                    return bad(out,
-                               fmt::format("dmac '{}' is not a MAC like 02:00:00:00:00:01", v));
-                }
-                out.has_dmac = true;
-            } else if (k == "mtu") {
-                if (std::string e = number(k, v, false, 576, 9000, out.mtu, "a number");
-                    !e.empty()) {
-                    return bad(out, e);
-                }
-            } else {
-                known = false;
-            }
-            break;
-        case sink_type::count_:
-            known = false;
-            break;
         }
         if (!known) {
             return bad(out, fmt::format("unknown parameter '{}' (see --help)", k));
         }
     }
-    if (out.type == sink_type::port) {
-        if (!dst_given) {
-            return bad(out, "needs dst=IP:PORT");
-        }
-        if (out.has_gw && gw_family != out.family) {
-            return bad(out, "gw and dst are of different address families");
-        }
-    }
-    if (out.type == sink_type::kafka) {
-        if (pp.framing_given) {
-            return bad(out, "framing does not apply: Kafka keeps one record per message");
-        }
-    } else if (!pp.framing_given && out.type == sink_type::file &&
-               out.format == log::output_format::rfc5424) {
-        out.framing = framing_kind::octet; // syslog-over-stream form, as RFC 6587 writes it
+    if (std::string e = pp.finish(); !e.empty()) {
+        return bad(out, e);
     }
     return {};
 }

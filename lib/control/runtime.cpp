@@ -36,6 +36,7 @@
 #include "sink/port_sink.hpp"
 #include "sink/sink.hpp"
 #include "sink/tcp_sink.hpp"
+#include "util/log.hpp"
 
 namespace logagg::control {
 
@@ -831,19 +832,23 @@ util::failure runtime::impl::build_worker(lcore_ctx& c, const worker_plan& wp) {
     wk.validate_json = wp.validate_json;
     wk.max_msg = cfg.max_msg;
     wk.drop_oversize = cfg.drop_oversize;
-    try {
-        parts.json = std::make_unique<log::json_extractor>(json_fields, cfg.max_msg);
-        wk.json = parts.json.get();
-        if (wp.gelf_possible) {
-            parts.gelf_json = std::make_unique<log::json_extractor>(gelf_fields, cfg.max_msg);
-            parts.gelf_chunks = std::make_unique<log::gelf::reassembler>();
-            parts.gelf_inflate = std::make_unique<log::gelf::inflater>(cfg.max_msg);
-            wk.gelf_json = parts.gelf_json.get();
-            wk.gelf_chunks = parts.gelf_chunks.get();
-            wk.gelf_inflate = parts.gelf_inflate.get();
+    auto json = log::json_extractor::create(json_fields, cfg.max_msg);
+    if (!json) {
+        return json.error();
+    }
+    parts.json = std::move(json).value();
+    wk.json = parts.json.get();
+    if (wp.gelf_possible) {
+        auto gelf_json = log::json_extractor::create(gelf_fields, cfg.max_msg);
+        if (!gelf_json) {
+            return gelf_json.error();
         }
-    } catch (const std::exception& e) {
-        return e.what();
+        parts.gelf_json = std::move(gelf_json).value();
+        parts.gelf_chunks = std::make_unique<log::gelf::reassembler>();
+        parts.gelf_inflate = std::make_unique<log::gelf::inflater>(cfg.max_msg);
+        wk.gelf_json = parts.gelf_json.get();
+        wk.gelf_chunks = parts.gelf_chunks.get();
+        wk.gelf_inflate = parts.gelf_inflate.get();
     }
     // Scratch: a linearised message or datagram (GELF), or a padded copy.
     wk.scratch_size =
@@ -1214,8 +1219,7 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
                 const int err = s->finish();
                 s->publish_gauges();
                 if (err != 0) {
-                    fmt::print(stderr, "logagg: sink {}: final sync failed: {}\n", s->spec().name,
-                               err_str(err));
+                    util::log_error("sink {}: final sync failed: {}", s->spec().name, err_str(err));
                 }
             }
             c.sink_finished = true;
@@ -1270,14 +1274,13 @@ std::vector<port_snapshot> port_stats(const runtime::impl& rt) {
 runtime::runtime(std::unique_ptr<impl> p) : p_(std::move(p)) {}
 runtime::~runtime() = default;
 
-std::unique_ptr<runtime> runtime::create(const config::settings& cfg, const config::role_plan& plan,
-                                         util::failure& error) {
+util::result<std::unique_ptr<runtime>> runtime::create(const config::settings& cfg,
+                                                       const config::role_plan& plan) {
     auto p = std::make_unique<impl>();
     p->cfg = cfg;
     p->plan = plan;
-    error = p->setup();
-    if (!error.empty()) {
-        return nullptr;
+    if (util::failure e = p->setup(); !e.empty()) {
+        return e;
     }
     return std::unique_ptr<runtime>(new runtime(std::move(p)));
 }
@@ -1307,7 +1310,7 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
         args.emplace_back(this, c.get());
         const int rc = rte_eal_remote_launch(lcore_entry, &args.back(), c->lcore);
         if (rc != 0) {
-            fmt::print(stderr, "logagg: cannot launch lcore {}: {}\n", c->lcore, err_str(rc));
+            util::log_error("cannot launch lcore {}: {}", c->lcore, err_str(rc));
             stop_rx.store(true, std::memory_order_release);
         }
     }
@@ -1411,8 +1414,7 @@ int runtime::impl::shut_down() {
         (indirect_pool != nullptr ? static_cast<int64_t>(rte_mempool_in_use_count(indirect_pool))
                                   : 0);
     if (mbufs_in_use_at_exit != 0) {
-        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n",
-                   mbufs_in_use_at_exit);
+        util::log_error("internal error: {} mbufs not returned to the pool", mbufs_in_use_at_exit);
         return 1;
     }
     return 0;

@@ -12,7 +12,7 @@
 #include "config/options.hpp"
 #include "config/roles.hpp"
 #include "control/stats.hpp"
-#include "util/failure.hpp"
+#include "util/result.hpp"
 
 namespace logagg::control {
 
@@ -26,10 +26,10 @@ extern std::atomic<bool> g_signal_stop;
 
 class runtime {
 public:
-    /// Builds ports, pool, rings and contexts. On failure returns nullptr and sets @p error
-    /// (naming the port, queue or option; a usage error when the command line is at fault).
-    [[nodiscard]] static std::unique_ptr<runtime>
-    create(const config::settings& cfg, const config::role_plan& plan, util::failure& error);
+    /// Builds ports, pool, rings and contexts. @return the runtime, or the failure naming the
+    /// port, queue or option (a usage error when the command line is at fault).
+    [[nodiscard]] static util::result<std::unique_ptr<runtime>>
+    create(const config::settings& cfg, const config::role_plan& plan);
     ~runtime();
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;

@@ -170,15 +170,7 @@ util::failure kafka_sink::start() {
 }
 
 void kafka_sink::log_error(const char* what, const char* detail) noexcept {
-    uint64_t held = 0;
-    if (!limiter_.allow(held)) {
-        return;
-    }
-    fmt::print(stderr, "logagg: sink {}: {}: {}", spec_.name, what, detail);
-    if (held != 0) {
-        fmt::print(stderr, " [{} similar errors not shown]", held);
-    }
-    fmt::print(stderr, "\n");
+    limiter_.error("sink {}: {}: {}", spec_.name, what, detail);
 }
 
 void kafka_sink::on_delivery(rd_kafka_s* /*rk*/, const rd_kafka_message_s* m, void* opaque) {

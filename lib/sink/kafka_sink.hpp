@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "sink/sink.hpp"
-#include "util/log_limiter.hpp"
+#include "util/log.hpp"
 
 struct rd_kafka_s;
 struct rd_kafka_topic_s;

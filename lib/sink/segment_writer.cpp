@@ -72,18 +72,10 @@ recovery_report segment_writer::recover() {
 }
 
 void segment_writer::report(const char* what, int err, const char* consequence) noexcept {
-    uint64_t held_back = 0;
-    if (!limiter_.allow(held_back)) {
-        return;
-    }
     const std::string& where = path_.empty() ? dir_ : path_;
-    fmt::print(stderr, "logagg: file sink: {} '{}': {}; {}", what, where, std::strerror(err),
-               consequence != nullptr ? consequence
-                                      : "messages dropped (sinks[].dropped.write_error)");
-    if (held_back != 0) {
-        fmt::print(stderr, " [{} similar errors not shown]", held_back);
-    }
-    fmt::print(stderr, "\n");
+    limiter_.error("file sink: {} '{}': {}; {}", what, where, std::strerror(err),
+                   consequence != nullptr ? consequence
+                                          : "messages dropped (sinks[].dropped.write_error)");
 }
 
 bool segment_writer::open_segment() noexcept {

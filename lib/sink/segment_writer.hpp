@@ -16,7 +16,7 @@
 
 #include "config/sink_spec.hpp"
 #include "sink/segment_recovery.hpp"
-#include "util/log_limiter.hpp"
+#include "util/log.hpp"
 
 namespace logagg::sink {
 

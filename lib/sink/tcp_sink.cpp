@@ -104,19 +104,8 @@ util::failure tcp_sink::start() {
 }
 
 void tcp_sink::report(const char* what, int err) noexcept {
-    const uint64_t now = rte_rdtsc();
-    if (last_report_tsc_ != 0 && now - last_report_tsc_ < ms_to_tsc(10'000)) {
-        ++suppressed_;
-        return;
-    }
-    last_report_tsc_ = now;
-    fmt::print(stderr, "logagg: sink {}: {} {}: {}; records are kept (up to buffer=) and resent",
-               spec_.name, what, where_, std::strerror(err));
-    if (suppressed_ != 0) {
-        fmt::print(stderr, " [{} similar errors not shown]", suppressed_);
-        suppressed_ = 0;
-    }
-    fmt::print(stderr, "\n");
+    limiter_.error("sink {}: {} {}: {}; records are kept (up to buffer=) and resent", spec_.name,
+                   what, where_, std::strerror(err));
 }
 
 void tcp_sink::connect_now(uint64_t now_tsc) noexcept {

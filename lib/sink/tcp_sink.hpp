@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sink/sink.hpp"
+#include "util/log.hpp"
 
 namespace logagg::sink {
 
@@ -87,8 +88,7 @@ private:
     uint64_t replay_bytes_ = 0;
     uint64_t resent_ = 0;
     uint32_t delay_us_ = 0;
-    uint64_t last_report_tsc_ = 0;
-    uint64_t suppressed_ = 0;
+    util::log_limiter limiter_; ///< connection errors: one line per 10 s, the rest counted
     iov_batch batch_;
 };
 

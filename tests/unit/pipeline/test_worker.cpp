@@ -486,8 +486,8 @@ struct lanes_fixture : ::testing::Test {
     void extractors() {
         json_fields.set_captures(capture_names);
         gelf_fields.set_captures(capture_names);
-        json = std::make_unique<logagg::log::json_extractor>(json_fields, 65536);
-        gelf_json = std::make_unique<logagg::log::json_extractor>(gelf_fields, 65536);
+        json = logagg::log::json_extractor::create(json_fields, 65536).value();
+        gelf_json = logagg::log::json_extractor::create(gelf_fields, 65536).value();
         w.json = json.get();
         w.gelf_json = gelf_json.get();
     }
