@@ -27,9 +27,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 import gen_capture  # noqa: E402
-from e2e import SKIP, Failure, check, check_invariants, describe, run_cases  # noqa: E402
+from harness import SKIP, Failure, check, check_invariants, describe, run_cases  # noqa: E402
 
 
 def free_port():
