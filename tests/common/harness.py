@@ -5,6 +5,7 @@ with its own --file-prefix and temp dir, the counter invariants every run must s
 command line of a case runner. A module of its own, so no runner imports another."""
 
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -62,6 +63,16 @@ class Env:
 
 def describe(res):
     return "exit %s\n--- stdout ---\n%s\n--- stderr ---\n%s" % (res.returncode, res.stdout[-4000:], res.stderr[-4000:])
+
+
+def output_lines(outdir):
+    """Concatenation of the segments in name order, split into lines."""
+    data = b""
+    for seg in sorted(glob.glob(os.path.join(outdir, "logagg-*.log"))):
+        with open(seg, "rb") as f:
+            data += f.read()
+    check(data == b"" or data.endswith(b"\n"), "output does not end with LF")
+    return data.split(b"\n")[:-1] if data else []
 
 
 def check_invariants(st):

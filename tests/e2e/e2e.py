@@ -32,17 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 import gen_capture  # noqa: E402
-from harness import SKIP, Env, Failure, check, check_invariants, describe, run_cases  # noqa: E402,F401
-
-def output_lines(outdir):
-    """Concatenation of the segments in name order, split into lines."""
-    data = b""
-    for seg in sorted(glob.glob(os.path.join(outdir, "logagg-*.log"))):
-        with open(seg, "rb") as f:
-            data += f.read()
-    check(data == b"" or data.endswith(b"\n"), "output does not end with LF")
-    return data.split(b"\n")[:-1] if data else []
-
+from harness import (SKIP, Env, Failure, check, check_invariants, describe,  # noqa: E402,F401
+                     output_lines, run_cases)
 
 def index_messages(cap):
     """message bytes -> (flow key, position in that flow)."""
