@@ -9,13 +9,15 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 
 #include <fmt/core.h>
 
-#include "dpdk/options.hpp"
-#include "dpdk/roles.hpp"
-#include "dpdk/runtime.hpp"
-#include "dpdk/stats.hpp"
+#include "config/options.hpp"
+#include "config/roles.hpp"
+#include "control/runtime.hpp"
+#include "control/stats.hpp"
+#include "util/log.hpp"
 
 namespace {
 
@@ -23,11 +25,11 @@ constexpr int exit_runtime = 1;
 constexpr int exit_usage = 2;
 
 void on_signal(int) {
-    logagg::dpdk::g_signal_stop.store(true, std::memory_order_relaxed);
+    logagg::control::g_signal_stop.store(true, std::memory_order_relaxed);
 }
 
 [[nodiscard]] int usage_error(std::string_view msg) {
-    fmt::print(stderr, "logagg: {}\n", msg);
+    logagg::util::log_error("{}", msg);
     return exit_usage;
 }
 
@@ -47,7 +49,8 @@ void on_signal(int) {
 } // namespace
 
 int main(int argc, char** argv) {
-    using namespace logagg::dpdk;
+    using namespace logagg::config;
+    using namespace logagg::control;
     // logagg's options follow "--". They are parsed before EAL so that usage errors and --help
     // need neither privileges nor hugepages.
     int sep = argc;
@@ -82,7 +85,7 @@ int main(int argc, char** argv) {
     case parse_result::action::run:
         break;
     }
-    config cfg = std::move(parsed.cfg);
+    settings cfg = std::move(parsed.cfg);
     // What the options name on the filesystem is the user's too: checked now, not at exit.
     if (const std::string e = check_paths(cfg); !e.empty()) {
         return usage_error(e);
@@ -94,14 +97,16 @@ int main(int argc, char** argv) {
     const int consumed = rte_eal_init(eal_argc, argv);
     if (consumed < 0) {
         const int err = rte_errno;
-        fmt::print(stderr, "logagg: EAL initialisation failed: {}\n", rte_strerror(err));
+        logagg::util::log_error("EAL initialisation failed: {}", rte_strerror(err));
         return err == EINVAL ? exit_usage : exit_runtime;
     }
+    // One --log-level (EAL's) for DPDK's log and logagg's: RTE_LOG_* are syslog's levels + 1.
+    logagg::util::set_log_level(
+        static_cast<logagg::util::log_level>(rte_log_get_global_level() - 1));
     if (consumed + 1 < eal_argc) {
         // EAL's getopt moves words it does not know behind its options: one was given before "--".
-        fmt::print(stderr,
-                   "logagg: unexpected argument '{}' before '--' (logagg options go after --)\n",
-                   argv[consumed + 1]);
+        logagg::util::log_error("unexpected argument '{}' before '--' (logagg options go after --)",
+                                argv[consumed + 1]);
         rte_eal_cleanup();
         return exit_usage;
     }
@@ -141,7 +146,7 @@ int main(int argc, char** argv) {
                    "the replay waits for the sinks and loses nothing (--on-sink-full drop to "
                    "drop instead)\n");
     }
-    for (const logagg::sink::sink_spec& s : cfg.sinks) {
+    for (const logagg::config::sink_spec& s : cfg.sinks) {
         fmt::print("  sink {}: {} (format {}, buffer {} bytes, drop {})\n", s.name, s.text,
                    logagg::log::output_format_names[static_cast<std::size_t>(s.format)],
                    s.buffer_bytes, s.drop_oldest ? "oldest" : "newest");
@@ -154,22 +159,22 @@ int main(int argc, char** argv) {
     }
     int status = exit_runtime;
     {
-        logagg::util::failure error;
-        auto rt = runtime::create(cfg, roles.plan, error);
-        if (!rt) {
-            fmt::print(stderr, "logagg: {}\n", error.text);
+        auto created = runtime::create(cfg, roles.plan);
+        if (!created) {
+            const logagg::util::failure& error = created.error();
+            logagg::util::log_error("{}", error.text);
             status = error.usage ? exit_usage : exit_runtime;
         } else {
+            const std::unique_ptr<runtime> rt = std::move(created).value();
             status = rt->run();
             const snapshot s = rt->take_snapshot();
             fmt::print("{}", summary_table(s));
             if (!cfg.stats_json.empty() && !write_file_atomically(cfg.stats_json, to_json(s))) {
-                fmt::print(stderr, "logagg: --stats-json: cannot write '{}'\n", cfg.stats_json);
+                logagg::util::log_error("--stats-json: cannot write '{}'", cfg.stats_json);
                 status = exit_runtime;
             }
             if (!s.packets_balanced() || !s.messages_balanced() || !s.sinks_balanced()) {
-                fmt::print(stderr,
-                           "logagg: internal error: counters do not balance (see summary)\n");
+                logagg::util::log_error("internal error: counters do not balance (see summary)");
                 status = exit_runtime;
             }
         }

@@ -178,6 +178,8 @@ constexpr std::array<op_token, 8> op_tokens{{{"==", filter_op::eq},
     return false; // unterminated
 }
 
+// Why whole (~100 lines): one --filter term, in the order it is written (name, operator,
+// value) and then the checks each field name puts on its value, as one table.
 [[nodiscard]] std::string parse_term(std::string_view text, std::vector<std::string>& captures,
                                      filter_term& t) {
     // The operator is the first operator character sequence outside a quoted value.

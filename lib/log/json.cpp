@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <stdexcept>
+#include <new>
+#include <string>
 
 #include <simdjson.h>
 
@@ -482,30 +483,46 @@ std::string_view json_extractor::implementation() noexcept {
 
 json_extractor::~json_extractor() = default;
 
-json_extractor::json_extractor(const json_field_map& fields, std::size_t max_len)
-    : fields_(fields), impl_(std::make_unique<impl>()) {
+json_extractor::json_extractor(const json_field_map& fields)
+    : fields_(fields), impl_(std::make_unique<impl>()) {}
+
+util::result<std::unique_ptr<json_extractor>> json_extractor::create(const json_field_map& fields,
+                                                                     std::size_t max_len) {
 #if defined(__AVX2__)
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2")) {
-        throw std::runtime_error("this logagg was built with -Djson_isa=haswell (AVX2, BMI2) but "
-                                 "this CPU lacks them; rebuild with -Djson_isa=westmere");
+        return util::failure("this logagg was built with -Djson_isa=haswell (AVX2, BMI2) but "
+                             "this CPU lacks them; rebuild with -Djson_isa=westmere");
     }
 #elif defined(__PCLMUL__)
     if (!__builtin_cpu_supports("sse4.2") || !__builtin_cpu_supports("pclmul")) {
-        throw std::runtime_error("this logagg was built with -Djson_isa=westmere (SSE4.2, "
-                                 "PCLMULQDQ) but this CPU lacks them");
+        return util::failure("this logagg was built with -Djson_isa=westmere (SSE4.2, "
+                             "PCLMULQDQ) but this CPU lacks them");
     }
 #endif
-    if (impl_->parser.allocate(max_len + 1) != simdjson::SUCCESS) {
-        throw std::runtime_error("simdjson: cannot allocate a parser for " +
-                                 std::to_string(max_len) + "-byte documents");
+    const std::string no_parser =
+        "simdjson: cannot allocate a parser for " + std::to_string(max_len) + "-byte documents";
+    // The allocations below may throw std::bad_alloc: caught here, returned as the failure.
+    try {
+        std::unique_ptr<json_extractor> x(new json_extractor(fields));
+        impl& im = *x->impl_;
+        if (im.parser.allocate(max_len + 1) != simdjson::SUCCESS) {
+            return util::failure(no_parser);
+        }
+        im.max_keys = max_len / 5 + 1;
+        const std::size_t n_slots = pow2_at_least(2 * im.max_keys);
+        im.slots = std::make_unique<name_set::slot[]>(n_slots);
+        im.names = std::make_unique<name_set>(im.slots.get(), n_slots);
+        im.renames = std::make_unique<key_rename[]>(im.max_keys);
+        return x;
+    } catch (const std::bad_alloc&) {
+        return util::failure(no_parser);
     }
-    impl_->max_keys = max_len / 5 + 1;
-    const std::size_t n_slots = pow2_at_least(2 * impl_->max_keys);
-    impl_->slots = std::make_unique<name_set::slot[]>(n_slots);
-    impl_->names = std::make_unique<name_set>(impl_->slots.get(), n_slots);
-    impl_->renames = std::make_unique<key_rename[]>(impl_->max_keys);
 }
 
+// Why whole (~190 lines): the datapath's JSON parse, one pass over simdjson's On-Demand
+// document (the document and its iterators must stay in one scope while fields are read), with
+// the per-field work (known keys, captures, validation) in the loop body. Hot path: one call per
+// message; helpers taking the iterator state would cost calls per field.
 json_status json_extractor::parse(const char* data, std::size_t len, std::size_t capacity,
                                   bool validate_all, log_record& out,
                                   json_captures* captures) noexcept {

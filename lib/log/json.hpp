@@ -17,6 +17,7 @@
 
 #include "log/filter.hpp"
 #include "log/record.hpp"
+#include "util/result.hpp"
 
 namespace logagg::log {
 
@@ -124,8 +125,10 @@ inline constexpr std::size_t json_padding = 64;
 class json_extractor {
 public:
     /// Control plane. @param max_len the longest message that will be parsed (--max-msg).
-    /// @throws std::runtime_error when simdjson cannot allocate.
-    json_extractor(const json_field_map& fields, std::size_t max_len);
+    /// @return the extractor, or a failure when this CPU lacks the instruction set simdjson was
+    ///         built for or the parser's buffers cannot be allocated.
+    [[nodiscard]] static util::result<std::unique_ptr<json_extractor>>
+    create(const json_field_map& fields, std::size_t max_len);
     ~json_extractor();
     json_extractor(const json_extractor&) = delete;
     json_extractor& operator=(const json_extractor&) = delete;
@@ -143,6 +146,8 @@ public:
                                     json_captures* captures = nullptr) noexcept;
 
 private:
+    explicit json_extractor(const json_field_map& fields); ///< create() sizes the parser
+
     struct impl;
     const json_field_map& fields_;
     std::unique_ptr<impl> impl_;

@@ -30,14 +30,14 @@ enum class drop_reason : uint8_t {
     ipv4_bad_ihl,       ///< IHL < 5 (RFC 791 3.1)
     ipv4_bad_length,    ///< total length < IHL*4 or beyond the frame
     ipv4_bad_checksum,  ///< header checksum wrong (software or NIC verdict)
-    ipv4_fragment,      ///< MF set or offset != 0 (reassembly: not yet)
+    ipv4_fragment,      ///< MF set or offset != 0, with --reassembly off
     ipv6_truncated,     ///< fewer than 40 bytes
     ipv6_bad_version,   ///< EtherType IPv6 but version != 6
     ipv6_bad_length,    ///< payload length 0 (jumbogram) or beyond the frame
     ipv6_ext_truncated, ///< an extension header runs past the payload
     ipv6_ext_too_many,  ///< more than max_ipv6_ext_headers extension headers
     ipv6_ext_bad_order, ///< hop-by-hop not first (RFC 8200 4.1)
-    ipv6_fragment,      ///< fragment header present (reassembly: not yet)
+    ipv6_fragment,      ///< fragment header present, with --reassembly off
     not_udp,            ///< final protocol is not UDP
     udp_truncated,      ///< fewer than 8 bytes of UDP header
     udp_bad_length,     ///< UDP length < 8 or beyond the IP payload

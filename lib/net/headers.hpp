@@ -88,6 +88,69 @@ struct ipv6_ext_hdr {
     [[nodiscard]] constexpr unsigned byte_len() const noexcept { return (length + 1u) * 8u; }
 };
 
+/// IPv6 fragment header (RFC 8200 4.5): next header, reserved, then the fragment offset (13
+/// bits, 8-byte units) with the M flag in the low bit, and the identification (split in two
+/// halves so the struct stays 2-byte aligned).
+struct ipv6_frag_hdr {
+    uint8_t next_header;
+    uint8_t reserved;
+    be16 offset_flags;
+    be16 id_hi;
+    be16 id_lo;
+
+    /// @return the fragment offset in bytes.
+    [[nodiscard]] constexpr unsigned offset() const noexcept {
+        return offset_flags.value() & 0xfff8u;
+    }
+    [[nodiscard]] constexpr bool more() const noexcept { return (offset_flags.value() & 1u) != 0; }
+    [[nodiscard]] constexpr uint32_t id() const noexcept {
+        return uint32_t{id_hi.value()} << 16 | id_lo.value();
+    }
+};
+
+/// ARP packet for Ethernet and IPv4 (RFC 826): 28 bytes after the Ethernet header.
+struct arp_ipv4 {
+    be16 htype;     ///< hardware type: 1 (Ethernet)
+    be16 ptype;     ///< protocol type: 0x0800 (IPv4)
+    uint8_t hlen;   ///< hardware address length: 6
+    uint8_t plen;   ///< protocol address length: 4
+    be16 oper;      ///< arp_op
+    uint8_t sha[6]; ///< sender hardware address
+    uint8_t spa[4]; ///< sender protocol address
+    uint8_t tha[6]; ///< target hardware address
+    uint8_t tpa[4]; ///< target protocol address
+};
+
+/// ARP operations (RFC 826).
+namespace arp_op {
+inline constexpr uint16_t request = 1;
+inline constexpr uint16_t reply = 2;
+} // namespace arp_op
+
+/// ICMPv6 header (RFC 4443 2.1); the message body follows.
+struct icmpv6_hdr {
+    uint8_t type;
+    uint8_t code;
+    be16 checksum;
+};
+
+/// Neighbour solicitation and advertisement (RFC 4861 4.3, 4.4) up to the target address;
+/// options follow.
+struct nd_msg {
+    icmpv6_hdr icmp;
+    uint8_t flags; ///< advertisement: R, S, O in the high bits; solicitation: reserved
+    uint8_t reserved[3];
+    uint8_t target[16];
+};
+
+/// ICMPv6 message types logagg acts on (RFC 4443, RFC 4861).
+namespace icmpv6_type {
+inline constexpr uint8_t echo_request = 128;
+inline constexpr uint8_t echo_reply = 129;
+inline constexpr uint8_t neighbour_solicitation = 135;
+inline constexpr uint8_t neighbour_advertisement = 136;
+} // namespace icmpv6_type
+
 /// UDP header (RFC 768).
 struct udp_hdr {
     be16 src_port;
@@ -137,7 +200,12 @@ static_assert(sizeof(ipv6_hdr) == 40 && is_overlay_v<ipv6_hdr>);
 static_assert(sizeof(ipv6_ext_hdr) == 2 && is_overlay_v<ipv6_ext_hdr>);
 static_assert(sizeof(udp_hdr) == 8 && is_overlay_v<udp_hdr>);
 static_assert(sizeof(tcp_hdr) == 20 && is_overlay_v<tcp_hdr>);
+static_assert(sizeof(ipv6_frag_hdr) == 8 && is_overlay_v<ipv6_frag_hdr>);
+static_assert(sizeof(arp_ipv4) == 28 && is_overlay_v<arp_ipv4>);
+static_assert(sizeof(icmpv6_hdr) == 4 && is_overlay_v<icmpv6_hdr>);
+static_assert(sizeof(nd_msg) == 24 && is_overlay_v<nd_msg>);
 static_assert(alignof(ether_hdr) <= 2 && alignof(ipv4_hdr) <= 2 && alignof(ipv6_hdr) <= 2 &&
-              alignof(udp_hdr) <= 2);
+              alignof(udp_hdr) <= 2 && alignof(ipv6_frag_hdr) <= 2 && alignof(arp_ipv4) <= 2 &&
+              alignof(nd_msg) <= 2);
 
 } // namespace logagg::net

@@ -82,4 +82,20 @@ enum class l4_checksum : uint8_t {
                                                                         : l4_checksum::bad;
 }
 
+/// Internet checksum of @p len bytes plus @p seed (a partial sum), complemented, as stored.
+[[nodiscard]] inline uint16_t inet_checksum(const void* p, uint32_t len,
+                                            uint32_t seed = 0) noexcept {
+    const uint16_t s = fold_checksum(seed + rte_raw_cksum(p, len));
+    return static_cast<uint16_t>(~s);
+}
+
+/// ICMPv6 checksum (RFC 8200 8.1 pseudo-header) of the message at @p icmp for IPv6 header @p ip6.
+[[nodiscard]] inline uint16_t icmpv6_checksum(const uint8_t* ip6, const uint8_t* icmp, uint32_t len) noexcept {
+    uint32_t sum = rte_raw_cksum(ip6 + 8, 32); // source and destination
+    const uint32_t be_len = rte_cpu_to_be_32(len);
+    const uint32_t be_nh = rte_cpu_to_be_32(58);
+    sum += rte_raw_cksum(&be_len, 4) + rte_raw_cksum(&be_nh, 4);
+    return inet_checksum(icmp, len, sum);
+}
+
 } // namespace logagg::net

@@ -19,7 +19,7 @@
 #include "log/rfc3164.hpp"
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
-#include "sink/spec.hpp"
+#include "pipeline/lanes.hpp"
 
 namespace logagg::pipeline {
 
@@ -51,7 +51,6 @@ inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"oversiz
 
 using log::max_filters;
 using log::max_routes;
-using sink::max_sinks;
 
 /// Why a record routed to a sink was not delivered by it.
 enum class sink_drop : uint8_t {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
@@ -23,18 +24,21 @@ namespace logagg::pipeline {
 /// packet whose messages go to k sinks carries k references. Nobody else frees the packet.
 /// IMPORTANT: lifetime: the bytes are valid until the unit's reference is released.
 struct msg_desc {
-    rte_mbuf* pkt;
-    uint32_t off;
-    uint32_t len : 24;
-    uint32_t lf_follows : 1; ///< the byte after the message is its LF, in the same segment
-    uint32_t release : 1;    ///< last descriptor of a unit: release one packet reference after it
-    uint32_t truncated : 1;  ///< cut to --max-msg
-    uint32_t more : 1;       ///< the message continues in the next descriptor (encoded output)
-    uint32_t gen : 1;        ///< the bytes are at offset @c off of the lane's gen_arena, not pkt
-    uint32_t key : 1;        ///< a partition key piece (generated), before its message's pieces
-    uint32_t reserved : 2;
+    // Every field defaults to zero so that a descriptor is written with designated initialisers
+    // naming only the flags it sets (msg_desc{.pkt = m, .off = o, .len = n, .more = 1}).
+    rte_mbuf* pkt = nullptr;
+    uint32_t off = 0;
+    uint32_t len : 24 = 0;
+    uint32_t lf_follows : 1 = 0; ///< the byte after the message is its LF, in the same segment
+    uint32_t release : 1 = 0; ///< last descriptor of a unit: release one packet reference after it
+    uint32_t truncated : 1 = 0; ///< cut to --max-msg
+    uint32_t more : 1 = 0;      ///< the message continues in the next descriptor (encoded output)
+    uint32_t gen : 1 = 0;       ///< the bytes are at offset @c off of the lane's gen_arena, not pkt
+    uint32_t key : 1 = 0;       ///< a partition key piece (generated), before its message's pieces
+    uint32_t reserved : 2 = 0;
 };
 static_assert(sizeof(msg_desc) == 16, "ring element size is a multiple of 4 bytes");
+static_assert(std::is_trivially_copyable_v<msg_desc>, "rings copy descriptors as bytes");
 
 /// Most descriptors one encoded message takes: generated pieces between references, and
 /// references beyond max_refs_per_msg are copied instead.

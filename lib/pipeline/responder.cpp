@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Side: datapath (answer, flush); gratuitous_arp is control plane.
+// Side: datapath (answer, flush), on the RX lcore that received the request.
 #include "pipeline/responder.hpp"
 #include "net/checksum.hpp"
+#include "net/mbuf_checksum.hpp"
 
 #include <cstring>
 
@@ -10,13 +11,6 @@
 
 namespace logagg::pipeline {
 namespace {
-
-/// Internet checksum of @p len bytes plus @p seed (a partial sum), complemented, as stored.
-[[nodiscard]] inline uint16_t inet_checksum(const void* p, uint32_t len,
-                                            uint32_t seed = 0) noexcept {
-    const uint16_t s = net::fold_checksum(seed + rte_raw_cksum(p, len));
-    return static_cast<uint16_t>(~s);
-}
 
 void set_eth(uint8_t* frame, const uint8_t* dst, const uint8_t* src) noexcept {
     std::memmove(frame, dst, 6);
@@ -48,24 +42,15 @@ bool answer_icmp(const net::local_addrs& local, uint8_t* f, const net::packet_in
     std::memcpy(ip + 16, tmp, 4);
     ip[8] = 64; // TTL
     ip[10] = ip[11] = 0;
-    const uint16_t hc = inet_checksum(ip, info.l3_len);
+    const uint16_t hc = net::inet_checksum(ip, info.l3_len);
     std::memcpy(ip + 10, &hc, 2);
     uint8_t* icmp = f + info.l4_off;
     icmp[0] = 0; // RFC 792: echo reply
     icmp[2] = icmp[3] = 0;
-    const uint16_t c = inet_checksum(icmp, info.l4_len);
+    const uint16_t c = net::inet_checksum(icmp, info.l4_len);
     std::memcpy(icmp + 2, &c, 2);
     set_eth(f, f + 6, local.mac);
     return true;
-}
-
-/// ICMPv6 checksum (RFC 8200 8.1 pseudo-header) of the message at @p icmp for IPv6 header @p ip6.
-uint16_t icmpv6_checksum(const uint8_t* ip6, const uint8_t* icmp, uint32_t len) noexcept {
-    uint32_t sum = rte_raw_cksum(ip6 + 8, 32); // source and destination
-    const uint32_t be_len = rte_cpu_to_be_32(len);
-    const uint32_t be_nh = rte_cpu_to_be_32(58);
-    sum += rte_raw_cksum(&be_len, 4) + rte_raw_cksum(&be_nh, 4);
-    return inet_checksum(icmp, len, sum);
 }
 
 bool answer_icmpv6_echo(const net::local_addrs& local, uint8_t* f,
@@ -79,7 +64,7 @@ bool answer_icmpv6_echo(const net::local_addrs& local, uint8_t* f,
     uint8_t* icmp = f + info.l4_off;
     icmp[0] = 129; // RFC 4443: echo reply
     icmp[2] = icmp[3] = 0;
-    const uint16_t c = icmpv6_checksum(ip6, icmp, info.l4_len);
+    const uint16_t c = net::icmpv6_checksum(ip6, icmp, info.l4_len);
     std::memcpy(icmp + 2, &c, 2);
     set_eth(f, f + 6, local.mac);
     return true;
@@ -121,7 +106,7 @@ bool answer_nd(const net::local_addrs& local, rte_mbuf* m, const net::packet_inf
     icmp[25] = 1;
     std::memcpy(icmp + 26, local.mac, 6);
     icmp[2] = icmp[3] = 0;
-    const uint16_t c = icmpv6_checksum(ip6, icmp, na_len);
+    const uint16_t c = net::icmpv6_checksum(ip6, icmp, na_len);
     std::memcpy(icmp + 2, &c, 2);
     set_eth(f, eth_dst, local.mac);
     return true;
@@ -186,100 +171,6 @@ uint16_t flush(responder& r, std::array<uint32_t, reply_kinds>& by_kind) noexcep
     }
     r.n_out = 0;
     return left;
-}
-
-rte_mbuf* arp_request(rte_mempool* pool, const uint8_t mac[6], const uint8_t sender[4],
-                      const uint8_t target[4]) noexcept {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool);
-    if (m == nullptr) {
-        return nullptr;
-    }
-    auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 60));
-    if (f == nullptr) {
-        rte_pktmbuf_free(m);
-        return nullptr;
-    }
-    std::memset(f, 0, 60);
-    std::memset(f, 0xff, 6);
-    std::memcpy(f + 6, mac, 6);
-    f[12] = 0x08;
-    f[13] = 0x06;
-    static constexpr uint8_t hdr[8] = {0, 1, 0x08, 0x00, 6, 4, 0, 1}; // Ethernet/IPv4, request
-    std::memcpy(f + 14, hdr, 8);
-    std::memcpy(f + 22, mac, 6);
-    std::memcpy(f + 28, sender, 4);
-    std::memcpy(f + 38, target, 4); // target hardware address stays zero
-    return m;
-}
-
-rte_mbuf* neighbour_solicitation(rte_mempool* pool, const uint8_t mac[6], const uint8_t src[16],
-                                 const uint8_t target[16]) noexcept {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool);
-    if (m == nullptr) {
-        return nullptr;
-    }
-    constexpr uint32_t icmp_len = 24 + 8; // header + target, then the source link-layer option
-    auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 14 + 40 + icmp_len));
-    if (f == nullptr) {
-        rte_pktmbuf_free(m);
-        return nullptr;
-    }
-    std::memset(f, 0, 14 + 40 + icmp_len);
-    // RFC 4291 2.7.1 solicited-node group ff02::1:ffXX:XXXX; RFC 2464 7: MAC 33:33 + low 32 bits.
-    uint8_t group[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
-    std::memcpy(group + 13, target + 13, 3);
-    const uint8_t dmac[6] = {0x33, 0x33, group[12], group[13], group[14], group[15]};
-    set_eth(f, dmac, mac);
-    f[12] = 0x86;
-    f[13] = 0xdd;
-    uint8_t* ip = f + 14;
-    ip[0] = 0x60;
-    ip[5] = icmp_len;
-    ip[6] = 58;  // ICMPv6
-    ip[7] = 255; // RFC 4861 7.1.1: hop limit 255
-    std::memcpy(ip + 8, src, 16);
-    std::memcpy(ip + 24, group, 16);
-    uint8_t* icmp = ip + 40;
-    icmp[0] = 135; // neighbour solicitation
-    std::memcpy(icmp + 8, target, 16);
-    icmp[24] = 1; // source link-layer address option, 1 x 8 bytes
-    icmp[25] = 1;
-    std::memcpy(icmp + 26, mac, 6);
-    // RFC 4443 2.3: the checksum covers a pseudo-header (addresses, length, next header 58).
-    const uint32_t pseudo = rte_raw_cksum(ip + 8, 32) + rte_cpu_to_be_16(icmp_len) +
-                            rte_cpu_to_be_16(static_cast<uint16_t>(58));
-    const uint16_t c = inet_checksum(icmp, icmp_len, pseudo);
-    std::memcpy(icmp + 2, &c, 2);
-    return m;
-}
-
-bool neighbour_of(const rte_mbuf* m, const net::packet_info& info, uint8_t* addr,
-                  uint8_t (&mac)[6]) noexcept {
-    if (info.kind == net::packet_kind::arp_request || info.kind == net::packet_kind::arp_reply) {
-        uint8_t buf[28];
-        const auto* a = static_cast<const uint8_t*>(rte_pktmbuf_read(m, info.l4_off, 28, buf));
-        if (a == nullptr) {
-            return false;
-        }
-        std::memcpy(mac, a + 8, 6);   // sender hardware address
-        std::memcpy(addr, a + 14, 4); // sender protocol address
-        return true;
-    }
-    // Neighbour advertisement: the target, and its link-layer address from option type 2.
-    uint8_t buf[96];
-    const uint32_t len = std::min<uint32_t>(info.l4_len, sizeof buf);
-    const auto* h = static_cast<const uint8_t*>(rte_pktmbuf_read(m, info.l4_off, len, buf));
-    if (h == nullptr || len < 24) {
-        return false;
-    }
-    std::memcpy(addr, h + 8, 16);
-    for (uint32_t o = 24; o + 8 <= len && h[o + 1] != 0; o += 8u * h[o + 1]) {
-        if (h[o] == 2 && h[o + 1] == 1) {
-            std::memcpy(mac, h + o + 2, 6);
-            return true;
-        }
-    }
-    return false;
 }
 
 } // namespace logagg::pipeline

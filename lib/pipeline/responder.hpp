@@ -48,23 +48,4 @@ enum class answer_status : uint8_t { queued, rate_limited, failed };
 /// @return how many it refused (freed here; the caller counts them as reply_failed).
 [[nodiscard]] uint16_t flush(responder& r, std::array<uint32_t, reply_kinds>& sent) noexcept;
 
-/// Builds an ARP request "who has @p target, tell @p sender" from @p mac (broadcast) into a new
-/// mbuf from @p pool; with target == sender it is a gratuitous ARP (RFC 5227 announcement).
-/// @return nullptr when the pool is empty.
-[[nodiscard]] rte_mbuf* arp_request(rte_mempool* pool, const uint8_t mac[6],
-                                    const uint8_t sender[4], const uint8_t target[4]) noexcept;
-
-/// Builds an IPv6 neighbour solicitation for @p target from @p src / @p mac to target's
-/// solicited-node multicast group, with our link-layer address option (RFC 4861 4.3).
-/// @return nullptr when the pool is empty.
-[[nodiscard]] rte_mbuf* neighbour_solicitation(rte_mempool* pool, const uint8_t mac[6],
-                                               const uint8_t src[16],
-                                               const uint8_t target[16]) noexcept;
-
-/// What an ARP packet (at @p info.l4_off) or neighbour advertisement teaches: the sender's
-/// address into @p addr (4 or 16 bytes) and its MAC into @p mac. @return false when the frame
-/// carries no usable link-layer address (an advertisement without a target link-layer option).
-[[nodiscard]] bool neighbour_of(const rte_mbuf* m, const net::packet_info& info, uint8_t* addr,
-                                uint8_t (&mac)[6]) noexcept;
-
 } // namespace logagg::pipeline

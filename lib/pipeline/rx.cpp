@@ -8,6 +8,7 @@
 #include <rte_ethdev.h>
 #include <rte_pause.h>
 
+#include "net/neighbour_packets.hpp"
 #include "pipeline/message.hpp"
 
 namespace logagg::pipeline {
@@ -34,6 +35,10 @@ void rx_drain(rx_ctx& rx) noexcept {
     }
 }
 
+// Why whole (~150 lines): the per-frame loop of the RX hot path. Its byte count, burst time and
+// the keep/drop compaction stay in locals across the whole burst, and each frame goes through
+// one chain: classify, reassemble, learn/answer, hand to a worker or drop (counted); helper
+// calls per frame would have to pass that state back and forth.
 void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcept {
     lcore_stats& st = *rx.stats;
     uint16_t n_drop = 0;
@@ -51,8 +56,9 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         }
     }
     uint64_t bytes = 0;
-    const uint64_t burst_tsc = rte_rdtsc(); // one read per burst: the receive time of all of it
-    uint64_t now = burst_tsc;
+    // One TSC read per burst: the receive time of all of it, and the clock of reassembly,
+    // neighbour learning and the reply rate limit.
+    const uint64_t now = rte_rdtsc();
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         bytes += m->pkt_len;
@@ -61,9 +67,6 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
                                  ? net::drop_reason::too_many_segments
                                  : net::classify(m, *rx.ports, opts, info);
         if (r == net::drop_reason::none && info.kind == net::packet_kind::fragment) {
-            if (now == 0) {
-                now = rte_rdtsc();
-            }
             const reassembly_result res = rx.reasm->add(m, info, now, count_frag_drop, &st);
             if (res.datagram == nullptr) {
                 continue; // held, or dropped and counted
@@ -78,14 +81,11 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
             (info.kind == net::packet_kind::arp_reply || info.kind == net::packet_kind::nd_advert ||
              info.kind == net::packet_kind::arp_request)) {
             // What ARP and neighbour advertisements say about a port sink's next hop.
-            if (now == 0) {
-                now = rte_rdtsc();
-            }
             uint8_t addr[16];
             uint8_t mac[6];
             const bool v4 = info.kind != net::packet_kind::nd_advert;
             const bool learned =
-                rx.neighbours != nullptr && neighbour_of(m, info, addr, mac) &&
+                rx.neighbours != nullptr && net::neighbour_of(m, info, addr, mac) &&
                 rx.neighbours->learn(rx.queues[q].port, v4 ? AF_INET : AF_INET6, addr, mac, now);
             if (info.kind != net::packet_kind::arp_request) {
                 if (learned) {
@@ -98,9 +98,6 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         }
         if (r == net::drop_reason::none && info.kind != net::packet_kind::log) {
             // A request to one of our addresses (classify() reports these only with --ip).
-            if (now == 0) {
-                now = rte_rdtsc();
-            }
             const answer_status a = answer(*resp, m, info, now);
             if (a == answer_status::queued) {
                 continue; // counted when the NIC takes it
@@ -120,7 +117,7 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         meta->payload_off = info.payload_off;
         meta->payload_len = info.payload_len;
         meta->dst_port = info.dst_port;
-        meta->rx_tsc = burst_tsc;
+        meta->rx_tsc = now;
         m->l2_len = info.l2_len & 0x7f;
         m->l3_len = info.l3_len & 0x1ff;
         m->l4_len = 8;
@@ -141,7 +138,7 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         rte_pktmbuf_free_bulk(rx.dropped.data(), n_drop);
     }
     if (rx.reasm != nullptr && rx.reasm->pending_datagrams() != 0) {
-        rx.reasm->expire(now != 0 ? now : rte_rdtsc(), count_frag_drop, &st);
+        rx.reasm->expire(now, count_frag_drop, &st);
     }
     if (resp != nullptr && resp->n_out != 0) {
         std::array<uint32_t, reply_kinds> sent{};

@@ -20,9 +20,9 @@
 #include "log/gelf.hpp"
 #include "log/json.hpp"
 #include "pipeline/counters.hpp"
+#include "pipeline/lanes.hpp"
 #include "pipeline/listener.hpp"
 #include "pipeline/message.hpp"
-#include "sink/spec.hpp"
 
 namespace logagg::pipeline {
 
@@ -40,7 +40,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {
     /// Every message as one generated piece (Kafka takes one buffer per message): references
     /// into the packet are copied and counted instead.
     bool contiguous = false;
-    sink::key_field key = sink::key_field::none; ///< emit a key piece before each message
+    key_field key = key_field::none; ///< emit a key piece before each message
     bool unit_open = false; ///< staged descriptors of the current packet await their release
     uint32_t n_staged = 0;
     uint64_t stage_arena_start = 0; ///< arena head when the staged descriptors began

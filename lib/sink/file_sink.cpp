@@ -10,7 +10,7 @@
 
 namespace logagg::sink {
 
-file_sink::file_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+file_sink::file_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
                      std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us,
                      uint64_t stall_at)
     : sink(spec, std::move(rings), std::move(arenas), block),
@@ -33,7 +33,7 @@ util::failure file_sink::start() {
         fmt::print("  sink {}: torn record: cut {} bytes off '{}' (kept {} bytes of whole {} "
                    "records) into '{}'\n",
                    spec_.name, t.cut, t.path, t.kept,
-                   t.framing == framing_kind::octet ? "octet-counted" : "LF-terminated",
+                   t.framing == config::framing_kind::octet ? "octet-counted" : "LF-terminated",
                    t.torn_path);
     }
     if (r.scanned != 0 && r.torn.empty()) {

@@ -20,7 +20,7 @@ public:
     /// @param delay_us testing only: sleep this long after each write (0 in production)
     /// @param stall_at testing only: stop mid-write at this byte of the output
     ///                 (segment_writer::test_stall_at; UINT64_MAX in production)
-    file_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+    file_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
               std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us = 0,
               uint64_t stall_at = UINT64_MAX);
 

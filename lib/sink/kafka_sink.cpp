@@ -16,8 +16,8 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 
+#include "config/kafka_conf.hpp"
 #include "sink/detail/kafka_stats.hpp"
-#include "sink/kafka_conf.hpp"
 #include "util/json_text.hpp"
 
 namespace logagg::sink {
@@ -92,7 +92,7 @@ constexpr int finish_flush_ms = 1000;
 
 } // namespace
 
-kafka_sink::kafka_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+kafka_sink::kafka_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
                        std::vector<pipeline::gen_arena*> arenas, bool block)
     : sink(spec, std::move(rings), std::move(arenas), block) {
     // One byte per record slot of the queue: at most capacity() records are queued, so
@@ -119,7 +119,7 @@ util::failure kafka_sink::start() {
     bool debug = false;
     // The parser checked every property on a scratch configuration: an error here is one
     // librdkafka found only now, still the user's settings.
-    if (std::string e = kafka_configure(conf, spec_, q_.capacity(), debug); !e.empty()) {
+    if (std::string e = config::kafka_configure(conf, spec_, q_.capacity(), debug); !e.empty()) {
         rd_kafka_conf_destroy(conf);
         return util::usage_failure(fmt::format("--sink {}: {}", spec_.name, e));
     }
@@ -170,15 +170,7 @@ util::failure kafka_sink::start() {
 }
 
 void kafka_sink::log_error(const char* what, const char* detail) noexcept {
-    uint64_t held = 0;
-    if (!limiter_.allow(held)) {
-        return;
-    }
-    fmt::print(stderr, "logagg: sink {}: {}: {}", spec_.name, what, detail);
-    if (held != 0) {
-        fmt::print(stderr, " [{} similar errors not shown]", held);
-    }
-    fmt::print(stderr, "\n");
+    limiter_.error("sink {}: {}: {}", spec_.name, what, detail);
 }
 
 void kafka_sink::on_delivery(rd_kafka_s* /*rk*/, const rd_kafka_message_s* m, void* opaque) {

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "sink/sink.hpp"
-#include "util/log_limiter.hpp"
+#include "util/log.hpp"
 
 struct rd_kafka_s;
 struct rd_kafka_topic_s;
@@ -39,7 +39,7 @@ namespace logagg::sink {
 class kafka_sink final : public sink {
 public:
     /// Control plane: allocates the completion array (one byte per record slot).
-    kafka_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+    kafka_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
                std::vector<pipeline::gen_arena*> arenas, bool block);
     ~kafka_sink() override;
 

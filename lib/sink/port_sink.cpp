@@ -16,7 +16,7 @@
 
 #include "net/checksum.hpp"
 #include "net/mbuf_checksum.hpp"
-#include "pipeline/responder.hpp"
+#include "net/neighbour_packets.hpp"
 #include "util/json_text.hpp"
 
 namespace logagg::sink {
@@ -33,7 +33,7 @@ constexpr uint64_t neighbour_ttl_s = 60;
 
 } // namespace
 
-port_sink::port_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+port_sink::port_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
                      std::vector<pipeline::gen_arena*> arenas, bool block, const port_tx& tx)
     : sink(spec, std::move(rings), std::move(arenas), block), tx_(tx) {
     hdr_len_ = eth_len + (spec_.family == AF_INET ? 20u : 40u) + udp_len;
@@ -75,7 +75,7 @@ util::failure port_sink::start() {
 
 uint32_t port_sink::framed(uint64_t i) const noexcept {
     const queued_record& r = q_.rec(i);
-    return r.dropped != 0 ? 0 : r.bytes + framing_overhead(spec_.framing, r.bytes);
+    return r.dropped != 0 ? 0 : r.bytes + config::framing_overhead(spec_.framing, r.bytes);
 }
 
 bool port_sink::append_gen(datagram& d, const char* p, uint32_t len) noexcept {
@@ -164,7 +164,7 @@ bool port_sink::build(datagram& d) noexcept {
             break;
         }
         bool ok = true;
-        if (spec_.framing == framing_kind::octet) {
+        if (spec_.framing == config::framing_kind::octet) {
             char prefix[12];
             const int n = std::snprintf(prefix, sizeof prefix, "%u ", r.bytes);
             ok = append_gen(d, prefix, static_cast<uint32_t>(n));
@@ -180,7 +180,7 @@ bool port_sink::build(datagram& d) noexcept {
                 ok = ok && append_gen(d, p, len);
                 lf_in_packet = false;
             });
-        if (ok && spec_.framing == framing_kind::lf) {
+        if (ok && spec_.framing == config::framing_kind::lf) {
             if (lf_in_packet && RTE_MBUF_CLONED(d.tail)) {
                 d.tail->data_len = static_cast<uint16_t>(d.tail->data_len + 1); // its own LF
                 d.head->pkt_len += 1;
@@ -313,8 +313,8 @@ void port_sink::solicit(uint64_t now_tsc) noexcept {
     next_solicit_tsc_ = now_tsc + solicit_tsc_;
     rte_mbuf* m =
         spec_.family == AF_INET
-            ? pipeline::arp_request(tx_.pool, tx_.src_mac, tx_.src_addr, tx_.next_hop->addr)
-            : pipeline::neighbour_solicitation(tx_.pool, tx_.src_mac, tx_.src_addr,
+            ? net::arp_request(tx_.pool, tx_.src_mac, tx_.src_addr, tx_.next_hop->addr)
+            : net::neighbour_solicitation(tx_.pool, tx_.src_mac, tx_.src_addr,
                                                tx_.next_hop->addr);
     if (m == nullptr) {
         ++no_mbufs_;

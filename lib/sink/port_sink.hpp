@@ -42,7 +42,7 @@ struct port_tx {
 /// --sink port:PORT,dst=IP:PORT,...
 class port_sink final : public sink {
 public:
-    port_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+    port_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
               std::vector<pipeline::gen_arena*> arenas, bool block, const port_tx& tx);
     ~port_sink() override;
 

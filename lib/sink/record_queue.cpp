@@ -108,7 +108,8 @@ bool record_queue::make_room(uint32_t cost) noexcept {
     uint64_t i = std::max(drop_cursor_, sent_);
     // Drop nothing when even every waiting record would not make room (in flight, or too big).
     uint64_t freeable = 0;
-    for (uint64_t k = i; k < tail_ && pinned_ - exempt_ - freeable + cost > lim_.buffer_bytes; ++k) {
+    for (uint64_t k = i; k < tail_ && pinned_ - exempt_ - freeable + cost > lim_.buffer_bytes;
+         ++k) {
         const queued_record& r = recs_[k & rec_mask_];
         freeable += r.dropped == 0 ? r.cost : 0;
     }
@@ -282,7 +283,8 @@ void record_queue::time(uint64_t from, uint64_t to) noexcept {
     }
 }
 
-record_queue::totals record_queue::release(uint64_t upto, framing_kind f, bool timed) noexcept {
+record_queue::totals record_queue::release(uint64_t upto, config::framing_kind f,
+                                           bool timed) noexcept {
     totals t;
     const bool timing = timed && meta_off_ >= 0;
     const uint64_t now = timing ? rte_rdtsc() : 0;
@@ -297,7 +299,7 @@ record_queue::totals record_queue::release(uint64_t upto, framing_kind f, bool t
             }
             ++t.records;
             t.bytes += r.bytes;
-            t.framed += r.bytes + framing_overhead(f, r.bytes);
+            t.framed += r.bytes + config::framing_overhead(f, r.bytes);
             if (timing) {
                 time_one(r, now);
             }
@@ -326,7 +328,7 @@ record_queue::totals record_queue::release(uint64_t upto, framing_kind f, bool t
     return t;
 }
 
-void record_queue::confirm(uint64_t upto, framing_kind f, bool timed_already) noexcept {
+void record_queue::confirm(uint64_t upto, config::framing_kind f, bool timed_already) noexcept {
     const totals t = release(upto, f, !timed_already);
     if (t.records != 0) {
         stats_.delivered.add(t.records);
@@ -335,7 +337,7 @@ void record_queue::confirm(uint64_t upto, framing_kind f, bool timed_already) no
 }
 
 void record_queue::settle(uint64_t upto, uint64_t delivered, uint64_t delivered_bytes,
-                          pipeline::sink_drop why, framing_kind f) noexcept {
+                          pipeline::sink_drop why, config::framing_kind f) noexcept {
     const totals t = release(upto, f, true);
     const uint64_t ok = std::min(delivered, t.records);
     if (ok != 0) {
@@ -349,7 +351,7 @@ void record_queue::settle(uint64_t upto, uint64_t delivered, uint64_t delivered_
 }
 
 void record_queue::drop_front(uint64_t upto, pipeline::sink_drop why) noexcept {
-    const totals t = release(upto, framing_kind::none, false); // not delivered: not timed
+    const totals t = release(upto, config::framing_kind::none, false); // not delivered: not timed
     if (t.records != 0) {
         stats_.drop(why, t.records, t.bytes);
     }

@@ -22,9 +22,9 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "config/sink_spec.hpp"
 #include "pipeline/counters.hpp"
 #include "pipeline/message.hpp"
-#include "sink/spec.hpp"
 
 namespace logagg::sink {
 
@@ -161,7 +161,7 @@ public:
     /// Releases records [head, @p upto) (packet references and arena bytes go back), counting
     /// the live ones delivered with their bytes plus their framing @p f, and timing them into
     /// the latency histogram unless @p timed_already (see time()).
-    void confirm(uint64_t upto, framing_kind f, bool timed_already = false) noexcept;
+    void confirm(uint64_t upto, config::framing_kind f, bool timed_already = false) noexcept;
 
     /// Times the live records [@p from, @p to) into the latency histogram now: for sinks that
     /// know a record was delivered before they release it (TCP's replay window).
@@ -170,7 +170,7 @@ public:
     /// Releases records [head, @p upto) of which @p delivered (with @p delivered_bytes, framing
     /// included) reached the backend and the other live ones are dropped under @p why.
     void settle(uint64_t upto, uint64_t delivered, uint64_t delivered_bytes,
-                pipeline::sink_drop why, framing_kind f) noexcept;
+                pipeline::sink_drop why, config::framing_kind f) noexcept;
 
     /// Drops the live records of [head, @p upto) under @p why (counted), then releases them.
     void drop_front(uint64_t upto, pipeline::sink_drop why) noexcept;
@@ -211,7 +211,7 @@ private:
         uint64_t bytes = 0;   ///< their message bytes
         uint64_t framed = 0;  ///< ... with the framing of the release call
     };
-    totals release(uint64_t upto, framing_kind f, bool timed) noexcept;
+    totals release(uint64_t upto, config::framing_kind f, bool timed) noexcept;
     void time_one(const queued_record& r, uint64_t now) noexcept;
     void free_pending() noexcept;
     void keep(source& s, const queued_record& r, const pipeline::msg_desc* d) noexcept;

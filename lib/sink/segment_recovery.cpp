@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane (recovery at start-up); write_sink_state() also on the sink's lcore.
 #include "sink/segment_recovery.hpp"
+#include "util/unique_fd.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -29,19 +30,6 @@ constexpr std::string_view state_magic = "logagg-file-sink-state 1";
 [[nodiscard]] std::string err_text(int err) {
     return std::strerror(err);
 }
-
-/// Closes a descriptor at scope exit.
-struct fd_guard {
-    int fd = -1;
-    explicit fd_guard(int f) : fd(f) {}
-    ~fd_guard() {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-};
 
 /// pread of exactly @p n bytes (short only at EOF). @return bytes read, or -1 (errno set).
 ssize_t pread_full(int fd, char* buf, std::size_t n, uint64_t off) {
@@ -151,16 +139,17 @@ int64_t octet_whole_end(int fd, uint64_t size, std::vector<char>& buf) {
 }
 
 /// The end of the whole records of an open file. @return -1 on a read error (errno set).
-int64_t whole_end(int fd, uint64_t size, framing_kind f) {
+int64_t whole_end(int fd, uint64_t size, config::framing_kind f) {
     std::vector<char> buf(io_chunk);
-    return f == framing_kind::octet ? octet_whole_end(fd, size, buf) : lf_whole_end(fd, size, buf);
+    return f == config::framing_kind::octet ? octet_whole_end(fd, size, buf)
+                                            : lf_whole_end(fd, size, buf);
 }
 
 /// True when the file at @p path holds exactly the bytes [from, from + n) of @p src_fd.
 [[nodiscard]] bool same_bytes(const std::string& path, int src_fd, uint64_t from, uint64_t n) {
-    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    util::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st {};
-    if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+    if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
         static_cast<uint64_t>(st.st_size) != n) {
         return false;
     }
@@ -168,7 +157,7 @@ int64_t whole_end(int fd, uint64_t size, framing_kind f) {
     std::vector<char> b(io_chunk);
     for (uint64_t off = 0; off < n;) {
         const auto k = static_cast<std::size_t>(std::min<uint64_t>(io_chunk, n - off));
-        if (pread_full(fd.fd, a.data(), k, off) != static_cast<ssize_t>(k) ||
+        if (pread_full(fd.get(), a.data(), k, off) != static_cast<ssize_t>(k) ||
             pread_full(src_fd, b.data(), k, from + off) != static_cast<ssize_t>(k) ||
             std::memcmp(a.data(), b.data(), k) != 0) {
             return false;
@@ -187,11 +176,11 @@ int64_t whole_end(int fd, uint64_t size, framing_kind f) {
 }
 
 [[nodiscard]] int fsync_dir(const std::string& dir) {
-    fd_guard d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (d.fd < 0) {
+    util::unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (d.get() < 0) {
         return errno;
     }
-    return ::fsync(d.fd) == 0 ? 0 : errno;
+    return ::fsync(d.get()) == 0 ? 0 : errno;
 }
 
 [[nodiscard]] bool all_digits(std::string_view s) noexcept {
@@ -218,8 +207,8 @@ bool is_segment_name(std::string_view n) noexcept {
            all_digits(seq);
 }
 
-uint64_t whole_records_prefix(std::string_view data, framing_kind f) noexcept {
-    if (f != framing_kind::octet) {
+uint64_t whole_records_prefix(std::string_view data, config::framing_kind f) noexcept {
+    if (f != config::framing_kind::octet) {
         const std::size_t lf = data.rfind('\n');
         return lf == std::string_view::npos ? 0 : lf + 1;
     }
@@ -245,25 +234,27 @@ uint64_t whole_records_prefix(std::string_view data, framing_kind f) noexcept {
     return pos;
 }
 
-int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path, framing_kind f,
-                     bool open, const char* segment) noexcept {
+int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path,
+                     config::framing_kind f, bool open, const char* segment) noexcept {
     char text[512];
     const int len = std::snprintf(text, sizeof text, "%.*s\nframing %s\n%s %s\n",
                                   static_cast<int>(state_magic.size()), state_magic.data(),
-                                  f == framing_kind::octet ? "octet" : "lf",
+                                  f == config::framing_kind::octet ? "octet" : "lf",
                                   open ? "open" : "closed", segment[0] != '\0' ? segment : "-");
     if (len < 0 || static_cast<std::size_t>(len) >= sizeof text) {
         return ENAMETOOLONG;
     }
-    const int fd = ::open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return errno;
-    }
     int err = 0;
-    if (!write_full(fd, text, static_cast<std::size_t>(len)) || ::fdatasync(fd) != 0) {
-        err = errno;
-    }
-    ::close(fd);
+    {
+        const util::unique_fd fd(::open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (!fd.valid()) {
+            return errno;
+        }
+        if (!write_full(fd.get(), text, static_cast<std::size_t>(len)) ||
+            ::fdatasync(fd.get()) != 0) {
+            err = errno;
+        }
+    } // closed before the rename
     if (err == 0 && ::rename(tmp_path, state_path) != 0) {
         err = errno;
     }
@@ -276,15 +267,15 @@ int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path, f
 sink_state read_sink_state(const std::string& dir, std::string& error, std::string& note) {
     sink_state st;
     const std::string path = dir + "/" + std::string(state_file_name);
-    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.fd < 0) {
+    util::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
         if (errno != ENOENT) {
             error = fmt::format("cannot read '{}': {}", path, err_text(errno));
         }
         return st;
     }
     char buf[1024];
-    const ssize_t r = pread_full(fd.fd, buf, sizeof buf, 0);
+    const ssize_t r = pread_full(fd.get(), buf, sizeof buf, 0);
     if (r < 0) {
         error = fmt::format("cannot read '{}': {}", path, err_text(errno));
         return st;
@@ -307,9 +298,9 @@ sink_state read_sink_state(const std::string& dir, std::string& error, std::stri
         return bad("is not a state file this logagg writes");
     }
     if (lines[1] == "framing lf") {
-        st.framing = framing_kind::lf;
+        st.framing = config::framing_kind::lf;
     } else if (lines[1] == "framing octet") {
-        st.framing = framing_kind::octet;
+        st.framing = config::framing_kind::octet;
     } else {
         return bad("names no framing");
     }
@@ -333,21 +324,22 @@ sink_state read_sink_state(const std::string& dir, std::string& error, std::stri
     return st;
 }
 
-std::string recover_segment(const std::string& path, framing_kind f, torn_segment& out, bool& cut) {
+std::string recover_segment(const std::string& path, config::framing_kind f, torn_segment& out,
+                            bool& cut) {
     cut = false;
-    fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd.fd < 0) {
+    util::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) {
         return fmt::format("cannot open segment '{}': {}", path, err_text(errno));
     }
     struct stat st {};
-    if (::fstat(fd.fd, &st) != 0) {
+    if (::fstat(fd.get(), &st) != 0) {
         return fmt::format("cannot stat segment '{}': {}", path, err_text(errno));
     }
     if (!S_ISREG(st.st_mode)) {
         return {}; // not a file the writer made: left alone
     }
     const auto size = static_cast<uint64_t>(st.st_size);
-    const int64_t end = whole_end(fd.fd, size, f);
+    const int64_t end = whole_end(fd.get(), size, f);
     if (end < 0) {
         return fmt::format("cannot read segment '{}': {}", path, err_text(errno));
     }
@@ -367,36 +359,36 @@ std::string recover_segment(const std::string& path, framing_kind f, torn_segmen
             if (errno != ENOENT) {
                 return fmt::format("cannot stat '{}': {}", torn, err_text(errno));
             }
-            fd_guard out_fd(
+            util::unique_fd out_fd(
                 ::open(torn.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
-            if (out_fd.fd < 0) {
+            if (out_fd.get() < 0) {
                 return fmt::format("cannot create '{}': {}", torn, err_text(errno));
             }
             std::vector<char> buf(io_chunk);
             for (uint64_t off = keep; off < size;) {
                 const auto want =
                     static_cast<std::size_t>(std::min<uint64_t>(io_chunk, size - off));
-                const ssize_t r = pread_full(fd.fd, buf.data(), want, off);
+                const ssize_t r = pread_full(fd.get(), buf.data(), want, off);
                 if (r != static_cast<ssize_t>(want)) {
                     const int e = r < 0 ? errno : EIO;
                     ::unlink(torn.c_str());
                     return fmt::format("cannot read segment '{}': {}", path, err_text(e));
                 }
-                if (!write_full(out_fd.fd, buf.data(), want)) {
+                if (!write_full(out_fd.get(), buf.data(), want)) {
                     const int e = errno;
                     ::unlink(torn.c_str());
                     return fmt::format("cannot write '{}': {}", torn, err_text(e));
                 }
                 off += want;
             }
-            if (::fsync(out_fd.fd) != 0) {
+            if (::fsync(out_fd.get()) != 0) {
                 const int e = errno;
                 ::unlink(torn.c_str());
                 return fmt::format("cannot sync '{}': {}", torn, err_text(e));
             }
             break;
         }
-        if (same_bytes(torn, fd.fd, keep, n)) {
+        if (same_bytes(torn, fd.get(), keep, n)) {
             break; // an earlier recovery wrote it and stopped before cutting the segment
         }
         if (k == 1000) {
@@ -406,16 +398,16 @@ std::string recover_segment(const std::string& path, framing_kind f, torn_segmen
     if (const int e = fsync_dir(parent_of(torn)); e != 0) {
         return fmt::format("cannot sync the directory of '{}': {}", torn, err_text(e));
     }
-    fd_guard wfd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (wfd.fd < 0) {
+    util::unique_fd wfd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (wfd.get() < 0) {
         return fmt::format("cannot open segment '{}' to cut it back to {} bytes: {}", path, keep,
                            err_text(errno));
     }
-    if (::ftruncate(wfd.fd, static_cast<off_t>(keep)) != 0) {
+    if (::ftruncate(wfd.get(), static_cast<off_t>(keep)) != 0) {
         return fmt::format("cannot cut segment '{}' back to {} bytes: {}", path, keep,
                            err_text(errno));
     }
-    if (::fsync(wfd.fd) != 0) {
+    if (::fsync(wfd.get()) != 0) {
         return fmt::format("cannot sync segment '{}': {}", path, err_text(errno));
     }
     out.path = path;
@@ -427,7 +419,7 @@ std::string recover_segment(const std::string& path, framing_kind f, torn_segmen
     return {};
 }
 
-recovery_report recover_directory(const std::string& dir, framing_kind configured) {
+recovery_report recover_directory(const std::string& dir, config::framing_kind configured) {
     recovery_report rep;
     const sink_state state = read_sink_state(dir, rep.error, rep.note);
     if (!rep.error.empty()) {
@@ -471,7 +463,7 @@ recovery_report recover_directory(const std::string& dir, framing_kind configure
         rep.note = fmt::format("no {} in '{}'", state_file_name, dir);
     }
     for (const std::string& n : names) {
-        framing_kind f = configured;
+        config::framing_kind f = configured;
         if (state.valid) {
             if (n == state.segment && state.open) {
                 f = state.framing; // the framing it was written with
@@ -491,14 +483,14 @@ recovery_report recover_directory(const std::string& dir, framing_kind configure
         }
     }
     // Every segment is whole now: say so, so that the next start checks nothing of this.
-    fd_guard dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dfd.fd < 0) {
+    util::unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dfd.get() < 0) {
         rep.error = fmt::format("cannot open directory '{}': {}", dir, err_text(errno));
         return rep;
     }
     const std::string state_path = dir + "/" + std::string(state_file_name);
     const std::string tmp_path = state_path + ".tmp";
-    if (const int e = write_sink_state(dfd.fd, state_path.c_str(), tmp_path.c_str(), configured,
+    if (const int e = write_sink_state(dfd.get(), state_path.c_str(), tmp_path.c_str(), configured,
                                        false, rep.newest.c_str());
         e != 0) {
         rep.error = fmt::format("cannot write '{}': {}", state_path, err_text(e));

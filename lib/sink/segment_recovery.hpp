@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sink/spec.hpp"
+#include "config/sink_spec.hpp"
 
 namespace logagg::sink {
 
@@ -32,13 +32,13 @@ inline constexpr std::string_view torn_suffix = ".torn";
 /// The bytes of @p data that form whole records under @p f, from the start: LF framing ends
 /// after the last LF; octet counting walks `LEN SP MSG` frames (LEN: a non-zero digit and at most
 /// 9 more) and stops at the first frame that is incomplete or malformed. Pure.
-[[nodiscard]] uint64_t whole_records_prefix(std::string_view data, framing_kind f) noexcept;
+[[nodiscard]] uint64_t whole_records_prefix(std::string_view data, config::framing_kind f) noexcept;
 
 /// What the state file says (see docs/sinks.md, "Crash recovery").
 struct sink_state {
-    bool valid = false;                      ///< the file exists and parses
-    framing_kind framing = framing_kind::lf; ///< framing of the segment named below
-    bool open = false;                       ///< a segment was being written (no clean stop since)
+    bool valid = false;                                      ///< the file exists and parses
+    config::framing_kind framing = config::framing_kind::lf; ///< framing of the segment named below
+    bool open = false;   ///< a segment was being written (no clean stop since)
     std::string segment; ///< open: that segment; closed: the newest whole one ("" if none)
 };
 
@@ -46,8 +46,8 @@ struct sink_state {
 /// the directory): @p open says whether @p segment (a name, may be empty when closed) is being
 /// written. Used by the writer on its lcore: no allocation (paths are given, the text is built
 /// in a stack buffer). @p dir_fd is the directory, open. @return 0 or an errno value.
-int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path, framing_kind f,
-                     bool open, const char* segment) noexcept;
+int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path,
+                     config::framing_kind f, bool open, const char* segment) noexcept;
 
 /// Reads DIR/.logagg-state. A missing file gives valid == false and an empty @p error; an
 /// unreadable one sets @p error (naming the path); one that does not parse gives valid == false
@@ -61,7 +61,7 @@ struct torn_segment {
     std::string torn_path; ///< the file that holds the cut bytes
     uint64_t kept = 0;     ///< the segment's size now: its whole records
     uint64_t cut = 0;      ///< bytes moved to torn_path
-    framing_kind framing = framing_kind::lf;
+    config::framing_kind framing = config::framing_kind::lf;
 };
 
 /// Checks one segment file and, when it ends in a torn record, copies the bytes after its last
@@ -69,7 +69,7 @@ struct torn_segment {
 /// whole records (fsynced). Idempotent: a segment that ends on a record boundary is not touched
 /// (not even opened for writing); a `.torn` file that a crash left holding exactly these bytes
 /// is reused. @return an error message naming the path, or empty. @p cut is set when it cut.
-[[nodiscard]] std::string recover_segment(const std::string& path, framing_kind f,
+[[nodiscard]] std::string recover_segment(const std::string& path, config::framing_kind f,
                                           torn_segment& out, bool& cut);
 
 /// What start-up recovery of one directory found and did.
@@ -95,6 +95,7 @@ struct recovery_report {
 /// (with @p configured framing: a writer that kept no state); without a usable state file, every
 /// segment (@p configured framing). Files that are not segments are left alone. Then records
 /// the directory as clean (the newest segment whole). Control plane.
-[[nodiscard]] recovery_report recover_directory(const std::string& dir, framing_kind configured);
+[[nodiscard]] recovery_report recover_directory(const std::string& dir,
+                                                config::framing_kind configured);
 
 } // namespace logagg::sink

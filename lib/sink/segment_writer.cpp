@@ -28,7 +28,7 @@ namespace {
 
 } // namespace
 
-segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes, framing_kind framing)
+segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes, config::framing_kind framing)
     : dir_(std::move(dir)), rotate_bytes_(rotate_bytes), framing_(framing),
       state_path_(dir_ + "/" + std::string(state_file_name)),
       state_tmp_path_(state_path_ + ".tmp") {}
@@ -72,18 +72,10 @@ recovery_report segment_writer::recover() {
 }
 
 void segment_writer::report(const char* what, int err, const char* consequence) noexcept {
-    uint64_t held_back = 0;
-    if (!limiter_.allow(held_back)) {
-        return;
-    }
     const std::string& where = path_.empty() ? dir_ : path_;
-    fmt::print(stderr, "logagg: file sink: {} '{}': {}; {}", what, where, std::strerror(err),
-               consequence != nullptr ? consequence
-                                      : "messages dropped (sinks[].dropped.write_error)");
-    if (held_back != 0) {
-        fmt::print(stderr, " [{} similar errors not shown]", held_back);
-    }
-    fmt::print(stderr, "\n");
+    limiter_.error("file sink: {} '{}': {}; {}", what, where, std::strerror(err),
+                   consequence != nullptr ? consequence
+                                          : "messages dropped (sinks[].dropped.write_error)");
 }
 
 bool segment_writer::open_segment() noexcept {

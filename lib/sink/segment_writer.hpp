@@ -14,9 +14,9 @@
 #include <span>
 #include <string>
 
+#include "config/sink_spec.hpp"
 #include "sink/segment_recovery.hpp"
-#include "sink/spec.hpp"
-#include "util/log_limiter.hpp"
+#include "util/log.hpp"
 
 namespace logagg::sink {
 
@@ -35,7 +35,8 @@ public:
     /// @param dir          directory for the segments (created by prepare())
     /// @param rotate_bytes a segment never exceeds this, unless one message alone is larger
     /// @param framing      how the messages are framed (recorded for recovery)
-    segment_writer(std::string dir, uint64_t rotate_bytes, framing_kind framing = framing_kind::lf);
+    segment_writer(std::string dir, uint64_t rotate_bytes,
+                   config::framing_kind framing = config::framing_kind::lf);
     ~segment_writer();
     segment_writer(const segment_writer&) = delete;
     segment_writer& operator=(const segment_writer&) = delete;
@@ -80,7 +81,7 @@ private:
 
     std::string dir_;
     uint64_t rotate_bytes_;
-    framing_kind framing_;
+    config::framing_kind framing_;
     std::string path_;
     std::string state_path_;     ///< DIR/.logagg-state
     std::string state_tmp_path_; ///< written, then renamed over state_path_

@@ -16,7 +16,7 @@ constexpr char newline = '\n';
 /// Queue slots for a buffer bound: enough that the byte bound, not the slot count, limits a
 /// queue of small records. Why 1/128 of the buffer: the smallest record pins at least one
 /// 2 KiB mbuf, so this leaves slack for records that share a packet.
-[[nodiscard]] queue_limits limits_of(const sink_spec& s, bool block) {
+[[nodiscard]] queue_limits limits_of(const config::sink_spec& s, bool block) {
     queue_limits l;
     l.buffer_bytes = s.buffer_bytes;
     l.max_records = static_cast<uint32_t>(
@@ -28,7 +28,7 @@ constexpr char newline = '\n';
 
 } // namespace
 
-sink::sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+sink::sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
            std::vector<pipeline::gen_arena*> arenas, bool block)
     : spec_(spec), q_(std::move(rings), std::move(arenas), limits_of(spec, block), stats_) {
     age_tsc_ = static_cast<uint64_t>(static_cast<double>(spec_.batch.max_age_us) *
@@ -82,7 +82,7 @@ void iov_batch::push(const char* p, std::size_t len) noexcept {
     iov_[n_iov_++] = iovec{const_cast<char*>(p), len};
 }
 
-bool iov_batch::add(const record_queue& q, uint64_t i, framing_kind f) noexcept {
+bool iov_batch::add(const record_queue& q, uint64_t i, config::framing_kind f) noexcept {
     const queued_record& r = q.rec(i);
     // Worst case: every packet piece in every segment, plus a prefix and a LF.
     uint32_t need = 2;
@@ -94,7 +94,7 @@ bool iov_batch::add(const record_queue& q, uint64_t i, framing_kind f) noexcept 
         return false;
     }
     uint32_t size = r.bytes;
-    if (f == framing_kind::octet) {
+    if (f == config::framing_kind::octet) {
         char* p = &prefix_[prefix_used_];
         const auto res = std::to_chars(p, p + 11, r.bytes);
         *res.ptr = ' ';
@@ -113,7 +113,7 @@ bool iov_batch::add(const record_queue& q, uint64_t i, framing_kind f) noexcept 
         push(p, len);
         end = p + len;
     });
-    if (f == framing_kind::lf) {
+    if (f == config::framing_kind::lf) {
         // The record's own LF when it sits right behind it (push() then merges it into the same
         // iovec), else a shared constant LF.
         push(lf && end != nullptr ? end : &newline, 1);

@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "config/sink_spec.hpp"
 #include "pipeline/counters.hpp"
 #include "sink/record_queue.hpp"
-#include "sink/spec.hpp"
 #include "util/failure.hpp"
 
 namespace logagg::sink {
@@ -30,7 +30,7 @@ public:
     /// @param rings  one SPSC ring per worker (owned by the runtime)
     /// @param arenas the matching worker lanes' arenas
     /// @param block  --on-sink-full block (stop taking records rather than drop them)
-    sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+    sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
          std::vector<pipeline::gen_arena*> arenas, bool block);
     virtual ~sink();
     sink(const sink&) = delete;
@@ -63,7 +63,7 @@ public:
     [[nodiscard]] virtual std::string report_json() const { return {}; }
     [[nodiscard]] virtual std::string report_text() const { return {}; }
 
-    [[nodiscard]] const sink_spec& spec() const noexcept { return spec_; }
+    [[nodiscard]] const config::sink_spec& spec() const noexcept { return spec_; }
     [[nodiscard]] const pipeline::sink_stats& stats() const noexcept { return stats_; }
     /// Records and bytes held by the sink now (queued, waiting or in flight).
     [[nodiscard]] uint64_t queued() const noexcept { return q_.tail() - q_.head(); }
@@ -81,7 +81,7 @@ protected:
     /// IOV_MAX iovecs); dropped records are skipped. @return the index after the last one taken.
     uint64_t fill_batch(iov_batch& b, uint64_t first) const noexcept;
 
-    sink_spec spec_;
+    config::sink_spec spec_;
     pipeline::sink_stats stats_;
     record_queue q_;
     bool draining_ = false;
@@ -94,7 +94,7 @@ class iov_batch {
 public:
     /// Adds record @p i of @p q with @p f framing. @return false (nothing added) when its
     /// iovecs might not fit; the batch is then full.
-    bool add(const record_queue& q, uint64_t i, framing_kind f) noexcept;
+    bool add(const record_queue& q, uint64_t i, config::framing_kind f) noexcept;
 
     void clear() noexcept {
         n_iov_ = 0;

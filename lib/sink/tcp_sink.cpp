@@ -56,7 +56,7 @@ constexpr unsigned user_timeout_ms = 60'000;
 
 } // namespace
 
-tcp_sink::tcp_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+tcp_sink::tcp_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
                    std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us)
     : sink(spec, std::move(rings), std::move(arenas), block), replay_bytes_(spec.replay_bytes),
       delay_us_(delay_us) {
@@ -78,8 +78,8 @@ util::failure tcp_sink::start() {
     const std::string port = std::to_string(spec_.tcp_port);
     const int rc = getaddrinfo(spec_.host.c_str(), port.c_str(), &hints, &res);
     if (rc != 0 || res == nullptr) {
-        std::string text = fmt::format("--sink {}: cannot resolve '{}': {}", spec_.name,
-                                       spec_.host, gai_strerror(rc));
+        std::string text = fmt::format("--sink {}: cannot resolve '{}': {}", spec_.name, spec_.host,
+                                       gai_strerror(rc));
         // The name does not exist: the user's input. A resolver that cannot answer now
         // (EAI_AGAIN, EAI_FAIL, ...) is the host's trouble.
         return rc == EAI_NONAME ? util::usage_failure(std::move(text))
@@ -104,19 +104,8 @@ util::failure tcp_sink::start() {
 }
 
 void tcp_sink::report(const char* what, int err) noexcept {
-    const uint64_t now = rte_rdtsc();
-    if (last_report_tsc_ != 0 && now - last_report_tsc_ < ms_to_tsc(10'000)) {
-        ++suppressed_;
-        return;
-    }
-    last_report_tsc_ = now;
-    fmt::print(stderr, "logagg: sink {}: {} {}: {}; records are kept (up to buffer=) and resent",
-               spec_.name, what, where_, std::strerror(err));
-    if (suppressed_ != 0) {
-        fmt::print(stderr, " [{} similar errors not shown]", suppressed_);
-        suppressed_ = 0;
-    }
-    fmt::print(stderr, "\n");
+    limiter_.error("sink {}: {} {}: {}; records are kept (up to buffer=) and resent", spec_.name,
+                   what, where_, std::strerror(err));
 }
 
 void tcp_sink::connect_now(uint64_t now_tsc) noexcept {
@@ -218,7 +207,7 @@ void tcp_sink::disconnect(uint64_t now_tsc, int err, const char* what) noexcept 
 
 uint32_t tcp_sink::framed(uint64_t i) const noexcept {
     const queued_record& r = q_.rec(i);
-    return r.dropped != 0 ? 0 : r.bytes + framing_overhead(spec_.framing, r.bytes);
+    return r.dropped != 0 ? 0 : r.bytes + config::framing_overhead(spec_.framing, r.bytes);
 }
 
 uint32_t tcp_sink::cost(uint64_t i) const noexcept {

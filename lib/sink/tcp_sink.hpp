@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sink/sink.hpp"
+#include "util/log.hpp"
 
 namespace logagg::sink {
 
@@ -34,7 +35,7 @@ inline constexpr uint64_t replay_cost_factor = 8;
 class tcp_sink final : public sink {
 public:
     /// @param delay_us testing only: sleep this long after each write (0 in production)
-    tcp_sink(const sink_spec& spec, std::vector<rte_ring*> rings,
+    tcp_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
              std::vector<pipeline::gen_arena*> arenas, bool block, uint32_t delay_us = 0);
     ~tcp_sink() override;
 
@@ -87,8 +88,7 @@ private:
     uint64_t replay_bytes_ = 0;
     uint64_t resent_ = 0;
     uint32_t delay_us_ = 0;
-    uint64_t last_report_tsc_ = 0;
-    uint64_t suppressed_ = 0;
+    util::log_limiter limiter_; ///< connection errors: one line per 10 s, the rest counted
     iov_batch batch_;
 };
 

@@ -10,9 +10,10 @@
 
 namespace logagg::util {
 
-/// What went wrong at start-up, one line naming the option, port or sink; empty: nothing.
+/// What went wrong at start-up, one line naming the option, port or sink; empty: nothing. The
+/// error half of util::result (util/result.hpp).
 /// Built from a string it is a runtime failure; usage_failure() makes a usage error.
-struct failure {
+struct [[nodiscard]] failure {
     std::string text;
     bool usage = false; ///< the user's input is at fault (exit 2), not the host (exit 1)
 

@@ -505,7 +505,8 @@ void BM_rfc5424_parse(benchmark::State& state) {
 void BM_json_extract_impl(benchmark::State& state, bool validate_all) {
     const json_corpus& c = json_lines();
     const lg::json_field_map fields;
-    lg::json_extractor x(fields, c.max_len);
+    const auto x_owner = lg::json_extractor::create(fields, c.max_len).value();
+    lg::json_extractor& x = *x_owner;
     lg::log_record r;
     std::size_t i = 0;
     int64_t bytes = 0;
@@ -685,7 +686,8 @@ std::string check_corpora() {
     }
     const json_corpus& c = json_lines();
     const lg::json_field_map fields;
-    lg::json_extractor x(fields, c.max_len);
+    const auto x_owner = lg::json_extractor::create(fields, c.max_len).value();
+    lg::json_extractor& x = *x_owner;
     simdjson::ondemand::parser p;
     if (p.allocate(c.max_len + 1) != simdjson::SUCCESS) {
         return "simdjson: cannot allocate";

@@ -23,7 +23,8 @@ void inside(std::string_view in, std::string_view v) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace logagg::log;
     static const json_field_map fields;
-    static json_extractor x(fields, 1 << 16);
+    static const auto x_owner = json_extractor::create(fields, 1 << 16).value();
+    static json_extractor& x = *x_owner;
     if (size > (1 << 16)) {
         return 0;
     }

@@ -338,7 +338,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
     static const lg::json_field_map fields;
-    static lg::json_extractor x(fields, max_len);
+    static const auto x_owner = lg::json_extractor::create(fields, max_len).value();
+    static lg::json_extractor& x = *x_owner;
     static simdjson::dom::parser dom;
     const bool json = (data[0] & 1) != 0;
     const bool truncated = (data[0] & 2) != 0;

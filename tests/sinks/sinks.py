@@ -27,9 +27,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 import gen_capture  # noqa: E402
-from e2e import SKIP, Failure, check, check_invariants, describe, run_cases  # noqa: E402
+from harness import SKIP, Failure, check, check_invariants, describe, output_lines, run_cases  # noqa: E402
 
 
 def free_port():
@@ -413,7 +413,6 @@ def case_fanout(env):
     check(st["messages"]["routed"] == 20000 and st["messages"]["delivered"] == 80000, "messages: %s" % st["messages"])
     check(all(k["in"] == k["delivered"] == 20000 for k in st["sinks"]), "sinks: %s" % st["sinks"])
     check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
-    from e2e import output_lines
     check_exactly_once(cap, output_lines(outdir), "file sink")
     check_exactly_once(cap, rs.lines(), "tcp sink")
     check_exactly_once(cap, check_datagrams(read_pcap(tx), "02:00:00:00:00:07", "198.18.7.1", "198.18.7.7",
@@ -438,7 +437,6 @@ def case_routes(env):
         rs.stop()
     st = load(stats)
     check_invariants(st)
-    from e2e import output_lines
     rest = [json.loads(x) for x in output_lines(outdir)]
     alerts = [json.loads(x) for x in rs.lines()]
     check(all(r.get("severity", 9) <= 3 for r in alerts), "a record above err went to alerts")

@@ -134,7 +134,8 @@ TEST(Encode, NdjsonFromJsonEmbedsTheObjectByReference) {
     std::vector<char> buf(line.begin(), line.end());
     buf.resize(line.size() + json_padding);
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     log_record r;
     ASSERT_EQ(x.parse(buf.data(), line.size(), buf.size(), true, r), json_status::ok);
     const std::string_view orig(buf.data(), line.size());
@@ -159,7 +160,8 @@ TEST(Encode, NdjsonLogObjectWithCrLfWhitespaceStaysOneLine) {
     std::vector<char> buf(line.begin(), line.end());
     buf.resize(line.size() + json_padding);
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     log_record r;
     ASSERT_EQ(x.parse(buf.data(), line.size(), buf.size(), true, r), json_status::ok);
     string_out o;
@@ -176,7 +178,8 @@ TEST(Encode, NdjsonLogObjectWithCrLfWhitespaceStaysOneLine) {
 // json_valid and "log" embedded invalid JSON, breaking the ndjson line.
 TEST(Encode, NdjsonLogStaysValidWhenATopLevelKeyHasABadEscape) {
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     for (const std::string line : {R"({"msg":"m","\q":2})", R"({"a\u12G4":1})"}) {
         std::vector<char> buf(line.begin(), line.end());
         buf.resize(line.size() + json_padding);
@@ -203,7 +206,8 @@ TEST(Encode, GelfStringFieldsAreDecoded) {
     std::vector<char> buf(line.begin(), line.end());
     buf.resize(line.size() + json_padding);
     const json_field_map fields = json_field_map::gelf();
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     log_record r;
     ASSERT_EQ(x.parse(buf.data(), line.size(), buf.size(), true, r), json_status::ok);
     r.format = input_format::gelf; // as the worker sets it
@@ -327,7 +331,8 @@ TEST(Encode, NdjsonLogRenamesRepeatedKeys) {
     const std::string line = "{\"a\":1,\"a\":2,\"\\u0061\":3,\"a#2\":4,\r\n\"n\":{\"x\":1,"
                              "\"x\":[{\"x\":0,\"x\":0}]},\"a\":5,\"msg\":\"m\"}";
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     log_record r;
     const std::vector<char> buf = parse_json_input(x, line, r);
     string_out o;
@@ -360,7 +365,8 @@ TEST(Encode, NdjsonBigNumbersGoThroughAsWritten) {
     const std::string line =
         R"({"time":)" + big + R"(,"n":[1e400,-)" + big + R"(.5e-999],"msg":"m"})";
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     log_record r;
     const std::vector<char> buf = parse_json_input(x, line, r);
     string_out o;

@@ -564,7 +564,8 @@ TEST(FilterJson, CapturesEndToEnd) {
     ASSERT_EQ(names, (std::vector<std::string>{"kubernetes_ns", "level"}));
     json_field_map fields;
     fields.set_captures(names);
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
 
     struct sample {
         std::string line;

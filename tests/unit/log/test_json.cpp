@@ -77,7 +77,8 @@ const std::vector<sample> samples = {
 
 TEST(Json, RealWorldShapes) {
     json_field_map fields;
-    json_extractor x(fields, 65536);
+    const auto x_owner = json_extractor::create(fields, 65536).value();
+    json_extractor& x = *x_owner;
     for (const sample& s : samples) {
         SCOPED_TRACE(s.name);
         log_record r;
@@ -98,7 +99,8 @@ TEST(Json, RealWorldShapes) {
 
 TEST(Json, MalformedClasses) {
     json_field_map fields;
-    json_extractor x(fields, 65536);
+    const auto x_owner = json_extractor::create(fields, 65536).value();
+    json_extractor& x = *x_owner;
     const std::vector<std::pair<std::string, json_status>> cases = {
         {"[1,2]", json_status::not_object},
         {"\"str\"", json_status::not_object},
@@ -125,7 +127,8 @@ TEST(Json, DeepNestingIsRefusedNotFollowed) {
     // simdjson's depth limit. Beyond 64 levels a document is invalid; without validation the
     // deep value is skipped.
     json_field_map fields;
-    json_extractor x(fields, 65536);
+    const auto x_owner = json_extractor::create(fields, 65536).value();
+    json_extractor& x = *x_owner;
     const std::string deep =
         "{\"msg\":\"m\",\"a\":" + std::string(1100, '[') + std::string(1100, ']') + "}";
     log_record r;
@@ -138,7 +141,8 @@ TEST(Json, DeepNestingIsRefusedNotFollowed) {
 
 TEST(Json, WithoutValidationSkippedValuesAreNotChecked) {
     json_field_map fields;
-    json_extractor x(fields, 65536);
+    const auto x_owner = json_extractor::create(fields, 65536).value();
+    json_extractor& x = *x_owner;
     log_record r;
     // The extraction-only path (no encoder embeds the object) does not walk unused values...
     ASSERT_EQ(parse(x, R"({"msg":"ok","a":[tru]})", r, false), json_status::ok);
@@ -151,7 +155,8 @@ TEST(Json, WithoutValidationSkippedValuesAreNotChecked) {
 TEST(Json, FieldSpec) {
     json_field_map fields;
     EXPECT_EQ(fields.apply("msg=text|body,sev=prio,host=node"), "");
-    json_extractor x(fields, 65536);
+    const auto x_owner = json_extractor::create(fields, 65536).value();
+    json_extractor& x = *x_owner;
     log_record r;
     ASSERT_EQ(
         parse(
@@ -202,7 +207,8 @@ TEST(Json, SeverityAndEpochMapping) {
 // out as .122999906). The magnitude rule is unchanged; exponents fall back to the double.
 TEST(Json, EpochDecimalsAreExact) {
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     const std::pair<const char*, int64_t> cases[] = {
         {"1709287200.123", mar1_10h + 123'000'000},
         {"1709287200.001", mar1_10h + 1'000'000},
@@ -238,7 +244,8 @@ TEST(Json, EpochDecimalsAreExact) {
 // double holds is simply not used (docs/formats.md#numbers).
 TEST(Json, BigNumbersAreValidJsonWhereverTheyAre) {
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     const std::string big67(67, '4');
     for (const std::string& num : std::vector<std::string>{
              "1" + big67.substr(1), "-" + big67, "18446744073709551616", "-9223372036854775809",
@@ -267,7 +274,8 @@ TEST(Json, BigNumbersAreValidJsonWhereverTheyAre) {
 // The grammar is still checked, for every number (validated) and for the ones read (always).
 TEST(Json, NumberGrammar) {
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     for (const char* num : {"01", "-", "1.", ".5", "1e", "1e+", "+1", "0x10", "1.2.3", "--1",
                             "1e5e5", "Infinity", "NaN", "-01", "00"}) {
         for (const char* key : {"time", "level", "other"}) {
@@ -287,7 +295,8 @@ TEST(Json, NumberGrammar) {
 // is to be written as (KEY#N, the smallest N >= 2 the object does not hold yet).
 TEST(Json, RepeatedKeysAreListedWithTheirNewNames) {
     json_field_map fields;
-    json_extractor x(fields, 4096);
+    const auto x_owner = json_extractor::create(fields, 4096).value();
+    json_extractor& x = *x_owner;
     const std::string line =
         R"({"a":1,"a":2,"\u0061":3,"a#2":4,"n":{"x":1,"x":[{"x":0,"x":0}]},"a":5,"msg":"m"})";
     log_record r;
@@ -308,7 +317,8 @@ TEST(Json, RepeatedKeysAreListedWithTheirNewNames) {
 
 TEST(Json, EveryTruncationIsDefined) {
     json_field_map fields;
-    json_extractor x(fields, 65536);
+    const auto x_owner = json_extractor::create(fields, 65536).value();
+    json_extractor& x = *x_owner;
     for (const sample& s : samples) {
         for (std::size_t n = 0; n < s.line.size(); ++n) {
             log_record r;

@@ -101,7 +101,8 @@ TEST(RealWorld, EveryLineDetectsAndParsesAsExpected) {
     std::ifstream file(LOGAGG_REALWORLD_JSONL);
     ASSERT_TRUE(file) << "cannot open " << LOGAGG_REALWORLD_JSONL;
     const json_field_map fields;
-    json_extractor extractor(fields, 1 << 16);
+    const auto extractor_owner = json_extractor::create(fields, 1 << 16).value();
+    json_extractor& extractor = *extractor_owner;
     simdjson::dom::parser dom;
     std::string text;
     std::size_t n = 0;

@@ -225,7 +225,7 @@ TEST_F(fixture, ContiguousLaneGetsEachMessageAsOnePiece) {
     w.scratch_size = static_cast<uint32_t>(scratch.size());
     w.parse = true;
     lane.contiguous = true;
-    lane.key = logagg::sink::key_field::host;
+    lane.key = logagg::pipeline::key_field::host;
     const std::string body(100, 'x'); // long enough that the encoder would reference it
     const std::string line = "<13>1 2026-11-19T10:00:00Z web-01 app - - - " + body;
     for (const auto format :
@@ -486,8 +486,8 @@ struct lanes_fixture : ::testing::Test {
     void extractors() {
         json_fields.set_captures(capture_names);
         gelf_fields.set_captures(capture_names);
-        json = std::make_unique<logagg::log::json_extractor>(json_fields, 65536);
-        gelf_json = std::make_unique<logagg::log::json_extractor>(gelf_fields, 65536);
+        json = logagg::log::json_extractor::create(json_fields, 65536).value();
+        gelf_json = logagg::log::json_extractor::create(gelf_fields, 65536).value();
         w.json = json.get();
         w.gelf_json = gelf_json.get();
     }
@@ -766,7 +766,7 @@ TEST_F(lanes_fixture, NdjsonLaneGetsOneJsonObjectPerMessage) {
 TEST_F(lanes_fixture, KafkaLikeLaneGetsAKeyThenOneMessagePiece) {
     w.parse = true;
     lanes[0].contiguous = true;
-    lanes[0].key = logagg::sink::key_field::host;
+    lanes[0].key = logagg::pipeline::key_field::host;
     w.default_sinks = 0b01;
     const std::string one = "<13>1 - web-1 app - - - fits in one segment";
     burst({make_udp(one)});
@@ -807,7 +807,7 @@ TEST_F(lanes_fixture, KafkaLikeLaneGetsAKeyThenOneMessagePiece) {
 
 TEST_F(lanes_fixture, KeyedLaneWithoutAHostSendsNoKey) {
     w.parse = true;
-    lanes[0].key = logagg::sink::key_field::host;
+    lanes[0].key = logagg::pipeline::key_field::host;
     w.default_sinks = 0b01;
     burst({make_udp("<13>1 - - app - - - nil host\n<13>1 - h1 app - - - with host")});
     const auto recs = take(0);

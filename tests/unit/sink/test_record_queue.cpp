@@ -27,11 +27,11 @@
 
 namespace {
 
+using logagg::config::framing_kind;
 using logagg::pipeline::gen_arena;
 using logagg::pipeline::msg_desc;
 using logagg::pipeline::sink_drop;
 using logagg::pipeline::sink_stats;
-using logagg::sink::framing_kind;
 using logagg::sink::queue_limits;
 using logagg::sink::queued_record;
 using logagg::sink::record_queue;

@@ -86,7 +86,7 @@ TEST_F(fixture, RecordCutByABurstStaysWhole) {
         (void)q.for_each_run(r, [&](const char* p, uint32_t n) { msg.append(p, n); });
         EXPECT_EQ(msg, "m" + std::to_string(i));
     }
-    q.confirm(q.tail(), logagg::sink::framing_kind::none);
+    q.confirm(q.tail(), logagg::config::framing_kind::none);
     EXPECT_EQ(stats.delivered.get(), 300u);
 }
 

@@ -28,7 +28,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using logagg::sink::framing_kind;
+using logagg::config::framing_kind;
 using logagg::sink::is_segment_name;
 using logagg::sink::read_sink_state;
 using logagg::sink::recover_directory;

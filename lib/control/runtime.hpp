@@ -9,12 +9,12 @@
 #include <memory>
 #include <string>
 
-#include "dpdk/options.hpp"
-#include "dpdk/roles.hpp"
-#include "dpdk/stats.hpp"
-#include "util/failure.hpp"
+#include "config/options.hpp"
+#include "config/roles.hpp"
+#include "control/stats.hpp"
+#include "util/result.hpp"
 
-namespace logagg::dpdk {
+namespace logagg::control {
 
 /// Set by the SIGINT/SIGTERM handler (lock-free, so async-signal-safe); the control loop polls it.
 extern std::atomic<bool> g_signal_stop;
@@ -26,10 +26,10 @@ extern std::atomic<bool> g_signal_stop;
 
 class runtime {
 public:
-    /// Builds ports, pool, rings and contexts. On failure returns nullptr and sets @p error
-    /// (naming the port, queue or option; a usage error when the command line is at fault).
-    [[nodiscard]] static std::unique_ptr<runtime> create(const config& cfg, const role_plan& plan,
-                                                         util::failure& error);
+    /// Builds ports, pool, rings and contexts. @return the runtime, or the failure naming the
+    /// port, queue or option (a usage error when the command line is at fault).
+    [[nodiscard]] static util::result<std::unique_ptr<runtime>>
+    create(const config::settings& cfg, const config::role_plan& plan);
     ~runtime();
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
@@ -48,4 +48,4 @@ private:
     std::unique_ptr<impl> p_;
 };
 
-} // namespace logagg::dpdk
+} // namespace logagg::control

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane, except lcore_step() and what it calls, which is the datapath loop.
-#include "dpdk/runtime.hpp"
+#include "control/runtime.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -25,8 +25,9 @@
 
 #include <fmt/core.h>
 
-#include "dpdk/af_packet.hpp"
+#include "control/af_packet.hpp"
 #include "net/local.hpp"
+#include "net/neighbour_packets.hpp"
 #include "pipeline/responder.hpp"
 #include "pipeline/rx.hpp"
 #include "pipeline/worker.hpp"
@@ -35,8 +36,9 @@
 #include "sink/port_sink.hpp"
 #include "sink/sink.hpp"
 #include "sink/tcp_sink.hpp"
+#include "util/log.hpp"
 
-namespace logagg::dpdk {
+namespace logagg::control {
 
 std::atomic<bool> g_signal_stop{false};
 
@@ -51,13 +53,13 @@ bool ports_replay_captures() {
         }
         const rte_devargs* da = rte_dev_devargs(info.device);
         const char* args = da != nullptr && da->args != nullptr ? da->args : "";
-        switch (port_rx_source(info.driver_name, args)) {
-        case rx_source::capture_file:
+        switch (config::port_rx_source(info.driver_name, args)) {
+        case config::rx_source::capture_file:
             capture = true;
             break;
-        case rx_source::none:
+        case config::rx_source::none:
             break;
-        case rx_source::live:
+        case config::rx_source::live:
             return false;
         }
     }
@@ -127,9 +129,27 @@ struct lcore_ctx {
     }
 };
 
+/// What every worker does per message, derived once from the options (docs/formats.md).
+struct worker_plan {
+    bool parse = false;         ///< anything reads records: encoders, keys, filters, routes
+    bool need_view = false;     ///< a Kafka sink takes each message as one buffer
+    bool validate_json = false; ///< an ndjson sink: JSON messages are checked before passing
+    bool needs_source = false;  ///< a filter or route matches on the sender's address
+    bool gelf_possible = false; ///< a listener may receive GELF
+    uint64_t tsc_base = 0;      ///< TSC and wall clock read together: received-time stamps
+    int64_t wall_base_ns = 0;
+};
+
+/// --exit-on-idle: the control loop's memory of when traffic last moved.
+struct idle_watch {
+    uint64_t after = 0; ///< TSC cycles without activity that stop RX; 0: never
+    uint64_t last_activity = 0;
+    uint64_t last_activity_tsc = 0;
+};
+
 struct runtime::impl {
-    config cfg;
-    role_plan plan;
+    config::settings cfg;
+    config::role_plan plan;
     int meta_off = -1;
     rte_mempool* pool = nullptr;
     std::vector<uint16_t> ports;
@@ -172,9 +192,58 @@ struct runtime::impl {
     int64_t mbufs_in_use_at_exit = -1;
     std::vector<port_snapshot> final_ports; ///< port counters taken just before the ports closed
 
+    std::vector<std::vector<rte_ring*>> rings_of_sink; ///< by sink index: one ring per worker
+    uint32_t port_sinks = 0;                           ///< how many --sink port:...
+
     ~impl();
+    /// Builds everything for the run, in named steps (below, in the order it runs them).
     [[nodiscard]] util::failure setup();
+    /// Registers the packet metadata field, lists the ports EAL probed, checks option port ids.
+    [[nodiscard]] util::failure find_ports();
+    /// Sizes the mbuf pool for every place an mbuf can wait, and creates it.
+    [[nodiscard]] util::failure size_pool();
+    /// Own addresses and MACs, then each port configured (setup_port()).
+    [[nodiscard]] util::failure bring_up_ports();
     [[nodiscard]] util::failure setup_port(uint16_t port, uint16_t n_rx_lcores);
+    /// What the port reads (a kernel interface? net_af_packet's frame size), printed.
+    void note_rx_source(uint16_t port, const rte_eth_dev_info& info, const char* name,
+                        bool fanout_vdev);
+    /// RX checksum offloads and, with several queues, symmetric RSS; every trim printed.
+    void choose_rx_offloads(uint16_t port, const rte_eth_dev_info& info, const char* name,
+                            uint16_t n_rxq, rte_eth_conf& conf);
+    /// TX queues (replies, port sinks) and the port sinks' TX offloads.
+    [[nodiscard]] util::failure choose_tx(uint16_t port, const rte_eth_dev_info& info,
+                                          const char* name, uint16_t n_rx_lcores, bool fanout_vdev,
+                                          rte_eth_conf& conf, uint16_t& n_txq);
+    /// rte_eth_dev_configure() and the RX and TX queues.
+    [[nodiscard]] util::failure setup_queues(uint16_t port, const rte_eth_dev_info& info,
+                                             const char* name, uint16_t n_rxq, uint16_t n_txq,
+                                             const rte_eth_conf& conf);
+    /// Worker input rings (pipeline mode) and the worker -> sink rings.
+    [[nodiscard]] util::failure create_rings();
+    void build_listeners();
+    [[nodiscard]] worker_plan plan_workers();
+    [[nodiscard]] util::failure build_workers();
+    [[nodiscard]] util::failure build_worker(lcore_ctx& c, const worker_plan& wp);
+    /// Worker @p w's lane to each sink: its ring and generated-bytes arena.
+    void build_lanes(lcore_ctx& c, uint32_t w);
+    void build_rx();
+    /// Every sink built and started on the sink lcore.
+    [[nodiscard]] util::failure build_sinks();
+    [[nodiscard]] util::failure make_sink(uint32_t si, std::unique_ptr<sink::sink>& out);
+    /// A port sink's TX side: queue, offloads, source address, next hop to resolve.
+    [[nodiscard]] util::failure port_sink_tx(const config::sink_spec& sp, sink::port_tx& tx);
+    /// Roles final, ports started, promiscuous mode as asked.
+    [[nodiscard]] util::failure start_ports();
+
+    // run(), in named steps.
+    lcore_ctx* launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>>& args);
+    /// Until every lcore finished: the main lcore's share, stop on signal or idle, links, stats.
+    void control_loop(lcore_ctx* main_ctx, const runtime& self);
+    /// A signal or --exit-on-idle asks to stop (printed). Called only while RX runs.
+    [[nodiscard]] bool stop_requested(uint64_t now, idle_watch& idle);
+    /// Waits for the lcores, closes the ports, checks every mbuf came back. @return exit status.
+    [[nodiscard]] int shut_down();
     std::vector<uint16_t> rx_queues_of; ///< by port id: RX queues configured (all polled)
     [[nodiscard]] lcore_ctx* ctx_of(unsigned lcore);
     void announce();
@@ -243,7 +312,8 @@ int lcore_entry(void* arg) {
 /// What EAL probed, e.g. "EAL probed 1 port: 0 (net_pcap0)", for errors naming a port that is
 /// not there.
 [[nodiscard]] std::string port_list_text(const std::vector<uint16_t>& ports) {
-    std::string out = fmt::format("EAL probed {} port{}:", ports.size(), ports.size() == 1 ? "" : "s");
+    std::string out =
+        fmt::format("EAL probed {} port{}:", ports.size(), ports.size() == 1 ? "" : "s");
     for (uint16_t p : ports) {
         rte_eth_dev_info info{};
         const char* name = rte_eth_dev_info_get(p, &info) == 0 && info.device != nullptr
@@ -286,9 +356,169 @@ lcore_ctx* runtime::impl::ctx_of(unsigned lcore) {
     return lcores.back().get();
 }
 
+// ---- Set-up, step by step (setup() runs the steps in this order) ----
+
+util::failure runtime::impl::setup() {
+    if (util::failure e = find_ports(); !e.empty()) {
+        return e;
+    }
+    if (util::failure e = size_pool(); !e.empty()) {
+        return e;
+    }
+    if (util::failure e = bring_up_ports(); !e.empty()) {
+        return e;
+    }
+    if (util::failure e = create_rings(); !e.empty()) {
+        return e;
+    }
+    build_listeners();
+    if (util::failure e = build_workers(); !e.empty()) {
+        return e;
+    }
+    build_rx();
+    if (util::failure e = build_sinks(); !e.empty()) {
+        return e;
+    }
+    if (util::failure e = start_ports(); !e.empty()) {
+        return e;
+    }
+    wait_for_links();
+    announce();
+    return {};
+}
+
+util::failure runtime::impl::find_ports() {
+    static const rte_mbuf_dynfield meta_desc = {"logagg_pkt_meta", sizeof(pipeline::pkt_meta),
+                                                alignof(pipeline::pkt_meta), 0};
+    meta_off = rte_mbuf_dynfield_register(&meta_desc);
+    if (meta_off < 0) {
+        return fmt::format("cannot register the mbuf dynfield: {}", rte_strerror(rte_errno));
+    }
+    uint16_t pid = 0;
+    RTE_ETH_FOREACH_DEV(pid) {
+        ports.push_back(pid);
+    }
+    if (ports.empty()) {
+        return util::usage_failure(
+            "no ports: give a NIC bound to vfio-pci with -a PCI, or a virtual device such as "
+            "--vdev=net_pcap0,rx_pcap=FILE (if you gave one, EAL's lines above say why it failed "
+            "to probe: a missing capture file, a wrong interface name, ...)");
+    }
+    // Port ids the options name exist only now that EAL probed the devices: still the user's.
+    const auto exists = [&](uint16_t p) {
+        return std::find(ports.begin(), ports.end(), p) != ports.end();
+    };
+    for (const config::ip_spec& ip : cfg.ips) {
+        if (!exists(ip.port)) {
+            return util::usage_failure(
+                fmt::format("--ip: port {} does not exist ({})", ip.port, port_list_text(ports)));
+        }
+    }
+    for (const config::sink_spec& sp : cfg.sinks) {
+        if (sp.type == config::sink_type::port && !exists(sp.port_id)) {
+            return util::usage_failure(fmt::format("--sink {}: port {} does not exist ({})",
+                                                   sp.name, sp.port_id, port_list_text(ports)));
+        }
+    }
+    return {};
+}
+
+util::failure runtime::impl::size_pool() {
+    const auto n_rx = static_cast<uint32_t>(plan.rx.size());
+    const auto n_w = static_cast<uint32_t>(plan.workers.size());
+    const auto n_s = static_cast<uint32_t>(cfg.sinks.size());
+    // Every place an mbuf can wait (docs/architecture.md, "Sizing the mbuf pool"). A sink's
+    // queue pins at most buffer= bytes, each mbuf counting its whole buffer.
+    uint64_t sink_pinned = 0;
+    port_sinks = 0;
+    for (const config::sink_spec& sp : cfg.sinks) {
+        sink_pinned += sp.buffer_bytes / (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
+        if (sp.type == config::sink_type::tcp) { // the replay window, exempt from buffer=
+            sink_pinned += sp.replay_bytes * sink::replay_cost_factor /
+                           (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
+        }
+        port_sinks += sp.type == config::sink_type::port ? 1u : 0u;
+    }
+    // A port sink's header and generated-byte mbufs: a TX ring's worth plus a burst being built.
+    sink_pinned += uint64_t{port_sinks} * port_sink_mbufs;
+    const uint64_t need = uint64_t{ports.size()} * n_rx * cfg.rx_desc +
+                          (plan.fused ? 0 : uint64_t{n_w} * cfg.worker_ring) +
+                          uint64_t{n_w} * n_s * (cfg.sink_ring + pipeline::stage_capacity) +
+                          sink_pinned +
+                          uint64_t{rte_lcore_count()} * (pool_cache + 2u * cfg.burst) + pool_margin;
+    uint64_t n_mbufs = cfg.mbufs;
+    if (n_mbufs == 0) {
+        n_mbufs = 1;
+        while (n_mbufs - 1 < need) {
+            n_mbufs <<= 1; // 2^n - 1 is the mempool's optimum (its ring holds 2^n - 1)
+        }
+        n_mbufs -= 1;
+    } else if (n_mbufs < need) {
+        fmt::print("  warning: --mbufs {} is below the {} that queues, rings, sink buffers ({} "
+                   "mbufs) and caches can hold; RX will see rx_nombuf when sinks fall behind\n",
+                   n_mbufs, need, sink_pinned);
+    }
+    pool = rte_pktmbuf_pool_create("logagg_mbufs", static_cast<unsigned>(n_mbufs), pool_cache, 0,
+                                   RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+    if (pool == nullptr) {
+        return fmt::format(
+            "cannot create a pool of {} mbufs ({} MiB): {} (give EAL more memory with -m, or "
+            "reserve hugepages: see hugepages/README.md)",
+            n_mbufs, n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20,
+            rte_strerror(rte_errno));
+    }
+    fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs,
+               RTE_MBUF_DEFAULT_BUF_SIZE,
+               n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
+    return {};
+}
+
+util::failure runtime::impl::bring_up_ports() {
+    // Own addresses (--ip) by port, with the port's MAC: the responder answers for them.
+    for (const config::ip_spec& ip : cfg.ips) {
+        if (locals.size() <= ip.port) {
+            locals.resize(ip.port + 1u);
+        }
+        net::local_addrs& l = locals[ip.port];
+        if (ip.family == AF_INET) {
+            std::memcpy(l.v4[l.n_v4].data(), ip.addr, 4);
+            l.v4_prefix[l.n_v4++] = ip.prefix;
+        } else {
+            std::memcpy(l.v6[l.n_v6].data(), ip.addr, 16);
+            l.v6_prefix[l.n_v6++] = ip.prefix;
+        }
+    }
+    for (uint16_t p : ports) {
+        if (p < locals.size() && locals[p].any()) {
+            rte_ether_addr mac{};
+            if (rte_eth_macaddr_get(p, &mac) != 0) {
+                return fmt::format("port {}: cannot read its MAC address", p);
+            }
+            std::memcpy(locals[p].mac, mac.addr_bytes, 6);
+        }
+    }
+    // Ports that port sinks send on get a TX queue of their own (setup_port()).
+    for (const config::sink_spec& sp : cfg.sinks) {
+        if (sp.type != config::sink_type::port) {
+            continue;
+        }
+        if (port_tx_info.size() <= sp.port_id) {
+            port_tx_info.resize(sp.port_id + 1u);
+        }
+        port_tx_info[sp.port_id].wanted = true;
+    }
+    const auto n_rx = static_cast<uint16_t>(plan.rx.size());
+    for (uint16_t p : ports) {
+        if (util::failure e = setup_port(p, n_rx); !e.empty()) {
+            return e;
+        }
+    }
+    return {};
+}
+
 util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     rte_eth_dev_info info{};
-    int rc = rte_eth_dev_info_get(port, &info);
+    const int rc = rte_eth_dev_info_get(port, &info);
     if (rc != 0) {
         return fmt::format("port {}: cannot read device info: {}", port, err_str(rc));
     }
@@ -306,45 +536,7 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
         rx_queues_of.resize(port + 1u, 0);
     }
     rx_queues_of[port] = n_rxq;
-    if (port_rx_info.size() <= port) {
-        port_rx_info.resize(port + 1u);
-    }
-    {
-        const rte_devargs* da = info.device != nullptr ? rte_dev_devargs(info.device) : nullptr;
-        port_rx_info[port].partial_checksums = reads_kernel_interface(
-            info.driver_name != nullptr ? info.driver_name : "",
-            da != nullptr && da->args != nullptr ? da->args : "");
-        if (port_rx_info[port].partial_checksums && !fanout_vdev) {
-            fmt::print("  port {} ({}): reads a kernel interface: UDP checksums left partial by "
-                       "local senders are accepted (packets.checksum_partial)\n",
-                       port, name);
-        }
-    }
-    if (fanout_vdev) {
-        // The kernel interface behind the port and the frame size its ring cuts at (devargs),
-        // then the offloads of the interface that hand the ring longer frames.
-        const rte_devargs* da = info.device != nullptr ? rte_dev_devargs(info.device) : nullptr;
-        af_packet_args args =
-            parse_af_packet_args(da != nullptr && da->args != nullptr ? da->args : "");
-        char ifname[IF_NAMESIZE] = {};
-        if (args.iface.empty() && info.if_index != 0 &&
-            if_indextoname(info.if_index, ifname) != nullptr) {
-            args.iface = ifname;
-        }
-        port_rx_state& r = port_rx_info[port];
-        r.af_packet = true;
-        r.snap_len = af_packet_snap_len(args.frame_size);
-        fmt::print("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
-                   "UDP checksums left partial by local senders are accepted "
-                   "(packets.checksum_partial)\n",
-                   port, name, args.iface, r.snap_len, args.frame_size);
-        if (!args.iface.empty()) {
-            for (const std::string& line :
-                 offload_warnings(args.iface, read_offloads(args.iface), r.snap_len)) {
-                fmt::print("  port {} ({}): {}\n", port, name, line);
-            }
-        }
-    }
+    note_rx_source(port, info, name, fanout_vdev);
     if (n_rxq > info.max_rx_queues) {
         return util::usage_failure(fmt::format(
             "--rx-lcores: port {} ({}): {} RX lcores need {} RX queues but the port has at most "
@@ -352,6 +544,57 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
             port, name, n_rxq, n_rxq, info.max_rx_queues));
     }
     rte_eth_conf conf{};
+    choose_rx_offloads(port, info, name, n_rxq, conf);
+    uint16_t n_txq = 0;
+    if (util::failure e = choose_tx(port, info, name, n_rx_lcores, fanout_vdev, conf, n_txq);
+        !e.empty()) {
+        return e;
+    }
+    return setup_queues(port, info, name, n_rxq, n_txq, conf);
+}
+
+void runtime::impl::note_rx_source(uint16_t port, const rte_eth_dev_info& info, const char* name,
+                                   bool fanout_vdev) {
+    if (port_rx_info.size() <= port) {
+        port_rx_info.resize(port + 1u);
+    }
+    const rte_devargs* da = info.device != nullptr ? rte_dev_devargs(info.device) : nullptr;
+    const char* devargs = da != nullptr && da->args != nullptr ? da->args : "";
+    port_rx_state& r = port_rx_info[port];
+    r.partial_checksums =
+        reads_kernel_interface(info.driver_name != nullptr ? info.driver_name : "", devargs);
+    if (r.partial_checksums && !fanout_vdev) {
+        fmt::print("  port {} ({}): reads a kernel interface: UDP checksums left partial by "
+                   "local senders are accepted (packets.checksum_partial)\n",
+                   port, name);
+    }
+    if (!fanout_vdev) {
+        return;
+    }
+    // The kernel interface behind the port and the frame size its ring cuts at (devargs), then
+    // the offloads of the interface that hand the ring longer frames.
+    af_packet_args args = parse_af_packet_args(devargs);
+    char ifname[IF_NAMESIZE] = {};
+    if (args.iface.empty() && info.if_index != 0 &&
+        if_indextoname(info.if_index, ifname) != nullptr) {
+        args.iface = ifname;
+    }
+    r.af_packet = true;
+    r.snap_len = af_packet_snap_len(args.frame_size);
+    fmt::print("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
+               "UDP checksums left partial by local senders are accepted "
+               "(packets.checksum_partial)\n",
+               port, name, args.iface, r.snap_len, args.frame_size);
+    if (!args.iface.empty()) {
+        for (const std::string& line :
+             offload_warnings(args.iface, read_offloads(args.iface), r.snap_len)) {
+            fmt::print("  port {} ({}): {}\n", port, name, line);
+        }
+    }
+}
+
+void runtime::impl::choose_rx_offloads(uint16_t port, const rte_eth_dev_info& info,
+                                       const char* name, uint16_t n_rxq, rte_eth_conf& conf) {
     // Offloads we can use, trimmed to what the port has; every trim is logged.
     const uint64_t want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
     conf.rxmode.offloads = want_rx & info.rx_offload_capa;
@@ -366,35 +609,40 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
             (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) ? "" : " UDP",
             cfg.verify_checksums ? "" : " (disabled by --no-checksum)");
     }
-    if (n_rxq > 1) {
-        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-        const uint64_t want_rss = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP |
-                                  RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_UDP;
-        conf.rx_adv_conf.rss_conf.rss_hf = want_rss & info.flow_type_rss_offloads;
-        // A Toeplitz key of one repeated 16-bit pattern hashes (a, b) and (b, a) alike: both
-        // directions of a flow land on one queue (Woo and Park, "Scalable TCP session monitoring
-        // with symmetric receive-side scaling").
-        if (info.hash_key_size != 0 && info.hash_key_size <= symmetric_rss_key.size()) {
-            conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(symmetric_rss_key.data());
-            conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
-        }
-        if (conf.rx_adv_conf.rss_conf.rss_hf != want_rss) {
-            fmt::print("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports "
-                       "{:#x})\n",
-                       port, name, want_rss, conf.rx_adv_conf.rss_conf.rss_hf,
-                       info.flow_type_rss_offloads);
-        }
-        if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0) {
-            conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
-        }
+    if (n_rxq <= 1) {
+        return;
     }
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    const uint64_t want_rss = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_IPV6 |
+                              RTE_ETH_RSS_NONFRAG_IPV6_UDP;
+    conf.rx_adv_conf.rss_conf.rss_hf = want_rss & info.flow_type_rss_offloads;
+    // A Toeplitz key of one repeated 16-bit pattern hashes (a, b) and (b, a) alike: both
+    // directions of a flow land on one queue (Woo and Park, "Scalable TCP session monitoring
+    // with symmetric receive-side scaling").
+    if (info.hash_key_size != 0 && info.hash_key_size <= symmetric_rss_key.size()) {
+        conf.rx_adv_conf.rss_conf.rss_key = const_cast<uint8_t*>(symmetric_rss_key.data());
+        conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+    }
+    if (conf.rx_adv_conf.rss_conf.rss_hf != want_rss) {
+        fmt::print("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports "
+                   "{:#x})\n",
+                   port, name, want_rss, conf.rx_adv_conf.rss_conf.rss_hf,
+                   info.flow_type_rss_offloads);
+    }
+    if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0) {
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+    }
+}
+
+util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& info,
+                                       const char* name, uint16_t n_rx_lcores, bool fanout_vdev,
+                                       rte_eth_conf& conf, uint16_t& n_txq) {
     // A port that answers (--ip) needs a TX queue per RX lcore: each lcore sends its own replies.
     // A port that port sinks send on needs one more, owned by the sink lcore.
     const bool answers = port < locals.size() && locals[port].any();
     const bool sends = port < port_tx_info.size() && port_tx_info[port].wanted;
-    const uint16_t n_txq =
-        static_cast<uint16_t>((answers ? n_rx_lcores : 0) + (sends ? 1 : 0) +
-                              (!answers && !sends && info.max_tx_queues > 0 ? 1 : 0));
+    n_txq = static_cast<uint16_t>((answers ? n_rx_lcores : 0) + (sends ? 1 : 0) +
+                                  (!answers && !sends && info.max_tx_queues > 0 ? 1 : 0));
     if (n_txq > info.max_tx_queues) {
         return util::usage_failure(
             fmt::format("port {} ({}): needs {} TX queues (one per RX lcore for --ip replies, "
@@ -402,30 +650,36 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
                         port, name, n_txq, info.max_tx_queues,
                         fanout_vdev ? " (give the vdev qpairs=N)" : " (use fewer --rx-lcores)"));
     }
-    if (sends) {
-        port_tx_state& t = port_tx_info[port];
-        t.queue = static_cast<uint16_t>(n_txq - 1);
-        // Chains of header + payload segments need MULTI_SEGS; without it datagrams are copied
-        // into one mbuf (counted). Checksum offloads are used where the port has them.
-        t.multi_seg = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
-        const bool forced = !t.multi_seg && cfg.test_tx_chains;
-        t.ipv4_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
-        t.udp_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
-        conf.txmode.offloads = (t.multi_seg && !forced ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0) |
-                               (t.ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
-                               (t.udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0);
-        t.max_segs = info.tx_desc_lim.nb_mtu_seg_max != 0
-                         ? std::min<uint16_t>(info.tx_desc_lim.nb_mtu_seg_max, 64)
-                         : 64;
-        t.multi_seg = t.multi_seg || forced; // requested below only if advertised
-        fmt::print("  port {} ({}): port sink TX queue {}, {}{}, checksums {}\n", port, name,
-                   t.queue,
-                   t.multi_seg ? fmt::format("chained datagrams (up to {} segments)", t.max_segs)
-                               : std::string("no multi-segment TX: datagrams are copied"),
-                   forced ? " (forced by --test-tx-chains)" : "",
-                   t.udp_cksum ? "offloaded" : "in software");
+    if (!sends) {
+        return {};
     }
-    rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
+    port_tx_state& t = port_tx_info[port];
+    t.queue = static_cast<uint16_t>(n_txq - 1);
+    // Chains of header + payload segments need MULTI_SEGS; without it datagrams are copied into
+    // one mbuf (counted). Checksum offloads are used where the port has them.
+    t.multi_seg = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+    const bool forced = !t.multi_seg && cfg.test_tx_chains;
+    t.ipv4_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+    t.udp_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
+    conf.txmode.offloads = (t.multi_seg && !forced ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0) |
+                           (t.ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
+                           (t.udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0);
+    t.max_segs = info.tx_desc_lim.nb_mtu_seg_max != 0
+                     ? std::min<uint16_t>(info.tx_desc_lim.nb_mtu_seg_max, 64)
+                     : 64;
+    t.multi_seg = t.multi_seg || forced; // requested below only if advertised
+    fmt::print("  port {} ({}): port sink TX queue {}, {}{}, checksums {}\n", port, name, t.queue,
+               t.multi_seg ? fmt::format("chained datagrams (up to {} segments)", t.max_segs)
+                           : std::string("no multi-segment TX: datagrams are copied"),
+               forced ? " (forced by --test-tx-chains)" : "",
+               t.udp_cksum ? "offloaded" : "in software");
+    return {};
+}
+
+util::failure runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info& info,
+                                          const char* name, uint16_t n_rxq, uint16_t n_txq,
+                                          const rte_eth_conf& conf) {
+    int rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
     if (rc != 0) {
         return fmt::format("port {} ({}): configure with {} RX queues failed: {}", port, name,
                            n_rxq, err_str(rc));
@@ -466,124 +720,13 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     return {};
 }
 
-util::failure runtime::impl::setup() {
-    static const rte_mbuf_dynfield meta_desc = {"logagg_pkt_meta", sizeof(pipeline::pkt_meta),
-                                                alignof(pipeline::pkt_meta), 0};
-    meta_off = rte_mbuf_dynfield_register(&meta_desc);
-    if (meta_off < 0) {
-        return fmt::format("cannot register the mbuf dynfield: {}", rte_strerror(rte_errno));
-    }
-    uint16_t pid = 0;
-    RTE_ETH_FOREACH_DEV(pid) {
-        ports.push_back(pid);
-    }
-    if (ports.empty()) {
-        return util::usage_failure(
-            "no ports: give a NIC bound to vfio-pci with -a PCI, or a virtual device such as "
-            "--vdev=net_pcap0,rx_pcap=FILE (if you gave one, EAL's lines above say why it failed "
-            "to probe: a missing capture file, a wrong interface name, ...)");
-    }
-    // Port ids the options name exist only now that EAL probed the devices: still the user's.
-    const auto exists = [&](uint16_t p) {
-        return std::find(ports.begin(), ports.end(), p) != ports.end();
-    };
-    for (const ip_spec& ip : cfg.ips) {
-        if (!exists(ip.port)) {
-            return util::usage_failure(fmt::format("--ip: port {} does not exist ({})", ip.port,
-                                                   port_list_text(ports)));
-        }
-    }
-    for (const sink::sink_spec& sp : cfg.sinks) {
-        if (sp.type == sink::sink_type::port && !exists(sp.port_id)) {
-            return util::usage_failure(fmt::format("--sink {}: port {} does not exist ({})",
-                                                   sp.name, sp.port_id, port_list_text(ports)));
-        }
-    }
+util::failure runtime::impl::create_rings() {
+    // Rings: worker i's input (pipeline mode) and, per sink s, worker i -> sink s.
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     const auto n_w = static_cast<uint32_t>(plan.workers.size());
     const auto n_s = static_cast<uint32_t>(cfg.sinks.size());
-    // Every place an mbuf can wait (docs/architecture.md, "Sizing the mbuf pool"). A sink's
-    // queue pins at most buffer= bytes, each mbuf counting its whole buffer.
-    uint64_t sink_pinned = 0;
-    uint32_t port_sinks = 0;
-    for (const sink::sink_spec& sp : cfg.sinks) {
-        sink_pinned += sp.buffer_bytes / (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
-        if (sp.type == sink::sink_type::tcp) { // the replay window, exempt from buffer=
-            sink_pinned += sp.replay_bytes * sink::replay_cost_factor /
-                           (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf));
-        }
-        port_sinks += sp.type == sink::sink_type::port ? 1u : 0u;
-    }
-    // A port sink's header and generated-byte mbufs: a TX ring's worth plus a burst being built.
-    sink_pinned += uint64_t{port_sinks} * port_sink_mbufs;
-    const uint64_t need = uint64_t{ports.size()} * n_rx * cfg.rx_desc +
-                          (plan.fused ? 0 : uint64_t{n_w} * cfg.worker_ring) +
-                          uint64_t{n_w} * n_s * (cfg.sink_ring + pipeline::stage_capacity) +
-                          sink_pinned +
-                          uint64_t{rte_lcore_count()} * (pool_cache + 2u * cfg.burst) + pool_margin;
-    uint64_t n_mbufs = cfg.mbufs;
-    if (n_mbufs == 0) {
-        n_mbufs = 1;
-        while (n_mbufs - 1 < need) {
-            n_mbufs <<= 1; // 2^n - 1 is the mempool's optimum (its ring holds 2^n - 1)
-        }
-        n_mbufs -= 1;
-    } else if (n_mbufs < need) {
-        fmt::print("  warning: --mbufs {} is below the {} that queues, rings, sink buffers ({} "
-                   "mbufs) and caches can hold; RX will see rx_nombuf when sinks fall behind\n",
-                   n_mbufs, need, sink_pinned);
-    }
-    pool = rte_pktmbuf_pool_create("logagg_mbufs", static_cast<unsigned>(n_mbufs), pool_cache, 0,
-                                   RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
-    if (pool == nullptr) {
-        return fmt::format(
-            "cannot create a pool of {} mbufs ({} MiB): {} (give EAL more memory with -m, or "
-            "reserve hugepages: see hugepages/README.md)",
-            n_mbufs, n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20,
-            rte_strerror(rte_errno));
-    }
-    fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs,
-               RTE_MBUF_DEFAULT_BUF_SIZE,
-               n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
-    for (const ip_spec& ip : cfg.ips) {
-        if (locals.size() <= ip.port) {
-            locals.resize(ip.port + 1u);
-        }
-        net::local_addrs& l = locals[ip.port];
-        if (ip.family == AF_INET) {
-            std::memcpy(l.v4[l.n_v4].data(), ip.addr, 4);
-            l.v4_prefix[l.n_v4++] = ip.prefix;
-        } else {
-            std::memcpy(l.v6[l.n_v6].data(), ip.addr, 16);
-            l.v6_prefix[l.n_v6++] = ip.prefix;
-        }
-    }
-    for (uint16_t p : ports) {
-        if (p < locals.size() && locals[p].any()) {
-            rte_ether_addr mac{};
-            if (rte_eth_macaddr_get(p, &mac) != 0) {
-                return fmt::format("port {}: cannot read its MAC address", p);
-            }
-            std::memcpy(locals[p].mac, mac.addr_bytes, 6);
-        }
-    }
-    for (const sink::sink_spec& sp : cfg.sinks) {
-        if (sp.type != sink::sink_type::port) {
-            continue;
-        }
-        if (port_tx_info.size() <= sp.port_id) {
-            port_tx_info.resize(sp.port_id + 1u);
-        }
-        port_tx_info[sp.port_id].wanted = true;
-    }
-    for (uint16_t p : ports) {
-        if (util::failure e = setup_port(p, static_cast<uint16_t>(n_rx)); !e.empty()) {
-            return e;
-        }
-    }
-    // Rings: worker i's input (pipeline mode) and, per sink s, worker i -> sink s.
     const int sock = static_cast<int>(rte_socket_id());
-    std::vector<std::vector<rte_ring*>> rings_of_sink(n_s);
+    rings_of_sink.assign(n_s, {});
     for (uint32_t w = 0; w < n_w; ++w) {
         if (!plan.fused) {
             const std::string name = fmt::format("logagg_wq{}", w);
@@ -605,6 +748,10 @@ util::failure runtime::impl::setup() {
             rings_of_sink[si].push_back(r);
         }
     }
+    return {};
+}
+
+void runtime::impl::build_listeners() {
     listeners = std::make_unique<pipeline::listener_table>();
     for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
         pipeline::listener l;
@@ -615,27 +762,29 @@ util::failure runtime::impl::setup() {
         l.format = cfg.listen_format[i];
         (void)listeners->add(l);
     }
+}
+
+worker_plan runtime::impl::plan_workers() {
     // What workers must do per message (docs/formats.md): parse when anything reads records.
+    worker_plan wp;
     bool encoded = false;
     bool keyed_fields = false;
-    bool need_view = false;
-    for (const sink::sink_spec& sp : cfg.sinks) {
+    for (const config::sink_spec& sp : cfg.sinks) {
         encoded |= sp.format != log::output_format::raw;
-        keyed_fields |= sp.key == sink::key_field::host || sp.key == sink::key_field::app;
-        need_view |= sp.type == sink::sink_type::kafka;
+        keyed_fields |= sp.key == config::key_field::host || sp.key == config::key_field::app;
+        wp.need_view |= sp.type == config::sink_type::kafka;
+        wp.validate_json |= sp.format == log::output_format::ndjson;
     }
-    const bool parse = encoded || keyed_fields || cfg.drop_parse_errors || !cfg.filters.empty() ||
-                       !cfg.routes.empty();
-    bool needs_source = false;
+    wp.parse = encoded || keyed_fields || cfg.drop_parse_errors || !cfg.filters.empty() ||
+               !cfg.routes.empty();
     for (const log::filter& f : cfg.filters) {
-        needs_source |= log::filter_needs_source(f);
+        wp.needs_source |= log::filter_needs_source(f);
     }
     for (const log::route& r : cfg.routes) {
-        needs_source |= log::filter_needs_source(r.match);
+        wp.needs_source |= log::filter_needs_source(r.match);
     }
-    bool gelf_possible = false;
     for (const pipeline::listen_format f : cfg.listen_format) {
-        gelf_possible |=
+        wp.gelf_possible |=
             f == pipeline::listen_format::gelf || f == pipeline::listen_format::auto_detect;
     }
     json_fields = cfg.json_fields;
@@ -643,82 +792,106 @@ util::failure runtime::impl::setup() {
     gelf_fields.set_captures(cfg.json_captures);
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
-    const uint64_t tsc_base = rte_rdtsc();
-    const int64_t wall_base_ns = now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+    wp.tsc_base = rte_rdtsc();
+    wp.wall_base_ns = now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+    return wp;
+}
+
+util::failure runtime::impl::build_workers() {
+    const worker_plan wp = plan_workers();
     // Contexts: main first, then RX, workers, sinks.
     (void)ctx_of(plan.main);
-    for (uint32_t w = 0; w < n_w; ++w) {
+    for (uint32_t w = 0; w < plan.workers.size(); ++w) {
         lcore_ctx* c = ctx_of(plan.workers[w]);
-        c->worker = std::make_unique<pipeline::worker_ctx>();
-        pipeline::worker_ctx& wk = *c->worker;
-        worker_parts& parts = c->parts;
-        wk.meta_off = meta_off;
-        wk.block_when_full = cfg.on_sink_full == full_policy::block;
-        wk.stats = &c->stats;
-        wk.listeners = listeners.get();
-        wk.parse = parse;
-        wk.need_view = need_view;
-        wk.drop_parse_errors = cfg.drop_parse_errors;
-        wk.filters = &cfg.filters;
-        wk.routes = &cfg.routes;
-        wk.default_sinks = cfg.default_sinks;
-        wk.needs_source = needs_source;
-        wk.validate_json =
-            std::any_of(cfg.sinks.begin(), cfg.sinks.end(), [](const sink::sink_spec& sp) {
-                return sp.format == log::output_format::ndjson;
-            });
-        wk.max_msg = cfg.max_msg;
-        wk.drop_oversize = cfg.drop_oversize;
-        try {
-            parts.json = std::make_unique<log::json_extractor>(json_fields, cfg.max_msg);
-            wk.json = parts.json.get();
-            if (gelf_possible) {
-                parts.gelf_json = std::make_unique<log::json_extractor>(gelf_fields, cfg.max_msg);
-                parts.gelf_chunks = std::make_unique<log::gelf::reassembler>();
-                parts.gelf_inflate = std::make_unique<log::gelf::inflater>(cfg.max_msg);
-                wk.gelf_json = parts.gelf_json.get();
-                wk.gelf_chunks = parts.gelf_chunks.get();
-                wk.gelf_inflate = parts.gelf_inflate.get();
-            }
-        } catch (const std::exception& e) {
-            return e.what();
+        if (util::failure e = build_worker(*c, wp); !e.empty()) {
+            return e;
         }
-        // Scratch: a linearised message or datagram (GELF), or a padded copy.
-        wk.scratch_size =
-            std::max<uint32_t>(cfg.max_msg, 65536) + static_cast<uint32_t>(log::json_padding);
-        parts.scratch = std::make_unique<char[]>(wk.scratch_size);
-        wk.scratch = parts.scratch.get();
-        wk.tsc_base = tsc_base;
-        wk.wall_base_ns = wall_base_ns;
-        wk.ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
-        for (uint32_t si = 0; si < n_s; ++si) {
-            const sink::sink_spec& sp = cfg.sinks[si];
-            auto lane = std::make_unique<pipeline::sink_lane>();
-            lane->ring = rings_of_sink[si][w];
-            lane->sink = static_cast<uint8_t>(si);
-            lane->format = sp.format;
-            lane->contiguous = sp.type == sink::sink_type::kafka;
-            lane->key = sp.key;
-            // Why 16 messages' worst case (at least 8 MiB encoded, 2 MiB raw): the sink ring
-            // holds many messages in flight, and escaping can grow one to six times its size.
-            const std::size_t per_msg = sp.format != log::output_format::raw
-                                            ? log::encode_bound(cfg.max_msg)
-                                            : std::size_t{cfg.max_msg} + 512;
-            const auto size = static_cast<uint32_t>(std::max<std::size_t>(
-                sp.format != log::output_format::raw ? 8u << 20 : 2u << 20, 16 * per_msg));
-            parts.arena_bytes.push_back(std::make_unique<char[]>(size));
-            auto arena = std::make_unique<pipeline::gen_arena>();
-            arena->base = parts.arena_bytes.back().get();
-            arena->size = size;
-            lane->arena = arena.get();
-            wk.lanes.push_back(lane.get());
-            parts.arenas.push_back(std::move(arena));
-            parts.lanes.push_back(std::move(lane));
-        }
+        build_lanes(*c, w);
         if (!plan.fused) {
             c->worker_in = worker_rings[w];
         }
     }
+    return {};
+}
+
+util::failure runtime::impl::build_worker(lcore_ctx& c, const worker_plan& wp) {
+    c.worker = std::make_unique<pipeline::worker_ctx>();
+    pipeline::worker_ctx& wk = *c.worker;
+    worker_parts& parts = c.parts;
+    wk.meta_off = meta_off;
+    wk.block_when_full = cfg.on_sink_full == config::full_policy::block;
+    wk.stats = &c.stats;
+    wk.listeners = listeners.get();
+    wk.parse = wp.parse;
+    wk.need_view = wp.need_view;
+    wk.drop_parse_errors = cfg.drop_parse_errors;
+    wk.filters = &cfg.filters;
+    wk.routes = &cfg.routes;
+    wk.default_sinks = cfg.default_sinks;
+    wk.needs_source = wp.needs_source;
+    wk.validate_json = wp.validate_json;
+    wk.max_msg = cfg.max_msg;
+    wk.drop_oversize = cfg.drop_oversize;
+    auto json = log::json_extractor::create(json_fields, cfg.max_msg);
+    if (!json) {
+        return json.error();
+    }
+    parts.json = std::move(json).value();
+    wk.json = parts.json.get();
+    if (wp.gelf_possible) {
+        auto gelf_json = log::json_extractor::create(gelf_fields, cfg.max_msg);
+        if (!gelf_json) {
+            return gelf_json.error();
+        }
+        parts.gelf_json = std::move(gelf_json).value();
+        parts.gelf_chunks = std::make_unique<log::gelf::reassembler>();
+        parts.gelf_inflate = std::make_unique<log::gelf::inflater>(cfg.max_msg);
+        wk.gelf_json = parts.gelf_json.get();
+        wk.gelf_chunks = parts.gelf_chunks.get();
+        wk.gelf_inflate = parts.gelf_inflate.get();
+    }
+    // Scratch: a linearised message or datagram (GELF), or a padded copy.
+    wk.scratch_size =
+        std::max<uint32_t>(cfg.max_msg, 65536) + static_cast<uint32_t>(log::json_padding);
+    parts.scratch = std::make_unique<char[]>(wk.scratch_size);
+    wk.scratch = parts.scratch.get();
+    wk.tsc_base = wp.tsc_base;
+    wk.wall_base_ns = wp.wall_base_ns;
+    wk.ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+    return {};
+}
+
+void runtime::impl::build_lanes(lcore_ctx& c, uint32_t w) {
+    pipeline::worker_ctx& wk = *c.worker;
+    worker_parts& parts = c.parts;
+    for (uint32_t si = 0; si < cfg.sinks.size(); ++si) {
+        const config::sink_spec& sp = cfg.sinks[si];
+        auto lane = std::make_unique<pipeline::sink_lane>();
+        lane->ring = rings_of_sink[si][w];
+        lane->sink = static_cast<uint8_t>(si);
+        lane->format = sp.format;
+        lane->contiguous = sp.type == config::sink_type::kafka;
+        lane->key = sp.key;
+        // Why 16 messages' worst case (at least 8 MiB encoded, 2 MiB raw): the sink ring holds
+        // many messages in flight, and escaping can grow one to six times its size.
+        const std::size_t per_msg = sp.format != log::output_format::raw
+                                        ? log::encode_bound(cfg.max_msg)
+                                        : std::size_t{cfg.max_msg} + 512;
+        const auto size = static_cast<uint32_t>(std::max<std::size_t>(
+            sp.format != log::output_format::raw ? 8u << 20 : 2u << 20, 16 * per_msg));
+        parts.arena_bytes.push_back(std::make_unique<char[]>(size));
+        auto arena = std::make_unique<pipeline::gen_arena>();
+        arena->base = parts.arena_bytes.back().get();
+        arena->size = size;
+        lane->arena = arena.get();
+        wk.lanes.push_back(lane.get());
+        parts.arenas.push_back(std::move(arena));
+        parts.lanes.push_back(std::move(lane));
+    }
+}
+
+void runtime::impl::build_rx() {
+    const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     for (uint32_t i = 0; i < n_rx; ++i) {
         lcore_ctx* c = ctx_of(plan.rx[i]);
         c->rx = std::make_unique<pipeline::rx_ctx>();
@@ -749,7 +922,7 @@ util::failure runtime::impl::setup() {
         rx.opts = net::classify_options{cfg.verify_checksums, cfg.verify_checksums};
         rx.meta_off = meta_off;
         rx.burst = cfg.burst;
-        rx.block_when_full = cfg.on_sink_full == full_policy::block;
+        rx.block_when_full = cfg.on_sink_full == config::full_policy::block;
         rx.stats = &c->stats;
         if (cfg.reassembly) {
             pipeline::reassembly_limits lim;
@@ -763,6 +936,9 @@ util::failure runtime::impl::setup() {
         }
         rx.prepare();
     }
+}
+
+util::failure runtime::impl::build_sinks() {
     lcore_ctx* sc = ctx_of(plan.sink);
     if (port_sinks != 0) {
         indirect_pool =
@@ -773,91 +949,10 @@ util::failure runtime::impl::setup() {
                                rte_strerror(rte_errno));
         }
     }
-    for (uint32_t si = 0; si < n_s; ++si) {
-        const sink::sink_spec& sp = cfg.sinks[si];
-        std::vector<pipeline::gen_arena*> arenas;
-        for (uint32_t w = 0; w < n_w; ++w) {
-            arenas.push_back(ctx_of(plan.workers[w])->parts.arenas[si].get());
-        }
-        const bool block = cfg.on_sink_full == full_policy::block;
+    for (uint32_t si = 0; si < cfg.sinks.size(); ++si) {
         std::unique_ptr<sink::sink> sk;
-        switch (sp.type) {
-        case sink::sink_type::file:
-            sk = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
-                                                   cfg.test_sink_delay_us, cfg.test_file_stall_at);
-            break;
-        case sink::sink_type::port: {
-            const port_tx_state& pt = port_tx_info[sp.port_id];
-            sink::port_tx tx;
-            tx.port = sp.port_id;
-            tx.queue = pt.queue;
-            rte_ether_addr mac{};
-            if (rte_eth_macaddr_get(sp.port_id, &mac) != 0) {
-                return fmt::format("--sink {}: cannot read port {}'s MAC address", sp.name,
-                                   sp.port_id);
-            }
-            std::memcpy(tx.src_mac, mac.addr_bytes, 6);
-            tx.pool = pool;
-            tx.indirect = indirect_pool;
-            tx.multi_seg = pt.multi_seg;
-            tx.ipv4_cksum_offload = pt.ipv4_cksum;
-            tx.udp_cksum_offload = pt.udp_cksum;
-            tx.max_segs = pt.max_segs;
-            if (sp.has_src) {
-                std::memcpy(tx.src_addr, sp.src_addr, 16);
-            } else {
-                const net::local_addrs* l =
-                    sp.port_id < locals.size() ? &locals[sp.port_id] : nullptr;
-                if (l != nullptr && sp.family == AF_INET && l->n_v4 != 0) {
-                    std::memcpy(tx.src_addr, l->v4[0].data(), 4);
-                } else if (l != nullptr && sp.family == AF_INET6 && l->n_v6 != 0) {
-                    std::memcpy(tx.src_addr, l->v6[0].data(), 16);
-                } else {
-                    // The option parser checked this; kept as the guard of the copy below.
-                    return util::usage_failure(fmt::format(
-                        "--sink {}: needs src=IP (or an --ip {} address of the same family on "
-                        "port {})",
-                        sp.name, sp.family == AF_INET ? "IPv4" : "IPv6", sp.port_id));
-                }
-            }
-            if (!sp.has_dmac) {
-                // The next hop: gw=, else dst itself, which must then be on one of the port's
-                // --ip subnets (on-link); its MAC is learned by ARP / NDP.
-                const uint8_t* hop = sp.has_gw ? sp.gw_addr : sp.dst_addr;
-                const net::local_addrs* l =
-                    sp.port_id < locals.size() ? &locals[sp.port_id] : nullptr;
-                if (l == nullptr || !l->any()) {
-                    return util::usage_failure(
-                        fmt::format("--sink {}: give dmac=MAC, or an --ip on port {} so the "
-                                    "next hop can be resolved by ARP/NDP",
-                                    sp.name, sp.port_id));
-                }
-                if (!on_link(*l, sp.family, hop)) {
-                    return util::usage_failure(
-                        fmt::format("--sink {}: {} is not on a subnet of port {}'s --ip "
-                                    "addresses: give gw=ROUTER or dmac=MAC",
-                                    sp.name, sp.has_gw ? "gw" : "dst", sp.port_id));
-                }
-                tx.next_hop = neighbours.add(sp.port_id, sp.family, hop);
-                if (tx.next_hop == nullptr) {
-                    return fmt::format("--sink {}: too many next hops", sp.name);
-                }
-            }
-            sk = std::make_unique<sink::port_sink>(sp, rings_of_sink[si], std::move(arenas), block,
-                                                   tx);
-            break;
-        }
-        case sink::sink_type::tcp:
-            sk = std::make_unique<sink::tcp_sink>(sp, rings_of_sink[si], std::move(arenas), block,
-                                                  cfg.test_sink_delay_us);
-            break;
-        case sink::sink_type::kafka:
-            sk =
-                std::make_unique<sink::kafka_sink>(sp, rings_of_sink[si], std::move(arenas), block);
-            break;
-        default:
-            return fmt::format("--sink {}: the {} sink is not built yet", sp.name,
-                               sink::sink_type_names[static_cast<std::size_t>(sp.type)]);
+        if (util::failure e = make_sink(si, sk); !e.empty()) {
+            return e;
         }
         if (util::failure e = sk->start(); !e.empty()) {
             return e;
@@ -874,6 +969,96 @@ util::failure runtime::impl::setup() {
             }
         }
     }
+    return {};
+}
+
+util::failure runtime::impl::make_sink(uint32_t si, std::unique_ptr<sink::sink>& out) {
+    const config::sink_spec& sp = cfg.sinks[si];
+    std::vector<pipeline::gen_arena*> arenas;
+    for (uint32_t w = 0; w < plan.workers.size(); ++w) {
+        arenas.push_back(ctx_of(plan.workers[w])->parts.arenas[si].get());
+    }
+    const bool block = cfg.on_sink_full == config::full_policy::block;
+    switch (sp.type) {
+    case config::sink_type::file:
+        out = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
+                                                cfg.test_sink_delay_us, cfg.test_file_stall_at);
+        return {};
+    case config::sink_type::port: {
+        sink::port_tx tx;
+        if (util::failure e = port_sink_tx(sp, tx); !e.empty()) {
+            return e;
+        }
+        out =
+            std::make_unique<sink::port_sink>(sp, rings_of_sink[si], std::move(arenas), block, tx);
+        return {};
+    }
+    case config::sink_type::tcp:
+        out = std::make_unique<sink::tcp_sink>(sp, rings_of_sink[si], std::move(arenas), block,
+                                               cfg.test_sink_delay_us);
+        return {};
+    case config::sink_type::kafka:
+        out = std::make_unique<sink::kafka_sink>(sp, rings_of_sink[si], std::move(arenas), block);
+        return {};
+    default:
+        return fmt::format("--sink {}: the {} sink is not built yet", sp.name,
+                           config::sink_type_names[static_cast<std::size_t>(sp.type)]);
+    }
+}
+
+util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::port_tx& tx) {
+    const port_tx_state& pt = port_tx_info[sp.port_id];
+    tx.port = sp.port_id;
+    tx.queue = pt.queue;
+    rte_ether_addr mac{};
+    if (rte_eth_macaddr_get(sp.port_id, &mac) != 0) {
+        return fmt::format("--sink {}: cannot read port {}'s MAC address", sp.name, sp.port_id);
+    }
+    std::memcpy(tx.src_mac, mac.addr_bytes, 6);
+    tx.pool = pool;
+    tx.indirect = indirect_pool;
+    tx.multi_seg = pt.multi_seg;
+    tx.ipv4_cksum_offload = pt.ipv4_cksum;
+    tx.udp_cksum_offload = pt.udp_cksum;
+    tx.max_segs = pt.max_segs;
+    const net::local_addrs* l = sp.port_id < locals.size() ? &locals[sp.port_id] : nullptr;
+    if (sp.has_src) {
+        std::memcpy(tx.src_addr, sp.src_addr, 16);
+    } else if (l != nullptr && sp.family == AF_INET && l->n_v4 != 0) {
+        std::memcpy(tx.src_addr, l->v4[0].data(), 4);
+    } else if (l != nullptr && sp.family == AF_INET6 && l->n_v6 != 0) {
+        std::memcpy(tx.src_addr, l->v6[0].data(), 16);
+    } else {
+        // The option parser checked this; kept as the guard of the copies above.
+        return util::usage_failure(
+            fmt::format("--sink {}: needs src=IP (or an --ip {} address of the same family on "
+                        "port {})",
+                        sp.name, sp.family == AF_INET ? "IPv4" : "IPv6", sp.port_id));
+    }
+    if (sp.has_dmac) {
+        return {};
+    }
+    // The next hop: gw=, else dst itself, which must then be on one of the port's --ip subnets
+    // (on-link); its MAC is learned by ARP / NDP.
+    const uint8_t* hop = sp.has_gw ? sp.gw_addr : sp.dst_addr;
+    if (l == nullptr || !l->any()) {
+        return util::usage_failure(fmt::format("--sink {}: give dmac=MAC, or an --ip on port {} so "
+                                               "the next hop can be resolved by ARP/NDP",
+                                               sp.name, sp.port_id));
+    }
+    if (!on_link(*l, sp.family, hop)) {
+        return util::usage_failure(fmt::format("--sink {}: {} is not on a subnet of port {}'s --ip "
+                                               "addresses: give gw=ROUTER or dmac=MAC",
+                                               sp.name, sp.has_gw ? "gw" : "dst", sp.port_id));
+    }
+    tx.next_hop = neighbours.add(sp.port_id, sp.family, hop);
+    if (tx.next_hop == nullptr) {
+        return fmt::format("--sink {}: too many next hops", sp.name);
+    }
+    return {};
+}
+
+util::failure runtime::impl::start_ports() {
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
     }
@@ -889,8 +1074,6 @@ util::failure runtime::impl::setup() {
                        cfg.promisc ? "on" : "off", err_str(pr));
         }
     }
-    wait_for_links();
-    announce();
     return {};
 }
 
@@ -952,7 +1135,7 @@ void runtime::impl::announce() {
         char addr[INET6_ADDRSTRLEN];
         for (unsigned i = 0; i < l.n_v4; ++i) {
             inet_ntop(AF_INET, l.v4[i].data(), addr, sizeof addr);
-            rte_mbuf* g = pipeline::arp_request(pool, l.mac, l.v4[i].data(), l.v4[i].data());
+            rte_mbuf* g = net::arp_request(pool, l.mac, l.v4[i].data(), l.v4[i].data());
             const bool sent = g != nullptr && rte_eth_tx_burst(p, 0, &g, 1) == 1;
             if (g != nullptr && !sent) {
                 rte_pktmbuf_free(g);
@@ -1036,8 +1219,7 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
                 const int err = s->finish();
                 s->publish_gauges();
                 if (err != 0) {
-                    fmt::print(stderr, "logagg: sink {}: final sync failed: {}\n", s->spec().name,
-                               err_str(err));
+                    util::log_error("sink {}: final sync failed: {}", s->spec().name, err_str(err));
                 }
             }
             c.sink_finished = true;
@@ -1092,14 +1274,13 @@ std::vector<port_snapshot> port_stats(const runtime::impl& rt) {
 runtime::runtime(std::unique_ptr<impl> p) : p_(std::move(p)) {}
 runtime::~runtime() = default;
 
-std::unique_ptr<runtime> runtime::create(const config& cfg, const role_plan& plan,
-                                         util::failure& error) {
+util::result<std::unique_ptr<runtime>> runtime::create(const config::settings& cfg,
+                                                       const config::role_plan& plan) {
     auto p = std::make_unique<impl>();
     p->cfg = cfg;
     p->plan = plan;
-    error = p->setup();
-    if (!error.empty()) {
-        return nullptr;
+    if (util::failure e = p->setup(); !e.empty()) {
+        return e;
     }
     return std::unique_ptr<runtime>(new runtime(std::move(p)));
 }
@@ -1107,43 +1288,81 @@ std::unique_ptr<runtime> runtime::create(const config& cfg, const role_plan& pla
 int runtime::run() {
     impl& rt = *p_;
     std::vector<std::pair<impl*, lcore_ctx*>> args;
-    args.reserve(rt.lcores.size());
+    lcore_ctx* main_ctx = rt.launch_lcores(args);
+    rt.control_loop(main_ctx, *this);
+    return rt.shut_down();
+}
+
+lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>>& args) {
+    args.reserve(lcores.size()); // no reallocation: each lcore holds a pointer into it
     lcore_ctx* main_ctx = nullptr;
-    for (auto& c : rt.lcores) {
+    for (auto& c : lcores) {
         fmt::print("  lcore {}: {}\n", c->lcore, c->roles.empty() ? "idle" : c->roles);
     }
     std::fflush(stdout);
-    rt.start_tsc = rte_rdtsc();
-    rt.ran.store(true);
-    for (auto& c : rt.lcores) {
-        if (c->lcore == rt.plan.main) {
+    start_tsc = rte_rdtsc();
+    ran.store(true);
+    for (auto& c : lcores) {
+        if (c->lcore == plan.main) {
             main_ctx = c.get();
             continue;
         }
-        args.emplace_back(&rt, c.get());
+        args.emplace_back(this, c.get());
         const int rc = rte_eal_remote_launch(lcore_entry, &args.back(), c->lcore);
         if (rc != 0) {
-            fmt::print(stderr, "logagg: cannot launch lcore {}: {}\n", c->lcore, err_str(rc));
-            rt.stop_rx.store(true, std::memory_order_release);
+            util::log_error("cannot launch lcore {}: {}", c->lcore, err_str(rc));
+            stop_rx.store(true, std::memory_order_release);
         }
     }
+    return main_ctx;
+}
+
+bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
+    if (g_signal_stop.load(std::memory_order_relaxed)) {
+        fmt::print("logagg: signal received: stopping RX, draining workers and sinks (up to {} "
+                   "ms)\n",
+                   cfg.drain_timeout_ms);
+        return true;
+    }
+    if (idle.after == 0) {
+        return false;
+    }
+    uint64_t activity = 0;
+    for (auto& c : lcores) {
+        activity += c->stats.rx_packets.get();
+    }
+    for (const auto& sk : sinks) {
+        activity += sk->stats().delivered.get();
+    }
+    if (activity != idle.last_activity) {
+        idle.last_activity = activity;
+        idle.last_activity_tsc = now;
+        return false;
+    }
+    if (now - idle.last_activity_tsc < idle.after) {
+        return false;
+    }
+    fmt::print("logagg: idle for {} ms: stopping RX, draining workers and sinks (up to {} ms)\n",
+               cfg.exit_on_idle_ms, cfg.drain_timeout_ms);
+    return true;
+}
+
+void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
     const uint64_t hz = rte_get_tsc_hz();
     const uint64_t control_every = hz * control_period_us / 1'000'000;
     const uint64_t stats_every =
-        static_cast<uint64_t>(rt.cfg.stats_interval_s * static_cast<double>(hz));
-    const uint64_t idle_after = rt.cfg.exit_on_idle_ms * (hz / 1000);
-    uint64_t next_control = rt.start_tsc;
-    uint64_t next_stats = rt.start_tsc + stats_every;
-    uint64_t next_link_check = rt.start_tsc + hz;
-    uint64_t last_activity_tsc = rt.start_tsc;
-    uint64_t last_activity = 0;
-    snapshot prev = take_snapshot();
-    uint64_t prev_tsc = rt.start_tsc;
+        static_cast<uint64_t>(cfg.stats_interval_s * static_cast<double>(hz));
+    idle_watch idle{cfg.exit_on_idle_ms * (hz / 1000), 0, start_tsc};
+    uint64_t next_control = start_tsc;
+    uint64_t next_stats = start_tsc + stats_every;
+    uint64_t next_link_check = start_tsc + hz;
+    snapshot prev = self.take_snapshot();
+    uint64_t prev_tsc = start_tsc;
     const bool main_busy =
         main_ctx != nullptr && !main_ctx->roles.empty() && main_ctx->roles != "main";
-    while (!rt.all_finished()) {
+    while (!all_finished()) {
         if (main_busy && !main_ctx->finished()) {
-            rt.step(*main_ctx);
+            step(*main_ctx);
         } else {
             rte_delay_us_sleep(control_period_us);
         }
@@ -1152,45 +1371,19 @@ int runtime::run() {
             continue;
         }
         next_control = now + control_every;
-        if (!rt.stop_rx.load(std::memory_order_relaxed)) {
-            bool stop = false;
-            if (g_signal_stop.load(std::memory_order_relaxed)) {
-                fmt::print("logagg: signal received: stopping RX, draining workers and sinks "
-                           "(up to {} ms)\n",
-                           rt.cfg.drain_timeout_ms);
-                stop = true;
-            } else if (idle_after != 0) {
-                uint64_t activity = 0;
-                for (auto& c : rt.lcores) {
-                    activity += c->stats.rx_packets.get();
-                }
-                for (const auto& sk : rt.sinks) {
-                    activity += sk->stats().delivered.get();
-                }
-                if (activity != last_activity) {
-                    last_activity = activity;
-                    last_activity_tsc = now;
-                } else if (now - last_activity_tsc >= idle_after) {
-                    fmt::print("logagg: idle for {} ms: stopping RX, draining workers and sinks "
-                               "(up to {} ms)\n",
-                               rt.cfg.exit_on_idle_ms, rt.cfg.drain_timeout_ms);
-                    stop = true;
-                }
-            }
-            if (stop) {
-                std::fflush(stdout);
-                rt.drain_deadline_tsc.store(now + rt.cfg.drain_timeout_ms * (hz / 1000),
-                                            std::memory_order_release);
-                rt.stop_rx.store(true, std::memory_order_release);
-            }
+        if (!stop_rx.load(std::memory_order_relaxed) && stop_requested(now, idle)) {
+            std::fflush(stdout);
+            drain_deadline_tsc.store(now + cfg.drain_timeout_ms * (hz / 1000),
+                                     std::memory_order_release);
+            stop_rx.store(true, std::memory_order_release);
         }
         if (now >= next_link_check) {
             next_link_check = now + hz; // links are checked once a second
-            rt.watch_links();
+            watch_links();
         }
         if (stats_every != 0 && now >= next_stats) {
             next_stats = now + stats_every;
-            snapshot cur = take_snapshot();
+            snapshot cur = self.take_snapshot();
             fmt::print("{}\n",
                        stats_line(cur, prev,
                                   static_cast<double>(now - prev_tsc) / static_cast<double>(hz)));
@@ -1199,28 +1392,29 @@ int runtime::run() {
             prev_tsc = now;
         }
     }
+}
+
+int runtime::impl::shut_down() {
     rte_eal_mp_wait_lcore();
-    rt.stop_tsc = rte_rdtsc();
+    stop_tsc = rte_rdtsc();
     // Final port counters, then stop and close: closing releases the queues, which hands back
     // every mbuf a PMD holds (RX rings; net_pcap's infinite_rx keeps the whole capture in mbufs).
     // Whatever is still out of the pool after that is a leak.
-    rt.final_ports = port_stats(rt);
-    for (uint16_t p : rt.ports_started) {
+    final_ports = port_stats(*this);
+    for (uint16_t p : ports_started) {
         rte_eth_dev_stop(p);
     }
-    rt.ports_started.clear();
-    for (uint16_t p : rt.ports) {
+    ports_started.clear();
+    for (uint16_t p : ports) {
         rte_eth_dev_close(p);
     }
-    rt.ports.clear();
-    rt.mbufs_in_use_at_exit =
-        static_cast<int64_t>(rte_mempool_in_use_count(rt.pool)) +
-        (rt.indirect_pool != nullptr
-             ? static_cast<int64_t>(rte_mempool_in_use_count(rt.indirect_pool))
-             : 0);
-    if (rt.mbufs_in_use_at_exit != 0) {
-        fmt::print(stderr, "logagg: internal error: {} mbufs not returned to the pool\n",
-                   rt.mbufs_in_use_at_exit);
+    ports.clear();
+    mbufs_in_use_at_exit =
+        static_cast<int64_t>(rte_mempool_in_use_count(pool)) +
+        (indirect_pool != nullptr ? static_cast<int64_t>(rte_mempool_in_use_count(indirect_pool))
+                                  : 0);
+    if (mbufs_in_use_at_exit != 0) {
+        util::log_error("internal error: {} mbufs not returned to the pool", mbufs_in_use_at_exit);
         return 1;
     }
     return 0;
@@ -1242,10 +1436,10 @@ snapshot runtime::take_snapshot() const {
     s.final = rt.stop_tsc != 0;
     for (std::size_t i = 0; i < rt.sinks.size(); ++i) {
         const sink::sink& sk = *rt.sinks[i];
-        const sink::sink_spec& sp = sk.spec();
+        const config::sink_spec& sp = sk.spec();
         sink_snapshot k;
         k.name = sp.name;
-        k.type = std::string(sink::sink_type_names[static_cast<std::size_t>(sp.type)]);
+        k.type = std::string(config::sink_type_names[static_cast<std::size_t>(sp.type)]);
         k.target = sp.text.substr(sp.text.find(':') + 1);
         k.format = std::string(log::output_format_names[static_cast<std::size_t>(sp.format)]);
         k.queued = sk.stats().queued.load(std::memory_order_relaxed);
@@ -1274,4 +1468,4 @@ snapshot runtime::take_snapshot() const {
     return s;
 }
 
-} // namespace logagg::dpdk
+} // namespace logagg::control

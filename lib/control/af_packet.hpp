@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace logagg::dpdk {
+namespace logagg::control {
 
 /// The net_af_packet devargs logagg reads.
 struct af_packet_args {
@@ -54,4 +54,4 @@ struct iface_offloads {
 [[nodiscard]] std::vector<std::string> offload_warnings(const std::string& iface,
                                                         const iface_offloads& o, uint32_t snap_len);
 
-} // namespace logagg::dpdk
+} // namespace logagg::control

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "dpdk/af_packet.hpp"
+#include "control/af_packet.hpp"
 
 namespace {
 
-using namespace logagg::dpdk;
+using namespace logagg::control;
 
 TEST(AfPacket, DevargsGiveTheInterfaceAndFrameSize) {
     af_packet_args a = parse_af_packet_args("iface=veth0,qpairs=2");

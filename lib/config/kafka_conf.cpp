@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane.
-#include "sink/kafka_conf.hpp"
+#include "config/kafka_conf.hpp"
 
 #include <algorithm>
 
 #include <fmt/core.h>
 #include <librdkafka/rdkafka.h>
 
-namespace logagg::sink {
+namespace logagg::config {
 namespace {
 
 /// librdkafka statistics period. Why 1 s: librdkafka's granularity; retries are a slow figure.
@@ -35,7 +35,8 @@ std::vector<std::pair<std::string, std::string>> kafka_properties(const sink_spe
         {"linger.ms", fmt::format("{}", s.batch.max_age_us / 1000.0)},
         {"batch.num.messages", std::to_string(s.batch.records)},
         {"batch.size", std::to_string(s.batch.bytes)},
-        {"queue.buffering.max.kbytes", std::to_string(std::max<uint64_t>(s.buffer_bytes / 1024, 1))},
+        {"queue.buffering.max.kbytes",
+         std::to_string(std::max<uint64_t>(s.buffer_bytes / 1024, 1))},
         {"queue.buffering.max.messages", std::to_string(queue_slots)},
         // Infinite: librdkafka never gives up on an accepted record on its own; the drain
         // deadline decides at exit.
@@ -78,4 +79,4 @@ std::string check_kafka_conf(const sink_spec& s) {
     return e;
 }
 
-} // namespace logagg::sink
+} // namespace logagg::config

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane (port set-up).
-#include "dpdk/af_packet.hpp"
+#include "control/af_packet.hpp"
+#include "util/unique_fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -18,7 +19,7 @@
 
 #include <fmt/core.h>
 
-namespace logagg::dpdk {
+namespace logagg::control {
 
 af_packet_args parse_af_packet_args(std::string_view devargs) {
     af_packet_args out;
@@ -75,16 +76,6 @@ uint32_t af_packet_snap_len(uint32_t frame_size) noexcept {
 
 namespace {
 
-/// Closes a file descriptor on scope exit.
-struct fd_guard {
-    int fd;
-    ~fd_guard() {
-        if (fd >= 0) {
-            close(fd);
-        }
-    }
-};
-
 [[nodiscard]] int ethtool(int fd, const std::string& iface, void* cmd) {
     ifreq ifr{};
     std::memcpy(ifr.ifr_name, iface.data(), std::min(iface.size(), sizeof(ifr.ifr_name) - 1));
@@ -119,14 +110,14 @@ constexpr feature features[] = {
 
 iface_offloads read_offloads(const std::string& iface) {
     iface_offloads out;
-    fd_guard s{socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
-    if (s.fd < 0) {
+    const util::unique_fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (s.get() < 0) {
         out.error = fmt::format("socket: {}", std::strerror(errno));
         return out;
     }
     ethtool_drvinfo drv{};
     drv.cmd = ETHTOOL_GDRVINFO;
-    if (ethtool(s.fd, iface, &drv) == 0) {
+    if (ethtool(s.get(), iface, &drv) == 0) {
         out.driver.assign(drv.driver, strnlen(drv.driver, sizeof drv.driver));
     }
     // How many feature names there are, then the names, then their states.
@@ -134,7 +125,7 @@ iface_offloads read_offloads(const std::string& iface) {
     auto* sset = reinterpret_cast<ethtool_sset_info*>(sset_buf);
     sset->cmd = ETHTOOL_GSSET_INFO;
     sset->sset_mask = 1ULL << ETH_SS_FEATURES;
-    if (int e = ethtool(s.fd, iface, sset); e != 0 || sset->sset_mask == 0) {
+    if (int e = ethtool(s.get(), iface, sset); e != 0 || sset->sset_mask == 0) {
         out.error =
             fmt::format("ETHTOOL_GSSET_INFO: {}", e != 0 ? std::strerror(e) : "no feature names");
         return out;
@@ -146,7 +137,7 @@ iface_offloads read_offloads(const std::string& iface) {
     strings->cmd = ETHTOOL_GSTRINGS;
     strings->string_set = ETH_SS_FEATURES;
     strings->len = n;
-    if (int e = ethtool(s.fd, iface, strings); e != 0) {
+    if (int e = ethtool(s.get(), iface, strings); e != 0) {
         out.error = fmt::format("ETHTOOL_GSTRINGS: {}", std::strerror(e));
         return out;
     }
@@ -157,7 +148,7 @@ iface_offloads read_offloads(const std::string& iface) {
     auto* feats = reinterpret_cast<ethtool_gfeatures*>(feat_buf.get());
     feats->cmd = ETHTOOL_GFEATURES;
     feats->size = blocks;
-    if (int e = ethtool(s.fd, iface, feats); e != 0) {
+    if (int e = ethtool(s.get(), iface, feats); e != 0) {
         out.error = fmt::format("ETHTOOL_GFEATURES: {}", std::strerror(e));
         return out;
     }
@@ -223,4 +214,4 @@ std::vector<std::string> offload_warnings(const std::string& iface, const iface_
     return lines;
 }
 
-} // namespace logagg::dpdk
+} // namespace logagg::control

@@ -11,12 +11,12 @@
 #include <string_view>
 #include <vector>
 
-#include "dpdk/options.hpp"
-#include "dpdk/roles.hpp"
+#include "config/options.hpp"
+#include "config/roles.hpp"
 
 namespace {
 
-using namespace logagg::dpdk;
+using namespace logagg::config;
 
 parse_result parse(std::vector<std::string_view> args) {
     return parse_options(args);
@@ -76,7 +76,7 @@ TEST(Options, EveryOptionParsesInBothSpellings) {
                           "--on-oversize",
                           "drop"});
     ASSERT_EQ(r.what, parse_result::action::run) << r.error;
-    const config& c = r.cfg;
+    const settings& c = r.cfg;
     EXPECT_EQ(c.listen, (std::vector<uint16_t>{514, 6514}));
     ASSERT_EQ(c.listen_framing.size(), 2u);
     EXPECT_FALSE(c.listen_framing[0].has_value());
@@ -149,7 +149,7 @@ TEST(Options, RoutesResolveToSinkMasks) {
     const auto r = parse(
         {"--sink", "file:all,name=alerts", "--sink", "file:rest", "--route", "sev<=err=>alerts"});
     ASSERT_EQ(r.what, parse_result::action::run) << r.error;
-    const config& c = r.cfg;
+    const settings& c = r.cfg;
     ASSERT_EQ(c.sinks.size(), 2u);
     EXPECT_EQ(c.sinks[0].name, "alerts");
     EXPECT_EQ(c.sinks[1].name, "file");
@@ -168,7 +168,7 @@ TEST(Options, RoutesToSeveralSinksAndEverySinkNamed) {
                           "--route=app==nginx=>file, tcp", "--route", "host^=web-=>file2",
                           "--route", R"(msg=="a=>b"=>tcp)"});
     ASSERT_EQ(r.what, parse_result::action::run) << r.error;
-    const config& c = r.cfg;
+    const settings& c = r.cfg;
     ASSERT_EQ(c.routes.size(), 3u);
     EXPECT_EQ(c.routes[0].sinks, 0b101u);
     EXPECT_EQ(c.routes[0].match.terms[0].value, "nginx");
@@ -217,7 +217,7 @@ TEST(Options, FiltersRepeatAndShareJsonCaptures) {
                           "json.ns==prod && json.team^=pay", "--filter=json.ns!=dev", "--route",
                           "json.zone==eu=>file"});
     ASSERT_EQ(r.what, parse_result::action::run) << r.error;
-    const config& c = r.cfg;
+    const settings& c = r.cfg;
     ASSERT_EQ(c.filters.size(), 3u);
     EXPECT_EQ(c.filters[0].text, "sev<=warning");
     EXPECT_EQ(c.filters[0].terms[0].number, 4);
@@ -257,7 +257,7 @@ TEST(Options, SinkLimit) {
     std::vector<std::string_view> args;
     const std::vector<std::string> dirs = {"file:0", "file:1", "file:2", "file:3", "file:4",
                                            "file:5", "file:6", "file:7", "file:8"};
-    for (std::size_t i = 0; i < logagg::sink::max_sinks; ++i) {
+    for (std::size_t i = 0; i < logagg::config::max_sinks; ++i) {
         args.push_back("--sink");
         args.push_back(dirs[i]);
     }
@@ -361,13 +361,13 @@ TEST(Options, UsageErrorsSayWhatIsWrong) {
          "--ip: port 5000 is out of range (DPDK port ids 0-1023)"},
         {{"--sink", "kafka:127.0.0.1:9092/t,kafka-prop=bogus.prop=1"},
          "--sink: kafka sink: kafka-prop bogus.prop=1: No such configuration property"},
-        {{"--sink", "kafka:b/t,kafka-prop=linger.ms=soon"}, "--sink: kafka sink: kafka-prop "
-                                                            "linger.ms=soon"},
+        {{"--sink", "kafka:b/t,kafka-prop=linger.ms=soon"},
+         "--sink: kafka sink: kafka-prop "
+         "linger.ms=soon"},
         {{"--sink", "kafka:b/t,kafka-prop=dr_cb=x"}, "kafka-prop dr_cb cannot be set"},
         {{"--sink", "port:0,dst=198.18.0.9:514,dmac=02:00:00:00:00:09"},
          "--sink port: needs src=IP, or an --ip IPv4 address on port 0"},
-        {{"--sink", "port:0,dst=198.18.0.9:514,dmac=02:00:00:00:00:09", "--ip",
-          "0:2001:db8::1/64"},
+        {{"--sink", "port:0,dst=198.18.0.9:514,dmac=02:00:00:00:00:09", "--ip", "0:2001:db8::1/64"},
          "--sink port: needs src=IP, or an --ip IPv4 address on port 0"},
         {{"--sink", "port:0,dst=198.18.0.9:514,src=198.18.0.1", "--ip", "1:198.18.0.1/24"},
          "--sink port: needs dmac=MAC, or an --ip on port 0"},
@@ -383,8 +383,7 @@ TEST(Options, UsageErrorsSayWhatIsWrong) {
             << "'" << r.error << "' should contain '" << text << "'";
     }
     // What they refuse, they accept written right.
-    for (const std::vector<std::string_view>& args :
-         std::vector<std::vector<std::string_view>>{
+    for (const std::vector<std::string_view>& args : std::vector<std::vector<std::string_view>>{
              {"--sink", "file:x", "--rx-lcores", "1-3,5"},
              {"--sink", "file:x,rotate-bytes=16384G"},
              {"--sink", "file:x", "--filter", "msg*=\"a||b\""},
@@ -450,9 +449,9 @@ TEST(Paths, StatsJsonMustBeWritableAtStart) {
     EXPECT_EQ(paths_error({"--sink", "file:out", "--stats-json", "rel.json"}), "");
     // Into a file sink's directory, which the sink creates at start.
     EXPECT_EQ(paths_error({"--sink", "file:out", "--stats-json", "out/stats.json"}), "");
-    EXPECT_EQ(paths_error({"--sink", "file:" + (t / "made"), "--stats-json",
-                           t / "made/./stats.json"}),
-              "");
+    EXPECT_EQ(
+        paths_error({"--sink", "file:" + (t / "made"), "--stats-json", t / "made/./stats.json"}),
+        "");
     std::filesystem::current_path(cwd);
     EXPECT_FALSE(std::filesystem::exists(t / "out")); // checked, not created
     e = paths_error({"--sink", "file:" + (t / "made"), "--stats-json", t / "other/stats.json"});
@@ -471,7 +470,7 @@ TEST(Paths, FileSinkDirectoriesAtStart) {
         << e;
     EXPECT_EQ(paths_error({"--sink", "file:" + (t / "new/deeper")}), "");
     EXPECT_FALSE(std::filesystem::exists(t / "new")); // created by the sink at start, not here
-    if (::geteuid() != 0) { // root writes anywhere
+    if (::geteuid() != 0) {                           // root writes anywhere
         std::filesystem::create_directory(t / "ro");
         ::chmod((t / "ro").c_str(), 0555);
         e = paths_error({"--sink", "file:" + (t / "ro")});
@@ -484,18 +483,17 @@ TEST(Paths, TwoFileSinksMayNotShareADirectory) {
     std::filesystem::create_directory(t / "d");
     std::filesystem::create_directory_symlink(t / "d", t / "link");
     const std::vector<std::pair<std::string, std::string>> same = {
-        {t / "d", t / "d/"},                // the same text but for a slash
-        {t / "d", t / "d/../d"},            // lexically
-        {t / "d", t / "link"},              // a symbolic link to it
-        {t / "new", t / "./new/"},          // not there yet: by normalised path
-        {t / "link/new", t / "d/new"},      // not there yet, under a link
+        {t / "d", t / "d/"},           // the same text but for a slash
+        {t / "d", t / "d/../d"},       // lexically
+        {t / "d", t / "link"},         // a symbolic link to it
+        {t / "new", t / "./new/"},     // not there yet: by normalised path
+        {t / "link/new", t / "d/new"}, // not there yet, under a link
     };
     for (const auto& [a, b] : same) {
         const std::string sa = "file:" + a + ",name=first";
         const std::string sb = "file:" + b + ",name=second";
         const std::string e = paths_error({"--sink", sa, "--sink", sb});
-        EXPECT_NE(e.find("--sink second: directory '" + b + "' is also sink first's ('" + a +
-                         "')"),
+        EXPECT_NE(e.find("--sink second: directory '" + b + "' is also sink first's ('" + a + "')"),
                   std::string::npos)
             << a << " / " << b << ": " << e;
     }
@@ -532,9 +530,9 @@ TEST(Ports, CaptureFilesAreToldFromLiveSources) {
     EXPECT_EQ(port_rx_source("net_ixgbe", ""), rx_source::live);
 }
 
-config cfg(std::vector<unsigned> rx = {}, std::vector<unsigned> w = {},
-           std::optional<unsigned> sink = {}) {
-    config c;
+settings cfg(std::vector<unsigned> rx = {}, std::vector<unsigned> w = {},
+             std::optional<unsigned> sink = {}) {
+    settings c;
     c.rx_lcores = std::move(rx);
     c.worker_lcores = std::move(w);
     c.sink_lcore = sink;

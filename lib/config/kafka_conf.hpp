@@ -11,11 +11,11 @@
 #include <utility>
 #include <vector>
 
-#include "sink/spec.hpp"
+#include "config/sink_spec.hpp"
 
 struct rd_kafka_conf_s;
 
-namespace logagg::sink {
+namespace logagg::config {
 
 /// The librdkafka properties logagg sets from a kafka sink's parameters (the user's kafka-prop
 /// ones come after). @param queue_slots the record slots of the sink's queue: librdkafka may
@@ -35,4 +35,4 @@ kafka_properties(const sink_spec& s, std::size_t queue_slots);
 /// librdkafka's when the producer is created. @return the error as kafka_configure(), or empty.
 [[nodiscard]] std::string check_kafka_conf(const sink_spec& s);
 
-} // namespace logagg::sink
+} // namespace logagg::config

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace logagg::util {
+namespace logagg::config {
 
 /// A whole decimal number, nothing else. nullopt on any other text or overflow.
 [[nodiscard]] inline std::optional<uint64_t> parse_u64(std::string_view s) noexcept {
@@ -101,8 +101,8 @@ enum class number_fault : uint8_t { none, syntax, too_small, too_large };
 /// "rotate-bytes '17179869184G' is too large: at most 16384G". @p noun says what was expected
 /// ("a whole number", "a size"); limits of sizes print with K/M/G where exact.
 [[nodiscard]] inline std::string number_message(std::string_view name, std::string_view value,
-                                                number_fault f, bool size, uint64_t lo,
-                                                uint64_t hi, std::string_view noun) {
+                                                number_fault f, bool size, uint64_t lo, uint64_t hi,
+                                                std::string_view noun) {
     const auto limit = [&](uint64_t n) { return size ? size_text(n) : std::to_string(n); };
     std::string out(name);
     out += " '";
@@ -127,4 +127,4 @@ enum class number_fault : uint8_t { none, syntax, too_small, too_large };
     return out;
 }
 
-} // namespace logagg::util
+} // namespace logagg::config

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane.
-#include "dpdk/roles.hpp"
+#include "config/roles.hpp"
 
 #include <algorithm>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
-namespace logagg::dpdk {
+namespace logagg::config {
 namespace {
 
 [[nodiscard]] bool contains(const std::vector<unsigned>& v, unsigned x) {
@@ -38,7 +38,7 @@ std::string role_plan::roles_of(unsigned lcore) const {
     return fmt::format("{}", fmt::join(r, "+"));
 }
 
-role_result resolve_roles(const config& cfg, unsigned main_lcore,
+role_result resolve_roles(const settings& cfg, unsigned main_lcore,
                           const std::vector<unsigned>& enabled) {
     role_result res;
     role_plan& p = res.plan;
@@ -135,4 +135,4 @@ role_result resolve_roles(const config& cfg, unsigned main_lcore,
     return res;
 }
 
-} // namespace logagg::dpdk
+} // namespace logagg::config

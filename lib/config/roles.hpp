@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "dpdk/options.hpp"
+#include "config/options.hpp"
 
-namespace logagg::dpdk {
+namespace logagg::config {
 
 /// Who does what. RX lcore i polls queue i of every port.
 struct role_plan {
@@ -32,7 +32,7 @@ struct role_result {
 
 /// @param main_lcore the EAL main lcore
 /// @param enabled    every lcore EAL enabled (main included), ascending
-[[nodiscard]] role_result resolve_roles(const config& cfg, unsigned main_lcore,
+[[nodiscard]] role_result resolve_roles(const settings& cfg, unsigned main_lcore,
                                         const std::vector<unsigned>& enabled);
 
-} // namespace logagg::dpdk
+} // namespace logagg::config

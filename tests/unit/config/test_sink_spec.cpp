@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "sink/spec.hpp"
+#include "config/sink_spec.hpp"
 
 namespace {
 
-using namespace logagg::sink;
+using namespace logagg::config;
 using logagg::log::output_format;
 
 sink_spec ok(std::string_view text) {

@@ -13,7 +13,7 @@
 #include "net/classify.hpp"
 #include "pipeline/counters.hpp"
 
-namespace logagg::dpdk {
+namespace logagg::control {
 
 struct port_snapshot {
     uint16_t port_id = 0;
@@ -133,4 +133,4 @@ void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::s
 /// The --stats-json document.
 [[nodiscard]] std::string to_json(const snapshot& s);
 
-} // namespace logagg::dpdk
+} // namespace logagg::control

@@ -12,15 +12,16 @@
 #include <string_view>
 #include <vector>
 
+#include "config/parse.hpp"
+#include "config/sink_spec.hpp"
 #include "log/encode.hpp"
 #include "log/filter.hpp"
 #include "log/framing.hpp"
 #include "log/json.hpp"
 #include "net/classify.hpp"
 #include "pipeline/listener.hpp"
-#include "sink/spec.hpp"
 
-namespace logagg::dpdk {
+namespace logagg::config {
 
 /// What a worker does when the sink ring (or an RX lcore when the worker ring) is full.
 enum class full_policy { drop, block };
@@ -34,7 +35,7 @@ struct ip_spec {
 };
 
 /// The validated configuration. Immutable once parse_options() returned it.
-struct config {
+struct settings {
     std::vector<uint16_t> listen; ///< UDP ports, in the order given, no duplicates
     /// framing= of each --listen (same order as listen); empty: the --framing default
     std::vector<std::optional<log::framing_mode>> listen_framing;
@@ -46,7 +47,7 @@ struct config {
     uint32_t max_msg = 65536;                          ///< --max-msg: longest message kept whole
     bool drop_oversize = false;             ///< --on-oversize drop (default: truncate and flag)
     net::listen_ports ports;                ///< the same as a bitmap for the datapath
-    std::vector<sink::sink_spec> sinks;     ///< --sink, in order (index = sink id), named
+    std::vector<sink_spec> sinks;           ///< --sink, in order (index = sink id), named
     std::vector<log::filter> filters;       ///< --filter: a record must match all
     std::vector<log::route> routes;         ///< --route, sink names resolved to a mask
     uint32_t default_sinks = 0;             ///< sinks no --route names: they take unrouted records
@@ -87,7 +88,7 @@ struct config {
 struct parse_result {
     enum class action { run, help, version, usage_error };
     action what = action::usage_error;
-    config cfg;
+    settings cfg;
     std::string error; ///< one line, names the option, for usage_error
 };
 
@@ -105,15 +106,12 @@ struct parse_result {
 /// Parses lf | datagram | octet | auto. nullopt otherwise.
 [[nodiscard]] std::optional<log::framing_mode> parse_framing(std::string_view s);
 
-/// Parses a byte size with an optional K, M or G suffix (binary multiples). nullopt on error.
-[[nodiscard]] std::optional<uint64_t> parse_size(std::string_view s);
-
 /// What the options name on the filesystem, checked before anything starts (it touches the
 /// filesystem, nothing else): --stats-json can be written there (its temporary file is created
 /// and removed), every file sink's directory exists and is writable or can be created, and no
 /// two file sinks write one directory (compared by device and inode when it exists, else by
 /// path with symbolic links resolved). @return a usage error naming the option, or empty.
-[[nodiscard]] std::string check_paths(const config& cfg);
+[[nodiscard]] std::string check_paths(const settings& cfg);
 
 /// Where a port's received frames come from.
 enum class rx_source {
@@ -129,4 +127,4 @@ enum class rx_source {
 /// other driver.
 [[nodiscard]] rx_source port_rx_source(std::string_view driver, std::string_view devargs);
 
-} // namespace logagg::dpdk
+} // namespace logagg::config

@@ -12,11 +12,12 @@
 #include <vector>
 
 #include "log/encode.hpp"
+#include "pipeline/lanes.hpp"
 
-namespace logagg::sink {
+namespace logagg::config {
 
-/// Most --sink options. Why 8: per-lcore counter arrays and route masks are sized by it.
-inline constexpr std::size_t max_sinks = 8;
+/// Most --sink options (defined beside the per-lcore counters it sizes).
+using pipeline::max_sinks;
 
 enum class sink_type : uint8_t { file, tcp, kafka, port, count_ };
 inline constexpr std::array<std::string_view, static_cast<std::size_t>(sink_type::count_)>
@@ -46,8 +47,8 @@ enum class framing_kind : uint8_t {
     return digits + 1;
 }
 
-/// What a sink partitions by: the worker puts a key piece in front of each message.
-enum class key_field : uint8_t { none, host, app, source };
+/// What a sink partitions by (defined beside the worker that emits the key piece).
+using pipeline::key_field;
 
 /// When a sink sends what it has: the first bound reached.
 struct batch_limits {
@@ -106,4 +107,4 @@ struct sink_spec {
 /// @return an error message, or empty.
 [[nodiscard]] std::string name_sinks(std::vector<sink_spec>& sinks);
 
-} // namespace logagg::sink
+} // namespace logagg::config
