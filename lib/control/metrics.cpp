@@ -113,8 +113,7 @@ void sink_latency(exposition& e, const sink_snapshot& k) {
         sum_us += static_cast<double>(k.latency_us[i]) * latency_midpoint_us(i);
     }
     e.sample(name, {{"sink", k.name}, {"type", k.type}, {"le", "+Inf"}}, below);
-    e.sample("logagg_sink_latency_seconds_sum", {{"sink", k.name}, {"type", k.type}},
-             sum_us / 1e6);
+    e.sample("logagg_sink_latency_seconds_sum", {{"sink", k.name}, {"type", k.type}}, sum_us / 1e6);
     e.sample("logagg_sink_latency_seconds_count", {{"sink", k.name}, {"type", k.type}}, below);
 }
 
@@ -136,8 +135,7 @@ void packets(exposition& e, const snapshot& s) {
     for (const auto& [stage, v] : stages) {
         e.sample("logagg_packets_total", {{"stage", stage}}, v);
     }
-    e.single("logagg_received_bytes_total", "counter", "Bytes of the frames received",
-             s.rx_bytes);
+    e.single("logagg_received_bytes_total", "counter", "Bytes of the frames received", s.rx_bytes);
     e.family("logagg_packets_dropped_total", "counter", "Frames dropped, by reason");
     for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
         e.sample("logagg_packets_dropped_total", {{"reason", net::drop_reason_names[i]}},
@@ -156,12 +154,9 @@ void messages(exposition& e, const snapshot& s) {
              "all sinks), empty ones skipped, truncated to --max-msg, datagrams with octet-framing "
              "errors");
     const std::pair<const char*, uint64_t> stages[] = {
-        {"framed", s.framed},
-        {"routed", s.routed},
-        {"delivered", s.delivered()},
-        {"empty_skipped", s.empty_skipped},
-        {"truncated", s.truncated},
-        {"framing_errors", s.framing_errors},
+        {"framed", s.framed},         {"routed", s.routed},
+        {"delivered", s.delivered()}, {"empty_skipped", s.empty_skipped},
+        {"truncated", s.truncated},   {"framing_errors", s.framing_errors},
     };
     for (const auto& [stage, v] : stages) {
         e.sample("logagg_messages_total", {{"stage", stage}}, v);
@@ -218,8 +213,8 @@ void messages(exposition& e, const snapshot& s) {
     }
     e.single("logagg_gelf_expired_messages_total", "counter",
              "Incomplete chunked GELF messages dropped after the timeout", s.gelf_expired_messages);
-    e.single("logagg_gelf_expired_chunks_total", "counter",
-             "Chunks the expired GELF messages held", s.gelf_expired_chunks);
+    e.single("logagg_gelf_expired_chunks_total", "counter", "Chunks the expired GELF messages held",
+             s.gelf_expired_chunks);
     e.single("logagg_gelf_bad_compression_total", "counter",
              "GELF zlib/gzip payloads that did not inflate", s.gelf_bad_compression);
     e.single("logagg_copied_bytes_total", "counter",

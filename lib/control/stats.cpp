@@ -447,9 +447,10 @@ std::string to_json(const snapshot& s) {
                          "\"bytes_copied\": {}, \"latency_us\": {{\"timed\": {}, \"p50\": {}, "
                          "\"p90\": {}, \"p99\": {}, \"max\": {}}}{}{}}}",
                          k.batches, fmt::join(k.batch_records, ", "), k.reconnects,
-                         k.connect_failures, k.connections, k.disconnects, k.retries, k.errors, k.bytes_copied, timed,
-                         k.latency_quantile(0.5), k.latency_quantile(0.9), k.latency_quantile(0.99),
-                         k.latency_quantile(1.0), k.extra_json.empty() ? "" : ", ", k.extra_json);
+                         k.connect_failures, k.connections, k.disconnects, k.retries, k.errors,
+                         k.bytes_copied, timed, k.latency_quantile(0.5), k.latency_quantile(0.9),
+                         k.latency_quantile(0.99), k.latency_quantile(1.0),
+                         k.extra_json.empty() ? "" : ", ", k.extra_json);
     }
     o += "\n  ],\n";
     o += "  \"parse\": {\"records\": {";

@@ -133,7 +133,8 @@ TEST(Metrics, LatencyIsACumulativeHistogramInSeconds) {
     EXPECT_NE(last.find("le=\"+Inf\""), std::string::npos);
     EXPECT_EQ(n, 34u); // 1 and 2 us, one bound per octave from 4 us, +Inf
     // _sum is estimated from bucket midpoints:
-    const double sum = p.samples.at("logagg_sink_latency_seconds_sum{sink=\"c\\\"1\",type=\"tcp\"}");
+    const double sum =
+        p.samples.at("logagg_sink_latency_seconds_sum{sink=\"c\\\"1\",type=\"tcp\"}");
     // 0.5 us (bucket [0,1)), 2 x 3.5 us, 4 x 960 us (bucket [896, 1024)), and the last bucket's
     // floor (7 << 30 us) plus 12.5%.
     EXPECT_NEAR(sum, (0.5 + 7.0 + 3840.0 + 7.0 * (1ull << 30) * 1.125) / 1e6, 1e-6);
@@ -153,9 +154,11 @@ TEST(Health, PortsMustBeUpAndSinksConnectedOrWithinTheirBackoff) {
     h.observe(s, 3001);
     const std::vector<std::string> p = h.problems(s, 3001);
     ASSERT_EQ(p.size(), 1u);
-    EXPECT_NE(p[0].find("sink c\"1: not connected to 127.0.0.1:6514 for 1001 ms"), std::string::npos)
+    EXPECT_NE(p[0].find("sink c\"1: not connected to 127.0.0.1:6514 for 1001 ms"),
+              std::string::npos)
         << p[0];
-    EXPECT_EQ(health_json(p).rfind("{\"status\": \"unhealthy\", \"reasons\": [\"sink c\\\"1", 0), 0u);
+    EXPECT_EQ(health_json(p).rfind("{\"status\": \"unhealthy\", \"reasons\": [\"sink c\\\"1", 0),
+              0u);
 
     s.sinks[0].connected = 1; // back
     h.observe(s, 3500);
