@@ -79,17 +79,17 @@ def metric(ms, name, **labels):
 
 
 class Logagg:
-    """logagg running in the background with --metrics 127.0.0.1:0; its stdout is read by a thread
+    """logagg running in the background with --metrics on a free port; its stdout is read by a thread
     so the bound URL and later lines can be waited for."""
 
-    def __init__(self, env, name, vdev, opts, lcores="0-1"):
+    def __init__(self, env, name, vdev, opts, lcores="0-1", listen="127.0.0.1:0"):
         env.runs += 1
         self.prefix = "logagg-metrics-%s-%d-%d" % (name, os.getpid(), env.runs)
         self.stats = env.path("stats-%s-%d.json" % (name, env.runs))
         self.out = env.path("out-%s-%d" % (name, env.runs))
         args = [env.logagg, "-l", lcores, "--no-huge", "-m", "512", "--no-pci", "--file-prefix",
                 self.prefix, "--log-level=error", "--vdev=" + vdev, "--",
-                "--metrics", "127.0.0.1:0", "--stats-json", self.stats] + list(opts)
+                "--metrics", listen, "--stats-json", self.stats] + list(opts)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -422,12 +422,13 @@ class Collector:
 def case_healthz(env):
     """/healthz is 200 while the port is up and the TCP sink connected, 503 naming the sink once
     its collector has been gone longer than reconnect-max-ms, and 200 again when it returns.
-    Other paths are 404; other methods 405."""
+    Other paths are 404; other methods 405. Served on IPv6 loopback."""
     col = Collector(free_port())
     col.start()
     la = Logagg(env, "healthz", "net_pcap0,rx_pcap=%s" % SAMPLE_PCAP,
-                ["--sink", "tcp:127.0.0.1:%d,reconnect-max-ms=200" % col.port])
+                ["--sink", "tcp:127.0.0.1:%d,reconnect-max-ms=200" % col.port], listen="[::1]:0")
     try:
+        check(la.url.startswith("http://[::1]:"), "not served on [::1]: %s" % la.url)
         def health():
             status, body = http_get(la.url + "/healthz")
             return status, json.loads(body)
