@@ -309,13 +309,17 @@ def telemetry(prefix, *cmds):
 
 
 def threads_cpus(pid):
-    """{thread name: Cpus_allowed_list} of a process."""
+    """{thread name: Cpus_allowed_list} of a process's threads. A thread may end while they are
+    listed (DPDK's per-client telemetry thread does when the client has gone): it is skipped."""
     out = {}
     for t in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
-            comm = f.read().strip()
-        with open("/proc/%d/task/%s/status" % (pid, t)) as f:
-            cpus = re.search(r"Cpus_allowed_list:\s*(\S+)", f.read()).group(1)
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                comm = f.read().strip()
+            with open("/proc/%d/task/%s/status" % (pid, t)) as f:
+                cpus = re.search(r"Cpus_allowed_list:\s*(\S+)", f.read()).group(1)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
         out[comm] = cpus
     return out
 
