@@ -25,10 +25,10 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import gen_capture  # noqa: E402
-from e2e import SKIP, Failure, check, check_invariants, describe, output_lines, run_cases  # noqa: E402
+from harness import SKIP, Failure, check, check_invariants, describe, output_lines, run_cases  # noqa: E402
 
 SAMPLE_PCAP = os.path.join(ROOT, "docs", "samples", "sample.pcap")
 TOP = os.path.join(ROOT, "scripts", "logagg-top")
