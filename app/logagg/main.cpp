@@ -15,8 +15,10 @@
 
 #include "config/options.hpp"
 #include "config/roles.hpp"
+#include "control/http.hpp"
 #include "control/runtime.hpp"
 #include "control/stats.hpp"
+#include "control/telemetry.hpp"
 #include "util/log.hpp"
 
 namespace {
@@ -121,6 +123,19 @@ int main(int argc, char** argv) {
         return usage_error(roles.error);
     }
 
+    // --metrics binds now: a port in use is an error before any port starts or packet arrives.
+    std::unique_ptr<metrics_server> metrics;
+    if (cfg.metrics) {
+        auto started = metrics_server::start(*cfg.metrics);
+        if (!started) {
+            logagg::util::log_error("{}", started.error().text);
+            rte_eal_cleanup();
+            return exit_runtime;
+        }
+        metrics = std::move(started).value();
+    }
+    register_telemetry();
+
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -157,6 +172,9 @@ int main(int argc, char** argv) {
     for (const std::string& n : roles.plan.notes) {
         fmt::print("  note: {}\n", n);
     }
+    if (metrics) {
+        fmt::print("  metrics: {}/metrics and {}/healthz\n", metrics->url(), metrics->url());
+    }
     int status = exit_runtime;
     {
         auto created = runtime::create(cfg, roles.plan);
@@ -166,6 +184,11 @@ int main(int argc, char** argv) {
             status = error.usage ? exit_usage : exit_runtime;
         } else {
             const std::unique_ptr<runtime> rt = std::move(created).value();
+            const snapshot_source source = [r = rt.get()] { return r->take_snapshot(); };
+            if (metrics) {
+                metrics->serve(source);
+            }
+            telemetry_serve(source);
             status = rt->run();
             const snapshot s = rt->take_snapshot();
             fmt::print("{}", summary_table(s));
@@ -177,8 +200,14 @@ int main(int argc, char** argv) {
                 logagg::util::log_error("internal error: counters do not balance (see summary)");
                 status = exit_runtime;
             }
+            // The runtime goes away at the end of this block: nobody may ask it any more.
+            telemetry_serve({});
+            if (metrics) {
+                metrics->serve({});
+            }
         }
     }
+    metrics.reset();
     rte_eal_cleanup();
     return status;
 }

@@ -102,6 +102,10 @@ constexpr option_doc options_table[] = {
     {"--stats-json", "PATH",
      "write all counters as JSON to PATH at exit (schema: docs/stats.md); its directory must "
      "exist and be writable at start (or be a file sink's, created at start)"},
+    {"--metrics", "ADDR:PORT",
+     "serve Prometheus metrics (GET /metrics) and a health check (GET /healthz) over HTTP on "
+     "ADDR:PORT, e.g. 127.0.0.1:9514 or [::1]:9514 (port 0: any free port, printed at start); "
+     "off by default (docs/metrics.md)"},
     {"--exit-on-idle", "MS",
      "stop as on SIGTERM once no frame arrived for MS milliseconds (capture replays)"},
     {"--on-sink-full", "drop|block",
@@ -504,6 +508,15 @@ struct parser {
             cfg.stats_json = std::string(v);
             return true;
         }
+        if (opt == "--metrics") {
+            cfg.metrics = parse_metrics_addr(v);
+            if (!cfg.metrics) {
+                return fail(fmt::format("--metrics: '{}' is not ADDR:PORT (e.g. 127.0.0.1:9514 or "
+                                        "[::1]:9514; a numeric address, port 0-65535)",
+                                        v));
+            }
+            return true;
+        }
         if (opt == "--exit-on-idle") {
             return number(opt, v, 1, 86'400'000, cfg.exit_on_idle_ms);
         }
@@ -598,6 +611,39 @@ struct parser {
 };
 
 } // namespace
+
+std::optional<metrics_spec> parse_metrics_addr(std::string_view s) {
+    metrics_spec m;
+    m.text = std::string(s);
+    std::string_view host;
+    std::string_view port;
+    if (!s.empty() && s.front() == '[') {
+        const std::size_t close = s.find(']');
+        if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+            return std::nullopt;
+        }
+        host = s.substr(1, close - 1);
+        port = s.substr(close + 2);
+        m.family = AF_INET6;
+    } else {
+        const std::size_t colon = s.rfind(':');
+        if (colon == std::string_view::npos || s.find(':') != colon) {
+            return std::nullopt; // IPv6 needs brackets: [::1]:9514
+        }
+        host = s.substr(0, colon);
+        port = s.substr(colon + 1);
+        m.family = AF_INET;
+    }
+    const auto p = parse_u64(port);
+    if (!p || *p > 65535) {
+        return std::nullopt;
+    }
+    m.port = static_cast<uint16_t>(*p);
+    if (inet_pton(m.family, std::string(host).c_str(), m.addr) != 1) {
+        return std::nullopt;
+    }
+    return m;
+}
 
 std::optional<log::framing_mode> parse_framing(std::string_view s) {
     if (s == "lf") {

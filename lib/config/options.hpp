@@ -34,6 +34,14 @@ struct ip_spec {
     uint8_t prefix = 0;
 };
 
+/// --metrics ADDR:PORT: where the HTTP endpoint (/metrics, /healthz) listens.
+struct metrics_spec {
+    int family = 0;        ///< AF_INET or AF_INET6
+    uint8_t addr[16] = {}; ///< network order; IPv4 in the first 4 bytes
+    uint16_t port = 0;     ///< 0: any free port (the one bound is printed at start)
+    std::string text;      ///< as given, for messages
+};
+
 /// The validated configuration. Immutable once parse_options() returned it.
 struct settings {
     std::vector<uint16_t> listen; ///< UDP ports, in the order given, no duplicates
@@ -58,6 +66,7 @@ struct settings {
     std::optional<unsigned> sink_lcore;     ///< empty: the main lcore
     double stats_interval_s = 0;            ///< 0: no periodic line
     std::string stats_json;                 ///< empty: no JSON file
+    std::optional<metrics_spec> metrics;    ///< --metrics; empty: no HTTP endpoint
     uint64_t exit_on_idle_ms = 0;           ///< 0: run until a signal
     /// --on-sink-full; empty: decided once EAL probed the ports: block when every port
     /// replays a capture file (port_rx_source()), drop otherwise
@@ -102,6 +111,10 @@ struct parse_result {
 /// listed twice; then @p why (if given) says which, e.g. "lcore 1 is listed twice".
 [[nodiscard]] std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s,
                                                                     std::string* why = nullptr);
+
+/// Parses --metrics' ADDR:PORT: IPv4:PORT or [IPv6]:PORT, a numeric address, PORT 0-65535.
+/// @return nullopt on anything else.
+[[nodiscard]] std::optional<metrics_spec> parse_metrics_addr(std::string_view s);
 
 /// Parses lf | datagram | octet | auto. nullopt otherwise.
 [[nodiscard]] std::optional<log::framing_mode> parse_framing(std::string_view s);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -191,6 +192,10 @@ struct runtime::impl {
     uint64_t stop_tsc = 0;
     int64_t mbufs_in_use_at_exit = -1;
     std::vector<port_snapshot> final_ports; ///< port counters taken just before the ports closed
+    /// Control plane only: serialises take_snapshot() (called by the main loop, the --metrics
+    /// thread and DPDK's telemetry thread) with what the main loop changes that it reads (start
+    /// and stop times, link states, the port teardown). Never taken by a datapath loop.
+    mutable std::mutex snapshot_mu;
 
     std::vector<std::vector<rte_ring*>> rings_of_sink; ///< by sink index: one ring per worker
     uint32_t port_sinks = 0;                           ///< how many --sink port:...
@@ -1300,7 +1305,10 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
         fmt::print("  lcore {}: {}\n", c->lcore, c->roles.empty() ? "idle" : c->roles);
     }
     std::fflush(stdout);
-    start_tsc = rte_rdtsc();
+    {
+        const std::lock_guard<std::mutex> lock(snapshot_mu);
+        start_tsc = rte_rdtsc();
+    }
     ran.store(true);
     for (auto& c : lcores) {
         if (c->lcore == plan.main) {
@@ -1379,6 +1387,7 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
         }
         if (now >= next_link_check) {
             next_link_check = now + hz; // links are checked once a second
+            const std::lock_guard<std::mutex> lock(snapshot_mu);
             watch_links();
         }
         if (stats_every != 0 && now >= next_stats) {
@@ -1396,6 +1405,7 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
 
 int runtime::impl::shut_down() {
     rte_eal_mp_wait_lcore();
+    const std::lock_guard<std::mutex> lock(snapshot_mu);
     stop_tsc = rte_rdtsc();
     // Final port counters, then stop and close: closing releases the queues, which hands back
     // every mbuf a PMD holds (RX rings; net_pcap's infinite_rx keeps the whole capture in mbufs).
@@ -1422,6 +1432,7 @@ int runtime::impl::shut_down() {
 
 snapshot runtime::take_snapshot() const {
     const impl& rt = *p_;
+    const std::lock_guard<std::mutex> lock(rt.snapshot_mu);
     snapshot s;
     const uint64_t end = rt.stop_tsc != 0 ? rt.stop_tsc : rte_rdtsc();
     s.uptime_s = rt.start_tsc == 0 ? 0.0
@@ -1433,6 +1444,8 @@ snapshot runtime::take_snapshot() const {
     }
     s.mbufs_total = rt.pool != nullptr ? rt.pool->size : 0;
     s.mbufs_in_use_at_exit = rt.mbufs_in_use_at_exit;
+    s.mbufs_in_use = (rt.pool != nullptr ? rte_mempool_in_use_count(rt.pool) : 0) +
+                     (rt.indirect_pool != nullptr ? rte_mempool_in_use_count(rt.indirect_pool) : 0);
     s.final = rt.stop_tsc != 0;
     for (std::size_t i = 0; i < rt.sinks.size(); ++i) {
         const sink::sink& sk = *rt.sinks[i];
@@ -1445,6 +1458,7 @@ snapshot runtime::take_snapshot() const {
         k.queued = sk.stats().queued.load(std::memory_order_relaxed);
         k.pinned = sk.stats().pinned.load(std::memory_order_relaxed);
         k.buffer_bytes = sp.buffer_bytes;
+        k.reconnect_max_ms = sp.reconnect_max_ms;
         if (s.final) { // type-specific figures are the sink lcore's until it stopped
             k.extra_json = sk.report_json();
             k.extra_text = sk.report_text();

@@ -178,6 +178,11 @@ void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::s
     }
     k.reconnects = st.reconnects.get();
     k.connect_failures = st.connect_failures.get();
+    k.connections = st.connections.get();
+    k.disconnects = st.disconnects.get();
+    if (k.type == "tcp") {
+        k.connected = k.connections > k.disconnects ? 1 : 0;
+    }
     k.retries = st.retries.get();
     k.errors = st.errors.get();
     k.bytes_copied = st.bytes_copied.get();
@@ -437,13 +442,15 @@ std::string to_json(const snapshot& s) {
         const uint64_t timed =
             std::accumulate(k.latency_us.begin(), k.latency_us.end(), uint64_t{0});
         o += fmt::format("}}, \"batches\": {}, \"batch_records_log2\": [{}], \"reconnects\": {}, "
-                         "\"connect_failures\": {}, \"retries\": {}, \"errors\": {}, "
+                         "\"connect_failures\": {}, \"connections\": {}, \"disconnects\": {}, "
+                         "\"retries\": {}, \"errors\": {}, "
                          "\"bytes_copied\": {}, \"latency_us\": {{\"timed\": {}, \"p50\": {}, "
                          "\"p90\": {}, \"p99\": {}, \"max\": {}}}{}{}}}",
                          k.batches, fmt::join(k.batch_records, ", "), k.reconnects,
-                         k.connect_failures, k.retries, k.errors, k.bytes_copied, timed,
-                         k.latency_quantile(0.5), k.latency_quantile(0.9), k.latency_quantile(0.99),
-                         k.latency_quantile(1.0), k.extra_json.empty() ? "" : ", ", k.extra_json);
+                         k.connect_failures, k.connections, k.disconnects, k.retries, k.errors,
+                         k.bytes_copied, timed, k.latency_quantile(0.5), k.latency_quantile(0.9),
+                         k.latency_quantile(0.99), k.latency_quantile(1.0),
+                         k.extra_json.empty() ? "" : ", ", k.extra_json);
     }
     o += "\n  ],\n";
     o += "  \"parse\": {\"records\": {";

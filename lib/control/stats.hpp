@@ -44,6 +44,10 @@ struct sink_snapshot {
     uint64_t batches = 0;
     std::array<uint64_t, pipeline::batch_buckets> batch_records{};
     uint64_t reconnects = 0, connect_failures = 0, retries = 0, errors = 0, bytes_copied = 0;
+    uint64_t connections = 0, disconnects = 0; ///< established, and established then lost
+    /// Sinks with a connection (TCP): 1 while it is up, 0 while down; -1 for the others.
+    int connected = -1;
+    uint32_t reconnect_max_ms = 0; ///< its backoff ceiling (the health check's grace)
     std::array<uint64_t, pipeline::latency_buckets> latency_us{}; ///< RX-to-delivery histogram
     std::string extra_json;                                       ///< type-specific members
     std::string extra_text;
@@ -98,6 +102,7 @@ struct snapshot {
     std::array<uint64_t, pipeline::max_routes> route_hits{};
     uint64_t bytes_copied = 0;
     uint64_t mbufs_total = 0;
+    uint64_t mbufs_in_use = 0; ///< out of the pools now (RX rings, rings, sinks, lcore caches)
     /// mbufs not back in the pool after the ports stopped; -1 while running. Non-zero = a leak.
     int64_t mbufs_in_use_at_exit = -1;
 

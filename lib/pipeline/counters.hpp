@@ -158,6 +158,11 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_stats {
     std::array<counter, batch_buckets> batch_records; ///< batch size histogram
     counter reconnects; ///< connections (re-)established after the first
     counter connect_failures;
+    /// Connections established (the first included) and established connections lost: counted
+    /// when a connection comes up or breaks, never per record. Their difference is 1 while a
+    /// connected sink (TCP) is up; the health check reads it (docs/metrics.md).
+    counter connections;
+    counter disconnects;
     counter retries;      ///< records sent again (TCP: after a reconnect; Kafka: retried)
     counter errors;       ///< transient backend errors (each is retried)
     counter bytes_copied; ///< payload bytes the sink copied (e.g. TX without chaining)

@@ -154,6 +154,7 @@ void tcp_sink::check_connecting(uint64_t now_tsc) noexcept {
         return;
     }
     state_ = state::up;
+    stats_.connections.add();
     if (ever_connected_) {
         stats_.reconnects.add();
         fmt::print("logagg: sink {}: reconnected to {}; resending {} records not known to be "
@@ -184,6 +185,7 @@ void tcp_sink::disconnect(uint64_t now_tsc, int err, const char* what) noexcept 
     stats_.errors.add();
     report(what, err);
     if (was_up) {
+        stats_.disconnects.add();
         // Everything not acknowledged, and the replay window of what was, goes again after the
         // reconnect (from a record boundary): the collector may have seen some of it.
         const uint64_t again = q_.rewind();

@@ -18,6 +18,8 @@ LOGAGG_PACKAGES=(
     iputils-ping ethtool        # netns tests: ping, turning veth checksum offload off
     rsyslog                     # netns and sink tests: a real sender (omfwd) and collector (imtcp)
     tcpreplay                   # scripts/bench: replays a capture at a fixed rate (latency)
+    libmicrohttpd-dev           # --metrics: the HTTP server of /metrics and /healthz
+    prometheus tmux             # metrics tests: a real Prometheus and promtool; logagg-top in a tmux pane
     librdkafka-dev kcat         # Kafka sink (librdkafka 2.0 with its mock cluster); kcat to inspect topics by hand
 )
 

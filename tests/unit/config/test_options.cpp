@@ -2,6 +2,7 @@
 // Option parsing and lcore role resolution (both pure: no EAL).
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +103,26 @@ TEST(Options, EveryOptionParsesInBothSpellings) {
     EXPECT_TRUE(c.drop_oversize);
 }
 
+TEST(Options, MetricsTakesIpv4AndBracketedIpv6) {
+    EXPECT_FALSE(parse({"--sink", "file:x"}).cfg.metrics.has_value()); // off by default
+    const auto v4 = parse({"--sink", "file:x", "--metrics", "127.0.0.1:9514"});
+    ASSERT_EQ(v4.what, parse_result::action::run) << v4.error;
+    ASSERT_TRUE(v4.cfg.metrics.has_value());
+    EXPECT_EQ(v4.cfg.metrics->family, AF_INET);
+    EXPECT_EQ(v4.cfg.metrics->port, 9514);
+    EXPECT_EQ(v4.cfg.metrics->addr[0], 127);
+    EXPECT_EQ(v4.cfg.metrics->addr[3], 1);
+    const auto v6 = parse_metrics_addr("[::1]:0");
+    ASSERT_TRUE(v6.has_value());
+    EXPECT_EQ(v6->family, AF_INET6);
+    EXPECT_EQ(v6->port, 0); // any free port
+    EXPECT_EQ(v6->addr[15], 1);
+    for (const char* bad : {"", ":9514", "[::1]", "[::1]9514", "[127.0.0.1]:80", "1.2.3.4:-1",
+                            "1.2.3.4:80x", "[::1]:", "0.0.0.0:99999"}) {
+        EXPECT_FALSE(parse_metrics_addr(bad).has_value()) << bad;
+    }
+}
+
 TEST(Options, ErrorsNameTheOption) {
     const std::vector<std::pair<std::vector<std::string_view>, std::string>> cases = {
         {{"--sink", "file:x", "--bogus"}, "--bogus"},
@@ -136,6 +157,10 @@ TEST(Options, ErrorsNameTheOption) {
         {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--ip", "0:198.18.0.1/24"}, "--ip"},
         {{"--sink", "file:x", "--ip", "0:2001:db8::1/129"}, "--ip"},
         {{"--sink", "file:x", "--link-timeout", "9999"}, "--link-timeout"},
+        {{"--sink", "file:x", "--metrics", "127.0.0.1"}, "--metrics"},
+        {{"--sink", "file:x", "--metrics", "::1:9514"}, "--metrics"},
+        {{"--sink", "file:x", "--metrics", "[::1]:65536"}, "--metrics"},
+        {{"--sink", "file:x", "--metrics", "localhost:9514"}, "--metrics"},
     };
     for (const auto& [args, name] : cases) {
         const auto r = parse(args);
