@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The --poll adaptive back-off (pipeline/idle.hpp): its phases in order, the reset on work, the
+// doubling sleeps and their bound, the deeper bound after a long silence, and the timer bound.
+// Plain numbers stand for clock ticks.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "pipeline/idle.hpp"
+
+namespace {
+
+using logagg::pipeline::backoff;
+using logagg::pipeline::backoff_config;
+using logagg::pipeline::idle_action;
+using logagg::pipeline::idle_phase;
+
+backoff_config cfg() {
+    backoff_config c;
+    c.busy = 10;
+    c.pause = 20;
+    c.first_sleep = 5;
+    c.max_sleep = 40;
+    return c;
+}
+
+TEST(Backoff, BusyThenPauseThenSleep) {
+    backoff b(cfg(), 1000);
+    EXPECT_EQ(b.after_pass(false, 1000).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(false, 1009).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(false, 1010).phase, idle_phase::pause);
+    EXPECT_EQ(b.after_pass(false, 1029).phase, idle_phase::pause);
+    const idle_action a = b.after_pass(false, 1030);
+    EXPECT_EQ(a.phase, idle_phase::sleep);
+    EXPECT_EQ(a.sleep, 5u);
+}
+
+TEST(Backoff, SleepsDoubleUpToTheBound) {
+    backoff b(cfg(), 0);
+    std::vector<uint64_t> got;
+    uint64_t now = 30;
+    for (int i = 0; i < 7; ++i) {
+        const idle_action a = b.after_pass(false, now);
+        ASSERT_EQ(a.phase, idle_phase::sleep);
+        got.push_back(a.sleep);
+        now += a.sleep;
+    }
+    EXPECT_EQ(got, (std::vector<uint64_t>{5, 10, 20, 40, 40, 40, 40}));
+}
+
+TEST(Backoff, WorkResetsToBusyAndTheFirstSleep) {
+    backoff b(cfg(), 0);
+    uint64_t now = 30;
+    for (int i = 0; i < 5; ++i) {
+        now += b.after_pass(false, now).sleep;
+    }
+    EXPECT_EQ(b.after_pass(true, now).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(false, now + 1).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(false, now + 15).phase, idle_phase::pause);
+    const idle_action a = b.after_pass(false, now + 30);
+    EXPECT_EQ(a.phase, idle_phase::sleep);
+    EXPECT_EQ(a.sleep, 5u);
+}
+
+TEST(Backoff, SleepNeverPassesTheNextTimer) {
+    backoff b(cfg(), 0);
+    uint64_t now = 30;
+    for (int i = 0; i < 5; ++i) {
+        now += b.after_pass(false, now).sleep; // at the 40 bound now
+    }
+    idle_action a = b.after_pass(false, now, now + 7);
+    EXPECT_EQ(a.phase, idle_phase::sleep);
+    EXPECT_EQ(a.sleep, 7u);
+    // A timer already due: no sleep, run the pass.
+    EXPECT_EQ(b.after_pass(false, now, now).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(false, now, now - 1).phase, idle_phase::busy);
+    // The timer bounds one sleep; the next one without a timer is at the bound again.
+    a = b.after_pass(false, now);
+    EXPECT_EQ(a.sleep, 40u);
+}
+
+TEST(Backoff, TimerBoundsEvenTheFirstSleepButNeverToZero) {
+    backoff b(cfg(), 0);
+    const idle_action a = b.after_pass(false, 30, 31);
+    EXPECT_EQ(a.phase, idle_phase::sleep);
+    EXPECT_EQ(a.sleep, 1u);
+}
+
+TEST(Backoff, DeepSleepOnlyAfterALongSilence) {
+    backoff_config c = cfg();
+    c.deep_after = 1000;
+    c.deep_sleep = 300;
+    backoff b(c, 0);
+    uint64_t now = 30;
+    uint64_t longest_before = 0;
+    while (now < 1000) {
+        const idle_action a = b.after_pass(false, now);
+        ASSERT_EQ(a.phase, idle_phase::sleep);
+        longest_before = std::max(longest_before, a.sleep);
+        now += a.sleep;
+    }
+    EXPECT_EQ(longest_before, 40u);
+    std::vector<uint64_t> got;
+    for (int i = 0; i < 5; ++i) {
+        const idle_action a = b.after_pass(false, now);
+        got.push_back(a.sleep);
+        now += a.sleep;
+    }
+    EXPECT_EQ(got, (std::vector<uint64_t>{40, 80, 160, 300, 300}));
+    // Work brings back the short bound.
+    EXPECT_EQ(b.after_pass(true, now).phase, idle_phase::busy);
+    now += 30;
+    for (int i = 0; i < 6; ++i) {
+        const idle_action a = b.after_pass(false, now);
+        EXPECT_LE(a.sleep, 40u);
+        now += a.sleep;
+    }
+}
+
+TEST(Backoff, NoBusyNoPauseSleepsAtOnce) {
+    backoff_config c;
+    c.first_sleep = 100;
+    c.max_sleep = 100;
+    backoff b(c, 0);
+    const idle_action a = b.after_pass(false, 0);
+    EXPECT_EQ(a.phase, idle_phase::sleep);
+    EXPECT_EQ(a.sleep, 100u);
+}
+
+} // namespace
