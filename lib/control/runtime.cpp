@@ -26,6 +26,7 @@
 #include <fmt/core.h>
 
 #include "control/af_packet.hpp"
+#include "control/poll.hpp"
 #include "net/local.hpp"
 #include "net/neighbour_packets.hpp"
 #include "pipeline/responder.hpp"
@@ -122,6 +123,10 @@ struct lcore_ctx {
     bool sink_finished = false;
     bool sinks_draining = false;
     std::array<rte_mbuf*, 512> worker_buf{};
+    /// --poll adaptive: producers (RX for a worker, workers for the sink) and the control plane
+    /// wake this lcore through it; idle is its back-off (rx_backoff() or consumer_backoff()).
+    pipeline::waker wake;
+    pipeline::backoff idle{pipeline::backoff_config{}};
 
     [[nodiscard]] bool finished() const noexcept {
         return (!rx || rx_finished) && (!worker || worker_finished) &&
@@ -233,6 +238,8 @@ struct runtime::impl {
     [[nodiscard]] util::failure make_sink(uint32_t si, std::unique_ptr<sink::sink>& out);
     /// A port sink's TX side: queue, offloads, source address, next hop to resolve.
     [[nodiscard]] util::failure port_sink_tx(const config::sink_spec& sp, sink::port_tx& tx);
+    /// --poll adaptive: each lcore's back-off, and who wakes whom (lcore_ctx::wake).
+    [[nodiscard]] util::failure set_up_polling();
     /// Roles final, ports started, promiscuous mode as asked.
     [[nodiscard]] util::failure start_ports();
 
@@ -251,7 +258,13 @@ struct runtime::impl {
     void watch_links();
     std::vector<int> link_state; ///< by port id: 1 up, 0 down, -1 unknown (control plane only)
     std::vector<uint64_t> link_flaps;
-    void step(lcore_ctx& c) noexcept;
+    /// One pass over the lcore's roles. @return true when it did work.
+    bool step(lcore_ctx& c) noexcept;
+    /// --poll adaptive: after a pass, pause or sleep as the lcore's back-off says (poll.hpp).
+    void rest(lcore_ctx& c, bool worked, uint64_t now, uint64_t timer = UINT64_MAX) noexcept;
+    /// Wakes every lcore (stop, a stage finished: what they wait for changed).
+    void wake_all() noexcept;
+    double ns_per_tsc = 0;
     [[nodiscard]] bool all_finished() const noexcept;
 };
 
@@ -261,8 +274,23 @@ int lcore_entry(void* arg) {
     auto* pair = static_cast<std::pair<runtime::impl*, lcore_ctx*>*>(arg);
     runtime::impl& rt = *pair->first;
     lcore_ctx& c = *pair->second;
+    const bool adaptive = rt.cfg.poll == pipeline::poll_mode::adaptive;
+    if (adaptive) {
+        precise_sleeps();
+    }
+    uint64_t t0 = rte_rdtsc();
     while (!c.finished()) {
-        rt.step(c);
+        const bool worked = rt.step(c);
+        const uint64_t t1 = rte_rdtsc();
+        if (worked) {
+            c.stats.busy_tsc.add(t1 - t0);
+        }
+        if (adaptive) {
+            rt.rest(c, worked, t1);
+            t0 = rte_rdtsc();
+        } else {
+            t0 = t1;
+        }
     }
     return 0;
 }
@@ -377,6 +405,9 @@ util::failure runtime::impl::setup() {
     }
     build_rx();
     if (util::failure e = build_sinks(); !e.empty()) {
+        return e;
+    }
+    if (util::failure e = set_up_polling(); !e.empty()) {
         return e;
     }
     if (util::failure e = start_ports(); !e.empty()) {
@@ -1058,6 +1089,33 @@ util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::por
     return {};
 }
 
+util::failure runtime::impl::set_up_polling() {
+    ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+    if (cfg.poll != pipeline::poll_mode::adaptive) {
+        return {};
+    }
+    // Who wakes whom: RX lcores their workers' lcores, workers the sink lcore. An lcore that
+    // polls a NIC queue sleeps bounded times (nothing wakes it when frames arrive).
+    for (auto& c : lcores) {
+        if (!c->wake.ok()) {
+            return fmt::format("lcore {}: cannot create an eventfd: {}", c->lcore, err_str(errno));
+        }
+        c->idle = pipeline::backoff(
+            c->rx ? rx_backoff(rte_get_tsc_hz()) : consumer_backoff(rte_get_tsc_hz()), rte_rdtsc());
+        if (c->rx && !plan.fused) {
+            for (unsigned w : plan.workers) {
+                c->rx->worker_wakers.push_back(&ctx_of(w)->wake);
+            }
+        }
+        if (c->worker) {
+            for (pipeline::sink_lane* l : c->worker->lanes) {
+                l->wake = &ctx_of(plan.sink)->wake;
+            }
+        }
+    }
+    return {};
+}
+
 util::failure runtime::impl::start_ports() {
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
@@ -1153,9 +1211,10 @@ void runtime::impl::announce() {
     }
 }
 
-void runtime::impl::step(lcore_ctx& c) noexcept {
+bool runtime::impl::step(lcore_ctx& c) noexcept {
     const auto n_rx = static_cast<unsigned>(plan.rx.size());
     const auto n_w = static_cast<unsigned>(plan.workers.size());
+    bool worked = false;
     if (c.rx && !c.rx_finished) {
         if (stop_rx.load(std::memory_order_acquire)) {
             // Everything polled so far was dispatched; in run-to-completion mode also framed and
@@ -1168,7 +1227,11 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
                 workers_done.fetch_add(1, std::memory_order_release);
             }
             rx_done.fetch_add(1, std::memory_order_release);
-        } else if (pipeline::rx_poll(*c.rx) == 0 && plan.fused) {
+            wake_all(); // workers wait for every RX lcore to finish
+            worked = true;
+        } else if (pipeline::rx_poll(*c.rx) != 0) {
+            worked = true;
+        } else if (plan.fused) {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
     }
@@ -1179,11 +1242,14 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
         if (n != 0) {
             pipeline::worker_frame_burst(*c.worker,
                                          std::span<rte_mbuf* const>(c.worker_buf.data(), n));
+            worked = true;
         } else if (rx_done.load(std::memory_order_acquire) == n_rx &&
                    rte_ring_count(c.worker_in) == 0) {
             pipeline::worker_drain(*c.worker);
             c.worker_finished = true; // no producer left and nothing queued
             workers_done.fetch_add(1, std::memory_order_release);
+            wake_all(); // the sink waits for every worker to finish
+            worked = true;
         } else {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
@@ -1225,7 +1291,50 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
             c.sink_finished = true;
             sink_lcores_done.fetch_add(1, std::memory_order_release);
         }
+        worked = worked || n != 0 || c.sink_finished;
     }
+    return worked;
+}
+
+void runtime::impl::wake_all() noexcept {
+    if (cfg.poll != pipeline::poll_mode::adaptive) {
+        return;
+    }
+    for (auto& c : lcores) {
+        c->wake.kick();
+    }
+}
+
+void runtime::impl::rest(lcore_ctx& c, bool worked, uint64_t now, uint64_t timer) noexcept {
+    // Timers that fire without new input: the sinks' (batch age, retries, periodic checks) and
+    // the drain deadline. Sinks holding records due soon nap through producers' notifications
+    // (they come back for those records anyway); an lcore that also frames does not.
+    bool nap = !c.sinks.empty() && !c.sink_finished && !c.rx && c.worker_in == nullptr;
+    bool holding = false;
+    if (!c.sinks.empty() && !c.sink_finished) {
+        timer = std::min(timer, drain_deadline_tsc.load(std::memory_order_acquire));
+        for (const sink::sink* s : c.sinks) {
+            const uint64_t due = s->next_due_tsc(now);
+            timer = std::min(timer, due);
+            holding = holding || due != UINT64_MAX;
+        }
+    }
+    const uint64_t nap_max =
+        static_cast<uint64_t>(static_cast<double>(sink_nap_max_us) * 1000.0 / ns_per_tsc);
+    nap = nap && holding && timer != UINT64_MAX && timer - std::min(timer, now) <= nap_max;
+    idle_wait(c.idle, c.wake, c.stats, worked, now, timer, nap, ns_per_tsc, [&] {
+        if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
+            return true;
+        }
+        if (!c.sink_finished) {
+            for (const sink::sink* s : c.sinks) {
+                if (s->has_input()) {
+                    return true;
+                }
+            }
+        }
+        return stop_rx.load(std::memory_order_acquire) && c.rx && !c.rx_finished;
+    });
 }
 
 bool runtime::impl::all_finished() const noexcept {
@@ -1360,9 +1469,24 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
     uint64_t prev_tsc = start_tsc;
     const bool main_busy =
         main_ctx != nullptr && !main_ctx->roles.empty() && main_ctx->roles != "main";
+    const bool adaptive = cfg.poll == pipeline::poll_mode::adaptive;
+    if (adaptive) {
+        precise_sleeps();
+    }
+    uint64_t pass_start = rte_rdtsc();
     while (!all_finished()) {
         if (main_busy && !main_ctx->finished()) {
-            step(*main_ctx);
+            const bool worked = step(*main_ctx);
+            const uint64_t t = rte_rdtsc();
+            if (worked) {
+                main_ctx->stats.busy_tsc.add(t - pass_start);
+            }
+            if (adaptive) {
+                rest(*main_ctx, worked, t, next_control); // control duties are a timer too
+                pass_start = rte_rdtsc();
+            } else {
+                pass_start = t;
+            }
         } else {
             rte_delay_us_sleep(control_period_us);
         }
@@ -1376,6 +1500,7 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
             drain_deadline_tsc.store(now + cfg.drain_timeout_ms * (hz / 1000),
                                      std::memory_order_release);
             stop_rx.store(true, std::memory_order_release);
+            wake_all();
         }
         if (now >= next_link_check) {
             next_link_check = now + hz; // links are checked once a second
@@ -1429,7 +1554,7 @@ snapshot runtime::take_snapshot() const {
                                          static_cast<double>(rte_get_tsc_hz());
     s.ports = rt.final_ports.empty() ? port_stats(rt) : rt.final_ports;
     for (const auto& c : rt.lcores) {
-        accumulate(s, c->lcore, c->roles, c->stats);
+        accumulate(s, c->lcore, c->roles, c->stats, static_cast<double>(rte_get_tsc_hz()));
     }
     s.mbufs_total = rt.pool != nullptr ? rt.pool->size : 0;
     s.mbufs_in_use_at_exit = rt.mbufs_in_use_at_exit;

@@ -90,6 +90,19 @@ public:
         return true;
     }
 
+    /// Consumer: sleeps up to @p timeout_ns without announcing it, so producers do not wake it
+    /// (only kick() does): for a consumer that holds work due at a known time anyway.
+    void nap(uint64_t timeout_ns) noexcept {
+        timespec ts{};
+        ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000u);
+        ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000u);
+        pollfd p{fd_, POLLIN, 0};
+        if (ppoll(&p, fd_ >= 0 ? 1 : 0, &ts, nullptr) > 0) {
+            uint64_t v = 0;
+            (void)!read(fd_, &v, sizeof v);
+        }
+    }
+
     /// Writes to the eventfd so far (notify() that found the consumer asleep, and kick()).
     [[nodiscard]] uint64_t kicks() const noexcept { return kicks_.load(std::memory_order_relaxed); }
 
