@@ -30,17 +30,19 @@ inline constexpr uint64_t pause_us = 3;
 /// wake-up (the port's ring holds them meanwhile), instead of paying a wake-up per datagram.
 inline constexpr uint64_t rx_first_sleep_us = 50;
 /// The bound RX sleeps double up to while traffic is recent: the wake-up latency bound. Why
-/// 200 us: a datagram arriving during a sleep waits at most this long (plus the kernel's timer
+/// 500 us: a datagram arriving during a sleep waits at most this long (plus the kernel's timer
 /// latency, tens of us) before its RX lcore polls; with the sink's wake-up and write that keeps
-/// the p99 RX-to-file latency well under 1 ms at 1 k msgs/s (batch-ms=0), while an idle RX lcore
-/// wakes only 5,000 times a second.
-inline constexpr uint64_t rx_max_sleep_us = 200;
+/// the p99 RX-to-file latency under 1 ms at 1 k msgs/s (batch-ms=0). Shorter costs CPU: a
+/// wake-up costs ~30 us of CPU on a virtual machine, so at 10 k msgs/s 500 us sleeps (2,000
+/// wake-ups/s, 5 datagrams each) cost 60 ms/s where 200 us sleeps would cost 150 ms/s.
+inline constexpr uint64_t rx_max_sleep_us = 500;
 /// After this long without a frame, RX sleeps may grow further, to rx_deep_sleep_us. Why 1 s:
-/// a steady trickle (1 msg/s and up) never gets there, so its latency keeps the 200 us bound.
+/// a steady trickle (1 msg/s and up) never gets there, so its latency keeps the 500 us bound.
 inline constexpr uint64_t rx_deep_after_us = 1'000'000;
-/// Why 1 ms: an idle RX lcore then wakes 1,000 times a second (well under 1% of a core); the
-/// first datagram after a silence of over a second waits at most 1 ms more.
-inline constexpr uint64_t rx_deep_sleep_us = 1000;
+/// Why 2 ms: an idle RX lcore then wakes 500 times a second (~1.5% of a core at ~30 us a
+/// wake-up); the first datagram after a silence of over a second waits at most 2 ms, during
+/// which the port's ring takes a burst of up to 256 k frames/s per 512 descriptors.
+inline constexpr uint64_t rx_deep_sleep_us = 2000;
 /// The longest a woken-on-demand lcore (worker, sink) sleeps without a timer due. Why 100 ms: a
 /// safety net for what has no timer of its own (GELF chunk expiry is seconds), 10 wake-ups/s.
 inline constexpr uint64_t consumer_max_sleep_us = 100'000;
@@ -80,15 +82,15 @@ inline void precise_sleeps() noexcept {
     (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 }
 
-/// After a pass over an lcore's work: nothing (busy), a CPU pause, or a sleep on @p w until a
+/// After a pass that found @p load: nothing (busy), a CPU pause, or a sleep on @p w until a
 /// producer's notify(), a kick(), the back-off's bound or @p next_timer (TSC), whichever comes
 /// first. @p nap: sleep without listening to producers (work is due at next_timer anyway).
 /// @p has_work: the lcore's rings, looked at after the sleep is announced (wakeup.hpp).
 template <class HasWork>
-void idle_wait(pipeline::backoff& bo, pipeline::waker& w, pipeline::lcore_stats& st, bool worked,
-               uint64_t now, uint64_t next_timer, bool nap, double ns_per_tsc,
-               HasWork&& has_work) noexcept {
-    const pipeline::idle_action a = bo.after_pass(worked, now, next_timer);
+void idle_wait(pipeline::backoff& bo, pipeline::waker& w, pipeline::lcore_stats& st,
+               pipeline::pass_load load, uint64_t now, uint64_t next_timer, bool nap,
+               double ns_per_tsc, HasWork&& has_work) noexcept {
+    const pipeline::idle_action a = bo.after_pass(load, now, next_timer);
     switch (a.phase) {
     case pipeline::idle_phase::busy:
         return;

@@ -81,8 +81,12 @@ constexpr unsigned port_sink_mbufs = 2048;
 /// hold one, plus a burst of 32 datagrams of up to 64 segments being built. 2^n - 1.
 constexpr unsigned indirect_pool_size = 8191;
 /// How often the main lcore's control duties run. Why 1 ms: fine enough for --exit-on-idle and
-/// signals, coarse enough to cost nothing.
+/// signals, coarse enough to cost nothing next to busy polling.
 constexpr uint64_t control_period_us = 1000;
+/// The same with --poll adaptive, where each period is a wake-up (~30 us of CPU on a virtual
+/// machine). Why 10 ms: 100 wake-ups a second; signals and --exit-on-idle are still served
+/// within 10 ms.
+constexpr uint64_t control_period_adaptive_us = 10'000;
 
 /// 0x6d5a repeated: a symmetric Toeplitz key, long enough for the 52-byte keys of some NICs.
 constexpr std::array<uint8_t, 52> symmetric_rss_key = [] {
@@ -258,10 +262,11 @@ struct runtime::impl {
     void watch_links();
     std::vector<int> link_state; ///< by port id: 1 up, 0 down, -1 unknown (control plane only)
     std::vector<uint64_t> link_flaps;
-    /// One pass over the lcore's roles. @return true when it did work.
-    bool step(lcore_ctx& c) noexcept;
+    /// One pass over the lcore's roles. @return what it found to do.
+    pipeline::pass_load step(lcore_ctx& c) noexcept;
     /// --poll adaptive: after a pass, pause or sleep as the lcore's back-off says (poll.hpp).
-    void rest(lcore_ctx& c, bool worked, uint64_t now, uint64_t timer = UINT64_MAX) noexcept;
+    void rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
+              uint64_t timer = UINT64_MAX) noexcept;
     /// Wakes every lcore (stop, a stage finished: what they wait for changed).
     void wake_all() noexcept;
     double ns_per_tsc = 0;
@@ -280,13 +285,13 @@ int lcore_entry(void* arg) {
     }
     uint64_t t0 = rte_rdtsc();
     while (!c.finished()) {
-        const bool worked = rt.step(c);
+        const pipeline::pass_load load = rt.step(c);
         const uint64_t t1 = rte_rdtsc();
-        if (worked) {
+        if (load != pipeline::pass_load::none) {
             c.stats.busy_tsc.add(t1 - t0);
         }
         if (adaptive) {
-            rt.rest(c, worked, t1);
+            rt.rest(c, load, t1);
             t0 = rte_rdtsc();
         } else {
             t0 = t1;
@@ -1211,10 +1216,11 @@ void runtime::impl::announce() {
     }
 }
 
-bool runtime::impl::step(lcore_ctx& c) noexcept {
+pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
+    using pipeline::pass_load;
     const auto n_rx = static_cast<unsigned>(plan.rx.size());
     const auto n_w = static_cast<unsigned>(plan.workers.size());
-    bool worked = false;
+    pass_load load = pass_load::none;
     if (c.rx && !c.rx_finished) {
         if (stop_rx.load(std::memory_order_acquire)) {
             // Everything polled so far was dispatched; in run-to-completion mode also framed and
@@ -1228,9 +1234,10 @@ bool runtime::impl::step(lcore_ctx& c) noexcept {
             }
             rx_done.fetch_add(1, std::memory_order_release);
             wake_all(); // workers wait for every RX lcore to finish
-            worked = true;
-        } else if (pipeline::rx_poll(*c.rx) != 0) {
-            worked = true;
+            load = pass_load::full;
+        } else if (const uint32_t got = pipeline::rx_poll(*c.rx); got != 0) {
+            // A full burst means more is likely waiting: poll on. Less keeps the sleeps' pace.
+            load = got >= c.rx->burst ? pass_load::full : pass_load::some;
         } else if (plan.fused) {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
@@ -1242,14 +1249,14 @@ bool runtime::impl::step(lcore_ctx& c) noexcept {
         if (n != 0) {
             pipeline::worker_frame_burst(*c.worker,
                                          std::span<rte_mbuf* const>(c.worker_buf.data(), n));
-            worked = true;
+            load = pass_load::full;
         } else if (rx_done.load(std::memory_order_acquire) == n_rx &&
                    rte_ring_count(c.worker_in) == 0) {
             pipeline::worker_drain(*c.worker);
             c.worker_finished = true; // no producer left and nothing queued
             workers_done.fetch_add(1, std::memory_order_release);
             wake_all(); // the sink waits for every worker to finish
-            worked = true;
+            load = pass_load::full;
         } else {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
@@ -1291,9 +1298,11 @@ bool runtime::impl::step(lcore_ctx& c) noexcept {
             c.sink_finished = true;
             sink_lcores_done.fetch_add(1, std::memory_order_release);
         }
-        worked = worked || n != 0 || c.sink_finished;
+        if (n != 0 || c.sink_finished) {
+            load = pass_load::full;
+        }
     }
-    return worked;
+    return load;
 }
 
 void runtime::impl::wake_all() noexcept {
@@ -1305,7 +1314,8 @@ void runtime::impl::wake_all() noexcept {
     }
 }
 
-void runtime::impl::rest(lcore_ctx& c, bool worked, uint64_t now, uint64_t timer) noexcept {
+void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
+                         uint64_t timer) noexcept {
     // Timers that fire without new input: the sinks' (batch age, retries, periodic checks) and
     // the drain deadline. Sinks holding records due soon nap through producers' notifications
     // (they come back for those records anyway); an lcore that also frames does not.
@@ -1322,7 +1332,7 @@ void runtime::impl::rest(lcore_ctx& c, bool worked, uint64_t now, uint64_t timer
     const uint64_t nap_max =
         static_cast<uint64_t>(static_cast<double>(sink_nap_max_us) * 1000.0 / ns_per_tsc);
     nap = nap && holding && timer != UINT64_MAX && timer - std::min(timer, now) <= nap_max;
-    idle_wait(c.idle, c.wake, c.stats, worked, now, timer, nap, ns_per_tsc, [&] {
+    idle_wait(c.idle, c.wake, c.stats, load, now, timer, nap, ns_per_tsc, [&] {
         if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
             return true;
         }
@@ -1458,7 +1468,9 @@ bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
 
 void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
     const uint64_t hz = rte_get_tsc_hz();
-    const uint64_t control_every = hz * control_period_us / 1'000'000;
+    const uint64_t control_us =
+        cfg.poll == pipeline::poll_mode::adaptive ? control_period_adaptive_us : control_period_us;
+    const uint64_t control_every = hz * control_us / 1'000'000;
     const uint64_t stats_every =
         static_cast<uint64_t>(cfg.stats_interval_s * static_cast<double>(hz));
     idle_watch idle{cfg.exit_on_idle_ms * (hz / 1000), 0, start_tsc};
@@ -1476,19 +1488,19 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
     uint64_t pass_start = rte_rdtsc();
     while (!all_finished()) {
         if (main_busy && !main_ctx->finished()) {
-            const bool worked = step(*main_ctx);
+            const pipeline::pass_load load = step(*main_ctx);
             const uint64_t t = rte_rdtsc();
-            if (worked) {
+            if (load != pipeline::pass_load::none) {
                 main_ctx->stats.busy_tsc.add(t - pass_start);
             }
             if (adaptive) {
-                rest(*main_ctx, worked, t, next_control); // control duties are a timer too
+                rest(*main_ctx, load, t, next_control); // control duties are a timer too
                 pass_start = rte_rdtsc();
             } else {
                 pass_start = t;
             }
         } else {
-            rte_delay_us_sleep(control_period_us);
+            rte_delay_us_sleep(control_us);
         }
         const uint64_t now = rte_rdtsc();
         if (now < next_control) {

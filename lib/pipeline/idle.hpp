@@ -40,48 +40,77 @@ struct idle_action {
     uint64_t sleep = 0; ///< phase sleep: for this many ticks (never 0)
 };
 
+/// What a pass found.
+enum class pass_load : uint8_t {
+    none, ///< nothing to do
+    some, ///< some work, less than a full burst: the sleeps keep their pace
+    full, ///< a full burst (more is likely waiting): back to busy, and sleeps half as long
+};
+
 /// The back-off state machine of one lcore.
+///
+/// Phases after the last full pass: busy for config().busy, pause for config().pause, then
+/// sleeps. Each sleep doubles the next, up to max_sleep (deep_sleep once quiet for deep_after).
+/// A full pass returns to busy and halves the next sleep (not below first_sleep); a pass with
+/// some work keeps the phase and lets the sleeps grow like an empty one, so at a steady moderate
+/// rate an lcore settles on sleeps of max_sleep, each collecting several packets (one wake-up
+/// costs tens of microseconds of CPU; one per packet would cost more than the packet).
 class backoff {
 public:
     explicit backoff(const backoff_config& c, uint64_t now = 0) noexcept : c_(c) { reset(now); }
 
-    /// As if work was just done at @p now.
+    /// As if a full pass just ended at @p now, with the first sleep next.
     void reset(uint64_t now) noexcept {
+        phase_start_ = now;
         last_work_ = now;
         next_sleep_ = std::max<uint64_t>(c_.first_sleep, 1);
     }
 
-    /// After a pass over the lcore's work at @p now. @p worked: it did some. @p next_timer: the
-    /// earliest time something on this lcore is due without new input (a batch age, a retry, a
-    /// deadline); UINT64_MAX if none. A sleep never runs past it.
-    [[nodiscard]] idle_action after_pass(bool worked, uint64_t now,
+    /// After a pass at @p now that found @p load. @p next_timer: the earliest time something on
+    /// this lcore is due without new input (a batch age, a retry, a deadline); UINT64_MAX if
+    /// none. A sleep never runs past it.
+    [[nodiscard]] idle_action after_pass(pass_load load, uint64_t now,
                                          uint64_t next_timer = UINT64_MAX) noexcept {
-        if (worked) {
-            reset(now);
+        if (load == pass_load::full) {
+            phase_start_ = now;
+            last_work_ = now;
+            next_sleep_ =
+                std::max<uint64_t>(std::max<uint64_t>(c_.first_sleep, 1), next_sleep_ / 2);
             return {idle_phase::busy, 0};
         }
-        const uint64_t quiet = now - last_work_;
-        if (quiet < c_.busy) {
+        if (load == pass_load::some) {
+            last_work_ = now;
+        }
+        const uint64_t since = now - phase_start_;
+        if (since < c_.busy) {
             return {idle_phase::busy, 0};
         }
-        if (quiet - c_.busy < c_.pause) {
+        if (since - c_.busy < c_.pause) {
             return {idle_phase::pause, 0};
         }
         if (next_timer <= now) {
             return {idle_phase::busy, 0}; // something is due: run the pass now
         }
-        const uint64_t bound =
-            quiet >= c_.deep_after ? std::max(c_.max_sleep, c_.deep_sleep) : c_.max_sleep;
+        const uint64_t bound = now - last_work_ >= c_.deep_after
+                                   ? std::max(c_.max_sleep, c_.deep_sleep)
+                                   : c_.max_sleep;
         const uint64_t s = std::min(next_sleep_, bound);
-        next_sleep_ = std::min(s > bound / 2 ? bound : s * 2, bound);
+        next_sleep_ = s > bound / 2 ? bound : s * 2;
         return {idle_phase::sleep, std::max<uint64_t>(std::min(s, next_timer - now), 1)};
+    }
+
+    /// Consumers (woken by producers): any work counts as a full pass.
+    [[nodiscard]] idle_action after_pass(bool worked, uint64_t now,
+                                         uint64_t next_timer = UINT64_MAX) noexcept {
+        return after_pass(worked ? pass_load::full : pass_load::none, now, next_timer);
     }
 
     [[nodiscard]] const backoff_config& config() const noexcept { return c_; }
 
 private:
     backoff_config c_;
-    uint64_t last_work_ = 0;
+    uint64_t phase_start_ = 0; ///< the last full pass
+    uint64_t last_work_ = 0;   ///< the last pass with any work (deep_after counts from it)
     uint64_t next_sleep_ = 1;
 };
 

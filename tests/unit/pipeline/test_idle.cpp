@@ -15,6 +15,7 @@ using logagg::pipeline::backoff;
 using logagg::pipeline::backoff_config;
 using logagg::pipeline::idle_action;
 using logagg::pipeline::idle_phase;
+using logagg::pipeline::pass_load;
 
 backoff_config cfg() {
     backoff_config c;
@@ -49,18 +50,54 @@ TEST(Backoff, SleepsDoubleUpToTheBound) {
     EXPECT_EQ(got, (std::vector<uint64_t>{5, 10, 20, 40, 40, 40, 40}));
 }
 
-TEST(Backoff, WorkResetsToBusyAndTheFirstSleep) {
+TEST(Backoff, FullPassGoesBusyAndHalvesTheNextSleep) {
     backoff b(cfg(), 0);
     uint64_t now = 30;
     for (int i = 0; i < 5; ++i) {
-        now += b.after_pass(false, now).sleep;
+        now += b.after_pass(false, now).sleep; // at the 40 bound now
     }
-    EXPECT_EQ(b.after_pass(true, now).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(pass_load::full, now).phase, idle_phase::busy);
     EXPECT_EQ(b.after_pass(false, now + 1).phase, idle_phase::busy);
     EXPECT_EQ(b.after_pass(false, now + 15).phase, idle_phase::pause);
-    const idle_action a = b.after_pass(false, now + 30);
+    idle_action a = b.after_pass(false, now + 30);
     EXPECT_EQ(a.phase, idle_phase::sleep);
+    EXPECT_EQ(a.sleep, 20u); // 40 halved
+    // Full passes back to back halve it down to the first sleep, not below.
+    now += 100;
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(b.after_pass(pass_load::full, now).phase, idle_phase::busy);
+    }
+    a = b.after_pass(false, now + 30);
     EXPECT_EQ(a.sleep, 5u);
+}
+
+TEST(Backoff, SomeWorkKeepsThePhaseAndTheSleepsGrow) {
+    backoff b(cfg(), 0);
+    // In the busy and pause phases a pass with some work changes nothing.
+    EXPECT_EQ(b.after_pass(pass_load::some, 5).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(pass_load::some, 12).phase, idle_phase::pause);
+    // In the sleep phase it sleeps on, growing to the bound, as a steady moderate rate does.
+    std::vector<uint64_t> got;
+    uint64_t now = 30;
+    for (int i = 0; i < 6; ++i) {
+        const idle_action a = b.after_pass(pass_load::some, now);
+        ASSERT_EQ(a.phase, idle_phase::sleep);
+        got.push_back(a.sleep);
+        now += a.sleep;
+    }
+    EXPECT_EQ(got, (std::vector<uint64_t>{5, 10, 20, 40, 40, 40}));
+}
+
+TEST(Backoff, ConsumerWorkIsAFullPass) {
+    backoff_config c;
+    c.busy = 10;
+    c.first_sleep = 1000;
+    c.max_sleep = 1000;
+    backoff b(c, 0);
+    EXPECT_EQ(b.after_pass(false, 20).sleep, 1000u);
+    EXPECT_EQ(b.after_pass(true, 2000).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(false, 2005).phase, idle_phase::busy);
+    EXPECT_EQ(b.after_pass(false, 2010).sleep, 1000u);
 }
 
 TEST(Backoff, SleepNeverPassesTheNextTimer) {
@@ -108,11 +145,13 @@ TEST(Backoff, DeepSleepOnlyAfterALongSilence) {
         now += a.sleep;
     }
     EXPECT_EQ(got, (std::vector<uint64_t>{40, 80, 160, 300, 300}));
-    // Work brings back the short bound.
-    EXPECT_EQ(b.after_pass(true, now).phase, idle_phase::busy);
-    now += 30;
+    // Some work brings back the short bound at once (a trickle never sleeps deep).
+    idle_action a = b.after_pass(pass_load::some, now);
+    EXPECT_EQ(a.phase, idle_phase::sleep);
+    EXPECT_LE(a.sleep, 40u);
+    now += a.sleep;
     for (int i = 0; i < 6; ++i) {
-        const idle_action a = b.after_pass(false, now);
+        a = b.after_pass(false, now);
         EXPECT_LE(a.sleep, 40u);
         now += a.sleep;
     }
