@@ -548,7 +548,7 @@ class Bench:
 
     def print_row(self, r):
         sndr = "" if r["sender_user_s"] is None else "%.2f" % (r["sender_user_s"] + r["sender_sys_s"])
-        print("%-9s %-12s %-30s %9s %8s %9d %8s %7.2f %7s %6s %7s %7.2f  %s%s" % (
+        print("%-9s %-12s %-30s %9s %8s %9d %8s %7.2f %7s %6s %7s %7.2f  %s" % (
             r["rate"], r["program"], r["path"], "" if r["sent"] is None else r["sent"],
             "" if r["sent_per_s"] is None else r["sent_per_s"], r["delivered"], r["lost"], r["cpu_s"],
             "-" if r["us_per_msg"] is None else "%.2f" % r["us_per_msg"],

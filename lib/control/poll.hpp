@@ -51,6 +51,12 @@ inline constexpr uint64_t consumer_max_sleep_us = 100'000;
 /// 16 M msgs/s, and a sink with records due in more than that listens again.
 inline constexpr uint64_t sink_nap_max_us = 1000;
 
+/// How long after its sinks last moved records a sink lcore keeps looking at its rings every
+/// batch age (napping, not listening to producers) before it sleeps until woken. Why 100 ms:
+/// traffic with shorter gaps counts as flowing; while it flows, one wake-up per batch age (1,000
+/// a second at the default 1 ms) replaces a wake-up per enqueue (one per RX burst).
+inline constexpr uint64_t sink_cadence_window_us = 100'000;
+
 /// Back-off of an lcore that polls a NIC queue (nothing wakes it: it sleeps bounded times).
 [[nodiscard]] inline pipeline::backoff_config rx_backoff(uint64_t hz) noexcept {
     const uint64_t us = hz / 1'000'000;

@@ -131,6 +131,7 @@ struct lcore_ctx {
     /// wake this lcore through it; idle is its back-off (rx_backoff() or consumer_backoff()).
     pipeline::waker wake;
     pipeline::backoff idle{pipeline::backoff_config{}};
+    uint64_t sink_moved_tsc = 0; ///< TSC of the last pass in which its sinks moved records
 
     [[nodiscard]] bool finished() const noexcept {
         return (!rx || rx_finished) && (!worker || worker_finished) &&
@@ -1300,6 +1301,7 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
         }
         if (n != 0 || c.sink_finished) {
             load = pass_load::full;
+            c.sink_moved_tsc = now;
         }
     }
     return load;
@@ -1329,9 +1331,25 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
             holding = holding || due != UINT64_MAX;
         }
     }
-    const uint64_t nap_max =
-        static_cast<uint64_t>(static_cast<double>(sink_nap_max_us) * 1000.0 / ns_per_tsc);
-    nap = nap && holding && timer != UINT64_MAX && timer - std::min(timer, now) <= nap_max;
+    const auto us = [&](uint64_t v) {
+        return static_cast<uint64_t>(static_cast<double>(v) * 1000.0 / ns_per_tsc);
+    };
+    const uint64_t nap_max = us(sink_nap_max_us);
+    if (nap && holding && timer != UINT64_MAX && timer - std::min(timer, now) <= nap_max) {
+        // Records due soon: come back for them then (producers' notifications change nothing).
+    } else if (nap && now - c.sink_moved_tsc < us(sink_cadence_window_us)) {
+        // Records flow: look every batch age instead of being woken by each enqueue. A record
+        // that arrives during such a nap is taken before it is a batch age old, then waits
+        // until due as it would anyway: its latency stays the batch age (docs/architecture.md).
+        uint64_t age = UINT64_MAX;
+        for (const sink::sink* s : c.sinks) {
+            age = std::min(age, s->batch_age_tsc());
+        }
+        nap = age != 0; // batch-ms=0: woken by each enqueue, for the lowest latency
+        timer = std::min(timer, now + std::min(age, nap_max));
+    } else {
+        nap = false;
+    }
     idle_wait(c.idle, c.wake, c.stats, load, now, timer, nap, ns_per_tsc, [&] {
         if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
             return true;

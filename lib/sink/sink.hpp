@@ -53,6 +53,9 @@ public:
     /// records arrive. A time already past means "soon" (see hold_check_tsc_), never a spin.
     [[nodiscard]] virtual uint64_t next_due_tsc(uint64_t now_tsc) const noexcept;
 
+    /// The batch age bound (batch-ms) in TSC ticks.
+    [[nodiscard]] uint64_t batch_age_tsc() const noexcept { return age_tsc_; }
+
     /// Shutdown: from now on every waiting record is due at once.
     void begin_drain() noexcept { draining_ = true; }
 
