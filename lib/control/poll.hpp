@@ -36,6 +36,14 @@ inline constexpr uint64_t rx_first_sleep_us = 50;
 /// wake-up costs ~30 us of CPU on a virtual machine, so at 10 k msgs/s 500 us sleeps (2,000
 /// wake-ups/s, 5 datagrams each) cost 60 ms/s where 200 us sleeps would cost 150 ms/s.
 inline constexpr uint64_t rx_max_sleep_us = 500;
+/// The bound RX sleeps may grow to while each wake-up finds at least rx_many_frames frames (a
+/// steady rate of ~8 k datagrams/s and up, below what makes full bursts). Why 1 ms: at 10 k
+/// msgs/s it halves the wake-ups of the 500 us bound (1,000 a second, ~10 datagrams each); the
+/// latency bound at such rates becomes 1 ms, while below them (1 k msgs/s) it stays 500 us.
+inline constexpr uint64_t rx_loaded_sleep_us = 1000;
+/// Frames a pass must find for pass_load::many. Why 4: at the 500 us bound that is 8 k
+/// datagrams/s; a trickle of 1 k/s finds one at most.
+inline constexpr uint32_t rx_many_frames = 4;
 /// After this long without a frame, RX sleeps may grow further, to rx_deep_sleep_us. Why 1 s:
 /// a steady trickle (1 msg/s and up) never gets there, so its latency keeps the 500 us bound.
 inline constexpr uint64_t rx_deep_after_us = 1'000'000;
@@ -67,6 +75,7 @@ inline constexpr uint64_t sink_cadence_window_us = 100'000;
     c.max_sleep = rx_max_sleep_us * us;
     c.deep_after = rx_deep_after_us * us;
     c.deep_sleep = rx_deep_sleep_us * us;
+    c.loaded_sleep = rx_loaded_sleep_us * us;
     return c;
 }
 

@@ -1238,7 +1238,9 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
             load = pass_load::full;
         } else if (const uint32_t got = pipeline::rx_poll(*c.rx); got != 0) {
             // A full burst means more is likely waiting: poll on. Less keeps the sleeps' pace.
-            load = got >= c.rx->burst ? pass_load::full : pass_load::some;
+            load = got >= c.rx->burst      ? pass_load::full
+                   : got >= rx_many_frames ? pass_load::many
+                                           : pass_load::some;
         } else if (plan.fused) {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }

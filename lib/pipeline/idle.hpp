@@ -30,6 +30,9 @@ struct backoff_config {
     /// packet after a long silence waits longer; a steady trickle never gets there).
     uint64_t deep_after = UINT64_MAX;
     uint64_t deep_sleep = 0; ///< bound of sleeps once quiet for deep_after (>= max_sleep)
+    /// Bound of sleeps while the passes with work find many items (pass_load::many): a rate at
+    /// which each wake-up collects several packets may wait a little longer per wake-up.
+    uint64_t loaded_sleep = 0;
 };
 
 /// What to do before the next pass.
@@ -44,6 +47,7 @@ struct idle_action {
 enum class pass_load : uint8_t {
     none, ///< nothing to do
     some, ///< some work, less than a full burst: the sleeps keep their pace
+    many, ///< as some, with several items: the sleeps may grow to loaded_sleep
     full, ///< a full burst (more is likely waiting): back to busy, and sleeps half as long
 };
 
@@ -74,12 +78,14 @@ public:
         if (load == pass_load::full) {
             phase_start_ = now;
             last_work_ = now;
+            loaded_ = true;
             next_sleep_ =
                 std::max<uint64_t>(std::max<uint64_t>(c_.first_sleep, 1), next_sleep_ / 2);
             return {idle_phase::busy, 0};
         }
-        if (load == pass_load::some) {
+        if (load == pass_load::some || load == pass_load::many) {
             last_work_ = now;
+            loaded_ = load == pass_load::many;
         }
         const uint64_t since = now - phase_start_;
         if (since < c_.busy) {
@@ -93,7 +99,8 @@ public:
         }
         const uint64_t bound = now - last_work_ >= c_.deep_after
                                    ? std::max(c_.max_sleep, c_.deep_sleep)
-                                   : c_.max_sleep;
+                               : loaded_ ? std::max(c_.max_sleep, c_.loaded_sleep)
+                                         : c_.max_sleep;
         const uint64_t s = std::min(next_sleep_, bound);
         next_sleep_ = s > bound / 2 ? bound : s * 2;
         return {idle_phase::sleep, std::max<uint64_t>(std::min(s, next_timer - now), 1)};
@@ -112,6 +119,7 @@ private:
     uint64_t phase_start_ = 0; ///< the last full pass
     uint64_t last_work_ = 0;   ///< the last pass with any work (deep_after counts from it)
     uint64_t next_sleep_ = 1;
+    bool loaded_ = false; ///< the last pass with work found many items
 };
 
 } // namespace logagg::pipeline

@@ -88,6 +88,28 @@ TEST(Backoff, SomeWorkKeepsThePhaseAndTheSleepsGrow) {
     EXPECT_EQ(got, (std::vector<uint64_t>{5, 10, 20, 40, 40, 40}));
 }
 
+TEST(Backoff, ManyItemsLetTheSleepsGrowToTheLoadedBound) {
+    backoff_config c = cfg();
+    c.loaded_sleep = 160;
+    backoff b(c, 0);
+    std::vector<uint64_t> got;
+    uint64_t now = 30;
+    for (int i = 0; i < 7; ++i) {
+        const idle_action a = b.after_pass(pass_load::many, now);
+        ASSERT_EQ(a.phase, idle_phase::sleep);
+        got.push_back(a.sleep);
+        now += a.sleep;
+    }
+    EXPECT_EQ(got, (std::vector<uint64_t>{5, 10, 20, 40, 80, 160, 160}));
+    // A pass with only some work brings back the latency bound at once.
+    idle_action a = b.after_pass(pass_load::some, now);
+    EXPECT_EQ(a.sleep, 40u);
+    // Empty passes keep the bound the last work set.
+    now += a.sleep;
+    a = b.after_pass(pass_load::none, now);
+    EXPECT_EQ(a.sleep, 40u);
+}
+
 TEST(Backoff, ConsumerWorkIsAFullPass) {
     backoff_config c;
     c.busy = 10;
