@@ -259,6 +259,8 @@ log {{ source(s_bench); destination(d_bench); }};
 class LogaggAfPacket(Program):
     name, path = "logagg", "veth, net_af_packet"
     needs_address = False
+    options = []  # --poll adaptive, the default
+    sink_params = ""
 
     def command(self):
         self.b.runs += 1
@@ -267,7 +269,8 @@ class LogaggAfPacket(Program):
         cmd = ["ip", "netns", "exec", self.b.net.r, LOGAGG, "-l", self.b.a.peer_lcores, "--no-huge", "-m", "1024", "--no-pci",
                "--file-prefix", "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
                "--vdev=net_af_packet0,iface=%s,framecnt=2048" % self.b.net.outer, "--",
-               "--sink", "file:%s,rotate-bytes=1G" % self.out, "--stats-json", self.stats]
+               "--sink", "file:%s,rotate-bytes=1G%s" % (self.out, self.sink_params), "--stats-json",
+               self.stats] + self.options
         return cmd
 
     def ready(self):
@@ -287,7 +290,21 @@ class LogaggAfPacket(Program):
                 "packets_dropped": st["packets"]["dropped_total"], "messages_dropped": st["messages"]["dropped_total"],
                 "sink_dropped": sink["dropped_total"],
                 "sink_dropped_by": {k: v for k, v in sink["dropped"].items() if v},
+                "latency_us": sink["latency_us"],
+                "busy_fraction": {str(l["lcore_id"]): l["busy_fraction"] for l in st["lcores"]},
+                "sleeps": {str(l["lcore_id"]): l["sleeps"] for l in st["lcores"]},
                 "invariants": st["invariants"]}
+
+
+class LogaggBusy(LogaggAfPacket):
+    name, path = "logagg-busy", "veth, net_af_packet"
+    options = ["--poll", "busy"]
+
+
+class LogaggLowLatency(LogaggAfPacket):
+    """For the latency figure at a low rate: the file sink writes each record at once."""
+    name, path = "logagg", "veth, af_packet, batch-ms=0"
+    sink_params = ",batch-ms=0"
 
 
 class LogaggMemory(LogaggAfPacket):
@@ -309,11 +326,11 @@ class Bench:
         self.runs = 0
         self.net = None
         self.syslog_ng_root = os.environ.get("SYSLOG_NG_ROOT", "")
-        self.rows, self.idle, self.notes = [], [], []
+        self.rows, self.idle, self.notes, self.latency = [], [], [], []
         self.shm = "/dev/shm/logagg-bench-peers-%d" % os.getpid()
 
     def programs(self):
-        progs = [LogaggAfPacket, Rsyslog]
+        progs = [LogaggAfPacket, LogaggBusy, Rsyslog]
         if self.syslog_ng_root:
             progs.append(SyslogNg)
         return progs
@@ -445,12 +462,12 @@ class Bench:
             self.net.up()
             print("\nIdle: CPU over %.0f s with no traffic (then 1,000 messages as a functional check)"
                   % a.idle_seconds)
-            print("%-10s %-28s %8s %8s %9s" % ("program", "path", "CPU s", "% core", "probe"))
+            print("%-12s %-28s %8s %8s %9s" % ("program", "path", "CPU s", "% core", "probe"))
             for cls in self.programs():
                 r = self.idle_and_probe(cls)
                 self.idle.append(r)
                 bad = r.get("udp_bad_checksum", 0)
-                print("%-10s %-28s %8.2f %8.1f %4d/%-4d%s" % (
+                print("%-12s %-28s %8.2f %8.1f %4d/%-4d%s" % (
                     r["program"], r["path"], r["cpu_s"], r["core_percent"], r["probe_delivered"], r["probe_sent"],
                     "  (%d udp_bad_checksum)" % bad if bad else ""))
                 if r["probe_delivered"] != r["probe_sent"]:
@@ -459,7 +476,7 @@ class Bench:
             print("CPU s: the program's threads over the run; us/msg: per delivered message; ratio: us/msg over "
                   "logagg's at the same rate;\nsndr s: the sender's user+sys (on a veth the receive path runs "
                   "in its context); softirq: the machine's (/proc/stat)")
-            head = "%-9s %-10s %-30s %9s %8s %9s %8s %7s %7s %6s %7s %7s  %s" % (
+            head = "%-9s %-12s %-30s %9s %8s %9s %8s %7s %7s %6s %7s %7s  %s" % (
                 "rate", "program", "path", "sent", "sent/s", "delivered", "lost", "CPU s", "us/msg", "ratio",
                 "sndr s", "softirq", "lost where")
             print(head)
@@ -480,6 +497,18 @@ class Bench:
                     print("%-9s ratio to logagg from memory: %s" % ("", ", ".join(
                         "%s %.2f" % (r["program"], r["ratio_to_logagg_memory"]) for r in rows[1:-1]
                         if r.get("ratio_to_logagg_memory"))))
+            if a.peer_latency_rate:
+                print("\nRX-to-file latency at %d msgs/s (logagg's histogram, bucket floors; %.0f s)"
+                      % (a.peer_latency_rate, a.seconds))
+                print("%-12s %-30s %9s %8s %8s %8s %8s" % ("program", "path", "delivered", "lost", "p50 us",
+                                                          "p99 us", "max us"))
+                for cls in (LogaggLowLatency, LogaggAfPacket, LogaggBusy):
+                    r = self.measure(cls, a.peer_latency_rate, "%dk/s" % (a.peer_latency_rate // 1000))
+                    r["latency_run"] = True
+                    self.latency.append(r)
+                    lat = r.get("latency_us", {})
+                    print("%-12s %-30s %9d %8d %8s %8s %8s" % (r["program"], r["path"], r["delivered"], r["lost"],
+                                                              lat.get("p50"), lat.get("p99"), lat.get("max")))
         finally:
             self.net.down()
             shutil.rmtree(self.shm, ignore_errors=True)
@@ -496,6 +525,7 @@ class Bench:
         for n in self.notes:
             print("note: " + n)
         self.results["peers"] = {"message_bytes": 250, "rows": self.rows, "idle": self.idle, "notes": self.notes,
+                                 "latency": self.latency,
                                  "versions": self.versions(), "seconds": a.seconds, "logagg_lcores": a.peer_lcores,
                                  "kernel_quiet": getattr(self, "kernel_quiet", None),
                                  "load_average": load}
@@ -518,7 +548,7 @@ class Bench:
 
     def print_row(self, r):
         sndr = "" if r["sender_user_s"] is None else "%.2f" % (r["sender_user_s"] + r["sender_sys_s"])
-        print("%-9s %-10s %-30s %9s %8s %9d %8s %7.2f %7s %6s %7s %7.2f  %s%s" % (
+        print("%-9s %-12s %-30s %9s %8s %9d %8s %7.2f %7s %6s %7s %7.2f  %s" % (
             r["rate"], r["program"], r["path"], "" if r["sent"] is None else r["sent"],
             "" if r["sent_per_s"] is None else r["sent_per_s"], r["delivered"], r["lost"], r["cpu_s"],
             "-" if r["us_per_msg"] is None else "%.2f" % r["us_per_msg"],

@@ -130,6 +130,12 @@ constexpr option_doc options_table[] = {
      "fragments, counted)"},
     {"--frag-timeout", "MS",
      "drop a datagram still incomplete after MS milliseconds (default 5000)"},
+    {"--poll", "busy|adaptive",
+     "how lcores wait for work: adaptive (default) polls flat out while traffic flows, then "
+     "pauses, then sleeps (RX lcores up to 500 us, 1 ms at ~8 k datagrams/s and up, so a quiet "
+     "logagg costs almost no CPU); "
+     "workers and sinks sleep until work arrives; busy polls every lcore without pause "
+     "(dedicated cores, benchmarks). See docs/architecture.md#polling"},
     {"--burst", "N", "frames per rx_burst, 1-512 (default 32)"},
     {"--rx-desc", "N", "RX descriptors per queue, 64-16384 (default 1024)"},
     {"--ring-size", "N", "mbufs per worker ring, power of two (default 4096)"},
@@ -527,6 +533,16 @@ struct parser {
                 cfg.on_sink_full = full_policy::block;
             } else {
                 return fail(fmt::format("--on-sink-full: '{}' is not drop or block", v));
+            }
+            return true;
+        }
+        if (opt == "--poll") {
+            if (v == "busy") {
+                cfg.poll = pipeline::poll_mode::busy;
+            } else if (v == "adaptive") {
+                cfg.poll = pipeline::poll_mode::adaptive;
+            } else {
+                return fail(fmt::format("--poll: '{}' is not busy or adaptive", v));
             }
             return true;
         }

@@ -19,6 +19,7 @@
 #include "log/framing.hpp"
 #include "log/json.hpp"
 #include "net/classify.hpp"
+#include "pipeline/idle.hpp"
 #include "pipeline/listener.hpp"
 
 namespace logagg::config {
@@ -71,6 +72,8 @@ struct settings {
     /// --on-sink-full; empty: decided once EAL probed the ports: block when every port
     /// replays a capture file (port_rx_source()), drop otherwise
     std::optional<full_policy> on_sink_full;
+    /// --poll: busy-poll every lcore, or follow the load (docs/architecture.md#polling)
+    pipeline::poll_mode poll = pipeline::poll_mode::adaptive;
     uint16_t burst = 32;          ///< why 32: the DPDK PMD default; amortises per-call costs
     uint16_t rx_desc = 1024;      ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
     uint32_t worker_ring = 4096;  ///< mbufs per worker ring (power of two)

@@ -27,6 +27,7 @@
 #include <fmt/core.h>
 
 #include "control/af_packet.hpp"
+#include "control/poll.hpp"
 #include "net/local.hpp"
 #include "net/neighbour_packets.hpp"
 #include "pipeline/responder.hpp"
@@ -81,8 +82,12 @@ constexpr unsigned port_sink_mbufs = 2048;
 /// hold one, plus a burst of 32 datagrams of up to 64 segments being built. 2^n - 1.
 constexpr unsigned indirect_pool_size = 8191;
 /// How often the main lcore's control duties run. Why 1 ms: fine enough for --exit-on-idle and
-/// signals, coarse enough to cost nothing.
+/// signals, coarse enough to cost nothing next to busy polling.
 constexpr uint64_t control_period_us = 1000;
+/// The same with --poll adaptive, where each period is a wake-up (~30 us of CPU on a virtual
+/// machine). Why 10 ms: 100 wake-ups a second; signals and --exit-on-idle are still served
+/// within 10 ms.
+constexpr uint64_t control_period_adaptive_us = 10'000;
 
 /// 0x6d5a repeated: a symmetric Toeplitz key, long enough for the 52-byte keys of some NICs.
 constexpr std::array<uint8_t, 52> symmetric_rss_key = [] {
@@ -123,6 +128,11 @@ struct lcore_ctx {
     bool sink_finished = false;
     bool sinks_draining = false;
     std::array<rte_mbuf*, 512> worker_buf{};
+    /// --poll adaptive: producers (RX for a worker, workers for the sink) and the control plane
+    /// wake this lcore through it; idle is its back-off (rx_backoff() or consumer_backoff()).
+    pipeline::waker wake;
+    pipeline::backoff idle{pipeline::backoff_config{}};
+    uint64_t sink_moved_tsc = 0; ///< TSC of the last pass in which its sinks moved records
 
     [[nodiscard]] bool finished() const noexcept {
         return (!rx || rx_finished) && (!worker || worker_finished) &&
@@ -238,6 +248,8 @@ struct runtime::impl {
     [[nodiscard]] util::failure make_sink(uint32_t si, std::unique_ptr<sink::sink>& out);
     /// A port sink's TX side: queue, offloads, source address, next hop to resolve.
     [[nodiscard]] util::failure port_sink_tx(const config::sink_spec& sp, sink::port_tx& tx);
+    /// --poll adaptive: each lcore's back-off, and who wakes whom (lcore_ctx::wake).
+    [[nodiscard]] util::failure set_up_polling();
     /// Roles final, ports started, promiscuous mode as asked.
     [[nodiscard]] util::failure start_ports();
 
@@ -256,7 +268,14 @@ struct runtime::impl {
     void watch_links();
     std::vector<int> link_state; ///< by port id: 1 up, 0 down, -1 unknown (control plane only)
     std::vector<uint64_t> link_flaps;
-    void step(lcore_ctx& c) noexcept;
+    /// One pass over the lcore's roles. @return what it found to do.
+    pipeline::pass_load step(lcore_ctx& c) noexcept;
+    /// --poll adaptive: after a pass, pause or sleep as the lcore's back-off says (poll.hpp).
+    void rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
+              uint64_t timer = UINT64_MAX) noexcept;
+    /// Wakes every lcore (stop, a stage finished: what they wait for changed).
+    void wake_all() noexcept;
+    double ns_per_tsc = 0;
     [[nodiscard]] bool all_finished() const noexcept;
 };
 
@@ -266,8 +285,23 @@ int lcore_entry(void* arg) {
     auto* pair = static_cast<std::pair<runtime::impl*, lcore_ctx*>*>(arg);
     runtime::impl& rt = *pair->first;
     lcore_ctx& c = *pair->second;
+    const bool adaptive = rt.cfg.poll == pipeline::poll_mode::adaptive;
+    if (adaptive) {
+        precise_sleeps();
+    }
+    uint64_t t0 = rte_rdtsc();
     while (!c.finished()) {
-        rt.step(c);
+        const pipeline::pass_load load = rt.step(c);
+        const uint64_t t1 = rte_rdtsc();
+        if (load != pipeline::pass_load::none) {
+            c.stats.busy_tsc.add(t1 - t0);
+        }
+        if (adaptive) {
+            rt.rest(c, load, t1);
+            t0 = rte_rdtsc();
+        } else {
+            t0 = t1;
+        }
     }
     return 0;
 }
@@ -382,6 +416,9 @@ util::failure runtime::impl::setup() {
     }
     build_rx();
     if (util::failure e = build_sinks(); !e.empty()) {
+        return e;
+    }
+    if (util::failure e = set_up_polling(); !e.empty()) {
         return e;
     }
     if (util::failure e = start_ports(); !e.empty()) {
@@ -1063,6 +1100,33 @@ util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::por
     return {};
 }
 
+util::failure runtime::impl::set_up_polling() {
+    ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+    if (cfg.poll != pipeline::poll_mode::adaptive) {
+        return {};
+    }
+    // Who wakes whom: RX lcores their workers' lcores, workers the sink lcore. An lcore that
+    // polls a NIC queue sleeps bounded times (nothing wakes it when frames arrive).
+    for (auto& c : lcores) {
+        if (!c->wake.ok()) {
+            return fmt::format("lcore {}: cannot create an eventfd: {}", c->lcore, err_str(errno));
+        }
+        c->idle = pipeline::backoff(
+            c->rx ? rx_backoff(rte_get_tsc_hz()) : consumer_backoff(rte_get_tsc_hz()), rte_rdtsc());
+        if (c->rx && !plan.fused) {
+            for (unsigned w : plan.workers) {
+                c->rx->worker_wakers.push_back(&ctx_of(w)->wake);
+            }
+        }
+        if (c->worker) {
+            for (pipeline::sink_lane* l : c->worker->lanes) {
+                l->wake = &ctx_of(plan.sink)->wake;
+            }
+        }
+    }
+    return {};
+}
+
 util::failure runtime::impl::start_ports() {
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
@@ -1158,9 +1222,11 @@ void runtime::impl::announce() {
     }
 }
 
-void runtime::impl::step(lcore_ctx& c) noexcept {
+pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
+    using pipeline::pass_load;
     const auto n_rx = static_cast<unsigned>(plan.rx.size());
     const auto n_w = static_cast<unsigned>(plan.workers.size());
+    pass_load load = pass_load::none;
     if (c.rx && !c.rx_finished) {
         if (stop_rx.load(std::memory_order_acquire)) {
             // Everything polled so far was dispatched; in run-to-completion mode also framed and
@@ -1173,7 +1239,14 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
                 workers_done.fetch_add(1, std::memory_order_release);
             }
             rx_done.fetch_add(1, std::memory_order_release);
-        } else if (pipeline::rx_poll(*c.rx) == 0 && plan.fused) {
+            wake_all(); // workers wait for every RX lcore to finish
+            load = pass_load::full;
+        } else if (const uint32_t got = pipeline::rx_poll(*c.rx); got != 0) {
+            // A full burst means more is likely waiting: poll on. Less keeps the sleeps' pace.
+            load = got >= c.rx->burst      ? pass_load::full
+                   : got >= rx_many_frames ? pass_load::many
+                                           : pass_load::some;
+        } else if (plan.fused) {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
     }
@@ -1184,11 +1257,14 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
         if (n != 0) {
             pipeline::worker_frame_burst(*c.worker,
                                          std::span<rte_mbuf* const>(c.worker_buf.data(), n));
+            load = pass_load::full;
         } else if (rx_done.load(std::memory_order_acquire) == n_rx &&
                    rte_ring_count(c.worker_in) == 0) {
             pipeline::worker_drain(*c.worker);
             c.worker_finished = true; // no producer left and nothing queued
             workers_done.fetch_add(1, std::memory_order_release);
+            wake_all(); // the sink waits for every worker to finish
+            load = pass_load::full;
         } else {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
@@ -1230,7 +1306,70 @@ void runtime::impl::step(lcore_ctx& c) noexcept {
             c.sink_finished = true;
             sink_lcores_done.fetch_add(1, std::memory_order_release);
         }
+        if (n != 0 || c.sink_finished) {
+            load = pass_load::full;
+            c.sink_moved_tsc = now;
+        }
     }
+    return load;
+}
+
+void runtime::impl::wake_all() noexcept {
+    if (cfg.poll != pipeline::poll_mode::adaptive) {
+        return;
+    }
+    for (auto& c : lcores) {
+        c->wake.kick();
+    }
+}
+
+void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
+                         uint64_t timer) noexcept {
+    // Timers that fire without new input: the sinks' (batch age, retries, periodic checks) and
+    // the drain deadline. Sinks holding records due soon nap through producers' notifications
+    // (they come back for those records anyway); an lcore that also frames does not.
+    bool nap = !c.sinks.empty() && !c.sink_finished && !c.rx && c.worker_in == nullptr;
+    bool holding = false;
+    if (!c.sinks.empty() && !c.sink_finished) {
+        timer = std::min(timer, drain_deadline_tsc.load(std::memory_order_acquire));
+        for (const sink::sink* s : c.sinks) {
+            const uint64_t due = s->next_due_tsc(now);
+            timer = std::min(timer, due);
+            holding = holding || due != UINT64_MAX;
+        }
+    }
+    const auto us = [&](uint64_t v) {
+        return static_cast<uint64_t>(static_cast<double>(v) * 1000.0 / ns_per_tsc);
+    };
+    const uint64_t nap_max = us(sink_nap_max_us);
+    if (nap && holding && timer != UINT64_MAX && timer - std::min(timer, now) <= nap_max) {
+        // Records due soon: come back for them then (producers' notifications change nothing).
+    } else if (nap && now - c.sink_moved_tsc < us(sink_cadence_window_us)) {
+        // Records flow: look every batch age instead of being woken by each enqueue. A record
+        // that arrives during such a nap is taken before it is a batch age old, then waits
+        // until due as it would anyway: its latency stays the batch age (docs/architecture.md).
+        uint64_t age = UINT64_MAX;
+        for (const sink::sink* s : c.sinks) {
+            age = std::min(age, s->batch_age_tsc());
+        }
+        nap = age != 0; // batch-ms=0: woken by each enqueue, for the lowest latency
+        timer = std::min(timer, now + std::min(age, nap_max));
+    } else {
+        nap = false;
+    }
+    idle_wait(c.idle, c.wake, c.stats, load, now, timer, nap, ns_per_tsc, [&] {
+        if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
+            return true;
+        }
+        if (!c.sink_finished) {
+            for (const sink::sink* s : c.sinks) {
+                if (s->has_input()) {
+                    return true;
+                }
+            }
+        }
+        return stop_rx.load(std::memory_order_acquire) && c.rx && !c.rx_finished;
+    });
 }
 
 bool runtime::impl::all_finished() const noexcept {
@@ -1357,7 +1496,9 @@ bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
 
 void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
     const uint64_t hz = rte_get_tsc_hz();
-    const uint64_t control_every = hz * control_period_us / 1'000'000;
+    const uint64_t control_us =
+        cfg.poll == pipeline::poll_mode::adaptive ? control_period_adaptive_us : control_period_us;
+    const uint64_t control_every = hz * control_us / 1'000'000;
     const uint64_t stats_every =
         static_cast<uint64_t>(cfg.stats_interval_s * static_cast<double>(hz));
     idle_watch idle{cfg.exit_on_idle_ms * (hz / 1000), 0, start_tsc};
@@ -1368,11 +1509,26 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
     uint64_t prev_tsc = start_tsc;
     const bool main_busy =
         main_ctx != nullptr && !main_ctx->roles.empty() && main_ctx->roles != "main";
+    const bool adaptive = cfg.poll == pipeline::poll_mode::adaptive;
+    if (adaptive) {
+        precise_sleeps();
+    }
+    uint64_t pass_start = rte_rdtsc();
     while (!all_finished()) {
         if (main_busy && !main_ctx->finished()) {
-            step(*main_ctx);
+            const pipeline::pass_load load = step(*main_ctx);
+            const uint64_t t = rte_rdtsc();
+            if (load != pipeline::pass_load::none) {
+                main_ctx->stats.busy_tsc.add(t - pass_start);
+            }
+            if (adaptive) {
+                rest(*main_ctx, load, t, next_control); // control duties are a timer too
+                pass_start = rte_rdtsc();
+            } else {
+                pass_start = t;
+            }
         } else {
-            rte_delay_us_sleep(control_period_us);
+            rte_delay_us_sleep(control_us);
         }
         const uint64_t now = rte_rdtsc();
         if (now < next_control) {
@@ -1384,6 +1540,7 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
             drain_deadline_tsc.store(now + cfg.drain_timeout_ms * (hz / 1000),
                                      std::memory_order_release);
             stop_rx.store(true, std::memory_order_release);
+            wake_all();
         }
         if (now >= next_link_check) {
             next_link_check = now + hz; // links are checked once a second
@@ -1440,7 +1597,7 @@ snapshot runtime::take_snapshot() const {
                                          static_cast<double>(rte_get_tsc_hz());
     s.ports = rt.final_ports.empty() ? port_stats(rt) : rt.final_ports;
     for (const auto& c : rt.lcores) {
-        accumulate(s, c->lcore, c->roles, c->stats);
+        accumulate(s, c->lcore, c->roles, c->stats, static_cast<double>(rte_get_tsc_hz()));
     }
     s.mbufs_total = rt.pool != nullptr ? rt.pool->size : 0;
     s.mbufs_in_use_at_exit = rt.mbufs_in_use_at_exit;

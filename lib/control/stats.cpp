@@ -96,7 +96,7 @@ bool snapshot::sinks_balanced() const noexcept {
 }
 
 void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
-                const pipeline::lcore_stats& st) {
+                const pipeline::lcore_stats& st, double tsc_hz) {
     lcore_snapshot l;
     l.lcore_id = lcore_id;
     l.roles = roles;
@@ -104,6 +104,8 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     l.worker_packets = st.worker_packets.get();
     l.messages_framed = st.messages_framed.get();
     l.bytes_copied = st.bytes_copied.get();
+    l.busy_s = tsc_hz > 0 ? static_cast<double>(st.busy_tsc.get()) / tsc_hz : 0.0;
+    l.sleeps = st.sleeps.get();
     s.lcores.push_back(l);
     s.received += l.rx_packets;
     s.rx_bytes += st.rx_bytes.get();
@@ -214,6 +216,13 @@ std::string stats_line(const snapshot& now, const snapshot& prev, double dt) {
                             k.delivered, static_cast<double>(k.delivered - before) * inv, k.queued,
                             k.pinned, k.dropped());
     }
+    // Each lcore's busy fraction over the interval: time in passes that did work.
+    line += " | busy";
+    for (std::size_t i = 0; i < now.lcores.size(); ++i) {
+        const lcore_snapshot& l = now.lcores[i];
+        const double before = i < prev.lcores.size() ? prev.lcores[i].busy_s : 0.0;
+        line += fmt::format(" lcore{} {:.1f}%", l.lcore_id, 100.0 * (l.busy_s - before) * inv);
+    }
     return line;
 }
 
@@ -228,8 +237,10 @@ std::string summary_table(const snapshot& s) {
     }
     for (const lcore_snapshot& l : s.lcores) {
         o += fmt::format(
-            "  lcore {:<3} {:<18} rx {:>10}  framed-pkts {:>10}  msgs {:>10}  copied {} B\n",
-            l.lcore_id, l.roles, l.rx_packets, l.worker_packets, l.messages_framed, l.bytes_copied);
+            "  lcore {:<3} {:<18} rx {:>10}  framed-pkts {:>10}  msgs {:>10}  copied {} B  busy "
+            "{:.1f}% ({} sleeps)\n",
+            l.lcore_id, l.roles, l.rx_packets, l.worker_packets, l.messages_framed, l.bytes_copied,
+            s.uptime_s > 0 ? 100.0 * l.busy_s / s.uptime_s : 0.0, l.sleeps);
     }
     o += fmt::format("  packets   received {:>12}  to workers {:>12}  dropped {:>12}\n", s.received,
                      s.to_workers, s.packets_dropped());
@@ -381,9 +392,11 @@ std::string to_json(const snapshot& s) {
             r = plus == std::string_view::npos ? std::string_view{} : r.substr(plus + 1);
         }
         o += fmt::format("{}\n    {{\"lcore_id\": {}, \"roles\": [{}], \"rx_packets\": {}, "
-                         "\"worker_packets\": {}, \"messages_framed\": {}, \"bytes_copied\": {}}}",
+                         "\"worker_packets\": {}, \"messages_framed\": {}, \"bytes_copied\": {}, "
+                         "\"busy_s\": {:.6f}, \"busy_fraction\": {:.6f}, \"sleeps\": {}}}",
                          i == 0 ? "" : ",", l.lcore_id, roles, l.rx_packets, l.worker_packets,
-                         l.messages_framed, l.bytes_copied);
+                         l.messages_framed, l.bytes_copied, l.busy_s,
+                         s.uptime_s > 0 ? std::min(1.0, l.busy_s / s.uptime_s) : 0.0, l.sleeps);
     }
     o += "\n  ],\n";
     o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "

@@ -30,6 +30,8 @@ struct lcore_snapshot {
     unsigned lcore_id = 0;
     std::string roles; ///< e.g. "rx+worker"
     uint64_t rx_packets = 0, worker_packets = 0, messages_framed = 0, bytes_copied = 0;
+    double busy_s = 0;   ///< time in loop passes that did work (busy fraction: over uptime)
+    uint64_t sleeps = 0; ///< times the lcore slept (--poll adaptive)
 };
 
 /// One sink: what workers handed it, what it delivered and dropped.
@@ -121,9 +123,10 @@ struct snapshot {
     [[nodiscard]] bool sinks_balanced() const noexcept;
 };
 
-/// Adds one lcore's counters into @p s (and a per-lcore row).
+/// Adds one lcore's counters into @p s (and a per-lcore row); @p tsc_hz converts its busy
+/// cycles to seconds.
 void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
-                const pipeline::lcore_stats& st);
+                const pipeline::lcore_stats& st, double tsc_hz);
 
 /// Adds sink @p index to @p s: @p k carries its identity and current queue figures, @p st its
 /// own counters; the workers' per-sink counters come from @p s (after accumulate()).

@@ -67,6 +67,9 @@ inline constexpr std::array<const char*, sink_drop_count> sink_drop_names{
 
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
+    // Loop (any role)
+    counter busy_tsc; ///< TSC cycles of loop passes that did work (the busy fraction's numerator)
+    counter sleeps;   ///< times the lcore slept (--poll adaptive)
     // RX role
     counter rx_packets;  ///< frames taken from NIC queues
     counter rx_bytes;    ///< their pkt_len sum

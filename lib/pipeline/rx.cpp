@@ -165,12 +165,20 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         }
         rx.n_by_worker[w] = 0;
         rte_mbuf** batch = &rx.by_worker[w * rx.burst];
+        waker* wake = rx.worker_wakers.empty() ? nullptr : rx.worker_wakers[w];
         unsigned sent =
             rte_ring_enqueue_burst(rx.worker_rings[w], reinterpret_cast<void**>(batch), k, nullptr);
+        if (sent != 0 && wake != nullptr) {
+            wake->notify();
+        }
         while (rx.block_when_full && sent < k) {
             rte_pause();
-            sent += rte_ring_enqueue_burst(
+            const unsigned more = rte_ring_enqueue_burst(
                 rx.worker_rings[w], reinterpret_cast<void**>(batch + sent), k - sent, nullptr);
+            sent += more;
+            if (more != 0 && wake != nullptr) {
+                wake->notify();
+            }
         }
         st.to_workers.add(sent);
         if (sent < k) {

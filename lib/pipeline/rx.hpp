@@ -18,6 +18,7 @@
 #include "pipeline/counters.hpp"
 #include "pipeline/reassembly.hpp"
 #include "pipeline/responder.hpp"
+#include "pipeline/wakeup.hpp"
 #include "pipeline/worker.hpp"
 
 namespace logagg::pipeline {
@@ -49,6 +50,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
     /// Pipeline mode: ring of worker i (mbuf pointers; multi-producer when several RX lcores
     /// feed it). Empty in run-to-completion mode.
     std::vector<rte_ring*> worker_rings;
+    /// --poll adaptive: worker i's lcore waker, told after each enqueue to its ring (else empty).
+    std::vector<waker*> worker_wakers;
     /// Run-to-completion mode: the worker on this same lcore.
     worker_ctx* local_worker = nullptr;
     /// --on-sink-full block: wait for room in a worker ring instead of dropping, so backpressure

@@ -152,7 +152,12 @@ void lane_flush(worker_ctx& w, sink_lane& l) noexcept {
     if (w.block_when_full) {
         uint32_t done = 0;
         while (done < n) {
-            done += rte_ring_enqueue_burst_elem(l.ring, &l.staged[done], esize, n - done, nullptr);
+            const uint32_t k =
+                rte_ring_enqueue_burst_elem(l.ring, &l.staged[done], esize, n - done, nullptr);
+            done += k;
+            if (k != 0 && l.wake != nullptr) {
+                l.wake->notify(); // the sink makes the room we wait for: it must not sleep
+            }
             if (done < n) {
                 rte_pause();
             }
@@ -169,6 +174,9 @@ void lane_flush(worker_ctx& w, sink_lane& l) noexcept {
     }
     const uint32_t sent =
         fit == 0 ? 0 : rte_ring_enqueue_bulk_elem(l.ring, l.staged.data(), esize, fit, nullptr);
+    if (sent != 0 && l.wake != nullptr) {
+        l.wake->notify();
+    }
     if (sent < n) {
         uint32_t dropped_msgs = 0;
         bool rolled_back = false;

@@ -23,6 +23,7 @@
 #include "pipeline/lanes.hpp"
 #include "pipeline/listener.hpp"
 #include "pipeline/message.hpp"
+#include "pipeline/wakeup.hpp"
 
 namespace logagg::pipeline {
 
@@ -34,6 +35,7 @@ inline constexpr uint32_t stage_capacity = 512;
 /// sink, and descriptors staged for the next enqueue. Only the worker writes it after start-up.
 struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {
     rte_ring* ring = nullptr;   ///< SPSC, msg_desc elements, consumed by the sink
+    waker* wake = nullptr;      ///< the sink lcore's, told after each enqueue (--poll adaptive)
     gen_arena* arena = nullptr; ///< generated and converted bytes for this sink
     uint8_t sink = 0;           ///< sink index (counters)
     log::output_format format = log::output_format::raw;

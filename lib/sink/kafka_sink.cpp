@@ -388,6 +388,15 @@ uint32_t kafka_sink::poll(uint64_t now_tsc) noexcept {
     return moved;
 }
 
+uint64_t kafka_sink::next_due_tsc(uint64_t now_tsc) const noexcept {
+    const uint64_t base = sink::next_due_tsc(now_tsc);
+    if (rk_ == nullptr || (idle() && retry_pending_ == 0)) {
+        return base; // nothing in flight: librdkafka's own threads need no serving meanwhile
+    }
+    // Delivery reports are served every poll period while messages are in flight.
+    return std::min(base, std::max(last_poll_tsc_ + poll_tsc_, now_tsc + 1));
+}
+
 void kafka_sink::abandon() noexcept {
     if (rk_ != nullptr) {
         // Whatever librdkafka still holds fails now with __PURGE_QUEUE or __PURGE_INFLIGHT

@@ -49,6 +49,7 @@ public:
     [[nodiscard]] util::failure start() override;
     /// Produces due records, serves delivery reports, releases the delivered prefix in order.
     /// Never blocks: QUEUE_FULL leaves records waiting for the next poll.
+    [[nodiscard]] uint64_t next_due_tsc(uint64_t now_tsc) const noexcept override;
     uint32_t poll(uint64_t now_tsc) noexcept override;
     /// Drain deadline: purges librdkafka's queues and in-flight requests, serves the resulting
     /// delivery reports (waits at most purge_wait_ms for them), drops the rest (shutdown).

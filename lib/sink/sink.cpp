@@ -33,6 +33,16 @@ sink::sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
     : spec_(spec), q_(std::move(rings), std::move(arenas), limits_of(spec, block), stats_) {
     age_tsc_ = static_cast<uint64_t>(static_cast<double>(spec_.batch.max_age_us) *
                                      static_cast<double>(rte_get_tsc_hz()) / 1e6);
+    hold_check_tsc_ = rte_get_tsc_hz() / 1000;
+}
+
+uint64_t sink::next_due_tsc(uint64_t now_tsc) const noexcept {
+    if (q_.waiting() != 0) {
+        const uint64_t due = draining_ ? now_tsc : q_.oldest_tsc() + age_tsc_;
+        // Past due and still waiting: the backend refused it for now (full, down, unresolved).
+        return due > now_tsc ? due : now_tsc + hold_check_tsc_;
+    }
+    return q_.head() != q_.tail() ? now_tsc + hold_check_tsc_ : UINT64_MAX;
 }
 
 sink::~sink() = default;

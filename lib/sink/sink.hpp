@@ -45,6 +45,17 @@ public:
     /// @return records moved (taken, sent or confirmed), for idle detection.
     virtual uint32_t poll(uint64_t now_tsc) noexcept = 0;
 
+    /// Sink lcore (--poll adaptive): records wait in the rings to be taken.
+    [[nodiscard]] bool has_input() const noexcept { return !q_.rings_empty(); }
+
+    /// Sink lcore (--poll adaptive): the earliest TSC at which poll() has something to do
+    /// without new input (a batch's age, a retry, a periodic check); UINT64_MAX: nothing until
+    /// records arrive. A time already past means "soon" (see hold_check_tsc_), never a spin.
+    [[nodiscard]] virtual uint64_t next_due_tsc(uint64_t now_tsc) const noexcept;
+
+    /// The batch age bound (batch-ms) in TSC ticks.
+    [[nodiscard]] uint64_t batch_age_tsc() const noexcept { return age_tsc_; }
+
     /// Shutdown: from now on every waiting record is due at once.
     void begin_drain() noexcept { draining_ = true; }
 
@@ -86,6 +97,9 @@ protected:
     record_queue q_;
     bool draining_ = false;
     uint64_t age_tsc_ = 0; ///< batch max age in TSC ticks
+    /// How soon a sink that holds records it could not send yet (or not confirmed yet) looks
+    /// again. Why 1 ms: the batch age default; such a sink waits on its backend, not on us.
+    uint64_t hold_check_tsc_ = 0;
 };
 
 /// Iovecs for a batch of framed records, pointing into packets and arenas; framing bytes (LF,

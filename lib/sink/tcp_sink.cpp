@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -358,6 +359,20 @@ uint32_t tcp_sink::poll(uint64_t now_tsc) noexcept {
         break;
     }
     return moved;
+}
+
+uint64_t tcp_sink::next_due_tsc(uint64_t now_tsc) const noexcept {
+    const uint64_t base = sink::next_due_tsc(now_tsc);
+    switch (state_) {
+    case state::down:
+        return std::min(base, std::max(next_attempt_tsc_, now_tsc + 1));
+    case state::connecting:
+        return now_tsc + check_tsc_;
+    case state::up:
+        break;
+    }
+    // The periodic check for acknowledgements and for a collector that closed the connection.
+    return std::min(base, std::max(last_peer_check_tsc_ + check_tsc_, now_tsc + 1));
 }
 
 bool tcp_sink::idle() const noexcept {

@@ -39,6 +39,7 @@ TEST(Options, DefaultsNeedOnlyASink) {
     EXPECT_EQ(r.cfg.framing, logagg::log::framing_mode::lf);
     EXPECT_EQ(r.cfg.max_msg, 65536u);
     EXPECT_TRUE(r.cfg.verify_checksums);
+    EXPECT_EQ(r.cfg.poll, logagg::pipeline::poll_mode::adaptive);
 }
 
 TEST(Options, EveryOptionParsesInBothSpellings) {
@@ -75,7 +76,9 @@ TEST(Options, EveryOptionParsesInBothSpellings) {
                           "--max-msg",
                           "8K",
                           "--on-oversize",
-                          "drop"});
+                          "drop",
+                          "--poll",
+                          "busy"});
     ASSERT_EQ(r.what, parse_result::action::run) << r.error;
     const settings& c = r.cfg;
     EXPECT_EQ(c.listen, (std::vector<uint16_t>{514, 6514}));
@@ -101,6 +104,9 @@ TEST(Options, EveryOptionParsesInBothSpellings) {
     EXPECT_EQ(c.framing, logagg::log::framing_mode::auto_detect);
     EXPECT_EQ(c.max_msg, 8192u);
     EXPECT_TRUE(c.drop_oversize);
+    EXPECT_EQ(c.poll, logagg::pipeline::poll_mode::busy);
+    EXPECT_EQ(parse({"--sink", "file:x", "--poll=adaptive"}).cfg.poll,
+              logagg::pipeline::poll_mode::adaptive);
 }
 
 TEST(Options, MetricsTakesIpv4AndBracketedIpv6) {
@@ -147,6 +153,8 @@ TEST(Options, ErrorsNameTheOption) {
         {{"--sink", "file:x", "--stats-interval", "nan"}, "--stats-interval"},
         {{"--sink", "file:x", "--exit-on-idle", "0"}, "--exit-on-idle"},
         {{"--sink", "file:x", "--on-sink-full", "maybe"}, "--on-sink-full"},
+        {{"--sink", "file:x", "--poll", "sometimes"}, "--poll"},
+        {{"--sink", "file:x", "--poll", ""}, "--poll"},
         {{"--sink", "file:x", "--burst", "513"}, "--burst"},
         {{"--sink", "file:x", "--ring-size", "1000"}, "--ring-size"},
         {{"--sink", "file:x", "--sink-ring-size", "32"}, "--sink-ring-size"},
