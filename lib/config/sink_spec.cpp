@@ -286,6 +286,12 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
                     !e.empty()) {
                     return bad(out, e);
                 }
+            } else if (k == "append-max") {
+                // Why at most 64K: the longest datagram; above that every record is appended.
+                if (std::string e = number(k, v, true, 0, 65536, out.append_max, "a size");
+                    !e.empty()) {
+                    return bad(out, e);
+                }
             } else {
                 known = false;
             }
