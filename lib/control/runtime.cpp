@@ -888,8 +888,8 @@ void runtime::impl::build_lanes(lcore_ctx& c, uint32_t w) {
                 (sp.format != log::output_format::raw ? 2 : 1) * std::size_t{sp.append_max} + 1;
             const std::size_t in_flight =
                 (std::size_t{cfg.sink_ring} + pipeline::stage_capacity + 2) * per_own;
-            size = std::max(size, std::clamp<std::size_t>(sp.buffer_bytes + in_flight, 4u << 20,
-                                                          1u << 30));
+            size = std::max(
+                size, std::clamp<std::size_t>(sp.buffer_bytes + in_flight, 4u << 20, 1u << 30));
         }
         parts.arena_bytes.push_back(std::make_unique<char[]>(size));
         auto arena = std::make_unique<pipeline::gen_arena>();

@@ -337,8 +337,8 @@ std::string summary_table(const snapshot& s) {
     bool first_reason = true;
     for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
         if (s.copied_by[i] != 0) {
-            o += fmt::format("{}{} {}", first_reason ? " (" : ", ",
-                             pipeline::copy_reason_names[i], s.copied_by[i]);
+            o += fmt::format("{}{} {}", first_reason ? " (" : ", ", pipeline::copy_reason_names[i],
+                             s.copied_by[i]);
             first_reason = false;
         }
     }

@@ -360,9 +360,8 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
           const log::log_record* r, const char* parsed_base) noexcept {
     rte_mbuf* m = ps.m;
     const bool raw = l.format == log::output_format::raw;
-    const std::string_view key = l.key == key_field::none
-                                     ? std::string_view{}
-                                     : key_of(l, r, ps).substr(0, max_key_len);
+    const std::string_view key =
+        l.key == key_field::none ? std::string_view{} : key_of(l, r, ps).substr(0, max_key_len);
     // A short record for a file sink: appended, while its bytes are in this core's cache.
     const bool append = l.append_max != 0 && msg.len <= l.append_max && key.empty();
     if (append && raw) {
@@ -375,8 +374,9 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
         if (l.n_staged == stage_capacity) {
             lane_spill(w, l, m);
         }
-        l.staged[l.n_staged++] = msg_desc{
-            {m}, msg.off, msg.len, msg.lf ? 1u : 0u, 0u, msg.truncated ? 1u : 0u, 0u, 0u, 0u, 0u, 0u};
+        l.staged[l.n_staged++] =
+            msg_desc{{m}, msg.off, msg.len, msg.lf ? 1u : 0u, 0u, msg.truncated ? 1u : 0u, 0u, 0u,
+                     0u,  0u,      0u};
         l.unit_open = true;
         l.unit_last = l.n_staged - 1;
         w.stats->sink_in[l.sink].add();

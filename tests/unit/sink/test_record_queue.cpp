@@ -23,10 +23,10 @@
 #include <rte_ring_elem.h>
 
 #include "common/eal_env.hpp"
-#include "sink/sink.hpp"
 #include "pipeline/counters.hpp"
 #include "pipeline/message.hpp"
 #include "sink/record_queue.hpp"
+#include "sink/sink.hpp"
 
 namespace {
 
@@ -886,8 +886,8 @@ TEST_F(fixture, AppendedRecordsCostTheirBytesAndMergeIntoOneIovec) {
     uint64_t slow = 0;
     for (std::size_t i = 0; i < stats.latency_us.size(); ++i) {
         timed += stats.latency_us[i].get();
-        slow += logagg::pipeline::latency_bucket_floor(i) >= 1'000'000 ? stats.latency_us[i].get()
-                                                                        : 0;
+        slow +=
+            logagg::pipeline::latency_bucket_floor(i) >= 1'000'000 ? stats.latency_us[i].get() : 0;
     }
     EXPECT_EQ(timed, 5u);
     EXPECT_EQ(slow, 4u) << "the appended records were timed from their own RX time";
