@@ -60,7 +60,9 @@ constexpr option_doc options_table[] = {
      "longer messages are cut to --max-msg and counted (default) or dropped and counted"},
     {"--sink", "TYPE:TARGET[,PARAM=VALUE...]",
      "where records go (required; repeatable: each sink gets every record unless --route says "
-     "otherwise). file:DIR[,rotate-bytes=N] segment files (default 256M each); "
+     "otherwise). file:DIR[,rotate-bytes=N][,append-max=BYTES] segment files (default 256M each; "
+     "records up to append-max bytes, default 512, are copied into a byte ring and written from "
+     "there, longer ones from the packets); "
      "tcp:HOST:PORT[,replay=BYTES][,reconnect-max-ms=MS] a collector over TCP, at least once "
      "(rsyslog imtcp, syslog-ng, Vector, Fluent Bit, Logstash; replay: acknowledged bytes "
      "resent after a reconnect, default 256K); kafka:BROKERS/TOPIC[,key=host|app|source|none]"

@@ -163,15 +163,20 @@ struct param_parser {
         return {};
     }
 
-    /// file: rotate-bytes=.
+    /// file: rotate-bytes=, append-max=.
     std::string file_param(std::string_view k, std::string_view v, bool& known) {
-        known = k == "rotate-bytes";
-        if (!known) {
-            return {};
+        known = true;
+        if (k == "rotate-bytes") {
+            // Why at most 16384G (16 TiB): ext4's largest file with 4 KiB blocks; a larger bound
+            // would only mean never rotating.
+            return number(k, v, true, 4096, 16384ull << 30, s.rotate_bytes, "a size");
         }
-        // Why at most 16384G (16 TiB): ext4's largest file with 4 KiB blocks; a larger bound
-        // would only mean never rotating.
-        return number(k, v, true, 4096, 16384ull << 30, s.rotate_bytes, "a size");
+        if (k == "append-max") {
+            // Why at most 64K: the longest datagram; above that every record is appended.
+            return number(k, v, true, 0, 65536, s.append_max, "a size");
+        }
+        known = false;
+        return {};
     }
 
     /// tcp: replay=, reconnect-max-ms=.

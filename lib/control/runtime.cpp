@@ -919,12 +919,29 @@ void runtime::impl::build_lanes(lcore_ctx& c, uint32_t w) {
         const std::size_t per_msg = sp.format != log::output_format::raw
                                         ? log::encode_bound(cfg.max_msg)
                                         : std::size_t{cfg.max_msg} + 512;
-        const auto size = static_cast<uint32_t>(std::max<std::size_t>(
-            sp.format != log::output_format::raw ? 8u << 20 : 2u << 20, 16 * per_msg));
+        std::size_t size = std::max<std::size_t>(
+            sp.format != log::output_format::raw ? 8u << 20 : 2u << 20, 16 * per_msg);
+        if (sp.type == config::sink_type::file && sp.framing == config::framing_kind::lf &&
+            sp.append_max != 0) {
+            // Appended records live in the arena until written: it holds what buffer= lets the
+            // sink queue plus a full ring and staging array of the largest appended records, so
+            // buffer= (drop=newest|oldest) and not the arena bounds the queue, as it does for
+            // referenced records. Why at least 4 MiB: 256 KiB writes with room to spare; why at
+            // most 1 GiB: a larger buffer= is then bounded by the arena (sink_full).
+            lane->append_max = sp.append_max;
+            // Encoded records: twice the message, what ndjson of a short message takes (a larger
+            // one is still bounded, by the arena: sink_full).
+            const std::size_t per_own =
+                (sp.format != log::output_format::raw ? 2 : 1) * std::size_t{sp.append_max} + 1;
+            const std::size_t in_flight =
+                (std::size_t{cfg.sink_ring} + pipeline::stage_capacity + 2) * per_own;
+            size = std::max(
+                size, std::clamp<std::size_t>(sp.buffer_bytes + in_flight, 4u << 20, 1u << 30));
+        }
         parts.arena_bytes.push_back(std::make_unique<char[]>(size));
         auto arena = std::make_unique<pipeline::gen_arena>();
         arena->base = parts.arena_bytes.back().get();
-        arena->size = size;
+        arena->size = static_cast<uint32_t>(size);
         lane->arena = arena.get();
         wk.lanes.push_back(lane.get());
         parts.arenas.push_back(std::move(arena));

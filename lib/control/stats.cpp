@@ -162,6 +162,9 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
         s.route_hits[i] += st.route_hits[i].get();
     }
     s.bytes_copied += l.bytes_copied;
+    for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
+        s.copied_by[i] += st.copied_by[i].get();
+    }
 }
 
 void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::sink_stats& st) {
@@ -348,7 +351,16 @@ std::string summary_table(const snapshot& s) {
                          k.latency_quantile(0.5), k.latency_quantile(0.99),
                          k.extra_text.empty() ? "" : "; ", k.extra_text);
     }
-    o += fmt::format("  bytes copied on the datapath: {}\n", s.bytes_copied);
+    o += fmt::format("  bytes copied on the datapath: {}", s.bytes_copied);
+    bool first_reason = true;
+    for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
+        if (s.copied_by[i] != 0) {
+            o += fmt::format("{}{} {}", first_reason ? " (" : ", ", pipeline::copy_reason_names[i],
+                             s.copied_by[i]);
+            first_reason = false;
+        }
+    }
+    o += first_reason ? "\n" : ")\n";
     if (s.mbufs_in_use_at_exit >= 0) {
         o += fmt::format("  mbufs: {} in the pool, {} not returned at exit\n", s.mbufs_total,
                          s.mbufs_in_use_at_exit);
@@ -499,7 +511,12 @@ std::string to_json(const snapshot& s) {
     o += fmt::format("}}, \"expired_messages\": {}, \"expired_chunks\": {}, "
                      "\"bad_compression\": {}}},\n",
                      s.gelf_expired_messages, s.gelf_expired_chunks, s.gelf_bad_compression);
-    o += fmt::format("  \"bytes_copied\": {},\n", s.bytes_copied);
+    o += fmt::format("  \"bytes_copied\": {},\n  \"bytes_copied_by_reason\": {{", s.bytes_copied);
+    for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::copy_reason_names[i],
+                         s.copied_by[i]);
+    }
+    o += "},\n";
     o += fmt::format("  \"mbufs\": {{\"pool\": {}, \"in_use_at_exit\": {}}},\n", s.mbufs_total,
                      s.mbufs_in_use_at_exit);
     o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}, \"sinks\": {}}}\n}}\n",

@@ -103,6 +103,7 @@ struct snapshot {
     std::array<uint64_t, pipeline::max_filters> filter_kept{}, filter_dropped{};
     std::array<uint64_t, pipeline::max_routes> route_hits{};
     uint64_t bytes_copied = 0;
+    std::array<uint64_t, pipeline::copy_reason_count> copied_by{}; ///< bytes_copied by reason
     uint64_t mbufs_total = 0;
     uint64_t mbufs_in_use = 0; ///< out of the pools now (RX rings, rings, sinks, lcore caches)
     /// mbufs not back in the pool after the ports stopped; -1 while running. Non-zero = a leak.

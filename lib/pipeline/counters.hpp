@@ -65,6 +65,20 @@ inline constexpr std::size_t sink_drop_count = static_cast<std::size_t>(sink_dro
 inline constexpr std::array<const char*, sink_drop_count> sink_drop_names{
     "sink_full", "buffer_full", "write_error", "rejected", "shutdown"};
 
+/// Why a worker copied payload bytes (bytes_copied, by reason).
+enum class copy_reason : uint8_t {
+    linearise,   ///< a message spanning packet segments, into one buffer (parsing, a key, Kafka)
+    json_pad,    ///< a JSON message without the parser's padding behind it
+    gelf,        ///< GELF chunks reassembled, payloads inflated
+    key,         ///< a Kafka key taken out of the message
+    encode,      ///< message text inside encoded output, or a one-piece (Kafka) record
+    sink_append, ///< a short record (and its LF) appended to a file sink's byte ring
+    count_
+};
+inline constexpr std::size_t copy_reason_count = static_cast<std::size_t>(copy_reason::count_);
+inline constexpr std::array<const char*, copy_reason_count> copy_reason_names{
+    "linearise", "json_pad", "gelf", "key", "encode", "sink_append"};
+
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     // Loop (any role)
@@ -91,8 +105,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter truncated;       ///< messages cut to --max-msg (still delivered)
     counter
         framing_errors;   ///< datagrams whose octet counting broke (rest of the payload discarded)
-    counter bytes_copied; ///< payload bytes copied on the datapath (linearising, escaping, short
-                          ///< fields of encoded output)
+    counter bytes_copied; ///< payload bytes copied on the datapath: the sum of copied_by
+    std::array<counter, copy_reason_count> copied_by; ///< ... by reason (add with copied())
     std::array<counter, 5> parsed; ///< records by input format (log::input_format_names)
     std::array<counter, static_cast<std::size_t>(log::rfc5424_status::count_)> rfc5424_errors;
     std::array<counter, static_cast<std::size_t>(log::rfc3164_status::count_)> rfc3164_errors;
@@ -112,6 +126,11 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter gelf_bad_compression;  ///< zlib/gzip payloads that did not inflate
     std::array<counter, static_cast<std::size_t>(log::json_status::count_)> gelf_errors;
 
+    /// Counts @p n payload bytes copied for @p why.
+    void copied(copy_reason why, uint64_t n) noexcept {
+        bytes_copied.add(n);
+        copied_by[static_cast<std::size_t>(why)].add(n);
+    }
     void drop(net::drop_reason r, uint64_t n = 1) noexcept {
         pkt_drops[static_cast<std::size_t>(r)].add(n);
     }

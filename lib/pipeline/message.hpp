@@ -23,22 +23,36 @@ namespace logagg::pipeline {
 /// that reference (rte_pktmbuf_free) once the messages before it are delivered or dropped. A
 /// packet whose messages go to k sinks carries k references. Nobody else frees the packet.
 /// IMPORTANT: lifetime: the bytes are valid until the unit's reference is released.
+///
+/// Appended records (@c own): a file sink lane copies a short record and its LF into the arena
+/// (@c gen and @c lf_follows set, one descriptor) and keeps no reference to the packet, which
+/// goes back at once. Such a descriptor carries the packet's RX time instead of the pointer and
+/// never has @c release set; it ends its record and opens no unit.
 struct msg_desc {
     // Every field defaults to zero so that a descriptor is written with designated initialisers
     // naming only the flags it sets (msg_desc{.pkt = m, .off = o, .len = n, .more = 1}).
-    rte_mbuf* pkt = nullptr;
+    union {
+        rte_mbuf* pkt = nullptr; ///< the packet (not own)
+        uint64_t rx_tsc;         ///< own: the TSC of the RX burst that took the packet (pkt_meta)
+    };
     uint32_t off = 0;
     uint32_t len : 24 = 0;
-    uint32_t lf_follows : 1 = 0; ///< the byte after the message is its LF, in the same segment
+    uint32_t lf_follows : 1 = 0; ///< the byte after the message is its LF, in the same segment/arena
     uint32_t release : 1 = 0; ///< last descriptor of a unit: release one packet reference after it
     uint32_t truncated : 1 = 0; ///< cut to --max-msg
     uint32_t more : 1 = 0;      ///< the message continues in the next descriptor (encoded output)
     uint32_t gen : 1 = 0;       ///< the bytes are at offset @c off of the lane's gen_arena, not pkt
     uint32_t key : 1 = 0;       ///< a partition key piece (generated), before its message's pieces
-    uint32_t reserved : 2 = 0;
+    uint32_t own : 1 = 0;       ///< the record is whole in the arena, LF included (see above)
+    uint32_t reserved : 1 = 0;
 };
 static_assert(sizeof(msg_desc) == 16, "ring element size is a multiple of 4 bytes");
 static_assert(std::is_trivially_copyable_v<msg_desc>, "rings copy descriptors as bytes");
+
+/// Arena bytes a generated descriptor takes: its bytes, and an appended record's LF.
+[[nodiscard]] inline uint32_t arena_bytes(const msg_desc& d) noexcept {
+    return static_cast<uint32_t>(d.len) + d.own;
+}
 
 /// Most descriptors one encoded message takes: generated pieces between references, and
 /// references beyond max_refs_per_msg are copied instead.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: datapath. No allocation, no locks, no syscalls; payload bytes are copied only where a
-// conversion needs it (linearising, escaping, GELF reassembly/inflation, one-piece sinks), and
-// every such byte is counted in bytes_copied.
+// conversion needs it (linearising, escaping, GELF reassembly/inflation, one-piece sinks) or
+// where a copy is cheaper than a reference (short records for file sinks), and every such byte is
+// counted in bytes_copied under its reason.
 #include "pipeline/worker.hpp"
 
 #include <arpa/inet.h>
@@ -109,6 +110,7 @@ std::size_t source_of(const rte_mbuf* m, char (&buf)[64]) noexcept {
 /// Per packet state.
 struct packet_state {
     rte_mbuf* m;
+    uint64_t rx_tsc; ///< from its pkt_meta
     std::array<log::piece, net::max_segments>* pieces;
     std::array<const char*, net::max_segments>* seg_end;
     uint32_t n_pieces;
@@ -167,9 +169,19 @@ void lane_flush(worker_ctx& w, sink_lane& l) noexcept {
     const uint32_t room = rte_ring_free_count(l.ring);
     uint32_t fit = n;
     if (fit > room) {
-        fit = room;
-        while (fit > 0 && l.staged[fit - 1].release == 0) {
-            --fit;
+        // The longest prefix that ends a record outside any open unit: a unit (the referenced
+        // records of one packet) goes whole or not at all, since its last descriptor carries the
+        // packet's reference. Appended (own) records may sit between a unit's records.
+        fit = 0;
+        bool open = false;
+        for (uint32_t i = 0; i < room; ++i) {
+            const msg_desc& d = l.staged[i];
+            if (d.own == 0) {
+                open = d.release == 0;
+            }
+            if (d.more == 0 && !open) {
+                fit = i + 1;
+            }
         }
     }
     const uint32_t sent =
@@ -202,7 +214,7 @@ void lane_flush(worker_ctx& w, sink_lane& l) noexcept {
 void lane_spill(worker_ctx& w, sink_lane& l, rte_mbuf* m) noexcept {
     if (l.unit_open) {
         retain_chain(m);
-        l.staged[l.n_staged - 1].release = 1;
+        l.staged[l.unit_last].release = 1;
         l.unit_open = false;
     }
     lane_flush(w, l);
@@ -277,6 +289,72 @@ struct stage_out {
 /// Most key bytes kept (longer keys are cut; a key only picks a partition).
 constexpr std::size_t max_key_len = 256;
 
+/// Copies [off, off + len) of the packet of @p ps to @p dst, piece by piece (segments).
+void copy_from_packet(const packet_state& ps, uint32_t off, uint32_t len, char* dst) noexcept {
+    for (uint32_t i = 0; i < ps.n_pieces && len != 0; ++i) {
+        const log::piece& p = (*ps.pieces)[i];
+        if (off < p.off || off - p.off >= p.len) {
+            continue;
+        }
+        const uint32_t take = std::min(len, p.len - (off - p.off));
+        std::memcpy(dst, p.data + (off - p.off), take);
+        dst += take;
+        off += take;
+        len -= take;
+    }
+}
+
+/// Reserves @p need arena bytes of lane @p l for a message, spilling what is staged (so the sink
+/// can release bytes) and, in block mode, waiting. @return the ring offset, or -1: the message is
+/// dropped (counted as the sink's sink_full).
+[[nodiscard]] int64_t reserve_for_message(worker_ctx& w, sink_lane& l, rte_mbuf* m,
+                                          uint32_t need) noexcept {
+    int64_t at = arena_reserve(*l.arena, need);
+    if (at < 0) {
+        lane_spill(w, l, m); // hand over what is staged so the sink can release arena bytes
+        at = arena_reserve(*l.arena, need);
+        while (at < 0 && w.block_when_full) {
+            rte_pause();
+            at = arena_reserve(*l.arena, need);
+        }
+        if (at < 0) {
+            w.stats->sink_in[l.sink].add();
+            w.stats->sink_full[l.sink].add();
+        }
+    }
+    return at;
+}
+
+/// Appends a raw message and its LF to the arena of lane @p l as one own descriptor: no
+/// reference to the packet (docs/sinks.md#file).
+void append_raw(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg) noexcept {
+    if (l.n_staged == stage_capacity) {
+        lane_spill(w, l, ps.m);
+    }
+    const int64_t at = reserve_for_message(w, l, ps.m, msg.len + 1);
+    if (at < 0) {
+        return;
+    }
+    char* dst = l.arena->base + at;
+    if (msg.view.data() != nullptr) {
+        std::memcpy(dst, msg.view.data(), msg.len); // as received, or the copy parsing made
+    } else {
+        copy_from_packet(ps, msg.off, msg.len, dst);
+    }
+    dst[msg.len] = '\n';
+    l.arena->head += msg.len + 1;
+    l.staged[l.n_staged++] = msg_desc{.rx_tsc = ps.rx_tsc,
+                                      .off = static_cast<uint32_t>(at),
+                                      .len = msg.len,
+                                      .lf_follows = 1,
+                                      .truncated = msg.truncated ? 1u : 0u,
+                                      .gen = 1,
+                                      .own = 1};
+    w.stats->copied(copy_reason::sink_append, msg.len);
+    w.stats->sink_in[l.sink].add();
+    w.stats->sink_in_bytes[l.sink].add(msg.len);
+}
+
 /// Hands one message to lane @p l: a key piece when the lane has a key, then the message as
 /// received (raw) or encoded. A message the lane cannot take (arena full, drop mode) is counted
 /// as the sink's sink_full.
@@ -286,6 +364,12 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
     const bool raw = l.format == log::output_format::raw;
     const std::string_view key =
         l.key == key_field::none ? std::string_view{} : key_of(l, r, ps).substr(0, max_key_len);
+    // A short record for a file sink: appended, while its bytes are in this core's cache.
+    const bool append = l.append_max != 0 && msg.len <= l.append_max && key.empty();
+    if (append && raw) {
+        append_raw(w, l, ps, msg);
+        return;
+    }
     // Raw bytes straight from the packet: one descriptor, nothing generated.
     const bool direct = raw && msg.mapped && key.empty() && (!l.contiguous || msg.one_segment);
     if (direct) {
@@ -298,6 +382,7 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
                                           .lf_follows = msg.lf ? 1u : 0u,
                                           .truncated = msg.truncated ? 1u : 0u};
         l.unit_open = true;
+        l.unit_last = l.n_staged - 1;
         w.stats->sink_in[l.sink].add();
         w.stats->sink_in_bytes[l.sink].add(msg.len);
         return;
@@ -305,28 +390,18 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
     if (l.n_staged + max_descs_per_msg > stage_capacity) {
         lane_spill(w, l, m);
     }
-    const auto need =
-        static_cast<uint32_t>((raw ? msg.len : log::encode_bound(msg.len)) + key.size());
-    int64_t at = arena_reserve(*l.arena, need);
+    const auto need = static_cast<uint32_t>((raw ? msg.len : log::encode_bound(msg.len)) +
+                                            key.size() + (append ? 1 : 0));
+    const int64_t at = reserve_for_message(w, l, m, need);
     if (at < 0) {
-        lane_spill(w, l, m); // hand over what is staged so the sink can release arena bytes
-        at = arena_reserve(*l.arena, need);
-        while (at < 0 && w.block_when_full) {
-            rte_pause();
-            at = arena_reserve(*l.arena, need);
-        }
-        if (at < 0) {
-            w.stats->sink_in[l.sink].add();
-            w.stats->sink_full[l.sink].add();
-            return;
-        }
+        return;
     }
     char* gen_at = l.arena->base + at;
     auto gen_off = static_cast<uint32_t>(at);
     if (!key.empty()) {
         std::memcpy(gen_at, key.data(), key.size());
         if (l.key != key_field::source) {
-            w.stats->bytes_copied.add(key.size()); // a host or app name out of the message
+            w.stats->copied(copy_reason::key, key.size()); // a host or app name out of the message
         }
         l.staged[l.n_staged++] = msg_desc{.pkt = m,
                                           .off = gen_off,
@@ -338,8 +413,8 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
         gen_off += static_cast<uint32_t>(key.size());
     }
     // A contiguous lane takes one piece: a raw message in one segment may be that piece, but an
-    // encoder's reference would split the record.
-    const bool refs_ok = msg.mapped && (!l.contiguous || (raw && msg.one_segment));
+    // encoder's reference would split the record. An appended record takes no reference.
+    const bool refs_ok = !append && msg.mapped && (!l.contiguous || (raw && msg.one_segment));
     stage_out o{l, m, msg.off, parsed_base, refs_ok, gen_at, gen_off, l.n_staged};
     const std::string_view whole(parsed_base, msg.view.size()); // the message, as parsed
     if (raw) {
@@ -354,16 +429,29 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
             log::encode_rfc5424(*r, c, o);
         }
     }
+    // Encoded and appended: the generated bytes are one descriptor (adjacent pieces merge), and
+    // the LF follows them.
+    const bool own = append && l.n_staged == o.first + 1;
+    if (own) {
+        *o.gen_at++ = '\n';
+    }
     l.arena->head += static_cast<uint64_t>(o.gen_at - (l.arena->base + at));
     if (o.n_copied != 0) {
-        w.stats->bytes_copied.add(o.n_copied);
+        w.stats->copied(append ? copy_reason::sink_append : copy_reason::encode, o.n_copied);
     }
     msg_desc& last = l.staged[l.n_staged - 1];
     last.more = 0;
     last.truncated = msg.truncated ? 1u : 0u;
-    l.unit_open = true;
     w.stats->sink_in[l.sink].add();
     w.stats->sink_in_bytes[l.sink].add(o.total);
+    if (own) {
+        last.rx_tsc = ps.rx_tsc;
+        last.lf_follows = 1;
+        last.own = 1;
+        return;
+    }
+    l.unit_open = true;
+    l.unit_last = l.n_staged - 1;
 }
 
 /// Sends @p msg (with its record, when parsed) to every sink in @p mask.
@@ -399,7 +487,7 @@ void handle_message(worker_ctx& w, packet_state& ps, listen_format lf_format, co
         std::size_t capacity = msg.capacity;
         if (capacity < v.size() + log::json_padding) {
             std::memcpy(w.scratch, v.data(), v.size()); // no padding behind it
-            w.stats->bytes_copied.add(v.size());
+            w.stats->copied(copy_reason::json_pad, v.size());
             data = w.scratch;
             capacity = w.scratch_size;
         }
@@ -524,7 +612,7 @@ void handle_message(worker_ctx& w, packet_state& ps, listen_format lf_format, co
     if (msg.view.data() == nullptr && len != 0) {
         msg.one_segment = false;
         if (rte_pktmbuf_read(ps.m, off, len, w.scratch) == w.scratch) {
-            w.stats->bytes_copied.add(len);
+            w.stats->copied(copy_reason::linearise, len);
         }
         msg.view = std::string_view(w.scratch, len);
         msg.capacity = w.scratch_size;
@@ -556,7 +644,7 @@ uint32_t frame_gelf(worker_ctx& w, packet_state& ps, const pkt_meta& meta) noexc
         const uint64_t before = w.gelf_chunks->bytes_copied();
         const log::gelf::chunk_status st =
             w.gelf_chunks->feed(msg.view, static_cast<uint64_t>(w.now_ns), whole);
-        w.stats->bytes_copied.add(w.gelf_chunks->bytes_copied() - before);
+        w.stats->copied(copy_reason::gelf, w.gelf_chunks->bytes_copied() - before);
         w.stats->gelf_chunks[static_cast<std::size_t>(st)].add();
         if (st != log::gelf::chunk_status::complete) {
             return 0;
@@ -576,7 +664,7 @@ uint32_t frame_gelf(worker_ctx& w, packet_state& ps, const pkt_meta& meta) noexc
             handle_gelf(w, ps, msg, true);
             return 1;
         }
-        w.stats->bytes_copied.add(out.size());
+        w.stats->copied(copy_reason::gelf, out.size());
         if (st == log::gelf::inflate_status::too_large) {
             if (w.drop_oversize) {
                 w.stats->messages_framed.add();
@@ -623,7 +711,7 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
             ? 0
             : payload_pieces(m, meta->payload_off, meta->payload_len, pieces, &seg_end);
     const listener& l = w.listeners->of(meta->dst_port);
-    packet_state ps{m, &pieces, &seg_end, n_pieces};
+    packet_state ps{m, meta->rx_tsc, &pieces, &seg_end, n_pieces};
     for (sink_lane* lane : w.lanes) {
         lane->unit_open = false;
     }
@@ -675,7 +763,7 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
     uint32_t units = 0;
     for (sink_lane* lane : w.lanes) {
         if (lane->unit_open) {
-            lane->staged[lane->n_staged - 1].release = 1;
+            lane->staged[lane->unit_last].release = 1;
             lane->unit_open = false;
             ++units;
         }

@@ -3,7 +3,8 @@
 //
 // The worker stage: frames the payload of each packet into messages, parses them when anything
 // needs records (an encoding sink, filters, routes, a Kafka key), filters and routes them, and
-// hands message descriptors to each chosen sink's ring, without copying payload bytes.
+// hands message descriptors to each chosen sink's ring: references into the packet, or, for
+// short records on file sinks, the record appended to the lane's byte ring (counted).
 #pragma once
 
 #include <array>
@@ -43,7 +44,12 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {
     /// into the packet are copied and counted instead.
     bool contiguous = false;
     key_field key = key_field::none; ///< emit a key piece before each message
+    /// File sinks with LF framing: messages of at most this many bytes are appended whole, with
+    /// their LF, to the arena (msg_desc::own; counted in bytes_copied as sink_append) and keep no
+    /// packet reference; longer ones are referenced. 0: never.
+    uint32_t append_max = 0;
     bool unit_open = false; ///< staged descriptors of the current packet await their release
+    uint32_t unit_last = 0; ///< when unit_open: the staged index that gets the unit's release
     uint32_t n_staged = 0;
     uint64_t stage_arena_start = 0; ///< arena head when the staged descriptors began
     std::array<msg_desc, stage_capacity> staged{};

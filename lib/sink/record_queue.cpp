@@ -61,7 +61,7 @@ uint32_t record_queue::cost_of(const queued_record& r) const noexcept {
     for (uint16_t k = 0; k < r.n; ++k) {
         const pipeline::msg_desc& d = stage_[r.first + k];
         if (d.gen != 0) {
-            c += d.len;
+            c += pipeline::arena_bytes(d); // an appended record pins its bytes and LF, no mbuf
         }
         if (d.release != 0) {
             c += unit_cost(d.pkt);
@@ -83,8 +83,10 @@ void record_queue::drop_newest(source& s, queued_record& r) noexcept {
     if (last.release == 0) {
         return; // its unit's reference travels with a later record of the same packet
     }
-    if (s.queued != 0) {
-        queued_record& prev = recs_[s.last_rec & rec_mask_];
+    // The newest queued record of this source that references a packet (appended records in
+    // between reference none).
+    if (s.queued != 0 && s.last_ref != no_record && s.last_ref >= head_) {
+        queued_record& prev = recs_[s.last_ref & rec_mask_];
         pipeline::msg_desc& pd = descs_[(prev.first + prev.n - 1) & desc_mask_];
         if (pd.release == 0) {
             // The previous record of this source is of the same packet and still queued: the
@@ -146,6 +148,9 @@ void record_queue::keep(source& s, const queued_record& r, const pipeline::msg_d
     waiting_bytes_ += r.bytes;
     pinned_ += r.cost;
     s.last_rec = tail_;
+    if (d[r.n - 1].own == 0) {
+        s.last_ref = tail_;
+    }
     ++s.queued;
     ++tail_;
 }
@@ -196,7 +201,8 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
                         r.bytes += d.len;
                     }
                     if (d.gen != 0) {
-                        s.seen_end = s.arena->position(s.seen_end, d.off) + d.len;
+                        s.seen_end =
+                            s.arena->position(s.seen_end, d.off) + pipeline::arena_bytes(d);
                         r.arena_end = s.seen_end;
                     }
                 }
@@ -266,7 +272,9 @@ uint64_t record_queue::rewind() noexcept {
 }
 
 void record_queue::time_one(const queued_record& r, uint64_t now) noexcept {
-    const uint64_t rx = pipeline::meta_of(descs_[r.first & desc_mask_].pkt, meta_off_)->rx_tsc;
+    // An appended record carries its RX time; a referenced one reads it from its packet.
+    const pipeline::msg_desc& d = descs_[r.first & desc_mask_];
+    const uint64_t rx = d.own != 0 ? d.rx_tsc : pipeline::meta_of(d.pkt, meta_off_)->rx_tsc;
     stats_.latency_us[pipeline::latency_bucket(now > rx ? (now - rx) / tsc_per_us_ : 0)].add();
 }
 
@@ -382,7 +390,7 @@ void record_queue::drop_all(pipeline::sink_drop why) noexcept {
                 bytes = 0;
             }
             if (d.gen != 0) {
-                s.seen_end = s.arena->position(s.seen_end, d.off) + d.len;
+                s.seen_end = s.arena->position(s.seen_end, d.off) + pipeline::arena_bytes(d);
             }
             if (d.release != 0) {
                 rte_pktmbuf_free(d.pkt);

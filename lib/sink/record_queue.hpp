@@ -81,6 +81,7 @@ public:
     [[nodiscard]] uint64_t waiting() const noexcept { return waiting_; }
     [[nodiscard]] uint64_t waiting_bytes() const noexcept { return waiting_bytes_; }
     /// Memory pinned by queued records: the buffer bound applies to it, less what exempt() holds.
+    /// A referenced record pins its packet's buffers, an appended (own) one its arena bytes.
     [[nodiscard]] uint64_t pinned() const noexcept { return pinned_; }
     /// Sink lcore: @p bytes of pinned() belong to delivered records the sink keeps for a resend
     /// (tcp's replay window, bounded by the sink). They do not count against buffer=, so a full
@@ -103,7 +104,7 @@ public:
 
     /// Calls f(const char* p, uint32_t len) for each contiguous run of the message of @p r (key
     /// piece excluded), walking packet segments. @return true when the message's own LF follows
-    /// its last run in the same segment (f may then extend that run by one byte).
+    /// its last run in the same segment or arena run (f may then extend that run by one byte).
     template <class F>
     bool for_each_run(const queued_record& r, F&& f) const noexcept {
         bool lf = false;
@@ -117,7 +118,9 @@ public:
                 f(p, len);
                 lf = false;
             });
-        return lf;
+        // An appended record's LF follows it in the arena.
+        const pipeline::msg_desc& last = desc(r.first + r.n - 1);
+        return lf || (last.gen != 0 && last.lf_follows != 0);
     }
 
     /// Like for_each_run(), but packet runs come as their segment: on_packet(const rte_mbuf* seg,
@@ -202,7 +205,10 @@ private:
         uint64_t released = 0; ///< arena position handed back to the worker
         uint32_t queued = 0;   ///< records of this source in the queue
         uint64_t last_rec = 0; ///< index of its newest queued record (valid when queued != 0)
+        /// index of its newest kept record that references a packet (not own), or no_record
+        uint64_t last_ref = no_record;
     };
+    static constexpr uint64_t no_record = UINT64_MAX;
     [[nodiscard]] uint32_t cost_of(const queued_record& r) const noexcept;
     void drop_newest(source& s, queued_record& r) noexcept;
     [[nodiscard]] bool make_room(uint32_t cost) noexcept;

@@ -133,10 +133,11 @@ void segment_writer::close_segment() noexcept {
     path_.clear();
 }
 
-bool segment_writer::write_chunk(const iovec* iov, int cnt, uint64_t bytes) noexcept {
+bool segment_writer::write_chunk(const iovec* iov, int cnt, uint64_t bytes,
+                                 uint64_t& done) noexcept {
     // pwritev at our own offset: after a failure the file is cut back with ftruncate and no seek
     // is needed. Partial writes resume mid-iovec on a local copy of the boundary entry.
-    uint64_t done = 0;
+    done = 0;
     int i = 0;
     iovec head{};
     bool have_head = false;
@@ -157,19 +158,11 @@ bool segment_writer::write_chunk(const iovec* iov, int cnt, uint64_t bytes) noex
             const int err = errno;
             ++write_errors_;
             report("write failed on", err);
-            if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-                report("cannot cut back", errno);
-                unsure_ = true;
-            }
             return false;
         }
         if (r == 0) {
             ++write_errors_;
             report("write made no progress on", EIO);
-            if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-                report("cannot cut back", errno);
-                unsure_ = true;
-            }
             return false;
         }
         done += static_cast<uint64_t>(r);
@@ -244,12 +237,29 @@ write_result segment_writer::write(std::span<iovec> iov,
         if (stall_at_ >= run_bytes_ && stall_at_ - run_bytes_ < bytes) {
             stall(&iov[vi], static_cast<int>(end - vi), stall_at_ - run_bytes_);
         }
-        if (write_chunk(&iov[vi], static_cast<int>(end - vi), bytes)) {
+        uint64_t done = 0;
+        if (write_chunk(&iov[vi], static_cast<int>(end - vi), bytes, done)) {
             res.written += static_cast<uint32_t>(k);
             res.bytes += bytes;
             run_bytes_ += bytes;
         } else {
-            res.failed += static_cast<uint32_t>(k);
+            // Keep the whole messages the write got in before it failed (a disk that fills up
+            // part-way through a batch), cut the rest off.
+            uint64_t keep = 0;
+            std::size_t whole = 0;
+            while (whole < k && keep + msg_sizes[m + whole] <= done) {
+                keep += msg_sizes[m + whole];
+                ++whole;
+            }
+            if (::ftruncate(fd_, static_cast<off_t>(size_ + keep)) != 0) {
+                report("cannot cut back", errno);
+                unsure_ = true;
+            }
+            size_ += keep;
+            res.written += static_cast<uint32_t>(whole);
+            res.bytes += keep;
+            run_bytes_ += keep;
+            res.failed += static_cast<uint32_t>(k - whole);
         }
         m += k;
         if (over != 0) {

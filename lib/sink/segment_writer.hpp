@@ -75,7 +75,9 @@ public:
 private:
     bool open_segment() noexcept;
     void close_segment() noexcept;
-    bool write_chunk(const iovec* iov, int cnt, uint64_t bytes) noexcept;
+    /// Writes @p bytes at the end of the segment. @return false on a failure, @p done then holds
+    /// the bytes written before it (the caller cuts the file back).
+    bool write_chunk(const iovec* iov, int cnt, uint64_t bytes, uint64_t& done) noexcept;
     void stall(const iovec* iov, int cnt, uint64_t bytes) noexcept;
     void report(const char* what, int err, const char* consequence = nullptr) noexcept;
 

@@ -114,10 +114,13 @@ bool iov_batch::add(const record_queue& q, uint64_t i, config::framing_kind f) n
         size += n;
     }
     const char* end = nullptr;
+    // An appended record is one arena run right after the previous one: the kernel's copy streams
+    // through the ring, so nothing is prefetched record by record.
+    const bool own = q.desc(r.first).own != 0;
     const bool lf = q.for_each_run(r, [&](const char* p, uint32_t len) {
         // The kernel copies these bytes during the write; pulling them into this core's cache
         // while the batch is built overlaps the misses (they were written on the RX core).
-        for (uint32_t line = 0; line < len; line += RTE_CACHE_LINE_SIZE) {
+        for (uint32_t line = 0; !own && line < len; line += RTE_CACHE_LINE_SIZE) {
             rte_prefetch0(p + line);
         }
         push(p, len);

@@ -56,6 +56,7 @@ TEST(SinkSpec, FileDefaults) {
     EXPECT_EQ(s.buffer_bytes, 16 * mib);
     EXPECT_FALSE(s.drop_oldest);
     EXPECT_EQ(s.rotate_bytes, 256 * mib);
+    EXPECT_EQ(s.append_max, 512u);
     EXPECT_EQ(s.batch.records, 1024u);
     EXPECT_EQ(s.batch.bytes, 1 * mib);
     EXPECT_EQ(s.batch.max_age_us, 1000u);
@@ -77,6 +78,9 @@ TEST(SinkSpec, FileEveryParameter) {
     EXPECT_EQ(s.batch.bytes, 512u << 10);
     EXPECT_EQ(s.batch.max_age_us, 20000u);
     EXPECT_EQ(ok("file:x,rotate-bytes=4096").rotate_bytes, 4096u);
+    EXPECT_EQ(ok("file:x,append-max=0").append_max, 0u);
+    EXPECT_EQ(ok("file:x,append-max=1K").append_max, 1024u);
+    EXPECT_EQ(ok("file:x,append-max=64K").append_max, 65536u);
     EXPECT_EQ(ok("file:x,rotate-bytes=2G").rotate_bytes, 2ull << 30);
     EXPECT_EQ(ok("file:x,drop=newest").drop_oldest, false);
     EXPECT_EQ(ok("file:x,format=raw").format, output_format::raw);
@@ -349,6 +353,10 @@ TEST(SinkSpec, ErrorsNameTheParameter) {
         {"port:0,dst=1.2.3.4:5,mtu=575", {"mtu '575'"}},
         {"port:0,dst=1.2.3.4:5,mtu=9001", {"mtu '9001'"}},
         {"port:0,dst=1.2.3.4:5,mtu=", {"mtu ''"}},
+        {"file:x,append-max=65537", {"append-max '65537'"}},
+        {"file:x,append-max=-1", {"append-max '-1'"}},
+        {"file:x,append-max=", {"append-max ''"}},
+        {"tcp:h:1,append-max=10", {"append-max"}},
     };
     for (const auto& [text, parts] : cases) {
         const std::string e = error_of(text);

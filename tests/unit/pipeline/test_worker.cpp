@@ -216,6 +216,79 @@ TEST_F(fixture, DropModeDropsWholeUnitsThatDoNotFitAndFreesThem) {
     EXPECT_EQ(stats.messages_framed.get(), 80u);
 }
 
+TEST_F(fixture, AppendLaneCopiesShortRecordsAndFreesThePacketAtOnce) {
+    // A file sink lane with append-max=10: short lines are appended with their LF (own, no
+    // reference, the RX time carried), longer ones keep a reference; a packet of short lines
+    // only goes back to the pool before the sink sees anything.
+    make_ring(1024);
+    lane.append_max = 10;
+    const std::string longer(20, 'L');
+    rte_mbuf* a = make_pkt("one\ntwo\n" + longer + "\nsix");
+    logagg::pipeline::meta_of(a, g_meta_off)->rx_tsc = 12345;
+    rte_mbuf* b = make_pkt("short\nlines\n");
+    rte_mbuf* pkts[2] = {a, b};
+    logagg::pipeline::worker_frame_burst(w, pkts);
+    EXPECT_EQ(rte_mempool_in_use_count(g_pool), in_use_before + 1u)
+        << "only the packet with a referenced record is still held";
+    std::vector<msg_desc> descs;
+    const auto msgs = drain(&descs);
+    ASSERT_EQ(msgs, (std::vector<std::string>{"one", "two", longer, "six", "short", "lines"}));
+    const std::vector<unsigned> own{1, 1, 0, 1, 1, 1};
+    const std::vector<unsigned> rel{0, 0, 1, 0, 0, 0};
+    for (std::size_t i = 0; i < descs.size(); ++i) {
+        EXPECT_EQ(descs[i].own, own[i]) << i;
+        EXPECT_EQ(descs[i].release, rel[i]) << i;
+        if (own[i] != 0) {
+            EXPECT_EQ(descs[i].gen, 1u);
+            EXPECT_EQ(descs[i].lf_follows, 1u);
+            EXPECT_EQ(arena.base[descs[i].off + descs[i].len], '\n') << "its LF follows it";
+        }
+    }
+    EXPECT_EQ(descs[0].rx_tsc, 12345u);
+    EXPECT_EQ(descs[1].off, descs[0].off + 4) << "appended records are adjacent";
+    const auto append = static_cast<std::size_t>(logagg::pipeline::copy_reason::sink_append);
+    EXPECT_EQ(stats.copied_by[append].get(), 3u + 3 + 3 + 5 + 5);
+    EXPECT_EQ(stats.bytes_copied.get(), stats.copied_by[append].get());
+    EXPECT_EQ(arena.head, 4u + 4 + 4 + 6 + 6);
+}
+
+TEST_F(fixture, AppendLaneDropModeCutsAtRecordsOutsideOpenUnits) {
+    // Ring capacity 3. Packet a: three appended records (they fit, though no descriptor carries
+    // a release); packet b: long, short, long: its unit is open across the appended record in
+    // the middle, so nothing of b may go (its first record without its packet's reference).
+    make_ring(4);
+    lane.append_max = 4;
+    rte_mbuf* a = make_pkt("a1\na2\na3\n");
+    rte_mbuf* b = make_pkt("long-1\nb2\nlong-3\n");
+    rte_mbuf* pkts[2] = {a, b};
+    logagg::pipeline::worker_frame_burst(w, pkts);
+    std::vector<msg_desc> descs;
+    EXPECT_EQ(drain(&descs), (std::vector<std::string>{"a1", "a2", "a3"}));
+    EXPECT_EQ(stats.sink_full[0].get(), 3u);
+    EXPECT_EQ(stats.sink_in[0].get(), 6u);
+    EXPECT_EQ(arena.head, 9u) << "the dropped appended record's bytes were given back";
+    // Room again: long, short, long goes whole; then long, short: the release goes on the
+    // unit's last referenced record, not on the appended one staged after it.
+    rte_mbuf* c = make_pkt("long-1\nb2\nlong-3\n");
+    rte_mbuf* more[1] = {c};
+    logagg::pipeline::worker_frame_burst(w, more);
+    descs.clear();
+    EXPECT_EQ(drain(&descs), (std::vector<std::string>{"long-1", "b2", "long-3"}));
+    ASSERT_EQ(descs.size(), 3u);
+    EXPECT_EQ(descs[1].own, 1u);
+    EXPECT_EQ(descs[1].release, 0u);
+    EXPECT_EQ(descs[0].release, 0u);
+    EXPECT_EQ(descs[2].release, 1u);
+    rte_mbuf* d = make_pkt("long-1\nb2\n");
+    rte_mbuf* last[1] = {d};
+    logagg::pipeline::worker_frame_burst(w, last);
+    descs.clear();
+    EXPECT_EQ(drain(&descs), (std::vector<std::string>{"long-1", "b2"}));
+    ASSERT_EQ(descs.size(), 2u);
+    EXPECT_EQ(descs[0].release, 1u);
+    EXPECT_EQ(descs[1].release, 0u);
+}
+
 TEST_F(fixture, ContiguousLaneGetsEachMessageAsOnePiece) {
     // A Kafka lane: one buffer per message. Raw messages in one segment are referenced; encoded
     // ones are generated whole (their references into the packet copied), after a key piece.

@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 #include <rte_pause.h>
 #include <rte_ring.h>
@@ -24,6 +26,7 @@
 #include "pipeline/counters.hpp"
 #include "pipeline/message.hpp"
 #include "sink/record_queue.hpp"
+#include "sink/sink.hpp"
 
 namespace {
 
@@ -819,3 +822,139 @@ TEST_F(fixture, PullTakesTurnsAcrossRings) {
 }
 
 } // namespace
+
+namespace appended {
+
+/// An appended record (as a file sink lane's worker stages it): the message and its LF in the
+/// arena, one own descriptor carrying @p rx_tsc and no packet.
+msg_desc own(lane& ln, std::string_view s, uint64_t rx_tsc) {
+    const std::string with_lf = std::string(s) + "\n";
+    msg_desc d = ln.gen(nullptr, with_lf);
+    d.len = static_cast<uint32_t>(s.size());
+    d.rx_tsc = rx_tsc;
+    d.lf_follows = 1;
+    d.own = 1;
+    return d;
+}
+
+} // namespace appended
+
+TEST_F(fixture, AppendedRecordsCostTheirBytesAndMergeIntoOneIovec) {
+    lane ln(1024, 4096);
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(64ull << 20), stats);
+    // Timing reads an appended record's RX time from its descriptor (there is no packet to read
+    // it from); a referenced one from its packet's pkt_meta.
+    static const rte_mbuf_dynfield meta = {"logagg_pkt_meta", sizeof(logagg::pipeline::pkt_meta),
+                                           alignof(logagg::pipeline::pkt_meta), 0};
+    const int meta_off = rte_mbuf_dynfield_register(&meta);
+    ASSERT_GE(meta_off, 0);
+    q.time_from(meta_off, rte_get_tsc_hz());
+    const uint64_t old = rte_rdtsc() - 2 * rte_get_tsc_hz(); // 2 s ago
+    ln.record({appended::own(ln, "alpha", old)});
+    ln.record({appended::own(ln, "be", old)});
+    rte_mbuf* m = make_pkt("referenced");
+    logagg::pipeline::meta_of(m, meta_off)->rx_tsc = rte_rdtsc(); // just now
+    ln.record({ref(m, 0, 10)});
+    ln.release();
+    ln.record({appended::own(ln, "gamma", old)});
+    ln.record({appended::own(ln, "delta", old)});
+    ln.push();
+    ASSERT_EQ(q.pull(), 5u);
+    EXPECT_EQ(q.rec(0).cost, 6u) << "an appended record pins its bytes and LF, no mbuf";
+    EXPECT_EQ(q.rec(2).cost, cost_of(m));
+    EXPECT_EQ(q.pinned(), 6u + 3 + cost_of(m) + 6 + 6);
+    bool lf = false;
+    EXPECT_EQ(text_of(q, 0, &lf), "alpha");
+    EXPECT_TRUE(lf) << "its LF follows in the arena";
+    logagg::sink::iov_batch b;
+    for (uint64_t i = 0; i < q.tail(); ++i) {
+        ASSERT_TRUE(b.add(q, i, framing_kind::lf));
+    }
+    ASSERT_EQ(b.n_msgs(), 5u);
+    ASSERT_EQ(b.n_iov(), 4u) << "alpha+be, the reference, its LF, gamma+delta";
+    EXPECT_EQ(std::string(static_cast<const char*>(b.iov()[0].iov_base), b.iov()[0].iov_len),
+              "alpha\nbe\n");
+    EXPECT_EQ(std::string(static_cast<const char*>(b.iov()[3].iov_base), b.iov()[3].iov_len),
+              "gamma\ndelta\n");
+    EXPECT_EQ(b.sizes()[0], 6u);
+    EXPECT_EQ(b.sizes()[1], 3u);
+    EXPECT_EQ(b.bytes(), 6u + 3 + 11 + 6 + 6);
+    q.confirm(q.tail(), framing_kind::lf);
+    EXPECT_EQ(stats.delivered.get(), 5u);
+    EXPECT_EQ(stats.bytes.get(), 6u + 3 + 11 + 6 + 6);
+    uint64_t timed = 0;
+    uint64_t slow = 0;
+    for (std::size_t i = 0; i < stats.latency_us.size(); ++i) {
+        timed += stats.latency_us[i].get();
+        slow +=
+            logagg::pipeline::latency_bucket_floor(i) >= 1'000'000 ? stats.latency_us[i].get() : 0;
+    }
+    EXPECT_EQ(timed, 5u);
+    EXPECT_EQ(slow, 4u) << "the appended records were timed from their own RX time";
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head) << "every arena byte, LFs included";
+    EXPECT_EQ(q.pinned(), 0u);
+}
+
+TEST_F(fixture, DroppedReleaseSkipsAppendedRecordsToFindItsPacketsRecord) {
+    // Packet p: r1 (a reference, kept), r2 (appended, kept), r3 (p's release, dropped): the
+    // reference moves to r1, the newest queued record that references p, not to r2.
+    lane ln(1024, 4096);
+    rte_mbuf* probe = make_pkt("x");
+    const uint32_t pc = cost_of(probe);
+    rte_pktmbuf_free(probe);
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(pc + 3), stats);
+    rte_mbuf* p = make_pkt("one two three");
+    ln.record({ref(p, 0, 3)});
+    ln.record({appended::own(ln, "two", 1)});
+    ln.record({ref(p, 8, 5)});
+    ln.release();
+    ln.push();
+    EXPECT_EQ(q.pull(), 3u);
+    EXPECT_EQ(q.tail(), 2u);
+    EXPECT_EQ(drops(sink_drop::buffer_full), 1u);
+    EXPECT_EQ(in_use(), 1u) << "p still pinned by r1";
+    EXPECT_EQ(q.desc(q.rec(0).first).release, 1u);
+    EXPECT_EQ(q.desc(q.rec(1).first).release, 0u);
+    EXPECT_EQ(q.rec(0).cost, pc);
+    q.confirm(1, framing_kind::lf);
+    EXPECT_EQ(in_use(), 0u);
+    q.confirm(2, framing_kind::lf);
+    EXPECT_EQ(stats.delivered.get(), 2u);
+    EXPECT_EQ(q.pinned(), 0u);
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
+}
+
+TEST_F(fixture, DropOldestMakesRoomAmongAppendedRecords) {
+    // buffer= 20 bytes of appended records (cost: message + LF). The file sink never has records
+    // in flight: drop=oldest drops the oldest waiting ones, and their bytes go back in order.
+    lane ln(1024, 4096);
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(20, true), stats);
+    for (const char* s : {"aaaa", "bbbb", "cccc", "dddd"}) { // 5 bytes each: 20, full
+        ln.record({appended::own(ln, s, 1)});
+    }
+    ln.push();
+    ASSERT_EQ(q.pull(), 4u);
+    EXPECT_EQ(q.pinned(), 20u);
+    ln.record({appended::own(ln, "eeeeeeeee", 1)}); // 10 bytes: a and b must go
+    ln.push();
+    ASSERT_EQ(q.pull(), 1u);
+    EXPECT_EQ(drops(sink_drop::buffer_full), 2u);
+    EXPECT_EQ(stats.dropped_bytes.get(), 8u);
+    EXPECT_EQ(q.rec(0).dropped, 1);
+    EXPECT_EQ(q.rec(1).dropped, 1);
+    EXPECT_EQ(q.pinned(), 20u);
+    EXPECT_EQ(ln.arena->released.load(), 0u) << "dropped bytes go back when they reach the front";
+    logagg::sink::iov_batch b;
+    for (uint64_t i = 0; i < q.tail(); ++i) {
+        if (q.rec(i).dropped == 0) {
+            ASSERT_TRUE(b.add(q, i, framing_kind::lf));
+        }
+    }
+    ASSERT_EQ(b.n_iov(), 1u);
+    EXPECT_EQ(std::string(static_cast<const char*>(b.iov()[0].iov_base), b.iov()[0].iov_len),
+              "cccc\ndddd\neeeeeeeee\n");
+    q.confirm(q.tail(), framing_kind::lf);
+    EXPECT_EQ(stats.delivered.get(), 3u);
+    EXPECT_EQ(stats.bytes.get(), 20u);
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
+}

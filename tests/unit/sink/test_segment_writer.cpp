@@ -199,4 +199,45 @@ TEST(SegmentWriter, WriteErrorsCutTheFileBackToWholeMessages) {
     EXPECT_EQ(got, all.bytes.substr(0, prefix));
 }
 
+TEST(SegmentWriter, AWriteThatFailsPartWayKeepsTheWholeMessagesBeforeTheFailure) {
+    // One batch larger than what the file may still take (a disk filling up under a big batch):
+    // the messages the write got in whole stay, the file is cut back to the last of them.
+    tmpdir d;
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        std::signal(SIGXFSZ, SIG_IGN);
+        rlimit rl{10000, 10000};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        segment_writer w(d.path.string(), 1 << 20);
+        if (!w.prepare().empty()) {
+            _exit(10);
+        }
+        batch b(1000, 1);
+        const auto r = w.write(b.iov, b.sizes);
+        (void)w.finish();
+        std::ofstream(d.path / "result") << r.written << " " << r.failed << " " << r.bytes;
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    std::istringstream res(slurp(d.path / "result"));
+    fs::remove(d.path / "result");
+    uint32_t written = 0, failed = 0;
+    uint64_t bytes = 0;
+    res >> written >> failed >> bytes;
+    EXPECT_EQ(written + failed, 1000u);
+    EXPECT_GT(written, 0u) << "the messages before the failure were dropped with the batch";
+    EXPECT_GT(failed, 0u);
+    batch all(1000, 1);
+    std::size_t prefix = 0;
+    for (uint32_t i = 0; i < written; ++i) {
+        prefix += all.sizes[i];
+    }
+    EXPECT_EQ(bytes, prefix);
+    EXPECT_GT(prefix + all.sizes[written], 10000u) << "the next message would not have fit";
+    EXPECT_EQ(all_of(d.path), all.bytes.substr(0, prefix));
+}
+
 } // namespace
