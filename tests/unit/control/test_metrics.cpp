@@ -40,6 +40,12 @@ snapshot make(const std::map<uint64_t, uint64_t>& lat = {}) {
         k.latency_us[logagg::pipeline::latency_bucket(us)] += n;
     }
     s.sinks.push_back(k);
+    lcore_snapshot l;
+    l.lcore_id = 1;
+    l.roles = "rx+worker";
+    l.busy_s = 2.5;
+    l.sleeps = 40;
+    s.lcores.push_back(l);
     return s;
 }
 
@@ -102,6 +108,9 @@ TEST(Metrics, ValuesComeFromTheSnapshotAndLabelsAreEscaped) {
     EXPECT_EQ(p.samples.at("logagg_sink_connected{sink=\"c\\\"1\",type=\"tcp\"}"), 1);
     EXPECT_EQ(p.samples.at("logagg_port_link_up{port=\"0\",name=\"net_pcap0\"}"), 1);
     EXPECT_EQ(p.samples.at("logagg_build_info{version=\"" LOGAGG_VERSION "\"}"), 1);
+    EXPECT_EQ(p.samples.at("logagg_lcore_busy_seconds_total{lcore=\"1\",roles=\"rx+worker\"}"),
+              2.5);
+    EXPECT_EQ(p.samples.at("logagg_lcore_sleeps_total{lcore=\"1\",roles=\"rx+worker\"}"), 40);
 }
 
 TEST(Metrics, LatencyIsACumulativeHistogramInSeconds) {
