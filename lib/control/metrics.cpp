@@ -246,8 +246,9 @@ void lcores(exposition& e, const snapshot& s) {
         }
     }
     // The busy fraction as Prometheus computes ratios: rate(busy_seconds_total) over an interval.
-    e.family("logagg_lcore_busy_seconds_total", "counter",
-             "Time this lcore spent in loop passes that did work (rate() of it: the busy fraction)");
+    e.family(
+        "logagg_lcore_busy_seconds_total", "counter",
+        "Time this lcore spent in loop passes that did work (rate() of it: the busy fraction)");
     for (const lcore_snapshot& l : s.lcores) {
         e.sample("logagg_lcore_busy_seconds_total",
                  {{"lcore", fmt::format("{}", l.lcore_id)}, {"roles", l.roles}}, l.busy_s);

@@ -90,7 +90,8 @@ enum class l4_checksum : uint8_t {
 }
 
 /// ICMPv6 checksum (RFC 8200 8.1 pseudo-header) of the message at @p icmp for IPv6 header @p ip6.
-[[nodiscard]] inline uint16_t icmpv6_checksum(const uint8_t* ip6, const uint8_t* icmp, uint32_t len) noexcept {
+[[nodiscard]] inline uint16_t icmpv6_checksum(const uint8_t* ip6, const uint8_t* icmp,
+                                              uint32_t len) noexcept {
     uint32_t sum = rte_raw_cksum(ip6 + 8, 32); // source and destination
     const uint32_t be_len = rte_cpu_to_be_32(len);
     const uint32_t be_nh = rte_cpu_to_be_32(58);

@@ -37,7 +37,8 @@ struct msg_desc {
     };
     uint32_t off = 0;
     uint32_t len : 24 = 0;
-    uint32_t lf_follows : 1 = 0; ///< the byte after the message is its LF, in the same segment/arena
+    uint32_t lf_follows : 1 =
+        0;                    ///< the byte after the message is its LF, in the same segment/arena
     uint32_t release : 1 = 0; ///< last descriptor of a unit: release one packet reference after it
     uint32_t truncated : 1 = 0; ///< cut to --max-msg
     uint32_t more : 1 = 0;      ///< the message continues in the next descriptor (encoded output)

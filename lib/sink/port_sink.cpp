@@ -314,8 +314,7 @@ void port_sink::solicit(uint64_t now_tsc) noexcept {
     rte_mbuf* m =
         spec_.family == AF_INET
             ? net::arp_request(tx_.pool, tx_.src_mac, tx_.src_addr, tx_.next_hop->addr)
-            : net::neighbour_solicitation(tx_.pool, tx_.src_mac, tx_.src_addr,
-                                               tx_.next_hop->addr);
+            : net::neighbour_solicitation(tx_.pool, tx_.src_mac, tx_.src_addr, tx_.next_hop->addr);
     if (m == nullptr) {
         ++no_mbufs_;
         return;

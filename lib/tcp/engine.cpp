@@ -984,6 +984,9 @@ void engine::no_connection(rte_mbuf* m, const net::tcp_segment& s, uint32_t h,
     on_conn(c, m, s, now, true);
 }
 
+// Why whole (~120 lines): RFC 9293 3.10.7.4's checks on a segment for a known connection, in
+// the RFC's order (sequence acceptability and PAWS, RST, SYN, ACK, timestamps); each step may
+// end the segment, and reading them in one place against the RFC is the point. Per segment.
 void engine::on_conn(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_t now,
                      bool opened) noexcept {
     conn& k = conns_[c];
@@ -1104,6 +1107,9 @@ void engine::on_conn(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
     on_data(c, m, s, now, opened);
 }
 
+// Why whole (~120 lines): the payload and FIN of an accepted segment (RFC 9293 3.10.7.4,
+// seventh and eighth): trim the head already received, queue out of order or deliver in order
+// and drain the queue, then the FIN; they share the trimmed seq/off/len. Per segment.
 void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_t now,
                      bool opened) noexcept {
     conn& k = conns_[c];
