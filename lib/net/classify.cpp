@@ -40,32 +40,6 @@ namespace {
     return v;
 }
 
-/// NIC checksum verdicts, when the PMD gives one.
-enum class nic_verdict { unknown, good, bad };
-
-[[nodiscard]] inline nic_verdict ip_verdict(const rte_mbuf* m) noexcept {
-    switch (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
-    case RTE_MBUF_F_RX_IP_CKSUM_GOOD:
-        return nic_verdict::good;
-    case RTE_MBUF_F_RX_IP_CKSUM_BAD:
-        return nic_verdict::bad;
-    default:
-        return nic_verdict::unknown;
-    }
-}
-
-[[nodiscard]] inline nic_verdict l4_verdict(const rte_mbuf* m) noexcept {
-    switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
-    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
-    case RTE_MBUF_F_RX_L4_CKSUM_NONE: // "not correct in packet, but data integrity is valid"
-        return nic_verdict::good;
-    case RTE_MBUF_F_RX_L4_CKSUM_BAD:
-        return nic_verdict::bad;
-    default:
-        return nic_verdict::unknown;
-    }
-}
-
 /// Why an IP length beyond the frame is wrong: the PMD cut a long frame (@p pkt_len at least
 /// classify_options::snap_len), or the header lies (@p malformed).
 [[nodiscard]] inline drop_reason beyond_frame(const classify_options& opts, uint32_t pkt_len,

@@ -99,4 +99,31 @@ enum class l4_checksum : uint8_t {
     return inet_checksum(icmp, len, sum);
 }
 
+/// NIC checksum verdicts from the mbuf's RX offload flags, when the PMD gives one (UDP and TCP
+/// share them).
+enum class nic_verdict : uint8_t { unknown, good, bad };
+
+[[nodiscard]] inline nic_verdict ip_verdict(const rte_mbuf* m) noexcept {
+    switch (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_IP_CKSUM_GOOD:
+        return nic_verdict::good;
+    case RTE_MBUF_F_RX_IP_CKSUM_BAD:
+        return nic_verdict::bad;
+    default:
+        return nic_verdict::unknown;
+    }
+}
+
+[[nodiscard]] inline nic_verdict l4_verdict(const rte_mbuf* m) noexcept {
+    switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE: // "not correct in packet, but data integrity is valid"
+        return nic_verdict::good;
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+        return nic_verdict::bad;
+    default:
+        return nic_verdict::unknown;
+    }
+}
+
 } // namespace logagg::net

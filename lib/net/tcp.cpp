@@ -30,21 +30,6 @@ inline void store_be16(uint8_t* p, uint16_t v) noexcept {
     p[1] = static_cast<uint8_t>(v);
 }
 
-/// The NIC's L4 checksum verdict: GOOD and NONE ("data integrity is valid") count as good.
-enum class nic_l4 : uint8_t { unknown, good, bad };
-
-[[nodiscard]] inline nic_l4 l4_verdict(const rte_mbuf* m) noexcept {
-    switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
-    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
-    case RTE_MBUF_F_RX_L4_CKSUM_NONE:
-        return nic_l4::good;
-    case RTE_MBUF_F_RX_L4_CKSUM_BAD:
-        return nic_l4::bad;
-    default:
-        return nic_l4::unknown;
-    }
-}
-
 } // namespace
 
 tcp_opt_status parse_tcp_options(const uint8_t* p, uint32_t len, tcp_options& out) noexcept {
@@ -161,11 +146,11 @@ tcp_verdict parse_tcp(const rte_mbuf* m, const tcp_locator& at, tcp_segment& out
     const uint8_t* src = ip + (at.ip_version == 4 ? 12 : 8);
     const uint8_t* dst = ip + (at.ip_version == 4 ? 16 : 24);
     out.checksum_partial = false;
-    const nic_l4 v = l4_verdict(m);
-    if (v == nic_l4::bad) {
+    const nic_verdict v = l4_verdict(m);
+    if (v == nic_verdict::bad) {
         return tcp_verdict::bad_checksum;
     }
-    if (v == nic_l4::unknown && at.verify_checksum) {
+    if (v == nic_verdict::unknown && at.verify_checksum) {
         // RFC 9293 3.1: the segment and its pseudo-header sum to 0xffff (no "no checksum" value).
         const uint32_t pseudo = pseudo_header_sum(src, dst, addr_len, ipproto::tcp, at.l4_len);
         switch (check_l4(m, at.l4_off, at.l4_len, pseudo, th->checksum.raw, at.accept_partial)) {
