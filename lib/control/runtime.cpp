@@ -921,22 +921,31 @@ void runtime::impl::build_lanes(lcore_ctx& c, uint32_t w) {
                                         : std::size_t{cfg.max_msg} + 512;
         std::size_t size = std::max<std::size_t>(
             sp.format != log::output_format::raw ? 8u << 20 : 2u << 20, 16 * per_msg);
-        if (sp.type == config::sink_type::file && sp.framing == config::framing_kind::lf &&
+        const bool octet = sp.framing == config::framing_kind::octet;
+        if ((sp.type == config::sink_type::file || sp.type == config::sink_type::tcp) &&
             sp.append_max != 0) {
-            // Appended records live in the arena until written: it holds what buffer= lets the
-            // sink queue plus a full ring and staging array of the largest appended records, so
-            // buffer= (drop=newest|oldest) and not the arena bounds the queue, as it does for
-            // referenced records. Why at least 4 MiB: 256 KiB writes with room to spare; why at
-            // most 1 GiB: a larger buffer= is then bounded by the arena (sink_full).
+            // Appended records live in the arena until written (a TCP sink's, until they leave
+            // its replay window): it holds what buffer= lets the sink queue, the replay window
+            // and a full ring and staging array of the largest appended records, so buffer=
+            // (drop=newest|oldest) and not the arena bounds the queue, as it does for referenced
+            // records. Why at least 4 MiB: 256 KiB writes with room to spare; why at most 1 GiB:
+            // a larger buffer= is then bounded by the arena (sink_full).
             lane->append_max = sp.append_max;
+            lane->append_octet = octet;
             // Encoded records: twice the message, what ndjson of a short message takes (a larger
-            // one is still bounded, by the arena: sink_full).
+            // one is still bounded, by the arena: sink_full). Octet framing appends raw records
+            // only, each with its count.
             const std::size_t per_own =
-                (sp.format != log::output_format::raw ? 2 : 1) * std::size_t{sp.append_max} + 1;
+                octet ? std::size_t{sp.append_max} + pipeline::octet_prefix_bytes(sp.append_max)
+                      : (sp.format != log::output_format::raw ? 2 : 1) *
+                                std::size_t{sp.append_max} +
+                            1;
             const std::size_t in_flight =
                 (std::size_t{cfg.sink_ring} + pipeline::stage_capacity + 2) * per_own;
-            size = std::max(
-                size, std::clamp<std::size_t>(sp.buffer_bytes + in_flight, 4u << 20, 1u << 30));
+            const std::size_t replay =
+                sp.type == config::sink_type::tcp ? sp.replay_bytes + per_own : 0;
+            size = std::max(size, std::clamp<std::size_t>(sp.buffer_bytes + replay + in_flight,
+                                                          4u << 20, 1u << 30));
         }
         parts.arena_bytes.push_back(std::make_unique<char[]>(size));
         auto arena = std::make_unique<pipeline::gen_arena>();
