@@ -936,10 +936,10 @@ void runtime::impl::build_lanes(lcore_ctx& c, uint32_t w) {
             // one is still bounded, by the arena: sink_full). Octet framing appends raw records
             // only, each with its count.
             const std::size_t per_own =
-                octet ? std::size_t{sp.append_max} + pipeline::octet_prefix_bytes(sp.append_max)
-                      : (sp.format != log::output_format::raw ? 2 : 1) *
-                                std::size_t{sp.append_max} +
-                            1;
+                octet
+                    ? std::size_t{sp.append_max} + pipeline::octet_prefix_bytes(sp.append_max)
+                    : (sp.format != log::output_format::raw ? 2 : 1) * std::size_t{sp.append_max} +
+                          1;
             const std::size_t in_flight =
                 (std::size_t{cfg.sink_ring} + pipeline::stage_capacity + 2) * per_own;
             const std::size_t replay =

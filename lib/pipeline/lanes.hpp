@@ -3,7 +3,8 @@
 //
 // What the pipeline and the sinks agree on about sinks, kept here (the lower layer) so that the
 // pipeline never includes the command-line grammar in lib/config: how many sinks there can be
-// what a sink partitions its records by, and how wide an octet count is. config::sink_spec re-exports both names.
+// what a sink partitions its records by, and how wide an octet count is. config::sink_spec
+// re-exports both names.
 #pragma once
 
 #include <cstddef>

@@ -29,8 +29,9 @@ namespace logagg::pipeline {
 /// Appended records (@c own): a file or TCP sink lane copies a short record into the arena, framed
 /// as the sink frames it: followed by its LF (@c lf_follows), or after its RFC 6587 octet count
 /// and a space (@c octet: the count is right before @c off, no LF follows). One descriptor
-/// (@c gen set); the lane keeps no reference to the packet, which goes back at once. Such a descriptor carries the packet's RX time instead of the pointer and
-/// never has @c release set; it ends its record and opens no unit.
+/// (@c gen set); the lane keeps no reference to the packet, which goes back at once. Such a
+/// descriptor carries the packet's RX time instead of the pointer and never has @c release set; it
+/// ends its record and opens no unit.
 struct msg_desc {
     // Every field defaults to zero so that a descriptor is written with designated initialisers
     // naming only the flags it sets (msg_desc{.pkt = m, .off = o, .len = n, .more = 1}).

@@ -376,8 +376,8 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
     const std::string_view key =
         l.key == key_field::none ? std::string_view{} : key_of(l, r, ps).substr(0, max_key_len);
     // A short record for a file or TCP sink: appended, while its bytes are in this core's cache.
-    const bool append = l.append_max != 0 && msg.len <= l.append_max && key.empty() &&
-                        (raw || !l.append_octet);
+    const bool append =
+        l.append_max != 0 && msg.len <= l.append_max && key.empty() && (raw || !l.append_octet);
     if (append && raw) {
         append_raw(w, l, ps, msg);
         return;
