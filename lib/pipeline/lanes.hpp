@@ -2,9 +2,9 @@
 // Side: both (constants, a key enum and the octet-count width, fixed at start-up).
 //
 // What the pipeline and the sinks agree on about sinks, kept here (the lower layer) so that the
-// pipeline never includes the command-line grammar in lib/config: how many sinks there can be
+// pipeline never includes the command-line grammar in lib/config: how many sinks there can be,
 // what a sink partitions its records by, and how wide an octet count is. config::sink_spec
-// re-exports both names.
+// re-exports the first two.
 #pragma once
 
 #include <cstddef>
