@@ -63,9 +63,10 @@ constexpr option_doc options_table[] = {
      "otherwise). file:DIR[,rotate-bytes=N][,append-max=BYTES] segment files (default 256M each; "
      "records up to append-max bytes, default 512, are copied into a byte ring and written from "
      "there, longer ones from the packets); "
-     "tcp:HOST:PORT[,replay=BYTES][,reconnect-max-ms=MS] a collector over TCP, at least once "
-     "(rsyslog imtcp, syslog-ng, Vector, Fluent Bit, Logstash; replay: acknowledged bytes "
-     "resent after a reconnect, default 256K); kafka:BROKERS/TOPIC[,key=host|app|source|none]"
+     "tcp:HOST:PORT[,replay=BYTES][,reconnect-max-ms=MS][,append-max=BYTES] a collector over "
+     "TCP, at least once (rsyslog imtcp, syslog-ng, Vector, Fluent Bit, Logstash; replay: "
+     "acknowledged bytes resent after a reconnect, default 256K; append-max as for files); "
+     "kafka:BROKERS/TOPIC[,key=host|app|source|none]"
      "[,compression=none|gzip|snappy|lz4|zstd][,acks=all|1|0][,kafka-prop=NAME=VALUE] a Kafka "
      "producer, one message per record (kafka-prop: any librdkafka property, repeatable, applied "
      "last); port:PORT,dst=IP:PORT[,src=IP[:PORT]][,dmac=MAC|gw=IP][,mtu=N] UDP datagrams "
@@ -134,8 +135,8 @@ constexpr option_doc options_table[] = {
      "drop a datagram still incomplete after MS milliseconds (default 5000)"},
     {"--poll", "busy|adaptive",
      "how lcores wait for work: adaptive (default) polls flat out while traffic flows, then "
-     "pauses, then sleeps (RX lcores up to 500 us, 1 ms at ~8 k datagrams/s and up, so a quiet "
-     "logagg costs almost no CPU); "
+     "pauses, then sleeps (RX lcores until a frame arrives on ports with RX interrupts, else "
+     "up to 500 us, 1 ms at ~8 k datagrams/s and up, so a quiet logagg costs almost no CPU); "
      "workers and sinks sleep until work arrives; busy polls every lcore without pause "
      "(dedicated cores, benchmarks). See docs/architecture.md#polling"},
     {"--burst", "N", "frames per rx_burst, 1-512 (default 32)"},

@@ -172,18 +172,26 @@ struct param_parser {
             return number(k, v, true, 4096, 16384ull << 30, s.rotate_bytes, "a size");
         }
         if (k == "append-max") {
-            // Why at most 64K: the longest datagram; above that every record is appended.
-            return number(k, v, true, 0, 65536, s.append_max, "a size");
+            return append_max(k, v);
         }
         known = false;
         return {};
     }
 
-    /// tcp: replay=, reconnect-max-ms=.
+    /// file and tcp: append-max=. Why at most 64K: the longest datagram; above that every record
+    /// is appended.
+    std::string append_max(std::string_view k, std::string_view v) {
+        return number(k, v, true, 0, 65536, s.append_max, "a size");
+    }
+
+    /// tcp: replay=, reconnect-max-ms=, append-max=.
     std::string tcp_param(std::string_view k, std::string_view v, bool& known) {
         known = true;
         if (k == "replay") {
             return number(k, v, true, 0, 1ull << 30, s.replay_bytes, "a size");
+        }
+        if (k == "append-max") {
+            return append_max(k, v);
         }
         if (k == "reconnect-max-ms") {
             if (std::string e = number(k, v, false, 10, 600'000, s.reconnect_max_ms, "a number");

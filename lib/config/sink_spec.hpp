@@ -40,11 +40,7 @@ enum class framing_kind : uint8_t {
     if (f == framing_kind::none || f == framing_kind::count_) {
         return 0;
     }
-    uint32_t digits = 1;
-    for (uint32_t v = len; v >= 10; v /= 10) {
-        ++digits;
-    }
-    return digits + 1;
+    return pipeline::octet_prefix_bytes(len);
 }
 
 /// What a sink partitions by (defined beside the worker that emits the key piece).

@@ -91,6 +91,12 @@ inline constexpr uint64_t sink_cadence_window_us = 100'000;
     return c;
 }
 
+/// Back-off of an RX lcore whose queues raise interrupts: it polls, pauses, then sleeps until a
+/// frame arrives (or its next timer, or the consumers' safety-net bound).
+[[nodiscard]] inline pipeline::backoff_config rx_intr_backoff(uint64_t hz) noexcept {
+    return consumer_backoff(hz);
+}
+
 /// This thread's sleeps end when asked, not up to 50 us later (the default timer slack of
 /// non-real-time threads, as large as the sleeps themselves).
 inline void precise_sleeps() noexcept {

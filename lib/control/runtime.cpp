@@ -10,12 +10,15 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/epoll.h>
 
 #include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_devargs.h>
+#include <rte_epoll.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_interrupts.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -39,6 +42,7 @@
 #include "sink/sink.hpp"
 #include "sink/tcp_sink.hpp"
 #include "util/log.hpp"
+#include "util/unique_fd.hpp"
 
 namespace logagg::control {
 
@@ -132,6 +136,10 @@ struct lcore_ctx {
     /// wake this lcore through it; idle is its back-off (rx_backoff() or consumer_backoff()).
     pipeline::waker wake;
     pipeline::backoff idle{pipeline::backoff_config{}};
+    /// RX lcores whose every queue raises interrupts (--poll adaptive, docs/architecture.md
+    /// #polling): their epoll set of those interrupts, which also ends the lcore's sleeps. -1:
+    /// none (the lcore sleeps bounded times instead).
+    util::unique_fd rx_intr_epfd;
     uint64_t sink_moved_tsc = 0; ///< TSC of the last pass in which its sinks moved records
 
     [[nodiscard]] bool finished() const noexcept {
@@ -252,6 +260,18 @@ struct runtime::impl {
     [[nodiscard]] util::failure set_up_polling();
     /// Roles final, ports started, promiscuous mode as asked.
     [[nodiscard]] util::failure start_ports();
+    /// --poll adaptive: RX lcores whose queues all raise interrupts sleep until one does.
+    void set_up_rx_interrupts();
+    /// By port id: set_up_queues()'s arguments, to configure a port again without RX queue
+    /// interrupts when it does not start with them.
+    struct queue_setup {
+        rte_eth_dev_info info{};
+        std::string name;
+        uint16_t n_rxq = 0;
+        uint16_t n_txq = 0;
+        rte_eth_conf conf{};
+    };
+    std::vector<queue_setup> queue_setups;
 
     // run(), in named steps.
     lcore_ctx* launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>>& args);
@@ -424,6 +444,7 @@ util::failure runtime::impl::setup() {
     if (util::failure e = start_ports(); !e.empty()) {
         return e;
     }
+    set_up_rx_interrupts();
     wait_for_links();
     announce();
     return {};
@@ -592,6 +613,14 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
         !e.empty()) {
         return e;
     }
+    // RX queue interrupts (--poll adaptive): requested of every port; one whose driver ignores
+    // them (net_pcap, net_af_packet, net_ring) just never delivers one, one that refuses to start
+    // with them is configured again without (start_ports()).
+    conf.intr_conf.rxq = cfg.poll == pipeline::poll_mode::adaptive ? 1 : 0;
+    if (queue_setups.size() <= port) {
+        queue_setups.resize(port + 1u);
+    }
+    queue_setups[port] = queue_setup{info, name, n_rxq, n_txq, conf};
     return setup_queues(port, info, name, n_rxq, n_txq, conf);
 }
 
@@ -921,22 +950,31 @@ void runtime::impl::build_lanes(lcore_ctx& c, uint32_t w) {
                                         : std::size_t{cfg.max_msg} + 512;
         std::size_t size = std::max<std::size_t>(
             sp.format != log::output_format::raw ? 8u << 20 : 2u << 20, 16 * per_msg);
-        if (sp.type == config::sink_type::file && sp.framing == config::framing_kind::lf &&
+        const bool octet = sp.framing == config::framing_kind::octet;
+        if ((sp.type == config::sink_type::file || sp.type == config::sink_type::tcp) &&
             sp.append_max != 0) {
-            // Appended records live in the arena until written: it holds what buffer= lets the
-            // sink queue plus a full ring and staging array of the largest appended records, so
-            // buffer= (drop=newest|oldest) and not the arena bounds the queue, as it does for
-            // referenced records. Why at least 4 MiB: 256 KiB writes with room to spare; why at
-            // most 1 GiB: a larger buffer= is then bounded by the arena (sink_full).
+            // Appended records live in the arena until written (a TCP sink's, until they leave
+            // its replay window): it holds what buffer= lets the sink queue, the replay window
+            // and a full ring and staging array of the largest appended records, so buffer=
+            // (drop=newest|oldest) and not the arena bounds the queue, as it does for referenced
+            // records. Why at least 4 MiB: 256 KiB writes with room to spare; why at most 1 GiB:
+            // a larger buffer= is then bounded by the arena (sink_full).
             lane->append_max = sp.append_max;
+            lane->append_octet = octet;
             // Encoded records: twice the message, what ndjson of a short message takes (a larger
-            // one is still bounded, by the arena: sink_full).
+            // one is still bounded, by the arena: sink_full). Octet framing appends raw records
+            // only, each with its count.
             const std::size_t per_own =
-                (sp.format != log::output_format::raw ? 2 : 1) * std::size_t{sp.append_max} + 1;
+                octet
+                    ? std::size_t{sp.append_max} + pipeline::octet_prefix_bytes(sp.append_max)
+                    : (sp.format != log::output_format::raw ? 2 : 1) * std::size_t{sp.append_max} +
+                          1;
             const std::size_t in_flight =
                 (std::size_t{cfg.sink_ring} + pipeline::stage_capacity + 2) * per_own;
-            size = std::max(
-                size, std::clamp<std::size_t>(sp.buffer_bytes + in_flight, 4u << 20, 1u << 30));
+            const std::size_t replay =
+                sp.type == config::sink_type::tcp ? sp.replay_bytes + per_own : 0;
+            size = std::max(size, std::clamp<std::size_t>(sp.buffer_bytes + replay + in_flight,
+                                                          4u << 20, 1u << 30));
         }
         parts.arena_bytes.push_back(std::make_unique<char[]>(size));
         auto arena = std::make_unique<pipeline::gen_arena>();
@@ -1149,7 +1187,19 @@ util::failure runtime::impl::start_ports() {
         c->roles = plan.roles_of(c->lcore);
     }
     for (uint16_t p : ports) {
-        const int rc = rte_eth_dev_start(p);
+        int rc = rte_eth_dev_start(p);
+        if (rc != 0 && p < queue_setups.size() && queue_setups[p].conf.intr_conf.rxq != 0) {
+            queue_setup& q = queue_setups[p];
+            fmt::print("  port {} ({}): does not start with RX queue interrupts ({}); "
+                       "configured again without them\n",
+                       p, q.name, err_str(rc));
+            q.conf.intr_conf.rxq = 0;
+            if (util::failure e = setup_queues(p, q.info, q.name.c_str(), q.n_rxq, q.n_txq, q.conf);
+                !e.empty()) {
+                return e;
+            }
+            rc = rte_eth_dev_start(p);
+        }
         if (rc != 0) {
             return fmt::format("port {}: start failed: {}", p, err_str(rc));
         }
@@ -1161,6 +1211,37 @@ util::failure runtime::impl::start_ports() {
         }
     }
     return {};
+}
+
+void runtime::impl::set_up_rx_interrupts() {
+    if (cfg.poll != pipeline::poll_mode::adaptive) {
+        return;
+    }
+    for (auto& c : lcores) {
+        if (!c->rx || c->rx->queues.empty()) {
+            continue;
+        }
+        util::unique_fd ep(epoll_create1(EPOLL_CLOEXEC));
+        bool all = ep.get() >= 0;
+        for (const pipeline::rx_queue& q : c->rx->queues) {
+            const bool asked =
+                q.port < queue_setups.size() && queue_setups[q.port].conf.intr_conf.rxq != 0;
+            // -ENOTSUP (or -EPERM) from drivers without RX interrupts: the lcore sleeps bounded
+            // times instead, as before.
+            all = all && asked &&
+                  rte_eth_dev_rx_intr_ctl_q(q.port, q.queue, ep.get(), RTE_INTR_EVENT_ADD,
+                                            nullptr) == 0;
+        }
+        if (!all) {
+            continue; // the queues added so far are removed with the port at close
+        }
+        c->rx_intr_epfd = std::move(ep);
+        c->wake.also_wake_on(c->rx_intr_epfd.get());
+        c->idle = pipeline::backoff(rx_intr_backoff(rte_get_tsc_hz()), rte_rdtsc());
+        fmt::print("  lcore {}: RX by interrupt: sleeps until a frame arrives on its {} "
+                   "queue(s)\n",
+                   c->lcore, c->rx->queues.size());
+    }
 }
 
 void runtime::impl::wait_for_links() {
@@ -1374,7 +1455,24 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
     } else {
         nap = false;
     }
+    // An RX lcore woken by its queues' interrupts arms them once the sleep is announced, and
+    // looks at the queues after that (a frame that came before arming raises nothing on NICs
+    // whose interrupts are edges; queues without a count rely on a level or the epoll set's
+    // edge, which a frame arriving since the last poll has queued already).
+    const bool by_intr = c.rx_intr_epfd.get() >= 0 && !c.rx_finished;
+    bool armed = false;
     idle_wait(c.idle, c.wake, c.stats, load, now, timer, nap, ns_per_tsc, [&] {
+        if (by_intr) {
+            armed = true;
+            for (const pipeline::rx_queue& q : c.rx->queues) {
+                (void)rte_eth_dev_rx_intr_enable(q.port, q.queue);
+            }
+            for (const pipeline::rx_queue& q : c.rx->queues) {
+                if (rte_eth_rx_queue_count(q.port, q.queue) > 0) {
+                    return true;
+                }
+            }
+        }
         if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
             return true;
         }
@@ -1387,6 +1485,17 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
         }
         return stop_rx.load(std::memory_order_acquire) && c.rx && !c.rx_finished;
     });
+    if (armed) {
+        for (const pipeline::rx_queue& q : c.rx->queues) {
+            (void)rte_eth_dev_rx_intr_disable(q.port, q.queue);
+        }
+    }
+    if (by_intr && c.wake.other_ready()) {
+        // Consume the events (the driver's handler clears what needs clearing), then poll.
+        std::array<rte_epoll_event, 16> ev{};
+        (void)rte_epoll_wait(c.rx_intr_epfd.get(), ev.data(), static_cast<int>(ev.size()), 0);
+        c.stats.rx_interrupts.add();
+    }
 }
 
 bool runtime::impl::all_finished() const noexcept {

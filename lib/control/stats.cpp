@@ -106,6 +106,7 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     l.bytes_copied = st.bytes_copied.get();
     l.busy_s = tsc_hz > 0 ? static_cast<double>(st.busy_tsc.get()) / tsc_hz : 0.0;
     l.sleeps = st.sleeps.get();
+    l.rx_interrupts = st.rx_interrupts.get();
     s.lcores.push_back(l);
     s.received += l.rx_packets;
     s.rx_bytes += st.rx_bytes.get();
@@ -405,10 +406,12 @@ std::string to_json(const snapshot& s) {
         }
         o += fmt::format("{}\n    {{\"lcore_id\": {}, \"roles\": [{}], \"rx_packets\": {}, "
                          "\"worker_packets\": {}, \"messages_framed\": {}, \"bytes_copied\": {}, "
-                         "\"busy_s\": {:.6f}, \"busy_fraction\": {:.6f}, \"sleeps\": {}}}",
+                         "\"busy_s\": {:.6f}, \"busy_fraction\": {:.6f}, \"sleeps\": {}, "
+                         "\"rx_interrupts\": {}}}",
                          i == 0 ? "" : ",", l.lcore_id, roles, l.rx_packets, l.worker_packets,
                          l.messages_framed, l.bytes_copied, l.busy_s,
-                         s.uptime_s > 0 ? std::min(1.0, l.busy_s / s.uptime_s) : 0.0, l.sleeps);
+                         s.uptime_s > 0 ? std::min(1.0, l.busy_s / s.uptime_s) : 0.0, l.sleeps,
+                         l.rx_interrupts);
     }
     o += "\n  ],\n";
     o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "

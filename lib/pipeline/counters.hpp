@@ -84,6 +84,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     // Loop (any role)
     counter busy_tsc; ///< TSC cycles of loop passes that did work (the busy fraction's numerator)
     counter sleeps;   ///< times the lcore slept (--poll adaptive)
+    counter
+        rx_interrupts; ///< sleeps an RX queue interrupt ended (--poll adaptive, ports with them)
     // RX role
     counter rx_packets;  ///< frames taken from NIC queues
     counter rx_bytes;    ///< their pkt_len sum

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Side: both (constants and a key enum, fixed at start-up).
+// Side: both (constants, a key enum and the octet-count width, fixed at start-up).
 //
 // What the pipeline and the sinks agree on about sinks, kept here (the lower layer) so that the
-// pipeline never includes the command-line grammar in lib/config: how many sinks there can be
-// and what a sink partitions its records by. config::sink_spec re-exports both names.
+// pipeline never includes the command-line grammar in lib/config: how many sinks there can be,
+// what a sink partitions its records by, and how wide an octet count is. config::sink_spec
+// re-exports the first two.
 #pragma once
 
 #include <cstddef>
@@ -16,5 +17,15 @@ inline constexpr std::size_t max_sinks = 8;
 
 /// What a sink partitions by: the worker puts a key piece in front of each message.
 enum class key_field : uint8_t { none, host, app, source };
+
+/// Bytes of the RFC 6587 octet count and its space in front of a record of @p len bytes ("250 "):
+/// what octet framing adds, whether the sink writes the count or the worker appends it.
+[[nodiscard]] constexpr uint32_t octet_prefix_bytes(uint32_t len) noexcept {
+    uint32_t digits = 1;
+    for (uint32_t v = len; v >= 10; v /= 10) {
+        ++digits;
+    }
+    return digits + 1;
+}
 
 } // namespace logagg::pipeline

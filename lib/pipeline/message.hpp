@@ -11,6 +11,8 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include "pipeline/lanes.hpp"
+
 namespace logagg::pipeline {
 
 /// One piece of a message for a sink: @c len bytes at packet offset @c off of @c pkt, or at
@@ -24,10 +26,12 @@ namespace logagg::pipeline {
 /// packet whose messages go to k sinks carries k references. Nobody else frees the packet.
 /// IMPORTANT: lifetime: the bytes are valid until the unit's reference is released.
 ///
-/// Appended records (@c own): a file sink lane copies a short record and its LF into the arena
-/// (@c gen and @c lf_follows set, one descriptor) and keeps no reference to the packet, which
-/// goes back at once. Such a descriptor carries the packet's RX time instead of the pointer and
-/// never has @c release set; it ends its record and opens no unit.
+/// Appended records (@c own): a file or TCP sink lane copies a short record into the arena, framed
+/// as the sink frames it: followed by its LF (@c lf_follows), or after its RFC 6587 octet count
+/// and a space (@c octet: the count is right before @c off, no LF follows). One descriptor
+/// (@c gen set); the lane keeps no reference to the packet, which goes back at once. Such a
+/// descriptor carries the packet's RX time instead of the pointer and never has @c release set; it
+/// ends its record and opens no unit.
 struct msg_desc {
     // Every field defaults to zero so that a descriptor is written with designated initialisers
     // naming only the flags it sets (msg_desc{.pkt = m, .off = o, .len = n, .more = 1}).
@@ -44,15 +48,21 @@ struct msg_desc {
     uint32_t more : 1 = 0;      ///< the message continues in the next descriptor (encoded output)
     uint32_t gen : 1 = 0;       ///< the bytes are at offset @c off of the lane's gen_arena, not pkt
     uint32_t key : 1 = 0;       ///< a partition key piece (generated), before its message's pieces
-    uint32_t own : 1 = 0;       ///< the record is whole in the arena, LF included (see above)
-    uint32_t reserved : 1 = 0;
+    uint32_t own : 1 = 0;       ///< the record is whole in the arena, framing included (see above)
+    uint32_t octet : 1 = 0;     ///< own: its octet count and a space precede @c off in the arena
 };
 static_assert(sizeof(msg_desc) == 16, "ring element size is a multiple of 4 bytes");
 static_assert(std::is_trivially_copyable_v<msg_desc>, "rings copy descriptors as bytes");
 
-/// Arena bytes a generated descriptor takes: its bytes, and an appended record's LF.
+/// Arena bytes a generated descriptor takes from @c off on: its bytes, and an appended record's
+/// LF. The end of these bytes is where the next piece may start.
 [[nodiscard]] inline uint32_t arena_bytes(const msg_desc& d) noexcept {
-    return static_cast<uint32_t>(d.len) + d.own;
+    return static_cast<uint32_t>(d.len) + (d.own & d.lf_follows);
+}
+
+/// Arena bytes a generated descriptor pins: arena_bytes() and an appended record's octet count.
+[[nodiscard]] inline uint32_t arena_cost(const msg_desc& d) noexcept {
+    return arena_bytes(d) + (d.octet != 0 ? octet_prefix_bytes(d.len) : 0u);
 }
 
 /// Most descriptors one encoded message takes: generated pieces between references, and

@@ -65,11 +65,19 @@ public:
         }
     }
 
+    /// Control plane, before the lcore starts: sleep() also ends when @p fd is readable (an
+    /// RX lcore's epoll set of NIC queue interrupts). The waker does not own or read it:
+    /// other_ready() says it woke the sleep, and the lcore clears it.
+    void also_wake_on(int fd) noexcept { other_fd_ = fd; }
+    /// Consumer, after sleep(): the fd of also_wake_on() was readable when it returned.
+    [[nodiscard]] bool other_ready() const noexcept { return other_ready_; }
+
     /// Consumer: sleeps up to @p timeout_ns (UINT64_MAX: until woken) unless @p has_work(),
     /// evaluated after the sleep is announced, says there is something to do.
     /// @return true when it slept (woken, timed out or interrupted), false when has_work().
     template <class F>
     bool sleep(uint64_t timeout_ns, F&& has_work) noexcept {
+        other_ready_ = false;
         sleeping_.store(true, std::memory_order_relaxed);
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (has_work()) {
@@ -79,14 +87,14 @@ public:
         timespec ts{};
         ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000u);
         ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000u);
-        pollfd p{fd_, POLLIN, 0};
-        const int rc =
-            ppoll(&p, fd_ >= 0 ? 1 : 0, timeout_ns == UINT64_MAX ? nullptr : &ts, nullptr);
+        pollfd p[2] = {{fd_, POLLIN, 0}, {other_fd_, POLLIN, 0}};
+        const int rc = ppoll(p, 2, timeout_ns == UINT64_MAX ? nullptr : &ts, nullptr);
         sleeping_.store(false, std::memory_order_relaxed);
-        if (rc > 0) {
+        if (rc > 0 && (p[0].revents & POLLIN) != 0) {
             uint64_t v = 0;
             (void)!read(fd_, &v, sizeof v); // reset the counter (non-blocking)
         }
+        other_ready_ = rc > 0 && (p[1].revents & POLLIN) != 0;
         return true;
     }
 
@@ -108,6 +116,8 @@ public:
 
 private:
     int fd_;
+    int other_fd_ = -1; ///< ppoll ignores a negative fd
+    bool other_ready_ = false;
     alignas(64) std::atomic<bool> sleeping_{false};
     std::atomic<uint64_t> kicks_{0}; ///< slow path only (beside a syscall)
 };

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include <bit>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 
@@ -325,31 +326,41 @@ void copy_from_packet(const packet_state& ps, uint32_t off, uint32_t len, char* 
     return at;
 }
 
-/// Appends a raw message and its LF to the arena of lane @p l as one own descriptor: no
-/// reference to the packet (docs/sinks.md#file).
+/// Appends a raw message to the arena of lane @p l as one own descriptor, framed as the sink
+/// frames it (its LF after it, or its octet count and a space before it): no reference to the
+/// packet (docs/sinks.md#file).
 void append_raw(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg) noexcept {
     if (l.n_staged == stage_capacity) {
         lane_spill(w, l, ps.m);
     }
-    const int64_t at = reserve_for_message(w, l, ps.m, msg.len + 1);
+    const uint32_t prefix = l.append_octet ? octet_prefix_bytes(msg.len) : 0;
+    const int64_t at = reserve_for_message(w, l, ps.m, prefix + msg.len + (prefix == 0 ? 1 : 0));
     if (at < 0) {
         return;
     }
     char* dst = l.arena->base + at;
+    if (prefix != 0) {
+        char* const end = std::to_chars(dst, dst + prefix, msg.len).ptr;
+        *end = ' ';
+        dst = end + 1;
+    }
     if (msg.view.data() != nullptr) {
         std::memcpy(dst, msg.view.data(), msg.len); // as received, or the copy parsing made
     } else {
         copy_from_packet(ps, msg.off, msg.len, dst);
     }
-    dst[msg.len] = '\n';
-    l.arena->head += msg.len + 1;
+    if (prefix == 0) {
+        dst[msg.len] = '\n';
+    }
+    l.arena->head += prefix + msg.len + (prefix == 0 ? 1 : 0);
     l.staged[l.n_staged++] = msg_desc{.rx_tsc = ps.rx_tsc,
-                                      .off = static_cast<uint32_t>(at),
+                                      .off = static_cast<uint32_t>(at) + prefix,
                                       .len = msg.len,
-                                      .lf_follows = 1,
+                                      .lf_follows = prefix == 0 ? 1u : 0u,
                                       .truncated = msg.truncated ? 1u : 0u,
                                       .gen = 1,
-                                      .own = 1};
+                                      .own = 1,
+                                      .octet = prefix != 0 ? 1u : 0u};
     w.stats->copied(copy_reason::sink_append, msg.len);
     w.stats->sink_in[l.sink].add();
     w.stats->sink_in_bytes[l.sink].add(msg.len);
@@ -364,8 +375,9 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
     const bool raw = l.format == log::output_format::raw;
     const std::string_view key =
         l.key == key_field::none ? std::string_view{} : key_of(l, r, ps).substr(0, max_key_len);
-    // A short record for a file sink: appended, while its bytes are in this core's cache.
-    const bool append = l.append_max != 0 && msg.len <= l.append_max && key.empty();
+    // A short record for a file or TCP sink: appended, while its bytes are in this core's cache.
+    const bool append =
+        l.append_max != 0 && msg.len <= l.append_max && key.empty() && (raw || !l.append_octet);
     if (append && raw) {
         append_raw(w, l, ps, msg);
         return;

@@ -44,10 +44,15 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {
     /// into the packet are copied and counted instead.
     bool contiguous = false;
     key_field key = key_field::none; ///< emit a key piece before each message
-    /// File sinks with LF framing: messages of at most this many bytes are appended whole, with
-    /// their LF, to the arena (msg_desc::own; counted in bytes_copied as sink_append) and keep no
-    /// packet reference; longer ones are referenced. 0: never.
+    /// File and TCP sinks: messages of at most this many bytes are appended whole and framed
+    /// (with their LF, or after their octet count) to the arena (msg_desc::own; counted in
+    /// bytes_copied as sink_append) and keep no packet reference; longer ones are referenced.
+    /// 0: never.
     uint32_t append_max = 0;
+    /// The sink counts octets (RFC 6587): appended records carry their count, not a LF. Encoded
+    /// records are then not appended (their length, and so the count's width, is known only
+    /// after encoding).
+    bool append_octet = false;
     bool unit_open = false; ///< staged descriptors of the current packet await their release
     uint32_t unit_last = 0; ///< when unit_open: the staged index that gets the unit's release
     uint32_t n_staged = 0;

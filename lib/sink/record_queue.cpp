@@ -61,7 +61,7 @@ uint32_t record_queue::cost_of(const queued_record& r) const noexcept {
     for (uint16_t k = 0; k < r.n; ++k) {
         const pipeline::msg_desc& d = stage_[r.first + k];
         if (d.gen != 0) {
-            c += pipeline::arena_bytes(d); // an appended record pins its bytes and LF, no mbuf
+            c += pipeline::arena_cost(d); // an appended record pins its bytes and framing, no mbuf
         }
         if (d.release != 0) {
             c += unit_cost(d.pkt);

@@ -104,7 +104,11 @@ bool iov_batch::add(const record_queue& q, uint64_t i, config::framing_kind f) n
         return false;
     }
     uint32_t size = r.bytes;
-    if (f == config::framing_kind::octet) {
+    // An appended record in octet framing carries its count in the arena, right before it.
+    const pipeline::msg_desc& first = q.desc(r.first);
+    const uint32_t counted = first.octet != 0 ? pipeline::octet_prefix_bytes(r.bytes) : 0;
+    size += counted;
+    if (f == config::framing_kind::octet && counted == 0) {
         char* p = &prefix_[prefix_used_];
         const auto res = std::to_chars(p, p + 11, r.bytes);
         *res.ptr = ' ';
@@ -116,7 +120,10 @@ bool iov_batch::add(const record_queue& q, uint64_t i, config::framing_kind f) n
     const char* end = nullptr;
     // An appended record is one arena run right after the previous one: the kernel's copy streams
     // through the ring, so nothing is prefetched record by record.
-    const bool own = q.desc(r.first).own != 0;
+    const bool own = first.own != 0;
+    if (counted != 0) {
+        push(q.gen_bytes(r, first) - counted, counted); // merges with the record behind it
+    }
     const bool lf = q.for_each_run(r, [&](const char* p, uint32_t len) {
         // The kernel copies these bytes during the write; pulling them into this core's cache
         // while the batch is built overlaps the misses (they were written on the RX core).

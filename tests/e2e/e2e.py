@@ -379,6 +379,27 @@ def case_append(env):
         check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
         print("append-max=%d: %d lines, sink_append %d bytes, %d batches"
               % (cut, len(got), by["sink_append"], st["sinks"][0]["batches"]))
+    # Octet framing: appended records carry their count in the byte ring; the segment is the
+    # input's messages, each after its count, exactly as the reference path writes them.
+    want_octet = b"".join(b"%d %s" % (len(l), l) for l in lines)
+    for param, cut in (("", 512), (",append-max=0", 0)):
+        out = env.path("out-append-octet%s" % (cut,))
+        res, st, _ = env_run_sink(env, pcap, ["--max-msg", "4096"],
+                                  "file:%s,framing=octet%s" % (out, param), None)
+        check(res.returncode == 0, describe(res))
+        check_invariants(st)
+        got = b"".join(open(seg, "rb").read() for seg in sorted(glob.glob(os.path.join(out, "logagg-*.log"))))
+        check(got == want_octet, "octet, append-max=%d: output differs (%d bytes, %d expected)"
+              % (cut, len(got), len(want_octet)))
+        want = sum(len(l) for l in lines if len(l) <= cut)
+        by = st["bytes_copied_by_reason"]
+        check(by["sink_append"] == want, "octet, append-max=%d: sink_append %d, expected %d"
+              % (cut, by["sink_append"], want))
+        check(st["sinks"][0]["bytes"] == len(want_octet), "octet: delivered bytes %d, expected %d"
+              % (st["sinks"][0]["bytes"], len(want_octet)))
+        check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+        print("octet, append-max=%d: %d bytes, sink_append %d bytes, %d batches"
+              % (cut, len(got), by["sink_append"], st["sinks"][0]["batches"]))
     # Drop mode, drop=oldest, a 64 KiB buffer and a slow sink: records are dropped at the buffer
     # bound (appended ones cost their bytes), every one is counted, and what is written is whole
     # lines of the input in order.

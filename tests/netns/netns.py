@@ -814,9 +814,95 @@ def case_idle_cpu(logagg, tmp):
         link.down()
 
 
+def case_rx_interrupts(logagg, tmp):
+    """RX queue interrupts (--poll adaptive, the default) on a port that has them: net_tap, whose
+    kernel side is a tap interface in a namespace made here, with logagg running in that
+    namespace. The RX lcore says at start that it is woken by interrupts, sleeps until a frame
+    comes (its sleeps are the interrupts that ended them plus at most the 100 ms safety net's,
+    where the bounded back-off of ports without interrupts sleeps 500-2,000 times a second),
+    answers ping and ARP, and delivers 1,000 logger messages sent while it sleeps. --poll busy
+    asks for no interrupts and still delivers."""
+    tag = "%d" % (os.getpid() % 100000)
+    ns, iface = "lgtns%s" % tag, "lgt%s" % tag
+    subnet = 20 + (os.getpid() + 7) % 200
+    ours, peer = "198.18.%d.1" % subnet, "198.18.%d.2" % subnet
+    token = "%s-%d" % (tag, int(time.time()))
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "set", "lo", "up", ns=ns)
+        for mode in ("adaptive", "busy"):
+            sub = os.path.join(tmp, mode)
+            os.mkdir(sub)
+            out, stats = os.path.join(sub, "out"), os.path.join(sub, "stats.json")
+            logname = os.path.join(sub, "logagg.log")
+            args = ["ip", "netns", "exec", ns, logagg, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci",
+                    "--file-prefix", "logagg-tapintr-%d" % os.getpid(), "--log-level=error",
+                    "--vdev=net_tap0,iface=%s" % iface, "--", "--ip", "0:%s/24" % ours, "--listen", "udp:514",
+                    "--sink", "file:%s" % out, "--stats-json", stats]
+            if mode == "busy":
+                args += ["--poll", "busy"]
+            with open(logname, "w") as log:
+                proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.time() + 30
+                while "lcore 1:" not in open(logname).read():
+                    check(proc.poll() is None, "logagg exited early:\n" + open(logname).read())
+                    check(time.time() < deadline, "logagg did not start:\n" + open(logname).read())
+                    time.sleep(0.1)
+                text = open(logname).read()
+                if mode == "adaptive":
+                    check("lcore 1: RX by interrupt" in text, "the RX lcore is not woken by interrupts:\n" + text)
+                    core = cpu_over(proc.pid, 3.0)
+                    print("adaptive, RX by interrupt: idle logagg used %.1f%% of a core over 3 s" % (100 * core))
+                    check(core < 0.15, "idle logagg used %.0f%% of a core over 3 s" % (100 * core))
+                else:
+                    check("RX by interrupt" not in text, "--poll busy asked for interrupts:\n" + text)
+                # The tap exists once logagg runs: the namespace's side gets the peer address.
+                sh("ip", "addr", "add", peer + "/24", "dev", iface, ns=ns)
+                sh("ip", "link", "set", iface, "up", ns=ns)
+                r = sh("ping", "-c", "3", "-i", "0.2", "-W", "2", ours, ns=ns, check_rc=False)
+                check(r.returncode == 0, "ping %s failed:\n%s" % (ours, r.stdout))
+                lines, sent = os.path.join(sub, "lines"), []
+                for part in range(4):
+                    with open(lines, "w") as f:
+                        for i in range(250):
+                            msg = "tap %s %s seq=%d" % (mode, token, part * 250 + i)
+                            f.write(msg + "\n")
+                            sent.append(msg.encode())
+                    sh("logger", "--udp", "-n", ours, "-P", "514", "-t", "lagtap", "-f", lines, ns=ns)
+                    time.sleep(0.3)  # a pause between the parts: the RX lcore goes back to sleep
+                deadline = time.time() + 30
+                while time.time() < deadline:
+                    if sum(1 for l in read_lines(out) if token.encode() in l) >= len(sent):
+                        break
+                    time.sleep(0.05)
+            finally:
+                stop_logagg(proc, logname)
+            got = [l for l in read_lines(out) if token.encode() in l]
+            missing = [m for m in sent if not any(l.endswith(m) for l in got)]
+            check(not missing and len(got) == len(sent), "%s: %d of %d logger messages arrived (missing %r...)"
+                  % (mode, len(got), len(sent), missing[:3]))
+            st = json.load(open(stats))
+            check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants: %s" % st["invariants"])
+            check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+            rx = [lc for lc in st["lcores"] if "rx" in lc["roles"]][0]
+            if mode == "adaptive":
+                check(rx["rx_interrupts"] > 0, "no sleep was ended by an interrupt: %s" % rx)
+                bound = rx["rx_interrupts"] + 20 * st["uptime_s"] + 10
+                check(rx["sleeps"] <= bound, "the RX lcore slept %d times in %.1f s with %d interrupts: "
+                      "bounded sleeps, not sleeps until a frame" % (rx["sleeps"], st["uptime_s"], rx["rx_interrupts"]))
+                print("adaptive: %d sleeps, %d ended by an interrupt, in %.1f s"
+                      % (rx["sleeps"], rx["rx_interrupts"], st["uptime_s"]))
+            else:
+                check(rx["rx_interrupts"] == 0 and rx["sleeps"] == 0, "--poll busy slept: %s" % rx)
+            shutil.rmtree(out, ignore_errors=True)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
 CASES = {"default_offloads": case_default_offloads, "offloads_off": case_offloads_off,
          "oversized_frames": case_oversized_frames, "port_sink": case_port_sink, "rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
-         "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu}
+         "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu, "rx_interrupts": case_rx_interrupts}
 
 
 def main():

@@ -154,23 +154,37 @@ def big_capture(env, seed, n=50000):
 
 
 def case_tcp_octet(env):
-    """50,000 messages to rsyslog imtcp with RFC 6587 octet counting: every one, byte for byte."""
+    """50,000 messages to rsyslog imtcp with RFC 6587 octet counting: every one, byte for byte,
+    with short records appended to the worker's byte ring with their count (the default) and
+    with every record sent from its packet (append-max=0)."""
     cap, pcap = big_capture(env, 41)
-    rs = Rsyslog(env, "octet", free_port())
-    rs.start()
-    try:
-        res, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,framing=octet" % rs.port],
-                                ["--on-sink-full", "block"])
-        check(res.returncode == 0, describe(res))
-        st = load(stats)
-        check_invariants(st)
-        k = sink_of(st, "tcp")
-        check(k["delivered"] == 50000 and k["dropped_total"] == 0, "tcp sink: %s" % k)
-        check(k["bytes_copied"] == 0 and st["bytes_copied"] == 0, "raw tcp output copied bytes")
-        check(k["batches"] < 50000 / 4, "records were not batched: %d batches" % k["batches"])
-    finally:
-        rs.stop()
-    check_exactly_once(cap, rs.lines(), "rsyslog (octet)")
+    counts = sum(len(str(len(m))) + 1 for m in cap.expected_messages())  # "LEN " of each
+    for param in ("", ",append-max=0"):
+        rs = Rsyslog(env, "octet%s" % param.replace(",", "-").replace("=", ""), free_port())
+        rs.start()
+        try:
+            res, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,framing=octet%s" % (rs.port, param)],
+                                    ["--on-sink-full", "block"])
+            check(res.returncode == 0, describe(res))
+            st = load(stats)
+            check_invariants(st)
+            k = sink_of(st, "tcp")
+            check(k["delivered"] == 50000 and k["dropped_total"] == 0, "tcp sink: %s" % k)
+            appended = st["bytes_copied_by_reason"]["sink_append"]
+            if param:
+                check(k["bytes_copied"] == 0 and st["bytes_copied"] == 0, "raw tcp output copied bytes")
+            else:
+                # Every message of the capture is shorter than append-max's default (512).
+                check(appended == k["in_bytes"] and st["bytes_copied"] == appended and k["bytes_copied"] == 0,
+                      "appended %d bytes of %d, copied %d: %s" % (appended, k["in_bytes"], st["bytes_copied"], k))
+            check(k["bytes"] == k["in_bytes"] + counts,
+                  "delivered bytes %d are not the messages and their counts" % k["bytes"])
+            check(k["batches"] < 50000 / 4, "records were not batched: %d batches" % k["batches"])
+            check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+        finally:
+            rs.stop()
+        check_exactly_once(cap, rs.lines(), "rsyslog (octet%s)" % param)
+        print("octet%s: sink_append %d bytes, %d batches" % (param, appended, k["batches"]))
 
 
 def case_tcp_lf(env):

@@ -81,6 +81,8 @@ TEST(SinkSpec, FileEveryParameter) {
     EXPECT_EQ(ok("file:x,append-max=0").append_max, 0u);
     EXPECT_EQ(ok("file:x,append-max=1K").append_max, 1024u);
     EXPECT_EQ(ok("file:x,append-max=64K").append_max, 65536u);
+    EXPECT_EQ(ok("tcp:h:1,append-max=0").append_max, 0u);
+    EXPECT_EQ(ok("tcp:h:1,append-max=2K").append_max, 2048u);
     EXPECT_EQ(ok("file:x,rotate-bytes=2G").rotate_bytes, 2ull << 30);
     EXPECT_EQ(ok("file:x,drop=newest").drop_oldest, false);
     EXPECT_EQ(ok("file:x,format=raw").format, output_format::raw);
@@ -356,7 +358,7 @@ TEST(SinkSpec, ErrorsNameTheParameter) {
         {"file:x,append-max=65537", {"append-max '65537'"}},
         {"file:x,append-max=-1", {"append-max '-1'"}},
         {"file:x,append-max=", {"append-max ''"}},
-        {"tcp:h:1,append-max=10", {"append-max"}},
+        {"kafka:b:9092/t,append-max=10", {"append-max"}},
     };
     for (const auto& [text, parts] : cases) {
         const std::string e = error_of(text);

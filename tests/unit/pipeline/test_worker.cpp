@@ -252,6 +252,54 @@ TEST_F(fixture, AppendLaneCopiesShortRecordsAndFreesThePacketAtOnce) {
     EXPECT_EQ(arena.head, 4u + 4 + 4 + 6 + 6);
 }
 
+TEST_F(fixture, AppendLaneWithOctetFramingPutsTheCountBeforeTheRecord) {
+    // A TCP (or file) sink lane with octet framing: the count and a space precede each appended
+    // record in the arena, no LF follows, and consecutive records stay back to back, so the sink
+    // writes "3 one3 two" as one run. Encoded records are not appended (their width is unknown).
+    make_ring(1024);
+    lane.append_max = 100;
+    lane.append_octet = true;
+    const std::string ten(10, 'x');
+    rte_mbuf* a = make_pkt("one\ntwo\n" + ten + "\n");
+    rte_mbuf* pkts[1] = {a};
+    logagg::pipeline::worker_frame_burst(w, pkts);
+    EXPECT_EQ(rte_mempool_in_use_count(g_pool), in_use_before) << "nothing referenced";
+    std::vector<msg_desc> descs;
+    ASSERT_EQ(drain(&descs), (std::vector<std::string>{"one", "two", ten}));
+    for (const msg_desc& d : descs) {
+        EXPECT_EQ(d.own, 1u);
+        EXPECT_EQ(d.octet, 1u);
+        EXPECT_EQ(d.lf_follows, 0u);
+        EXPECT_EQ(logagg::pipeline::arena_bytes(d), d.len);
+        EXPECT_EQ(logagg::pipeline::arena_cost(d),
+                  d.len + logagg::pipeline::octet_prefix_bytes(d.len));
+    }
+    EXPECT_EQ(std::string_view(arena.base, arena.head), "3 one3 two10 " + ten);
+    EXPECT_EQ(descs[0].off, 2u);
+    EXPECT_EQ(descs[2].off, 13u);
+    const auto append = static_cast<std::size_t>(logagg::pipeline::copy_reason::sink_append);
+    EXPECT_EQ(stats.copied_by[append].get(), 3u + 3 + 10) << "the counts are not payload";
+}
+
+TEST_F(fixture, OctetLaneDoesNotAppendEncodedRecords) {
+    make_ring(1024);
+    lane.append_max = 100;
+    lane.append_octet = true;
+    lane.format = logagg::log::output_format::ndjson;
+    w.parse = true;
+    rte_mbuf* a = make_pkt("<13>1 2026-11-27T10:00:00Z h app - - - hello\n");
+    rte_mbuf* pkts[1] = {a};
+    logagg::pipeline::worker_frame_burst(w, pkts);
+    std::vector<msg_desc> descs;
+    ASSERT_EQ(drain(&descs).size(), 1u);
+    for (const msg_desc& d : descs) {
+        EXPECT_EQ(d.own, 0u);
+        EXPECT_EQ(d.octet, 0u);
+    }
+    const auto append = static_cast<std::size_t>(logagg::pipeline::copy_reason::sink_append);
+    EXPECT_EQ(stats.copied_by[append].get(), 0u);
+}
+
 TEST_F(fixture, AppendLaneDropModeCutsAtRecordsOutsideOpenUnits) {
     // Ring capacity 3. Packet a: three appended records (they fit, though no descriptor carries
     // a release); packet b: long, short, long: its unit is open across the appended record in

@@ -837,6 +837,19 @@ msg_desc own(lane& ln, std::string_view s, uint64_t rx_tsc) {
     return d;
 }
 
+/// The same in octet framing: "LEN " and the message in the arena, the descriptor at the message.
+msg_desc own_counted(lane& ln, std::string_view s, uint64_t rx_tsc) {
+    const std::string framed = std::to_string(s.size()) + " " + std::string(s);
+    msg_desc d = ln.gen(nullptr, framed);
+    const auto prefix = static_cast<uint32_t>(framed.size() - s.size());
+    d.off += prefix;
+    d.len = static_cast<uint32_t>(s.size());
+    d.rx_tsc = rx_tsc;
+    d.own = 1;
+    d.octet = 1;
+    return d;
+}
+
 } // namespace appended
 
 TEST_F(fixture, AppendedRecordsCostTheirBytesAndMergeIntoOneIovec) {
@@ -892,6 +905,45 @@ TEST_F(fixture, AppendedRecordsCostTheirBytesAndMergeIntoOneIovec) {
     EXPECT_EQ(timed, 5u);
     EXPECT_EQ(slow, 4u) << "the appended records were timed from their own RX time";
     EXPECT_EQ(ln.arena->released.load(), ln.arena->head) << "every arena byte, LFs included";
+    EXPECT_EQ(q.pinned(), 0u);
+}
+
+TEST_F(fixture, CountedAppendedRecordsCostTheirCountAndMergeWithIt) {
+    // Octet framing: an appended record's count is in the arena before it; the batch writes
+    // count and record (and the next ones) as one run and does not add a count of its own; a
+    // referenced record in between gets its count from the batch.
+    lane ln(1024, 4096);
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(64ull << 20), stats);
+    ln.record({appended::own_counted(ln, "alpha", 1)});
+    ln.record({appended::own_counted(ln, "0123456789", 1)});
+    rte_mbuf* m = make_pkt("referenced");
+    ln.record({ref(m, 0, 10)});
+    ln.release();
+    ln.record({appended::own_counted(ln, "be", 1)});
+    ln.push();
+    ASSERT_EQ(q.pull(), 4u);
+    EXPECT_EQ(q.rec(0).cost, 7u) << "its bytes and its count, no mbuf";
+    EXPECT_EQ(q.rec(1).cost, 13u);
+    EXPECT_EQ(q.pinned(), 7u + 13 + cost_of(m) + 4);
+    logagg::sink::iov_batch b;
+    for (uint64_t i = 0; i < q.tail(); ++i) {
+        ASSERT_TRUE(b.add(q, i, framing_kind::octet));
+    }
+    ASSERT_EQ(b.n_msgs(), 4u);
+    std::string all;
+    for (uint32_t i = 0; i < b.n_iov(); ++i) {
+        all.append(static_cast<const char*>(b.iov()[i].iov_base), b.iov()[i].iov_len);
+    }
+    EXPECT_EQ(all, "5 alpha10 012345678910 referenced2 be");
+    ASSERT_EQ(b.n_iov(), 4u) << "the two counted records, the reference's count, it, the last";
+    EXPECT_EQ(b.sizes()[0], 7u);
+    EXPECT_EQ(b.sizes()[1], 13u);
+    EXPECT_EQ(b.sizes()[2], 13u);
+    EXPECT_EQ(b.bytes(), 7u + 13 + 13 + 4);
+    q.confirm(q.tail(), framing_kind::octet);
+    EXPECT_EQ(stats.delivered.get(), 4u);
+    EXPECT_EQ(stats.bytes.get(), 7u + 13 + 13 + 4) << "delivered bytes include the counts";
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head) << "every arena byte, counts included";
     EXPECT_EQ(q.pinned(), 0u);
 }
 
