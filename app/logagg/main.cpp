@@ -74,23 +74,24 @@ int main(int argc, char** argv) {
     for (int i = sep + 1; i < argc; ++i) {
         app_args.emplace_back(argv[i]);
     }
-    parse_result parsed = parse_options(app_args);
-    switch (parsed.what) {
-    case parse_result::action::help:
+    auto parsed = parse_options(app_args);
+    if (!parsed) {
+        return usage_error(parsed.error().text);
+    }
+    switch (parsed.value().what) {
+    case command::action::help:
         fmt::print("{}", help_text());
         return 0;
-    case parse_result::action::version:
+    case command::action::version:
         fmt::print("logagg {}\n", LOGAGG_VERSION);
         return 0;
-    case parse_result::action::usage_error:
-        return usage_error(parsed.error);
-    case parse_result::action::run:
+    case command::action::run:
         break;
     }
-    settings cfg = std::move(parsed.cfg);
+    settings cfg = std::move(parsed).value().cfg;
     // What the options name on the filesystem is the user's too: checked now, not at exit.
-    if (const std::string e = check_paths(cfg); !e.empty()) {
-        return usage_error(e);
+    if (auto checked = check_paths(cfg); !checked) {
+        return usage_error(checked.error().text);
     }
 
     std::signal(SIGPIPE, SIG_IGN);
@@ -117,11 +118,12 @@ int main(int argc, char** argv) {
     RTE_LCORE_FOREACH(id) {
         enabled.push_back(id);
     }
-    const role_result roles = resolve_roles(cfg, rte_get_main_lcore(), enabled);
-    if (!roles.error.empty()) {
+    const auto resolved = resolve_roles(cfg, rte_get_main_lcore(), enabled);
+    if (!resolved) {
         rte_eal_cleanup();
-        return usage_error(roles.error);
+        return usage_error(resolved.error().text);
     }
+    const role_plan& plan = resolved.value();
 
     // --metrics binds now: a port in use is an error before any port starts or packet arrives.
     std::unique_ptr<metrics_server> metrics;
@@ -155,7 +157,7 @@ int main(int argc, char** argv) {
     }
     fmt::print("; on sink full: {}; {} mode\n",
                cfg.on_sink_full == full_policy::drop ? "drop" : "block",
-               roles.plan.fused ? "run-to-completion" : "pipeline");
+               plan.fused ? "run-to-completion" : "pipeline");
     if (replay) {
         fmt::print("  on sink full: block, the default when every port replays a capture file: "
                    "the replay waits for the sinks and loses nothing (--on-sink-full drop to "
@@ -169,7 +171,7 @@ int main(int argc, char** argv) {
     for (const logagg::log::filter& f : cfg.filters) {
         fmt::print("  filter: {}\n", f.text);
     }
-    for (const std::string& n : roles.plan.notes) {
+    for (const std::string& n : plan.notes) {
         fmt::print("  note: {}\n", n);
     }
     if (metrics) {
@@ -177,7 +179,7 @@ int main(int argc, char** argv) {
     }
     int status = exit_runtime;
     {
-        auto created = runtime::create(cfg, roles.plan);
+        auto created = runtime::create(cfg, plan);
         if (!created) {
             const logagg::util::failure& error = created.error();
             logagg::util::log_error("{}", error.text);

@@ -13,6 +13,7 @@
 
 #include "log/encode.hpp"
 #include "pipeline/lanes.hpp"
+#include "util/result.hpp"
 
 namespace logagg::config {
 
@@ -105,11 +106,11 @@ struct sink_spec {
     uint16_t mtu = 1500;
 };
 
-/// Parses the value of one --sink. @return an error message (naming the parameter), or empty.
-[[nodiscard]] std::string parse_sink_spec(std::string_view text, sink_spec& out);
+/// Parses the value of one --sink. @return the spec, or a usage failure naming the parameter.
+[[nodiscard]] util::result<sink_spec> parse_sink_spec(std::string_view text);
 
 /// Gives unnamed sinks their default names and checks names are unique.
-/// @return an error message, or empty.
-[[nodiscard]] std::string name_sinks(std::vector<sink_spec>& sinks);
+/// @return success, or a usage failure naming the duplicate.
+[[nodiscard]] util::result<void> name_sinks(std::vector<sink_spec>& sinks);
 
 } // namespace logagg::config

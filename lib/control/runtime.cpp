@@ -212,14 +212,14 @@ struct runtime::impl {
 
     ~impl();
     /// Builds everything for the run, in named steps (below, in the order it runs them).
-    [[nodiscard]] util::failure setup();
+    [[nodiscard]] util::result<void> setup();
     /// Registers the packet metadata field, lists the ports EAL probed, checks option port ids.
-    [[nodiscard]] util::failure find_ports();
+    [[nodiscard]] util::result<void> find_ports();
     /// Sizes the mbuf pool for every place an mbuf can wait, and creates it.
-    [[nodiscard]] util::failure size_pool();
+    [[nodiscard]] util::result<void> size_pool();
     /// Own addresses and MACs, then each port configured (setup_port()).
-    [[nodiscard]] util::failure bring_up_ports();
-    [[nodiscard]] util::failure setup_port(uint16_t port, uint16_t n_rx_lcores);
+    [[nodiscard]] util::result<void> bring_up_ports();
+    [[nodiscard]] util::result<void> setup_port(uint16_t port, uint16_t n_rx_lcores);
     /// What the port reads (a kernel interface? net_af_packet's frame size), printed.
     void note_rx_source(uint16_t port, const rte_eth_dev_info& info, const char* name,
                         bool fanout_vdev);
@@ -227,31 +227,32 @@ struct runtime::impl {
     void choose_rx_offloads(uint16_t port, const rte_eth_dev_info& info, const char* name,
                             uint16_t n_rxq, rte_eth_conf& conf);
     /// TX queues (replies, port sinks) and the port sinks' TX offloads.
-    [[nodiscard]] util::failure choose_tx(uint16_t port, const rte_eth_dev_info& info,
-                                          const char* name, uint16_t n_rx_lcores, bool fanout_vdev,
-                                          rte_eth_conf& conf, uint16_t& n_txq);
+    [[nodiscard]] util::result<void> choose_tx(uint16_t port, const rte_eth_dev_info& info,
+                                               const char* name, uint16_t n_rx_lcores,
+                                               bool fanout_vdev, rte_eth_conf& conf,
+                                               uint16_t& n_txq);
     /// rte_eth_dev_configure() and the RX and TX queues.
-    [[nodiscard]] util::failure setup_queues(uint16_t port, const rte_eth_dev_info& info,
-                                             const char* name, uint16_t n_rxq, uint16_t n_txq,
-                                             const rte_eth_conf& conf);
+    [[nodiscard]] util::result<void> setup_queues(uint16_t port, const rte_eth_dev_info& info,
+                                                  const char* name, uint16_t n_rxq, uint16_t n_txq,
+                                                  const rte_eth_conf& conf);
     /// Worker input rings (pipeline mode) and the worker -> sink rings.
-    [[nodiscard]] util::failure create_rings();
+    [[nodiscard]] util::result<void> create_rings();
     void build_listeners();
     [[nodiscard]] worker_plan plan_workers();
-    [[nodiscard]] util::failure build_workers();
-    [[nodiscard]] util::failure build_worker(lcore_ctx& c, const worker_plan& wp);
+    [[nodiscard]] util::result<void> build_workers();
+    [[nodiscard]] util::result<void> build_worker(lcore_ctx& c, const worker_plan& wp);
     /// Worker @p w's lane to each sink: its ring and generated-bytes arena.
     void build_lanes(lcore_ctx& c, uint32_t w);
     void build_rx();
     /// Every sink built and started on the sink lcore.
-    [[nodiscard]] util::failure build_sinks();
-    [[nodiscard]] util::failure make_sink(uint32_t si, std::unique_ptr<sink::sink>& out);
+    [[nodiscard]] util::result<void> build_sinks();
+    [[nodiscard]] util::result<std::unique_ptr<sink::sink>> make_sink(uint32_t si);
     /// A port sink's TX side: queue, offloads, source address, next hop to resolve.
-    [[nodiscard]] util::failure port_sink_tx(const config::sink_spec& sp, sink::port_tx& tx);
+    [[nodiscard]] util::result<sink::port_tx> port_sink_tx(const config::sink_spec& sp);
     /// --poll adaptive: each lcore's back-off, and who wakes whom (lcore_ctx::wake).
-    [[nodiscard]] util::failure set_up_polling();
+    [[nodiscard]] util::result<void> set_up_polling();
     /// Roles final, ports started, promiscuous mode as asked.
-    [[nodiscard]] util::failure start_ports();
+    [[nodiscard]] util::result<void> start_ports();
 
     // run(), in named steps.
     lcore_ctx* launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>>& args);
@@ -397,44 +398,45 @@ lcore_ctx* runtime::impl::ctx_of(unsigned lcore) {
 
 // ---- Set-up, step by step (setup() runs the steps in this order) ----
 
-util::failure runtime::impl::setup() {
-    if (util::failure e = find_ports(); !e.empty()) {
-        return e;
+util::result<void> runtime::impl::setup() {
+    if (auto r = find_ports(); !r) {
+        return r.error();
     }
-    if (util::failure e = size_pool(); !e.empty()) {
-        return e;
+    if (auto r = size_pool(); !r) {
+        return r.error();
     }
-    if (util::failure e = bring_up_ports(); !e.empty()) {
-        return e;
+    if (auto r = bring_up_ports(); !r) {
+        return r.error();
     }
-    if (util::failure e = create_rings(); !e.empty()) {
-        return e;
+    if (auto r = create_rings(); !r) {
+        return r.error();
     }
     build_listeners();
-    if (util::failure e = build_workers(); !e.empty()) {
-        return e;
+    if (auto r = build_workers(); !r) {
+        return r.error();
     }
     build_rx();
-    if (util::failure e = build_sinks(); !e.empty()) {
-        return e;
+    if (auto r = build_sinks(); !r) {
+        return r.error();
     }
-    if (util::failure e = set_up_polling(); !e.empty()) {
-        return e;
+    if (auto r = set_up_polling(); !r) {
+        return r.error();
     }
-    if (util::failure e = start_ports(); !e.empty()) {
-        return e;
+    if (auto r = start_ports(); !r) {
+        return r.error();
     }
     wait_for_links();
     announce();
     return {};
 }
 
-util::failure runtime::impl::find_ports() {
+util::result<void> runtime::impl::find_ports() {
     static const rte_mbuf_dynfield meta_desc = {"logagg_pkt_meta", sizeof(pipeline::pkt_meta),
                                                 alignof(pipeline::pkt_meta), 0};
     meta_off = rte_mbuf_dynfield_register(&meta_desc);
     if (meta_off < 0) {
-        return fmt::format("cannot register the mbuf dynfield: {}", rte_strerror(rte_errno));
+        return util::failure(
+            fmt::format("cannot register the mbuf dynfield: {}", rte_strerror(rte_errno)));
     }
     uint16_t pid = 0;
     RTE_ETH_FOREACH_DEV(pid) {
@@ -465,7 +467,7 @@ util::failure runtime::impl::find_ports() {
     return {};
 }
 
-util::failure runtime::impl::size_pool() {
+util::result<void> runtime::impl::size_pool() {
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     const auto n_w = static_cast<uint32_t>(plan.workers.size());
     const auto n_s = static_cast<uint32_t>(cfg.sinks.size());
@@ -503,11 +505,11 @@ util::failure runtime::impl::size_pool() {
     pool = rte_pktmbuf_pool_create("logagg_mbufs", static_cast<unsigned>(n_mbufs), pool_cache, 0,
                                    RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
     if (pool == nullptr) {
-        return fmt::format(
+        return util::failure(fmt::format(
             "cannot create a pool of {} mbufs ({} MiB): {} (give EAL more memory with -m, or "
             "reserve hugepages: see hugepages/README.md)",
             n_mbufs, n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20,
-            rte_strerror(rte_errno));
+            rte_strerror(rte_errno)));
     }
     fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs,
                RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -515,7 +517,7 @@ util::failure runtime::impl::size_pool() {
     return {};
 }
 
-util::failure runtime::impl::bring_up_ports() {
+util::result<void> runtime::impl::bring_up_ports() {
     // Own addresses (--ip) by port, with the port's MAC: the responder answers for them.
     for (const config::ip_spec& ip : cfg.ips) {
         if (locals.size() <= ip.port) {
@@ -534,7 +536,7 @@ util::failure runtime::impl::bring_up_ports() {
         if (p < locals.size() && locals[p].any()) {
             rte_ether_addr mac{};
             if (rte_eth_macaddr_get(p, &mac) != 0) {
-                return fmt::format("port {}: cannot read its MAC address", p);
+                return util::failure(fmt::format("port {}: cannot read its MAC address", p));
             }
             std::memcpy(locals[p].mac, mac.addr_bytes, 6);
         }
@@ -551,18 +553,19 @@ util::failure runtime::impl::bring_up_ports() {
     }
     const auto n_rx = static_cast<uint16_t>(plan.rx.size());
     for (uint16_t p : ports) {
-        if (util::failure e = setup_port(p, n_rx); !e.empty()) {
-            return e;
+        if (auto r = setup_port(p, n_rx); !r) {
+            return r.error();
         }
     }
     return {};
 }
 
-util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
+util::result<void> runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     rte_eth_dev_info info{};
     const int rc = rte_eth_dev_info_get(port, &info);
     if (rc != 0) {
-        return fmt::format("port {}: cannot read device info: {}", port, err_str(rc));
+        return util::failure(
+            fmt::format("port {}: cannot read device info: {}", port, err_str(rc)));
     }
     const char* name = info.device != nullptr ? rte_dev_name(info.device) : "?";
     // One RX queue per RX lcore. net_af_packet opens one socket per queue pair at probe and the
@@ -588,9 +591,8 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     rte_eth_conf conf{};
     choose_rx_offloads(port, info, name, n_rxq, conf);
     uint16_t n_txq = 0;
-    if (util::failure e = choose_tx(port, info, name, n_rx_lcores, fanout_vdev, conf, n_txq);
-        !e.empty()) {
-        return e;
+    if (auto r = choose_tx(port, info, name, n_rx_lcores, fanout_vdev, conf, n_txq); !r) {
+        return r.error();
     }
     return setup_queues(port, info, name, n_rxq, n_txq, conf);
 }
@@ -676,9 +678,9 @@ void runtime::impl::choose_rx_offloads(uint16_t port, const rte_eth_dev_info& in
     }
 }
 
-util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& info,
-                                       const char* name, uint16_t n_rx_lcores, bool fanout_vdev,
-                                       rte_eth_conf& conf, uint16_t& n_txq) {
+util::result<void> runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& info,
+                                            const char* name, uint16_t n_rx_lcores,
+                                            bool fanout_vdev, rte_eth_conf& conf, uint16_t& n_txq) {
     // A port that answers (--ip) needs a TX queue per RX lcore: each lcore sends its own replies.
     // A port that port sinks send on needs one more, owned by the sink lcore.
     const bool answers = port < locals.size() && locals[port].any();
@@ -718,20 +720,20 @@ util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& in
     return {};
 }
 
-util::failure runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info& info,
-                                          const char* name, uint16_t n_rxq, uint16_t n_txq,
-                                          const rte_eth_conf& conf) {
+util::result<void> runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info& info,
+                                               const char* name, uint16_t n_rxq, uint16_t n_txq,
+                                               const rte_eth_conf& conf) {
     int rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
     if (rc != 0) {
-        return fmt::format("port {} ({}): configure with {} RX queues failed: {}", port, name,
-                           n_rxq, err_str(rc));
+        return util::failure(fmt::format("port {} ({}): configure with {} RX queues failed: {}",
+                                         port, name, n_rxq, err_str(rc)));
     }
     uint16_t nb_rxd = cfg.rx_desc;
     uint16_t nb_txd = 512;
     rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
     if (rc != 0) {
-        return fmt::format("port {} ({}): cannot adjust descriptor counts: {}", port, name,
-                           err_str(rc));
+        return util::failure(fmt::format("port {} ({}): cannot adjust descriptor counts: {}", port,
+                                         name, err_str(rc)));
     }
     if (nb_rxd != cfg.rx_desc) {
         fmt::print("  port {} ({}): RX descriptors adjusted from {} to {}\n", port, name,
@@ -744,8 +746,8 @@ util::failure runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info&
     for (uint16_t q = 0; q < n_rxq; ++q) {
         rc = rte_eth_rx_queue_setup(port, q, nb_rxd, sock, &rxconf, pool);
         if (rc != 0) {
-            return fmt::format("port {} ({}): RX queue {} setup failed: {}", port, name, q,
-                               err_str(rc));
+            return util::failure(fmt::format("port {} ({}): RX queue {} setup failed: {}", port,
+                                             name, q, err_str(rc)));
         }
     }
     rte_eth_txconf txconf = info.default_txconf;
@@ -753,8 +755,8 @@ util::failure runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info&
     for (uint16_t q = 0; q < n_txq; ++q) {
         rc = rte_eth_tx_queue_setup(port, q, nb_txd, sock, &txconf);
         if (rc != 0) {
-            return fmt::format("port {} ({}): TX queue {} setup failed: {}", port, name, q,
-                               err_str(rc));
+            return util::failure(fmt::format("port {} ({}): TX queue {} setup failed: {}", port,
+                                             name, q, err_str(rc)));
         }
     }
     fmt::print("  port {} ({}): {} RX queue(s) x {} descriptors, offloads {:#x}, socket {}\n", port,
@@ -762,7 +764,7 @@ util::failure runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info&
     return {};
 }
 
-util::failure runtime::impl::create_rings() {
+util::result<void> runtime::impl::create_rings() {
     // Rings: worker i's input (pipeline mode) and, per sink s, worker i -> sink s.
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     const auto n_w = static_cast<uint32_t>(plan.workers.size());
@@ -775,7 +777,8 @@ util::failure runtime::impl::create_rings() {
             const unsigned flags = RING_F_SC_DEQ | (n_rx == 1 ? RING_F_SP_ENQ : 0u);
             rte_ring* r = rte_ring_create(name.c_str(), cfg.worker_ring, sock, flags);
             if (r == nullptr) {
-                return fmt::format("cannot create ring {}: {}", name, rte_strerror(rte_errno));
+                return util::failure(
+                    fmt::format("cannot create ring {}: {}", name, rte_strerror(rte_errno)));
             }
             worker_rings.push_back(r);
         }
@@ -784,7 +787,8 @@ util::failure runtime::impl::create_rings() {
             rte_ring* r = rte_ring_create_elem(sname.c_str(), sizeof(pipeline::msg_desc),
                                                cfg.sink_ring, sock, RING_F_SP_ENQ | RING_F_SC_DEQ);
             if (r == nullptr) {
-                return fmt::format("cannot create ring {}: {}", sname, rte_strerror(rte_errno));
+                return util::failure(
+                    fmt::format("cannot create ring {}: {}", sname, rte_strerror(rte_errno)));
             }
             sink_rings.push_back(r);
             rings_of_sink[si].push_back(r);
@@ -839,14 +843,14 @@ worker_plan runtime::impl::plan_workers() {
     return wp;
 }
 
-util::failure runtime::impl::build_workers() {
+util::result<void> runtime::impl::build_workers() {
     const worker_plan wp = plan_workers();
     // Contexts: main first, then RX, workers, sinks.
     (void)ctx_of(plan.main);
     for (uint32_t w = 0; w < plan.workers.size(); ++w) {
         lcore_ctx* c = ctx_of(plan.workers[w]);
-        if (util::failure e = build_worker(*c, wp); !e.empty()) {
-            return e;
+        if (auto r = build_worker(*c, wp); !r) {
+            return r.error();
         }
         build_lanes(*c, w);
         if (!plan.fused) {
@@ -856,7 +860,7 @@ util::failure runtime::impl::build_workers() {
     return {};
 }
 
-util::failure runtime::impl::build_worker(lcore_ctx& c, const worker_plan& wp) {
+util::result<void> runtime::impl::build_worker(lcore_ctx& c, const worker_plan& wp) {
     c.worker = std::make_unique<pipeline::worker_ctx>();
     pipeline::worker_ctx& wk = *c.worker;
     worker_parts& parts = c.parts;
@@ -997,24 +1001,26 @@ void runtime::impl::build_rx() {
     }
 }
 
-util::failure runtime::impl::build_sinks() {
+util::result<void> runtime::impl::build_sinks() {
     lcore_ctx* sc = ctx_of(plan.sink);
     if (port_sinks != 0) {
         indirect_pool =
             rte_pktmbuf_pool_create("logagg_indirect", indirect_pool_size * port_sinks, pool_cache,
                                     0, 0, static_cast<int>(rte_socket_id()));
         if (indirect_pool == nullptr) {
-            return fmt::format("cannot create the port sinks' pool of indirect mbufs: {}",
-                               rte_strerror(rte_errno));
+            return util::failure(
+                fmt::format("cannot create the port sinks' pool of indirect mbufs: {}",
+                            rte_strerror(rte_errno)));
         }
     }
     for (uint32_t si = 0; si < cfg.sinks.size(); ++si) {
-        std::unique_ptr<sink::sink> sk;
-        if (util::failure e = make_sink(si, sk); !e.empty()) {
-            return e;
+        auto made = make_sink(si);
+        if (!made) {
+            return made.error();
         }
-        if (util::failure e = sk->start(); !e.empty()) {
-            return e;
+        std::unique_ptr<sink::sink> sk = std::move(made).value();
+        if (auto r = sk->start(); !r) {
+            return r.error();
         }
         sk->time_from(meta_off);
         sc->sinks.push_back(sk.get());
@@ -1031,47 +1037,51 @@ util::failure runtime::impl::build_sinks() {
     return {};
 }
 
-util::failure runtime::impl::make_sink(uint32_t si, std::unique_ptr<sink::sink>& out) {
+util::result<std::unique_ptr<sink::sink>> runtime::impl::make_sink(uint32_t si) {
     const config::sink_spec& sp = cfg.sinks[si];
     std::vector<pipeline::gen_arena*> arenas;
     for (uint32_t w = 0; w < plan.workers.size(); ++w) {
         arenas.push_back(ctx_of(plan.workers[w])->parts.arenas[si].get());
     }
     const bool block = cfg.on_sink_full == config::full_policy::block;
+    std::unique_ptr<sink::sink> out;
     switch (sp.type) {
     case config::sink_type::file:
         out = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                 cfg.test_sink_delay_us, cfg.test_file_stall_at);
-        return {};
+        return out;
     case config::sink_type::port: {
-        sink::port_tx tx;
-        if (util::failure e = port_sink_tx(sp, tx); !e.empty()) {
-            return e;
+        auto tx = port_sink_tx(sp);
+        if (!tx) {
+            return tx.error();
         }
-        out =
-            std::make_unique<sink::port_sink>(sp, rings_of_sink[si], std::move(arenas), block, tx);
-        return {};
+        out = std::make_unique<sink::port_sink>(sp, rings_of_sink[si], std::move(arenas), block,
+                                                tx.value());
+        return out;
     }
     case config::sink_type::tcp:
         out = std::make_unique<sink::tcp_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                cfg.test_sink_delay_us);
-        return {};
+        return out;
     case config::sink_type::kafka:
         out = std::make_unique<sink::kafka_sink>(sp, rings_of_sink[si], std::move(arenas), block);
-        return {};
+        return out;
     default:
-        return fmt::format("--sink {}: the {} sink is not built yet", sp.name,
-                           config::sink_type_names[static_cast<std::size_t>(sp.type)]);
+        return util::failure(
+            fmt::format("--sink {}: the {} sink is not built yet", sp.name,
+                        config::sink_type_names[static_cast<std::size_t>(sp.type)]));
     }
 }
 
-util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::port_tx& tx) {
+util::result<sink::port_tx> runtime::impl::port_sink_tx(const config::sink_spec& sp) {
+    sink::port_tx tx;
     const port_tx_state& pt = port_tx_info[sp.port_id];
     tx.port = sp.port_id;
     tx.queue = pt.queue;
     rte_ether_addr mac{};
     if (rte_eth_macaddr_get(sp.port_id, &mac) != 0) {
-        return fmt::format("--sink {}: cannot read port {}'s MAC address", sp.name, sp.port_id);
+        return util::failure(
+            fmt::format("--sink {}: cannot read port {}'s MAC address", sp.name, sp.port_id));
     }
     std::memcpy(tx.src_mac, mac.addr_bytes, 6);
     tx.pool = pool;
@@ -1095,7 +1105,7 @@ util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::por
                         sp.name, sp.family == AF_INET ? "IPv4" : "IPv6", sp.port_id));
     }
     if (sp.has_dmac) {
-        return {};
+        return tx;
     }
     // The next hop: gw=, else dst itself, which must then be on one of the port's --ip subnets
     // (on-link); its MAC is learned by ARP / NDP.
@@ -1112,12 +1122,12 @@ util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::por
     }
     tx.next_hop = neighbours.add(sp.port_id, sp.family, hop);
     if (tx.next_hop == nullptr) {
-        return fmt::format("--sink {}: too many next hops", sp.name);
+        return util::failure(fmt::format("--sink {}: too many next hops", sp.name));
     }
-    return {};
+    return tx;
 }
 
-util::failure runtime::impl::set_up_polling() {
+util::result<void> runtime::impl::set_up_polling() {
     ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
     if (cfg.poll != pipeline::poll_mode::adaptive) {
         return {};
@@ -1126,7 +1136,8 @@ util::failure runtime::impl::set_up_polling() {
     // polls a NIC queue sleeps bounded times (nothing wakes it when frames arrive).
     for (auto& c : lcores) {
         if (!c->wake.ok()) {
-            return fmt::format("lcore {}: cannot create an eventfd: {}", c->lcore, err_str(errno));
+            return util::failure(
+                fmt::format("lcore {}: cannot create an eventfd: {}", c->lcore, err_str(errno)));
         }
         c->idle = pipeline::backoff(
             c->rx ? rx_backoff(rte_get_tsc_hz()) : consumer_backoff(rte_get_tsc_hz()), rte_rdtsc());
@@ -1144,14 +1155,14 @@ util::failure runtime::impl::set_up_polling() {
     return {};
 }
 
-util::failure runtime::impl::start_ports() {
+util::result<void> runtime::impl::start_ports() {
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
     }
     for (uint16_t p : ports) {
         const int rc = rte_eth_dev_start(p);
         if (rc != 0) {
-            return fmt::format("port {}: start failed: {}", p, err_str(rc));
+            return util::failure(fmt::format("port {}: start failed: {}", p, err_str(rc)));
         }
         ports_started.push_back(p);
         const int pr = cfg.promisc ? rte_eth_promiscuous_enable(p) : rte_eth_promiscuous_disable(p);
@@ -1440,8 +1451,8 @@ util::result<std::unique_ptr<runtime>> runtime::create(const config::settings& c
     auto p = std::make_unique<impl>();
     p->cfg = cfg;
     p->plan = plan;
-    if (util::failure e = p->setup(); !e.empty()) {
-        return e;
+    if (auto r = p->setup(); !r) {
+        return r.error();
     }
     return std::unique_ptr<runtime>(new runtime(std::move(p)));
 }

@@ -18,13 +18,14 @@ file_sink::file_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings
     writer_.test_stall_at(stall_at);
 }
 
-util::failure file_sink::start() {
+util::result<void> file_sink::start() {
     if (std::string e = writer_.prepare(); !e.empty()) {
-        return fmt::format("--sink {}: {}", spec_.name, e);
+        return util::failure(fmt::format("--sink {}: {}", spec_.name, e));
     }
     const recovery_report r = writer_.recover();
     if (!r.error.empty()) {
-        return fmt::format("--sink {}: recovering the segments: {}", spec_.name, r.error);
+        return util::failure(
+            fmt::format("--sink {}: recovering the segments: {}", spec_.name, r.error));
     }
     recovery_scanned_ = r.scanned;
     torn_segments_ = static_cast<uint32_t>(r.torn.size());
@@ -43,7 +44,7 @@ util::failure file_sink::start() {
                                      : std::string("newer than the state file records"));
     }
     std::fflush(stdout);
-    return {};
+    return util::ok();
 }
 
 uint32_t file_sink::poll(uint64_t now_tsc) noexcept {

@@ -113,16 +113,18 @@ kafka_sink::~kafka_sink() {
     }
 }
 
-util::failure kafka_sink::start() {
+util::result<void> kafka_sink::start() {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    bool debug = false;
     // The parser checked every property on a scratch configuration: an error here is one
     // librdkafka found only now, still the user's settings.
-    if (std::string e = config::kafka_configure(conf, spec_, q_.capacity(), debug); !e.empty()) {
+    const util::result<bool> configured = config::kafka_configure(conf, spec_, q_.capacity());
+    if (!configured) {
         rd_kafka_conf_destroy(conf);
-        return util::usage_failure(fmt::format("--sink {}: {}", spec_.name, e));
+        return util::usage_failure(
+            fmt::format("--sink {}: {}", spec_.name, configured.error().text));
     }
+    const bool debug = configured.value();
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
     rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
@@ -155,8 +157,8 @@ util::failure kafka_sink::start() {
     }
     rkt_ = rd_kafka_topic_new(rk_, spec_.topic.c_str(), nullptr);
     if (rkt_ == nullptr) {
-        return fmt::format("--sink {}: topic '{}': {}", spec_.name, spec_.topic,
-                           rd_kafka_err2str(rd_kafka_last_error()));
+        return util::failure(fmt::format("--sink {}: topic '{}': {}", spec_.name, spec_.topic,
+                                         rd_kafka_err2str(rd_kafka_last_error())));
     }
     const bool acks_all = spec_.acks == "all";
     fmt::print("  sink {}: Kafka producer (librdkafka {}) for topic {} at {}; acks={}{}, "
@@ -166,7 +168,7 @@ util::failure kafka_sink::start() {
                !moved       ? "the main lcore's CPU (affinity not changed)"
                : n_off == 0 ? "every CPU (the lcores take them all)"
                             : fmt::format("the {} CPU(s) outside the lcores", n_off));
-    return {};
+    return util::ok();
 }
 
 void kafka_sink::log_error(const char* what, const char* detail) noexcept {

@@ -46,7 +46,7 @@ public:
     /// Creates the producer and the topic handle. Errors (an unknown or invalid kafka-prop, a
     /// configuration librdkafka refuses) are returned naming the sink; brokers that are down
     /// are not an error (librdkafka keeps connecting, records wait up to buffer=).
-    [[nodiscard]] util::failure start() override;
+    [[nodiscard]] util::result<void> start() override;
     /// Produces due records, serves delivery reports, releases the delivered prefix in order.
     /// Never blocks: QUEUE_FULL leaves records waiting for the next poll.
     [[nodiscard]] uint64_t next_due_tsc(uint64_t now_tsc) const noexcept override;

@@ -71,7 +71,7 @@ tcp_sink::~tcp_sink() {
     }
 }
 
-util::failure tcp_sink::start() {
+util::result<void> tcp_sink::start() {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -101,7 +101,7 @@ util::failure tcp_sink::start() {
         fmt::print("  sink {}: {} is not accepting connections yet; retrying in the background\n",
                    spec_.name, where_);
     }
-    return {};
+    return util::ok();
 }
 
 void tcp_sink::report(const char* what, int err) noexcept {

@@ -41,7 +41,7 @@ public:
 
     /// Resolves HOST (a name that does not resolve is an error) and starts connecting; a
     /// collector that is down is not an error (the sink keeps trying).
-    [[nodiscard]] util::failure start() override;
+    [[nodiscard]] util::result<void> start() override;
     [[nodiscard]] uint64_t next_due_tsc(uint64_t now_tsc) const noexcept override;
     uint32_t poll(uint64_t now_tsc) noexcept override;
     [[nodiscard]] bool idle() const noexcept override;
