@@ -20,6 +20,7 @@
 #include "net/classify.hpp"
 #include "net/tcp.hpp"
 #include "util/counter.hpp"
+#include "util/result.hpp"
 #include "util/siphash.hpp"
 
 namespace logagg::tcp {
@@ -270,10 +271,12 @@ enum class conn_state : uint8_t {
 
 class engine {
 public:
-    /// Allocates the connection table, its hash index and the out-of-order pool; draws the
-    /// secrets from getrandom() (config::test_seed aside). Throws std::invalid_argument on a
-    /// config without tsc_hz, tx_pool or listeners, std::system_error if getrandom() fails.
-    engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx);
+    /// Control plane. Draws the secrets from getrandom() (config::test_seed aside), then
+    /// allocates the connection table, its hash index and the out-of-order pool.
+    /// @return the engine, or a failure: a config without tsc_hz, tx_pool or listeners, a
+    ///         missing tx or consumer callback, getrandom() failing, or memory exhausted.
+    [[nodiscard]] static util::result<std::unique_ptr<engine>>
+    create(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx);
     /// Frees the mbufs still held (out-of-order queues, unsent replies) without callbacks; call
     /// abort_all() first for end() callbacks and RSTs.
     ~engine();
@@ -343,6 +346,12 @@ public:
 
 private:
     static constexpr uint32_t nil = UINT32_MAX;
+    /// The secrets' seed: master cookie key (2), hash seed, timestamp offset, spare.
+    using seed_words = std::array<uint64_t, 5>;
+
+    /// create() checked @p cfg and drew @p seed; allocates (may throw std::bad_alloc, which
+    /// create() catches).
+    engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx, const seed_words& seed);
 
     /// An index-linked FIFO of connections (state timers, delayed ACKs, window watch).
     struct fifo {
