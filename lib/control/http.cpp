@@ -16,6 +16,8 @@
 
 #include <fmt/core.h>
 
+#include "util/unique_fd.hpp"
+
 namespace logagg::control {
 namespace {
 
@@ -66,7 +68,8 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
 
 util::result<std::unique_ptr<metrics_server>>
 metrics_server::start(const config::metrics_spec& at) {
-    const int fd = ::socket(at.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    util::unique_fd sock(::socket(at.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const int fd = sock.get();
     if (fd < 0) {
         return util::failure{
             fmt::format("--metrics {}: cannot create a socket: {}", at.text, std::strerror(errno))};
@@ -92,7 +95,6 @@ metrics_server::start(const config::metrics_spec& at) {
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 ||
         ::listen(fd, listen_backlog) != 0) {
         const int err = errno;
-        ::close(fd);
         return util::failure{
             fmt::format("--metrics {}: cannot listen: {}", at.text, std::strerror(err))};
     }
@@ -120,9 +122,9 @@ metrics_server::start(const config::metrics_spec& at) {
         MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, s.get(), MHD_OPTION_LISTEN_SOCKET,
                          fd, MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s, MHD_OPTION_END);
     if (s->daemon_ == nullptr) {
-        ::close(fd);
         return util::failure{fmt::format("--metrics {}: libmicrohttpd could not start", at.text)};
     }
+    (void)sock.release(); // the daemon owns the listening socket now (MHD_stop_daemon closes it)
     // A DPDK control thread: EAL pins it to the CPUs of the process's original affinity that no
     // lcore uses (the main lcore's CPU when every CPU is an lcore), like its own interrupt and
     // telemetry threads; it never shares a polling lcore's CPU unless the main lcore polls.

@@ -23,6 +23,7 @@
 
 #include "sink/sink.hpp"
 #include "util/log.hpp"
+#include "util/unique_fd.hpp"
 
 namespace logagg::sink {
 
@@ -68,7 +69,7 @@ private:
     sockaddr_storage addr_{};
     socklen_t addr_len_ = 0;
     std::string where_; ///< "HOST:PORT (ADDR)" for messages
-    int fd_ = -1;
+    util::unique_fd fd_; ///< the connection (none while down)
     state state_ = state::down;
     bool ever_connected_ = false;
     uint64_t next_attempt_tsc_ = 0;
