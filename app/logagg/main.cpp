@@ -15,6 +15,7 @@
 
 #include "config/options.hpp"
 #include "config/roles.hpp"
+#include "control/dpdk_log.hpp"
 #include "control/http.hpp"
 #include "control/runtime.hpp"
 #include "control/stats.hpp"
@@ -96,6 +97,11 @@ int main(int argc, char** argv) {
 
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN); // a file size limit shows up as EFBIG, counted by the sink
+    // DPDK's log through logagg's logger from EAL's first line on.
+    if (!route_dpdk_log()) {
+        logagg::util::log_error(
+            "cannot route DPDK's log through logagg's: it keeps its own stream");
+    }
     const int eal_argc = sep;
     const int consumed = rte_eal_init(eal_argc, argv);
     if (consumed < 0) {
@@ -151,31 +157,32 @@ int main(int argc, char** argv) {
     if (defaulted) {
         cfg.on_sink_full = replay ? full_policy::block : full_policy::drop;
     }
-    fmt::print("logagg {}: listening on", LOGAGG_VERSION);
+    std::string banner = fmt::format("logagg {}: listening on", LOGAGG_VERSION);
     for (uint16_t p : cfg.listen) {
-        fmt::print(" udp:{}", p);
+        banner += fmt::format(" udp:{}", p);
     }
-    fmt::print("; on sink full: {}; {} mode\n",
-               cfg.on_sink_full == full_policy::drop ? "drop" : "block",
-               plan.fused ? "run-to-completion" : "pipeline");
+    logagg::util::report("{}; on sink full: {}; {} mode", banner,
+                         cfg.on_sink_full == full_policy::drop ? "drop" : "block",
+                         plan.fused ? "run-to-completion" : "pipeline");
     if (replay) {
-        fmt::print("  on sink full: block, the default when every port replays a capture file: "
-                   "the replay waits for the sinks and loses nothing (--on-sink-full drop to "
-                   "drop instead)\n");
+        logagg::util::report(
+            "  on sink full: block, the default when every port replays a capture file: the "
+            "replay waits for the sinks and loses nothing (--on-sink-full drop to drop instead)");
     }
     for (const logagg::config::sink_spec& s : cfg.sinks) {
-        fmt::print("  sink {}: {} (format {}, buffer {} bytes, drop {})\n", s.name, s.text,
-                   logagg::log::output_format_names[static_cast<std::size_t>(s.format)],
-                   s.buffer_bytes, s.drop_oldest ? "oldest" : "newest");
+        logagg::util::report("  sink {}: {} (format {}, buffer {} bytes, drop {})", s.name, s.text,
+                             logagg::log::output_format_names[static_cast<std::size_t>(s.format)],
+                             s.buffer_bytes, s.drop_oldest ? "oldest" : "newest");
     }
     for (const logagg::log::filter& f : cfg.filters) {
-        fmt::print("  filter: {}\n", f.text);
+        logagg::util::report("  filter: {}", f.text);
     }
     for (const std::string& n : plan.notes) {
-        fmt::print("  note: {}\n", n);
+        logagg::util::report("  note: {}", n);
     }
     if (metrics) {
-        fmt::print("  metrics: {}/metrics and {}/healthz\n", metrics->url(), metrics->url());
+        logagg::util::report("  metrics: {}/metrics and {}/healthz", metrics->url(),
+                             metrics->url());
     }
     int status = exit_runtime;
     {

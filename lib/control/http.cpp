@@ -7,8 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 
 #include <microhttpd.h>
@@ -16,6 +19,7 @@
 
 #include <fmt/core.h>
 
+#include "util/log.hpp"
 #include "util/unique_fd.hpp"
 
 namespace logagg::control {
@@ -62,6 +66,25 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
     const MHD_Result ret = MHD_queue_response(connection, r.status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/// libmicrohttpd's error messages (MHD_USE_ERROR_LOG), through logagg's logger instead of its
+/// own stderr lines.
+void on_mhd_error(void* /*cls*/, const char* format, va_list ap) {
+    char text[512];
+    va_list copy;
+    va_copy(copy, ap);
+    const int n = std::vsnprintf(text, sizeof text, format, copy);
+    va_end(copy);
+    if (n <= 0) {
+        return;
+    }
+    std::string_view line(text,
+                          std::min<std::size_t>(static_cast<std::size_t>(n), sizeof text - 1));
+    while (!line.empty() && line.back() == '\n') {
+        line.remove_suffix(1);
+    }
+    util::log_error("--metrics: libmicrohttpd: {}", line);
 }
 
 } // namespace
@@ -120,7 +143,8 @@ metrics_server::start(const config::metrics_spec& at) {
                            (at.family == AF_INET6 ? static_cast<unsigned>(MHD_USE_IPv6) : 0u);
     s->daemon_ =
         MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, s.get(), MHD_OPTION_LISTEN_SOCKET,
-                         fd, MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s, MHD_OPTION_END);
+                         fd, MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s,
+                         MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_error, nullptr, MHD_OPTION_END);
     if (s->daemon_ == nullptr) {
         return util::failure{fmt::format("--metrics {}: libmicrohttpd could not start", at.text)};
     }

@@ -498,9 +498,9 @@ util::result<void> runtime::impl::size_pool() {
         }
         n_mbufs -= 1;
     } else if (n_mbufs < need) {
-        fmt::print("  warning: --mbufs {} is below the {} that queues, rings, sink buffers ({} "
-                   "mbufs) and caches can hold; RX will see rx_nombuf when sinks fall behind\n",
-                   n_mbufs, need, sink_pinned);
+        util::report("  warning: --mbufs {} is below the {} that queues, rings, sink buffers ({} "
+                     "mbufs) and caches can hold; RX will see rx_nombuf when sinks fall behind",
+                     n_mbufs, need, sink_pinned);
     }
     pool = rte_pktmbuf_pool_create("logagg_mbufs", static_cast<unsigned>(n_mbufs), pool_cache, 0,
                                    RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
@@ -511,9 +511,9 @@ util::result<void> runtime::impl::size_pool() {
             n_mbufs, n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20,
             rte_strerror(rte_errno)));
     }
-    fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs,
-               RTE_MBUF_DEFAULT_BUF_SIZE,
-               n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
+    util::report("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}", n_mbufs,
+                 RTE_MBUF_DEFAULT_BUF_SIZE,
+                 n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
     return {};
 }
 
@@ -608,9 +608,9 @@ void runtime::impl::note_rx_source(uint16_t port, const rte_eth_dev_info& info, 
     r.partial_checksums =
         reads_kernel_interface(info.driver_name != nullptr ? info.driver_name : "", devargs);
     if (r.partial_checksums && !fanout_vdev) {
-        fmt::print("  port {} ({}): reads a kernel interface: UDP checksums left partial by "
-                   "local senders are accepted (packets.checksum_partial)\n",
-                   port, name);
+        util::report("  port {} ({}): reads a kernel interface: UDP checksums left partial by "
+                     "local senders are accepted (packets.checksum_partial)",
+                     port, name);
     }
     if (!fanout_vdev) {
         return;
@@ -625,14 +625,14 @@ void runtime::impl::note_rx_source(uint16_t port, const rte_eth_dev_info& info, 
     }
     r.af_packet = true;
     r.snap_len = af_packet_snap_len(args.frame_size);
-    fmt::print("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
-               "UDP checksums left partial by local senders are accepted "
-               "(packets.checksum_partial)\n",
-               port, name, args.iface, r.snap_len, args.frame_size);
+    util::report("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
+                 "UDP checksums left partial by local senders are accepted "
+                 "(packets.checksum_partial)",
+                 port, name, args.iface, r.snap_len, args.frame_size);
     if (!args.iface.empty()) {
         for (const std::string& line :
              offload_warnings(args.iface, read_offloads(args.iface), r.snap_len)) {
-            fmt::print("  port {} ({}): {}\n", port, name, line);
+            util::report("  port {} ({}): {}", port, name, line);
         }
     }
 }
@@ -647,8 +647,8 @@ void runtime::impl::choose_rx_offloads(uint16_t port, const rte_eth_dev_info& in
             RTE_ETH_RX_OFFLOAD_SCATTER; // frames larger than one mbuf arrive chained
     }
     if (conf.rxmode.offloads != (want_rx | (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER))) {
-        fmt::print(
-            "  port {} ({}): no RX checksum offload for{}{}: checksums verified in software{}\n",
+        util::report(
+            "  port {} ({}): no RX checksum offload for{}{}: checksums verified in software{}",
             port, name, (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) ? "" : " IPv4",
             (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) ? "" : " UDP",
             cfg.verify_checksums ? "" : " (disabled by --no-checksum)");
@@ -668,10 +668,10 @@ void runtime::impl::choose_rx_offloads(uint16_t port, const rte_eth_dev_info& in
         conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
     }
     if (conf.rx_adv_conf.rss_conf.rss_hf != want_rss) {
-        fmt::print("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports "
-                   "{:#x})\n",
-                   port, name, want_rss, conf.rx_adv_conf.rss_conf.rss_hf,
-                   info.flow_type_rss_offloads);
+        util::report("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports "
+                     "{:#x})",
+                     port, name, want_rss, conf.rx_adv_conf.rss_conf.rss_hf,
+                     info.flow_type_rss_offloads);
     }
     if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0) {
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
@@ -712,11 +712,11 @@ util::result<void> runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_inf
                      ? std::min<uint16_t>(info.tx_desc_lim.nb_mtu_seg_max, 64)
                      : 64;
     t.multi_seg = t.multi_seg || forced; // requested below only if advertised
-    fmt::print("  port {} ({}): port sink TX queue {}, {}{}, checksums {}\n", port, name, t.queue,
-               t.multi_seg ? fmt::format("chained datagrams (up to {} segments)", t.max_segs)
-                           : std::string("no multi-segment TX: datagrams are copied"),
-               forced ? " (forced by --test-tx-chains)" : "",
-               t.udp_cksum ? "offloaded" : "in software");
+    util::report("  port {} ({}): port sink TX queue {}, {}{}, checksums {}", port, name, t.queue,
+                 t.multi_seg ? fmt::format("chained datagrams (up to {} segments)", t.max_segs)
+                             : std::string("no multi-segment TX: datagrams are copied"),
+                 forced ? " (forced by --test-tx-chains)" : "",
+                 t.udp_cksum ? "offloaded" : "in software");
     return {};
 }
 
@@ -736,8 +736,8 @@ util::result<void> runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_
                                          name, err_str(rc)));
     }
     if (nb_rxd != cfg.rx_desc) {
-        fmt::print("  port {} ({}): RX descriptors adjusted from {} to {}\n", port, name,
-                   cfg.rx_desc, nb_rxd);
+        util::report("  port {} ({}): RX descriptors adjusted from {} to {}", port, name,
+                     cfg.rx_desc, nb_rxd);
     }
     const int socket = rte_eth_dev_socket_id(port);
     const unsigned sock = socket < 0 ? 0u : static_cast<unsigned>(socket);
@@ -759,8 +759,8 @@ util::result<void> runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_
                                              name, q, err_str(rc)));
         }
     }
-    fmt::print("  port {} ({}): {} RX queue(s) x {} descriptors, offloads {:#x}, socket {}\n", port,
-               name, n_rxq, nb_rxd, conf.rxmode.offloads, socket);
+    util::report("  port {} ({}): {} RX queue(s) x {} descriptors, offloads {:#x}, socket {}", port,
+                 name, n_rxq, nb_rxd, conf.rxmode.offloads, socket);
     return {};
 }
 
@@ -1167,8 +1167,8 @@ util::result<void> runtime::impl::start_ports() {
         ports_started.push_back(p);
         const int pr = cfg.promisc ? rte_eth_promiscuous_enable(p) : rte_eth_promiscuous_disable(p);
         if (pr != 0 && pr != -ENOTSUP) {
-            fmt::print("  port {}: cannot turn promiscuous mode {}: {}\n", p,
-                       cfg.promisc ? "on" : "off", err_str(pr));
+            util::report("  port {}: cannot turn promiscuous mode {}: {}", p,
+                         cfg.promisc ? "on" : "off", err_str(pr));
         }
     }
     return {};
@@ -1194,11 +1194,12 @@ void runtime::impl::wait_for_links() {
         const std::string text = link_text(link);
         link_state[p] = link.link_status != 0 ? 1 : 0;
         if (link.link_status != 0) {
-            fmt::print("  port {}: {}\n", p, text);
+            util::report("  port {}: {}", p, text);
         } else {
-            fmt::print("  port {}: warning: {} after {} s (--link-timeout); frames arrive once it "
-                       "comes up\n",
-                       p, text, cfg.link_timeout_s);
+            util::report(
+                "  port {}: warning: {} after {} s (--link-timeout); frames arrive once it "
+                "comes up",
+                p, text, cfg.link_timeout_s);
         }
     }
 }
@@ -1212,8 +1213,7 @@ void runtime::impl::watch_links() {
         const int now = link.link_status != 0 ? 1 : 0;
         if (link_state[p] != -1 && now != link_state[p]) {
             ++link_flaps[p];
-            fmt::print("logagg: port {}: {} (flap {})\n", p, link_text(link), link_flaps[p]);
-            std::fflush(stdout);
+            util::notice("port {}: {} (flap {})", p, link_text(link), link_flaps[p]);
         }
         link_state[p] = now;
     }
@@ -1237,16 +1237,16 @@ void runtime::impl::announce() {
             if (g != nullptr && !sent) {
                 rte_pktmbuf_free(g);
             }
-            fmt::print("  port {}: own {}/{} ({}gratuitous ARP sent)\n", p, addr, l.v4_prefix[i],
-                       sent ? "" : "no ");
+            util::report("  port {}: own {}/{} ({}gratuitous ARP sent)", p, addr, l.v4_prefix[i],
+                         sent ? "" : "no ");
         }
         for (unsigned i = 0; i < l.n_v6; ++i) {
             inet_ntop(AF_INET6, l.v6[i].data(), addr, sizeof addr);
-            fmt::print("  port {}: own {}/{}\n", p, addr, l.v6_prefix[i]);
+            util::report("  port {}: own {}/{}", p, addr, l.v6_prefix[i]);
         }
-        fmt::print("  port {}: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}\n", p,
-                   l.mac[0], l.mac[1], l.mac[2], l.mac[3], l.mac[4], l.mac[5],
-                   link.link_status != 0 ? "up" : "down");
+        util::report("  port {}: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}", p,
+                     l.mac[0], l.mac[1], l.mac[2], l.mac[3], l.mac[4], l.mac[5],
+                     link.link_status != 0 ? "up" : "down");
     }
 }
 
@@ -1469,9 +1469,8 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
     args.reserve(lcores.size()); // no reallocation: each lcore holds a pointer into it
     lcore_ctx* main_ctx = nullptr;
     for (auto& c : lcores) {
-        fmt::print("  lcore {}: {}\n", c->lcore, c->roles.empty() ? "idle" : c->roles);
+        util::report("  lcore {}: {}", c->lcore, c->roles.empty() ? "idle" : c->roles);
     }
-    std::fflush(stdout);
     {
         const std::lock_guard<std::mutex> lock(snapshot_mu);
         start_tsc = rte_rdtsc();
@@ -1494,9 +1493,9 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
 
 bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
     if (g_signal_stop.load(std::memory_order_relaxed)) {
-        fmt::print("logagg: signal received: stopping RX, draining workers and sinks (up to {} "
-                   "ms)\n",
-                   cfg.drain_timeout_ms);
+        util::notice("signal received: stopping RX, draining workers and sinks (up to {} "
+                     "ms)",
+                     cfg.drain_timeout_ms);
         return true;
     }
     if (idle.after == 0) {
@@ -1517,8 +1516,8 @@ bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
     if (now - idle.last_activity_tsc < idle.after) {
         return false;
     }
-    fmt::print("logagg: idle for {} ms: stopping RX, draining workers and sinks (up to {} ms)\n",
-               cfg.exit_on_idle_ms, cfg.drain_timeout_ms);
+    util::notice("idle for {} ms: stopping RX, draining workers and sinks (up to {} ms)",
+                 cfg.exit_on_idle_ms, cfg.drain_timeout_ms);
     return true;
 }
 
@@ -1564,7 +1563,6 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
         }
         next_control = now + control_every;
         if (!stop_rx.load(std::memory_order_relaxed) && stop_requested(now, idle)) {
-            std::fflush(stdout);
             drain_deadline_tsc.store(now + cfg.drain_timeout_ms * (hz / 1000),
                                      std::memory_order_release);
             stop_rx.store(true, std::memory_order_release);
@@ -1578,10 +1576,9 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
         if (stats_every != 0 && now >= next_stats) {
             next_stats = now + stats_every;
             snapshot cur = self.take_snapshot();
-            fmt::print("{}\n",
-                       stats_line(cur, prev,
-                                  static_cast<double>(now - prev_tsc) / static_cast<double>(hz)));
-            std::fflush(stdout);
+            util::report("{}",
+                         stats_line(cur, prev,
+                                    static_cast<double>(now - prev_tsc) / static_cast<double>(hz)));
             prev = std::move(cur);
             prev_tsc = now;
         }

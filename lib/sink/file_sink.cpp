@@ -31,19 +31,18 @@ util::result<void> file_sink::start() {
     torn_segments_ = static_cast<uint32_t>(r.torn.size());
     torn_bytes_ = r.torn_bytes();
     for (const torn_segment& t : r.torn) {
-        fmt::print("  sink {}: torn record: cut {} bytes off '{}' (kept {} bytes of whole {} "
-                   "records) into '{}'\n",
-                   spec_.name, t.cut, t.path, t.kept,
-                   t.framing == config::framing_kind::octet ? "octet-counted" : "LF-terminated",
-                   t.torn_path);
+        util::report("  sink {}: torn record: cut {} bytes off '{}' (kept {} bytes of whole {} "
+                     "records) into '{}'",
+                     spec_.name, t.cut, t.path, t.kept,
+                     t.framing == config::framing_kind::octet ? "octet-counted" : "LF-terminated",
+                     t.torn_path);
     }
     if (r.scanned != 0 && r.torn.empty()) {
-        fmt::print("  sink {}: checked {} segment(s) {}: none torn\n", spec_.name, r.scanned,
-                   r.unclean         ? std::string("after an unclean stop")
-                   : !r.note.empty() ? fmt::format("({})", r.note)
-                                     : std::string("newer than the state file records"));
+        util::report("  sink {}: checked {} segment(s) {}: none torn", spec_.name, r.scanned,
+                     r.unclean         ? std::string("after an unclean stop")
+                     : !r.note.empty() ? fmt::format("({})", r.note)
+                                       : std::string("newer than the state file records"));
     }
-    std::fflush(stdout);
     return util::ok();
 }
 

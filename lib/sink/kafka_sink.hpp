@@ -69,6 +69,8 @@ private:
     static void on_delivery(rd_kafka_s* rk, const rd_kafka_message_s* m, void* opaque);
     /// error_cb: counts (errors) and logs, rate-limited.
     static void on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque);
+    /// librdkafka's log lines (only with kafka-prop=debug=...), through util::log_text().
+    static void on_log(const rd_kafka_s* rk, int level, const char* fac, const char* buf) noexcept;
     /// stats_cb: takes the resend and request-retry figures from the statistics document.
     static int on_stats(rd_kafka_s* rk, char* json, std::size_t len, void* opaque);
 

@@ -277,11 +277,10 @@ void segment_writer::stall(const iovec* iov, int cnt, uint64_t bytes) noexcept {
         left -= local[n].iov_len;
     }
     const ssize_t r = n == 0 ? 0 : ::pwritev(fd_.get(), local, n, static_cast<off_t>(size_));
-    fmt::print("logagg: test: file sink stalled mid-write at byte {} of its output: '{}' holds {} "
-               "bytes ({} written of this write); waiting to be killed\n",
-               run_bytes_ + bytes, path_, size_ + static_cast<uint64_t>(std::max<ssize_t>(r, 0)),
-               r);
-    std::fflush(stdout);
+    util::notice("test: file sink stalled mid-write at byte {} of its output: '{}' holds {} "
+                 "bytes ({} written of this write); waiting to be killed",
+                 run_bytes_ + bytes, path_, size_ + static_cast<uint64_t>(std::max<ssize_t>(r, 0)),
+                 r);
     // Why 60 s: far longer than a test needs to kill it, short enough not to busy the machine's
     // other lcores for long when a test died before killing it.
     for (int i = 0; i < 60; ++i) {

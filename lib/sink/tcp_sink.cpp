@@ -94,8 +94,8 @@ util::result<void> tcp_sink::start() {
     where_ = fmt::format("{}:{} ({})", spec_.host, spec_.tcp_port, text);
     connect_now(rte_rdtsc());
     if (state_ == state::down) {
-        fmt::print("  sink {}: {} is not accepting connections yet; retrying in the background\n",
-                   spec_.name, where_);
+        util::report("  sink {}: {} is not accepting connections yet; retrying in the background",
+                     spec_.name, where_);
     }
     return util::ok();
 }
@@ -156,10 +156,9 @@ void tcp_sink::check_connecting(uint64_t now_tsc) noexcept {
     stats_.connections.add();
     if (ever_connected_) {
         stats_.reconnects.add();
-        fmt::print("logagg: sink {}: reconnected to {}; resending {} records not known to be "
-                   "read\n",
-                   spec_.name, where_, q_.waiting());
-        std::fflush(stdout);
+        util::notice("sink {}: reconnected to {}; resending {} records not known to be "
+                     "read",
+                     spec_.name, where_, q_.waiting());
     }
     ever_connected_ = true;
     backoff_ms_ = 0;
