@@ -161,8 +161,7 @@ int main(int argc, char** argv) {
     for (uint16_t p : cfg.listen) {
         banner += fmt::format(" udp:{}", p);
     }
-    logagg::util::report("{}; on sink full: {}; {} mode", banner,
-                         cfg.on_sink_full == full_policy::drop ? "drop" : "block",
+    logagg::util::report("{}; on sink full: {}; {} mode", banner, name(*cfg.on_sink_full),
                          plan.fused ? "run-to-completion" : "pipeline");
     if (replay) {
         logagg::util::report(

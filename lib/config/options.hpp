@@ -28,6 +28,17 @@ namespace logagg::config {
 /// What a worker does when the sink ring (or an RX lcore when the worker ring) is full.
 enum class full_policy { drop, block };
 
+/// The stable name of each full_policy value (--on-sink-full's; util/enum_names.hpp).
+[[nodiscard]] constexpr std::string_view name(full_policy v) noexcept {
+    switch (v) {
+    case full_policy::drop:
+        return "drop";
+    case full_policy::block:
+        return "block";
+    }
+    return "";
+}
+
 /// --ip PORT:ADDR/PREFIX
 struct ip_spec {
     uint16_t port = 0;

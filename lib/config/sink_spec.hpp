@@ -13,6 +13,7 @@
 
 #include "log/encode.hpp"
 #include "pipeline/lanes.hpp"
+#include "util/enum_names.hpp"
 #include "util/result.hpp"
 
 namespace logagg::config {
@@ -21,8 +22,25 @@ namespace logagg::config {
 using pipeline::max_sinks;
 
 enum class sink_type : uint8_t { file, tcp, kafka, port, count_ };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(sink_type::count_)>
-    sink_type_names{"file", "tcp", "kafka", "port"};
+/// The stable name of each sink_type value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(sink_type v) noexcept {
+    switch (v) {
+    case sink_type::file:
+        return "file";
+    case sink_type::tcp:
+        return "tcp";
+    case sink_type::kafka:
+        return "kafka";
+    case sink_type::port:
+        return "port";
+    case sink_type::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto sink_type_names =
+    util::enum_names<sink_type, static_cast<std::size_t>(sink_type::count_)>();
 
 /// How a sink delimits records: a LF after each, an RFC 6587 octet count before each, or
 /// nothing (Kafka: one record per message).

@@ -81,64 +81,6 @@ struct engine::bucket {
     uint32_t hash = 0;
 };
 
-std::string_view name(seg_outcome o) noexcept {
-    switch (o) {
-    case seg_outcome::bad_header:
-        return "bad_header";
-    case seg_outcome::bad_checksum:
-        return "bad_checksum";
-    case seg_outcome::bad_options:
-        return "bad_options";
-    case seg_outcome::bad_flags:
-        return "bad_flags";
-    case seg_outcome::in_order:
-        return "in_order";
-    case seg_outcome::out_of_order:
-        return "out_of_order";
-    case seg_outcome::duplicate:
-        return "duplicate";
-    case seg_outcome::beyond_window:
-        return "beyond_window";
-    case seg_outcome::window_probe:
-        return "window_probe";
-    case seg_outcome::ooo_full:
-        return "ooo_full";
-    case seg_outcome::ack_only:
-        return "ack_only";
-    case seg_outcome::fin:
-        return "fin";
-    case seg_outcome::keepalive:
-        return "keepalive";
-    case seg_outcome::syn:
-        return "syn";
-    case seg_outcome::handshake:
-        return "handshake";
-    case seg_outcome::cookie_failed:
-        return "cookie_failed";
-    case seg_outcome::refused:
-        return "refused";
-    case seg_outcome::rst_accepted:
-        return "rst_accepted";
-    case seg_outcome::rst_challenged:
-        return "rst_challenged";
-    case seg_outcome::rst_ignored:
-        return "rst_ignored";
-    case seg_outcome::syn_challenged:
-        return "syn_challenged";
-    case seg_outcome::bad_ack:
-        return "bad_ack";
-    case seg_outcome::no_ack:
-        return "no_ack";
-    case seg_outcome::paws:
-        return "paws";
-    case seg_outcome::no_connection:
-        return "no_connection";
-    case seg_outcome::count_:
-        break;
-    }
-    return "";
-}
-
 namespace {
 
 [[nodiscard]] uint64_t finish(uint64_t h) noexcept {
