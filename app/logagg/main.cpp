@@ -15,6 +15,7 @@
 
 #include "config/options.hpp"
 #include "config/roles.hpp"
+#include "control/dpdk_log.hpp"
 #include "control/http.hpp"
 #include "control/runtime.hpp"
 #include "control/stats.hpp"
@@ -74,27 +75,33 @@ int main(int argc, char** argv) {
     for (int i = sep + 1; i < argc; ++i) {
         app_args.emplace_back(argv[i]);
     }
-    parse_result parsed = parse_options(app_args);
-    switch (parsed.what) {
-    case parse_result::action::help:
+    auto parsed = parse_options(app_args);
+    if (!parsed) {
+        return usage_error(parsed.error().text);
+    }
+    switch (parsed.value().what) {
+    case command::action::help:
         fmt::print("{}", help_text());
         return 0;
-    case parse_result::action::version:
+    case command::action::version:
         fmt::print("logagg {}\n", LOGAGG_VERSION);
         return 0;
-    case parse_result::action::usage_error:
-        return usage_error(parsed.error);
-    case parse_result::action::run:
+    case command::action::run:
         break;
     }
-    settings cfg = std::move(parsed.cfg);
+    settings cfg = std::move(parsed).value().cfg;
     // What the options name on the filesystem is the user's too: checked now, not at exit.
-    if (const std::string e = check_paths(cfg); !e.empty()) {
-        return usage_error(e);
+    if (auto checked = check_paths(cfg); !checked) {
+        return usage_error(checked.error().text);
     }
 
     std::signal(SIGPIPE, SIG_IGN);
     std::signal(SIGXFSZ, SIG_IGN); // a file size limit shows up as EFBIG, counted by the sink
+    // DPDK's log through logagg's logger from EAL's first line on.
+    if (!route_dpdk_log()) {
+        logagg::util::log_error(
+            "cannot route DPDK's log through logagg's: it keeps its own stream");
+    }
     const int eal_argc = sep;
     const int consumed = rte_eal_init(eal_argc, argv);
     if (consumed < 0) {
@@ -117,11 +124,12 @@ int main(int argc, char** argv) {
     RTE_LCORE_FOREACH(id) {
         enabled.push_back(id);
     }
-    const role_result roles = resolve_roles(cfg, rte_get_main_lcore(), enabled);
-    if (!roles.error.empty()) {
+    const auto resolved = resolve_roles(cfg, rte_get_main_lcore(), enabled);
+    if (!resolved) {
         rte_eal_cleanup();
-        return usage_error(roles.error);
+        return usage_error(resolved.error().text);
     }
+    const role_plan& plan = resolved.value();
 
     // --metrics binds now: a port in use is an error before any port starts or packet arrives.
     std::unique_ptr<metrics_server> metrics;
@@ -149,35 +157,35 @@ int main(int argc, char** argv) {
     if (defaulted) {
         cfg.on_sink_full = replay ? full_policy::block : full_policy::drop;
     }
-    fmt::print("logagg {}: listening on", LOGAGG_VERSION);
+    std::string banner = fmt::format("logagg {}: listening on", LOGAGG_VERSION);
     for (uint16_t p : cfg.listen) {
-        fmt::print(" udp:{}", p);
+        banner += fmt::format(" udp:{}", p);
     }
-    fmt::print("; on sink full: {}; {} mode\n",
-               cfg.on_sink_full == full_policy::drop ? "drop" : "block",
-               roles.plan.fused ? "run-to-completion" : "pipeline");
+    logagg::util::report("{}; on sink full: {}; {} mode", banner, name(*cfg.on_sink_full),
+                         plan.fused ? "run-to-completion" : "pipeline");
     if (replay) {
-        fmt::print("  on sink full: block, the default when every port replays a capture file: "
-                   "the replay waits for the sinks and loses nothing (--on-sink-full drop to "
-                   "drop instead)\n");
+        logagg::util::report(
+            "  on sink full: block, the default when every port replays a capture file: the "
+            "replay waits for the sinks and loses nothing (--on-sink-full drop to drop instead)");
     }
     for (const logagg::config::sink_spec& s : cfg.sinks) {
-        fmt::print("  sink {}: {} (format {}, buffer {} bytes, drop {})\n", s.name, s.text,
-                   logagg::log::output_format_names[static_cast<std::size_t>(s.format)],
-                   s.buffer_bytes, s.drop_oldest ? "oldest" : "newest");
+        logagg::util::report("  sink {}: {} (format {}, buffer {} bytes, drop {})", s.name, s.text,
+                             logagg::log::output_format_names[static_cast<std::size_t>(s.format)],
+                             s.buffer_bytes, s.drop_oldest ? "oldest" : "newest");
     }
     for (const logagg::log::filter& f : cfg.filters) {
-        fmt::print("  filter: {}\n", f.text);
+        logagg::util::report("  filter: {}", f.text);
     }
-    for (const std::string& n : roles.plan.notes) {
-        fmt::print("  note: {}\n", n);
+    for (const std::string& n : plan.notes) {
+        logagg::util::report("  note: {}", n);
     }
     if (metrics) {
-        fmt::print("  metrics: {}/metrics and {}/healthz\n", metrics->url(), metrics->url());
+        logagg::util::report("  metrics: {}/metrics and {}/healthz", metrics->url(),
+                             metrics->url());
     }
     int status = exit_runtime;
     {
-        auto created = runtime::create(cfg, roles.plan);
+        auto created = runtime::create(cfg, plan);
         if (!created) {
             const logagg::util::failure& error = created.error();
             logagg::util::log_error("{}", error.text);

@@ -47,8 +47,8 @@ std::vector<std::pair<std::string, std::string>> kafka_properties(const sink_spe
     };
 }
 
-std::string kafka_configure(rd_kafka_conf_s* conf, const sink_spec& s, std::size_t queue_slots,
-                            bool& debug) {
+util::result<bool> kafka_configure(rd_kafka_conf_s* conf, const sink_spec& s,
+                                   std::size_t queue_slots) {
     char err[512];
     auto set = [&](const std::string& k, const std::string& v, const char* origin) -> std::string {
         if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -56,27 +56,29 @@ std::string kafka_configure(rd_kafka_conf_s* conf, const sink_spec& s, std::size
         }
         return {};
     };
-    debug = false;
+    bool debug = false;
     for (const auto& [k, v] : kafka_properties(s, queue_slots)) {
         if (std::string e = set(k, v, "librdkafka property"); !e.empty()) {
-            return e;
+            return util::usage_failure(std::move(e));
         }
     }
     for (const auto& [k, v] : s.kafka_props) { // the user's last: they override ours
         if (std::string e = set(k, v, "kafka-prop"); !e.empty()) {
-            return e;
+            return util::usage_failure(std::move(e));
         }
         debug |= k == "debug";
     }
-    return {};
+    return debug;
 }
 
-std::string check_kafka_conf(const sink_spec& s) {
+util::result<void> check_kafka_conf(const sink_spec& s) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    bool debug = false;
-    std::string e = kafka_configure(conf, s, max_queue_slots, debug);
+    const util::result<bool> r = kafka_configure(conf, s, max_queue_slots);
     rd_kafka_conf_destroy(conf);
-    return e;
+    if (!r) {
+        return r.error();
+    }
+    return util::ok();
 }
 
 } // namespace logagg::config

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/sink_spec.hpp"
+#include "util/result.hpp"
 
 struct rd_kafka_conf_s;
 
@@ -23,16 +24,16 @@ namespace logagg::config {
 [[nodiscard]] std::vector<std::pair<std::string, std::string>>
 kafka_properties(const sink_spec& s, std::size_t queue_slots);
 
-/// Sets kafka_properties() and then every kafka-prop on @p conf. @p debug tells whether the
-/// user set librdkafka's debug property. @return "kafka-prop NAME=VALUE: librdkafka's reason"
-/// (or "librdkafka property ..." for one of logagg's), or empty.
-[[nodiscard]] std::string kafka_configure(rd_kafka_conf_s* conf, const sink_spec& s,
-                                          std::size_t queue_slots, bool& debug);
+/// Sets kafka_properties() and then every kafka-prop on @p conf. @return whether the user set
+/// librdkafka's debug property, or a usage failure "kafka-prop NAME=VALUE: librdkafka's reason"
+/// (or "librdkafka property ..." for one of logagg's).
+[[nodiscard]] util::result<bool> kafka_configure(rd_kafka_conf_s* conf, const sink_spec& s,
+                                                 std::size_t queue_slots);
 
 /// Sets every property of a kafka sink on a scratch configuration, which is then discarded:
 /// an unknown kafka-prop or a value librdkafka refuses is reported before anything starts.
 /// Checks that need the whole configuration (e.g. enable.idempotence with acks=1) are
-/// librdkafka's when the producer is created. @return the error as kafka_configure(), or empty.
-[[nodiscard]] std::string check_kafka_conf(const sink_spec& s);
+/// librdkafka's when the producer is created. @return success, or kafka_configure()'s failure.
+[[nodiscard]] util::result<void> check_kafka_conf(const sink_spec& s);
 
 } // namespace logagg::config

@@ -294,13 +294,14 @@ struct parser {
     }
 
     bool sink(std::string_view v) {
-        sink_spec spec;
-        if (std::string e = parse_sink_spec(v, spec); !e.empty()) {
-            return fail("--sink: " + e);
+        auto parsed = parse_sink_spec(v);
+        if (!parsed) {
+            return fail("--sink: " + parsed.error().text);
         }
+        sink_spec spec = std::move(parsed).value();
         if (spec.type == sink_type::kafka) {
-            if (std::string e = check_kafka_conf(spec); !e.empty()) {
-                return fail("--sink: kafka sink: " + e);
+            if (auto r = check_kafka_conf(spec); !r) {
+                return fail("--sink: kafka sink: " + r.error().text);
             }
         }
         if (cfg.sinks.size() == max_sinks) {
@@ -342,8 +343,8 @@ struct parser {
 
     /// Resolves route targets to sink masks; sinks no route names take unrouted records.
     bool resolve_routes() {
-        if (std::string e = name_sinks(cfg.sinks); !e.empty()) {
-            return fail(e);
+        if (auto named = name_sinks(cfg.sinks); !named) {
+            return fail(named.error().text);
         }
         uint32_t named = 0;
         for (auto& [f, targets] : route_targets) {
@@ -440,13 +441,12 @@ struct parser {
     }
 
     bool lcores(std::string_view opt, std::string_view v, std::vector<unsigned>& out) {
-        std::string why;
-        auto l = parse_lcore_list(v, &why);
+        auto l = parse_lcore_list(v);
         if (!l) {
-            return fail(
-                fmt::format("{}: '{}': {} (an lcore list is like 1, 1,2 or 1-3)", opt, v, why));
+            return fail(fmt::format("{}: '{}': {} (an lcore list is like 1, 1,2 or 1-3)", opt, v,
+                                    l.error().text));
         }
-        out = std::move(*l);
+        out = std::move(l).value();
         return true;
     }
 
@@ -680,12 +680,9 @@ std::optional<log::framing_mode> parse_framing(std::string_view s) {
     return std::nullopt;
 }
 
-std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s, std::string* why) {
-    const auto fail = [&](std::string reason) -> std::optional<std::vector<unsigned>> {
-        if (why != nullptr) {
-            *why = std::move(reason);
-        }
-        return std::nullopt;
+util::result<std::vector<unsigned>> parse_lcore_list(std::string_view s) {
+    const auto fail = [](std::string reason) -> util::result<std::vector<unsigned>> {
+        return util::usage_failure(std::move(reason));
     };
     if (s.empty()) {
         return fail("the list is empty");
@@ -783,18 +780,18 @@ std::string help_text() {
     return out;
 }
 
-parse_result parse_options(std::span<const std::string_view> args) {
+util::result<command> parse_options(std::span<const std::string_view> args) {
     parser p;
-    parse_result res;
+    command res;
     std::vector<std::string_view> given; ///< single-valued options seen so far
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view a = args[i];
         if (a == "-h" || a == "--help") {
-            res.what = parse_result::action::help;
+            res.what = command::action::help;
             return res;
         }
         if (a == "--version") {
-            res.what = parse_result::action::version;
+            res.what = command::action::version;
             return res;
         }
         if (a == "--no-checksum") {
@@ -821,36 +818,30 @@ parse_result parse_options(std::span<const std::string_view> args) {
             std::any_of(std::begin(options_table), std::end(options_table),
                         [&](const option_doc& o) { return o.name == a && !o.arg.empty(); });
         if (!known) {
-            res.error = fmt::format("unknown option '{}' (see --help)", a);
-            return res;
+            return util::usage_failure(fmt::format("unknown option '{}' (see --help)", a));
         }
         if (std::find(std::begin(repeatable_options), std::end(repeatable_options), a) ==
             std::end(repeatable_options)) {
             if (std::find(given.begin(), given.end(), a) != given.end()) {
-                res.error = fmt::format("{}: given twice (it takes one value)", a);
-                return res;
+                return util::usage_failure(fmt::format("{}: given twice (it takes one value)", a));
             }
             given.push_back(a);
         }
         if (!inline_value) {
             if (i + 1 >= args.size()) {
-                res.error = fmt::format("{}: missing value", a);
-                return res;
+                return util::usage_failure(fmt::format("{}: missing value", a));
             }
             value = args[++i];
         }
         if (!p.apply(a, value)) {
-            res.error = p.error;
-            return res;
+            return util::usage_failure(p.error);
         }
     }
     if (p.cfg.sinks.empty()) {
-        res.error = "--sink: required (e.g. --sink file:./out)";
-        return res;
+        return util::usage_failure("--sink: required (e.g. --sink file:./out)");
     }
     if (!p.resolve_routes() || !p.check_port_sinks()) {
-        res.error = p.error;
-        return res;
+        return util::usage_failure(p.error);
     }
     if (p.cfg.listen.empty()) {
         p.cfg.listen.push_back(514);
@@ -859,7 +850,7 @@ parse_result parse_options(std::span<const std::string_view> args) {
         p.cfg.ports.add(514);
     }
     res.cfg = std::move(p.cfg);
-    res.what = parse_result::action::run;
+    res.what = command::action::run;
     return res;
 }
 
@@ -922,7 +913,7 @@ struct dir_identity {
 
 } // namespace
 
-std::string check_paths(const settings& cfg) {
+util::result<void> check_paths(const settings& cfg) {
     // A file sink creates its directory at start, before --stats-json is written at exit: the
     // stats may go into a sink's directory that does not exist yet.
     const auto sink_creates = [&](const fs::path& dir) {
@@ -937,16 +928,18 @@ std::string check_paths(const settings& cfg) {
         const std::string tmp = cfg.stats_json + ".tmp"; // what the exit writes, then renames
         std::error_code ec;
         if (fs::is_directory(stats, ec)) {
-            return fmt::format("--stats-json: '{}' is a directory; give a file path",
-                               cfg.stats_json);
+            return util::usage_failure(
+                fmt::format("--stats-json: '{}' is a directory; give a file path", cfg.stats_json));
         }
         if (!fs::exists(stats_dir, ec)) {
-            return fmt::format("--stats-json: cannot write '{}': directory '{}' does not exist",
-                               cfg.stats_json, stats_dir.string());
+            return util::usage_failure(
+                fmt::format("--stats-json: cannot write '{}': directory '{}' does not exist",
+                            cfg.stats_json, stats_dir.string()));
         }
         if (!fs::is_directory(stats_dir, ec)) {
-            return fmt::format("--stats-json: cannot write '{}': '{}' is not a directory",
-                               cfg.stats_json, stats_dir.string());
+            return util::usage_failure(
+                fmt::format("--stats-json: cannot write '{}': '{}' is not a directory",
+                            cfg.stats_json, stats_dir.string()));
         }
         // The surest check is to do it: create the temporary file the exit writes, and remove
         // it (one left by an earlier run is only opened, and left as it was).
@@ -956,8 +949,9 @@ std::string check_paths(const settings& cfg) {
             fd.reset(::open(tmp.c_str(), O_WRONLY | O_CLOEXEC));
         }
         if (!fd.valid()) {
-            return fmt::format("--stats-json: cannot write '{}': creating '{}' failed: {}",
-                               cfg.stats_json, tmp, std::strerror(errno));
+            return util::usage_failure(
+                fmt::format("--stats-json: cannot write '{}': creating '{}' failed: {}",
+                            cfg.stats_json, tmp, std::strerror(errno)));
         }
         fd.reset();
         if (created) {
@@ -986,19 +980,20 @@ std::string check_paths(const settings& cfg) {
             }
         }
         if (!why.empty()) {
-            return fmt::format("--sink {}: {}", sp.name, why);
+            return util::usage_failure(fmt::format("--sink {}: {}", sp.name, why));
         }
         dir_identity id(sp.dir);
         for (const auto& [other, other_id] : dirs) {
             if (id.same(other_id)) {
-                return fmt::format("--sink {}: directory '{}' is also sink {}'s ('{}'): two "
-                                   "sinks would write the same segment files",
-                                   sp.name, sp.dir, other->name, other->dir);
+                return util::usage_failure(
+                    fmt::format("--sink {}: directory '{}' is also sink {}'s ('{}'): two "
+                                "sinks would write the same segment files",
+                                sp.name, sp.dir, other->name, other->dir));
             }
         }
         dirs.emplace_back(&sp, std::move(id));
     }
-    return {};
+    return util::ok();
 }
 
 rx_source port_rx_source(std::string_view driver, std::string_view devargs) {

@@ -21,11 +21,23 @@
 #include "net/classify.hpp"
 #include "pipeline/idle.hpp"
 #include "pipeline/listener.hpp"
+#include "util/result.hpp"
 
 namespace logagg::config {
 
 /// What a worker does when the sink ring (or an RX lcore when the worker ring) is full.
 enum class full_policy { drop, block };
+
+/// The stable name of each full_policy value (--on-sink-full's; util/enum_names.hpp).
+[[nodiscard]] constexpr std::string_view name(full_policy v) noexcept {
+    switch (v) {
+    case full_policy::drop:
+        return "drop";
+    case full_policy::block:
+        return "block";
+    }
+    return "";
+}
 
 /// --ip PORT:ADDR/PREFIX
 struct ip_spec {
@@ -96,24 +108,23 @@ struct settings {
     bool test_tx_chains = false;
 };
 
-/// Result of parsing.
-struct parse_result {
-    enum class action { run, help, version, usage_error };
-    action what = action::usage_error;
-    settings cfg;
-    std::string error; ///< one line, names the option, for usage_error
+/// What the command line asks for: run with a configuration, or print the help or the version.
+struct command {
+    enum class action { run, help, version };
+    action what = action::run;
+    settings cfg; ///< the configuration, for run
 };
 
 /// Parses logagg's options (the words after `--`, without the program name).
-[[nodiscard]] parse_result parse_options(std::span<const std::string_view> args);
+/// @return the command, or a usage failure (one line naming the option).
+[[nodiscard]] util::result<command> parse_options(std::span<const std::string_view> args);
 
 /// The --help text (every option, defaults, an example).
 [[nodiscard]] std::string help_text();
 
-/// Parses "1,3-5" into {1,3,4,5}. @return nullopt on syntax errors, ids >= 1024 or an lcore
-/// listed twice; then @p why (if given) says which, e.g. "lcore 1 is listed twice".
-[[nodiscard]] std::optional<std::vector<unsigned>> parse_lcore_list(std::string_view s,
-                                                                    std::string* why = nullptr);
+/// Parses "1,3-5" into {1,3,4,5}. @return the list, or a usage failure on syntax errors, ids
+/// >= 1024 or an lcore listed twice saying which, e.g. "lcore 1 is listed twice".
+[[nodiscard]] util::result<std::vector<unsigned>> parse_lcore_list(std::string_view s);
 
 /// Parses --metrics' ADDR:PORT: IPv4:PORT or [IPv6]:PORT, a numeric address, PORT 0-65535.
 /// @return nullopt on anything else.
@@ -126,8 +137,8 @@ struct parse_result {
 /// filesystem, nothing else): --stats-json can be written there (its temporary file is created
 /// and removed), every file sink's directory exists and is writable or can be created, and no
 /// two file sinks write one directory (compared by device and inode when it exists, else by
-/// path with symbolic links resolved). @return a usage error naming the option, or empty.
-[[nodiscard]] std::string check_paths(const settings& cfg);
+/// path with symbolic links resolved). @return success, or a usage failure naming the option.
+[[nodiscard]] util::result<void> check_paths(const settings& cfg);
 
 /// Where a port's received frames come from.
 enum class rx_source {

@@ -38,10 +38,10 @@ std::string role_plan::roles_of(unsigned lcore) const {
     return fmt::format("{}", fmt::join(r, "+"));
 }
 
-role_result resolve_roles(const settings& cfg, unsigned main_lcore,
-                          const std::vector<unsigned>& enabled) {
-    role_result res;
-    role_plan& p = res.plan;
+util::result<role_plan> resolve_roles(const settings& cfg, unsigned main_lcore,
+                                      const std::vector<unsigned>& enabled) {
+    role_plan p;
+    std::string error; ///< check_list()'s finding
     p.main = main_lcore;
     std::vector<unsigned> others;
     for (unsigned l : enabled) {
@@ -52,13 +52,13 @@ role_result resolve_roles(const settings& cfg, unsigned main_lcore,
     auto check_list = [&](const char* opt, const std::vector<unsigned>& l) {
         for (unsigned id : l) {
             if (!contains(enabled, id)) {
-                res.error = fmt::format(
+                error = fmt::format(
                     "{}: lcore {} is not enabled by EAL (enabled: {}; use -l or --lcores)", opt, id,
                     fmt::join(enabled, ","));
                 return false;
             }
             if (id == main_lcore) {
-                res.error =
+                error =
                     fmt::format("{}: lcore {} is the main lcore (control plane); name other lcores "
                                 "from -l",
                                 opt, id);
@@ -69,7 +69,7 @@ role_result resolve_roles(const settings& cfg, unsigned main_lcore,
     };
     if (!check_list("--rx-lcores", cfg.rx_lcores) ||
         !check_list("--worker-lcores", cfg.worker_lcores)) {
-        return res;
+        return util::usage_failure(std::move(error));
     }
     const bool have_rx = !cfg.rx_lcores.empty();
     const bool have_w = !cfg.worker_lcores.empty();
@@ -99,11 +99,10 @@ role_result resolve_roles(const settings& cfg, unsigned main_lcore,
             }
         }
         if (p.rx.empty()) {
-            res.error =
+            return util::usage_failure(
                 fmt::format("--worker-lcores: no lcore left for RX; name one with --rx-lcores "
                             "(enabled: {})",
-                            fmt::join(enabled, ","));
-            return res;
+                            fmt::join(enabled, ",")));
         }
     } else {
         p.rx = cfg.rx_lcores;
@@ -113,26 +112,24 @@ role_result resolve_roles(const settings& cfg, unsigned main_lcore,
     if (!p.fused) {
         for (unsigned l : p.workers) {
             if (contains(p.rx, l)) {
-                res.error =
+                return util::usage_failure(
                     "--worker-lcores: must be the same set as --rx-lcores (run to completion) or "
-                    "disjoint from it (pipeline through rings)";
-                return res;
+                    "disjoint from it (pipeline through rings)");
             }
         }
     }
     p.sink = cfg.sink_lcore.value_or(main_lcore);
     if (!contains(enabled, p.sink)) {
-        res.error = fmt::format("--sink-lcore: lcore {} is not enabled by EAL (enabled: {})",
-                                p.sink, fmt::join(enabled, ","));
-        return res;
+        return util::usage_failure(
+            fmt::format("--sink-lcore: lcore {} is not enabled by EAL (enabled: {})", p.sink,
+                        fmt::join(enabled, ",")));
     }
     if (contains(p.rx, p.sink) && !(p.rx.size() == 1 && p.rx.front() == main_lcore)) {
-        res.error = fmt::format(
+        return util::usage_failure(fmt::format(
             "--sink-lcore: lcore {} polls RX; the sink must not stall RX, pick another lcore",
-            p.sink);
-        return res;
+            p.sink));
     }
-    return res;
+    return p;
 }
 
 } // namespace logagg::config

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/options.hpp"
+#include "util/result.hpp"
 
 namespace logagg::config {
 
@@ -24,15 +25,10 @@ struct role_plan {
     [[nodiscard]] std::string roles_of(unsigned lcore) const;
 };
 
-/// Outcome of resolve_roles(): a plan, or a usage error naming the option.
-struct role_result {
-    role_plan plan;
-    std::string error;
-};
-
 /// @param main_lcore the EAL main lcore
 /// @param enabled    every lcore EAL enabled (main included), ascending
-[[nodiscard]] role_result resolve_roles(const settings& cfg, unsigned main_lcore,
-                                        const std::vector<unsigned>& enabled);
+/// @return the plan, or a usage failure naming the option.
+[[nodiscard]] util::result<role_plan> resolve_roles(const settings& cfg, unsigned main_lcore,
+                                                    const std::vector<unsigned>& enabled);
 
 } // namespace logagg::config

@@ -429,22 +429,23 @@ struct param_parser {
 
 } // namespace
 
-std::string parse_sink_spec(std::string_view text, sink_spec& out) {
-    out = sink_spec{};
+util::result<sink_spec> parse_sink_spec(std::string_view text) {
+    sink_spec out;
     out.text.assign(text);
     const std::size_t colon = text.find(':');
     const std::string_view type = text.substr(0, colon);
     const auto it = std::find(sink_type_names.begin(), sink_type_names.end(), type);
     if (colon == std::string_view::npos || it == sink_type_names.end()) {
-        return fmt::format("'{}' is not TYPE:TARGET with TYPE file, tcp, kafka or port", text);
+        return util::usage_failure(
+            fmt::format("'{}' is not TYPE:TARGET with TYPE file, tcp, kafka or port", text));
     }
     out.type = static_cast<sink_type>(it - sink_type_names.begin());
     if (text.back() == ',') {
-        return bad(out, fmt::format("'{}' ends with a comma", text));
+        return util::usage_failure(bad(out, fmt::format("'{}' ends with a comma", text)));
     }
     std::string_view rest = text.substr(colon + 1);
     if (std::string e = parse_target(text, rest, out); !e.empty()) {
-        return e;
+        return util::usage_failure(std::move(e));
     }
     param_parser pp{out};
     std::vector<std::string_view> seen; ///< parameters given so far ("kafka-prop=NAME" per NAME)
@@ -452,7 +453,8 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         const std::string_view kv = next_item(rest);
         const std::size_t eq = kv.find('=');
         if (eq == std::string_view::npos) {
-            return bad(out, fmt::format("parameter '{}' is not NAME=VALUE", kv));
+            return util::usage_failure(
+                bad(out, fmt::format("parameter '{}' is not NAME=VALUE", kv)));
         }
         const std::string_view k = kv.substr(0, eq);
         const std::string_view v = kv.substr(eq + 1);
@@ -460,26 +462,28 @@ std::string parse_sink_spec(std::string_view text, sink_spec& out) {
         // replace the first, and which one the user meant is anyone's guess.
         const std::string_view once = k == "kafka-prop" ? kv.substr(0, kv.find('=', eq + 1)) : k;
         if (std::find(seen.begin(), seen.end(), once) != seen.end()) {
-            return bad(out, k == "kafka-prop"
-                                ? fmt::format("kafka-prop {} given twice", once.substr(eq + 1))
-                                : fmt::format("parameter '{}' given twice", k));
+            return util::usage_failure(
+                bad(out, k == "kafka-prop"
+                             ? fmt::format("kafka-prop {} given twice", once.substr(eq + 1))
+                             : fmt::format("parameter '{}' given twice", k)));
         }
         seen.push_back(once);
         bool known = false;
         if (std::string e = pp.param(k, v, known); !e.empty()) {
-            return bad(out, e);
+            return util::usage_failure(bad(out, e));
         }
         if (!known) {
-            return bad(out, fmt::format("unknown parameter '{}' (see --help)", k));
+            return util::usage_failure(
+                bad(out, fmt::format("unknown parameter '{}' (see --help)", k)));
         }
     }
     if (std::string e = pp.finish(); !e.empty()) {
-        return bad(out, e);
+        return util::usage_failure(bad(out, e));
     }
-    return {};
+    return out;
 }
 
-std::string name_sinks(std::vector<sink_spec>& sinks) {
+util::result<void> name_sinks(std::vector<sink_spec>& sinks) {
     std::array<unsigned, static_cast<std::size_t>(sink_type::count_)> seen{};
     for (sink_spec& s : sinks) {
         if (!s.name.empty()) {
@@ -493,11 +497,12 @@ std::string name_sinks(std::vector<sink_spec>& sinks) {
     for (std::size_t i = 0; i < sinks.size(); ++i) {
         for (std::size_t j = i + 1; j < sinks.size(); ++j) {
             if (sinks[i].name == sinks[j].name) {
-                return fmt::format("--sink: two sinks are named '{}' (give name=)", sinks[i].name);
+                return util::usage_failure(
+                    fmt::format("--sink: two sinks are named '{}' (give name=)", sinks[i].name));
             }
         }
     }
-    return {};
+    return util::ok();
 }
 
 } // namespace logagg::config

@@ -13,6 +13,8 @@
 
 #include "log/encode.hpp"
 #include "pipeline/lanes.hpp"
+#include "util/enum_names.hpp"
+#include "util/result.hpp"
 
 namespace logagg::config {
 
@@ -20,8 +22,25 @@ namespace logagg::config {
 using pipeline::max_sinks;
 
 enum class sink_type : uint8_t { file, tcp, kafka, port, count_ };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(sink_type::count_)>
-    sink_type_names{"file", "tcp", "kafka", "port"};
+/// The stable name of each sink_type value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(sink_type v) noexcept {
+    switch (v) {
+    case sink_type::file:
+        return "file";
+    case sink_type::tcp:
+        return "tcp";
+    case sink_type::kafka:
+        return "kafka";
+    case sink_type::port:
+        return "port";
+    case sink_type::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto sink_type_names =
+    util::enum_names<sink_type, static_cast<std::size_t>(sink_type::count_)>();
 
 /// How a sink delimits records: a LF after each, an RFC 6587 octet count before each, or
 /// nothing (Kafka: one record per message).
@@ -101,11 +120,11 @@ struct sink_spec {
     uint16_t mtu = 1500;
 };
 
-/// Parses the value of one --sink. @return an error message (naming the parameter), or empty.
-[[nodiscard]] std::string parse_sink_spec(std::string_view text, sink_spec& out);
+/// Parses the value of one --sink. @return the spec, or a usage failure naming the parameter.
+[[nodiscard]] util::result<sink_spec> parse_sink_spec(std::string_view text);
 
 /// Gives unnamed sinks their default names and checks names are unique.
-/// @return an error message, or empty.
-[[nodiscard]] std::string name_sinks(std::vector<sink_spec>& sinks);
+/// @return success, or a usage failure naming the duplicate.
+[[nodiscard]] util::result<void> name_sinks(std::vector<sink_spec>& sinks);
 
 } // namespace logagg::config

@@ -7,14 +7,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 
 #include <microhttpd.h>
 #include <rte_lcore.h>
 
 #include <fmt/core.h>
+
+#include "util/log.hpp"
+#include "util/unique_fd.hpp"
 
 namespace logagg::control {
 namespace {
@@ -62,11 +68,31 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
     return ret;
 }
 
+/// libmicrohttpd's error messages (MHD_USE_ERROR_LOG), through logagg's logger instead of its
+/// own stderr lines.
+void on_mhd_error(void* /*cls*/, const char* format, va_list ap) {
+    char text[512];
+    va_list copy;
+    va_copy(copy, ap);
+    const int n = std::vsnprintf(text, sizeof text, format, copy);
+    va_end(copy);
+    if (n <= 0) {
+        return;
+    }
+    std::string_view line(text,
+                          std::min<std::size_t>(static_cast<std::size_t>(n), sizeof text - 1));
+    while (!line.empty() && line.back() == '\n') {
+        line.remove_suffix(1);
+    }
+    util::log_error("--metrics: libmicrohttpd: {}", line);
+}
+
 } // namespace
 
 util::result<std::unique_ptr<metrics_server>>
 metrics_server::start(const config::metrics_spec& at) {
-    const int fd = ::socket(at.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    util::unique_fd sock(::socket(at.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const int fd = sock.get();
     if (fd < 0) {
         return util::failure{
             fmt::format("--metrics {}: cannot create a socket: {}", at.text, std::strerror(errno))};
@@ -92,7 +118,6 @@ metrics_server::start(const config::metrics_spec& at) {
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 ||
         ::listen(fd, listen_backlog) != 0) {
         const int err = errno;
-        ::close(fd);
         return util::failure{
             fmt::format("--metrics {}: cannot listen: {}", at.text, std::strerror(err))};
     }
@@ -118,11 +143,12 @@ metrics_server::start(const config::metrics_spec& at) {
                            (at.family == AF_INET6 ? static_cast<unsigned>(MHD_USE_IPv6) : 0u);
     s->daemon_ =
         MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, s.get(), MHD_OPTION_LISTEN_SOCKET,
-                         fd, MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s, MHD_OPTION_END);
+                         fd, MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s,
+                         MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_error, nullptr, MHD_OPTION_END);
     if (s->daemon_ == nullptr) {
-        ::close(fd);
         return util::failure{fmt::format("--metrics {}: libmicrohttpd could not start", at.text)};
     }
+    (void)sock.release(); // the daemon owns the listening socket now (MHD_stop_daemon closes it)
     // A DPDK control thread: EAL pins it to the CPUs of the process's original affinity that no
     // lcore uses (the main lcore's CPU when every CPU is an lcore), like its own interrupt and
     // telemetry threads; it never shares a polling lcore's CPU unless the main lcore polls.

@@ -11,6 +11,7 @@
 #include <fmt/core.h>
 
 #include "log/encode.hpp"
+#include "pipeline/responder.hpp"
 #include "util/json_text.hpp"
 
 namespace logagg::control {
@@ -142,9 +143,8 @@ void packets(exposition& e, const snapshot& s) {
                  s.pkt_drops[i]);
     }
     e.family("logagg_replies_total", "counter", "ARP, ICMP and NDP requests answered, by kind");
-    constexpr const char* kinds[] = {"arp", "icmp_echo", "nd_advert", "icmpv6_echo"};
     for (std::size_t i = 0; i < s.replies.size(); ++i) {
-        e.sample("logagg_replies_total", {{"kind", kinds[i]}}, s.replies[i]);
+        e.sample("logagg_replies_total", {{"kind", pipeline::reply_kind_names[i]}}, s.replies[i]);
     }
 }
 

@@ -220,14 +220,14 @@ struct runtime::impl {
 
     ~impl();
     /// Builds everything for the run, in named steps (below, in the order it runs them).
-    [[nodiscard]] util::failure setup();
+    [[nodiscard]] util::result<void> setup();
     /// Registers the packet metadata field, lists the ports EAL probed, checks option port ids.
-    [[nodiscard]] util::failure find_ports();
+    [[nodiscard]] util::result<void> find_ports();
     /// Sizes the mbuf pool for every place an mbuf can wait, and creates it.
-    [[nodiscard]] util::failure size_pool();
+    [[nodiscard]] util::result<void> size_pool();
     /// Own addresses and MACs, then each port configured (setup_port()).
-    [[nodiscard]] util::failure bring_up_ports();
-    [[nodiscard]] util::failure setup_port(uint16_t port, uint16_t n_rx_lcores);
+    [[nodiscard]] util::result<void> bring_up_ports();
+    [[nodiscard]] util::result<void> setup_port(uint16_t port, uint16_t n_rx_lcores);
     /// What the port reads (a kernel interface? net_af_packet's frame size), printed.
     void note_rx_source(uint16_t port, const rte_eth_dev_info& info, const char* name,
                         bool fanout_vdev);
@@ -235,31 +235,32 @@ struct runtime::impl {
     void choose_rx_offloads(uint16_t port, const rte_eth_dev_info& info, const char* name,
                             uint16_t n_rxq, rte_eth_conf& conf);
     /// TX queues (replies, port sinks) and the port sinks' TX offloads.
-    [[nodiscard]] util::failure choose_tx(uint16_t port, const rte_eth_dev_info& info,
-                                          const char* name, uint16_t n_rx_lcores, bool fanout_vdev,
-                                          rte_eth_conf& conf, uint16_t& n_txq);
+    [[nodiscard]] util::result<void> choose_tx(uint16_t port, const rte_eth_dev_info& info,
+                                               const char* name, uint16_t n_rx_lcores,
+                                               bool fanout_vdev, rte_eth_conf& conf,
+                                               uint16_t& n_txq);
     /// rte_eth_dev_configure() and the RX and TX queues.
-    [[nodiscard]] util::failure setup_queues(uint16_t port, const rte_eth_dev_info& info,
-                                             const char* name, uint16_t n_rxq, uint16_t n_txq,
-                                             const rte_eth_conf& conf);
+    [[nodiscard]] util::result<void> setup_queues(uint16_t port, const rte_eth_dev_info& info,
+                                                  const char* name, uint16_t n_rxq, uint16_t n_txq,
+                                                  const rte_eth_conf& conf);
     /// Worker input rings (pipeline mode) and the worker -> sink rings.
-    [[nodiscard]] util::failure create_rings();
+    [[nodiscard]] util::result<void> create_rings();
     void build_listeners();
     [[nodiscard]] worker_plan plan_workers();
-    [[nodiscard]] util::failure build_workers();
-    [[nodiscard]] util::failure build_worker(lcore_ctx& c, const worker_plan& wp);
+    [[nodiscard]] util::result<void> build_workers();
+    [[nodiscard]] util::result<void> build_worker(lcore_ctx& c, const worker_plan& wp);
     /// Worker @p w's lane to each sink: its ring and generated-bytes arena.
     void build_lanes(lcore_ctx& c, uint32_t w);
     void build_rx();
     /// Every sink built and started on the sink lcore.
-    [[nodiscard]] util::failure build_sinks();
-    [[nodiscard]] util::failure make_sink(uint32_t si, std::unique_ptr<sink::sink>& out);
+    [[nodiscard]] util::result<void> build_sinks();
+    [[nodiscard]] util::result<std::unique_ptr<sink::sink>> make_sink(uint32_t si);
     /// A port sink's TX side: queue, offloads, source address, next hop to resolve.
-    [[nodiscard]] util::failure port_sink_tx(const config::sink_spec& sp, sink::port_tx& tx);
+    [[nodiscard]] util::result<sink::port_tx> port_sink_tx(const config::sink_spec& sp);
     /// --poll adaptive: each lcore's back-off, and who wakes whom (lcore_ctx::wake).
-    [[nodiscard]] util::failure set_up_polling();
+    [[nodiscard]] util::result<void> set_up_polling();
     /// Roles final, ports started, promiscuous mode as asked.
-    [[nodiscard]] util::failure start_ports();
+    [[nodiscard]] util::result<void> start_ports();
     /// --poll adaptive: RX lcores whose queues all raise interrupts sleep until one does.
     void set_up_rx_interrupts();
     /// By port id: set_up_queues()'s arguments, to configure a port again without RX queue
@@ -417,32 +418,32 @@ lcore_ctx* runtime::impl::ctx_of(unsigned lcore) {
 
 // ---- Set-up, step by step (setup() runs the steps in this order) ----
 
-util::failure runtime::impl::setup() {
-    if (util::failure e = find_ports(); !e.empty()) {
-        return e;
+util::result<void> runtime::impl::setup() {
+    if (auto r = find_ports(); !r) {
+        return r.error();
     }
-    if (util::failure e = size_pool(); !e.empty()) {
-        return e;
+    if (auto r = size_pool(); !r) {
+        return r.error();
     }
-    if (util::failure e = bring_up_ports(); !e.empty()) {
-        return e;
+    if (auto r = bring_up_ports(); !r) {
+        return r.error();
     }
-    if (util::failure e = create_rings(); !e.empty()) {
-        return e;
+    if (auto r = create_rings(); !r) {
+        return r.error();
     }
     build_listeners();
-    if (util::failure e = build_workers(); !e.empty()) {
-        return e;
+    if (auto r = build_workers(); !r) {
+        return r.error();
     }
     build_rx();
-    if (util::failure e = build_sinks(); !e.empty()) {
-        return e;
+    if (auto r = build_sinks(); !r) {
+        return r.error();
     }
-    if (util::failure e = set_up_polling(); !e.empty()) {
-        return e;
+    if (auto r = set_up_polling(); !r) {
+        return r.error();
     }
-    if (util::failure e = start_ports(); !e.empty()) {
-        return e;
+    if (auto r = start_ports(); !r) {
+        return r.error();
     }
     set_up_rx_interrupts();
     wait_for_links();
@@ -450,12 +451,13 @@ util::failure runtime::impl::setup() {
     return {};
 }
 
-util::failure runtime::impl::find_ports() {
+util::result<void> runtime::impl::find_ports() {
     static const rte_mbuf_dynfield meta_desc = {"logagg_pkt_meta", sizeof(pipeline::pkt_meta),
                                                 alignof(pipeline::pkt_meta), 0};
     meta_off = rte_mbuf_dynfield_register(&meta_desc);
     if (meta_off < 0) {
-        return fmt::format("cannot register the mbuf dynfield: {}", rte_strerror(rte_errno));
+        return util::failure(
+            fmt::format("cannot register the mbuf dynfield: {}", rte_strerror(rte_errno)));
     }
     uint16_t pid = 0;
     RTE_ETH_FOREACH_DEV(pid) {
@@ -486,7 +488,7 @@ util::failure runtime::impl::find_ports() {
     return {};
 }
 
-util::failure runtime::impl::size_pool() {
+util::result<void> runtime::impl::size_pool() {
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     const auto n_w = static_cast<uint32_t>(plan.workers.size());
     const auto n_s = static_cast<uint32_t>(cfg.sinks.size());
@@ -517,26 +519,26 @@ util::failure runtime::impl::size_pool() {
         }
         n_mbufs -= 1;
     } else if (n_mbufs < need) {
-        fmt::print("  warning: --mbufs {} is below the {} that queues, rings, sink buffers ({} "
-                   "mbufs) and caches can hold; RX will see rx_nombuf when sinks fall behind\n",
-                   n_mbufs, need, sink_pinned);
+        util::report("  warning: --mbufs {} is below the {} that queues, rings, sink buffers ({} "
+                     "mbufs) and caches can hold; RX will see rx_nombuf when sinks fall behind",
+                     n_mbufs, need, sink_pinned);
     }
     pool = rte_pktmbuf_pool_create("logagg_mbufs", static_cast<unsigned>(n_mbufs), pool_cache, 0,
                                    RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
     if (pool == nullptr) {
-        return fmt::format(
+        return util::failure(fmt::format(
             "cannot create a pool of {} mbufs ({} MiB): {} (give EAL more memory with -m, or "
             "reserve hugepages: see hugepages/README.md)",
             n_mbufs, n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20,
-            rte_strerror(rte_errno));
+            rte_strerror(rte_errno)));
     }
-    fmt::print("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}\n", n_mbufs,
-               RTE_MBUF_DEFAULT_BUF_SIZE,
-               n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
+    util::report("  mbuf pool: {} mbufs of {} bytes ({} MiB), need {}", n_mbufs,
+                 RTE_MBUF_DEFAULT_BUF_SIZE,
+                 n_mbufs * (RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf)) >> 20, need);
     return {};
 }
 
-util::failure runtime::impl::bring_up_ports() {
+util::result<void> runtime::impl::bring_up_ports() {
     // Own addresses (--ip) by port, with the port's MAC: the responder answers for them.
     for (const config::ip_spec& ip : cfg.ips) {
         if (locals.size() <= ip.port) {
@@ -555,7 +557,7 @@ util::failure runtime::impl::bring_up_ports() {
         if (p < locals.size() && locals[p].any()) {
             rte_ether_addr mac{};
             if (rte_eth_macaddr_get(p, &mac) != 0) {
-                return fmt::format("port {}: cannot read its MAC address", p);
+                return util::failure(fmt::format("port {}: cannot read its MAC address", p));
             }
             std::memcpy(locals[p].mac, mac.addr_bytes, 6);
         }
@@ -572,18 +574,19 @@ util::failure runtime::impl::bring_up_ports() {
     }
     const auto n_rx = static_cast<uint16_t>(plan.rx.size());
     for (uint16_t p : ports) {
-        if (util::failure e = setup_port(p, n_rx); !e.empty()) {
-            return e;
+        if (auto r = setup_port(p, n_rx); !r) {
+            return r.error();
         }
     }
     return {};
 }
 
-util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
+util::result<void> runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     rte_eth_dev_info info{};
     const int rc = rte_eth_dev_info_get(port, &info);
     if (rc != 0) {
-        return fmt::format("port {}: cannot read device info: {}", port, err_str(rc));
+        return util::failure(
+            fmt::format("port {}: cannot read device info: {}", port, err_str(rc)));
     }
     const char* name = info.device != nullptr ? rte_dev_name(info.device) : "?";
     // One RX queue per RX lcore. net_af_packet opens one socket per queue pair at probe and the
@@ -609,9 +612,8 @@ util::failure runtime::impl::setup_port(uint16_t port, uint16_t n_rx_lcores) {
     rte_eth_conf conf{};
     choose_rx_offloads(port, info, name, n_rxq, conf);
     uint16_t n_txq = 0;
-    if (util::failure e = choose_tx(port, info, name, n_rx_lcores, fanout_vdev, conf, n_txq);
-        !e.empty()) {
-        return e;
+    if (auto r = choose_tx(port, info, name, n_rx_lcores, fanout_vdev, conf, n_txq); !r) {
+        return r.error();
     }
     // RX queue interrupts (--poll adaptive): requested of every port; one whose driver ignores
     // them (net_pcap, net_af_packet, net_ring) just never delivers one, one that refuses to start
@@ -635,9 +637,9 @@ void runtime::impl::note_rx_source(uint16_t port, const rte_eth_dev_info& info, 
     r.partial_checksums =
         reads_kernel_interface(info.driver_name != nullptr ? info.driver_name : "", devargs);
     if (r.partial_checksums && !fanout_vdev) {
-        fmt::print("  port {} ({}): reads a kernel interface: UDP checksums left partial by "
-                   "local senders are accepted (packets.checksum_partial)\n",
-                   port, name);
+        util::report("  port {} ({}): reads a kernel interface: UDP checksums left partial by "
+                     "local senders are accepted (packets.checksum_partial)",
+                     port, name);
     }
     if (!fanout_vdev) {
         return;
@@ -652,14 +654,14 @@ void runtime::impl::note_rx_source(uint16_t port, const rte_eth_dev_info& info, 
     }
     r.af_packet = true;
     r.snap_len = af_packet_snap_len(args.frame_size);
-    fmt::print("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
-               "UDP checksums left partial by local senders are accepted "
-               "(packets.checksum_partial)\n",
-               port, name, args.iface, r.snap_len, args.frame_size);
+    util::report("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
+                 "UDP checksums left partial by local senders are accepted "
+                 "(packets.checksum_partial)",
+                 port, name, args.iface, r.snap_len, args.frame_size);
     if (!args.iface.empty()) {
         for (const std::string& line :
              offload_warnings(args.iface, read_offloads(args.iface), r.snap_len)) {
-            fmt::print("  port {} ({}): {}\n", port, name, line);
+            util::report("  port {} ({}): {}", port, name, line);
         }
     }
 }
@@ -674,8 +676,8 @@ void runtime::impl::choose_rx_offloads(uint16_t port, const rte_eth_dev_info& in
             RTE_ETH_RX_OFFLOAD_SCATTER; // frames larger than one mbuf arrive chained
     }
     if (conf.rxmode.offloads != (want_rx | (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER))) {
-        fmt::print(
-            "  port {} ({}): no RX checksum offload for{}{}: checksums verified in software{}\n",
+        util::report(
+            "  port {} ({}): no RX checksum offload for{}{}: checksums verified in software{}",
             port, name, (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) ? "" : " IPv4",
             (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) ? "" : " UDP",
             cfg.verify_checksums ? "" : " (disabled by --no-checksum)");
@@ -695,19 +697,19 @@ void runtime::impl::choose_rx_offloads(uint16_t port, const rte_eth_dev_info& in
         conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
     }
     if (conf.rx_adv_conf.rss_conf.rss_hf != want_rss) {
-        fmt::print("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports "
-                   "{:#x})\n",
-                   port, name, want_rss, conf.rx_adv_conf.rss_conf.rss_hf,
-                   info.flow_type_rss_offloads);
+        util::report("  port {} ({}): RSS hash types trimmed from {:#x} to {:#x} (port supports "
+                     "{:#x})",
+                     port, name, want_rss, conf.rx_adv_conf.rss_conf.rss_hf,
+                     info.flow_type_rss_offloads);
     }
     if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0) {
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
     }
 }
 
-util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& info,
-                                       const char* name, uint16_t n_rx_lcores, bool fanout_vdev,
-                                       rte_eth_conf& conf, uint16_t& n_txq) {
+util::result<void> runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& info,
+                                            const char* name, uint16_t n_rx_lcores,
+                                            bool fanout_vdev, rte_eth_conf& conf, uint16_t& n_txq) {
     // A port that answers (--ip) needs a TX queue per RX lcore: each lcore sends its own replies.
     // A port that port sinks send on needs one more, owned by the sink lcore.
     const bool answers = port < locals.size() && locals[port].any();
@@ -739,32 +741,32 @@ util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& in
                      ? std::min<uint16_t>(info.tx_desc_lim.nb_mtu_seg_max, 64)
                      : 64;
     t.multi_seg = t.multi_seg || forced; // requested below only if advertised
-    fmt::print("  port {} ({}): port sink TX queue {}, {}{}, checksums {}\n", port, name, t.queue,
-               t.multi_seg ? fmt::format("chained datagrams (up to {} segments)", t.max_segs)
-                           : std::string("no multi-segment TX: datagrams are copied"),
-               forced ? " (forced by --test-tx-chains)" : "",
-               t.udp_cksum ? "offloaded" : "in software");
+    util::report("  port {} ({}): port sink TX queue {}, {}{}, checksums {}", port, name, t.queue,
+                 t.multi_seg ? fmt::format("chained datagrams (up to {} segments)", t.max_segs)
+                             : std::string("no multi-segment TX: datagrams are copied"),
+                 forced ? " (forced by --test-tx-chains)" : "",
+                 t.udp_cksum ? "offloaded" : "in software");
     return {};
 }
 
-util::failure runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info& info,
-                                          const char* name, uint16_t n_rxq, uint16_t n_txq,
-                                          const rte_eth_conf& conf) {
+util::result<void> runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info& info,
+                                               const char* name, uint16_t n_rxq, uint16_t n_txq,
+                                               const rte_eth_conf& conf) {
     int rc = rte_eth_dev_configure(port, n_rxq, n_txq, &conf);
     if (rc != 0) {
-        return fmt::format("port {} ({}): configure with {} RX queues failed: {}", port, name,
-                           n_rxq, err_str(rc));
+        return util::failure(fmt::format("port {} ({}): configure with {} RX queues failed: {}",
+                                         port, name, n_rxq, err_str(rc)));
     }
     uint16_t nb_rxd = cfg.rx_desc;
     uint16_t nb_txd = 512;
     rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
     if (rc != 0) {
-        return fmt::format("port {} ({}): cannot adjust descriptor counts: {}", port, name,
-                           err_str(rc));
+        return util::failure(fmt::format("port {} ({}): cannot adjust descriptor counts: {}", port,
+                                         name, err_str(rc)));
     }
     if (nb_rxd != cfg.rx_desc) {
-        fmt::print("  port {} ({}): RX descriptors adjusted from {} to {}\n", port, name,
-                   cfg.rx_desc, nb_rxd);
+        util::report("  port {} ({}): RX descriptors adjusted from {} to {}", port, name,
+                     cfg.rx_desc, nb_rxd);
     }
     const int socket = rte_eth_dev_socket_id(port);
     const unsigned sock = socket < 0 ? 0u : static_cast<unsigned>(socket);
@@ -773,8 +775,8 @@ util::failure runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info&
     for (uint16_t q = 0; q < n_rxq; ++q) {
         rc = rte_eth_rx_queue_setup(port, q, nb_rxd, sock, &rxconf, pool);
         if (rc != 0) {
-            return fmt::format("port {} ({}): RX queue {} setup failed: {}", port, name, q,
-                               err_str(rc));
+            return util::failure(fmt::format("port {} ({}): RX queue {} setup failed: {}", port,
+                                             name, q, err_str(rc)));
         }
     }
     rte_eth_txconf txconf = info.default_txconf;
@@ -782,16 +784,16 @@ util::failure runtime::impl::setup_queues(uint16_t port, const rte_eth_dev_info&
     for (uint16_t q = 0; q < n_txq; ++q) {
         rc = rte_eth_tx_queue_setup(port, q, nb_txd, sock, &txconf);
         if (rc != 0) {
-            return fmt::format("port {} ({}): TX queue {} setup failed: {}", port, name, q,
-                               err_str(rc));
+            return util::failure(fmt::format("port {} ({}): TX queue {} setup failed: {}", port,
+                                             name, q, err_str(rc)));
         }
     }
-    fmt::print("  port {} ({}): {} RX queue(s) x {} descriptors, offloads {:#x}, socket {}\n", port,
-               name, n_rxq, nb_rxd, conf.rxmode.offloads, socket);
+    util::report("  port {} ({}): {} RX queue(s) x {} descriptors, offloads {:#x}, socket {}", port,
+                 name, n_rxq, nb_rxd, conf.rxmode.offloads, socket);
     return {};
 }
 
-util::failure runtime::impl::create_rings() {
+util::result<void> runtime::impl::create_rings() {
     // Rings: worker i's input (pipeline mode) and, per sink s, worker i -> sink s.
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     const auto n_w = static_cast<uint32_t>(plan.workers.size());
@@ -804,7 +806,8 @@ util::failure runtime::impl::create_rings() {
             const unsigned flags = RING_F_SC_DEQ | (n_rx == 1 ? RING_F_SP_ENQ : 0u);
             rte_ring* r = rte_ring_create(name.c_str(), cfg.worker_ring, sock, flags);
             if (r == nullptr) {
-                return fmt::format("cannot create ring {}: {}", name, rte_strerror(rte_errno));
+                return util::failure(
+                    fmt::format("cannot create ring {}: {}", name, rte_strerror(rte_errno)));
             }
             worker_rings.push_back(r);
         }
@@ -813,7 +816,8 @@ util::failure runtime::impl::create_rings() {
             rte_ring* r = rte_ring_create_elem(sname.c_str(), sizeof(pipeline::msg_desc),
                                                cfg.sink_ring, sock, RING_F_SP_ENQ | RING_F_SC_DEQ);
             if (r == nullptr) {
-                return fmt::format("cannot create ring {}: {}", sname, rte_strerror(rte_errno));
+                return util::failure(
+                    fmt::format("cannot create ring {}: {}", sname, rte_strerror(rte_errno)));
             }
             sink_rings.push_back(r);
             rings_of_sink[si].push_back(r);
@@ -868,14 +872,14 @@ worker_plan runtime::impl::plan_workers() {
     return wp;
 }
 
-util::failure runtime::impl::build_workers() {
+util::result<void> runtime::impl::build_workers() {
     const worker_plan wp = plan_workers();
     // Contexts: main first, then RX, workers, sinks.
     (void)ctx_of(plan.main);
     for (uint32_t w = 0; w < plan.workers.size(); ++w) {
         lcore_ctx* c = ctx_of(plan.workers[w]);
-        if (util::failure e = build_worker(*c, wp); !e.empty()) {
-            return e;
+        if (auto r = build_worker(*c, wp); !r) {
+            return r.error();
         }
         build_lanes(*c, w);
         if (!plan.fused) {
@@ -885,7 +889,7 @@ util::failure runtime::impl::build_workers() {
     return {};
 }
 
-util::failure runtime::impl::build_worker(lcore_ctx& c, const worker_plan& wp) {
+util::result<void> runtime::impl::build_worker(lcore_ctx& c, const worker_plan& wp) {
     c.worker = std::make_unique<pipeline::worker_ctx>();
     pipeline::worker_ctx& wk = *c.worker;
     worker_parts& parts = c.parts;
@@ -1035,24 +1039,26 @@ void runtime::impl::build_rx() {
     }
 }
 
-util::failure runtime::impl::build_sinks() {
+util::result<void> runtime::impl::build_sinks() {
     lcore_ctx* sc = ctx_of(plan.sink);
     if (port_sinks != 0) {
         indirect_pool =
             rte_pktmbuf_pool_create("logagg_indirect", indirect_pool_size * port_sinks, pool_cache,
                                     0, 0, static_cast<int>(rte_socket_id()));
         if (indirect_pool == nullptr) {
-            return fmt::format("cannot create the port sinks' pool of indirect mbufs: {}",
-                               rte_strerror(rte_errno));
+            return util::failure(
+                fmt::format("cannot create the port sinks' pool of indirect mbufs: {}",
+                            rte_strerror(rte_errno)));
         }
     }
     for (uint32_t si = 0; si < cfg.sinks.size(); ++si) {
-        std::unique_ptr<sink::sink> sk;
-        if (util::failure e = make_sink(si, sk); !e.empty()) {
-            return e;
+        auto made = make_sink(si);
+        if (!made) {
+            return made.error();
         }
-        if (util::failure e = sk->start(); !e.empty()) {
-            return e;
+        std::unique_ptr<sink::sink> sk = std::move(made).value();
+        if (auto r = sk->start(); !r) {
+            return r.error();
         }
         sk->time_from(meta_off);
         sc->sinks.push_back(sk.get());
@@ -1069,47 +1075,51 @@ util::failure runtime::impl::build_sinks() {
     return {};
 }
 
-util::failure runtime::impl::make_sink(uint32_t si, std::unique_ptr<sink::sink>& out) {
+util::result<std::unique_ptr<sink::sink>> runtime::impl::make_sink(uint32_t si) {
     const config::sink_spec& sp = cfg.sinks[si];
     std::vector<pipeline::gen_arena*> arenas;
     for (uint32_t w = 0; w < plan.workers.size(); ++w) {
         arenas.push_back(ctx_of(plan.workers[w])->parts.arenas[si].get());
     }
     const bool block = cfg.on_sink_full == config::full_policy::block;
+    std::unique_ptr<sink::sink> out;
     switch (sp.type) {
     case config::sink_type::file:
         out = std::make_unique<sink::file_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                 cfg.test_sink_delay_us, cfg.test_file_stall_at);
-        return {};
+        return out;
     case config::sink_type::port: {
-        sink::port_tx tx;
-        if (util::failure e = port_sink_tx(sp, tx); !e.empty()) {
-            return e;
+        auto tx = port_sink_tx(sp);
+        if (!tx) {
+            return tx.error();
         }
-        out =
-            std::make_unique<sink::port_sink>(sp, rings_of_sink[si], std::move(arenas), block, tx);
-        return {};
+        out = std::make_unique<sink::port_sink>(sp, rings_of_sink[si], std::move(arenas), block,
+                                                tx.value());
+        return out;
     }
     case config::sink_type::tcp:
         out = std::make_unique<sink::tcp_sink>(sp, rings_of_sink[si], std::move(arenas), block,
                                                cfg.test_sink_delay_us);
-        return {};
+        return out;
     case config::sink_type::kafka:
         out = std::make_unique<sink::kafka_sink>(sp, rings_of_sink[si], std::move(arenas), block);
-        return {};
+        return out;
     default:
-        return fmt::format("--sink {}: the {} sink is not built yet", sp.name,
-                           config::sink_type_names[static_cast<std::size_t>(sp.type)]);
+        return util::failure(
+            fmt::format("--sink {}: the {} sink is not built yet", sp.name,
+                        config::sink_type_names[static_cast<std::size_t>(sp.type)]));
     }
 }
 
-util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::port_tx& tx) {
+util::result<sink::port_tx> runtime::impl::port_sink_tx(const config::sink_spec& sp) {
+    sink::port_tx tx;
     const port_tx_state& pt = port_tx_info[sp.port_id];
     tx.port = sp.port_id;
     tx.queue = pt.queue;
     rte_ether_addr mac{};
     if (rte_eth_macaddr_get(sp.port_id, &mac) != 0) {
-        return fmt::format("--sink {}: cannot read port {}'s MAC address", sp.name, sp.port_id);
+        return util::failure(
+            fmt::format("--sink {}: cannot read port {}'s MAC address", sp.name, sp.port_id));
     }
     std::memcpy(tx.src_mac, mac.addr_bytes, 6);
     tx.pool = pool;
@@ -1133,7 +1143,7 @@ util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::por
                         sp.name, sp.family == AF_INET ? "IPv4" : "IPv6", sp.port_id));
     }
     if (sp.has_dmac) {
-        return {};
+        return tx;
     }
     // The next hop: gw=, else dst itself, which must then be on one of the port's --ip subnets
     // (on-link); its MAC is learned by ARP / NDP.
@@ -1150,12 +1160,12 @@ util::failure runtime::impl::port_sink_tx(const config::sink_spec& sp, sink::por
     }
     tx.next_hop = neighbours.add(sp.port_id, sp.family, hop);
     if (tx.next_hop == nullptr) {
-        return fmt::format("--sink {}: too many next hops", sp.name);
+        return util::failure(fmt::format("--sink {}: too many next hops", sp.name));
     }
-    return {};
+    return tx;
 }
 
-util::failure runtime::impl::set_up_polling() {
+util::result<void> runtime::impl::set_up_polling() {
     ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
     if (cfg.poll != pipeline::poll_mode::adaptive) {
         return {};
@@ -1164,7 +1174,8 @@ util::failure runtime::impl::set_up_polling() {
     // polls a NIC queue sleeps bounded times (nothing wakes it when frames arrive).
     for (auto& c : lcores) {
         if (!c->wake.ok()) {
-            return fmt::format("lcore {}: cannot create an eventfd: {}", c->lcore, err_str(errno));
+            return util::failure(
+                fmt::format("lcore {}: cannot create an eventfd: {}", c->lcore, err_str(errno)));
         }
         c->idle = pipeline::backoff(
             c->rx ? rx_backoff(rte_get_tsc_hz()) : consumer_backoff(rte_get_tsc_hz()), rte_rdtsc());
@@ -1182,7 +1193,7 @@ util::failure runtime::impl::set_up_polling() {
     return {};
 }
 
-util::failure runtime::impl::start_ports() {
+util::result<void> runtime::impl::start_ports() {
     for (auto& c : lcores) {
         c->roles = plan.roles_of(c->lcore);
     }
@@ -1190,24 +1201,23 @@ util::failure runtime::impl::start_ports() {
         int rc = rte_eth_dev_start(p);
         if (rc != 0 && p < queue_setups.size() && queue_setups[p].conf.intr_conf.rxq != 0) {
             queue_setup& q = queue_setups[p];
-            fmt::print("  port {} ({}): does not start with RX queue interrupts ({}); "
-                       "configured again without them\n",
-                       p, q.name, err_str(rc));
+            util::report("  port {} ({}): does not start with RX queue interrupts ({}); "
+                         "configured again without them",
+                         p, q.name, err_str(rc));
             q.conf.intr_conf.rxq = 0;
-            if (util::failure e = setup_queues(p, q.info, q.name.c_str(), q.n_rxq, q.n_txq, q.conf);
-                !e.empty()) {
-                return e;
+            if (auto r = setup_queues(p, q.info, q.name.c_str(), q.n_rxq, q.n_txq, q.conf); !r) {
+                return r.error();
             }
             rc = rte_eth_dev_start(p);
         }
         if (rc != 0) {
-            return fmt::format("port {}: start failed: {}", p, err_str(rc));
+            return util::failure(fmt::format("port {}: start failed: {}", p, err_str(rc)));
         }
         ports_started.push_back(p);
         const int pr = cfg.promisc ? rte_eth_promiscuous_enable(p) : rte_eth_promiscuous_disable(p);
         if (pr != 0 && pr != -ENOTSUP) {
-            fmt::print("  port {}: cannot turn promiscuous mode {}: {}\n", p,
-                       cfg.promisc ? "on" : "off", err_str(pr));
+            util::report("  port {}: cannot turn promiscuous mode {}: {}", p,
+                         cfg.promisc ? "on" : "off", err_str(pr));
         }
     }
     return {};
@@ -1238,9 +1248,8 @@ void runtime::impl::set_up_rx_interrupts() {
         c->rx_intr_epfd = std::move(ep);
         c->wake.also_wake_on(c->rx_intr_epfd.get());
         c->idle = pipeline::backoff(rx_intr_backoff(rte_get_tsc_hz()), rte_rdtsc());
-        fmt::print("  lcore {}: RX by interrupt: sleeps until a frame arrives on its {} "
-                   "queue(s)\n",
-                   c->lcore, c->rx->queues.size());
+        util::report("  lcore {}: RX by interrupt: sleeps until a frame arrives on its {} queue(s)",
+                     c->lcore, c->rx->queues.size());
     }
 }
 
@@ -1264,11 +1273,12 @@ void runtime::impl::wait_for_links() {
         const std::string text = link_text(link);
         link_state[p] = link.link_status != 0 ? 1 : 0;
         if (link.link_status != 0) {
-            fmt::print("  port {}: {}\n", p, text);
+            util::report("  port {}: {}", p, text);
         } else {
-            fmt::print("  port {}: warning: {} after {} s (--link-timeout); frames arrive once it "
-                       "comes up\n",
-                       p, text, cfg.link_timeout_s);
+            util::report(
+                "  port {}: warning: {} after {} s (--link-timeout); frames arrive once it "
+                "comes up",
+                p, text, cfg.link_timeout_s);
         }
     }
 }
@@ -1282,8 +1292,7 @@ void runtime::impl::watch_links() {
         const int now = link.link_status != 0 ? 1 : 0;
         if (link_state[p] != -1 && now != link_state[p]) {
             ++link_flaps[p];
-            fmt::print("logagg: port {}: {} (flap {})\n", p, link_text(link), link_flaps[p]);
-            std::fflush(stdout);
+            util::notice("port {}: {} (flap {})", p, link_text(link), link_flaps[p]);
         }
         link_state[p] = now;
     }
@@ -1307,16 +1316,16 @@ void runtime::impl::announce() {
             if (g != nullptr && !sent) {
                 rte_pktmbuf_free(g);
             }
-            fmt::print("  port {}: own {}/{} ({}gratuitous ARP sent)\n", p, addr, l.v4_prefix[i],
-                       sent ? "" : "no ");
+            util::report("  port {}: own {}/{} ({}gratuitous ARP sent)", p, addr, l.v4_prefix[i],
+                         sent ? "" : "no ");
         }
         for (unsigned i = 0; i < l.n_v6; ++i) {
             inet_ntop(AF_INET6, l.v6[i].data(), addr, sizeof addr);
-            fmt::print("  port {}: own {}/{}\n", p, addr, l.v6_prefix[i]);
+            util::report("  port {}: own {}/{}", p, addr, l.v6_prefix[i]);
         }
-        fmt::print("  port {}: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}\n", p,
-                   l.mac[0], l.mac[1], l.mac[2], l.mac[3], l.mac[4], l.mac[5],
-                   link.link_status != 0 ? "up" : "down");
+        util::report("  port {}: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}", p,
+                     l.mac[0], l.mac[1], l.mac[2], l.mac[3], l.mac[4], l.mac[5],
+                     link.link_status != 0 ? "up" : "down");
     }
 }
 
@@ -1549,8 +1558,8 @@ util::result<std::unique_ptr<runtime>> runtime::create(const config::settings& c
     auto p = std::make_unique<impl>();
     p->cfg = cfg;
     p->plan = plan;
-    if (util::failure e = p->setup(); !e.empty()) {
-        return e;
+    if (auto r = p->setup(); !r) {
+        return r.error();
     }
     return std::unique_ptr<runtime>(new runtime(std::move(p)));
 }
@@ -1567,9 +1576,8 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
     args.reserve(lcores.size()); // no reallocation: each lcore holds a pointer into it
     lcore_ctx* main_ctx = nullptr;
     for (auto& c : lcores) {
-        fmt::print("  lcore {}: {}\n", c->lcore, c->roles.empty() ? "idle" : c->roles);
+        util::report("  lcore {}: {}", c->lcore, c->roles.empty() ? "idle" : c->roles);
     }
-    std::fflush(stdout);
     {
         const std::lock_guard<std::mutex> lock(snapshot_mu);
         start_tsc = rte_rdtsc();
@@ -1592,9 +1600,9 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
 
 bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
     if (g_signal_stop.load(std::memory_order_relaxed)) {
-        fmt::print("logagg: signal received: stopping RX, draining workers and sinks (up to {} "
-                   "ms)\n",
-                   cfg.drain_timeout_ms);
+        util::notice("signal received: stopping RX, draining workers and sinks (up to {} "
+                     "ms)",
+                     cfg.drain_timeout_ms);
         return true;
     }
     if (idle.after == 0) {
@@ -1615,8 +1623,8 @@ bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
     if (now - idle.last_activity_tsc < idle.after) {
         return false;
     }
-    fmt::print("logagg: idle for {} ms: stopping RX, draining workers and sinks (up to {} ms)\n",
-               cfg.exit_on_idle_ms, cfg.drain_timeout_ms);
+    util::notice("idle for {} ms: stopping RX, draining workers and sinks (up to {} ms)",
+                 cfg.exit_on_idle_ms, cfg.drain_timeout_ms);
     return true;
 }
 
@@ -1662,7 +1670,6 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
         }
         next_control = now + control_every;
         if (!stop_rx.load(std::memory_order_relaxed) && stop_requested(now, idle)) {
-            std::fflush(stdout);
             drain_deadline_tsc.store(now + cfg.drain_timeout_ms * (hz / 1000),
                                      std::memory_order_release);
             stop_rx.store(true, std::memory_order_release);
@@ -1676,10 +1683,9 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
         if (stats_every != 0 && now >= next_stats) {
             next_stats = now + stats_every;
             snapshot cur = self.take_snapshot();
-            fmt::print("{}\n",
-                       stats_line(cur, prev,
-                                  static_cast<double>(now - prev_tsc) / static_cast<double>(hz)));
-            std::fflush(stdout);
+            util::report("{}",
+                         stats_line(cur, prev,
+                                    static_cast<double>(now - prev_tsc) / static_cast<double>(hz)));
             prev = std::move(cur);
             prev_tsc = now;
         }

@@ -3,6 +3,7 @@
 #include "control/stats.hpp"
 
 #include "log/encode.hpp"
+#include "pipeline/responder.hpp"
 #include "util/json_text.hpp"
 
 #include <algorithm>
@@ -414,15 +415,18 @@ std::string to_json(const snapshot& s) {
                          l.rx_interrupts);
     }
     o += "\n  ],\n";
+    std::string replies;
+    for (std::size_t i = 0; i < pipeline::reply_kinds; ++i) {
+        replies += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::reply_kind_names[i],
+                               s.replies[i]);
+    }
     o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
                      "\"framed_by_workers\": {}, \"reassembled\": {}, \"fragments_merged\": {}, "
                      "\"answered\": {}, \"neighbour\": {}, \"checksum_partial\": {}, "
-                     "\"replies\": {{\"arp\": {}, "
-                     "\"icmp_echo\": {}, \"nd_advert\": {}, \"icmpv6_echo\": {}}}, "
-                     "\"dropped_total\": {}, \"dropped\": {{",
+                     "\"replies\": {{{}}}, \"dropped_total\": {}, \"dropped\": {{",
                      s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.reassembled,
-                     s.fragments_merged, s.answered, s.neighbour, s.checksum_partial, s.replies[0],
-                     s.replies[1], s.replies[2], s.replies[3], s.packets_dropped());
+                     s.fragments_merged, s.answered, s.neighbour, s.checksum_partial, replies,
+                     s.packets_dropped());
     for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
         o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i],
                          s.pkt_drops[i]);

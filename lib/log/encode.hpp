@@ -19,17 +19,49 @@
 
 #include "log/record.hpp"
 #include "util/chars.hpp"
+#include "util/enum_names.hpp"
 #include "util/utf8.hpp"
 
 namespace logagg::log {
 
 /// --sink ...,format=
 enum class output_format : uint8_t { raw, ndjson, rfc5424, count_ };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(output_format::count_)>
-    output_format_names{"raw", "ndjson", "rfc5424"};
+/// The stable name of each output_format value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(output_format v) noexcept {
+    switch (v) {
+    case output_format::raw:
+        return "raw";
+    case output_format::ndjson:
+        return "ndjson";
+    case output_format::rfc5424:
+        return "rfc5424";
+    case output_format::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto output_format_names =
+    util::enum_names<output_format, static_cast<std::size_t>(output_format::count_)>();
 
-inline constexpr std::array<std::string_view, 5> input_format_names{"raw", "rfc5424", "rfc3164",
-                                                                    "json", "gelf"};
+/// The stable name of each input_format value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(input_format v) noexcept {
+    switch (v) {
+    case input_format::raw:
+        return "raw";
+    case input_format::rfc5424:
+        return "rfc5424";
+    case input_format::rfc3164:
+        return "rfc3164";
+    case input_format::json:
+        return "json";
+    case input_format::gelf:
+        return "gelf";
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto input_format_names = util::enum_names<input_format, 5>();
 
 /// Fields at least this long are referenced rather than copied (an iovec costs about as much as
 /// copying this many bytes, and each extra iovec lengthens the kernel's walk).

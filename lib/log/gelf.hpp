@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/enum_names.hpp"
+
 namespace logagg::log::gelf {
 
 inline constexpr uint8_t chunk_magic_0 = 0x1e;
@@ -46,9 +48,34 @@ enum class chunk_status : uint8_t {
     count_
 };
 inline constexpr std::size_t chunk_status_count = static_cast<std::size_t>(chunk_status::count_);
-inline constexpr std::array<std::string_view, chunk_status_count> chunk_status_names{
-    "complete",           "pending",         "duplicate",  "bad_header", "bad_sequence",
-    "inconsistent_count", "chunk_too_large", "table_full", "memory_full"};
+/// The stable name of each chunk_status value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(chunk_status v) noexcept {
+    switch (v) {
+    case chunk_status::complete:
+        return "complete";
+    case chunk_status::pending:
+        return "pending";
+    case chunk_status::duplicate:
+        return "duplicate";
+    case chunk_status::bad_header:
+        return "bad_header";
+    case chunk_status::bad_sequence:
+        return "bad_sequence";
+    case chunk_status::inconsistent_count:
+        return "inconsistent_count";
+    case chunk_status::chunk_too_large:
+        return "chunk_too_large";
+    case chunk_status::table_full:
+        return "table_full";
+    case chunk_status::memory_full:
+        return "memory_full";
+    case chunk_status::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto chunk_status_names = util::enum_names<chunk_status, chunk_status_count>();
 
 /// Bounds of one reassembler. Defaults: 5 s (the GELF spec's timeout), 8 MiB of chunk payload.
 struct limits {

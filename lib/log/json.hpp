@@ -17,6 +17,7 @@
 
 #include "log/filter.hpp"
 #include "log/record.hpp"
+#include "util/enum_names.hpp"
 #include "util/result.hpp"
 
 namespace logagg::log {
@@ -30,13 +31,55 @@ enum class json_status : uint8_t {
     trailing,   ///< bytes other than whitespace after the object
     count_
 };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(json_status::count_)>
-    json_status_names{"ok", "not_object", "bad_utf8", "invalid", "trailing"};
+/// The stable name of each json_status value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(json_status v) noexcept {
+    switch (v) {
+    case json_status::ok:
+        return "ok";
+    case json_status::not_object:
+        return "not_object";
+    case json_status::bad_utf8:
+        return "bad_utf8";
+    case json_status::invalid:
+        return "invalid";
+    case json_status::trailing:
+        return "trailing";
+    case json_status::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto json_status_names =
+    util::enum_names<json_status, static_cast<std::size_t>(json_status::count_)>();
 
 /// Which record field a JSON key fills.
 enum class json_role : uint8_t { ts, sev, host, app, procid, msgid, msg, count_ };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(json_role::count_)>
-    json_role_names{"ts", "sev", "host", "app", "procid", "msgid", "msg"};
+/// The stable name of each json_role value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(json_role v) noexcept {
+    switch (v) {
+    case json_role::ts:
+        return "ts";
+    case json_role::sev:
+        return "sev";
+    case json_role::host:
+        return "host";
+    case json_role::app:
+        return "app";
+    case json_role::procid:
+        return "procid";
+    case json_role::msgid:
+        return "msgid";
+    case json_role::msg:
+        return "msg";
+    case json_role::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto json_role_names =
+    util::enum_names<json_role, static_cast<std::size_t>(json_role::count_)>();
 
 /// Key names per role, in priority order (an earlier name wins when several are present).
 /// Keys are matched as written at the top level of the object: escaped keys do not match, and a

@@ -51,6 +51,7 @@
 #include <string_view>
 
 #include "log/record.hpp"
+#include "util/enum_names.hpp"
 
 namespace logagg::log {
 
@@ -64,8 +65,25 @@ enum class rfc3164_status : uint8_t {
                    ///< followed by SP, ":" or the end
     count_
 };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(rfc3164_status::count_)>
-    rfc3164_status_names{"ok", "empty", "bad_pri", "bad_timestamp"};
+/// The stable name of each rfc3164_status value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(rfc3164_status v) noexcept {
+    switch (v) {
+    case rfc3164_status::ok:
+        return "ok";
+    case rfc3164_status::empty:
+        return "empty";
+    case rfc3164_status::bad_pri:
+        return "bad_pri";
+    case rfc3164_status::bad_timestamp:
+        return "bad_timestamp";
+    case rfc3164_status::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto rfc3164_status_names =
+    util::enum_names<rfc3164_status, static_cast<std::size_t>(rfc3164_status::count_)>();
 
 /// Parses @p msg (one message, framing already removed) into @p out, in place: every string field
 /// of @p out is a view into @p msg. @p now_ns (UTC nanoseconds since the epoch: the receive time)

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "log/record.hpp"
+#include "util/enum_names.hpp"
 
 namespace logagg::log {
 
@@ -29,20 +30,43 @@ enum class rfc5424_status : uint8_t {
     bad_utf8,            ///< MSG starts with a BOM but is not UTF-8 after it (6.4, RFC 3629)
     count_
 };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(rfc5424_status::count_)>
-    rfc5424_status_names{"ok",
-                         "bad_pri",
-                         "bad_version",
-                         "missing_space",
-                         "bad_timestamp",
-                         "bad_hostname",
-                         "bad_app_name",
-                         "bad_procid",
-                         "bad_msgid",
-                         "bad_structured_data",
-                         "repeated_sd_id",
-                         "too_many_sd_names",
-                         "bad_utf8"};
+/// The stable name of each rfc5424_status value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(rfc5424_status v) noexcept {
+    switch (v) {
+    case rfc5424_status::ok:
+        return "ok";
+    case rfc5424_status::bad_pri:
+        return "bad_pri";
+    case rfc5424_status::bad_version:
+        return "bad_version";
+    case rfc5424_status::missing_space:
+        return "missing_space";
+    case rfc5424_status::bad_timestamp:
+        return "bad_timestamp";
+    case rfc5424_status::bad_hostname:
+        return "bad_hostname";
+    case rfc5424_status::bad_app_name:
+        return "bad_app_name";
+    case rfc5424_status::bad_procid:
+        return "bad_procid";
+    case rfc5424_status::bad_msgid:
+        return "bad_msgid";
+    case rfc5424_status::bad_structured_data:
+        return "bad_structured_data";
+    case rfc5424_status::repeated_sd_id:
+        return "repeated_sd_id";
+    case rfc5424_status::too_many_sd_names:
+        return "too_many_sd_names";
+    case rfc5424_status::bad_utf8:
+        return "bad_utf8";
+    case rfc5424_status::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto rfc5424_status_names =
+    util::enum_names<rfc5424_status, static_cast<std::size_t>(rfc5424_status::count_)>();
 
 /// Most SD-IDs and PARAM-NAMEs, together, in one message's STRUCTURED-DATA. Why: finding a
 /// repeated SD-ID (and, in the encoders, a repeated PARAM-NAME) in linear time without

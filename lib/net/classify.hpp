@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "net/local.hpp"
+#include "util/enum_names.hpp"
 
 struct rte_mbuf;
 
@@ -158,13 +159,7 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_r
 }
 
 /// The names in enum order.
-inline constexpr auto drop_reason_names = [] {
-    std::array<std::string_view, drop_reason_count> out{};
-    for (std::size_t i = 0; i < drop_reason_count; ++i) {
-        out[i] = name(static_cast<drop_reason>(i));
-    }
-    return out;
-}();
+inline constexpr auto drop_reason_names = util::enum_names<drop_reason, drop_reason_count>();
 
 static_assert(
     [] {

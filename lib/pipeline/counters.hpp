@@ -20,6 +20,7 @@
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
 #include "pipeline/lanes.hpp"
+#include "util/enum_names.hpp"
 
 namespace logagg::pipeline {
 
@@ -46,8 +47,24 @@ enum class msg_drop : uint8_t {
     count_
 };
 inline constexpr std::size_t msg_drop_count = static_cast<std::size_t>(msg_drop::count_);
-inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"oversize", "parse_error",
-                                                                        "filtered", "unrouted"};
+/// The stable name of each msg_drop value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(msg_drop v) noexcept {
+    switch (v) {
+    case msg_drop::oversize:
+        return "oversize";
+    case msg_drop::parse_error:
+        return "parse_error";
+    case msg_drop::filtered:
+        return "filtered";
+    case msg_drop::unrouted:
+        return "unrouted";
+    case msg_drop::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto msg_drop_names = util::enum_names<msg_drop, msg_drop_count>();
 
 using log::max_filters;
 using log::max_routes;
@@ -62,8 +79,26 @@ enum class sink_drop : uint8_t {
     count_
 };
 inline constexpr std::size_t sink_drop_count = static_cast<std::size_t>(sink_drop::count_);
-inline constexpr std::array<const char*, sink_drop_count> sink_drop_names{
-    "sink_full", "buffer_full", "write_error", "rejected", "shutdown"};
+/// The stable name of each sink_drop value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(sink_drop v) noexcept {
+    switch (v) {
+    case sink_drop::sink_full:
+        return "sink_full";
+    case sink_drop::buffer_full:
+        return "buffer_full";
+    case sink_drop::write_error:
+        return "write_error";
+    case sink_drop::rejected:
+        return "rejected";
+    case sink_drop::shutdown:
+        return "shutdown";
+    case sink_drop::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto sink_drop_names = util::enum_names<sink_drop, sink_drop_count>();
 
 /// Why a worker copied payload bytes (bytes_copied, by reason).
 enum class copy_reason : uint8_t {
@@ -76,8 +111,28 @@ enum class copy_reason : uint8_t {
     count_
 };
 inline constexpr std::size_t copy_reason_count = static_cast<std::size_t>(copy_reason::count_);
-inline constexpr std::array<const char*, copy_reason_count> copy_reason_names{
-    "linearise", "json_pad", "gelf", "key", "encode", "sink_append"};
+/// The stable name of each copy_reason value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(copy_reason v) noexcept {
+    switch (v) {
+    case copy_reason::linearise:
+        return "linearise";
+    case copy_reason::json_pad:
+        return "json_pad";
+    case copy_reason::gelf:
+        return "gelf";
+    case copy_reason::key:
+        return "key";
+    case copy_reason::encode:
+        return "encode";
+    case copy_reason::sink_append:
+        return "sink_append";
+    case copy_reason::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto copy_reason_names = util::enum_names<copy_reason, copy_reason_count>();
 
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {

@@ -11,13 +11,35 @@
 #include <string_view>
 
 #include "log/framing.hpp"
+#include "util/enum_names.hpp"
 
 namespace logagg::pipeline {
 
 /// The log format a listener expects (--listen udp:PORT:FORMAT).
 enum class listen_format : uint8_t { auto_detect, rfc5424, rfc3164, json, gelf, raw, count_ };
-inline constexpr std::array<std::string_view, static_cast<std::size_t>(listen_format::count_)>
-    listen_format_names{"auto", "rfc5424", "rfc3164", "json", "gelf", "raw"};
+/// The stable name of each listen_format value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(listen_format v) noexcept {
+    switch (v) {
+    case listen_format::auto_detect:
+        return "auto";
+    case listen_format::rfc5424:
+        return "rfc5424";
+    case listen_format::rfc3164:
+        return "rfc3164";
+    case listen_format::json:
+        return "json";
+    case listen_format::gelf:
+        return "gelf";
+    case listen_format::raw:
+        return "raw";
+    case listen_format::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto listen_format_names =
+    util::enum_names<listen_format, static_cast<std::size_t>(listen_format::count_)>();
 
 /// One --listen entry.
 struct listener {

@@ -14,13 +14,32 @@
 
 #include "net/classify.hpp"
 #include "net/local.hpp"
+#include "util/enum_names.hpp"
 
 namespace logagg::pipeline {
 
-/// Counts of answers sent, by kind (indexes: packet_kind - 1).
-inline constexpr std::size_t reply_kinds = 4;
-inline constexpr std::array<const char*, reply_kinds> reply_kind_names{"arp", "icmp_echo",
-                                                                       "nd_advert", "icmpv6_echo"};
+/// What the responder answers; counts of answers sent are kept by kind (index: packet_kind - 1).
+enum class reply_kind : uint8_t { arp, icmp_echo, nd_advert, icmpv6_echo, count_ };
+inline constexpr std::size_t reply_kinds = static_cast<std::size_t>(reply_kind::count_);
+
+/// The stable name of each reply_kind value (util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(reply_kind v) noexcept {
+    switch (v) {
+    case reply_kind::arp:
+        return "arp";
+    case reply_kind::icmp_echo:
+        return "icmp_echo";
+    case reply_kind::nd_advert:
+        return "nd_advert";
+    case reply_kind::icmpv6_echo:
+        return "icmpv6_echo";
+    case reply_kind::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto reply_kind_names = util::enum_names<reply_kind, reply_kinds>();
 
 /// One RX queue's responder. Single-threaded: only its RX lcore uses it.
 struct responder {

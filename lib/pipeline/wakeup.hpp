@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <ctime>
 
+#include "util/unique_fd.hpp"
+
 namespace logagg::pipeline {
 
 /// One per sleeping consumer lcore (an eventfd and a "sleeping" flag). Any number of producers.
@@ -36,16 +38,11 @@ namespace logagg::pipeline {
 class waker {
 public:
     waker() noexcept : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-    ~waker() {
-        if (fd_ >= 0) {
-            close(fd_);
-        }
-    }
     waker(const waker&) = delete;
     waker& operator=(const waker&) = delete;
 
     /// False when the eventfd could not be created (then sleep() only sleeps its timeout).
-    [[nodiscard]] bool ok() const noexcept { return fd_ >= 0; }
+    [[nodiscard]] bool ok() const noexcept { return fd_.valid(); }
 
     /// Producer, after an enqueue the consumer must see.
     void notify() noexcept {
@@ -58,10 +55,10 @@ public:
 
     /// Wakes the consumer whether it sleeps or not (control plane: stop, a stage finished).
     void kick() noexcept {
-        if (fd_ >= 0) {
+        if (fd_.valid()) {
             const uint64_t one = 1;
             kicks_.fetch_add(1, std::memory_order_relaxed);
-            (void)!write(fd_, &one, sizeof one);
+            (void)!write(fd_.get(), &one, sizeof one);
         }
     }
 
@@ -87,12 +84,12 @@ public:
         timespec ts{};
         ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000u);
         ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000u);
-        pollfd p[2] = {{fd_, POLLIN, 0}, {other_fd_, POLLIN, 0}};
+        pollfd p[2] = {{fd_.get(), POLLIN, 0}, {other_fd_, POLLIN, 0}};
         const int rc = ppoll(p, 2, timeout_ns == UINT64_MAX ? nullptr : &ts, nullptr);
         sleeping_.store(false, std::memory_order_relaxed);
         if (rc > 0 && (p[0].revents & POLLIN) != 0) {
             uint64_t v = 0;
-            (void)!read(fd_, &v, sizeof v); // reset the counter (non-blocking)
+            (void)!read(fd_.get(), &v, sizeof v); // reset the counter (non-blocking)
         }
         other_ready_ = rc > 0 && (p[1].revents & POLLIN) != 0;
         return true;
@@ -104,10 +101,10 @@ public:
         timespec ts{};
         ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000u);
         ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000u);
-        pollfd p{fd_, POLLIN, 0};
-        if (ppoll(&p, fd_ >= 0 ? 1 : 0, &ts, nullptr) > 0) {
+        pollfd p{fd_.get(), POLLIN, 0};
+        if (ppoll(&p, fd_.valid() ? 1 : 0, &ts, nullptr) > 0) {
             uint64_t v = 0;
-            (void)!read(fd_, &v, sizeof v);
+            (void)!read(fd_.get(), &v, sizeof v);
         }
     }
 
@@ -115,7 +112,7 @@ public:
     [[nodiscard]] uint64_t kicks() const noexcept { return kicks_.load(std::memory_order_relaxed); }
 
 private:
-    int fd_;
+    util::unique_fd fd_;
     int other_fd_ = -1; ///< ppoll ignores a negative fd
     bool other_ready_ = false;
     alignas(64) std::atomic<bool> sleeping_{false};

@@ -18,32 +18,32 @@ file_sink::file_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings
     writer_.test_stall_at(stall_at);
 }
 
-util::failure file_sink::start() {
+util::result<void> file_sink::start() {
     if (std::string e = writer_.prepare(); !e.empty()) {
-        return fmt::format("--sink {}: {}", spec_.name, e);
+        return util::failure(fmt::format("--sink {}: {}", spec_.name, e));
     }
     const recovery_report r = writer_.recover();
     if (!r.error.empty()) {
-        return fmt::format("--sink {}: recovering the segments: {}", spec_.name, r.error);
+        return util::failure(
+            fmt::format("--sink {}: recovering the segments: {}", spec_.name, r.error));
     }
     recovery_scanned_ = r.scanned;
     torn_segments_ = static_cast<uint32_t>(r.torn.size());
     torn_bytes_ = r.torn_bytes();
     for (const torn_segment& t : r.torn) {
-        fmt::print("  sink {}: torn record: cut {} bytes off '{}' (kept {} bytes of whole {} "
-                   "records) into '{}'\n",
-                   spec_.name, t.cut, t.path, t.kept,
-                   t.framing == config::framing_kind::octet ? "octet-counted" : "LF-terminated",
-                   t.torn_path);
+        util::report("  sink {}: torn record: cut {} bytes off '{}' (kept {} bytes of whole {} "
+                     "records) into '{}'",
+                     spec_.name, t.cut, t.path, t.kept,
+                     t.framing == config::framing_kind::octet ? "octet-counted" : "LF-terminated",
+                     t.torn_path);
     }
     if (r.scanned != 0 && r.torn.empty()) {
-        fmt::print("  sink {}: checked {} segment(s) {}: none torn\n", spec_.name, r.scanned,
-                   r.unclean         ? std::string("after an unclean stop")
-                   : !r.note.empty() ? fmt::format("({})", r.note)
-                                     : std::string("newer than the state file records"));
+        util::report("  sink {}: checked {} segment(s) {}: none torn", spec_.name, r.scanned,
+                     r.unclean         ? std::string("after an unclean stop")
+                     : !r.note.empty() ? fmt::format("({})", r.note)
+                                       : std::string("newer than the state file records"));
     }
-    std::fflush(stdout);
-    return {};
+    return util::ok();
 }
 
 uint32_t file_sink::poll(uint64_t now_tsc) noexcept {

@@ -26,7 +26,7 @@ public:
 
     /// Prepares the directory and recovers what an unclean shutdown may have torn (one line on
     /// stdout per segment cut). Control plane, before the lcores start.
-    [[nodiscard]] util::failure start() override;
+    [[nodiscard]] util::result<void> start() override;
     uint32_t poll(uint64_t now_tsc) noexcept override;
     int finish() noexcept override;
     [[nodiscard]] std::string report_json() const override;

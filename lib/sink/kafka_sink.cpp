@@ -113,25 +113,26 @@ kafka_sink::~kafka_sink() {
     }
 }
 
-util::failure kafka_sink::start() {
+util::result<void> kafka_sink::start() {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    bool debug = false;
     // The parser checked every property on a scratch configuration: an error here is one
     // librdkafka found only now, still the user's settings.
-    if (std::string e = config::kafka_configure(conf, spec_, q_.capacity(), debug); !e.empty()) {
+    const util::result<bool> configured = config::kafka_configure(conf, spec_, q_.capacity());
+    if (!configured) {
         rd_kafka_conf_destroy(conf);
-        return util::usage_failure(fmt::format("--sink {}: {}", spec_.name, e));
+        return util::usage_failure(
+            fmt::format("--sink {}: {}", spec_.name, configured.error().text));
     }
+    const bool debug = configured.value();
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
     rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
     rd_kafka_conf_set_stats_cb(conf, &kafka_sink::on_stats);
-    if (!debug) {
-        // librdkafka's logger prints from its own threads, unbounded; what matters reaches
-        // error_cb, which is served here and rate-limited. kafka-prop=debug=... keeps it.
-        rd_kafka_conf_set_log_cb(conf, nullptr);
-    }
+    // librdkafka's logger prints from its own threads, unbounded; what matters reaches
+    // error_cb, which is served here and rate-limited. kafka-prop=debug=... keeps it, through
+    // logagg's logger.
+    rd_kafka_conf_set_log_cb(conf, debug ? &kafka_sink::on_log : nullptr);
     // librdkafka's threads (its main thread, one per broker) inherit the creating thread's
     // affinity, and EAL pinned this one to the main lcore, which may run the sink: they would
     // compete with busy-polling lcores. They are created with the CPUs outside the lcores.
@@ -155,18 +156,18 @@ util::failure kafka_sink::start() {
     }
     rkt_ = rd_kafka_topic_new(rk_, spec_.topic.c_str(), nullptr);
     if (rkt_ == nullptr) {
-        return fmt::format("--sink {}: topic '{}': {}", spec_.name, spec_.topic,
-                           rd_kafka_err2str(rd_kafka_last_error()));
+        return util::failure(fmt::format("--sink {}: topic '{}': {}", spec_.name, spec_.topic,
+                                         rd_kafka_err2str(rd_kafka_last_error())));
     }
     const bool acks_all = spec_.acks == "all";
-    fmt::print("  sink {}: Kafka producer (librdkafka {}) for topic {} at {}; acks={}{}, "
-               "its queue bounded at {} messages and {} KiB; its threads on {}\n",
-               spec_.name, rd_kafka_version_str(), spec_.topic, spec_.brokers, spec_.acks,
-               acks_all ? " idempotent" : "", q_.capacity(), spec_.buffer_bytes / 1024,
-               !moved       ? "the main lcore's CPU (affinity not changed)"
-               : n_off == 0 ? "every CPU (the lcores take them all)"
-                            : fmt::format("the {} CPU(s) outside the lcores", n_off));
-    return {};
+    util::report("  sink {}: Kafka producer (librdkafka {}) for topic {} at {}; acks={}{}, "
+                 "its queue bounded at {} messages and {} KiB; its threads on {}",
+                 spec_.name, rd_kafka_version_str(), spec_.topic, spec_.brokers, spec_.acks,
+                 acks_all ? " idempotent" : "", q_.capacity(), spec_.buffer_bytes / 1024,
+                 !moved       ? "the main lcore's CPU (affinity not changed)"
+                 : n_off == 0 ? "every CPU (the lcores take them all)"
+                              : fmt::format("the {} CPU(s) outside the lcores", n_off));
+    return util::ok();
 }
 
 void kafka_sink::log_error(const char* what, const char* detail) noexcept {
@@ -175,6 +176,18 @@ void kafka_sink::log_error(const char* what, const char* detail) noexcept {
 
 void kafka_sink::on_delivery(rd_kafka_s* /*rk*/, const rd_kafka_message_s* m, void* opaque) {
     static_cast<kafka_sink*>(opaque)->complete(reinterpret_cast<uintptr_t>(m->_private), m->err);
+}
+
+void kafka_sink::on_log(const rd_kafka_s* /*rk*/, int level, const char* fac,
+                        const char* buf) noexcept {
+    // librdkafka's levels are syslog's, as logagg's; its debug output is what the user asked
+    // for (kafka-prop=debug=...), so no threshold here.
+    const auto l = static_cast<util::log_level>(std::clamp(
+        level, static_cast<int>(util::log_level::error), static_cast<int>(util::log_level::debug)));
+    try {
+        util::log_text(l, fmt::format("librdkafka: {}: {}", fac, buf));
+    } catch (...) { // NOLINT(bugprone-empty-catch): out of memory; the line is lost
+    }
 }
 
 void kafka_sink::on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque) {

@@ -46,7 +46,7 @@ public:
     /// Creates the producer and the topic handle. Errors (an unknown or invalid kafka-prop, a
     /// configuration librdkafka refuses) are returned naming the sink; brokers that are down
     /// are not an error (librdkafka keeps connecting, records wait up to buffer=).
-    [[nodiscard]] util::failure start() override;
+    [[nodiscard]] util::result<void> start() override;
     /// Produces due records, serves delivery reports, releases the delivered prefix in order.
     /// Never blocks: QUEUE_FULL leaves records waiting for the next poll.
     [[nodiscard]] uint64_t next_due_tsc(uint64_t now_tsc) const noexcept override;
@@ -69,6 +69,8 @@ private:
     static void on_delivery(rd_kafka_s* rk, const rd_kafka_message_s* m, void* opaque);
     /// error_cb: counts (errors) and logs, rate-limited.
     static void on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque);
+    /// librdkafka's log lines (only with kafka-prop=debug=...), through util::log_text().
+    static void on_log(const rd_kafka_s* rk, int level, const char* fac, const char* buf) noexcept;
     /// stats_cb: takes the resend and request-retry figures from the statistics document.
     static int on_stats(rd_kafka_s* rk, char* json, std::size_t len, void* opaque);
 

@@ -52,7 +52,7 @@ port_sink::~port_sink() {
     }
 }
 
-util::failure port_sink::start() {
+util::result<void> port_sink::start() {
     // The UDP payload must fit the MTU (IP header + UDP header + payload <= mtu) and, when the
     // port cannot send chains, one mbuf.
     const uint32_t ip_len = spec_.family == AF_INET ? 20u : 40u;
@@ -60,7 +60,8 @@ util::failure port_sink::start() {
     if (!tx_.multi_seg) {
         const uint32_t room = rte_pktmbuf_data_room_size(tx_.pool) - RTE_PKTMBUF_HEADROOM;
         if (room < hdr_len_ + 64) {
-            return fmt::format("--sink {}: the pool's mbufs are too small", spec_.name);
+            return util::failure(
+                fmt::format("--sink {}: the pool's mbufs are too small", spec_.name));
         }
         max_payload_ = std::min(max_payload_, room - hdr_len_);
     }
@@ -70,7 +71,7 @@ util::failure port_sink::start() {
                         "be resolved",
                         spec_.name, tx_.port));
     }
-    return {};
+    return util::ok();
 }
 
 uint32_t port_sink::framed(uint64_t i) const noexcept {

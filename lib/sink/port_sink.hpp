@@ -46,7 +46,7 @@ public:
               std::vector<pipeline::gen_arena*> arenas, bool block, const port_tx& tx);
     ~port_sink() override;
 
-    [[nodiscard]] util::failure start() override;
+    [[nodiscard]] util::result<void> start() override;
     uint32_t poll(uint64_t now_tsc) noexcept override;
     [[nodiscard]] std::string report_json() const override;
     [[nodiscard]] std::string report_text() const override;

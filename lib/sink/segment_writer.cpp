@@ -33,14 +33,7 @@ segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes, config::f
       state_path_(dir_ + "/" + std::string(state_file_name)),
       state_tmp_path_(state_path_ + ".tmp") {}
 
-segment_writer::~segment_writer() {
-    if (fd_ >= 0) {
-        ::close(fd_);
-    }
-    if (dir_fd_ >= 0) {
-        ::close(dir_fd_);
-    }
-}
+segment_writer::~segment_writer() = default;
 
 std::string segment_writer::prepare() {
     std::error_code ec;
@@ -54,9 +47,9 @@ std::string segment_writer::prepare() {
     if (::access(dir_.c_str(), W_OK | X_OK) != 0) {
         return fmt::format("directory '{}' is not writable: {}", dir_, std::strerror(errno));
     }
-    if (dir_fd_ < 0) {
-        dir_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd_ < 0) {
+    if (!dir_fd_.valid()) {
+        dir_fd_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!dir_fd_.valid()) {
             return fmt::format("cannot open directory '{}': {}", dir_, std::strerror(errno));
         }
     }
@@ -91,8 +84,8 @@ bool segment_writer::open_segment() noexcept {
                       utc.tm_sec, static_cast<unsigned long>((ns / 1000) % 1'000'000),
                       static_cast<unsigned long>(seq_++));
         path_ = dir_ + "/" + name;
-        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd_ >= 0) {
+        fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (fd_.valid()) {
             size_ = 0;
             ++segments_;
             std::memcpy(name_, name, sizeof name_);
@@ -101,7 +94,7 @@ bool segment_writer::open_segment() noexcept {
             // whole (unsure_), the state keeps naming it: recovery checks it and every later one.
             if (const int e =
                     unsure_ ? 0
-                            : write_sink_state(dir_fd_, state_path_.c_str(),
+                            : write_sink_state(dir_fd_.get(), state_path_.c_str(),
                                                state_tmp_path_.c_str(), framing_, true, name_);
                 e != 0) {
                 report("cannot record the open segment in", e,
@@ -121,15 +114,14 @@ bool segment_writer::open_segment() noexcept {
 }
 
 void segment_writer::close_segment() noexcept {
-    if (fd_ < 0) {
+    if (!fd_.valid()) {
         return;
     }
-    if (::fdatasync(fd_) != 0) {
+    if (::fdatasync(fd_.get()) != 0) {
         report("fdatasync failed on", errno, "a crash of the machine may tear it");
         unsure_ = true;
     }
-    ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     path_.clear();
 }
 
@@ -150,7 +142,7 @@ bool segment_writer::write_chunk(const iovec* iov, int cnt, uint64_t bytes,
         for (int j = i; j < cnt && n < IOV_MAX; ++j) {
             local[n++] = iov[j];
         }
-        const ssize_t r = ::pwritev(fd_, local, n, static_cast<off_t>(size_ + done));
+        const ssize_t r = ::pwritev(fd_.get(), local, n, static_cast<off_t>(size_ + done));
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -200,7 +192,7 @@ write_result segment_writer::write(std::span<iovec> iov,
     std::size_t m = 0;
     std::size_t vi = 0; // first iovec not yet consumed
     while (m < msg_sizes.size()) {
-        if (fd_ < 0 && !open_segment()) {
+        if (!fd_.valid() && !open_segment()) {
             res.failed += static_cast<uint32_t>(msg_sizes.size() - m);
             return res;
         }
@@ -251,7 +243,7 @@ write_result segment_writer::write(std::span<iovec> iov,
                 keep += msg_sizes[m + whole];
                 ++whole;
             }
-            if (::ftruncate(fd_, static_cast<off_t>(size_ + keep)) != 0) {
+            if (::ftruncate(fd_.get(), static_cast<off_t>(size_ + keep)) != 0) {
                 report("cannot cut back", errno);
                 unsure_ = true;
             }
@@ -284,12 +276,11 @@ void segment_writer::stall(const iovec* iov, int cnt, uint64_t bytes) noexcept {
         local[n].iov_len = std::min<uint64_t>(local[n].iov_len, left);
         left -= local[n].iov_len;
     }
-    const ssize_t r = n == 0 ? 0 : ::pwritev(fd_, local, n, static_cast<off_t>(size_));
-    fmt::print("logagg: test: file sink stalled mid-write at byte {} of its output: '{}' holds {} "
-               "bytes ({} written of this write); waiting to be killed\n",
-               run_bytes_ + bytes, path_, size_ + static_cast<uint64_t>(std::max<ssize_t>(r, 0)),
-               r);
-    std::fflush(stdout);
+    const ssize_t r = n == 0 ? 0 : ::pwritev(fd_.get(), local, n, static_cast<off_t>(size_));
+    util::notice("test: file sink stalled mid-write at byte {} of its output: '{}' holds {} "
+                 "bytes ({} written of this write); waiting to be killed",
+                 run_bytes_ + bytes, path_, size_ + static_cast<uint64_t>(std::max<ssize_t>(r, 0)),
+                 r);
     // Why 60 s: far longer than a test needs to kill it, short enough not to busy the machine's
     // other lcores for long when a test died before killing it.
     for (int i = 0; i < 60; ++i) {
@@ -299,26 +290,25 @@ void segment_writer::stall(const iovec* iov, int cnt, uint64_t bytes) noexcept {
 
 int segment_writer::finish() noexcept {
     int err = 0;
-    if (fd_ >= 0) {
-        if (::fdatasync(fd_) != 0) {
+    if (fd_.valid()) {
+        if (::fdatasync(fd_.get()) != 0) {
             err = errno;
         }
-        ::close(fd_);
-        fd_ = -1;
+        fd_.reset();
         path_.clear();
     }
-    if (dir_fd_ < 0) {
+    if (!dir_fd_.valid()) {
         return err;
     }
-    if (::fsync(dir_fd_) != 0 && err == 0) {
+    if (::fsync(dir_fd_.get()) != 0 && err == 0) {
         err = errno;
     }
     // A clean stop: every segment is whole and durable, the next start checks none of them.
     // Unless one may not be (a failed sync, a write that could not be cut back): the state then
     // still names a segment as open, and the next start checks it and every later one.
     if (err == 0 && !unsure_) {
-        err = write_sink_state(dir_fd_, state_path_.c_str(), state_tmp_path_.c_str(), framing_,
-                               false, name_);
+        err = write_sink_state(dir_fd_.get(), state_path_.c_str(), state_tmp_path_.c_str(),
+                               framing_, false, name_);
     }
     return err;
 }

@@ -17,6 +17,7 @@
 #include "config/sink_spec.hpp"
 #include "sink/segment_recovery.hpp"
 #include "util/log.hpp"
+#include "util/unique_fd.hpp"
 
 namespace logagg::sink {
 
@@ -87,8 +88,8 @@ private:
     std::string path_;
     std::string state_path_;     ///< DIR/.logagg-state
     std::string state_tmp_path_; ///< written, then renamed over state_path_
-    int fd_ = -1;
-    int dir_fd_ = -1;
+    util::unique_fd fd_;         ///< the open segment (none between segments)
+    util::unique_fd dir_fd_;     ///< the directory, for fsync after creating and renaming files
     uint64_t size_ = 0; ///< bytes of whole messages in the current segment
     uint64_t seq_ = 0;
     uint64_t segments_ = 0;

@@ -18,7 +18,7 @@
 #include "config/sink_spec.hpp"
 #include "pipeline/counters.hpp"
 #include "sink/record_queue.hpp"
-#include "util/failure.hpp"
+#include "util/result.hpp"
 
 namespace logagg::sink {
 
@@ -39,7 +39,7 @@ public:
     /// Control plane, before the lcores start: opens files, resolves names, connects... Errors
     /// that make the sink unusable are returned (naming the sink; usage errors when the sink's
     /// settings are at fault); a backend that is only down is not an error (the sink retries).
-    [[nodiscard]] virtual util::failure start() = 0;
+    [[nodiscard]] virtual util::result<void> start() = 0;
 
     /// Datapath: takes records from the rings, sends due batches, collects confirmations.
     /// @return records moved (taken, sent or confirmed), for idle detection.

@@ -65,13 +65,9 @@ tcp_sink::tcp_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
     check_tsc_ = rte_get_tsc_hz() / 1'000'000 * check_period_us;
 }
 
-tcp_sink::~tcp_sink() {
-    if (fd_ >= 0) {
-        ::close(fd_);
-    }
-}
+tcp_sink::~tcp_sink() = default;
 
-util::failure tcp_sink::start() {
+util::result<void> tcp_sink::start() {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -98,10 +94,10 @@ util::failure tcp_sink::start() {
     where_ = fmt::format("{}:{} ({})", spec_.host, spec_.tcp_port, text);
     connect_now(rte_rdtsc());
     if (state_ == state::down) {
-        fmt::print("  sink {}: {} is not accepting connections yet; retrying in the background\n",
-                   spec_.name, where_);
+        util::report("  sink {}: {} is not accepting connections yet; retrying in the background",
+                     spec_.name, where_);
     }
-    return {};
+    return util::ok();
 }
 
 void tcp_sink::report(const char* what, int err) noexcept {
@@ -110,21 +106,23 @@ void tcp_sink::report(const char* what, int err) noexcept {
 }
 
 void tcp_sink::connect_now(uint64_t now_tsc) noexcept {
-    fd_ = ::socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
+    fd_.reset(::socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd_.valid()) {
         disconnect(now_tsc, errno, "cannot create a socket for");
         return;
     }
     const int one = 1;
-    (void)setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    (void)setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    (void)setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &keepalive_idle_s, sizeof keepalive_idle_s);
-    (void)setsockopt(fd_, IPPROTO_TCP, TCP_KEEPINTVL, &keepalive_interval_s,
+    (void)setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)setsockopt(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    (void)setsockopt(fd_.get(), IPPROTO_TCP, TCP_KEEPIDLE, &keepalive_idle_s,
+                     sizeof keepalive_idle_s);
+    (void)setsockopt(fd_.get(), IPPROTO_TCP, TCP_KEEPINTVL, &keepalive_interval_s,
                      sizeof keepalive_interval_s);
-    (void)setsockopt(fd_, IPPROTO_TCP, TCP_KEEPCNT, &keepalive_count, sizeof keepalive_count);
-    (void)setsockopt(fd_, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+    (void)setsockopt(fd_.get(), IPPROTO_TCP, TCP_KEEPCNT, &keepalive_count, sizeof keepalive_count);
+    (void)setsockopt(fd_.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+                     sizeof user_timeout_ms);
     connect_deadline_tsc_ = now_tsc + ms_to_tsc(connect_timeout_ms);
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr_), addr_len_) == 0) {
+    if (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&addr_), addr_len_) == 0) {
         state_ = state::connecting; // connected at once (loopback): finished by check_connecting
         check_connecting(now_tsc);
         return;
@@ -138,7 +136,7 @@ void tcp_sink::connect_now(uint64_t now_tsc) noexcept {
 }
 
 void tcp_sink::check_connecting(uint64_t now_tsc) noexcept {
-    pollfd p{fd_, POLLOUT, 0};
+    pollfd p{fd_.get(), POLLOUT, 0};
     const int n = ::poll(&p, 1, 0);
     if (n == 0) {
         if (now_tsc >= connect_deadline_tsc_) {
@@ -149,7 +147,7 @@ void tcp_sink::check_connecting(uint64_t now_tsc) noexcept {
     }
     int err = 0;
     socklen_t len = sizeof err;
-    if (n < 0 || getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    if (n < 0 || getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
         stats_.connect_failures.add();
         disconnect(now_tsc, err != 0 ? err : errno, "cannot connect to");
         return;
@@ -158,10 +156,9 @@ void tcp_sink::check_connecting(uint64_t now_tsc) noexcept {
     stats_.connections.add();
     if (ever_connected_) {
         stats_.reconnects.add();
-        fmt::print("logagg: sink {}: reconnected to {}; resending {} records not known to be "
-                   "read\n",
-                   spec_.name, where_, q_.waiting());
-        std::fflush(stdout);
+        util::notice("sink {}: reconnected to {}; resending {} records not known to be "
+                     "read",
+                     spec_.name, where_, q_.waiting());
     }
     ever_connected_ = true;
     backoff_ms_ = 0;
@@ -177,10 +174,7 @@ void tcp_sink::check_connecting(uint64_t now_tsc) noexcept {
 }
 
 void tcp_sink::disconnect(uint64_t now_tsc, int err, const char* what) noexcept {
-    if (fd_ >= 0) {
-        ::close(fd_);
-        fd_ = -1;
-    }
+    fd_.reset();
     const bool was_up = state_ == state::up;
     state_ = state::down;
     stats_.errors.add();
@@ -223,7 +217,7 @@ uint32_t tcp_sink::collect_acks() noexcept {
         return 0;
     }
     int outq = 0;
-    if (ioctl(fd_, SIOCOUTQ, &outq) != 0) {
+    if (ioctl(fd_.get(), SIOCOUTQ, &outq) != 0) {
         return 0;
     }
     const uint64_t acked = written_ - static_cast<uint64_t>(outq);
@@ -282,7 +276,7 @@ uint32_t tcp_sink::write_some(uint64_t now_tsc) noexcept {
         msghdr mh{};
         mh.msg_iov = batch_.iov() + from;
         mh.msg_iovlen = batch_.n_iov() - from;
-        const ssize_t n = ::sendmsg(fd_, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        const ssize_t n = ::sendmsg(fd_.get(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -345,7 +339,7 @@ uint32_t tcp_sink::poll(uint64_t now_tsc) noexcept {
             // A collector that closed its end (FIN) or reset the connection: reconnect now
             // rather than at the next failed write.
             char b = 0;
-            const ssize_t r = ::recv(fd_, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+            const ssize_t r = ::recv(fd_.get(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
             if (r == 0) {
                 disconnect(now_tsc, ECONNRESET, "connection closed by");
             } else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -353,7 +347,7 @@ uint32_t tcp_sink::poll(uint64_t now_tsc) noexcept {
             } else if (r > 0) {
                 // Collectors send nothing on syslog connections; discard whatever it is.
                 char sink_buf[512];
-                (void)::recv(fd_, sink_buf, sizeof sink_buf, MSG_DONTWAIT);
+                (void)::recv(fd_.get(), sink_buf, sizeof sink_buf, MSG_DONTWAIT);
             }
         }
         break;
@@ -400,10 +394,9 @@ int tcp_sink::finish() noexcept {
     }
     q_.drop_all(pipeline::sink_drop::shutdown); // nothing, after a complete drain
     acked_idx_ = q_.head();
-    if (fd_ >= 0) {
-        (void)::shutdown(fd_, SHUT_WR);
-        ::close(fd_);
-        fd_ = -1;
+    if (fd_.valid()) {
+        (void)::shutdown(fd_.get(), SHUT_WR);
+        fd_.reset();
     }
     state_ = state::down;
     return 0;

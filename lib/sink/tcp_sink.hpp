@@ -23,6 +23,7 @@
 
 #include "sink/sink.hpp"
 #include "util/log.hpp"
+#include "util/unique_fd.hpp"
 
 namespace logagg::sink {
 
@@ -41,7 +42,7 @@ public:
 
     /// Resolves HOST (a name that does not resolve is an error) and starts connecting; a
     /// collector that is down is not an error (the sink keeps trying).
-    [[nodiscard]] util::failure start() override;
+    [[nodiscard]] util::result<void> start() override;
     [[nodiscard]] uint64_t next_due_tsc(uint64_t now_tsc) const noexcept override;
     uint32_t poll(uint64_t now_tsc) noexcept override;
     [[nodiscard]] bool idle() const noexcept override;
@@ -68,7 +69,7 @@ private:
     sockaddr_storage addr_{};
     socklen_t addr_len_ = 0;
     std::string where_; ///< "HOST:PORT (ADDR)" for messages
-    int fd_ = -1;
+    util::unique_fd fd_; ///< the connection (none while down)
     state state_ = state::down;
     bool ever_connected_ = false;
     uint64_t next_attempt_tsc_ = 0;

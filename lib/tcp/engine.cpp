@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Side: datapath (input, poll, flush, close, abort) on the engine's lcore; the constructor and
-// destructor are control plane.
+// Side: datapath (input, poll, flush, close, abort) on the engine's lcore; create(), the
+// constructor and the destructor are control plane.
 #include "tcp/engine.hpp"
 
 #include <sys/random.h>
@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <stdexcept>
-#include <system_error>
+#include <new>
+
+#include <fmt/core.h>
 
 #include "util/probing.hpp"
 
@@ -80,64 +81,6 @@ struct engine::bucket {
     uint32_t hash = 0;
 };
 
-std::string_view name(seg_outcome o) noexcept {
-    switch (o) {
-    case seg_outcome::bad_header:
-        return "bad_header";
-    case seg_outcome::bad_checksum:
-        return "bad_checksum";
-    case seg_outcome::bad_options:
-        return "bad_options";
-    case seg_outcome::bad_flags:
-        return "bad_flags";
-    case seg_outcome::in_order:
-        return "in_order";
-    case seg_outcome::out_of_order:
-        return "out_of_order";
-    case seg_outcome::duplicate:
-        return "duplicate";
-    case seg_outcome::beyond_window:
-        return "beyond_window";
-    case seg_outcome::window_probe:
-        return "window_probe";
-    case seg_outcome::ooo_full:
-        return "ooo_full";
-    case seg_outcome::ack_only:
-        return "ack_only";
-    case seg_outcome::fin:
-        return "fin";
-    case seg_outcome::keepalive:
-        return "keepalive";
-    case seg_outcome::syn:
-        return "syn";
-    case seg_outcome::handshake:
-        return "handshake";
-    case seg_outcome::cookie_failed:
-        return "cookie_failed";
-    case seg_outcome::refused:
-        return "refused";
-    case seg_outcome::rst_accepted:
-        return "rst_accepted";
-    case seg_outcome::rst_challenged:
-        return "rst_challenged";
-    case seg_outcome::rst_ignored:
-        return "rst_ignored";
-    case seg_outcome::syn_challenged:
-        return "syn_challenged";
-    case seg_outcome::bad_ack:
-        return "bad_ack";
-    case seg_outcome::no_ack:
-        return "no_ack";
-    case seg_outcome::paws:
-        return "paws";
-    case seg_outcome::no_connection:
-        return "no_connection";
-    case seg_outcome::count_:
-        break;
-    }
-    return "";
-}
-
 namespace {
 
 [[nodiscard]] uint64_t finish(uint64_t h) noexcept {
@@ -201,14 +144,46 @@ struct delivery {
 
 // ---- construction ----
 
-engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx)
-    : cfg_(cfg), cons_(c), tx_(tx), tx_ctx_(tx_ctx) {
-    if (cfg_.tsc_hz == 0 || cfg_.tx_pool == nullptr || cfg_.listeners == nullptr ||
-        tx_ == nullptr || cons_.open == nullptr || cons_.data == nullptr || cons_.room == nullptr ||
-        cons_.end == nullptr) {
-        throw std::invalid_argument("tcp engine: tsc_hz, tx_pool, listeners, tx and every "
-                                    "consumer callback are required");
+util::result<std::unique_ptr<engine>> engine::create(const config& cfg, const consumer& c,
+                                                     tx_fn tx, void* tx_ctx) {
+    if (cfg.tsc_hz == 0 || cfg.tx_pool == nullptr || cfg.listeners == nullptr || tx == nullptr ||
+        c.open == nullptr || c.data == nullptr || c.room == nullptr || c.end == nullptr) {
+        return util::failure("tcp engine: tsc_hz, tx_pool, listeners, tx and every consumer "
+                             "callback are required");
     }
+    seed_words seed{};
+    if (cfg.test_seed != 0) {
+        uint64_t s = cfg.test_seed;
+        for (uint64_t& v : seed) {
+            v = splitmix(s);
+        }
+    } else {
+        auto* p = reinterpret_cast<uint8_t*>(seed.data());
+        std::size_t got = 0;
+        while (got < sizeof seed) {
+            const ssize_t r = getrandom(p + got, sizeof seed - got, 0);
+            if (r < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                return util::failure(
+                    fmt::format("tcp engine: getrandom: {}", std::strerror(errno)));
+            }
+            got += static_cast<std::size_t>(r);
+        }
+    }
+    // The tables below may throw std::bad_alloc: caught here, returned as the failure.
+    try {
+        return std::unique_ptr<engine>(new engine(cfg, c, tx, tx_ctx, seed));
+    } catch (const std::bad_alloc&) {
+        return util::failure(fmt::format(
+            "tcp engine: cannot allocate the tables for {} connections", cfg.max_conns));
+    }
+}
+
+engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx,
+               const seed_words& seed)
+    : cfg_(cfg), cons_(c), tx_(tx), tx_ctx_(tx_ctx) {
     cfg_.max_conns = std::max<uint32_t>(cfg_.max_conns, 1);
     cfg_.ooo_per_engine = std::max<uint32_t>(cfg_.ooo_per_engine, 1);
     cfg_.ooo_per_conn = std::clamp<uint32_t>(cfg_.ooo_per_conn, 1, cfg_.ooo_per_engine);
@@ -229,26 +204,6 @@ engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx)
     tsc_per_ms_ = std::max<uint64_t>(hz / 1000, 1);
     cookie_period_tsc_ = hz * cookie_period_s;
 
-    uint64_t seed[5];
-    if (cfg_.test_seed != 0) {
-        uint64_t s = cfg_.test_seed;
-        for (uint64_t& v : seed) {
-            v = splitmix(s);
-        }
-    } else {
-        auto* p = reinterpret_cast<uint8_t*>(seed);
-        std::size_t got = 0;
-        while (got < sizeof seed) {
-            const ssize_t r = getrandom(p + got, sizeof seed - got, 0);
-            if (r < 0) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                throw std::system_error(errno, std::generic_category(), "getrandom");
-            }
-            got += static_cast<std::size_t>(r);
-        }
-    }
     master_ = util::siphash_key{seed[0], seed[1]};
     hash_seed_ = seed[2];
     ts_offset_ = static_cast<uint32_t>(seed[3]);

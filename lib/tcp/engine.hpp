@@ -20,6 +20,7 @@
 #include "net/classify.hpp"
 #include "net/tcp.hpp"
 #include "util/counter.hpp"
+#include "util/result.hpp"
 #include "util/siphash.hpp"
 
 namespace logagg::tcp {
@@ -175,8 +176,64 @@ enum class seg_outcome : uint8_t {
 };
 inline constexpr std::size_t seg_outcome_count = static_cast<std::size_t>(seg_outcome::count_);
 
-/// Stable name of an outcome (stats output).
-[[nodiscard]] std::string_view name(seg_outcome o) noexcept;
+/// The stable name of each outcome (stats output; util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(seg_outcome o) noexcept {
+    switch (o) {
+    case seg_outcome::bad_header:
+        return "bad_header";
+    case seg_outcome::bad_checksum:
+        return "bad_checksum";
+    case seg_outcome::bad_options:
+        return "bad_options";
+    case seg_outcome::bad_flags:
+        return "bad_flags";
+    case seg_outcome::in_order:
+        return "in_order";
+    case seg_outcome::out_of_order:
+        return "out_of_order";
+    case seg_outcome::duplicate:
+        return "duplicate";
+    case seg_outcome::beyond_window:
+        return "beyond_window";
+    case seg_outcome::window_probe:
+        return "window_probe";
+    case seg_outcome::ooo_full:
+        return "ooo_full";
+    case seg_outcome::ack_only:
+        return "ack_only";
+    case seg_outcome::fin:
+        return "fin";
+    case seg_outcome::keepalive:
+        return "keepalive";
+    case seg_outcome::syn:
+        return "syn";
+    case seg_outcome::handshake:
+        return "handshake";
+    case seg_outcome::cookie_failed:
+        return "cookie_failed";
+    case seg_outcome::refused:
+        return "refused";
+    case seg_outcome::rst_accepted:
+        return "rst_accepted";
+    case seg_outcome::rst_challenged:
+        return "rst_challenged";
+    case seg_outcome::rst_ignored:
+        return "rst_ignored";
+    case seg_outcome::syn_challenged:
+        return "syn_challenged";
+    case seg_outcome::bad_ack:
+        return "bad_ack";
+    case seg_outcome::no_ack:
+        return "no_ack";
+    case seg_outcome::paws:
+        return "paws";
+    case seg_outcome::no_connection:
+        return "no_connection";
+    case seg_outcome::count_:
+        break;
+    }
+    return "";
+}
 
 /// Counters of one engine; single writer (the engine's lcore), any reader.
 struct alignas(64) stats {
@@ -270,10 +327,12 @@ enum class conn_state : uint8_t {
 
 class engine {
 public:
-    /// Allocates the connection table, its hash index and the out-of-order pool; draws the
-    /// secrets from getrandom() (config::test_seed aside). Throws std::invalid_argument on a
-    /// config without tsc_hz, tx_pool or listeners, std::system_error if getrandom() fails.
-    engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx);
+    /// Control plane. Draws the secrets from getrandom() (config::test_seed aside), then
+    /// allocates the connection table, its hash index and the out-of-order pool.
+    /// @return the engine, or a failure: a config without tsc_hz, tx_pool or listeners, a
+    ///         missing tx or consumer callback, getrandom() failing, or memory exhausted.
+    [[nodiscard]] static util::result<std::unique_ptr<engine>>
+    create(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx);
     /// Frees the mbufs still held (out-of-order queues, unsent replies) without callbacks; call
     /// abort_all() first for end() callbacks and RSTs.
     ~engine();
@@ -343,6 +402,12 @@ public:
 
 private:
     static constexpr uint32_t nil = UINT32_MAX;
+    /// The secrets' seed: master cookie key (2), hash seed, timestamp offset, spare.
+    using seed_words = std::array<uint64_t, 5>;
+
+    /// create() checked @p cfg and drew @p seed; allocates (may throw std::bad_alloc, which
+    /// create() catches).
+    engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx, const seed_words& seed);
 
     /// An index-linked FIFO of connections (state timers, delayed ACKs, window watch).
     struct fifo {

@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: any lcore, on error paths only (never per packet). Header-only.
 //
-// logagg's one logger for the lines it prints on stderr: one prefix ("logagg: "), a level
-// threshold, and rate limiting for errors that can repeat at line rate (a sink's backend
-// failing). The level comes from EAL's --log-level (main() copies rte_log's global level after
-// rte_eal_init()), so one flag sets DPDK's log and logagg's. The start-up report, the periodic
-// stats line and the exit summary are program output on stdout, not log lines.
+// logagg's one logger: every line the program prints goes through here, except --help,
+// --version and the exit summary table (documents, printed whole by main()). Two streams:
+//  - log lines on stderr (log_line(), log_error(), log_limiter, and DPDK's own log, which
+//    control/dpdk_log.hpp forwards here): one prefix ("logagg: "), a level threshold, and rate
+//    limiting for errors that can repeat at line rate (a sink's backend failing). The level
+//    comes from EAL's --log-level (main() copies rte_log's global level after rte_eal_init()),
+//    so one flag sets DPDK's log and logagg's;
+//  - program output on stdout (report(), notice()): the start-up report, the periodic stats
+//    line and the run's events (link changes, shutdown). Not filtered by level: tests and
+//    scripts read these lines at --log-level=error, and they are what the program says it does,
+//    not diagnostics. Each line is one write, flushed, so a reader of a pipe sees it as it
+//    happens.
 #pragma once
 
 #include <time.h>
@@ -14,6 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <fmt/core.h>
@@ -22,6 +30,9 @@ namespace logagg::util {
 
 /// Severities, numbered as syslog's (RFC 5424 6.2.1) and DPDK's RTE_LOG_* minus one.
 enum class log_level : uint8_t { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+
+/// The logger's prefix, on every log line and run event.
+inline constexpr std::string_view log_prefix = "logagg: ";
 
 namespace detail {
 /// Lines above this level are not printed. Why info by default: everything logagg logs shows
@@ -42,7 +53,7 @@ inline void set_log_level(log_level l) noexcept {
 namespace detail {
 /// Writes "logagg: TEXT[ [N similar errors not shown]]\n" as one write to stderr.
 inline void write_line(fmt::string_view f, fmt::format_args args, uint64_t held_back) {
-    std::string line = "logagg: ";
+    std::string line(log_prefix);
     line += fmt::vformat(f, args);
     if (held_back != 0) {
         line += fmt::format(" [{} similar errors not shown]", held_back);
@@ -51,6 +62,52 @@ inline void write_line(fmt::string_view f, fmt::format_args args, uint64_t held_
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 } // namespace detail
+
+namespace detail {
+/// Writes @p line (with its LF) to stdout as one write and flushes it.
+inline void put_stdout(const std::string& line) noexcept {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+}
+} // namespace detail
+
+/// Prints @p text as one log line of level @p l that its source already filtered (DPDK's log,
+/// which applies --log-level per log type itself): logagg's prefix, stderr, no threshold here.
+inline void log_text(log_level l, std::string_view text) noexcept {
+    (void)l; // one format for every level: the source chose to print it
+    try {
+        std::string line(log_prefix);
+        line += text;
+        line += '\n';
+        std::fwrite(line.data(), 1, line.size(), stderr);
+    } catch (...) { // NOLINT(bugprone-empty-catch): out of memory; the line is lost
+    }
+}
+
+/// Prints one line of the start-up report (or the periodic stats line) on stdout, as given
+/// (report lines are indented under the banner; no prefix). Any level.
+template <typename... A>
+void report(fmt::format_string<A...> f, A&&... args) noexcept {
+    try {
+        std::string line = fmt::vformat(f, fmt::make_format_args(args...));
+        line += '\n';
+        detail::put_stdout(line);
+    } catch (...) { // NOLINT(bugprone-empty-catch): formatting failed; the line is lost
+    }
+}
+
+/// Prints one event of the run (shutdown, a link change, a sink reconnected) on stdout with
+/// logagg's prefix. Any level.
+template <typename... A>
+void notice(fmt::format_string<A...> f, A&&... args) noexcept {
+    try {
+        std::string line(log_prefix);
+        line += fmt::vformat(f, fmt::make_format_args(args...));
+        line += '\n';
+        detail::put_stdout(line);
+    } catch (...) { // NOLINT(bugprone-empty-catch): formatting failed; the line is lost
+    }
+}
 
 /// Prints one line at level @p l on stderr, with logagg's prefix.
 template <typename... A>

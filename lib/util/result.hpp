@@ -2,9 +2,10 @@
 // Side: control plane (start-up). Header-only, pure.
 //
 // The one way start-up code fails: a function that can fail returns util::result<T> (a value or
-// a util::failure naming the option, port or sink), or a util::failure alone when it has nothing
-// else to return. No exception crosses a module boundary; code that calls a throwing library
-// (simdjson, the standard library's allocators) catches at that call and returns a failure.
+// a util::failure naming the option, port or sink), or util::result<void> when it has nothing
+// else to return (util::ok() on success). No exception crosses a module boundary; code that calls
+// a throwing library (simdjson, the standard library's allocators) catches at that call and
+// returns a failure.
 #pragma once
 
 #include <cstdlib>
@@ -56,5 +57,34 @@ private:
 
     std::variant<T, failure> v_;
 };
+
+/// Success, or the failure that prevented it: what a step that produces nothing returns.
+template <>
+class [[nodiscard]] result<void> {
+public:
+    /// Success.
+    result() noexcept = default;
+    result(failure f) : failed_(true), f_(std::move(f)) {} // NOLINT: implicit
+
+    [[nodiscard]] bool ok() const noexcept { return !failed_; }
+    explicit operator bool() const noexcept { return ok(); }
+
+    /// The failure. Requires !ok().
+    [[nodiscard]] const failure& error() const& {
+        if (ok()) {
+            std::abort();
+        }
+        return f_;
+    }
+
+private:
+    bool failed_ = false;
+    failure f_;
+};
+
+/// The success of a util::result<void>: `return util::ok();`.
+[[nodiscard]] inline result<void> ok() noexcept {
+    return {};
+}
 
 } // namespace logagg::util

@@ -16,6 +16,7 @@ LOGAGG_PACKAGES=(
     libpcap-dev tcpdump         # net_pcap's library; tests read captures back
     iproute2 bsdutils procps    # ip netns / veth, logger, sysctl
     iputils-ping ethtool        # netns tests: ping, turning veth checksum offload off
+    universal-ctags             # scripts/long-functions (the ~100-line rule of docs/hacking.md)
     rsyslog                     # netns and sink tests: a real sender (omfwd) and collector (imtcp)
     tcpreplay                   # scripts/bench: replays a capture at a fixed rate (latency)
     libmicrohttpd-dev           # --metrics: the HTTP server of /metrics and /healthz

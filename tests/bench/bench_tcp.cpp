@@ -104,7 +104,7 @@ public:
         cfg.listeners = &ports_;
         cfg.test_seed = 1;
         logagg::tcp::consumer cons{&st_, on_open, on_data, on_room, on_end};
-        e_ = std::make_unique<engine>(cfg, cons, on_tx, &st_);
+        e_ = engine::create(cfg, cons, on_tx, &st_).value();
         t::tcp_spec syn;
         syn.flags = t::tcpf::syn;
         syn.seq = isn_;

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -335,7 +336,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cons.end = on_end;
     uint64_t now = 3 * 1'000'000'000ULL;
     {
-        engine e(cfg, cons, on_tx, &w);
+        const std::unique_ptr<engine> made = engine::create(cfg, cons, on_tx, &w).value();
+        engine& e = *made;
         unsigned ops = 0;
         while (!in.done() && ops++ < 256) {
             const uint8_t op = in.u8();

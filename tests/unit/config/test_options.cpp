@@ -19,8 +19,26 @@ namespace {
 
 using namespace logagg::config;
 
+/// parse_options()'s outcome, flattened for the checks below (an error is a usage error).
+struct parse_result {
+    enum class action { run, help, version, usage_error };
+    action what = action::usage_error;
+    settings cfg;
+    std::string error;
+};
+
 parse_result parse(std::vector<std::string_view> args) {
-    return parse_options(args);
+    auto r = parse_options(args);
+    if (!r) {
+        EXPECT_TRUE(r.error().usage) << r.error().text;
+        return {.what = parse_result::action::usage_error, .cfg = {}, .error = r.error().text};
+    }
+    command c = std::move(r).value();
+    const parse_result::action what = c.what == command::action::help ? parse_result::action::help
+                                      : c.what == command::action::version
+                                          ? parse_result::action::version
+                                          : parse_result::action::run;
+    return {.what = what, .cfg = std::move(c.cfg), .error = {}};
 }
 
 TEST(Options, DefaultsNeedOnlyASink) {
@@ -349,7 +367,7 @@ TEST(Options, SizesAndLists) {
     EXPECT_FALSE(parse_size("K"));
     EXPECT_FALSE(parse_size("-1"));
     EXPECT_FALSE(parse_size("99999999999999999999G"));
-    EXPECT_EQ(parse_lcore_list("1,3-5"), (std::vector<unsigned>{1, 3, 4, 5}));
+    EXPECT_EQ(parse_lcore_list("1,3-5").value(), (std::vector<unsigned>{1, 3, 4, 5}));
     EXPECT_FALSE(parse_lcore_list("1,"));
     EXPECT_FALSE(parse_lcore_list("a"));
     EXPECT_FALSE(parse_lcore_list("1024"));
@@ -447,7 +465,9 @@ struct temp_dir {
 std::string paths_error(std::vector<std::string_view> args) {
     const auto r = parse(std::move(args));
     EXPECT_EQ(r.what, parse_result::action::run) << r.error;
-    return check_paths(r.cfg);
+    const auto checked = check_paths(r.cfg);
+    EXPECT_TRUE(checked || checked.error().usage);
+    return checked ? std::string() : checked.error().text;
 }
 
 TEST(Paths, StatsJsonMustBeWritableAtStart) {
@@ -572,20 +592,35 @@ settings cfg(std::vector<unsigned> rx = {}, std::vector<unsigned> w = {},
     return c;
 }
 
+/// resolve_roles()'s outcome, flattened for the checks below (an error is a usage error).
+struct role_result {
+    role_plan plan;
+    std::string error;
+};
+
+role_result roles(const settings& c, unsigned main_lcore, const std::vector<unsigned>& enabled) {
+    auto r = resolve_roles(c, main_lcore, enabled);
+    if (!r) {
+        EXPECT_TRUE(r.error().usage) << r.error().text;
+        return {.plan = {}, .error = r.error().text};
+    }
+    return {.plan = std::move(r).value(), .error = {}};
+}
+
 TEST(Roles, DefaultsByLcoreCount) {
-    auto one = resolve_roles(cfg(), 0, {0});
+    auto one = roles(cfg(), 0, {0});
     ASSERT_EQ(one.error, "");
     EXPECT_TRUE(one.plan.fused);
     EXPECT_EQ(one.plan.rx, std::vector<unsigned>{0});
     EXPECT_FALSE(one.plan.notes.empty());
-    auto two = resolve_roles(cfg(), 0, {0, 1});
+    auto two = roles(cfg(), 0, {0, 1});
     ASSERT_EQ(two.error, "");
     EXPECT_TRUE(two.plan.fused);
     EXPECT_EQ(two.plan.rx, std::vector<unsigned>{1});
     EXPECT_EQ(two.plan.sink, 0u);
     EXPECT_EQ(two.plan.roles_of(0), "main+sink");
     EXPECT_EQ(two.plan.roles_of(1), "rx+worker");
-    auto four = resolve_roles(cfg(), 0, {0, 1, 2, 3});
+    auto four = roles(cfg(), 0, {0, 1, 2, 3});
     ASSERT_EQ(four.error, "");
     EXPECT_FALSE(four.plan.fused);
     EXPECT_EQ(four.plan.rx, std::vector<unsigned>{1});
@@ -593,32 +628,29 @@ TEST(Roles, DefaultsByLcoreCount) {
 }
 
 TEST(Roles, ExplicitPlacements) {
-    auto fused = resolve_roles(cfg({1, 2}, {2, 1}), 0, {0, 1, 2});
+    auto fused = roles(cfg({1, 2}, {2, 1}), 0, {0, 1, 2});
     ASSERT_EQ(fused.error, "");
     EXPECT_TRUE(fused.plan.fused);
-    auto pipe = resolve_roles(cfg({1}, {2, 3}, 3), 0, {0, 1, 2, 3});
+    auto pipe = roles(cfg({1}, {2, 3}, 3), 0, {0, 1, 2, 3});
     ASSERT_EQ(pipe.error, "");
     EXPECT_FALSE(pipe.plan.fused);
     EXPECT_EQ(pipe.plan.roles_of(3), "worker+sink");
-    auto wonly = resolve_roles(cfg({}, {2}), 0, {0, 1, 2});
+    auto wonly = roles(cfg({}, {2}), 0, {0, 1, 2});
     ASSERT_EQ(wonly.error, "");
     EXPECT_EQ(wonly.plan.rx, std::vector<unsigned>{1});
-    auto rxonly = resolve_roles(cfg({1}), 0, {0, 1});
+    auto rxonly = roles(cfg({1}), 0, {0, 1});
     ASSERT_EQ(rxonly.error, "");
     EXPECT_TRUE(rxonly.plan.fused);
 }
 
 TEST(Roles, ErrorsNameTheOption) {
-    EXPECT_NE(resolve_roles(cfg({1}, {1, 2}), 0, {0, 1, 2}).error.find("--worker-lcores"),
+    EXPECT_NE(roles(cfg({1}, {1, 2}), 0, {0, 1, 2}).error.find("--worker-lcores"),
               std::string::npos);
-    EXPECT_NE(resolve_roles(cfg({5}), 0, {0, 1}).error.find("--rx-lcores"), std::string::npos);
-    EXPECT_NE(resolve_roles(cfg({0}), 0, {0, 1}).error.find("main lcore"), std::string::npos);
-    EXPECT_NE(resolve_roles(cfg({1}, {}, 1), 0, {0, 1}).error.find("--sink-lcore"),
-              std::string::npos);
-    EXPECT_NE(resolve_roles(cfg({}, {}, 7), 0, {0, 1}).error.find("--sink-lcore"),
-              std::string::npos);
-    EXPECT_NE(resolve_roles(cfg({}, {1}), 0, {0, 1}).error.find("--worker-lcores"),
-              std::string::npos);
+    EXPECT_NE(roles(cfg({5}), 0, {0, 1}).error.find("--rx-lcores"), std::string::npos);
+    EXPECT_NE(roles(cfg({0}), 0, {0, 1}).error.find("main lcore"), std::string::npos);
+    EXPECT_NE(roles(cfg({1}, {}, 1), 0, {0, 1}).error.find("--sink-lcore"), std::string::npos);
+    EXPECT_NE(roles(cfg({}, {}, 7), 0, {0, 1}).error.find("--sink-lcore"), std::string::npos);
+    EXPECT_NE(roles(cfg({}, {1}), 0, {0, 1}).error.find("--worker-lcores"), std::string::npos);
 }
 
 } // namespace

@@ -16,15 +16,22 @@ using namespace logagg::config;
 using logagg::log::output_format;
 
 sink_spec ok(std::string_view text) {
-    sink_spec s;
-    const std::string e = parse_sink_spec(text, s);
-    EXPECT_EQ(e, "") << text;
-    return s;
+    auto r = parse_sink_spec(text);
+    EXPECT_EQ(r ? "" : r.error().text, "") << text;
+    return r ? std::move(r).value() : sink_spec{};
 }
 
 std::string error_of(std::string_view text) {
-    sink_spec s;
-    return parse_sink_spec(text, s);
+    const auto r = parse_sink_spec(text);
+    EXPECT_TRUE(r || r.error().usage) << text;
+    return r ? std::string() : r.error().text;
+}
+
+/// name_sinks()'s usage error, or empty.
+std::string naming_error(std::vector<sink_spec>& sinks) {
+    const auto r = name_sinks(sinks);
+    EXPECT_TRUE(r || r.error().usage);
+    return r ? std::string() : r.error().text;
 }
 
 std::vector<uint8_t> v4(const char* a) {
@@ -402,30 +409,30 @@ std::vector<std::string> names_of(const std::vector<sink_spec>& v) {
 TEST(SinkSpec, DefaultNames) {
     auto v = specs(
         {"file:a", "tcp:h:1", "file:b", "kafka:k/t", "tcp:h:2", "port:0,dst=1.2.3.4:5", "file:c"});
-    ASSERT_EQ(name_sinks(v), "");
+    ASSERT_EQ(naming_error(v), "");
     EXPECT_EQ(names_of(v),
               (std::vector<std::string>{"file", "tcp", "file2", "kafka", "tcp2", "port", "file3"}));
     // Explicit names are kept and do not use up a default number.
     auto w = specs({"file:a,name=archive", "file:b", "tcp:h:1,name=siem", "file:c"});
-    ASSERT_EQ(name_sinks(w), "");
+    ASSERT_EQ(naming_error(w), "");
     EXPECT_EQ(names_of(w), (std::vector<std::string>{"archive", "file", "siem", "file2"}));
     // Naming twice changes nothing.
-    ASSERT_EQ(name_sinks(w), "");
+    ASSERT_EQ(naming_error(w), "");
     EXPECT_EQ(names_of(w), (std::vector<std::string>{"archive", "file", "siem", "file2"}));
     std::vector<sink_spec> none;
-    EXPECT_EQ(name_sinks(none), "");
+    EXPECT_EQ(naming_error(none), "");
 }
 
 TEST(SinkSpec, DuplicateNamesAreRejected) {
     auto a = specs({"file:a,name=x", "tcp:h:1,name=x"});
-    const std::string e = name_sinks(a);
+    const std::string e = naming_error(a);
     EXPECT_NE(e.find("two sinks are named 'x'"), std::string::npos) << e;
     EXPECT_NE(e.find("--sink"), std::string::npos) << e;
     // An explicit name equal to a default one.
     auto b = specs({"file:a", "tcp:h:1,name=file"});
-    EXPECT_NE(name_sinks(b).find("'file'"), std::string::npos);
+    EXPECT_NE(naming_error(b).find("'file'"), std::string::npos);
     auto c = specs({"file:a,name=file2", "file:b", "file:c"});
-    EXPECT_NE(name_sinks(c).find("'file2'"), std::string::npos);
+    EXPECT_NE(naming_error(c).find("'file2'"), std::string::npos);
 }
 
 } // namespace

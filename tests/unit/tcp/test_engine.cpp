@@ -160,7 +160,7 @@ struct harness {
         c.data = on_data;
         c.room = on_room;
         c.end = on_end;
-        eng = std::make_unique<engine>(cfg, c, on_tx, this);
+        eng = engine::create(cfg, c, on_tx, this).value();
     }
 
     /// Replies sent since the last call, read back and freed.
