@@ -222,6 +222,32 @@ void messages(exposition& e, const snapshot& s) {
              s.bytes_copied);
 }
 
+void listeners(exposition& e, const snapshot& s) {
+    struct col {
+        const char* name;
+        const char* help;
+        uint64_t (*get)(const listener_snapshot&);
+    };
+    constexpr col cols[] = {
+        {"logagg_listener_packets_total", "Frames the workers framed for this --listen",
+         [](const listener_snapshot& l) { return l.packets; }},
+        {"logagg_listener_payload_bytes_total", "UDP payload bytes of those frames",
+         [](const listener_snapshot& l) { return l.bytes; }},
+        {"logagg_listener_messages_total", "Messages framed from this listener's frames",
+         [](const listener_snapshot& l) { return l.messages; }},
+        {"logagg_listener_messages_dropped_total",
+         "This listener's messages not handed to any sink (oversize, parse_error, filtered, "
+         "unrouted)",
+         [](const listener_snapshot& l) { return l.dropped; }},
+    };
+    for (const col& c : cols) {
+        e.family(c.name, "counter", c.help);
+        for (const listener_snapshot& l : s.listeners) {
+            e.sample(c.name, {{"listener", l.name}, {"format", l.format}}, c.get(l));
+        }
+    }
+}
+
 void lcores(exposition& e, const snapshot& s) {
     struct col {
         const char* name;
@@ -394,6 +420,7 @@ std::string prometheus_text(const snapshot& s) {
     e.sample("logagg_uptime_seconds", {}, s.uptime_s);
     packets(e, s);
     messages(e, s);
+    listeners(e, s);
     e.single("logagg_mempool_mbufs", "gauge", "mbufs in the packet pool", s.mbufs_total);
     e.single("logagg_mempool_mbufs_in_use", "gauge",
              "mbufs out of the pools now: in NIC RX rings, rings, held by sinks, lcore caches",

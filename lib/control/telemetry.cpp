@@ -101,6 +101,20 @@ int cmd_stats(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
         }
         nest(d, "messages_dropped", m);
     }
+    if (rte_tel_data* l = new_dict()) {
+        for (const listener_snapshot& x : s->listeners) {
+            rte_tel_data* one = new_dict();
+            if (one == nullptr) {
+                break;
+            }
+            put(one, "packets", x.packets);
+            put(one, "payload_bytes", x.bytes);
+            put(one, "messages", x.messages);
+            put(one, "dropped", x.dropped);
+            nest(l, x.name, one); // "udp:5514" becomes "udp_5514" (telemetry names)
+        }
+        nest(d, "listeners", l);
+    }
     put(d, "copied_bytes", s->bytes_copied);
     put(d, "mbufs_pool", s->mbufs_total);
     put(d, "mbufs_in_use", s->mbufs_in_use);

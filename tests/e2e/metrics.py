@@ -290,6 +290,60 @@ def case_prometheus(env):
           "stats differ from the capture's truth: %s" % want)
 
 
+# --- per listener ------------------------------------------------------------------------------
+
+def case_listeners(env):
+    """A replay to two listeners (514 auto, 5514 rfc5424 with --on-parse-error drop): each
+    listener's frames, payload bytes and messages are the capture's, only 5514 drops messages,
+    and the summary, --stats-json, /metrics and /logagg/stats give the same per-listener numbers
+    (promtool accepts the exposition)."""
+    cap = gen_capture.build(seed=33, n_messages=3000, flows=16, listen_ports=(514, 5514))
+    exp = cap.expected_stats()
+    la = replay(env, "listeners", cap, ["--listen", "udp:514", "--listen", "udp:5514:rfc5424",
+                                        "--on-parse-error", "drop", "--sink", "file:%s" % env.path("out-ls")])
+    try:
+        def done(ms):
+            return (metric(ms, "logagg_messages_total", stage="framed") == exp["messages"]["framed"] and
+                    metric(ms, "logagg_messages_total", stage="delivered") ==
+                    metric(ms, "logagg_messages_total", stage="routed") and
+                    metric(ms, "logagg_sink_in_flight_records") == 0)
+        ms = la.wait_metrics(done, "the replay to be delivered")
+        text = la.metrics()
+        (tel,) = telemetry(la.prefix, "/logagg/stats")
+        st = la.stop()
+    finally:
+        la.kill()
+    check_invariants(st)
+    if shutil.which("promtool") is not None:
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        check(lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "",
+              "promtool check metrics: exit %d\n%s%s" % (lint.returncode, lint.stdout, lint.stderr))
+    got = {x["listener"]: x for x in st["listeners"]}
+    check(sorted(got) == ["udp:514", "udp:5514"] and got["udp:514"]["format"] == "auto" and
+          got["udp:5514"]["format"] == "rfc5424", "--stats-json listeners: %s" % st["listeners"])
+    summary = "".join(la.lines)
+    for port, truth in sorted(cap.listeners.items()):
+        name = "udp:%d" % port
+        x = got[name]
+        check({k: x[k] for k in truth} == truth, "%s: logagg counted %s, the capture holds %s" % (name, x, truth))
+        prom = {
+            "packets": metric(ms, "logagg_listener_packets_total", listener=name),
+            "payload_bytes": metric(ms, "logagg_listener_payload_bytes_total", listener=name),
+            "messages": metric(ms, "logagg_listener_messages_total", listener=name),
+            "dropped": metric(ms, "logagg_listener_messages_dropped_total", listener=name),
+        }
+        check(prom == {k: x[k] for k in prom}, "%s: /metrics %s, --stats-json %s" % (name, prom, x))
+        t = tel["listeners"]["udp_%d" % port]
+        check(t == {k: x[k] for k in t} and set(t) == {"packets", "payload_bytes", "messages", "dropped"},
+              "%s: /logagg/stats %s, --stats-json %s" % (name, t, x))
+        line = "listener %s (%s): packets %d (%d payload bytes) messages %d dropped %d" % (
+            name, x["format"], x["packets"], x["payload_bytes"], x["messages"], x["dropped"])
+        check(line in summary, "the summary lacks %r:\n%s" % (line, summary[-3000:]))
+    check(got["udp:514"]["dropped"] == 0 and got["udp:5514"]["dropped"] > 0 and
+          got["udp:5514"]["dropped"] == st["messages"]["dropped"]["parse_error"],
+          "drops by listener: %s, by reason %s" % (st["listeners"], st["messages"]["dropped"]))
+
+
 # --- DPDK telemetry --------------------------------------------------------------------------
 
 def telemetry(prefix, *cmds):
@@ -560,7 +614,8 @@ def case_top(env):
             raise Failure("logagg-top never showed %s; pane:\n%s" % (what, pane))
 
         first, pane = wait_shown(lambda v: v not in ("0", "-"), "a delivered count")
-        check("logagg top" in pane and "PIPELINE" in pane and "net_pcap0" in pane and "rx+worker" in pane,
+        check("logagg top" in pane and "PIPELINE" in pane and "net_pcap0" in pane and "rx+worker" in pane
+              and re.search(r"^udp:514\s+auto\s", pane, re.M) is not None,
               "pane lacks a section:\n%s" % pane)
         second, pane2 = wait_shown(lambda v: v != first, "a changed delivered count")
         check(re.search(r"^messages delivered\s+\S+\s+[0-9.]+k?", pane2, re.M) is not None,
@@ -612,6 +667,7 @@ CASES = {
     "healthz": case_healthz,
     "scrape_loop": case_scrape_loop,
     "top": case_top,
+    "listeners": case_listeners,
     "cli": case_cli,
 }
 
