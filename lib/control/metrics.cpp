@@ -220,6 +220,13 @@ void messages(exposition& e, const snapshot& s) {
     e.single("logagg_copied_bytes_total", "counter",
              "Payload bytes copied on the datapath (linearising, escaping, short fields)",
              s.bytes_copied);
+    e.family("logagg_copied_bytes_by_reason_total", "counter",
+             "Payload bytes copied on the datapath, by reason (their sum is "
+             "logagg_copied_bytes_total)");
+    for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
+        e.sample("logagg_copied_bytes_by_reason_total",
+                 {{"reason", pipeline::copy_reason_names[i]}}, s.copied_by[i]);
+    }
 }
 
 void listeners(exposition& e, const snapshot& s) {

@@ -116,6 +116,12 @@ int cmd_stats(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
         nest(d, "listeners", l);
     }
     put(d, "copied_bytes", s->bytes_copied);
+    if (rte_tel_data* c = new_dict()) {
+        for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
+            put(c, pipeline::copy_reason_names[i], s->copied_by[i]);
+        }
+        nest(d, "copied_bytes_by_reason", c);
+    }
     put(d, "mbufs_pool", s->mbufs_total);
     put(d, "mbufs_in_use", s->mbufs_in_use);
     return 0;

@@ -380,14 +380,16 @@ def threads_cpus(pid):
 
 def case_telemetry(env):
     """/logagg/stats, /logagg/sinks and /logagg/ports on DPDK's telemetry socket agree with
-    /metrics once a replay is delivered, and DPDK's own commands still answer. The HTTP thread
+    /metrics once a replay is delivered, and DPDK's own commands still answer. The bytes copied
+    by reason agree in all three (--stats-json too); the ndjson sink makes two reasons non-zero
+    (linearise: messages across fragments, parsed; sink_append: the short records). The HTTP thread
     is a control thread: with the only lcore on CPU 1 it runs on CPU 0, as EAL's own threads."""
     if os.cpu_count() < 2:
         print("skipped: needs two CPUs (one for the lcore, one for the control threads)")
         return SKIP
     cap = gen_capture.build(seed=32, n_messages=2000, flows=8)
     exp = cap.expected_stats()
-    la = replay(env, "telemetry", cap, ["--sink", "file:%s" % env.path("out-tel")], lcores="1")
+    la = replay(env, "telemetry", cap, ["--sink", "file:%s,format=ndjson" % env.path("out-tel")], lcores="1")
     try:
         ms = la.wait_metrics(delivered_all(exp["messages"]["framed"]), "the replay to be delivered")
         stats, sinks, ports, ethdev = telemetry(la.prefix, "/logagg/stats", "/logagg/sinks", "/logagg/ports",
@@ -424,6 +426,14 @@ def case_telemetry(env):
     # The numbers are the run's: what --stats-json wrote at exit.
     check(st["packets"]["received"] == stats["packets"]["received"] and
           st["sinks"][0]["delivered"] == f["delivered"], "telemetry and --stats-json differ")
+    by_reason = st["bytes_copied_by_reason"]
+    prom = {r: metric(ms, "logagg_copied_bytes_by_reason_total", reason=r) for r in by_reason}
+    check(stats["copied_bytes_by_reason"] == by_reason == prom,
+          "bytes copied by reason: /logagg/stats %s, /metrics %s, --stats-json %s"
+          % (stats["copied_bytes_by_reason"], prom, by_reason))
+    check(sum(by_reason.values()) == st["bytes_copied"] == stats["copied_bytes"] ==
+          metric(ms, "logagg_copied_bytes_total") and sum(1 for v in by_reason.values() if v) >= 2,
+          "bytes copied: total %d, by reason %s" % (st["bytes_copied"], by_reason))
     check(cpus.get("logagg-http") == "0" and cpus.get("logagg") == "1",
           "the HTTP thread is not on the control CPU: %s" % cpus)
     check(cpus.get("logagg-http") == cpus.get("eal-intr-thread"), "HTTP thread and EAL's differ: %s" % cpus)
