@@ -334,7 +334,7 @@ def case_listeners(env):
         }
         check(prom == {k: x[k] for k in prom}, "%s: /metrics %s, --stats-json %s" % (name, prom, x))
         t = tel["listeners"]["udp_%d" % port]
-        check(t == {k: x[k] for k in t} and set(t) == {"packets", "payload_bytes", "messages", "dropped"},
+        check(t == {k: x[k] for k in t} and set(t) == {"format", "packets", "payload_bytes", "messages", "dropped"},
               "%s: /logagg/stats %s, --stats-json %s" % (name, t, x))
         line = "listener %s (%s): packets %d (%d payload bytes) messages %d dropped %d" % (
             name, x["format"], x["packets"], x["payload_bytes"], x["messages"], x["dropped"])
@@ -392,8 +392,8 @@ def case_telemetry(env):
     la = replay(env, "telemetry", cap, ["--sink", "file:%s,format=ndjson" % env.path("out-tel")], lcores="1")
     try:
         ms = la.wait_metrics(delivered_all(exp["messages"]["framed"]), "the replay to be delivered")
-        stats, sinks, ports, ethdev = telemetry(la.prefix, "/logagg/stats", "/logagg/sinks", "/logagg/ports",
-                                                "/ethdev/list")
+        stats, sinks, ports, lcores, ethdev = telemetry(la.prefix, "/logagg/stats", "/logagg/sinks",
+                                                        "/logagg/ports", "/logagg/lcores", "/ethdev/list")
         cpus = threads_cpus(la.proc.pid)
         ms2 = parse_metrics(la.metrics())
         st = la.stop()
@@ -404,6 +404,11 @@ def case_telemetry(env):
     check(ms == ms2 or all(ms[k] == ms2[k] for k in ms if k[0] not in clock),
           "/metrics changed after the replay was delivered")
     check(ethdev == [0], "/ethdev/list: %s" % ethdev)
+    check(list(lcores) == ["1"] and lcores["1"]["roles"] == "main+rx+worker+sink" and
+          lcores["1"]["rx_packets"] == metric(ms, "logagg_lcore_rx_packets_total", lcore="1") and
+          lcores["1"]["messages_framed"] == metric(ms, "logagg_lcore_messages_framed_total", lcore="1"),
+          "/logagg/lcores: %s" % lcores)
+    check(metric(ms, "logagg_build_info", version=stats["version"]) == 1, "/logagg/stats version %s" % stats["version"])
     for stage in ("received", "to_workers", "framed_by_workers", "reassembled", "fragments_merged"):
         check(stats["packets"][stage] == metric(ms, "logagg_packets_total", stage=stage),
               "packets %s: telemetry %s, /metrics %s" % (stage, stats["packets"][stage],
@@ -592,20 +597,32 @@ def case_scrape_loop(env):
 # --- scripts/logagg-top ---------------------------------------------------------------------
 
 def case_top(env):
-    """scripts/logagg-top in a tmux pane shows the running pipeline and its numbers move: two
-    captures of the pane, a refresh apart, differ in the sink's delivered count."""
+    """scripts/logagg-top --metrics URL in a tmux pane shows the running pipeline and its numbers
+    move: two captures of the pane, a refresh apart, differ in the sink's delivered count."""
+    return top_in_tmux(env, "top", lambda la: "--metrics %s" % la.url)
+
+
+def case_top_telemetry(env):
+    """scripts/logagg-top --file-prefix NAME reads DPDK's telemetry socket instead of /metrics
+    and shows the same view, numbers moving (two captures of its tmux pane)."""
+    return top_in_tmux(env, "toptel", lambda la: "--file-prefix %s" % la.prefix)
+
+
+def top_in_tmux(env, name, source):
+    """logagg-top with the source options source(la) in a tmux pane, against an endless replay:
+    every section shows, with the default listener, and the delivered count moves."""
     if shutil.which("tmux") is None:
         print("skipped: tmux is not installed")
         return SKIP
-    la = Logagg(env, "top", "net_pcap0,rx_pcap=%s,infinite_rx=1" % SAMPLE_PCAP,
-                ["--sink", "file:%s" % env.path("out-top"), "--on-sink-full", "block",
+    la = Logagg(env, name, "net_pcap0,rx_pcap=%s,infinite_rx=1" % SAMPLE_PCAP,
+                ["--sink", "file:%s" % env.path("out-" + name), "--on-sink-full", "block",
                  "--test-sink-delay-us", "20000"])
-    session = "logagg-top-%d" % os.getpid()
-    sock = env.path("tmux.sock")
+    session = "logagg-%s-%d" % (name, os.getpid())
+    sock = env.path("tmux-%s.sock" % name)
     tmux = ["tmux", "-S", sock]
     try:
         subprocess.run(tmux + ["new-session", "-d", "-s", session, "-x", "160", "-y", "60",
-                               "%s %s --metrics %s" % (sys.executable, TOP, la.url)], check=True)
+                               "%s %s %s" % (sys.executable, TOP, source(la))], check=True)
 
         def delivered_shown():
             """The file sink's delivered count as the pane shows it now, or None."""
@@ -630,6 +647,10 @@ def case_top(env):
         second, pane2 = wait_shown(lambda v: v != first, "a changed delivered count")
         check(re.search(r"^messages delivered\s+\S+\s+[0-9.]+k?", pane2, re.M) is not None,
               "no delivery rate shown:\n%s" % pane2)
+        check(re.search(r"^udp:514\s+auto\s+[0-9.]+k?\s", pane2, re.M) is not None and
+              re.search(r"^file\s+file(\s+\S+){7}\s+[0-9.]+(us|ms|s)\s+[0-9.]+(us|ms|s)\s*$", pane2, re.M) is not None and
+              re.search(r"^\d+\s+rx\+worker\s+[0-9.]+k?\s+[0-9.]+k?\s+[0-9.]+k?\s+\d+%", pane2, re.M) is not None,
+              "the listener rate, sink latency or lcore busy fraction is not shown:\n%s" % pane2)
         la.stop()
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True)
@@ -677,6 +698,7 @@ CASES = {
     "healthz": case_healthz,
     "scrape_loop": case_scrape_loop,
     "top": case_top,
+    "top_telemetry": case_top_telemetry,
     "listeners": case_listeners,
     "cli": case_cli,
 }
