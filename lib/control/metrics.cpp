@@ -399,7 +399,8 @@ void sinks(exposition& e, const snapshot& s) {
     if (std::any_of(s.sinks.begin(), s.sinks.end(),
                     [](const sink_snapshot& k) { return k.connected >= 0; })) {
         e.family("logagg_sink_connected", "gauge",
-                 "1 while the sink's connection to its collector is up, else 0 (TCP sinks)");
+                 "1 while the sink's connection is up, else 0 (TCP: to its collector; Kafka: a "
+                 "broker of the producer is up)");
         for (const sink_snapshot& k : s.sinks) {
             if (k.connected >= 0) {
                 e.sample("logagg_sink_connected", {{"sink", k.name}, {"type", k.type}},
@@ -462,7 +463,16 @@ std::vector<std::string> health_tracker::problems(const snapshot& s, uint64_t no
             continue;
         }
         const uint64_t down_ms = now_ms - std::min(now_ms, down_since_ms_[i]);
-        if (down_ms > k.reconnect_max_ms) {
+        if (down_ms <= k.reconnect_max_ms) {
+            continue;
+        }
+        if (k.type == "kafka") {
+            // The target is BROKERS/TOPIC[,params]: broker addresses have no '/'.
+            out.push_back(fmt::format("sink {}: no Kafka broker of {} up for {} ms (longer than "
+                                      "librdkafka's reconnect.backoff.max.ms {})",
+                                      k.name, k.target.substr(0, k.target.find('/')), down_ms,
+                                      k.reconnect_max_ms));
+        } else {
             out.push_back(fmt::format("sink {}: not connected to {} for {} ms (longer than its "
                                       "reconnect-max-ms {})",
                                       k.name, k.target, down_ms, k.reconnect_max_ms));

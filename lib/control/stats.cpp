@@ -192,7 +192,7 @@ void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::s
     k.connect_failures = st.connect_failures.get();
     k.connections = st.connections.get();
     k.disconnects = st.disconnects.get();
-    if (k.type == "tcp") {
+    if (k.type == "tcp" || k.type == "kafka") {
         k.connected = k.connections > k.disconnects ? 1 : 0;
     }
     k.retries = st.retries.get();

@@ -47,7 +47,8 @@ struct sink_snapshot {
     std::array<uint64_t, pipeline::batch_buckets> batch_records{};
     uint64_t reconnects = 0, connect_failures = 0, retries = 0, errors = 0, bytes_copied = 0;
     uint64_t connections = 0, disconnects = 0; ///< established, and established then lost
-    /// Sinks with a connection (TCP): 1 while it is up, 0 while down; -1 for the others.
+    /// Sinks with a connection: 1 while it is up (TCP: connected; Kafka: a broker is up), 0
+    /// while down; -1 for the others.
     int connected = -1;
     uint32_t reconnect_max_ms = 0; ///< its backoff ceiling (the health check's grace)
     std::array<uint64_t, pipeline::latency_buckets> latency_us{}; ///< RX-to-delivery histogram

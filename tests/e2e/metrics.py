@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "sinks"))
 import gen_capture  # noqa: E402
 from harness import SKIP, Failure, check, check_invariants, describe, output_lines, run_cases  # noqa: E402
 
@@ -494,6 +495,65 @@ class Collector:
         self.conns = []
 
 
+def wait_health(la, want, what):
+    """Polls /healthz until it answers `want`; returns its JSON body."""
+    deadline = time.time() + LIMIT
+    status, doc = None, None
+    while time.time() < deadline:
+        status, body = http_get(la.url + "/healthz")
+        doc = json.loads(body)
+        if status == want:
+            return doc
+        check(la.proc.poll() is None, "logagg exited")
+        time.sleep(0.05)
+    raise Failure("/healthz never answered %d (%s); last %s %s" % (want, what, status, doc))
+
+
+def case_kafka_healthz(env):
+    """A Kafka sink in /healthz: 200 while its producer has a broker up, 503 naming the sink once
+    every broker of librdkafka's mock cluster (a kafka_peer process the test controls through
+    its stdin) has been down longer than reconnect.backoff.max.ms, 200 again when they are back;
+    logagg_sink_connected follows, and every record is delivered in the end."""
+    from sinks import KafkaCluster  # tests/sinks: the mock cluster's driver
+    peer = env.opts.kafka_peer and os.path.abspath(env.opts.kafka_peer)
+    kc = KafkaCluster(env, peer, brokers=3, partitions=3)
+    why = kc.start()
+    if why:
+        print("skipped: %s" % why)
+        return SKIP
+    la = None
+    try:
+        la = Logagg(env, "kafkahz", "net_pcap0,rx_pcap=%s" % SAMPLE_PCAP,
+                    ["--sink", "kafka:%s/logs,kafka-prop=reconnect.backoff.max.ms=300" % kc.bootstrap])
+        doc = wait_health(la, 200, "a broker up")
+        check(doc == {"status": "ok"}, "healthy body: %s" % doc)
+        ms = la.wait_metrics(lambda ms: metric(ms, "logagg_sink_connected", sink="kafka") == 1 and
+                             metric(ms, "logagg_sink_delivered_records_total", sink="kafka") == 4000,
+                             "the sample delivered with a broker up")
+        kc.set_brokers("down")
+        doc = wait_health(la, 503, "every broker down")
+        check(doc["status"] == "unhealthy" and len(doc["reasons"]) == 1 and
+              doc["reasons"][0].startswith("sink kafka: no Kafka broker of %s up for " % kc.bootstrap) and
+              "reconnect.backoff.max.ms 300)" in doc["reasons"][0], "unhealthy body: %s" % doc)
+        check(metric(parse_metrics(la.metrics()), "logagg_sink_connected", sink="kafka") == 0,
+              "the sink is still shown connected")
+        kc.set_brokers("up")
+        doc = wait_health(la, 200, "the brokers back")
+        check(metric(parse_metrics(la.metrics()), "logagg_sink_connected", sink="kafka") == 1,
+              "the sink is not shown connected")
+        st = la.stop()
+    finally:
+        if la is not None:
+            la.kill()
+        kc.stop()
+    check_invariants(st)
+    k = st["sinks"][0]
+    check(k["delivered"] == k["in"] == 4000 and k["connections"] >= 2 and
+          k["disconnects"] == k["connections"] - 1,
+          "kafka sink: delivered %d of %d, connections %d, disconnects %d"
+          % (k["delivered"], k["in"], k["connections"], k["disconnects"]))
+
+
 def case_healthz(env):
     """/healthz is 200 while the port is up and the TCP sink connected, 503 naming the sink once
     its collector has been gone longer than reconnect-max-ms, and 200 again when it returns.
@@ -700,8 +760,10 @@ CASES = {
     "top": case_top,
     "top_telemetry": case_top_telemetry,
     "listeners": case_listeners,
+    "kafka_healthz": case_kafka_healthz,
     "cli": case_cli,
 }
 
 if __name__ == "__main__":
-    sys.exit(run_cases(CASES, rootless=("cli",)))
+    sys.exit(run_cases(CASES, rootless=("cli",),
+                       options=[("--kafka-peer", "tests/sinks/kafka_peer (the kafka_healthz case)")]))

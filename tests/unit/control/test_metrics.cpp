@@ -184,4 +184,20 @@ TEST(Health, PortsMustBeUpAndSinksConnectedOrWithinTheirBackoff) {
     EXPECT_TRUE(h.problems(s, 99999).empty());
 }
 
+TEST(Health, KafkaSinkWithoutABrokerUpNamesItsBrokers) {
+    health_tracker h;
+    snapshot s = make();
+    s.sinks[0].type = "kafka";
+    s.sinks[0].target = "127.0.0.1:1,127.0.0.1:2/logs,key=host";
+    s.sinks[0].reconnect_max_ms = 300; // librdkafka's reconnect.backoff.max.ms
+    s.sinks[0].connected = 0;
+    h.observe(s, 1000);
+    EXPECT_TRUE(h.problems(s, 1300).empty());
+    h.observe(s, 1301);
+    const std::vector<std::string> p = h.problems(s, 1301);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0], "sink c\"1: no Kafka broker of 127.0.0.1:1,127.0.0.1:2 up for 301 ms (longer "
+                    "than librdkafka's reconnect.backoff.max.ms 300)");
+}
+
 } // namespace
