@@ -422,8 +422,11 @@ std::string prometheus_text(const snapshot& s) {
     std::string o;
     o.reserve(64 * 1024);
     exposition e(o);
-    e.family("logagg_build_info", "gauge", "Always 1; the version of the running logagg");
-    e.sample("logagg_build_info", {{"version", LOGAGG_VERSION}}, uint64_t{1});
+    e.family("logagg_build_info", "gauge",
+             "Always 1; the version of the running logagg and of the DPDK it was built with");
+    // rte_build_config.h (with every DPDK header): the DPDK release of the build.
+    const std::string dpdk = fmt::format("{}.{:02}.{}", RTE_VER_YEAR, RTE_VER_MONTH, RTE_VER_MINOR);
+    e.sample("logagg_build_info", {{"version", LOGAGG_VERSION}, {"dpdk", dpdk}}, uint64_t{1});
     e.family("logagg_uptime_seconds", "gauge", "Time since the lcores started");
     e.sample("logagg_uptime_seconds", {}, s.uptime_s);
     packets(e, s);

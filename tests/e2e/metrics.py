@@ -251,8 +251,28 @@ def case_prometheus(env):
             if line.startswith("# TYPE "):
                 _, _, name, kind = line.split(" ")
                 check(kind != "counter" or name.endswith("_total"), "counter %s without _total" % name)
-        check(metric(ms, "logagg_build_info", version=re.search(r'version="([^"]+)"', text).group(1)) == 1,
-              "build_info is not 1")
+        check(metric(ms, "logagg_build_info", version=re.search(r'version="([^"]+)"', text).group(1),
+                     dpdk=re.search(r'dpdk="(\d+\.\d+\.\d+)"', text).group(1)) == 1, "build_info is not 1")
+        # Every family issue 13 asks for, with its type: per stage, drop reason, listener and
+        # sink (in, delivered, dropped by reason, in flight, pinned bytes, batches, reconnects,
+        # retries, copied bytes), latency, port counters, mempool, lcore busy time, build info.
+        types = dict(line.split(" ")[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
+        wanted = {"logagg_packets_total": "counter", "logagg_packets_dropped_total": "counter",
+                  "logagg_messages_total": "counter", "logagg_messages_dropped_total": "counter",
+                  "logagg_listener_packets_total": "counter", "logagg_listener_payload_bytes_total": "counter",
+                  "logagg_listener_messages_total": "counter", "logagg_listener_messages_dropped_total": "counter",
+                  "logagg_sink_in_records_total": "counter", "logagg_sink_delivered_records_total": "counter",
+                  "logagg_sink_dropped_records_total": "counter", "logagg_sink_in_flight_records": "gauge",
+                  "logagg_sink_pinned_bytes": "gauge", "logagg_sink_batches_total": "counter",
+                  "logagg_sink_reconnects_total": "counter", "logagg_sink_retries_total": "counter",
+                  "logagg_sink_copied_bytes_total": "counter", "logagg_sink_latency_seconds": "histogram",
+                  "logagg_port_received_packets_total": "counter", "logagg_port_missed_packets_total": "counter",
+                  "logagg_port_rx_nombuf_total": "counter", "logagg_port_receive_errors_total": "counter",
+                  "logagg_port_send_errors_total": "counter", "logagg_mempool_mbufs_in_use": "gauge",
+                  "logagg_lcore_busy_seconds_total": "counter", "logagg_copied_bytes_by_reason_total": "counter",
+                  "logagg_build_info": "gauge"}
+        missing = {n: t for n, t in wanted.items() if types.get(n) != t}
+        check(not missing, "families missing or of another type: %s" % missing)
         prom = Prometheus(env, la.url[len("http://"):])
         # The handshake: wait until Prometheus holds a scrape taken after everything was delivered.
         deadline = time.time() + LIMIT

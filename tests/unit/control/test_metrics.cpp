@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "control/metrics.hpp"
 
 namespace {
@@ -107,7 +109,9 @@ TEST(Metrics, ValuesComeFromTheSnapshotAndLabelsAreEscaped) {
     EXPECT_EQ(p.samples.at("logagg_sink_in_flight_records{sink=\"c\\\"1\",type=\"tcp\"}"), 2);
     EXPECT_EQ(p.samples.at("logagg_sink_connected{sink=\"c\\\"1\",type=\"tcp\"}"), 1);
     EXPECT_EQ(p.samples.at("logagg_port_link_up{port=\"0\",name=\"net_pcap0\"}"), 1);
-    EXPECT_EQ(p.samples.at("logagg_build_info{version=\"" LOGAGG_VERSION "\"}"), 1);
+    EXPECT_EQ(p.samples.at(fmt::format("logagg_build_info{{version=\"{}\",dpdk=\"{}.{:02}.{}\"}}",
+                                       LOGAGG_VERSION, RTE_VER_YEAR, RTE_VER_MONTH, RTE_VER_MINOR)),
+              1);
     EXPECT_EQ(p.samples.at("logagg_lcore_busy_seconds_total{lcore=\"1\",roles=\"rx+worker\"}"),
               2.5);
     EXPECT_EQ(p.samples.at("logagg_lcore_sleeps_total{lcore=\"1\",roles=\"rx+worker\"}"), 40);
