@@ -81,13 +81,15 @@ inline constexpr std::array<const char*, copy_reason_count> copy_reason_names{
     "linearise", "json_pad", "gelf", "key", "encode", "sink_append"};
 
 /// Counters of one listener on one lcore (lcore_stats::listeners, indexed by listener slot).
-/// Bumped once per frame a worker frames, never per message: 32 bytes, one cache line.
-struct listener_counters {
+/// Bumped once per frame a worker frames, never per message: 32 bytes, aligned so that they lie
+/// in one cache line.
+struct alignas(32) listener_counters {
     counter packets;  ///< frames a worker framed for this listener
     counter bytes;    ///< their UDP payload bytes
     counter messages; ///< messages framed from them (as messages_framed)
     counter dropped;  ///< ... not handed to any sink (as msg_drops, whatever the reason)
 };
+static_assert(sizeof(listener_counters) == 32);
 
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
