@@ -161,18 +161,31 @@ class Capture:
         self.frames = []
         # ('log', flow_key, [messages], n_empty, n_fragments) or ('drop', reason) or ('frag',)
         self.expected = []
+        # {port: {"packets", "payload_bytes", "messages"}} of the datagrams added with their
+        # port and payload (build() gives them): what logagg must count per listener.
+        self.listeners = {}
 
-    def add_log(self, frame, flow_key, messages, empty):
+    def _count_listener(self, port, payload, messages):
+        if port is None:
+            return
+        c = self.listeners.setdefault(port, {"packets": 0, "payload_bytes": 0, "messages": 0})
+        c["packets"] += 1
+        c["payload_bytes"] += len(payload)
+        c["messages"] += len(messages)
+
+    def add_log(self, frame, flow_key, messages, empty, port=None, payload=b""):
         self.frames.append(frame)
         self.expected.append(("log", flow_key, messages, empty, 0))
+        self._count_listener(port, payload, messages)
 
-    def add_fragmented_log(self, frames, flow_key, messages, empty):
+    def add_fragmented_log(self, frames, flow_key, messages, empty, port=None, payload=b""):
         """A datagram sent as IP fragments: all but the last frame merge into it."""
         for fr in frames[:-1]:
             self.frames.append(fr)
             self.expected.append(("frag",))
         self.frames.append(frames[-1])
         self.expected.append(("log", flow_key, messages, empty, len(frames)))
+        self._count_listener(port, payload, messages)
 
     def add_drop(self, frame, reason):
         self.frames.append(frame)
@@ -387,7 +400,7 @@ def build(seed, n_messages, flows=64, listen_ports=(514,), noise=True, malformed
         port = listen_ports[f.idx % len(listen_ports)]
         roll = rng.randrange(100)
         if roll < 3:
-            cap.add_log(f.datagram(b"", port), f.key, [], 1)  # empty datagram
+            cap.add_log(f.datagram(b"", port), f.key, [], 1, port)  # empty datagram
             continue
         if roll == 99 and n_messages - serial >= 12:
             # A large datagram (3-9 KB) that the sender's IP layer fragments.
@@ -398,7 +411,7 @@ def build(seed, n_messages, flows=64, listen_ports=(514,), noise=True, malformed
                 msgs.append(make_message(rng, f, serial, kinds))
                 serial += 1
             payload = b"\n".join(msgs) + b"\n"
-            cap.add_fragmented_log(fragment_frames(f, payload, port, rng), f.key, msgs, 0)
+            cap.add_fragmented_log(fragment_frames(f, payload, port, rng), f.key, msgs, 0, port, payload)
             continue
         if jumbo and roll < 8:
             count = rng.randrange(20, 60)
@@ -417,7 +430,7 @@ def build(seed, n_messages, flows=64, listen_ports=(514,), noise=True, malformed
             size += len(m) + 2
             serial += 1
         payload, empty = shape_datagram(rng, msgs)
-        cap.add_log(f.datagram(payload, port), f.key, msgs, empty)
+        cap.add_log(f.datagram(payload, port), f.key, msgs, empty, port, payload)
         if noise and rng.randrange(100) < 12:
             add_noise(cap, rng, fl)
         if bad and rng.randrange(100) < 2:

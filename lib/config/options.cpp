@@ -234,6 +234,10 @@ struct parser {
         if (std::find(cfg.listen.begin(), cfg.listen.end(), p) != cfg.listen.end()) {
             return fail(fmt::format("--listen: port {} given twice", p));
         }
+        if (cfg.listen.size() + 1 >= pipeline::listener_slots) {
+            return fail(
+                fmt::format("--listen: at most {} listeners", pipeline::listener_slots - 1));
+        }
         cfg.listen.push_back(p);
         cfg.listen_framing.push_back(framing);
         cfg.listen_format.push_back(format);

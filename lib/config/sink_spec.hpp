@@ -93,8 +93,10 @@ struct sink_spec {
     // tcp
     std::string host; ///< name or address (IPv6 in brackets on the command line)
     uint16_t tcp_port = 0;
-    uint32_t reconnect_min_ms = 100;    ///< first reconnect delay
-    uint32_t reconnect_max_ms = 10'000; ///< backoff ceiling
+    uint32_t reconnect_min_ms = 100; ///< first reconnect delay
+    /// Backoff ceiling; also the /healthz grace. A Kafka sink sets it at start to librdkafka's
+    /// reconnect.backoff.max.ms (default 10 s too).
+    uint32_t reconnect_max_ms = 10'000;
     /// replay=: acknowledged bytes kept to resend after a break. Why 256 KiB: covers what a
     /// collector that keeps up holds unread, at the cost of that many duplicates per reconnect.
     uint64_t replay_bytes = 256u << 10;

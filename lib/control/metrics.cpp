@@ -220,6 +220,39 @@ void messages(exposition& e, const snapshot& s) {
     e.single("logagg_copied_bytes_total", "counter",
              "Payload bytes copied on the datapath (linearising, escaping, short fields)",
              s.bytes_copied);
+    e.family("logagg_copied_bytes_by_reason_total", "counter",
+             "Payload bytes copied on the datapath, by reason (their sum is "
+             "logagg_copied_bytes_total)");
+    for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
+        e.sample("logagg_copied_bytes_by_reason_total",
+                 {{"reason", pipeline::copy_reason_names[i]}}, s.copied_by[i]);
+    }
+}
+
+void listeners(exposition& e, const snapshot& s) {
+    struct col {
+        const char* name;
+        const char* help;
+        uint64_t (*get)(const listener_snapshot&);
+    };
+    constexpr col cols[] = {
+        {"logagg_listener_packets_total", "Frames the workers framed for this --listen",
+         [](const listener_snapshot& l) { return l.packets; }},
+        {"logagg_listener_payload_bytes_total", "UDP payload bytes of those frames",
+         [](const listener_snapshot& l) { return l.bytes; }},
+        {"logagg_listener_messages_total", "Messages framed from this listener's frames",
+         [](const listener_snapshot& l) { return l.messages; }},
+        {"logagg_listener_messages_dropped_total",
+         "This listener's messages not handed to any sink (oversize, parse_error, filtered, "
+         "unrouted)",
+         [](const listener_snapshot& l) { return l.dropped; }},
+    };
+    for (const col& c : cols) {
+        e.family(c.name, "counter", c.help);
+        for (const listener_snapshot& l : s.listeners) {
+            e.sample(c.name, {{"listener", l.name}, {"format", l.format}}, c.get(l));
+        }
+    }
 }
 
 void lcores(exposition& e, const snapshot& s) {
@@ -366,7 +399,8 @@ void sinks(exposition& e, const snapshot& s) {
     if (std::any_of(s.sinks.begin(), s.sinks.end(),
                     [](const sink_snapshot& k) { return k.connected >= 0; })) {
         e.family("logagg_sink_connected", "gauge",
-                 "1 while the sink's connection to its collector is up, else 0 (TCP sinks)");
+                 "1 while the sink's connection is up, else 0 (TCP: to its collector; Kafka: a "
+                 "broker of the producer is up)");
         for (const sink_snapshot& k : s.sinks) {
             if (k.connected >= 0) {
                 e.sample("logagg_sink_connected", {{"sink", k.name}, {"type", k.type}},
@@ -388,12 +422,16 @@ std::string prometheus_text(const snapshot& s) {
     std::string o;
     o.reserve(64 * 1024);
     exposition e(o);
-    e.family("logagg_build_info", "gauge", "Always 1; the version of the running logagg");
-    e.sample("logagg_build_info", {{"version", LOGAGG_VERSION}}, uint64_t{1});
+    e.family("logagg_build_info", "gauge",
+             "Always 1; the version of the running logagg and of the DPDK it was built with");
+    // rte_build_config.h (with every DPDK header): the DPDK release of the build.
+    const std::string dpdk = fmt::format("{}.{:02}.{}", RTE_VER_YEAR, RTE_VER_MONTH, RTE_VER_MINOR);
+    e.sample("logagg_build_info", {{"version", LOGAGG_VERSION}, {"dpdk", dpdk}}, uint64_t{1});
     e.family("logagg_uptime_seconds", "gauge", "Time since the lcores started");
     e.sample("logagg_uptime_seconds", {}, s.uptime_s);
     packets(e, s);
     messages(e, s);
+    listeners(e, s);
     e.single("logagg_mempool_mbufs", "gauge", "mbufs in the packet pool", s.mbufs_total);
     e.single("logagg_mempool_mbufs_in_use", "gauge",
              "mbufs out of the pools now: in NIC RX rings, rings, held by sinks, lcore caches",
@@ -428,7 +466,16 @@ std::vector<std::string> health_tracker::problems(const snapshot& s, uint64_t no
             continue;
         }
         const uint64_t down_ms = now_ms - std::min(now_ms, down_since_ms_[i]);
-        if (down_ms > k.reconnect_max_ms) {
+        if (down_ms <= k.reconnect_max_ms) {
+            continue;
+        }
+        if (k.type == "kafka") {
+            // The target is BROKERS/TOPIC[,params]: broker addresses have no '/'.
+            out.push_back(fmt::format("sink {}: no Kafka broker of {} up for {} ms (longer than "
+                                      "librdkafka's reconnect.backoff.max.ms {})",
+                                      k.name, k.target.substr(0, k.target.find('/')), down_ms,
+                                      k.reconnect_max_ms));
+        } else {
             out.push_back(fmt::format("sink {}: not connected to {} for {} ms (longer than its "
                                       "reconnect-max-ms {})",
                                       k.name, k.target, down_ms, k.reconnect_max_ms));

@@ -27,8 +27,9 @@ public:
     void observe(const snapshot& s, uint64_t now_ms);
 
     /// The verdict for @p s at @p now_ms (observe() it first): healthy when every port's link is
-    /// up and every connected sink (TCP) is connected, or has been down for no longer than its
-    /// backoff ceiling (reconnect-max-ms: it is still inside its first retry cycles).
+    /// up and every connected sink (TCP, Kafka) is connected, or has been down for no longer
+    /// than its backoff ceiling (reconnect-max-ms, Kafka: reconnect.backoff.max.ms: it is still
+    /// inside its first retry cycles).
     /// @return the reasons it is not healthy; empty when healthy.
     [[nodiscard]] std::vector<std::string> problems(const snapshot& s, uint64_t now_ms) const;
 

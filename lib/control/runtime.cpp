@@ -1728,6 +1728,16 @@ snapshot runtime::take_snapshot() const {
                                    : static_cast<double>(end - rt.start_tsc) /
                                          static_cast<double>(rte_get_tsc_hz());
     s.ports = rt.final_ports.empty() ? port_stats(rt) : rt.final_ports;
+    if (rt.listeners != nullptr) {
+        for (std::size_t i = 0; i < rt.cfg.listen.size(); ++i) {
+            listener_snapshot l;
+            l.name = fmt::format("udp:{}", rt.cfg.listen[i]);
+            l.format = std::string(
+                pipeline::listen_format_names[static_cast<std::size_t>(rt.cfg.listen_format[i])]);
+            l.slot = rt.listeners->slot(rt.cfg.listen[i]);
+            s.listeners.push_back(std::move(l));
+        }
+    }
     for (const auto& c : rt.lcores) {
         accumulate(s, c->lcore, c->roles, c->stats, static_cast<double>(rte_get_tsc_hz()));
     }

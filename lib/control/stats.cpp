@@ -167,6 +167,13 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
         s.copied_by[i] += st.copied_by[i].get();
     }
+    for (listener_snapshot& ls : s.listeners) {
+        const pipeline::listener_counters& c = st.listeners[ls.slot];
+        ls.packets += c.packets.get();
+        ls.bytes += c.bytes.get();
+        ls.messages += c.messages.get();
+        ls.dropped += c.dropped.get();
+    }
 }
 
 void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::sink_stats& st) {
@@ -187,7 +194,7 @@ void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::s
     k.connect_failures = st.connect_failures.get();
     k.connections = st.connections.get();
     k.disconnects = st.disconnects.get();
-    if (k.type == "tcp") {
+    if (k.type == "tcp" || k.type == "kafka") {
         k.connected = k.connections > k.disconnects ? 1 : 0;
     }
     k.retries = st.retries.get();
@@ -286,6 +293,11 @@ std::string summary_table(const snapshot& s) {
             o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::msg_drop_names[i],
                              s.msg_drops[i]);
         }
+    }
+    for (const listener_snapshot& l : s.listeners) {
+        o += fmt::format(
+            "    listener {} ({}): packets {} ({} payload bytes) messages {} dropped {}\n", l.name,
+            l.format, l.packets, l.bytes, l.messages, l.dropped);
     }
     for (const filter_snapshot& f : s.filters) {
         o += fmt::format("    filter '{}': kept {} dropped {}\n", f.text, f.kept, f.dropped);
@@ -441,7 +453,15 @@ std::string to_json(const snapshot& s) {
         o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::msg_drop_names[i],
                          s.msg_drops[i]);
     }
-    o += "}},\n  \"filters\": [";
+    o += "}},\n  \"listeners\": [";
+    for (std::size_t i = 0; i < s.listeners.size(); ++i) {
+        const listener_snapshot& l = s.listeners[i];
+        o += fmt::format("{}\n    {{\"listener\": {}, \"format\": {}, \"packets\": {}, "
+                         "\"payload_bytes\": {}, \"messages\": {}, \"dropped\": {}}}",
+                         i == 0 ? "" : ",", json_quote(l.name), json_quote(l.format), l.packets,
+                         l.bytes, l.messages, l.dropped);
+    }
+    o += s.listeners.empty() ? "],\n  \"filters\": [" : "\n  ],\n  \"filters\": [";
     for (std::size_t i = 0; i < s.filters.size(); ++i) {
         o += fmt::format("{}{{\"filter\": {}, \"kept\": {}, \"dropped\": {}}}", i == 0 ? "" : ", ",
                          json_quote(s.filters[i].text), s.filters[i].kept, s.filters[i].dropped);

@@ -48,7 +48,8 @@ struct sink_snapshot {
     std::array<uint64_t, pipeline::batch_buckets> batch_records{};
     uint64_t reconnects = 0, connect_failures = 0, retries = 0, errors = 0, bytes_copied = 0;
     uint64_t connections = 0, disconnects = 0; ///< established, and established then lost
-    /// Sinks with a connection (TCP): 1 while it is up, 0 while down; -1 for the others.
+    /// Sinks with a connection: 1 while it is up (TCP: connected; Kafka: a broker is up), 0
+    /// while down; -1 for the others.
     int connected = -1;
     uint32_t reconnect_max_ms = 0; ///< its backoff ceiling (the health check's grace)
     std::array<uint64_t, pipeline::latency_buckets> latency_us{}; ///< RX-to-delivery histogram
@@ -61,6 +62,17 @@ struct sink_snapshot {
     /// The latency below which fraction @p q of the timed records were released (the floor of
     /// the histogram bucket holding that quantile), in microseconds; 0 with no samples.
     [[nodiscard]] uint64_t latency_quantile(double q) const noexcept;
+};
+
+/// One listener (--listen): the frames and messages the workers framed for it.
+struct listener_snapshot {
+    std::string name;                ///< "udp:PORT"
+    std::string format;              ///< its :FORMAT ("auto", "rfc5424", ...)
+    uint8_t slot = 0;                ///< its pipeline::listener_table slot (the counters' index)
+    uint64_t packets = 0, bytes = 0; ///< frames framed for it and their UDP payload bytes
+    uint64_t messages = 0;           ///< messages framed from them
+    /// ... not handed to any sink (oversize, parse_error, filtered, unrouted)
+    uint64_t dropped = 0;
 };
 
 struct filter_snapshot {
@@ -81,6 +93,8 @@ struct snapshot {
     std::vector<port_snapshot> ports;
     std::vector<lcore_snapshot> lcores;
     std::vector<sink_snapshot> sinks;
+    /// Every --listen in the order given; named by the runtime before accumulate() adds to them.
+    std::vector<listener_snapshot> listeners;
     std::vector<filter_snapshot> filters;
     std::vector<route_snapshot> routes;
     uint64_t received = 0, rx_bytes = 0, to_workers = 0, worker_packets = 0, answered = 0,
@@ -125,8 +139,8 @@ struct snapshot {
     [[nodiscard]] bool sinks_balanced() const noexcept;
 };
 
-/// Adds one lcore's counters into @p s (and a per-lcore row); @p tsc_hz converts its busy
-/// cycles to seconds.
+/// Adds one lcore's counters into @p s (and a per-lcore row, and its per-listener counters into
+/// @p s.listeners by slot); @p tsc_hz converts its busy cycles to seconds.
 void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
                 const pipeline::lcore_stats& st, double tsc_hz);
 

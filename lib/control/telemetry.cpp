@@ -10,6 +10,8 @@
 
 #include <fmt/core.h>
 
+#include "log/encode.hpp"
+
 namespace logagg::control {
 namespace {
 
@@ -64,6 +66,7 @@ int cmd_stats(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
         return -EAGAIN;
     }
     rte_tel_data_start_dict(d);
+    (void)rte_tel_data_add_dict_string(d, "version", LOGAGG_VERSION);
     put(d, "uptime_ms", static_cast<uint64_t>(s->uptime_s * 1000.0));
     if (rte_tel_data* p = new_dict()) {
         put(p, "received", s->received);
@@ -101,7 +104,34 @@ int cmd_stats(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
         }
         nest(d, "messages_dropped", m);
     }
+    if (rte_tel_data* l = new_dict()) {
+        for (const listener_snapshot& x : s->listeners) {
+            rte_tel_data* one = new_dict();
+            if (one == nullptr) {
+                break;
+            }
+            (void)rte_tel_data_add_dict_string(one, "format", x.format.c_str());
+            put(one, "packets", x.packets);
+            put(one, "payload_bytes", x.bytes);
+            put(one, "messages", x.messages);
+            put(one, "dropped", x.dropped);
+            nest(l, x.name, one); // "udp:5514" becomes "udp_5514" (telemetry names)
+        }
+        nest(d, "listeners", l);
+    }
+    if (rte_tel_data* r = new_dict()) {
+        for (std::size_t i = 0; i < s->parsed.size(); ++i) {
+            put(r, log::input_format_names[i], s->parsed[i]);
+        }
+        nest(d, "records_parsed", r);
+    }
     put(d, "copied_bytes", s->bytes_copied);
+    if (rte_tel_data* c = new_dict()) {
+        for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
+            put(c, pipeline::copy_reason_names[i], s->copied_by[i]);
+        }
+        nest(d, "copied_bytes_by_reason", c);
+    }
     put(d, "mbufs_pool", s->mbufs_total);
     put(d, "mbufs_in_use", s->mbufs_in_use);
     return 0;
@@ -179,6 +209,31 @@ int cmd_ports(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
     return 0;
 }
 
+/// /logagg/lcores: one dict per lcore, by lcore id.
+int cmd_lcores(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
+    const std::optional<snapshot> s = current();
+    if (!s) {
+        return -EAGAIN;
+    }
+    rte_tel_data_start_dict(d);
+    for (const lcore_snapshot& l : s->lcores) {
+        rte_tel_data* x = new_dict();
+        if (x == nullptr) {
+            return -ENOMEM;
+        }
+        (void)rte_tel_data_add_dict_string(x, "roles", l.roles.c_str());
+        put(x, "rx_packets", l.rx_packets);
+        put(x, "worker_packets", l.worker_packets);
+        put(x, "messages_framed", l.messages_framed);
+        put(x, "copied_bytes", l.bytes_copied);
+        // Telemetry values are integers: microseconds (rate over uptime: the busy fraction).
+        put(x, "busy_us", static_cast<uint64_t>(l.busy_s * 1e6));
+        put(x, "sleeps", l.sleeps);
+        nest(d, fmt::format("{}", l.lcore_id), x);
+    }
+    return 0;
+}
+
 } // namespace
 
 void register_telemetry() {
@@ -192,6 +247,9 @@ void register_telemetry() {
             "Per sink: in, delivered, dropped by reason, in flight, pinned, batches, reconnects");
         (void)rte_telemetry_register_cmd("/logagg/ports", cmd_ports,
                                          "Per port: ethdev counters and link state");
+        (void)rte_telemetry_register_cmd(
+            "/logagg/lcores", cmd_lcores,
+            "Per lcore: roles, frames and messages handled, bytes copied, busy time, sleeps");
     });
 }
 

@@ -21,6 +21,7 @@
 #include "net/classify.hpp"
 #include "pipeline/lanes.hpp"
 #include "util/enum_names.hpp"
+#include "pipeline/listener.hpp"
 
 namespace logagg::pipeline {
 
@@ -134,6 +135,17 @@ inline constexpr std::size_t copy_reason_count = static_cast<std::size_t>(copy_r
 /// The names in enum order.
 inline constexpr auto copy_reason_names = util::enum_names<copy_reason, copy_reason_count>();
 
+/// Counters of one listener on one lcore (lcore_stats::listeners, indexed by listener slot).
+/// Bumped once per frame a worker frames, never per message: 32 bytes, aligned so that they lie
+/// in one cache line.
+struct alignas(32) listener_counters {
+    counter packets;  ///< frames a worker framed for this listener
+    counter bytes;    ///< their UDP payload bytes
+    counter messages; ///< messages framed from them (as messages_framed)
+    counter dropped;  ///< ... not handed to any sink (as msg_drops, whatever the reason)
+};
+static_assert(sizeof(listener_counters) == 32);
+
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     // Loop (any role)
@@ -176,6 +188,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     std::array<counter, max_filters> filter_kept;    ///< records each --filter let through
     std::array<counter, max_filters> filter_dropped; ///< ... and dropped
     std::array<counter, max_routes> route_hits;      ///< records each --route matched
+    /// Per listener, by listener_table slot (slot 0: ports without a listener, never framed).
+    std::array<listener_counters, listener_slots> listeners;
     // GELF (per worker)
     std::array<counter, log::gelf::chunk_status_count> gelf_chunks; ///< chunks, by outcome
     counter gelf_expired_messages; ///< incomplete chunked messages dropped after the timeout

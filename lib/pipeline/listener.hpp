@@ -5,10 +5,10 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
-#include <vector>
-
 #include <string_view>
+#include <vector>
 
 #include "log/framing.hpp"
 #include "util/enum_names.hpp"
@@ -48,13 +48,19 @@ struct listener {
     listen_format format = listen_format::auto_detect;
 };
 
+/// Slots of a listener_table: slot 0 (ports without a listener) and up to 255 listeners. Why
+/// 256: a slot fits the table's one-byte index, and per-listener counters (pipeline::lcore_stats)
+/// are an array indexed by slot, so a listener of any transport (UDP now, TCP later) that takes
+/// a slot is counted by the same code.
+inline constexpr std::size_t listener_slots = 256;
+
 /// Maps a destination port to its listener: a 64 KiB index (one load) into a short list.
 /// Ports without a listener map to slot 0, which classify() never lets through anyway.
 class listener_table {
 public:
-    /// Control plane. @return false when 255 listeners exist already.
+    /// Control plane. @return false when every slot is taken (255 listeners).
     bool add(const listener& l) {
-        if (list_.size() >= 255) {
+        if (list_.size() >= listener_slots) {
             return false;
         }
         if (list_.empty()) {
@@ -66,6 +72,11 @@ public:
     }
     /// Datapath. The listener for @p port (slot 0 for ports never added).
     [[nodiscard]] const listener& of(uint16_t port) const noexcept { return list_[index_[port]]; }
+    /// Any side. The slot of @p port's listener (0 for ports never added): the index of its
+    /// per-listener counters.
+    [[nodiscard]] uint8_t slot(uint16_t port) const noexcept { return index_[port]; }
+    /// Datapath. The listener in @p slot (slot() of a port; 0 is the default).
+    [[nodiscard]] const listener& at(uint8_t slot) const noexcept { return list_[slot]; }
 
 private:
     std::array<uint8_t, 65536> index_{};

@@ -722,7 +722,13 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
         meta->payload_len == 0
             ? 0
             : payload_pieces(m, meta->payload_off, meta->payload_len, pieces, &seg_end);
-    const listener& l = w.listeners->of(meta->dst_port);
+    const uint8_t slot = w.listeners->slot(meta->dst_port);
+    const listener& l = w.listeners->at(slot);
+    // The listener's messages dropped from this frame: those framed less those routed (the
+    // lcore's routed count before and after). Counted as drops, not as routed, so that each of
+    // the listener's counters only grows for a reader that loads them one by one.
+    const uint64_t routed_before = w.stats->routed.get();
+    uint64_t framed = 0;
     packet_state ps{m, meta->rx_tsc, &pieces, &seg_end, n_pieces};
     for (sink_lane* lane : w.lanes) {
         lane->unit_open = false;
@@ -733,7 +739,7 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
                       (l.format == listen_format::auto_detect && n_pieces != 0 &&
                        looks_like_binary_gelf(std::string_view(pieces[0].data, pieces[0].len)));
     if (gelf) {
-        (void)frame_gelf(w, ps, *meta);
+        framed = frame_gelf(w, ps, *meta);
     } else {
         // An empty datagram (or, defensively, a chain shorter than the RX stage saw) has no
         // message.
@@ -759,7 +765,8 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
                 msg.truncated = truncated;
                 handle_message(w, ps, l.format, msg);
             });
-        w.stats->messages_framed.add(counts.messages + counts.oversize_dropped);
+        framed = counts.messages + counts.oversize_dropped;
+        w.stats->messages_framed.add(framed);
         w.stats->empty_skipped.add(counts.empty);
         if (counts.truncated != 0) {
             w.stats->truncated.add(counts.truncated);
@@ -771,6 +778,11 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
             w.stats->framing_errors.add(counts.framing_errors);
         }
     }
+    listener_counters& lc = w.stats->listeners[slot];
+    lc.packets.add();
+    lc.bytes.add(meta->payload_len);
+    lc.messages.add(framed);
+    lc.dropped.add(framed - (w.stats->routed.get() - routed_before));
     // Close this packet's unit in every lane that took part of it: each unit owns one reference.
     uint32_t units = 0;
     for (sink_lane* lane : w.lanes) {

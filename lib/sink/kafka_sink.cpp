@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string_view>
 
 #include <fmt/core.h>
@@ -125,6 +126,13 @@ util::result<void> kafka_sink::start() {
             fmt::format("--sink {}: {}", spec_.name, configured.error().text));
     }
     const bool debug = configured.value();
+    // The health check's grace for "no broker up" is librdkafka's own reconnect ceiling.
+    char backoff[32];
+    std::size_t backoff_len = sizeof backoff;
+    if (rd_kafka_conf_get(conf, "reconnect.backoff.max.ms", backoff, &backoff_len) ==
+        RD_KAFKA_CONF_OK) {
+        spec_.reconnect_max_ms = static_cast<uint32_t>(std::strtoul(backoff, nullptr, 10));
+    }
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
     rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
@@ -217,6 +225,13 @@ int kafka_sink::on_stats(rd_kafka_s* /*rk*/, char* json, std::size_t len, void* 
         self->rd_resent_ = resent;
     }
     self->rd_request_retries_ = detail::sum_txretries(doc);
+    // The producer's connection state for /healthz: up while a broker is. Counted like a TCP
+    // sink's connections, on each change only.
+    const bool up = detail::brokers_up(doc) != 0;
+    if (up != self->broker_up_) {
+        (up ? self->stats_.connections : self->stats_.disconnects).add();
+        self->broker_up_ = up;
+    }
     return 0; // librdkafka frees the document
 }
 

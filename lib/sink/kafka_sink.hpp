@@ -109,6 +109,7 @@ private:
     uint64_t queue_full_ = 0;         ///< produce rounds cut short by QUEUE_FULL
     uint64_t split_records_ = 0;      ///< records that were not one piece (a bug; rejected)
     uint64_t purged_ = 0;             ///< records purged at the drain deadline
+    bool broker_up_ = false;          ///< the last statistics showed a broker in state UP
     util::log_limiter limiter_;
 };
 

@@ -99,6 +99,14 @@ def check_invariants(st):
         check(lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"], "sink %s: latency quantiles %s" % (k["name"], lat))
     check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants flagged false: %s" % st["invariants"])
     check(st["mbufs"]["in_use_at_exit"] == 0, "%d mbufs leaked" % st["mbufs"]["in_use_at_exit"])
+    # Every frame a worker framed, and every message, belongs to exactly one listener.
+    ls = st["listeners"]
+    check(sum(x["packets"] for x in ls) == p["framed_by_workers"] and
+          sum(x["messages"] for x in ls) == m["framed"] and
+          sum(x["dropped"] for x in ls) == m["dropped_total"] and
+          all(x["dropped"] <= x["messages"] for x in ls),
+          "listeners do not sum to the totals: %s (framed_by_workers %d, framed %d, dropped %d)"
+          % (ls, p["framed_by_workers"], m["framed"], m["dropped_total"]))
     check(p["received"] == sum(l["rx_packets"] for l in st["lcores"]), "lcore rx_packets do not sum to received")
     check(sum(x["ipackets"] for x in st["ports"]) == p["received"], "port ipackets != packets.received")
 

@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "sinks"))
 import gen_capture  # noqa: E402
 from harness import SKIP, Failure, check, check_invariants, describe, output_lines, run_cases  # noqa: E402
 
@@ -250,8 +251,28 @@ def case_prometheus(env):
             if line.startswith("# TYPE "):
                 _, _, name, kind = line.split(" ")
                 check(kind != "counter" or name.endswith("_total"), "counter %s without _total" % name)
-        check(metric(ms, "logagg_build_info", version=re.search(r'version="([^"]+)"', text).group(1)) == 1,
-              "build_info is not 1")
+        check(metric(ms, "logagg_build_info", version=re.search(r'version="([^"]+)"', text).group(1),
+                     dpdk=re.search(r'dpdk="(\d+\.\d+\.\d+)"', text).group(1)) == 1, "build_info is not 1")
+        # Every family issue 13 asks for, with its type: per stage, drop reason, listener and
+        # sink (in, delivered, dropped by reason, in flight, pinned bytes, batches, reconnects,
+        # retries, copied bytes), latency, port counters, mempool, lcore busy time, build info.
+        types = dict(line.split(" ")[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
+        wanted = {"logagg_packets_total": "counter", "logagg_packets_dropped_total": "counter",
+                  "logagg_messages_total": "counter", "logagg_messages_dropped_total": "counter",
+                  "logagg_listener_packets_total": "counter", "logagg_listener_payload_bytes_total": "counter",
+                  "logagg_listener_messages_total": "counter", "logagg_listener_messages_dropped_total": "counter",
+                  "logagg_sink_in_records_total": "counter", "logagg_sink_delivered_records_total": "counter",
+                  "logagg_sink_dropped_records_total": "counter", "logagg_sink_in_flight_records": "gauge",
+                  "logagg_sink_pinned_bytes": "gauge", "logagg_sink_batches_total": "counter",
+                  "logagg_sink_reconnects_total": "counter", "logagg_sink_retries_total": "counter",
+                  "logagg_sink_copied_bytes_total": "counter", "logagg_sink_latency_seconds": "histogram",
+                  "logagg_port_received_packets_total": "counter", "logagg_port_missed_packets_total": "counter",
+                  "logagg_port_rx_nombuf_total": "counter", "logagg_port_receive_errors_total": "counter",
+                  "logagg_port_send_errors_total": "counter", "logagg_mempool_mbufs_in_use": "gauge",
+                  "logagg_lcore_busy_seconds_total": "counter", "logagg_copied_bytes_by_reason_total": "counter",
+                  "logagg_build_info": "gauge"}
+        missing = {n: t for n, t in wanted.items() if types.get(n) != t}
+        check(not missing, "families missing or of another type: %s" % missing)
         prom = Prometheus(env, la.url[len("http://"):])
         # The handshake: wait until Prometheus holds a scrape taken after everything was delivered.
         deadline = time.time() + LIMIT
@@ -290,6 +311,60 @@ def case_prometheus(env):
           "stats differ from the capture's truth: %s" % want)
 
 
+# --- per listener ------------------------------------------------------------------------------
+
+def case_listeners(env):
+    """A replay to two listeners (514 auto, 5514 rfc5424 with --on-parse-error drop): each
+    listener's frames, payload bytes and messages are the capture's, only 5514 drops messages,
+    and the summary, --stats-json, /metrics and /logagg/stats give the same per-listener numbers
+    (promtool accepts the exposition)."""
+    cap = gen_capture.build(seed=33, n_messages=3000, flows=16, listen_ports=(514, 5514))
+    exp = cap.expected_stats()
+    la = replay(env, "listeners", cap, ["--listen", "udp:514", "--listen", "udp:5514:rfc5424",
+                                        "--on-parse-error", "drop", "--sink", "file:%s" % env.path("out-ls")])
+    try:
+        def done(ms):
+            return (metric(ms, "logagg_messages_total", stage="framed") == exp["messages"]["framed"] and
+                    metric(ms, "logagg_messages_total", stage="delivered") ==
+                    metric(ms, "logagg_messages_total", stage="routed") and
+                    metric(ms, "logagg_sink_in_flight_records") == 0)
+        ms = la.wait_metrics(done, "the replay to be delivered")
+        text = la.metrics()
+        (tel,) = telemetry(la.prefix, "/logagg/stats")
+        st = la.stop()
+    finally:
+        la.kill()
+    check_invariants(st)
+    if shutil.which("promtool") is not None:
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        check(lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "",
+              "promtool check metrics: exit %d\n%s%s" % (lint.returncode, lint.stdout, lint.stderr))
+    got = {x["listener"]: x for x in st["listeners"]}
+    check(sorted(got) == ["udp:514", "udp:5514"] and got["udp:514"]["format"] == "auto" and
+          got["udp:5514"]["format"] == "rfc5424", "--stats-json listeners: %s" % st["listeners"])
+    summary = "".join(la.lines)
+    for port, truth in sorted(cap.listeners.items()):
+        name = "udp:%d" % port
+        x = got[name]
+        check({k: x[k] for k in truth} == truth, "%s: logagg counted %s, the capture holds %s" % (name, x, truth))
+        prom = {
+            "packets": metric(ms, "logagg_listener_packets_total", listener=name),
+            "payload_bytes": metric(ms, "logagg_listener_payload_bytes_total", listener=name),
+            "messages": metric(ms, "logagg_listener_messages_total", listener=name),
+            "dropped": metric(ms, "logagg_listener_messages_dropped_total", listener=name),
+        }
+        check(prom == {k: x[k] for k in prom}, "%s: /metrics %s, --stats-json %s" % (name, prom, x))
+        t = tel["listeners"]["udp_%d" % port]
+        check(t == {k: x[k] for k in t} and set(t) == {"format", "packets", "payload_bytes", "messages", "dropped"},
+              "%s: /logagg/stats %s, --stats-json %s" % (name, t, x))
+        line = "listener %s (%s): packets %d (%d payload bytes) messages %d dropped %d" % (
+            name, x["format"], x["packets"], x["payload_bytes"], x["messages"], x["dropped"])
+        check(line in summary, "the summary lacks %r:\n%s" % (line, summary[-3000:]))
+    check(got["udp:514"]["dropped"] == 0 and got["udp:5514"]["dropped"] > 0 and
+          got["udp:5514"]["dropped"] == st["messages"]["dropped"]["parse_error"],
+          "drops by listener: %s, by reason %s" % (st["listeners"], st["messages"]["dropped"]))
+
+
 # --- DPDK telemetry --------------------------------------------------------------------------
 
 def telemetry(prefix, *cmds):
@@ -326,18 +401,20 @@ def threads_cpus(pid):
 
 def case_telemetry(env):
     """/logagg/stats, /logagg/sinks and /logagg/ports on DPDK's telemetry socket agree with
-    /metrics once a replay is delivered, and DPDK's own commands still answer. The HTTP thread
+    /metrics once a replay is delivered, and DPDK's own commands still answer. The bytes copied
+    by reason agree in all three (--stats-json too); the ndjson sink makes two reasons non-zero
+    (linearise: messages across fragments, parsed; sink_append: the short records). The HTTP thread
     is a control thread: with the only lcore on CPU 1 it runs on CPU 0, as EAL's own threads."""
     if os.cpu_count() < 2:
         print("skipped: needs two CPUs (one for the lcore, one for the control threads)")
         return SKIP
     cap = gen_capture.build(seed=32, n_messages=2000, flows=8)
     exp = cap.expected_stats()
-    la = replay(env, "telemetry", cap, ["--sink", "file:%s" % env.path("out-tel")], lcores="1")
+    la = replay(env, "telemetry", cap, ["--sink", "file:%s,format=ndjson" % env.path("out-tel")], lcores="1")
     try:
         ms = la.wait_metrics(delivered_all(exp["messages"]["framed"]), "the replay to be delivered")
-        stats, sinks, ports, ethdev = telemetry(la.prefix, "/logagg/stats", "/logagg/sinks", "/logagg/ports",
-                                                "/ethdev/list")
+        stats, sinks, ports, lcores, ethdev = telemetry(la.prefix, "/logagg/stats", "/logagg/sinks",
+                                                        "/logagg/ports", "/logagg/lcores", "/ethdev/list")
         cpus = threads_cpus(la.proc.pid)
         ms2 = parse_metrics(la.metrics())
         st = la.stop()
@@ -348,6 +425,11 @@ def case_telemetry(env):
     check(ms == ms2 or all(ms[k] == ms2[k] for k in ms if k[0] not in clock),
           "/metrics changed after the replay was delivered")
     check(ethdev == [0], "/ethdev/list: %s" % ethdev)
+    check(list(lcores) == ["1"] and lcores["1"]["roles"] == "main+rx+worker+sink" and
+          lcores["1"]["rx_packets"] == metric(ms, "logagg_lcore_rx_packets_total", lcore="1") and
+          lcores["1"]["messages_framed"] == metric(ms, "logagg_lcore_messages_framed_total", lcore="1"),
+          "/logagg/lcores: %s" % lcores)
+    check(metric(ms, "logagg_build_info", version=stats["version"]) == 1, "/logagg/stats version %s" % stats["version"])
     for stage in ("received", "to_workers", "framed_by_workers", "reassembled", "fragments_merged"):
         check(stats["packets"][stage] == metric(ms, "logagg_packets_total", stage=stage),
               "packets %s: telemetry %s, /metrics %s" % (stage, stats["packets"][stage],
@@ -370,6 +452,14 @@ def case_telemetry(env):
     # The numbers are the run's: what --stats-json wrote at exit.
     check(st["packets"]["received"] == stats["packets"]["received"] and
           st["sinks"][0]["delivered"] == f["delivered"], "telemetry and --stats-json differ")
+    by_reason = st["bytes_copied_by_reason"]
+    prom = {r: metric(ms, "logagg_copied_bytes_by_reason_total", reason=r) for r in by_reason}
+    check(stats["copied_bytes_by_reason"] == by_reason == prom,
+          "bytes copied by reason: /logagg/stats %s, /metrics %s, --stats-json %s"
+          % (stats["copied_bytes_by_reason"], prom, by_reason))
+    check(sum(by_reason.values()) == st["bytes_copied"] == stats["copied_bytes"] ==
+          metric(ms, "logagg_copied_bytes_total") and sum(1 for v in by_reason.values() if v) >= 2,
+          "bytes copied: total %d, by reason %s" % (st["bytes_copied"], by_reason))
     check(cpus.get("logagg-http") == "0" and cpus.get("logagg") == "1",
           "the HTTP thread is not on the control CPU: %s" % cpus)
     check(cpus.get("logagg-http") == cpus.get("eal-intr-thread"), "HTTP thread and EAL's differ: %s" % cpus)
@@ -423,6 +513,65 @@ class Collector:
         for c in self.conns:
             c.close()
         self.conns = []
+
+
+def wait_health(la, want, what):
+    """Polls /healthz until it answers `want`; returns its JSON body."""
+    deadline = time.time() + LIMIT
+    status, doc = None, None
+    while time.time() < deadline:
+        status, body = http_get(la.url + "/healthz")
+        doc = json.loads(body)
+        if status == want:
+            return doc
+        check(la.proc.poll() is None, "logagg exited")
+        time.sleep(0.05)
+    raise Failure("/healthz never answered %d (%s); last %s %s" % (want, what, status, doc))
+
+
+def case_kafka_healthz(env):
+    """A Kafka sink in /healthz: 200 while its producer has a broker up, 503 naming the sink once
+    every broker of librdkafka's mock cluster (a kafka_peer process the test controls through
+    its stdin) has been down longer than reconnect.backoff.max.ms, 200 again when they are back;
+    logagg_sink_connected follows, and every record is delivered in the end."""
+    from sinks import KafkaCluster  # tests/sinks: the mock cluster's driver
+    peer = env.opts.kafka_peer and os.path.abspath(env.opts.kafka_peer)
+    kc = KafkaCluster(env, peer, brokers=3, partitions=3)
+    why = kc.start()
+    if why:
+        print("skipped: %s" % why)
+        return SKIP
+    la = None
+    try:
+        la = Logagg(env, "kafkahz", "net_pcap0,rx_pcap=%s" % SAMPLE_PCAP,
+                    ["--sink", "kafka:%s/logs,kafka-prop=reconnect.backoff.max.ms=300" % kc.bootstrap])
+        doc = wait_health(la, 200, "a broker up")
+        check(doc == {"status": "ok"}, "healthy body: %s" % doc)
+        ms = la.wait_metrics(lambda ms: metric(ms, "logagg_sink_connected", sink="kafka") == 1 and
+                             metric(ms, "logagg_sink_delivered_records_total", sink="kafka") == 4000,
+                             "the sample delivered with a broker up")
+        kc.set_brokers("down")
+        doc = wait_health(la, 503, "every broker down")
+        check(doc["status"] == "unhealthy" and len(doc["reasons"]) == 1 and
+              doc["reasons"][0].startswith("sink kafka: no Kafka broker of %s up for " % kc.bootstrap) and
+              "reconnect.backoff.max.ms 300)" in doc["reasons"][0], "unhealthy body: %s" % doc)
+        check(metric(parse_metrics(la.metrics()), "logagg_sink_connected", sink="kafka") == 0,
+              "the sink is still shown connected")
+        kc.set_brokers("up")
+        doc = wait_health(la, 200, "the brokers back")
+        check(metric(parse_metrics(la.metrics()), "logagg_sink_connected", sink="kafka") == 1,
+              "the sink is not shown connected")
+        st = la.stop()
+    finally:
+        if la is not None:
+            la.kill()
+        kc.stop()
+    check_invariants(st)
+    k = st["sinks"][0]
+    check(k["delivered"] == k["in"] == 4000 and k["connections"] >= 2 and
+          k["disconnects"] == k["connections"] - 1,
+          "kafka sink: delivered %d of %d, connections %d, disconnects %d"
+          % (k["delivered"], k["in"], k["connections"], k["disconnects"]))
 
 
 def case_healthz(env):
@@ -528,20 +677,32 @@ def case_scrape_loop(env):
 # --- scripts/logagg-top ---------------------------------------------------------------------
 
 def case_top(env):
-    """scripts/logagg-top in a tmux pane shows the running pipeline and its numbers move: two
-    captures of the pane, a refresh apart, differ in the sink's delivered count."""
+    """scripts/logagg-top --metrics URL in a tmux pane shows the running pipeline and its numbers
+    move: two captures of the pane, a refresh apart, differ in the sink's delivered count."""
+    return top_in_tmux(env, "top", lambda la: "--metrics %s" % la.url)
+
+
+def case_top_telemetry(env):
+    """scripts/logagg-top --file-prefix NAME reads DPDK's telemetry socket instead of /metrics
+    and shows the same view, numbers moving (two captures of its tmux pane)."""
+    return top_in_tmux(env, "toptel", lambda la: "--file-prefix %s" % la.prefix)
+
+
+def top_in_tmux(env, name, source):
+    """logagg-top with the source options source(la) in a tmux pane, against an endless replay:
+    every section shows, with the default listener, and the delivered count moves."""
     if shutil.which("tmux") is None:
         print("skipped: tmux is not installed")
         return SKIP
-    la = Logagg(env, "top", "net_pcap0,rx_pcap=%s,infinite_rx=1" % SAMPLE_PCAP,
-                ["--sink", "file:%s" % env.path("out-top"), "--on-sink-full", "block",
+    la = Logagg(env, name, "net_pcap0,rx_pcap=%s,infinite_rx=1" % SAMPLE_PCAP,
+                ["--sink", "file:%s" % env.path("out-" + name), "--on-sink-full", "block",
                  "--test-sink-delay-us", "20000"])
-    session = "logagg-top-%d" % os.getpid()
-    sock = env.path("tmux.sock")
+    session = "logagg-%s-%d" % (name, os.getpid())
+    sock = env.path("tmux-%s.sock" % name)
     tmux = ["tmux", "-S", sock]
     try:
         subprocess.run(tmux + ["new-session", "-d", "-s", session, "-x", "160", "-y", "60",
-                               "%s %s --metrics %s" % (sys.executable, TOP, la.url)], check=True)
+                               "%s %s %s" % (sys.executable, TOP, source(la))], check=True)
 
         def delivered_shown():
             """The file sink's delivered count as the pane shows it now, or None."""
@@ -560,11 +721,16 @@ def case_top(env):
             raise Failure("logagg-top never showed %s; pane:\n%s" % (what, pane))
 
         first, pane = wait_shown(lambda v: v not in ("0", "-"), "a delivered count")
-        check("logagg top" in pane and "PIPELINE" in pane and "net_pcap0" in pane and "rx+worker" in pane,
+        check("logagg top" in pane and "PIPELINE" in pane and "net_pcap0" in pane and "rx+worker" in pane
+              and re.search(r"^udp:514\s+auto\s", pane, re.M) is not None,
               "pane lacks a section:\n%s" % pane)
         second, pane2 = wait_shown(lambda v: v != first, "a changed delivered count")
         check(re.search(r"^messages delivered\s+\S+\s+[0-9.]+k?", pane2, re.M) is not None,
               "no delivery rate shown:\n%s" % pane2)
+        check(re.search(r"^udp:514\s+auto\s+[0-9.]+k?\s", pane2, re.M) is not None and
+              re.search(r"^file\s+file(\s+\S+){7}\s+[0-9.]+(us|ms|s)\s+[0-9.]+(us|ms|s)\s*$", pane2, re.M) is not None and
+              re.search(r"^\d+\s+rx\+worker\s+[0-9.]+k?\s+[0-9.]+k?\s+[0-9.]+k?\s+\d+%", pane2, re.M) is not None,
+              "the listener rate, sink latency or lcore busy fraction is not shown:\n%s" % pane2)
         la.stop()
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True)
@@ -612,8 +778,12 @@ CASES = {
     "healthz": case_healthz,
     "scrape_loop": case_scrape_loop,
     "top": case_top,
+    "top_telemetry": case_top_telemetry,
+    "listeners": case_listeners,
+    "kafka_healthz": case_kafka_healthz,
     "cli": case_cli,
 }
 
 if __name__ == "__main__":
-    sys.exit(run_cases(CASES, rootless=("cli",)))
+    sys.exit(run_cases(CASES, rootless=("cli",),
+                       options=[("--kafka-peer", "tests/sinks/kafka_peer (the kafka_healthz case)")]))

@@ -6,7 +6,9 @@
 //   kafka_peer cluster --brokers 3 --partitions 6 --topic T [--errors N]
 //       starts librdkafka's mock cluster (in-process brokers on loopback ports), creates T,
 //       optionally makes the next N Produce requests fail with transient errors, prints the
-//       bootstrap servers on line 1 of stdout and serves until stdin closes or SIGTERM.
+//       bootstrap servers on line 1 of stdout and serves until stdin closes or SIGTERM. Lines on
+//       stdin control it: "down" takes every broker down (connections closed, new ones refused),
+//       "up" brings them back; each is answered with one line, "down ok" or "up ok", once done.
 //   kafka_peer consume --bootstrap B --topic T --expect N --timeout-s S [--linger-ms L]
 //       a real consumer (group, auto.offset.reset=earliest) that reads until N messages arrived
 //       (then L ms more, so duplicates beyond N are seen too) or S seconds passed, and writes one
@@ -155,12 +157,31 @@ int run_cluster(const args& a) {
     std::fflush(stdout);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    std::string line;
     while (g_stop == 0) {
         pollfd p{STDIN_FILENO, POLLIN, 0};
         if (::poll(&p, 1, 200) > 0) {
             char b[256];
-            if (::read(STDIN_FILENO, b, sizeof b) <= 0) {
+            const ssize_t n = ::read(STDIN_FILENO, b, sizeof b);
+            if (n <= 0) {
                 break; // stdin closed: the test is done with us
+            }
+            line.append(b, static_cast<std::size_t>(n));
+            for (std::size_t nl = line.find('\n'); nl != std::string::npos; nl = line.find('\n')) {
+                const std::string cmd = line.substr(0, nl);
+                line.erase(0, nl + 1);
+                // -1: every broker of the cluster.
+                const rd_kafka_resp_err_t r = cmd == "down" ? rd_kafka_mock_broker_set_down(mc, -1)
+                                              : cmd == "up" ? rd_kafka_mock_broker_set_up(mc, -1)
+                                                            : RD_KAFKA_RESP_ERR__INVALID_ARG;
+                if (r != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    std::fprintf(stderr, "kafka_peer: '%s': %s\n", cmd.c_str(),
+                                 rd_kafka_err2str(r));
+                    std::printf("%s failed\n", cmd.c_str());
+                } else {
+                    std::printf("%s ok\n", cmd.c_str());
+                }
+                std::fflush(stdout);
             }
         }
     }

@@ -631,6 +631,15 @@ class KafkaCluster:
         self.bootstrap = line
         return None
 
+    def set_brokers(self, state):
+        """Takes every broker "down" (connections closed, new ones refused) or brings them "up";
+        returns once the helper confirms it."""
+        self.proc.stdin.write(("%s\n" % state).encode())
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], 20)
+        line = self.proc.stdout.readline().decode().strip() if ready else ""
+        check(line == "%s ok" % state, "kafka_peer answered %r to %r" % (line, state))
+
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.stdin.close()  # the helper's signal to shut down

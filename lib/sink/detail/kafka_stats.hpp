@@ -2,7 +2,7 @@
 // Side: sink (called from the statistics callback, on the sink lcore). Header-only, pure, no
 // allocation.
 //
-// The two figures the Kafka sink reads from librdkafka's statistics JSON (STATISTICS.md of
+// The figures the Kafka sink reads from librdkafka's statistics JSON (STATISTICS.md of
 // librdkafka 2.0.2), without a JSON parser: the document is librdkafka's own, once a second.
 #pragma once
 
@@ -70,6 +70,47 @@ namespace logagg::sink::detail {
         }
     }
     return 0;
+}
+
+/// The brokers in state "UP" (a connection the producer can use) in the "brokers" object of a
+/// statistics document: each broker's object has one "state" member ("INIT", "DOWN", "CONNECT",
+/// "UP", ...), its nested objects (latencies, requests, partitions) have none.
+[[nodiscard]] inline unsigned brokers_up(std::string_view json) noexcept {
+    constexpr std::string_view tag = "\"brokers\"";
+    std::size_t p = json.find(tag);
+    // The value: the object after the member's colon, to its matching brace (strings skipped).
+    while (p < json.size() && json[p] != '{') {
+        ++p;
+    }
+    const std::size_t begin = p;
+    int depth = 0;
+    for (; p < json.size(); ++p) {
+        const char c = json[p];
+        if (c == '"') {
+            for (++p; p < json.size() && json[p] != '"'; ++p) {
+                p += json[p] == '\\' ? 1 : 0; // an escaped character
+            }
+        } else if (c == '{') {
+            ++depth;
+        } else if (c == '}' && --depth == 0) {
+            break;
+        }
+    }
+    if (begin >= json.size() || p >= json.size()) {
+        return 0; // no brokers object, or a truncated one
+    }
+    const std::string_view brokers = json.substr(begin, p - begin + 1);
+    unsigned up = 0;
+    constexpr std::string_view state = "\"state\"";
+    for (std::size_t s = brokers.find(state); s != std::string_view::npos;
+         s = brokers.find(state, s)) {
+        s += state.size();
+        while (s < brokers.size() && (brokers[s] == ' ' || brokers[s] == ':')) {
+            ++s;
+        }
+        up += brokers.substr(s, 4) == "\"UP\"" ? 1 : 0;
+    }
+    return up;
 }
 
 } // namespace logagg::sink::detail

@@ -321,6 +321,25 @@ TEST(Options, SinkLimit) {
     EXPECT_NE(parse(args).error.find("--sink: at most 8 sinks"), std::string::npos);
 }
 
+TEST(Options, ListenerLimit) {
+    // One listener_table slot each (the per-listener counters are indexed by it): 255 fit.
+    std::vector<std::string> ports;
+    for (int i = 0; i < 256; ++i) {
+        ports.push_back("udp:" + std::to_string(1000 + i));
+    }
+    std::vector<std::string_view> args = {"--sink", "file:x"};
+    for (std::size_t i = 0; i < 255; ++i) {
+        args.push_back("--listen");
+        args.push_back(ports[i]);
+    }
+    const auto most = parse(args);
+    ASSERT_EQ(most.what, parse_result::action::run) << most.error;
+    EXPECT_EQ(most.cfg.listen.size(), 255u);
+    args.push_back("--listen");
+    args.push_back(ports[255]);
+    EXPECT_NE(parse(args).error.find("--listen: at most 255 listeners"), std::string::npos);
+}
+
 TEST(Options, HelpAndVersion) {
     EXPECT_EQ(parse({"--sink", "file:x", "--help"}).what, parse_result::action::help);
     EXPECT_EQ(parse({"-h"}).what, parse_result::action::help);

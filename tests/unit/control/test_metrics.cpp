@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "control/metrics.hpp"
 
 namespace {
@@ -107,7 +109,9 @@ TEST(Metrics, ValuesComeFromTheSnapshotAndLabelsAreEscaped) {
     EXPECT_EQ(p.samples.at("logagg_sink_in_flight_records{sink=\"c\\\"1\",type=\"tcp\"}"), 2);
     EXPECT_EQ(p.samples.at("logagg_sink_connected{sink=\"c\\\"1\",type=\"tcp\"}"), 1);
     EXPECT_EQ(p.samples.at("logagg_port_link_up{port=\"0\",name=\"net_pcap0\"}"), 1);
-    EXPECT_EQ(p.samples.at("logagg_build_info{version=\"" LOGAGG_VERSION "\"}"), 1);
+    EXPECT_EQ(p.samples.at(fmt::format("logagg_build_info{{version=\"{}\",dpdk=\"{}.{:02}.{}\"}}",
+                                       LOGAGG_VERSION, RTE_VER_YEAR, RTE_VER_MONTH, RTE_VER_MINOR)),
+              1);
     EXPECT_EQ(p.samples.at("logagg_lcore_busy_seconds_total{lcore=\"1\",roles=\"rx+worker\"}"),
               2.5);
     EXPECT_EQ(p.samples.at("logagg_lcore_sleeps_total{lcore=\"1\",roles=\"rx+worker\"}"), 40);
@@ -182,6 +186,22 @@ TEST(Health, PortsMustBeUpAndSinksConnectedOrWithinTheirBackoff) {
     s.sinks[0].connected = -1; // a file sink has no connection
     h.observe(s, 5000);
     EXPECT_TRUE(h.problems(s, 99999).empty());
+}
+
+TEST(Health, KafkaSinkWithoutABrokerUpNamesItsBrokers) {
+    health_tracker h;
+    snapshot s = make();
+    s.sinks[0].type = "kafka";
+    s.sinks[0].target = "127.0.0.1:1,127.0.0.1:2/logs,key=host";
+    s.sinks[0].reconnect_max_ms = 300; // librdkafka's reconnect.backoff.max.ms
+    s.sinks[0].connected = 0;
+    h.observe(s, 1000);
+    EXPECT_TRUE(h.problems(s, 1300).empty());
+    h.observe(s, 1301);
+    const std::vector<std::string> p = h.problems(s, 1301);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0], "sink c\"1: no Kafka broker of 127.0.0.1:1,127.0.0.1:2 up for 301 ms (longer "
+                    "than librdkafka's reconnect.backoff.max.ms 300)");
 }
 
 } // namespace

@@ -1046,6 +1046,39 @@ TEST_F(lanes_fixture, GelfRecordsFeedFiltersToo) {
     EXPECT_EQ(dropped(msg_drop::filtered), 1u);
 }
 
+TEST_F(lanes_fixture, EachListenerCountsItsFramesBytesMessagesAndDrops) {
+    // Two listeners (514 syslog, 12201 GELF); a filter drops one message of each. Frames,
+    // payload bytes, messages and dropped messages land on the listener of their port (by
+    // listener_table slot); a GELF message counts on the frame that completed it.
+    w.parse = true;
+    filters = {filter("host^=web-")};
+    w.default_sinks = 0b01;
+    const std::string lines = "<12>1 - web-1 app - - - kept\n<14>1 - db-1 app - - - dropped\n";
+    const std::string a = R"({"version":"1.1","host":"web-2","short_message":"kept"})";
+    const std::string b = R"({"version":"1.1","host":"db-2","short_message":"dropped"})";
+    const std::string chunked = R"({"version":"1.1","host":"web-3","short_message":"two parts"})";
+    const std::string c0 = gelf_chunk(9, 0, 2, chunked.substr(0, 20));
+    const std::string c1 = gelf_chunk(9, 1, 2, chunked.substr(20));
+    burst({make_udp(lines), make_udp(""), make_udp(a, gelf_port), make_udp(zlib_of(b), gelf_port),
+           make_udp(c0, gelf_port), make_udp(c1, gelf_port)});
+    const auto& syslog = stats.listeners[listeners.slot(syslog_port)];
+    const auto& gelf = stats.listeners[listeners.slot(gelf_port)];
+    EXPECT_NE(listeners.slot(syslog_port), listeners.slot(gelf_port));
+    EXPECT_EQ(syslog.packets.get(), 2u);
+    EXPECT_EQ(syslog.bytes.get(), lines.size());
+    EXPECT_EQ(syslog.messages.get(), 2u);
+    EXPECT_EQ(syslog.dropped.get(), 1u);
+    EXPECT_EQ(gelf.packets.get(), 4u);
+    EXPECT_EQ(gelf.bytes.get(), a.size() + zlib_of(b).size() + c0.size() + c1.size());
+    EXPECT_EQ(gelf.messages.get(), 3u);
+    EXPECT_EQ(gelf.dropped.get(), 1u);
+    EXPECT_EQ(stats.listeners[0].packets.get(), 0u) << "slot 0: ports without a listener";
+    EXPECT_EQ(syslog.messages.get() + gelf.messages.get(), stats.messages_framed.get());
+    EXPECT_EQ(syslog.dropped.get() + gelf.dropped.get(), dropped(msg_drop::filtered));
+    EXPECT_EQ(dropped(msg_drop::filtered), 2u);
+    EXPECT_EQ(texts(take(0)).size(), 3u);
+}
+
 TEST_F(lanes_fixture, DropModeDropsWholeUnitsPerLaneAndRollsBackItsArena) {
     w.parse = true;
     lanes[1].format = logagg::log::output_format::ndjson;

@@ -8,6 +8,7 @@
 
 namespace {
 
+using logagg::sink::detail::brokers_up;
 using logagg::sink::detail::sum_txretries;
 using logagg::sink::detail::top_level_u64;
 
@@ -37,6 +38,25 @@ TEST(kafka_stats, AbsentOrTruncatedIsZero) {
 TEST(kafka_stats, TxretriesSummedOverBrokers) {
     EXPECT_EQ(sum_txretries(doc), 7u);
     EXPECT_EQ(sum_txretries(R"({"brokers": {}})"), 0u);
+}
+
+TEST(kafka_stats, BrokersUpCountsOnlyTheBrokersObject) {
+    // librdkafka 2.0.2's shape: an internal broker (never up), bootstrap and learned brokers; a
+    // client.id and a topic name that look like a state member do not count.
+    constexpr std::string_view three =
+        R"({"client_id": "x \"state\":\"UP\"", "brokers":{ ":0/internal": {"name":":0/internal",)"
+        R"("source":"internal","state":"INIT","rtt":{"min":0}}, "127.0.0.1:1/bootstrap":)"
+        R"({"source":"configured","state":"UP","toppars":{}}, "127.0.0.1:2/2": {"state": "UP",)"
+        R"("req":{"Produce":4}}, "127.0.0.1:3/3": {"state":"CONNECT"}, "h}": {"state":"UP"}},)"
+        R"( "topics":{"state":"UP"}})";
+    EXPECT_EQ(brokers_up(three), 3u);
+    EXPECT_EQ(
+        brokers_up(R"({"brokers":{"a/1":{"state":"DOWN"},"b/2":{"state":"APIVERSION_QUERY"}}})"),
+        0u);
+    EXPECT_EQ(brokers_up(R"({"brokers":{}})"), 0u);
+    EXPECT_EQ(brokers_up(R"({"brokers":{"a/1":{"state":"UP")"), 0u) << "truncated";
+    EXPECT_EQ(brokers_up(R"({"name":"p"})"), 0u);
+    EXPECT_EQ(brokers_up(""), 0u);
 }
 
 } // namespace
