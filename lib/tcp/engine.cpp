@@ -59,9 +59,9 @@ struct engine::conn {
     uint64_t user = 0;
     uint64_t stamp = 0;     ///< when it entered its state list (or its last segment: LRU lists)
     uint64_t ack_stamp = 0; ///< when its delayed ACK became pending
-    uint32_t prev = nil, next = nil;         ///< state list
-    uint32_t ack_prev = nil, ack_next = nil; ///< delayed ACK list
-    uint32_t w_prev = nil, w_next = nil;     ///< window watch list
+    link state_link;        ///< state list (member of lists_[list])
+    link ack_link;          ///< delayed ACK list (in_acks)
+    link watch_link;        ///< window watch list (in_watch)
 };
 
 /// An out-of-order run of bytes: @c len bytes at packet offset @c off of @c m, the stream's
@@ -139,25 +139,6 @@ std::string_view name(seg_outcome o) noexcept {
 }
 
 namespace {
-
-[[nodiscard]] uint64_t finish(uint64_t h) noexcept {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-[[nodiscard]] uint64_t mix_words(uint64_t h, const uint8_t* a, unsigned len) noexcept {
-    for (unsigned i = 0; i < len; i += 8) {
-        uint64_t w;
-        std::memcpy(&w, a + i, 8);
-        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-        h ^= h >> 29;
-    }
-    return h;
-}
 
 [[nodiscard]] uint64_t splitmix(uint64_t& s) noexcept {
     uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
@@ -250,7 +231,7 @@ engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx)
         }
     }
     master_ = util::siphash_key{seed[0], seed[1]};
-    hash_seed_ = seed[2];
+    hash_key_ = util::siphash_key{seed[2], seed[4]};
     ts_offset_ = static_cast<uint32_t>(seed[3]);
 
     std::size_t size = 2;
@@ -310,11 +291,22 @@ uint32_t engine::held_mbufs(conn_id id) const noexcept {
 // ---- hash index and slots ----
 
 uint32_t engine::hash_of(const net::tcp_path& p) const noexcept {
-    uint64_t h = hash_seed_ ^ (uint64_t{p.ip_version} << 32) ^ (uint64_t{p.local_port} << 16) ^
-                 p.remote_port;
-    h = mix_words(h, p.remote_ip, 16);
-    h = mix_words(h, p.local_ip, 16);
-    return static_cast<uint32_t>(finish(h));
+    // Keyed, so a sender cannot choose 4-tuples that share a probe run (hash flooding), and over
+    // only the bytes the address family uses: 12 for IPv4 (one block and the tail), 36 for IPv6.
+    // The length is part of SipHash's last block, so the two families never collide by layout.
+    uint8_t msg[36];
+    if (p.ip_version == 4) {
+        std::memcpy(msg, p.local_ip, 4);
+        std::memcpy(msg + 4, p.remote_ip, 4);
+        std::memcpy(msg + 8, &p.local_port, 2);
+        std::memcpy(msg + 10, &p.remote_port, 2);
+        return static_cast<uint32_t>(util::siphash13(hash_key_, msg, 12));
+    }
+    std::memcpy(msg, p.local_ip, 16);
+    std::memcpy(msg + 16, p.remote_ip, 16);
+    std::memcpy(msg + 32, &p.local_port, 2);
+    std::memcpy(msg + 34, &p.remote_port, 2);
+    return static_cast<uint32_t>(util::siphash13(hash_key_, msg, 36));
 }
 
 uint32_t engine::find(const net::tcp_path& p, uint32_t hash) const noexcept {
@@ -360,15 +352,28 @@ void engine::release(uint32_t c) noexcept {
 
 // ---- lists ----
 
+template <engine::link engine::conn::*L>
+void engine::link_push(fifo& f, uint32_t c) noexcept {
+    link& l = conns_[c].*L;
+    l.next = nil;
+    l.prev = f.tail;
+    (f.tail != nil ? (conns_[f.tail].*L).next : f.head) = c;
+    f.tail = c;
+}
+
+template <engine::link engine::conn::*L>
+void engine::link_remove(fifo& f, uint32_t c) noexcept {
+    link& l = conns_[c].*L;
+    (l.prev != nil ? (conns_[l.prev].*L).next : f.head) = l.next;
+    (l.next != nil ? (conns_[l.next].*L).prev : f.tail) = l.prev;
+    l.prev = l.next = nil;
+}
+
 void engine::list_push(uint8_t l, uint32_t c, uint64_t now) noexcept {
     conn& k = conns_[c];
-    fifo& f = lists_[l];
     k.list = l;
     k.stamp = now;
-    k.next = nil;
-    k.prev = f.tail;
-    (f.tail != nil ? conns_[f.tail].next : f.head) = c;
-    f.tail = c;
+    link_push<&conn::state_link>(lists_[l], c);
 }
 
 void engine::list_remove(uint32_t c) noexcept {
@@ -376,10 +381,7 @@ void engine::list_remove(uint32_t c) noexcept {
     if (k.list == l_none) {
         return;
     }
-    fifo& f = lists_[k.list];
-    (k.prev != nil ? conns_[k.prev].next : f.head) = k.next;
-    (k.next != nil ? conns_[k.next].prev : f.tail) = k.prev;
-    k.prev = k.next = nil;
+    link_remove<&conn::state_link>(lists_[k.list], c);
     k.list = l_none;
 }
 
@@ -390,10 +392,7 @@ void engine::ack_push(uint32_t c, uint64_t now) noexcept {
     }
     k.in_acks = true;
     k.ack_stamp = now;
-    k.ack_next = nil;
-    k.ack_prev = acks_.tail;
-    (acks_.tail != nil ? conns_[acks_.tail].ack_next : acks_.head) = c;
-    acks_.tail = c;
+    link_push<&conn::ack_link>(acks_, c);
 }
 
 void engine::ack_remove(uint32_t c) noexcept {
@@ -401,9 +400,7 @@ void engine::ack_remove(uint32_t c) noexcept {
     if (!k.in_acks) {
         return;
     }
-    (k.ack_prev != nil ? conns_[k.ack_prev].ack_next : acks_.head) = k.ack_next;
-    (k.ack_next != nil ? conns_[k.ack_next].ack_prev : acks_.tail) = k.ack_prev;
-    k.ack_prev = k.ack_next = nil;
+    link_remove<&conn::ack_link>(acks_, c);
     k.in_acks = false;
 }
 
@@ -413,10 +410,7 @@ void engine::watch_push(uint32_t c) noexcept {
         return;
     }
     k.in_watch = true;
-    k.w_next = nil;
-    k.w_prev = watch_.tail;
-    (watch_.tail != nil ? conns_[watch_.tail].w_next : watch_.head) = c;
-    watch_.tail = c;
+    link_push<&conn::watch_link>(watch_, c);
 }
 
 void engine::watch_remove(uint32_t c) noexcept {
@@ -424,9 +418,7 @@ void engine::watch_remove(uint32_t c) noexcept {
     if (!k.in_watch) {
         return;
     }
-    (k.w_prev != nil ? conns_[k.w_prev].w_next : watch_.head) = k.w_next;
-    (k.w_next != nil ? conns_[k.w_next].w_prev : watch_.tail) = k.w_prev;
-    k.w_prev = k.w_next = nil;
+    link_remove<&conn::watch_link>(watch_, c);
     k.in_watch = false;
 }
 

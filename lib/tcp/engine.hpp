@@ -73,8 +73,8 @@ struct config {
     uint64_t tx_checksum_offload_ports = 0;
     /// TCP ports that accept connections (the --listen tcp: ports). Must outlive the engine.
     const net::listen_ports* listeners = nullptr;
-    /// Non-zero: the secrets (SYN cookie key, hash seed, timestamp offset) derive from this value
-    /// instead of getrandom(). For tests and the fuzz target only.
+    /// Non-zero: the secrets (SYN cookie key, connection index key, timestamp offset) derive from
+    /// this value instead of getrandom(). For tests and the fuzz target only.
     uint64_t test_seed = 0;
 };
 
@@ -349,6 +349,11 @@ private:
         uint32_t head = nil;
         uint32_t tail = nil;
     };
+    /// A connection's links in one fifo; a connection has one per kind of list.
+    struct link {
+        uint32_t prev = nil;
+        uint32_t next = nil;
+    };
     enum list_id : uint8_t { l_none = 0xff, l_est = 0, l_fw2 = 1, l_tw = 2, l_fin0 = 3 };
 
     // lookup and slots
@@ -357,7 +362,11 @@ private:
     [[nodiscard]] uint32_t take_slot() noexcept;
     void release(uint32_t c) noexcept;
 
-    // lists
+    // lists: one intrusive FIFO implementation, threaded through the conn member L
+    template <link conn::*L>
+    void link_push(fifo& f, uint32_t c) noexcept;
+    template <link conn::*L>
+    void link_remove(fifo& f, uint32_t c) noexcept;
     void list_push(uint8_t l, uint32_t c, uint64_t now) noexcept;
     void list_remove(uint32_t c) noexcept;
     void ack_push(uint32_t c, uint64_t now) noexcept;
@@ -422,7 +431,7 @@ private:
     util::siphash_key master_; ///< SYN cookie keys derive from it, one per period
     util::siphash_key key_[2]; ///< keys of periods key_period_[0] (current) and [1] (previous)
     uint64_t key_period_[2] = {UINT64_MAX, UINT64_MAX};
-    uint64_t hash_seed_ = 0;
+    util::siphash_key hash_key_; ///< the connection index's SipHash-1-3 key
     uint32_t ts_offset_ = 0;
     // challenge ACK rate limit
     uint64_t challenge_window_ = 0;
