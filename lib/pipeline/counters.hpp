@@ -43,11 +43,13 @@ enum class msg_drop : uint8_t {
     parse_error, ///< did not parse as its listener's format, with --on-parse-error drop
     filtered,    ///< a --filter did not match
     unrouted,    ///< no --route matched and no sink takes unrouted records
+    tcp_partial, ///< a TCP stream ended (FIN or reset) in the middle of a message
+    tcp_no_span, ///< a message spanning TCP segments found no free span buffer (tcp_stream.hpp)
     count_
 };
 inline constexpr std::size_t msg_drop_count = static_cast<std::size_t>(msg_drop::count_);
-inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{"oversize", "parse_error",
-                                                                        "filtered", "unrouted"};
+inline constexpr std::array<const char*, msg_drop_count> msg_drop_names{
+    "oversize", "parse_error", "filtered", "unrouted", "tcp_partial", "tcp_no_span"};
 
 using log::max_filters;
 using log::max_routes;
@@ -73,11 +75,12 @@ enum class copy_reason : uint8_t {
     key,         ///< a Kafka key taken out of the message
     encode,      ///< message text inside encoded output, or a one-piece (Kafka) record
     sink_append, ///< a short record (and its LF) appended to a file sink's byte ring
+    tcp_span,    ///< a TCP message split across segments, into its connection's span buffer
     count_
 };
 inline constexpr std::size_t copy_reason_count = static_cast<std::size_t>(copy_reason::count_);
 inline constexpr std::array<const char*, copy_reason_count> copy_reason_names{
-    "linearise", "json_pad", "gelf", "key", "encode", "sink_append"};
+    "linearise", "json_pad", "gelf", "key", "encode", "sink_append", "tcp_span"};
 
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
@@ -119,6 +122,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     std::array<counter, max_filters> filter_kept;    ///< records each --filter let through
     std::array<counter, max_filters> filter_dropped; ///< ... and dropped
     std::array<counter, max_routes> route_hits;      ///< records each --route matched
+    // TCP (per worker; the engine's own counters are in tcp::stats)
+    counter tcp_tx_failed; ///< replies (ACK, SYN-ACK, RST, FIN) the NIC refused: freed
     // GELF (per worker)
     std::array<counter, log::gelf::chunk_status_count> gelf_chunks; ///< chunks, by outcome
     counter gelf_expired_messages; ///< incomplete chunked messages dropped after the timeout

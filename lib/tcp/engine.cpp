@@ -717,7 +717,8 @@ void engine::send_syn_ack(const net::tcp_segment& s, uint16_t port, uint32_t coo
     o.seq = cookie;
     o.ack = s.seq + 1; // data on a SYN is not kept (no state): the client sends it again
     o.window = static_cast<uint16_t>(syn_window_); // never scaled in a SYN (RFC 7323 2.2)
-    o.mss = cfg_.mss;
+    // config::mss is for IPv4; an IPv6 header is 20 bytes longer (RFC 8200 3).
+    o.mss = static_cast<uint16_t>(s.path.ip_version == 6 ? cfg_.mss - 20 : cfg_.mss);
     // Only what the client offered is answered (RFC 7323 1.3, RFC 2018 2).
     o.wscale = s.opts.has_wscale ? static_cast<int8_t>(ws_) : int8_t{-1};
     o.sack_permitted = s.opts.sack_permitted;
@@ -1314,6 +1315,28 @@ void engine::poll(uint64_t now) noexcept {
         }
     }
     flush();
+}
+
+uint64_t engine::next_due() const noexcept {
+    uint64_t due = UINT64_MAX;
+    if (acks_.head != nil) {
+        due = conns_[acks_.head].ack_stamp + ack_delay_tsc_;
+    }
+    // Each list is in deadline order: its head is its earliest.
+    auto head = [&](uint32_t l, uint64_t d) {
+        if (lists_[l].head != nil) {
+            due = std::min(due, conns_[lists_[l].head].stamp + d);
+        }
+    };
+    if (idle_tsc_ != 0) {
+        head(l_est, idle_tsc_);
+    }
+    for (uint32_t l = l_fin0; l < n_lists_; ++l) {
+        head(l, fin_rto_tsc_ << (l - l_fin0));
+    }
+    head(l_fw2, fin_wait2_tsc_);
+    head(l_tw, time_wait_tsc_);
+    return due;
 }
 
 bool engine::close(conn_id id, uint64_t now) noexcept {

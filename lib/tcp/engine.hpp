@@ -40,7 +40,8 @@ struct config {
     /// express it. Why 1 MiB: about one millisecond at 10 Gbit/s, so a LAN sender is never window
     /// limited, while the consumer's free space is what really bounds it.
     uint32_t max_window = 1u << 20;
-    /// MSS announced in SYN-ACKs: the port's MTU less 40 (IPv4) or 60 (IPv6) bytes of headers.
+    /// MSS announced in IPv4 SYN-ACKs: the port's MTU less 40 bytes of headers (IPv6 SYN-ACKs
+    /// announce 20 bytes less, for the longer IP header).
     uint16_t mss = 1460;
     /// TSC cycles per second of the `now` values given to the engine. Required.
     uint64_t tsc_hz = 0;
@@ -312,6 +313,13 @@ public:
     [[nodiscard]] uint32_t connections() const noexcept { return used_; }
     /// Out-of-order mbufs held now (every other mbuf given to input() was freed or passed on).
     [[nodiscard]] uint32_t held_mbufs() const noexcept { return ooo_used_; }
+    /// The earliest TSC at which poll() has timer work (a delayed ACK, an idle timeout, a FIN
+    /// retransmission, FIN-WAIT-2 or TIME-WAIT expiry), or UINT64_MAX: a polling lcore may sleep
+    /// until then. Window updates are not timers: see watching().
+    [[nodiscard]] uint64_t next_due() const noexcept;
+    /// Some connection's window is closed or small and poll() asks the consumer for room to
+    /// reopen it (a window update): the lcore must keep polling, if slowly.
+    [[nodiscard]] bool watching() const noexcept { return watch_.head != nil; }
     /// Replies queued and not yet handed to tx_fn.
     [[nodiscard]] uint16_t tx_queued() const noexcept { return n_tx_; }
     /// State of @p id's connection (closed for a stale id).
