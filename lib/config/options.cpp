@@ -156,6 +156,10 @@ constexpr option_doc options_table[] = {
     {"--test-file-stall-at", "BYTES",
      "testing only: a file sink stops mid-write at byte BYTES of its output, says so on stdout "
      "and waits to be killed (a crash at an exact point)"},
+    {"--test-tcp-impair", "drop=N,hold=N[,after=K]",
+     "testing only: each worker drops every N-th TCP segment it receives and/or holds every N-th "
+     "back until K more have passed (default 3) or the worker is idle, before its TCP engine: "
+     "deterministic loss and reordering for a real sender to repair (counted as tcp.impair.*)"},
     {"--test-tx-chains", "",
      "testing only: port sinks send mbuf chains even where the port does not advertise "
      "multi-segment TX (net_pcap copes), to exercise the zero-copy path"},
@@ -642,6 +646,13 @@ struct parser {
         }
         if (opt == "--test-sink-delay-us") {
             return number(opt, v, 0, 1'000'000, cfg.test_sink_delay_us);
+        }
+        if (opt == "--test-tcp-impair") {
+            std::string err;
+            if (!tcp::parse_impair(v, cfg.test_tcp_impair, err)) {
+                return fail(fmt::format("--test-tcp-impair: {}", err));
+            }
+            return true;
         }
         if (opt == "--test-file-stall-at") {
             return number(opt, v, 0, uint64_t{1} << 62, cfg.test_file_stall_at);

@@ -21,6 +21,7 @@
 #include "net/classify.hpp"
 #include "pipeline/idle.hpp"
 #include "pipeline/listener.hpp"
+#include "tcp/impair_config.hpp"
 
 namespace logagg::config {
 
@@ -103,6 +104,9 @@ struct settings {
     /// testing only: port sinks send chains even where the port does not advertise
     /// multi-segment TX (net_pcap sends chains but does not say so), to test that path
     bool test_tx_chains = false;
+    /// testing only (--test-tcp-impair): each worker drops / holds back one TCP segment in N
+    /// before its engine (tcp/impair.hpp); all zero: off
+    tcp::impair_config test_tcp_impair{0, 0, 3};
 };
 
 /// Result of parsing.

@@ -122,6 +122,7 @@ struct worker_parts {
     std::unique_ptr<pipeline::tcp_streams> streams;
     std::unique_ptr<pipeline::tcp_tx> tcp_tx;
     std::unique_ptr<tcp::engine> tcp;
+    std::unique_ptr<tcp::impair> tcp_impair; ///< --test-tcp-impair only
 };
 
 /// Everything one lcore runs. Only its own lcore touches the contexts and flags after launch.
@@ -1074,6 +1075,10 @@ util::failure runtime::impl::build_tcp(lcore_ctx& c, uint32_t w) {
                            e.what());
     }
     wk.tcp = parts.tcp.get();
+    if (cfg.test_tcp_impair.drop != 0 || cfg.test_tcp_impair.hold != 0) {
+        parts.tcp_impair = std::make_unique<tcp::impair>(cfg.test_tcp_impair);
+        wk.tcp_impair = parts.tcp_impair.get();
+    }
     wk.tcp_listeners = tcp_listeners.get();
     wk.tcp_partial_ports = &tcp_partial_ports;
     wk.tcp_verify_checksum = cfg.verify_checksums;
@@ -1419,7 +1424,9 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
         } else if (rx_done.load(std::memory_order_acquire) == n_rx &&
                    rte_ring_count(c.worker_in) == 0) {
             if (c.worker->tcp != nullptr) {
-                c.worker->tcp->abort_all(rte_rdtsc()); // RST: the close deadline passed
+                const uint64_t now = rte_rdtsc();
+                pipeline::worker_tcp_impair_poll(*c.worker, now, true); // nothing stays held
+                c.worker->tcp->abort_all(now); // RST: the close deadline passed
             }
             pipeline::worker_drain(*c.worker);
             c.worker_finished = true; // no producer left and nothing queued
@@ -1480,6 +1487,7 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
 
 void runtime::impl::tcp_step(lcore_ctx& c, uint64_t now) noexcept {
     tcp::engine& e = *c.worker->tcp;
+    pipeline::worker_tcp_impair_poll(*c.worker, now); // testing only: held segments, late
     if (!c.tcp_closing && tcp_closing.load(std::memory_order_acquire)) {
         e.close_all(now); // our FIN on every connection; what the peers still send is taken
         c.tcp_closing = true;
@@ -1527,6 +1535,9 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
         timer = std::min(timer, e.next_due());
         if (e.watching() || (c.tcp_closing && !c.tcp_closed)) {
             timer = std::min(timer, now + us(tcp_window_poll_us));
+        }
+        if (c.worker->tcp_impair != nullptr && c.worker->tcp_impair->holding() != 0) {
+            timer = now; // testing only: the next pass hands the held segments over
         }
     }
     if (nap && holding && timer != UINT64_MAX && timer - std::min(timer, now) <= nap_max) {
@@ -1810,6 +1821,17 @@ snapshot runtime::take_snapshot() const {
                 }
                 s.tcp[i++].value += v;
             });
+            if (c->parts.tcp_impair != nullptr) { // testing only: what --test-tcp-impair did
+                const tcp::impair_stats& im = c->parts.tcp_impair->counters();
+                const uint64_t vals[] = {im.seen.get(), im.dropped.get(), im.held.get()};
+                const char* names[] = {"seen", "dropped", "held"};
+                for (std::size_t k = 0; k < 3; ++k, ++i) {
+                    if (i == s.tcp.size()) {
+                        s.tcp.push_back({"impair", names[k], 0});
+                    }
+                    s.tcp[i].value += vals[k];
+                }
+            }
         }
     }
     s.mbufs_total = rt.pool != nullptr ? rt.pool->size : 0;

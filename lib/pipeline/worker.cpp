@@ -859,6 +859,18 @@ void worker_tcp_poll(worker_ctx& w) noexcept {
     }
 }
 
+void worker_tcp_impair_poll(worker_ctx& w, uint64_t now, bool all) noexcept {
+    if (w.tcp_impair == nullptr) {
+        return;
+    }
+    auto late = [&](rte_mbuf* m, const net::tcp_locator& at) { w.tcp->input(m, at, now); };
+    if (all) {
+        w.tcp_impair->release_all(late);
+    } else {
+        w.tcp_impair->poll(late);
+    }
+}
+
 void worker_housekeeping(worker_ctx& w) noexcept {
     if (w.gelf_chunks == nullptr || w.gelf_chunks->in_flight() == 0) {
         return;
@@ -895,13 +907,22 @@ void worker_frame_burst(worker_ctx& w, std::span<rte_mbuf* const> pkts) noexcept
     std::array<net::tcp_locator, tcp_batch> at;
     uint16_t n_segs = 0;
     uint64_t now = 0;
+    auto to_engine = [&](rte_mbuf* seg, const net::tcp_locator& loc) {
+        segs[n_segs] = seg;
+        at[n_segs] = loc;
+        if (++n_segs == tcp_batch) {
+            now = now != 0 ? now : rte_rdtsc();
+            w.tcp->input_burst(segs.data(), at.data(), n_segs, now);
+            n_segs = 0;
+        }
+    };
     for (rte_mbuf* m : pkts) {
         if (w.tcp == nullptr || (m->packet_type & RTE_PTYPE_L4_MASK) != RTE_PTYPE_L4_TCP) {
             frame_one(w, m);
             continue;
         }
         const pkt_meta* meta = meta_of(m, w.meta_off);
-        net::tcp_locator& loc = at[n_segs];
+        net::tcp_locator loc;
         loc.l3_off = m->l2_len;
         loc.l4_off = meta->payload_off;
         loc.l4_len = meta->payload_len;
@@ -910,12 +931,11 @@ void worker_frame_burst(worker_ctx& w, std::span<rte_mbuf* const> pkts) noexcept
         loc.accept_partial = w.tcp_partial_ports != nullptr &&
                              m->port < w.tcp_partial_ports->size() &&
                              (*w.tcp_partial_ports)[m->port] != 0;
-        segs[n_segs++] = m;
         w.stats->worker_packets.add();
-        if (n_segs == tcp_batch) {
-            now = now != 0 ? now : rte_rdtsc();
-            w.tcp->input_burst(segs.data(), at.data(), n_segs, now);
-            n_segs = 0;
+        if (w.tcp_impair != nullptr) {
+            w.tcp_impair->input(m, loc, to_engine); // testing only: dropped, held or passed
+        } else {
+            to_engine(m, loc);
         }
     }
     if (n_segs != 0) {

@@ -26,6 +26,7 @@
 #include "pipeline/message.hpp"
 #include "pipeline/wakeup.hpp"
 #include "tcp/engine.hpp"
+#include "tcp/impair.hpp"
 
 namespace logagg::pipeline {
 
@@ -103,6 +104,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     /// are accepted, as for UDP: classify_options::accept_partial_checksum).
     const std::vector<uint8_t>* tcp_partial_ports = nullptr;
     bool tcp_verify_checksum = true; ///< verify TCP checksums in software (not --no-checksum)
+    /// Testing only (--test-tcp-impair): drops and holds back segments before the engine.
+    tcp::impair* tcp_impair = nullptr;
 };
 
 /// Where a TCP stream's messages inside one received segment are handed on (tcp_stream.cpp
@@ -138,6 +141,10 @@ void worker_stream_packet(worker_ctx& w, rte_mbuf* m, uint32_t off, uint32_t len
 
 /// TCP: the engine's timers and window updates (tcp::engine::poll); call every loop pass.
 void worker_tcp_poll(worker_ctx& w) noexcept;
+/// Testing only (--test-tcp-impair): once per loop pass before the engine's poll, hands the
+/// segments the impairment held back to the engine when none arrived since the last pass; with
+/// @p all, every held segment (shutdown). Replies are queued (the engine's poll flushes them).
+void worker_tcp_impair_poll(worker_ctx& w, uint64_t now, bool all = false) noexcept;
 
 /// Frames every packet of @p pkts and enqueues the messages to the sinks (bulk: takes ownership
 /// of all packets; each ends up referenced by sink rings, or freed here and counted).

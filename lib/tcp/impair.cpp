@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Side: control plane (option parsing for the test-only impairment).
-#include "tcp/impair.hpp"
+#include "tcp/impair_config.hpp"
 
 #include <charconv>
 

@@ -16,31 +16,14 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-#include <string_view>
 
 #include <rte_mbuf.h>
 
 #include "net/tcp.hpp"
+#include "tcp/impair_config.hpp"
 #include "util/counter.hpp"
 
 namespace logagg::tcp {
-
-/// What to do, per worker. All zero: nothing (the instance passes every segment through).
-struct impair_config {
-    uint32_t drop = 0; ///< drop every drop-th segment (0: none; 1 would drop everything)
-    uint32_t hold = 0; ///< hold back every hold-th segment (0: none)
-    /// A held segment is handed over after this many further segments (at least 1). Why 3:
-    /// three duplicate ACKs are what a sender's fast retransmit waits for (RFC 5681 3.2), so a
-    /// segment held longer also triggers a needless retransmission the engine must take as a
-    /// duplicate, and one held less is plain reordering.
-    uint32_t after = 3;
-};
-
-/// Parses "drop=N,hold=N[,after=K]" (either key may be left out, order free). @return false and
-/// a one-line reason in @p err for anything else (unknown key, not a number, drop=1, hold=1, or
-/// neither drop nor hold).
-[[nodiscard]] bool parse_impair(std::string_view text, impair_config& out, std::string& err);
 
 /// Counters of one instance; single writer (the owning lcore), any reader.
 struct impair_stats {
@@ -105,14 +88,20 @@ public:
     template <typename Deliver>
     void poll(Deliver&& deliver) noexcept {
         if (!arrived_) {
-            while (n_held_ != 0) {
-                const entry e = held_[head_];
-                head_ = (head_ + 1) % max_held;
-                --n_held_;
-                deliver(e.m, e.at);
-            }
+            release_all(deliver);
         }
         arrived_ = false;
+    }
+
+    /// Hands over every held segment now (shutdown: before the engine closes its connections).
+    template <typename Deliver>
+    void release_all(Deliver&& deliver) noexcept {
+        while (n_held_ != 0) {
+            const entry e = held_[head_];
+            head_ = (head_ + 1) % max_held;
+            --n_held_;
+            deliver(e.m, e.at);
+        }
     }
 
     [[nodiscard]] const impair_stats& counters() const noexcept { return st_; }
