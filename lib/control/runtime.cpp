@@ -752,10 +752,14 @@ util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& in
         if (rte_eth_dev_get_mtu(port, &mtu) == 0 && mtu > 100) {
             tcp_mss = std::min<uint16_t>(tcp_mss, static_cast<uint16_t>(mtu - 40));
         }
-        fmt::print("  port {} ({}): TCP replies on {} TX queue(s) from {}, checksums {}, MSS {}\n",
-                   port, name, plan.fused ? plan.rx.size() : plan.workers.size(),
-                   tcp_txq0[port], (tcp_offload_ports >> port & 1) != 0 ? "offloaded" : "in software",
-                   tcp_mss);
+        const uint32_t snap = port < port_rx_info.size() ? port_rx_info[port].snap_len : 0;
+        fmt::print("  port {} ({}): TCP replies on {} TX queue(s) from {}, checksums {}, MSS {}{}\n",
+                   port, name, plan.fused ? plan.rx.size() : plan.workers.size(), tcp_txq0[port],
+                   (tcp_offload_ports >> port & 1) != 0 ? "offloaded" : "in software", tcp_mss,
+                   snap > 1000 ? fmt::format(", windows of at most {} bytes (frames are cut at {}: "
+                                             "docs/tcp.md#net_af_packet)",
+                                             snap - (14 + 8 + 40 + 60), snap)
+                               : std::string());
     }
     if (!sends) {
         return {};
@@ -1059,6 +1063,17 @@ util::failure runtime::impl::build_tcp(lcore_ctx& c, uint32_t w) {
     tc.tx_pool = pool;
     tc.tx_checksum_offload_ports = tcp_offload_ports;
     tc.listeners = &cfg.tcp_ports;
+    // net_af_packet cuts frames longer than its ring frame: windows there never offer more than
+    // one cut-length frame carries (2 VLAN tags, IPv6 and the longest TCP header aside), so a
+    // local sender's TSO cannot build a segment that would arrive cut (docs/tcp.md).
+    for (uint16_t p : ports) {
+        if (p < 64 && p < port_rx_info.size() && port_rx_info[p].snap_len > 1000 &&
+            p < tcp_txq0.size()) {
+            tc.frame_cut_ports |= uint64_t{1} << p;
+            const uint32_t w = port_rx_info[p].snap_len - (14 + 8 + 40 + 60);
+            tc.frame_cut_window = tc.frame_cut_window == 0 ? w : std::min(tc.frame_cut_window, w);
+        }
+    }
     pipeline::tcp_stream_config sc;
     sc.max_conns = tc.max_conns;
     sc.span_buffers = std::min<uint32_t>(tc.max_conns, 256);

@@ -201,6 +201,11 @@ engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx)
         ++ws_;
     }
     syn_window_ = std::min<uint32_t>(cfg_.max_window, 65535);
+    if (cfg_.frame_cut_ports != 0) {
+        // Why at least 536: the default MSS (RFC 9293 3.7.1); a smaller window could not carry
+        // one segment a sender is sure to send.
+        cfg_.frame_cut_window = std::max<uint32_t>(cfg_.frame_cut_window, 536);
+    }
     const uint64_t hz = cfg_.tsc_hz;
     ack_delay_tsc_ = hz * cfg_.ack_delay_us / 1'000'000;
     idle_tsc_ = hz * cfg_.idle_timeout_s;
@@ -538,6 +543,13 @@ void engine::flush() noexcept {
 /// Moves the right edge of @p c's window forward when the consumer has room for it, with
 /// receiver-side silly window avoidance (RFC 9293 3.8.6.2.2): only by at least
 /// min(window cap / 2, a full segment). @return true when it moved.
+/// The largest window of a connection that arrived on @p port (config::frame_cut_ports).
+[[nodiscard]] static uint32_t window_cap(const config& cfg, uint16_t port) noexcept {
+    return port < 64 && ((cfg.frame_cut_ports >> port) & 1u) != 0
+               ? std::min(cfg.max_window, cfg.frame_cut_window)
+               : cfg.max_window;
+}
+
 static bool open_window(engine::conn& k, const consumer& cons, conn_id id, uint32_t max_window,
                         bool receiving) noexcept {
     if (!receiving || k.ended) {
@@ -577,7 +589,8 @@ uint32_t engine::advertise(uint32_t c) noexcept {
     }
     // A window below two full segments may stall the sender (its silly window avoidance waits
     // for a segment's worth): poll() watches for room to reopen it.
-    if (receiving && !k.ended && (field << k.rcv_ws) < 2u * k.rcv_mss) {
+    if (receiving && !k.ended &&
+        (field << k.rcv_ws) < std::min(2u * k.rcv_mss, window_cap(cfg_, k.rx_port))) {
         watch_push(c);
     } else {
         watch_remove(c);
@@ -590,7 +603,7 @@ void engine::send_ack(uint32_t c, uint64_t now) noexcept {
     ack_remove(c);
     const bool receiving = k.st == conn_state::established || k.st == conn_state::fin_wait_1 ||
                            k.st == conn_state::fin_wait_2;
-    (void)open_window(k, cons_, conn_id{c, k.gen}, cfg_.max_window, receiving);
+    (void)open_window(k, cons_, conn_id{c, k.gen}, window_cap(cfg_, k.rx_port), receiving);
     net::tcp_out o;
     o.flags = tf::ack;
     o.ack = k.rcv_nxt;
@@ -716,7 +729,8 @@ void engine::send_syn_ack(const net::tcp_segment& s, uint16_t port, uint32_t coo
     o.flags = tf::syn | tf::ack;
     o.seq = cookie;
     o.ack = s.seq + 1; // data on a SYN is not kept (no state): the client sends it again
-    o.window = static_cast<uint16_t>(syn_window_); // never scaled in a SYN (RFC 7323 2.2)
+    // never scaled in a SYN (RFC 7323 2.2)
+    o.window = static_cast<uint16_t>(std::min(syn_window_, window_cap(cfg_, port)));
     // config::mss is for IPv4; an IPv6 header is 20 bytes longer (RFC 8200 3).
     o.mss = static_cast<uint16_t>(s.path.ip_version == 6 ? cfg_.mss - 20 : cfg_.mss);
     // Only what the client offered is answered (RFC 7323 1.3, RFC 2018 2).
@@ -954,7 +968,7 @@ void engine::no_connection(rte_mbuf* m, const net::tcp_segment& s, uint32_t h,
     k.rcv_nxt = s.seq;
     k.iss = s.ack - 1;
     k.snd_una = k.snd_nxt = s.ack;
-    k.rcv_adv = k.rcv_nxt + syn_window_; // what the SYN-ACK offered
+    k.rcv_adv = k.rcv_nxt + std::min(syn_window_, window_cap(cfg_, port)); // the SYN-ACK's
     k.last_ack_sent = k.rcv_nxt;
     k.ts_recent = s.opts.ts_val;
     std::size_t i = h & mask_;
@@ -1218,7 +1232,8 @@ void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
     }
     // RFC 5681 4.2 / RFC 9293 3.8.6.3: at least every second full-sized segment, at once when a
     // hole was (partly) filled, else within ack_delay.
-    if ((had_ooo && len != 0) || k.rcv_nxt - k.last_ack_sent >= 2u * k.rcv_mss) {
+    if ((had_ooo && len != 0) || k.rcv_nxt - k.last_ack_sent >= 2u * k.rcv_mss ||
+        (len != 0 && window_cap(cfg_, k.rx_port) < 2u * k.rcv_mss)) {
         send_ack(c, now);
     } else if (k.rcv_nxt != k.last_ack_sent) {
         ack_push(c, now);
@@ -1304,7 +1319,7 @@ void engine::poll(uint64_t now) noexcept {
         watch_remove(c);
         const bool receiving = k.st == conn_state::established || k.st == conn_state::fin_wait_1 ||
                                k.st == conn_state::fin_wait_2;
-        if (open_window(k, cons_, conn_id{c, k.gen}, cfg_.max_window, receiving)) {
+        if (open_window(k, cons_, conn_id{c, k.gen}, window_cap(cfg_, k.rx_port), receiving)) {
             st_.window_updates.add();
             send_ack(c, now); // re-enters the watch if still small
         } else if (receiving && !k.ended) {

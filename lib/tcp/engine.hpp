@@ -72,6 +72,15 @@ struct config {
     rte_mempool* tx_pool = nullptr;
     /// Bit p set: port p computes IPv4 header and TCP checksums on TX (RTE_ETH_TX_OFFLOAD_*).
     uint64_t tx_checksum_offload_ports = 0;
+    /// Bit p: port p's PMD cuts frames longer than a snap length (net_af_packet: a frame longer
+    /// than its ring frame is cut, and a local sender's TSO/GSO hands it segments of up to 64 KB,
+    /// which would arrive cut and be lost). Connections on these ports are offered at most
+    /// frame_cut_window bytes (the SYN-ACK's window included), so no segment in flight can
+    /// outgrow one frame, and their in-order bytes are ACKed at once (such a window never holds
+    /// the two full segments that otherwise trigger an ACK). Ports 0-63.
+    uint64_t frame_cut_ports = 0;
+    /// The largest window on frame_cut_ports: the TCP payload one cut-length frame carries.
+    uint32_t frame_cut_window = 0;
     /// TCP ports that accept connections (the --listen tcp: ports). Must outlive the engine.
     const net::listen_ports* listeners = nullptr;
     /// Non-zero: the secrets (SYN cookie key, connection index key, timestamp offset) derive from

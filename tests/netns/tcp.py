@@ -63,8 +63,62 @@ def case_logger(logagg, tmp):
         link.down()
 
 
+def json_lines(logagg, tmp, offloads_off, n_conns, per):
+    link = Link(offloads_off=offloads_off)
+    la = None
+    try:
+        link.up()
+        la = Logagg(logagg, link, tmp, listen=["tcp:%d:json" % TCP_PORT]).start()
+        t0 = os.times()
+        r = ns_python(link, CLIENT_JSON_LINES, link.v4_ours, TCP_PORT, n_conns, per, timeout=600)
+        secs = float(r.stdout.split()[0])
+        total = n_conns * per
+        wait_for("%d lines" % total, lambda: st_lines(la) >= total, timeout=120)
+        la.stop()
+        t1 = os.times()
+        cpu = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
+        lines = la.lines()
+        check_json_lines(lines, n_conns, per)
+        st = la.stats()
+        check_tcp_invariants(st)
+        t = st["tcp"]
+        check(t["conns"]["accepted"] == n_conns and t["conns"]["closed"] == n_conns,
+              "connections: %s" % t["conns"])
+        check(st["messages"]["dropped_total"] == 0, "messages dropped: %s" % st["messages"])
+        print("%d lines over %d connections in %.2f s: %.0f lines/s (client's clock); segments "
+              "%d (out of order %d), frames cut %d, span bytes copied %d, logagg CPU incl. "
+              "children %.1f s" % (total, n_conns, secs, total / secs, t["segments"]["total"],
+                                   t["segments"]["out_of_order"],
+                                   st["packets"]["dropped"]["frame_truncated"],
+                                   st["bytes_copied_by_reason"]["tcp_span"], cpu))
+    finally:
+        if la is not None:
+            la.kill()
+        link.down()
+
+
+def st_lines(la):
+    try:
+        return sum(1 for _ in la.lines())
+    except OSError:
+        return 0
+
+
+def case_json_lines(logagg, tmp):
+    """1,000,000 JSON lines over 16 concurrent connections, default veth offloads (the sender's
+    TSO hands AF_PACKET frames longer than the MTU): all arrive, in order per connection."""
+    json_lines(logagg, tmp, False, 16, 62500)
+
+
+def case_json_lines_offloads_off(logagg, tmp):
+    """As json_lines with segmentation and checksum offloads off on both ends (a wire's view)."""
+    json_lines(logagg, tmp, True, 16, 62500)
+
+
 CASES = {
     "logger": case_logger,
+    "json_lines": case_json_lines,
+    "json_lines_offloads_off": case_json_lines_offloads_off,
 }
 
 
