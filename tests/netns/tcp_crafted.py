@@ -307,6 +307,36 @@ def peer_main(a):
     count("bad_options")
     quiet_then_probe(c, "a malformed option")
 
+    # --- options of every length: unknown kinds of length 2..40 are skipped (the segment is an
+    # ACK like any other); a known option of the wrong length is malformed. Each unanswered.
+    for n in range(2, 41):
+        opt = bytes([253, n]) + bytes(n - 2)   # kind 253 (experimental), length n
+        pad = (-len(opt)) % 4
+        if len(opt) + pad > 40:
+            continue
+        raw = bytearray(bytes(frame(c.src, c.sport, PORT, "A", c.nxt, c.una)))
+        raw[tcp_off + 12] = ((20 + len(opt) + pad) // 4) << 4   # data offset
+        raw[tcp_off + 20:tcp_off + 20] = opt + bytes([1] * pad)  # NOP padding after it
+        total = len(raw) - 14
+        raw[16:18] = total.to_bytes(2, "big")
+        raw[24:26] = b"\0\0"
+        ip = raw[14:34]
+        ssum = sum(int.from_bytes(ip[i:i + 2], "big") for i in range(0, 20, 2))
+        while ssum >> 16:
+            ssum = (ssum & 0xffff) + (ssum >> 16)
+        raw[24:26] = (~ssum & 0xffff).to_bytes(2, "big")
+        raw[tcp_off + 16:tcp_off + 18] = b"\0\0"
+        sock.outs.send(bytes(with_tcp_checksum(raw, tcp_off)))
+        count("ack_only_options")
+    for kind, n in ((2, 3), (3, 4), (8, 9), (4, 3), (5, 7)):  # MSS, WS, TS, SACK-perm, SACK
+        raw = bytearray(bytes(frame(c.src, c.sport, PORT, "A", c.nxt, c.una,
+                                    options=[("NOP", None)] * 12)))
+        raw[tcp_off + 20:tcp_off + 20 + n] = bytes([kind, n]) + bytes(n - 2)
+        raw[tcp_off + 16:tcp_off + 18] = b"\0\0"
+        sock.outs.send(bytes(with_tcp_checksum(raw, tcp_off)))
+        count("bad_options")
+    quiet_then_probe(c, "options of every length")
+
     # --- zero-window probes as Linux sends them: answered with the current window -------------
     # (SEG.SEQ = RCV.NXT - 1 without data, and with one old byte: RFC 9293 3.8.4; each probe()
     # above was one too)
@@ -443,6 +473,8 @@ def root_main(a):
         check(c("acks", "challenge") >= sent["rst_challenged"], "acks.challenge = %d" % c("acks", "challenge"))
         check(c("bytes", "beyond_window") == sent["beyond_window_bytes"],
               "bytes.beyond_window = %d, sent %d" % (c("bytes", "beyond_window"), sent["beyond_window_bytes"]))
+        check(c("segments", "ack_only") >= sent["ack_only_options"], "segments.ack_only = %d, sent %d "
+              "ACKs with options of every length" % (c("segments", "ack_only"), sent["ack_only_options"]))
         check(c("segments", "duplicate") >= 2, "segments.duplicate = %d" % c("segments", "duplicate"))
         check(c("segments", "out_of_order") >= 1, "segments.out_of_order = %d" % c("segments", "out_of_order"))
         outcomes = sum(v for n, v in st["tcp"]["segments"].items() if n not in ("total", "checksum_partial"))
