@@ -1172,7 +1172,7 @@ util::failure runtime::impl::build_sinks() {
         // TCP windows come from the sink's free buffer= space (tcp_stream.cpp).
         for (uint32_t w = 0; w < plan.workers.size(); ++w) {
             pipeline::sink_lane& lane = *ctx_of(plan.workers[w])->parts.lanes[si];
-            lane.sink_pinned = &sk->stats().pinned;
+            lane.sink_pinned = &sk->stats().bounded;
             lane.sink_buffer = cfg.sinks[si].buffer_bytes;
         }
         sc->sinks.push_back(sk.get());

@@ -587,10 +587,11 @@ std::string to_json(const snapshot& s) {
         o += group == "tx" ? fmt::format(", \"failed\": {}}}}},\n", s.tcp_tx_failed)
                            : std::string("}},\n");
     }
-    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}, \"sinks\": {}, "
-                     "\"tcp\": {}}}\n}}\n",
+    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}, \"sinks\": {}{}}}\n}}\n",
                      boolstr(s.packets_balanced()), boolstr(s.messages_balanced()),
-                     boolstr(s.sinks_balanced()), boolstr(s.tcp_balanced()));
+                     boolstr(s.sinks_balanced()),
+                     s.tcp.empty() ? std::string()
+                                   : fmt::format(", \"tcp\": {}", boolstr(s.tcp_balanced())));
     return o;
 }
 

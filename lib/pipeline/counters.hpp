@@ -197,10 +197,14 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_stats {
     std::array<counter, latency_buckets> latency_us;
     std::atomic<uint64_t> queued{0}; ///< gauge: records held now (set after each poll)
     std::atomic<uint64_t> pinned{0}; ///< gauge: memory they pin
+    /// gauge: the part of pinned that buffer= bounds (a TCP sink's replay window is exempt); the
+    /// workers' TCP windows come from buffer= less this.
+    std::atomic<uint64_t> bounded{0};
 
-    void gauges(uint64_t q, uint64_t p) noexcept {
+    void gauges(uint64_t q, uint64_t p, uint64_t b) noexcept {
         queued.store(q, std::memory_order_relaxed);
         pinned.store(p, std::memory_order_relaxed);
+        bounded.store(b, std::memory_order_relaxed);
     }
 
     void drop(sink_drop r, uint64_t n, uint64_t b) noexcept {

@@ -367,21 +367,25 @@ void tcp_streams::release_span(conn& c) noexcept {
 }
 
 uint32_t tcp_streams::room() const noexcept {
-    // The smallest free space of the sinks (their buffer= less what they pin, halved: a stream
-    // byte pins up to about 1.6 bytes, a 1,460-byte segment holding a 2,304-byte mbuf) and of
-    // the worker's rings to them (free descriptors times this worker's mean record size, halved).
+    // What every sink can still take, in stream bytes: its buffer= less what it holds (the
+    // bounded part: sink_stats::bounded) less what waits for it in this worker's ring and
+    // staging (records times this worker's mean record size to that sink), converted at two
+    // bytes of buffer per stream byte (a 1,460-byte segment pins a 2,304-byte mbuf: 1.6); and
+    // never more records than the ring has free descriptors for. The smallest over the sinks.
     uint64_t free = UINT64_MAX;
     for (const sink_lane* l : w_.lanes) {
-        if (l->sink_pinned != nullptr) {
-            const uint64_t pinned = l->sink_pinned->load(std::memory_order_relaxed);
-            free = std::min(free, l->sink_buffer > pinned ? (l->sink_buffer - pinned) / 2 : 0);
-        }
-        const uint32_t ring_free = rte_ring_free_count(l->ring);
-        const uint64_t descs = ring_free > stage_capacity ? ring_free - stage_capacity : 0;
         const uint64_t n = w_.stats->sink_in[l->sink].get();
-        const uint64_t mean = n != 0 ? std::max<uint64_t>(w_.stats->sink_in_bytes[l->sink].get() / n, 16)
-                                     : 256;
+        const uint64_t mean =
+            n != 0 ? std::max<uint64_t>(w_.stats->sink_in_bytes[l->sink].get() / n, 16) : 256;
+        const uint32_t ring_free = rte_ring_free_count(l->ring);
+        const uint64_t waiting = rte_ring_count(l->ring) + l->n_staged;
+        const uint64_t descs = ring_free > stage_capacity ? ring_free - stage_capacity : 0;
         free = std::min(free, descs * mean / 2);
+        if (l->sink_pinned != nullptr) {
+            const uint64_t held = l->sink_pinned->load(std::memory_order_relaxed) +
+                                  waiting * mean * 2;
+            free = std::min(free, l->sink_buffer > held ? (l->sink_buffer - held) / 2 : 0);
+        }
     }
     if (free == UINT64_MAX) {
         return cfg_.max_window;

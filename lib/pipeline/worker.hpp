@@ -54,8 +54,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {
     uint32_t unit_last = 0; ///< when unit_open: the staged index that gets the unit's release
     uint32_t n_staged = 0;
     uint64_t stage_arena_start = 0; ///< arena head when the staged descriptors began
-    /// The sink's pinned-memory gauge and its buffer= bound: the free space TCP windows come
-    /// from (tcp_stream.cpp). nullptr: not known (no window limit from this sink).
+    /// The sink's gauge of the memory buffer= bounds (sink_stats::bounded) and buffer= itself:
+    /// the free space TCP windows come from (tcp_stream.cpp). nullptr: no window limit from it.
     const std::atomic<uint64_t>* sink_pinned = nullptr;
     uint64_t sink_buffer = 0;
     std::array<msg_desc, stage_capacity> staged{};
