@@ -1509,7 +1509,9 @@ void runtime::impl::tcp_step(lcore_ctx& c, uint64_t now) noexcept {
     }
     e.poll(now);
     pipeline::worker_flush(*c.worker);
-    if (c.tcp_closing && !c.tcp_closed && c.parts.streams->open() == 0) {
+    // Closed when every stream ended and every FIN of ours was acknowledged: a connection in
+    // LAST-ACK (the peer closed first) whose final ACK was lost gets our FIN again, not a RST.
+    if (c.tcp_closing && !c.tcp_closed && c.parts.streams->open() == 0 && !e.fin_pending()) {
         c.tcp_closed = true;
         tcp_workers_closed.fetch_add(1, std::memory_order_release);
     }

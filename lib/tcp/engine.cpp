@@ -1332,6 +1332,15 @@ void engine::poll(uint64_t now) noexcept {
     flush();
 }
 
+bool engine::fin_pending() const noexcept {
+    for (uint32_t l = l_fin0; l < n_lists_; ++l) {
+        if (lists_[l].head != nil) {
+            return true;
+        }
+    }
+    return false;
+}
+
 uint64_t engine::next_due() const noexcept {
     uint64_t due = UINT64_MAX;
     if (acks_.head != nil) {

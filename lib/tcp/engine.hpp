@@ -329,6 +329,10 @@ public:
     /// Some connection's window is closed or small and poll() asks the consumer for room to
     /// reopen it (a window update): the lcore must keep polling, if slowly.
     [[nodiscard]] bool watching() const noexcept { return watch_.head != nil; }
+    /// Some connection waits for the ACK of our FIN (FIN-WAIT-1, CLOSING, LAST-ACK): a shutdown
+    /// that wants clean closes keeps polling (FIN retransmissions) until none does, or until its
+    /// deadline. The peer's streams may all have ended already (LAST-ACK: its FIN came first).
+    [[nodiscard]] bool fin_pending() const noexcept;
     /// Replies queued and not yet handed to tx_fn.
     [[nodiscard]] uint16_t tx_queued() const noexcept { return n_tx_; }
     /// State of @p id's connection (closed for a stale id).

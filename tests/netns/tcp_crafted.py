@@ -33,6 +33,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -369,6 +370,29 @@ def peer_main(a):
     k.sendall(b"at the end: kernel client\n")
     k.close()
     count("kernel_lines")
+    # --- shutdown with a connection in LAST-ACK: the peer closed first and its final ACK is
+    # "lost" (not sent). At SIGTERM logagg must retransmit its FIN until it is acknowledged (or
+    # the close deadline), never reset a connection whose every byte was delivered.
+    c = Conn(103, 41005)
+    c.data(b"closed at shutdown\n")
+    count("lines")
+    m = mark()
+    c.send("FA", c.nxt)
+    c.nxt = (c.nxt + 1) & 0xffffffff
+    count("fin")
+    p, _ = wait(c.src, c.sport, lambda p: "F" in str(p[TCP].flags), m, what="FIN-ACK (LAST-ACK)")
+    print("PHASE last_ack", flush=True)  # the root side sends SIGTERM, then says go
+    if sys.stdin.readline().strip() != "go":
+        fail("the root side did not say go")
+    m = mark()
+    p, _ = wait(c.src, c.sport, lambda p: "F" in str(p[TCP].flags) or "R" in str(p[TCP].flags), m,
+                timeout=15, what="our FIN again or a RST after SIGTERM")
+    if p is not None and "R" in str(p[TCP].flags):
+        fail("at shutdown a connection in LAST-ACK was reset instead of getting its FIN again")
+    elif p is not None:
+        c.una = (p[TCP].seq + 1) & 0xffffffff
+        c.send("A", c.nxt)  # the final ACK at last
+        count("closed_at_shutdown")
     time.sleep(0.2)
     sniffer.stop()
     sock.close()
@@ -435,6 +459,10 @@ def root_main(a):
                         check(rss1 - rss0 < 600, "RSS grew by %d KiB during the flood" % (rss1 - rss0))
                         peer.stdin.write("go\n")
                         peer.stdin.flush()
+                    elif line.startswith("PHASE last_ack"):
+                        proc.send_signal(signal.SIGTERM)
+                        peer.stdin.write("go\n")
+                        peer.stdin.flush()
                     elif line.startswith("RESULT "):
                         result = json.loads(line[len("RESULT "):])
                 peer.wait(timeout=60)
@@ -445,7 +473,7 @@ def root_main(a):
             check(peer.returncode == 0 and result is not None,
                   "the scapy peer failed (%s):\n%s" % (peer.returncode, err[-3000:]))
         finally:
-            netns.stop_logagg(proc, logname)
+            netns.stop_logagg(proc, logname)  # SIGTERM was sent at PHASE last_ack; waits for exit
         st = json.load(open(stats))
         sent, seen = result["sent"], result["seen"]
         check(seen["flood_syn_acks"] == FLOOD, "SYN-ACKs seen for %d of %d flood SYNs; tcp %s; packets %s; "
@@ -459,8 +487,8 @@ def root_main(a):
         for outcome in ("rst_ignored", "rst_challenged", "rst_accepted", "cookie_failed",
                         "beyond_window", "bad_checksum", "bad_header", "bad_options", "no_connection",
                         "keepalive"):
-            check(c("segments", outcome) == sent.get(outcome, 0), "segments.%s = %d, sent %d"
-                  % (outcome, c("segments", outcome), sent.get(outcome, 0)))
+            check(c("segments", outcome) == sent.get(outcome, 0), "segments.%s = %d, sent %d (tcp %s)"
+                  % (outcome, c("segments", outcome), sent.get(outcome, 0), st["tcp"]))
         kernel = sent["kernel_lines"]
         check(c("segments", "syn") == sent["syn"] + kernel,
               "segments.syn = %d, sent %d crafted + %d kernel" % (c("segments", "syn"), sent["syn"], kernel))
@@ -470,6 +498,9 @@ def root_main(a):
               % (c("conns", "accepted"), sent["handshake"], kernel))
         check(c("conns", "reset_in") == sent["rst_accepted"], "conns.reset_in = %d" % c("conns", "reset_in"))
         check(c("conns", "open") == 0, "conns.open = %d at exit" % c("conns", "open"))
+        check(c("conns", "reset_out") == 0 and c("conns", "closed") == kernel + sent.get("closed_at_shutdown", 0),
+              "conns.closed = %d, reset_out = %d: every connection not reset by the peer must close "
+              "cleanly" % (c("conns", "closed"), c("conns", "reset_out")))
         check(c("acks", "challenge") >= sent["rst_challenged"], "acks.challenge = %d" % c("acks", "challenge"))
         check(c("bytes", "beyond_window") == sent["beyond_window_bytes"],
               "bytes.beyond_window = %d, sent %d" % (c("bytes", "beyond_window"), sent["beyond_window_bytes"]))
@@ -488,7 +519,7 @@ def root_main(a):
         lines = netns.read_lines(out)
         want = [b"after the flood: kernel client", b"alive after an out-of-window RST",
                 b"alive after an in-window RST", b"overlap: 0123456789abcdefghijklmnopqrstuvwxyz",
-                b"after the probes", b"at the end: kernel client"]
+                b"after the probes", b"at the end: kernel client", b"closed at shutdown"]
         for w in want:
             n = sum(1 for l in lines if l.endswith(w))
             check(n == 1, "%r delivered %d times; output:\n%s" % (w, n, b"\n".join(lines)[-2000:]))
