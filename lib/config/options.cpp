@@ -41,10 +41,16 @@ struct option_doc {
 
 /// Every option, in --help order. The parser below accepts exactly these names.
 constexpr option_doc options_table[] = {
-    {"--listen", "udp:PORT[:FORMAT][,framing=MODE]",
-     "UDP destination port that carries logs; repeatable (default udp:514). FORMAT: auto "
-     "(default: detected per message), rfc5424, rfc3164, json, gelf (chunked, zlib, gzip; one "
-     "message per datagram) or raw (not parsed); framing= overrides --framing"},
+    {"--listen", "udp:PORT[:FORMAT][,framing=MODE] | tcp:PORT[:FORMAT][,framing=MODE]",
+     "UDP destination port that carries logs, or TCP port that accepts connections on the --ip "
+     "addresses (TCP needs --ip); repeatable (default udp:514 when no --listen is given). FORMAT: "
+     "auto (default: detected per message), rfc5424, rfc3164, json, gelf (UDP: chunked, zlib, "
+     "gzip, one message per datagram; TCP: NUL-delimited) or raw (not parsed). framing= "
+     "overrides --framing for UDP; for TCP it is lf, octet (RFC 6587) or auto (default: octet "
+     "counting when a connection starts with a digit, else LF). See docs/tcp.md"},
+    {"--tcp-max-conns", "N",
+     "TCP connections each worker lcore holds at once, TIME-WAIT included, 1-1048576 (default "
+     "4096); beyond, new connections are refused with RST and counted"},
     {"--on-parse-error", "forward|drop",
      "a message that does not parse as its listener's format is forwarded as received with the "
      "parse_error flag (default) or dropped; counted by format and reason either way"},
@@ -151,6 +157,10 @@ constexpr option_doc options_table[] = {
     {"--test-file-stall-at", "BYTES",
      "testing only: a file sink stops mid-write at byte BYTES of its output, says so on stdout "
      "and waits to be killed (a crash at an exact point)"},
+    {"--test-tcp-impair", "drop=N,hold=N[,after=K]",
+     "testing only: each worker drops every N-th TCP segment it receives and/or holds every N-th "
+     "back until K more have passed (default 3) or the worker is idle, before its TCP engine: "
+     "deterministic loss and reordering for a real sender to repair (counted as tcp.impair.*)"},
     {"--test-tx-chains", "",
      "testing only: port sinks send mbuf chains even where the port does not advertise "
      "multi-segment TX (net_pcap copes), to exercise the zero-copy path"},
@@ -176,9 +186,10 @@ struct parser {
 
     bool listen(std::string_view v) {
         const std::string_view whole = v;
-        constexpr std::string_view prefix = "udp:";
+        const bool tcp = v.substr(0, 4) == "tcp:";
+        const std::string_view prefix = tcp ? "tcp:" : "udp:";
         if (v.substr(0, prefix.size()) != prefix) {
-            return fail(fmt::format("--listen: '{}' is not udp:PORT (only UDP is supported)", v));
+            return fail(fmt::format("--listen: '{}' is not udp:PORT or tcp:PORT", v));
         }
         std::optional<log::framing_mode> framing;
         const std::size_t comma = v.find(',');
@@ -199,6 +210,11 @@ struct parser {
                         fmt::format("--listen: parameter 'framing' given twice in '{}'", whole));
                 }
                 framing = parse_framing(kv.substr(fr.size()));
+                if (tcp && framing == log::framing_mode::datagram) {
+                    return fail(fmt::format(
+                        "--listen: '{}': a TCP stream has no datagrams (framing: lf, octet or auto)",
+                        whole));
+                }
                 if (!framing) {
                     return fail(
                         fmt::format("--listen: framing '{}' is not lf, datagram, octet or auto",
@@ -222,15 +238,25 @@ struct parser {
             v = v.substr(0, colon);
         }
         if (framing && format == pipeline::listen_format::gelf) {
-            return fail(fmt::format("--listen: '{}': framing does not apply to gelf (one message "
-                                    "per datagram)",
-                                    whole));
+            return fail(fmt::format("--listen: '{}': framing does not apply to gelf ({})", whole,
+                                    tcp ? "NUL-delimited over TCP" : "one message per datagram"));
         }
         const auto port = parse_u64(v.substr(prefix.size()));
         if (!port || *port == 0 || *port > 65535) {
             return fail(fmt::format("--listen: '{}': PORT must be 1-65535", v));
         }
         const auto p = static_cast<uint16_t>(*port);
+        if (tcp) {
+            if (std::find(cfg.tcp_listen.begin(), cfg.tcp_listen.end(), p) !=
+                cfg.tcp_listen.end()) {
+                return fail(fmt::format("--listen: tcp port {} given twice", p));
+            }
+            cfg.tcp_listen.push_back(p);
+            cfg.tcp_listen_framing.push_back(framing);
+            cfg.tcp_listen_format.push_back(format);
+            cfg.tcp_ports.add(p);
+            return true;
+        }
         if (std::find(cfg.listen.begin(), cfg.listen.end(), p) != cfg.listen.end()) {
             return fail(fmt::format("--listen: port {} given twice", p));
         }
@@ -586,6 +612,9 @@ struct parser {
         if (opt == "--frag-timeout") {
             return number(opt, v, 1, 600'000, cfg.frag_timeout_ms);
         }
+        if (opt == "--tcp-max-conns") {
+            return number(opt, v, 1, 1u << 20, cfg.tcp_max_conns);
+        }
         if (opt == "--reply-rate") {
             return number(opt, v, 1, 1'000'000, cfg.reply_rate);
         }
@@ -622,6 +651,13 @@ struct parser {
         }
         if (opt == "--test-sink-delay-us") {
             return number(opt, v, 0, 1'000'000, cfg.test_sink_delay_us);
+        }
+        if (opt == "--test-tcp-impair") {
+            std::string err;
+            if (!tcp::parse_impair(v, cfg.test_tcp_impair, err)) {
+                return fail(fmt::format("--test-tcp-impair: {}", err));
+            }
+            return true;
         }
         if (opt == "--test-file-stall-at") {
             return number(opt, v, 0, uint64_t{1} << 62, cfg.test_file_stall_at);
@@ -847,7 +883,13 @@ util::result<command> parse_options(std::span<const std::string_view> args) {
     if (!p.resolve_routes() || !p.check_port_sinks()) {
         return util::usage_failure(p.error);
     }
-    if (p.cfg.listen.empty()) {
+    if (!p.cfg.tcp_listen.empty() && p.cfg.ips.empty()) {
+        res.error = fmt::format("--listen tcp:{}: TCP needs --ip (an address to accept "
+                                "connections on: there is nobody to answer as)",
+                                p.cfg.tcp_listen.front());
+        return res;
+    }
+    if (p.cfg.listen.empty() && p.cfg.tcp_listen.empty()) {
         p.cfg.listen.push_back(514);
         p.cfg.listen_framing.emplace_back();
         p.cfg.listen_format.push_back(pipeline::listen_format::auto_detect);

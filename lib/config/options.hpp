@@ -22,6 +22,7 @@
 #include "pipeline/idle.hpp"
 #include "pipeline/listener.hpp"
 #include "util/result.hpp"
+#include "tcp/impair_config.hpp"
 
 namespace logagg::config {
 
@@ -62,6 +63,15 @@ struct settings {
     std::vector<std::optional<log::framing_mode>> listen_framing;
     /// :FORMAT of each --listen (same order as listen)
     std::vector<pipeline::listen_format> listen_format;
+    /// --listen tcp:PORT: TCP ports, in the order given, no duplicates (docs/tcp.md)
+    std::vector<uint16_t> tcp_listen;
+    /// framing= of each TCP listener (same order); empty: auto (RFC 6587: octet counting when a
+    /// connection's first byte is a digit, else LF)
+    std::vector<std::optional<log::framing_mode>> tcp_listen_framing;
+    /// :FORMAT of each TCP listener (same order); gelf: NUL-delimited GELF TCP
+    std::vector<pipeline::listen_format> tcp_listen_format;
+    net::listen_ports tcp_ports; ///< the TCP listen ports as a bitmap (the engines' listeners)
+    uint32_t tcp_max_conns = 4096; ///< --tcp-max-conns: connections per worker lcore
     bool drop_parse_errors = false;  ///< --on-parse-error drop (default: forward, flagged)
     log::json_field_map json_fields; ///< --json-fields over the defaults
     log::framing_mode framing = log::framing_mode::lf; ///< --framing: default for listeners
@@ -106,6 +116,9 @@ struct settings {
     /// testing only: port sinks send chains even where the port does not advertise
     /// multi-segment TX (net_pcap sends chains but does not say so), to test that path
     bool test_tx_chains = false;
+    /// testing only (--test-tcp-impair): each worker drops / holds back one TCP segment in N
+    /// before its engine (tcp/impair.hpp); all zero: off
+    tcp::impair_config test_tcp_impair{0, 0, 3};
 };
 
 /// What the command line asks for: run with a configuration, or print the help or the version.

@@ -255,6 +255,51 @@ void listeners(exposition& e, const snapshot& s) {
     }
 }
 
+/// TCP (--listen tcp:): the engines' counters summed over the workers (docs/tcp.md#counters).
+void tcp_families(exposition& e, const snapshot& s) {
+    if (s.tcp.empty()) {
+        return;
+    }
+    struct fam {
+        std::string_view group, name, type, label, help;
+    };
+    static constexpr fam fams[] = {
+        {"segments", "logagg_tcp_segments_total", "counter", "outcome",
+         "TCP segments handed to the workers' engines, by outcome (total: all of them; "
+         "checksum_partial: accepted with a pseudo-header-only checksum, not an outcome)"},
+        {"conns", "logagg_tcp_connections_total", "counter", "event",
+         "TCP connections accepted, refused (table full), reset by the peer (reset_in) or by "
+         "logagg (reset_out), timed out, closed"},
+        {"cookies", "logagg_tcp_syn_cookies_total", "counter", "result",
+         "SYN cookies sent, validated by a handshake's last ACK, failed"},
+        {"window", "logagg_tcp_window_events_total", "counter", "event",
+         "Receive windows that went to zero, and window updates sent when they reopened"},
+        {"acks", "logagg_tcp_acks_total", "counter", "kind",
+         "ACKs: challenge ACKs (RFC 5961) sent and suppressed, delayed ACKs"},
+        {"bytes", "logagg_tcp_payload_bytes_total", "counter", "kind",
+         "TCP payload bytes delivered in order, received again, beyond the window"},
+        {"tx", "logagg_tcp_tx_segments_total", "counter", "kind",
+         "Segments logagg sent, by kind (failed: refused by the NIC, freed)"},
+    };
+    for (const fam& f : fams) {
+        e.family(f.name, f.type, f.help);
+        for (const snapshot::tcp_counter& c : s.tcp) {
+            if (c.group == f.group && !(c.group == "conns" && c.name == "open")) {
+                e.sample(f.name, {{std::string(f.label), c.name}}, c.value);
+            }
+        }
+        if (f.group == "tx") {
+            e.sample(f.name, {{std::string(f.label), "failed"}}, s.tcp_tx_failed);
+        }
+    }
+    e.single("logagg_tcp_connections_open", "gauge",
+             "TCP connections in the engines' tables now (TIME-WAIT included)",
+             s.tcp_value("conns", "open"));
+    e.single("logagg_tcp_ooo_held_mbufs", "gauge",
+             "Out-of-order TCP segments (mbufs) the engines hold now",
+             s.tcp_value("mbufs", "ooo_held"));
+}
+
 void lcores(exposition& e, const snapshot& s) {
     struct col {
         const char* name;
@@ -432,6 +477,7 @@ std::string prometheus_text(const snapshot& s) {
     packets(e, s);
     messages(e, s);
     listeners(e, s);
+    tcp_families(e, s);
     e.single("logagg_mempool_mbufs", "gauge", "mbufs in the packet pool", s.mbufs_total);
     e.single("logagg_mempool_mbufs_in_use", "gauge",
              "mbufs out of the pools now: in NIC RX rings, rings, held by sinks, lcore caches",

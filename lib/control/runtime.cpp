@@ -35,6 +35,7 @@
 #include "net/neighbour_packets.hpp"
 #include "pipeline/responder.hpp"
 #include "pipeline/rx.hpp"
+#include "pipeline/tcp_stream.hpp"
 #include "pipeline/worker.hpp"
 #include "sink/file_sink.hpp"
 #include "sink/kafka_sink.hpp"
@@ -85,6 +86,12 @@ constexpr unsigned port_sink_mbufs = 2048;
 /// Indirect (data-less) mbufs for port sinks' chains: every TX descriptor of their queues may
 /// hold one, plus a burst of 32 datagrams of up to 64 segments being built. 2^n - 1.
 constexpr unsigned indirect_pool_size = 8191;
+/// How often a worker with a closed TCP window asks the sinks for room again while it has nothing
+/// else to do. Why 200 us: a window update then follows the sink's drain within a fraction of a
+/// millisecond (the sender's persist timer backs off to seconds), at 5,000 wake-ups a second
+/// only while some sender is blocked.
+constexpr uint64_t tcp_window_poll_us = 200;
+
 /// How often the main lcore's control duties run. Why 1 ms: fine enough for --exit-on-idle and
 /// signals, coarse enough to cost nothing next to busy polling.
 constexpr uint64_t control_period_us = 1000;
@@ -115,6 +122,11 @@ struct worker_parts {
     std::vector<std::unique_ptr<pipeline::sink_lane>> lanes;
     std::vector<std::unique_ptr<pipeline::gen_arena>> arenas;
     std::vector<std::unique_ptr<char[]>> arena_bytes;
+    // TCP (--listen tcp:): the engine, its consumer (stream framing) and its TX queues.
+    std::unique_ptr<pipeline::tcp_streams> streams;
+    std::unique_ptr<pipeline::tcp_tx> tcp_tx;
+    std::unique_ptr<tcp::engine> tcp;
+    std::unique_ptr<tcp::impair> tcp_impair; ///< --test-tcp-impair only
 };
 
 /// Everything one lcore runs. Only its own lcore touches the contexts and flags after launch.
@@ -131,6 +143,8 @@ struct lcore_ctx {
     bool worker_finished = false;
     bool sink_finished = false;
     bool sinks_draining = false;
+    bool tcp_closing = false; ///< shutdown: close_all() sent our FINs
+    bool tcp_closed = false;  ///< shutdown: no stream open any more (reported once)
     std::array<rte_mbuf*, 512> worker_buf{};
     /// --poll adaptive: producers (RX for a worker, workers for the sink) and the control plane
     /// wake this lcore through it; idle is its back-off (rx_backoff() or consumer_backoff()).
@@ -178,7 +192,20 @@ struct runtime::impl {
     std::vector<std::unique_ptr<lcore_ctx>> lcores;
     std::vector<std::unique_ptr<sink::sink>> sinks; ///< by sink index
     std::unique_ptr<pipeline::listener_table> listeners;
+    std::unique_ptr<pipeline::listener_table> tcp_listeners; ///< --listen tcp: (or none)
     std::vector<net::local_addrs> locals; ///< by port id: own addresses (--ip)
+    // TCP (docs/tcp.md): ports with own addresses carry it; each worker owns an engine.
+    std::vector<uint8_t> tcp_partial_ports; ///< by port id: reads a kernel interface
+    uint64_t tcp_offload_ports = 0;         ///< bit p: port p computes IPv4/TCP checksums on TX
+    uint16_t tcp_mss = 1460;                ///< smallest MTU of the ports with --ip, less 40
+    /// By port id: the first TX queue of the workers' TCP replies (worker w sends on
+    /// tcp_txq0 + w; run to completion: the RX lcore's own reply queue).
+    std::vector<uint16_t> tcp_txq0;
+    /// Shutdown: the workers close their connections (FIN) while RX still runs, until none is
+    /// open or tcp_close_deadline_tsc; then RX stops as without TCP.
+    std::atomic<bool> tcp_closing{false};
+    std::atomic<unsigned> tcp_workers_closed{0};
+    uint64_t tcp_close_deadline_tsc = 0;
     /// By port id: what port sinks need of the port (filled by setup_port()).
     struct port_tx_state {
         bool wanted = false;
@@ -206,6 +233,10 @@ struct runtime::impl {
     unsigned sink_lcores = 0;
     std::atomic<uint64_t> drain_deadline_tsc{UINT64_MAX}; ///< set when stopping
     std::atomic<bool> ran{false};
+    [[nodiscard]] bool tcp_on() const noexcept { return !cfg.tcp_listen.empty(); }
+    /// The worker's TCP duties in one pass: timers and window updates; at shutdown our FINs,
+    /// and reporting when no stream is open any more.
+    void tcp_step(lcore_ctx& c, uint64_t now) noexcept;
     uint64_t start_tsc = 0;
     uint64_t stop_tsc = 0;
     int64_t mbufs_in_use_at_exit = -1;
@@ -251,6 +282,8 @@ struct runtime::impl {
     [[nodiscard]] util::result<void> build_worker(lcore_ctx& c, const worker_plan& wp);
     /// Worker @p w's lane to each sink: its ring and generated-bytes arena.
     void build_lanes(lcore_ctx& c, uint32_t w);
+    /// Worker @p w's TCP engine, stream state and TX queues (with --listen tcp:).
+    [[nodiscard]] util::failure build_tcp(lcore_ctx& c, uint32_t w);
     void build_rx();
     /// Every sink built and started on the sink lcore.
     [[nodiscard]] util::result<void> build_sinks();
@@ -506,10 +539,14 @@ util::result<void> runtime::impl::size_pool() {
     }
     // A port sink's header and generated-byte mbufs: a TX ring's worth plus a burst being built.
     sink_pinned += uint64_t{port_sinks} * port_sink_mbufs;
+    // TCP: each worker's engine holds up to ooo_per_engine out-of-order segments and two TX
+    // batches of replies (one queued, one in the NIC's hands while the next is built).
+    const uint64_t tcp_mbufs =
+        tcp_on() ? uint64_t{n_w} * (tcp::config{}.ooo_per_engine + 2u * tcp::tx_batch) : 0;
     const uint64_t need = uint64_t{ports.size()} * n_rx * cfg.rx_desc +
                           (plan.fused ? 0 : uint64_t{n_w} * cfg.worker_ring) +
                           uint64_t{n_w} * n_s * (cfg.sink_ring + pipeline::stage_capacity) +
-                          sink_pinned +
+                          sink_pinned + tcp_mbufs +
                           uint64_t{rte_lcore_count()} * (pool_cache + 2u * cfg.burst) + pool_margin;
     uint64_t n_mbufs = cfg.mbufs;
     if (n_mbufs == 0) {
@@ -714,14 +751,46 @@ util::result<void> runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_inf
     // A port that port sinks send on needs one more, owned by the sink lcore.
     const bool answers = port < locals.size() && locals[port].any();
     const bool sends = port < port_tx_info.size() && port_tx_info[port].wanted;
-    n_txq = static_cast<uint16_t>((answers ? n_rx_lcores : 0) + (sends ? 1 : 0) +
+    // TCP replies: each worker sends on a TX queue of its own; run to completion, a worker is
+    // its RX lcore and shares that lcore's reply queue (one thread, no lock needed).
+    const bool tcp = answers && tcp_on();
+    const uint16_t tcp_queues =
+        tcp && !plan.fused ? static_cast<uint16_t>(plan.workers.size()) : 0;
+    n_txq = static_cast<uint16_t>((answers ? n_rx_lcores : 0) + tcp_queues + (sends ? 1 : 0) +
                                   (!answers && !sends && info.max_tx_queues > 0 ? 1 : 0));
     if (n_txq > info.max_tx_queues) {
-        return util::usage_failure(
-            fmt::format("port {} ({}): needs {} TX queues (one per RX lcore for --ip replies, "
-                        "one for port sinks) but the port has {}{}",
-                        port, name, n_txq, info.max_tx_queues,
-                        fanout_vdev ? " (give the vdev qpairs=N)" : " (use fewer --rx-lcores)"));
+        return util::usage_failure(fmt::format(
+            "port {} ({}): needs {} TX queues (one per RX lcore for --ip replies, {}one for port "
+            "sinks) but the port has {}{}",
+            port, name, n_txq, tcp_queues != 0 ? "one per worker for TCP, " : "",
+            info.max_tx_queues,
+            fanout_vdev ? " (give the vdev qpairs=N)" : " (use fewer --rx-lcores)"));
+    }
+    if (tcp) {
+        if (tcp_txq0.size() <= port) {
+            tcp_txq0.resize(port + 1u, 0);
+            tcp_partial_ports.resize(port + 1u, 0);
+        }
+        tcp_txq0[port] = plan.fused ? 0 : n_rx_lcores;
+        tcp_partial_ports[port] =
+            port < port_rx_info.size() && port_rx_info[port].partial_checksums ? 1 : 0;
+        constexpr uint64_t cksum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+        if ((info.tx_offload_capa & cksum) == cksum && port < 64) {
+            conf.txmode.offloads |= cksum;
+            tcp_offload_ports |= uint64_t{1} << port;
+        }
+        uint16_t mtu = 1500;
+        if (rte_eth_dev_get_mtu(port, &mtu) == 0 && mtu > 100) {
+            tcp_mss = std::min<uint16_t>(tcp_mss, static_cast<uint16_t>(mtu - 40));
+        }
+        const uint32_t snap = port < port_rx_info.size() ? port_rx_info[port].snap_len : 0;
+        fmt::print("  port {} ({}): TCP replies on {} TX queue(s) from {}, checksums {}, MSS {}{}\n",
+                   port, name, plan.fused ? plan.rx.size() : plan.workers.size(), tcp_txq0[port],
+                   (tcp_offload_ports >> port & 1) != 0 ? "offloaded" : "in software", tcp_mss,
+                   snap > 1000 ? fmt::format(", windows of at most {} bytes (frames are cut at {}: "
+                                             "docs/tcp.md#net_af_packet)",
+                                             snap - (14 + 8 + 40 + 60), snap)
+                               : std::string());
     }
     if (!sends) {
         return {};
@@ -734,7 +803,7 @@ util::result<void> runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_inf
     const bool forced = !t.multi_seg && cfg.test_tx_chains;
     t.ipv4_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
     t.udp_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
-    conf.txmode.offloads = (t.multi_seg && !forced ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0) |
+    conf.txmode.offloads |= (t.multi_seg && !forced ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0) |
                            (t.ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
                            (t.udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0);
     t.max_segs = info.tx_desc_lim.nb_mtu_seg_max != 0
@@ -837,6 +906,19 @@ void runtime::impl::build_listeners() {
         l.format = cfg.listen_format[i];
         (void)listeners->add(l);
     }
+    if (!tcp_on()) {
+        return;
+    }
+    tcp_listeners = std::make_unique<pipeline::listener_table>();
+    for (std::size_t i = 0; i < cfg.tcp_listen.size(); ++i) {
+        pipeline::listener l;
+        l.port = cfg.tcp_listen[i];
+        l.framing.mode = cfg.tcp_listen_framing[i].value_or(log::framing_mode::auto_detect);
+        l.framing.max_msg = cfg.max_msg;
+        l.framing.drop_oversize = cfg.drop_oversize;
+        l.format = cfg.tcp_listen_format[i];
+        (void)tcp_listeners->add(l);
+    }
 }
 
 worker_plan runtime::impl::plan_workers() {
@@ -857,6 +939,9 @@ worker_plan runtime::impl::plan_workers() {
     }
     for (const log::route& r : cfg.routes) {
         wp.needs_source |= log::filter_needs_source(r.match);
+    }
+    for (const pipeline::listen_format f : cfg.tcp_listen_format) {
+        wp.gelf_possible |= f == pipeline::listen_format::gelf;
     }
     for (const pipeline::listen_format f : cfg.listen_format) {
         wp.gelf_possible |=
@@ -882,6 +967,9 @@ util::result<void> runtime::impl::build_workers() {
             return r.error();
         }
         build_lanes(*c, w);
+        if (util::failure e = build_tcp(*c, w); !e.empty()) {
+            return e;
+        }
         if (!plan.fused) {
             c->worker_in = worker_rings[w];
         }
@@ -991,6 +1079,69 @@ void runtime::impl::build_lanes(lcore_ctx& c, uint32_t w) {
     }
 }
 
+util::failure runtime::impl::build_tcp(lcore_ctx& c, uint32_t w) {
+    if (!tcp_on()) {
+        return {};
+    }
+    pipeline::worker_ctx& wk = *c.worker;
+    worker_parts& parts = c.parts;
+    // The TX queue of this worker on each port with own addresses: its RX lcore's reply queue
+    // when run to completion (worker w is RX lcore w), else one of its own.
+    uint32_t txq = w;
+    if (plan.fused) {
+        txq = static_cast<uint32_t>(std::find(plan.rx.begin(), plan.rx.end(), c.lcore) -
+                                    plan.rx.begin());
+    }
+    parts.tcp_tx = std::make_unique<pipeline::tcp_tx>();
+    parts.tcp_tx->stats = &c.stats;
+    parts.tcp_tx->queue_of_port.assign(tcp_txq0.size(), 0);
+    for (std::size_t p = 0; p < tcp_txq0.size(); ++p) {
+        parts.tcp_tx->queue_of_port[p] = static_cast<uint16_t>(tcp_txq0[p] + txq);
+    }
+    tcp::config tc;
+    tc.max_conns = cfg.tcp_max_conns;
+    tc.mss = tcp_mss;
+    tc.tsc_hz = rte_get_tsc_hz();
+    tc.tx_pool = pool;
+    tc.tx_checksum_offload_ports = tcp_offload_ports;
+    tc.listeners = &cfg.tcp_ports;
+    // net_af_packet cuts frames longer than its ring frame: windows there never offer more than
+    // one cut-length frame carries (2 VLAN tags, IPv6 and the longest TCP header aside), so a
+    // local sender's TSO cannot build a segment that would arrive cut (docs/tcp.md).
+    for (uint16_t p : ports) {
+        if (p < 64 && p < port_rx_info.size() && port_rx_info[p].snap_len > 1000 &&
+            p < tcp_txq0.size()) {
+            tc.frame_cut_ports |= uint64_t{1} << p;
+            const uint32_t w = port_rx_info[p].snap_len - (14 + 8 + 40 + 60);
+            tc.frame_cut_window = tc.frame_cut_window == 0 ? w : std::min(tc.frame_cut_window, w);
+        }
+    }
+    pipeline::tcp_stream_config sc;
+    sc.max_conns = tc.max_conns;
+    sc.span_buffers = std::min<uint32_t>(tc.max_conns, 256);
+    sc.max_msg = cfg.max_msg;
+    sc.drop_oversize = cfg.drop_oversize;
+    sc.mss = tc.mss;
+    sc.max_window = tc.max_window;
+    try {
+        parts.streams = std::make_unique<pipeline::tcp_streams>(wk, *tcp_listeners, sc);
+        parts.tcp = std::make_unique<tcp::engine>(tc, parts.streams->consumer(),
+                                                  &pipeline::tcp_tx::send, parts.tcp_tx.get());
+    } catch (const std::exception& e) {
+        return fmt::format("--listen tcp: cannot create the TCP engine of lcore {}: {}", c.lcore,
+                           e.what());
+    }
+    wk.tcp = parts.tcp.get();
+    if (cfg.test_tcp_impair.drop != 0 || cfg.test_tcp_impair.hold != 0) {
+        parts.tcp_impair = std::make_unique<tcp::impair>(cfg.test_tcp_impair);
+        wk.tcp_impair = parts.tcp_impair.get();
+    }
+    wk.tcp_listeners = tcp_listeners.get();
+    wk.tcp_partial_ports = &tcp_partial_ports;
+    wk.tcp_verify_checksum = cfg.verify_checksums;
+    return {};
+}
+
 void runtime::impl::build_rx() {
     const auto n_rx = static_cast<uint32_t>(plan.rx.size());
     for (uint32_t i = 0; i < n_rx; ++i) {
@@ -1021,6 +1172,7 @@ void runtime::impl::build_rx() {
         }
         rx.ports = &cfg.ports;
         rx.opts = net::classify_options{cfg.verify_checksums, cfg.verify_checksums};
+        rx.opts.tcp = tcp_on();
         rx.meta_off = meta_off;
         rx.burst = cfg.burst;
         rx.block_when_full = cfg.on_sink_full == config::full_policy::block;
@@ -1061,6 +1213,12 @@ util::result<void> runtime::impl::build_sinks() {
             return r.error();
         }
         sk->time_from(meta_off);
+        // TCP windows come from the sink's free buffer= space (tcp_stream.cpp).
+        for (uint32_t w = 0; w < plan.workers.size(); ++w) {
+            pipeline::sink_lane& lane = *ctx_of(plan.workers[w])->parts.lanes[si];
+            lane.sink_pinned = &sk->stats().bounded;
+            lane.sink_buffer = cfg.sinks[si].buffer_bytes;
+        }
         sc->sinks.push_back(sk.get());
         sinks.push_back(std::move(sk));
     }
@@ -1341,6 +1499,9 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
             pipeline::rx_drain(*c.rx); // incomplete datagrams in reassembly are dropped, counted
             c.rx_finished = true;
             if (plan.fused) {
+                if (c.worker->tcp != nullptr) {
+                    c.worker->tcp->abort_all(rte_rdtsc()); // RST: the close deadline passed
+                }
                 pipeline::worker_drain(*c.worker);
                 c.worker_finished = true;
                 workers_done.fetch_add(1, std::memory_order_release);
@@ -1367,6 +1528,11 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
             load = pass_load::full;
         } else if (rx_done.load(std::memory_order_acquire) == n_rx &&
                    rte_ring_count(c.worker_in) == 0) {
+            if (c.worker->tcp != nullptr) {
+                const uint64_t now = rte_rdtsc();
+                pipeline::worker_tcp_impair_poll(*c.worker, now, true); // nothing stays held
+                c.worker->tcp->abort_all(now); // RST: the close deadline passed
+            }
             pipeline::worker_drain(*c.worker);
             c.worker_finished = true; // no producer left and nothing queued
             workers_done.fetch_add(1, std::memory_order_release);
@@ -1375,6 +1541,9 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
         } else {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
+    }
+    if (c.worker && c.worker->tcp != nullptr && !c.worker_finished) {
+        tcp_step(c, rte_rdtsc());
     }
     if (!c.sinks.empty() && !c.sink_finished) {
         const uint64_t now = rte_rdtsc();
@@ -1421,6 +1590,23 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
     return load;
 }
 
+void runtime::impl::tcp_step(lcore_ctx& c, uint64_t now) noexcept {
+    tcp::engine& e = *c.worker->tcp;
+    pipeline::worker_tcp_impair_poll(*c.worker, now); // testing only: held segments, late
+    if (!c.tcp_closing && tcp_closing.load(std::memory_order_acquire)) {
+        e.close_all(now); // our FIN on every connection; what the peers still send is taken
+        c.tcp_closing = true;
+    }
+    e.poll(now);
+    pipeline::worker_flush(*c.worker);
+    // Closed when every stream ended and every FIN of ours was acknowledged: a connection in
+    // LAST-ACK (the peer closed first) whose final ACK was lost gets our FIN again, not a RST.
+    if (c.tcp_closing && !c.tcp_closed && c.parts.streams->open() == 0 && !e.fin_pending()) {
+        c.tcp_closed = true;
+        tcp_workers_closed.fetch_add(1, std::memory_order_release);
+    }
+}
+
 void runtime::impl::wake_all() noexcept {
     if (cfg.poll != pipeline::poll_mode::adaptive) {
         return;
@@ -1449,6 +1635,18 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
         return static_cast<uint64_t>(static_cast<double>(v) * 1000.0 / ns_per_tsc);
     };
     const uint64_t nap_max = us(sink_nap_max_us);
+    if (c.worker && c.worker->tcp != nullptr && !c.worker_finished) {
+        // The engine's timers (delayed ACKs within 500 us) and, while a window is closed, its
+        // look for room to reopen it (tcp_window_poll_us); at shutdown, the close's progress.
+        const tcp::engine& e = *c.worker->tcp;
+        timer = std::min(timer, e.next_due());
+        if (e.watching() || (c.tcp_closing && !c.tcp_closed)) {
+            timer = std::min(timer, now + us(tcp_window_poll_us));
+        }
+        if (c.worker->tcp_impair != nullptr && c.worker->tcp_impair->holding() != 0) {
+            timer = now; // testing only: the next pass hands the held segments over
+        }
+    }
     if (nap && holding && timer != UINT64_MAX && timer - std::min(timer, now) <= nap_max) {
         // Records due soon: come back for them then (producers' notifications change nothing).
     } else if (nap && now - c.sink_moved_tsc < us(sink_cadence_window_us)) {
@@ -1669,9 +1867,24 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
             continue;
         }
         next_control = now + control_every;
-        if (!stop_rx.load(std::memory_order_relaxed) && stop_requested(now, idle)) {
+        if (!stop_rx.load(std::memory_order_relaxed) &&
+            !tcp_closing.load(std::memory_order_relaxed) && stop_requested(now, idle)) {
             drain_deadline_tsc.store(now + cfg.drain_timeout_ms * (hz / 1000),
                                      std::memory_order_release);
+            if (tcp_on()) {
+                // TCP first, while RX still runs: FIN on every connection, then RX stops once
+                // every peer closed or half the drain time passed (the rest is reset).
+                tcp_close_deadline_tsc = now + cfg.drain_timeout_ms / 2 * (hz / 1000);
+                tcp_closing.store(true, std::memory_order_release);
+            } else {
+                stop_rx.store(true, std::memory_order_release);
+            }
+            wake_all();
+        }
+        if (tcp_closing.load(std::memory_order_relaxed) &&
+            !stop_rx.load(std::memory_order_relaxed) &&
+            (tcp_workers_closed.load(std::memory_order_acquire) == plan.workers.size() ||
+             now >= tcp_close_deadline_tsc)) {
             stop_rx.store(true, std::memory_order_release);
             wake_all();
         }
@@ -1740,6 +1953,28 @@ snapshot runtime::take_snapshot() const {
     }
     for (const auto& c : rt.lcores) {
         accumulate(s, c->lcore, c->roles, c->stats, static_cast<double>(rte_get_tsc_hz()));
+        if (c->parts.tcp != nullptr) {
+            std::size_t i = 0;
+            tcp::for_each_counter(c->parts.tcp->counters(), [&](std::string_view group,
+                                                                std::string_view name,
+                                                                uint64_t v) {
+                if (i == s.tcp.size()) {
+                    s.tcp.push_back({std::string(group), std::string(name), 0});
+                }
+                s.tcp[i++].value += v;
+            });
+            if (c->parts.tcp_impair != nullptr) { // testing only: what --test-tcp-impair did
+                const tcp::impair_stats& im = c->parts.tcp_impair->counters();
+                const uint64_t vals[] = {im.seen.get(), im.dropped.get(), im.held.get()};
+                const char* names[] = {"seen", "dropped", "held"};
+                for (std::size_t k = 0; k < 3; ++k, ++i) {
+                    if (i == s.tcp.size()) {
+                        s.tcp.push_back({"impair", names[k], 0});
+                    }
+                    s.tcp[i].value += vals[k];
+                }
+            }
+        }
     }
     s.mbufs_total = rt.pool != nullptr ? rt.pool->size : 0;
     s.mbufs_in_use_at_exit = rt.mbufs_in_use_at_exit;

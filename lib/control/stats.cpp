@@ -85,6 +85,31 @@ bool snapshot::packets_balanced() const noexcept {
            to_workers == worker_packets;
 }
 
+uint64_t snapshot::tcp_value(std::string_view group, std::string_view name) const noexcept {
+    for (const tcp_counter& c : tcp) {
+        if (c.group == group && c.name == name) {
+            return c.value;
+        }
+    }
+    return 0;
+}
+
+bool snapshot::tcp_balanced() const noexcept {
+    if (tcp.empty()) {
+        return true;
+    }
+    uint64_t outcomes = 0;
+    for (const tcp_counter& c : tcp) {
+        if (c.group == "segments" && c.name != "total" && c.name != "checksum_partial") {
+            outcomes += c.value;
+        }
+    }
+    return outcomes == tcp_value("segments", "total") &&
+           tcp_value("conns", "accepted") ==
+               tcp_value("conns", "open") + tcp_value("conns", "closed") +
+                   tcp_value("conns", "reset_in") + tcp_value("conns", "reset_out");
+}
+
 bool snapshot::messages_balanced() const noexcept {
     return framed == routed + messages_dropped();
 }
@@ -117,6 +142,7 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     s.fragments_merged += st.fragments_merged.get();
     s.neighbour += st.neighbour.get();
     s.checksum_partial += st.checksum_partial.get();
+    s.tcp_tx_failed += st.tcp_tx_failed.get();
     for (std::size_t i = 0; i < s.replies.size(); ++i) {
         s.replies[i] += st.replies[i].get();
     }
@@ -298,6 +324,28 @@ std::string summary_table(const snapshot& s) {
         o += fmt::format(
             "    listener {} ({}): packets {} ({} payload bytes) messages {} dropped {}\n", l.name,
             l.format, l.packets, l.bytes, l.messages, l.dropped);
+    }
+    if (!s.tcp.empty()) {
+        o += fmt::format("  tcp       segments {:>12}  conns accepted {}  open {}  closed {}  reset "
+                         "in {} out {}  refused {}  zero windows {}  bytes {}\n",
+                         s.tcp_value("segments", "total"), s.tcp_value("conns", "accepted"),
+                         s.tcp_value("conns", "open"), s.tcp_value("conns", "closed"),
+                         s.tcp_value("conns", "reset_in"), s.tcp_value("conns", "reset_out"),
+                         s.tcp_value("conns", "refused"),
+                         s.tcp_value("window", "zero_window_episodes"),
+                         s.tcp_value("bytes", "delivered"));
+        std::string line;
+        for (const snapshot::tcp_counter& c : s.tcp) {
+            if (c.value != 0 && c.group != "conns" && !(c.group == "segments" && c.name == "total")) {
+                line += fmt::format(" {}.{} {}", c.group, c.name, c.value);
+            }
+        }
+        if (s.tcp_tx_failed != 0) {
+            line += fmt::format(" tx.failed {}", s.tcp_tx_failed);
+        }
+        if (!line.empty()) {
+            o += "   " + line + "\n";
+        }
     }
     for (const filter_snapshot& f : s.filters) {
         o += fmt::format("    filter '{}': kept {} dropped {}\n", f.text, f.kept, f.dropped);
@@ -546,9 +594,31 @@ std::string to_json(const snapshot& s) {
     o += "},\n";
     o += fmt::format("  \"mbufs\": {{\"pool\": {}, \"in_use_at_exit\": {}}},\n", s.mbufs_total,
                      s.mbufs_in_use_at_exit);
-    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}, \"sinks\": {}}}\n}}\n",
+    if (!s.tcp.empty()) {
+        // "tcp": {"segments": {...}, "conns": {...}, ..., "tx": {..., "failed": N}}
+        o += "  \"tcp\": {";
+        std::string_view group;
+        for (const snapshot::tcp_counter& c : s.tcp) {
+            if (c.group != group) {
+                if (!group.empty()) {
+                    o += group == "tx" ? fmt::format(", \"failed\": {}}}, ", s.tcp_tx_failed)
+                                       : std::string("}, ");
+                }
+                group = c.group;
+                o += fmt::format("{}: {{", json_quote(c.group));
+            } else {
+                o += ", ";
+            }
+            o += fmt::format("{}: {}", json_quote(c.name), c.value);
+        }
+        o += group == "tx" ? fmt::format(", \"failed\": {}}}}},\n", s.tcp_tx_failed)
+                           : std::string("}},\n");
+    }
+    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}, \"sinks\": {}{}}}\n}}\n",
                      boolstr(s.packets_balanced()), boolstr(s.messages_balanced()),
-                     boolstr(s.sinks_balanced()));
+                     boolstr(s.sinks_balanced()),
+                     s.tcp.empty() ? std::string()
+                                   : fmt::format(", \"tcp\": {}", boolstr(s.tcp_balanced())));
     return o;
 }
 

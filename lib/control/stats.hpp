@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/classify.hpp"
@@ -123,6 +124,20 @@ struct snapshot {
     uint64_t mbufs_in_use = 0; ///< out of the pools now (RX rings, rings, sinks, lcore caches)
     /// mbufs not back in the pool after the ports stopped; -1 while running. Non-zero = a leak.
     int64_t mbufs_in_use_at_exit = -1;
+    /// TCP (--listen tcp:, docs/tcp.md): each engine counter summed over the workers, in
+    /// tcp::for_each_counter() order, as {group, name, value}; empty without TCP listeners.
+    struct tcp_counter {
+        std::string group, name;
+        uint64_t value = 0;
+    };
+    std::vector<tcp_counter> tcp;
+    uint64_t tcp_tx_failed = 0; ///< replies the NIC refused (freed)
+
+    /// The value of TCP counter @p group.@p name (0 when absent).
+    [[nodiscard]] uint64_t tcp_value(std::string_view group, std::string_view name) const noexcept;
+    /// Every segment under one outcome, and conns.accepted = open + closed + reset_in +
+    /// reset_out (true without TCP).
+    [[nodiscard]] bool tcp_balanced() const noexcept;
 
     [[nodiscard]] uint64_t packets_dropped() const noexcept;
     [[nodiscard]] uint64_t messages_dropped() const noexcept;

@@ -100,6 +100,24 @@ namespace {
     return drop_reason::none;
 }
 
+/// A TCP segment to one of our addresses: where it is, and the flow hash of its 4-tuple (the
+/// ports when the first 4 header bytes are there; the engine checks the rest and counts it).
+[[nodiscard]] drop_reason finish_tcp(const rte_mbuf* m, uint32_t l4_off, uint32_t l4_len,
+                                     packet_info& out) noexcept {
+    out.kind = packet_kind::tcp;
+    out.l4_off = l4_off;
+    out.l4_len = l4_len;
+    out.packet_type |= RTE_PTYPE_L4_TCP;
+    uint8_t scratch[4];
+    const auto* p =
+        l4_len >= 4 ? static_cast<const uint8_t*>(bytes_at(m, l4_off, 4, scratch)) : nullptr;
+    if (p != nullptr) {
+        out.src_port = static_cast<uint16_t>((p[0] << 8) | p[1]);
+        out.dst_port = static_cast<uint16_t>((p[2] << 8) | p[3]);
+    }
+    return drop_reason::none;
+}
+
 /// ICMPv6 to a port with own addresses: neighbour solicitations for one of them (RFC 4861 7.1.1
 /// validity checks) and echo requests to one of them are answered; anything else is not ours.
 [[nodiscard]] drop_reason classify_icmpv6(const rte_mbuf* m, const ipv6_hdr& ip, bool to_us,
@@ -252,14 +270,17 @@ namespace {
         }
         return drop_reason::not_udp;
     }
-    if (ip->protocol != ipproto::udp) {
+    const bool tcp = own && opts.tcp && ip->protocol == ipproto::tcp;
+    if (ip->protocol != ipproto::udp && !tcp) {
         return drop_reason::not_udp;
     }
     out.ip_version = 4;
     out.l3_len = static_cast<uint16_t>(hlen);
     out.packet_type |= hlen == sizeof(ipv4_hdr) ? RTE_PTYPE_L3_IPV4 : RTE_PTYPE_L3_IPV4_EXT;
     const drop_reason r =
-        finish_udp(m, l3_off + hlen, total - hlen, ports, false, opts, ip->src, ip->dst, 4, out);
+        tcp ? finish_tcp(m, l3_off + hlen, total - hlen, out)
+            : finish_udp(m, l3_off + hlen, total - hlen, ports, false, opts, ip->src, ip->dst, 4,
+                         out);
     if (r == drop_reason::none) {
         const uint32_t src = load32(ip->src);
         const uint32_t dst = load32(ip->dst);
@@ -348,7 +369,8 @@ namespace {
         out.l3_len = static_cast<uint16_t>(off + sizeof(ipv6_frag_hdr) - l3_off);
         return drop_reason::none;
     }
-    if (opts.local != nullptr && opts.local->any()) {
+    const bool own = opts.local != nullptr && opts.local->any();
+    if (own) {
         const bool to_us = opts.local->has_v6(ip->dst);
         if (nh == ipproto::icmpv6) {
             return classify_icmpv6(m, *ip, to_us, off, end - off, *opts.local, out);
@@ -357,14 +379,16 @@ namespace {
             return drop_reason::not_for_us;
         }
     }
-    if (nh != ipproto::udp) {
+    const bool tcp = own && opts.tcp && nh == ipproto::tcp;
+    if (nh != ipproto::udp && !tcp) {
         return drop_reason::not_udp;
     }
     out.ip_version = 6;
     out.l3_len = static_cast<uint16_t>(off - l3_off);
     out.packet_type |= n_ext == 0 ? RTE_PTYPE_L3_IPV6 : RTE_PTYPE_L3_IPV6_EXT;
-    const drop_reason r =
-        finish_udp(m, off, end - off, ports, true, opts, ip->src, ip->dst, 16, out);
+    const drop_reason r = tcp ? finish_tcp(m, off, end - off, out)
+                              : finish_udp(m, off, end - off, ports, true, opts, ip->src, ip->dst,
+                                           16, out);
     if (r == drop_reason::none) {
         uint64_t h = mix(mix(0, load64(ip->src)), load64(ip->src + 8));
         h = mix(mix(h, load64(ip->dst)), load64(ip->dst + 8));

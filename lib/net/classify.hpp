@@ -201,6 +201,8 @@ enum class packet_kind : uint8_t {
     fragment,    ///< an IPv4 or IPv6 fragment (only with classify_options::reassemble)
     arp_reply,   ///< an ARP reply to one of our IPv4 addresses (teaches a next hop's MAC)
     nd_advert,   ///< an IPv6 neighbour advertisement to us or all nodes (RFC 4861 7.1.2 valid)
+    tcp, ///< a TCP segment to one of our addresses (classify_options::tcp): for the TCP engine,
+         ///< which checks its header and checksum and answers closed ports with RST
 };
 
 /// What a fragment carries (packet_kind::fragment). Offsets are from the start of the frame.
@@ -219,7 +221,7 @@ struct fragment_info {
 /// What classify() learned about an accepted frame. Offsets are from the start of the frame.
 struct packet_info {
     packet_kind kind = packet_kind::log;
-    uint32_t l4_off = 0;      ///< ARP header, ICMP/ICMPv6 header or UDP header
+    uint32_t l4_off = 0;      ///< ARP header, ICMP/ICMPv6 header, UDP or TCP header
     uint32_t l4_len = 0;      ///< bytes from l4_off to the end of the IP datagram (28 for ARP)
     fragment_info frag;       ///< for packet_kind::fragment
     uint32_t payload_off = 0; ///< first byte of the UDP payload
@@ -255,6 +257,10 @@ struct classify_options {
     /// first tp_snaplen bytes of what the kernel hands it); an IP length beyond such a frame is
     /// frame_truncated, not a malformed header. 0: the port never cuts frames.
     uint32_t snap_len = 0;
+    /// TCP segments to one of the port's own addresses are packet_kind::tcp (a TCP engine runs:
+    /// --listen tcp:), not not_udp. Only with own addresses (local): TCP needs an address to
+    /// answer as. The header is not checked here: the engine does it (and counts it).
+    bool tcp = false;
 };
 
 /// Classifies one frame (burst callers loop; this is per packet so it stays branch-predictable).

@@ -45,6 +45,8 @@ enum class msg_drop : uint8_t {
     parse_error, ///< did not parse as its listener's format, with --on-parse-error drop
     filtered,    ///< a --filter did not match
     unrouted,    ///< no --route matched and no sink takes unrouted records
+    tcp_partial, ///< a TCP stream ended (FIN or reset) in the middle of a message
+    tcp_no_span, ///< a message spanning TCP segments found no free span buffer (tcp_stream.hpp)
     count_
 };
 inline constexpr std::size_t msg_drop_count = static_cast<std::size_t>(msg_drop::count_);
@@ -59,6 +61,10 @@ inline constexpr std::size_t msg_drop_count = static_cast<std::size_t>(msg_drop:
         return "filtered";
     case msg_drop::unrouted:
         return "unrouted";
+    case msg_drop::tcp_partial:
+        return "tcp_partial";
+    case msg_drop::tcp_no_span:
+        return "tcp_no_span";
     case msg_drop::count_:
         break;
     }
@@ -109,6 +115,7 @@ enum class copy_reason : uint8_t {
     key,         ///< a Kafka key taken out of the message
     encode,      ///< message text inside encoded output, or a one-piece (Kafka) record
     sink_append, ///< a short record (and its LF) appended to a file sink's byte ring
+    tcp_span,    ///< a TCP message split across segments, into its connection's span buffer
     count_
 };
 inline constexpr std::size_t copy_reason_count = static_cast<std::size_t>(copy_reason::count_);
@@ -127,6 +134,8 @@ inline constexpr std::size_t copy_reason_count = static_cast<std::size_t>(copy_r
         return "encode";
     case copy_reason::sink_append:
         return "sink_append";
+    case copy_reason::tcp_span:
+        return "tcp_span";
     case copy_reason::count_:
         break;
     }
@@ -190,6 +199,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     std::array<counter, max_routes> route_hits;      ///< records each --route matched
     /// Per listener, by listener_table slot (slot 0: ports without a listener, never framed).
     std::array<listener_counters, listener_slots> listeners;
+    // TCP (per worker; the engine's own counters are in tcp::stats)
+    counter tcp_tx_failed; ///< replies (ACK, SYN-ACK, RST, FIN) the NIC refused: freed
     // GELF (per worker)
     std::array<counter, log::gelf::chunk_status_count> gelf_chunks; ///< chunks, by outcome
     counter gelf_expired_messages; ///< incomplete chunked messages dropped after the timeout
@@ -263,10 +274,14 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_stats {
     std::array<counter, latency_buckets> latency_us;
     std::atomic<uint64_t> queued{0}; ///< gauge: records held now (set after each poll)
     std::atomic<uint64_t> pinned{0}; ///< gauge: memory they pin
+    /// gauge: the part of pinned that buffer= bounds (a TCP sink's replay window is exempt); the
+    /// workers' TCP windows come from buffer= less this.
+    std::atomic<uint64_t> bounded{0};
 
-    void gauges(uint64_t q, uint64_t p) noexcept {
+    void gauges(uint64_t q, uint64_t p, uint64_t b) noexcept {
         queued.store(q, std::memory_order_relaxed);
         pinned.store(p, std::memory_order_relaxed);
+        bounded.store(b, std::memory_order_relaxed);
     }
 
     void drop(sink_drop r, uint64_t n, uint64_t b) noexcept {

@@ -145,6 +145,7 @@ answer_status answer(responder& r, rte_mbuf* m, const net::packet_info& info,
     case net::packet_kind::fragment:
     case net::packet_kind::arp_reply: // learned from by the RX stage, never answered
     case net::packet_kind::nd_advert:
+    case net::packet_kind::tcp: // the worker's TCP engine answers
         break;
     }
     if (!ok) {

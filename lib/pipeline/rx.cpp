@@ -96,7 +96,8 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
                 r = v4 ? net::drop_reason::arp_not_request : net::drop_reason::not_for_us;
             }
         }
-        if (r == net::drop_reason::none && info.kind != net::packet_kind::log) {
+        const bool tcp = info.kind == net::packet_kind::tcp;
+        if (r == net::drop_reason::none && info.kind != net::packet_kind::log && !tcp) {
             // A request to one of our addresses (classify() reports these only with --ip).
             const answer_status a = answer(*resp, m, info, now);
             if (a == answer_status::queued) {
@@ -114,13 +115,15 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
             st.checksum_partial.add();
         }
         pkt_meta* meta = meta_of(m, rx.meta_off);
-        meta->payload_off = info.payload_off;
-        meta->payload_len = info.payload_len;
+        // A TCP segment: the worker's engine reads its headers from l2_len (the IP header) and
+        // payload_off / payload_len (the TCP header and what follows it in the IP datagram).
+        meta->payload_off = tcp ? info.l4_off : info.payload_off;
+        meta->payload_len = tcp ? static_cast<uint16_t>(info.l4_len) : info.payload_len;
         meta->dst_port = info.dst_port;
         meta->rx_tsc = now;
         m->l2_len = info.l2_len & 0x7f;
         m->l3_len = info.l3_len & 0x1ff;
-        m->l4_len = 8;
+        m->l4_len = tcp ? 20 : 8;
         m->packet_type = info.packet_type;
         if ((m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) == 0) {
             m->hash.rss = info.flow_hash;

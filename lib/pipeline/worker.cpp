@@ -714,6 +714,26 @@ uint32_t frame_gelf(worker_ctx& w, packet_state& ps, const pkt_meta& meta) noexc
     return 1;
 }
 
+/// Closes packet @p m's unit in every lane that took part of it (each unit owns one reference),
+/// or frees @p m when no lane did.
+void close_units(worker_ctx& w, rte_mbuf* m) noexcept {
+    uint32_t units = 0;
+    for (sink_lane* lane : w.lanes) {
+        if (lane->unit_open) {
+            lane->staged[lane->unit_last].release = 1;
+            lane->unit_open = false;
+            ++units;
+        }
+    }
+    if (units == 0) {
+        rte_pktmbuf_free(m); // no message, or none went anywhere (units spilled hold their own)
+        return;
+    }
+    for (uint32_t i = 1; i < units; ++i) {
+        retain_chain(m);
+    }
+}
+
 void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
     const pkt_meta* meta = meta_of(m, w.meta_off);
     std::array<log::piece, net::max_segments> pieces;
@@ -783,25 +803,97 @@ void frame_one(worker_ctx& w, rte_mbuf* m) noexcept {
     lc.bytes.add(meta->payload_len);
     lc.messages.add(framed);
     lc.dropped.add(framed - (w.stats->routed.get() - routed_before));
-    // Close this packet's unit in every lane that took part of it: each unit owns one reference.
-    uint32_t units = 0;
-    for (sink_lane* lane : w.lanes) {
-        if (lane->unit_open) {
-            lane->staged[lane->unit_last].release = 1;
-            lane->unit_open = false;
-            ++units;
-        }
-    }
-    if (units == 0) {
-        rte_pktmbuf_free(m); // no message, or none went anywhere (units spilled hold their own)
-        return;
-    }
-    for (uint32_t i = 1; i < units; ++i) {
-        retain_chain(m);
-    }
+    close_units(w, m);
 }
 
 } // namespace
+
+void stream_out::message(uint32_t off, uint32_t len, bool lf, bool truncated) noexcept {
+    packet_state& ps = *static_cast<packet_state*>(ps_);
+    w_.stats->messages_framed.add();
+    if (truncated) {
+        w_.stats->truncated.add();
+    }
+    const bool gelf = l_.format == listen_format::gelf;
+    pipeline::message msg;
+    if (w_.parse || w_.need_view || gelf) {
+        msg = locate(w_, ps, off, len);
+    } else {
+        msg.off = off;
+        msg.len = len;
+    }
+    msg.lf = lf;
+    msg.truncated = truncated;
+    if (gelf) {
+        handle_gelf(w_, ps, msg);
+    } else if (!w_.parse) {
+        fan_out(w_, ps, msg, nullptr, msg.view.data(), w_.default_sinks);
+    } else {
+        handle_message(w_, ps, l_.format, msg);
+    }
+}
+
+void stream_out::copied(std::string_view v, std::size_t capacity, bool truncated) noexcept {
+    packet_state& ps = *static_cast<packet_state*>(ps_);
+    w_.stats->messages_framed.add();
+    if (truncated) {
+        w_.stats->truncated.add();
+    }
+    pipeline::message msg;
+    msg.len = static_cast<uint32_t>(v.size());
+    msg.view = v;
+    msg.capacity = capacity;
+    msg.mapped = false; // not in the packet: sinks take a copy (arena), never a reference
+    msg.truncated = truncated;
+    if (l_.format == listen_format::gelf) {
+        handle_gelf(w_, ps, msg);
+    } else if (!w_.parse) {
+        fan_out(w_, ps, msg, nullptr, msg.view.data(), w_.default_sinks);
+    } else {
+        handle_message(w_, ps, l_.format, msg);
+    }
+}
+
+std::span<const log::piece> stream_out::pieces() const noexcept {
+    const packet_state& ps = *static_cast<const packet_state*>(ps_);
+    return {ps.pieces->data(), ps.n_pieces};
+}
+
+void worker_stream_packet(worker_ctx& w, rte_mbuf* m, uint32_t off, uint32_t len,
+                          const listener& l, void (*frame)(void* ctx, stream_out& out) noexcept,
+                          void* ctx) noexcept {
+    std::array<log::piece, net::max_segments> pieces;
+    std::array<const char*, net::max_segments> seg_end;
+    const uint32_t n_pieces = len == 0 ? 0 : payload_pieces(m, off, len, pieces, &seg_end);
+    packet_state ps{m, meta_of(m, w.meta_off)->rx_tsc, &pieces, &seg_end, n_pieces};
+    for (sink_lane* lane : w.lanes) {
+        lane->unit_open = false;
+    }
+    if (n_pieces != 0) {
+        stream_out out(w, &ps, l);
+        frame(ctx, out);
+    }
+    close_units(w, m);
+}
+
+void worker_tcp_poll(worker_ctx& w) noexcept {
+    if (w.tcp != nullptr) {
+        w.tcp->poll(rte_rdtsc());
+        worker_flush(w); // what window updates and timers delivered (nothing, today) goes out
+    }
+}
+
+void worker_tcp_impair_poll(worker_ctx& w, uint64_t now, bool all) noexcept {
+    if (w.tcp_impair == nullptr) {
+        return;
+    }
+    auto late = [&](rte_mbuf* m, const net::tcp_locator& at) { w.tcp->input(m, at, now); };
+    if (all) {
+        w.tcp_impair->release_all(late);
+    } else {
+        w.tcp_impair->poll(late);
+    }
+}
 
 void worker_housekeeping(worker_ctx& w) noexcept {
     if (w.gelf_chunks == nullptr || w.gelf_chunks->in_flight() == 0) {
@@ -832,8 +924,47 @@ void worker_frame_burst(worker_ctx& w, std::span<rte_mbuf* const> pkts) noexcept
             w.wall_base_ns +
             static_cast<int64_t>(static_cast<double>(rte_rdtsc() - w.tsc_base) * w.ns_per_tsc);
     }
+    // TCP segments go to the engine in bursts (after the datagrams before them: flows never
+    // mix, so the order between a datagram and a segment does not matter).
+    constexpr uint16_t tcp_batch = 32;
+    std::array<rte_mbuf*, tcp_batch> segs;
+    std::array<net::tcp_locator, tcp_batch> at;
+    uint16_t n_segs = 0;
+    uint64_t now = 0;
+    auto to_engine = [&](rte_mbuf* seg, const net::tcp_locator& loc) {
+        segs[n_segs] = seg;
+        at[n_segs] = loc;
+        if (++n_segs == tcp_batch) {
+            now = now != 0 ? now : rte_rdtsc();
+            w.tcp->input_burst(segs.data(), at.data(), n_segs, now);
+            n_segs = 0;
+        }
+    };
     for (rte_mbuf* m : pkts) {
-        frame_one(w, m);
+        if (w.tcp == nullptr || (m->packet_type & RTE_PTYPE_L4_MASK) != RTE_PTYPE_L4_TCP) {
+            frame_one(w, m);
+            continue;
+        }
+        const pkt_meta* meta = meta_of(m, w.meta_off);
+        net::tcp_locator loc;
+        loc.l3_off = m->l2_len;
+        loc.l4_off = meta->payload_off;
+        loc.l4_len = meta->payload_len;
+        loc.ip_version = RTE_ETH_IS_IPV4_HDR(m->packet_type) ? 4 : 6;
+        loc.verify_checksum = w.tcp_verify_checksum;
+        loc.accept_partial = w.tcp_partial_ports != nullptr &&
+                             m->port < w.tcp_partial_ports->size() &&
+                             (*w.tcp_partial_ports)[m->port] != 0;
+        w.stats->worker_packets.add();
+        if (w.tcp_impair != nullptr) {
+            w.tcp_impair->input(m, loc, to_engine); // testing only: dropped, held or passed
+        } else {
+            to_engine(m, loc);
+        }
+    }
+    if (n_segs != 0) {
+        now = now != 0 ? now : rte_rdtsc();
+        w.tcp->input_burst(segs.data(), at.data(), n_segs, now);
     }
     worker_flush(w);
     worker_housekeeping(w);

@@ -25,6 +25,8 @@
 #include "pipeline/listener.hpp"
 #include "pipeline/message.hpp"
 #include "pipeline/wakeup.hpp"
+#include "tcp/engine.hpp"
+#include "tcp/impair.hpp"
 
 namespace logagg::pipeline {
 
@@ -57,6 +59,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {
     uint32_t unit_last = 0; ///< when unit_open: the staged index that gets the unit's release
     uint32_t n_staged = 0;
     uint64_t stage_arena_start = 0; ///< arena head when the staged descriptors began
+    /// The sink's gauge of the memory buffer= bounds (sink_stats::bounded) and buffer= itself:
+    /// the free space TCP windows come from (tcp_stream.cpp). nullptr: no window limit from it.
+    const std::atomic<uint64_t>* sink_pinned = nullptr;
+    uint64_t sink_buffer = 0;
     std::array<msg_desc, stage_capacity> staged{};
 };
 
@@ -95,7 +101,55 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     int64_t wall_base_ns = 0;
     double ns_per_tsc = 0;
     int64_t now_ns = 0; ///< receive time of the current burst
+
+    // TCP (--listen tcp:, docs/tcp.md). nullptr without TCP listeners.
+    tcp::engine* tcp = nullptr;                    ///< this worker's engine (owned elsewhere)
+    const listener_table* tcp_listeners = nullptr; ///< framing and format by TCP port
+    /// By port id: 1 when the port reads a kernel interface (a local sender's partial checksums
+    /// are accepted, as for UDP: classify_options::accept_partial_checksum).
+    const std::vector<uint8_t>* tcp_partial_ports = nullptr;
+    bool tcp_verify_checksum = true; ///< verify TCP checksums in software (not --no-checksum)
+    /// Testing only (--test-tcp-impair): drops and holds back segments before the engine.
+    tcp::impair* tcp_impair = nullptr;
 };
+
+/// Where a TCP stream's messages inside one received segment are handed on (tcp_stream.cpp
+/// frames the stream; the worker parses, filters, routes and hands them to the sinks exactly as
+/// a datagram's). Valid only inside the frame callback of worker_stream_packet().
+class stream_out {
+public:
+    stream_out(worker_ctx& w, void* ps, const listener& l) noexcept : w_(w), ps_(ps), l_(l) {}
+    /// One message: bytes [off, off + len) of the packet (packet offsets; may span segments of
+    /// the chain). @p lf: its LF follows it in the same segment.
+    void message(uint32_t off, uint32_t len, bool lf, bool truncated) noexcept;
+    /// One message that spanned segments, copied into the stream's own memory (@p v is valid
+    /// during the call only; @p capacity bytes are readable from v.data(), for JSON padding).
+    void copied(std::string_view v, std::size_t capacity, bool truncated) noexcept;
+    /// The payload pieces of the segment's bytes (in stream order), one per mbuf segment.
+    [[nodiscard]] std::span<const log::piece> pieces() const noexcept;
+    [[nodiscard]] worker_ctx& worker() const noexcept { return w_; }
+
+private:
+    worker_ctx& w_;
+    void* ps_; ///< the packet's state (worker.cpp)
+    const listener& l_;
+};
+
+/// Frames in-order TCP stream bytes [off, off + len) of packet @p m: calls @p frame(@p ctx, out)
+/// with a stream_out for the packet, then closes the packet's sink units. Takes over one
+/// reference to @p m (moved into sink units, or freed). The sender ("source": filters, Kafka
+/// keys) is read from the segment's headers, as for a datagram. Counts nothing itself: the
+/// framer counts the messages.
+void worker_stream_packet(worker_ctx& w, rte_mbuf* m, uint32_t off, uint32_t len,
+                          const listener& l, void (*frame)(void* ctx, stream_out& out) noexcept,
+                          void* ctx) noexcept;
+
+/// TCP: the engine's timers and window updates (tcp::engine::poll); call every loop pass.
+void worker_tcp_poll(worker_ctx& w) noexcept;
+/// Testing only (--test-tcp-impair): once per loop pass before the engine's poll, hands the
+/// segments the impairment held back to the engine when none arrived since the last pass; with
+/// @p all, every held segment (shutdown). Replies are queued (the engine's poll flushes them).
+void worker_tcp_impair_poll(worker_ctx& w, uint64_t now, bool all = false) noexcept;
 
 /// Frames every packet of @p pkts and enqueues the messages to the sinks (bulk: takes ownership
 /// of all packets; each ends up referenced by sink rings, or freed here and counted).

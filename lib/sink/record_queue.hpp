@@ -83,6 +83,10 @@ public:
     /// Memory pinned by queued records: the buffer bound applies to it, less what exempt() holds.
     /// A referenced record pins its packet's buffers, an appended (own) one its arena bytes.
     [[nodiscard]] uint64_t pinned() const noexcept { return pinned_; }
+    /// What of pinned() the buffer bound applies to (pinned() less exempt()).
+    [[nodiscard]] uint64_t bounded() const noexcept {
+        return pinned_ > exempt_ ? pinned_ - exempt_ : 0;
+    }
     /// Sink lcore: @p bytes of pinned() belong to delivered records the sink keeps for a resend
     /// (tcp's replay window, bounded by the sink). They do not count against buffer=, so a full
     /// queue (block mode keeps it full) never makes the sink give up its replay window.

@@ -82,8 +82,9 @@ public:
     /// Control plane: time released records from the RX time packets carry (pkt_meta).
     void time_from(int meta_off) noexcept;
 
-    /// Sink lcore: publishes queued() and pinned() for the control plane.
-    void publish_gauges() noexcept { stats_.gauges(queued(), pinned()); }
+    /// Sink lcore: publishes queued() and pinned() for the control plane, and the part of
+    /// pinned() buffer= bounds for the workers (TCP windows).
+    void publish_gauges() noexcept { stats_.gauges(queued(), pinned(), q_.bounded()); }
 
 protected:
     /// True when the waiting records should go out now (batch bounds, age, drain).

@@ -60,9 +60,9 @@ struct engine::conn {
     uint64_t user = 0;
     uint64_t stamp = 0;     ///< when it entered its state list (or its last segment: LRU lists)
     uint64_t ack_stamp = 0; ///< when its delayed ACK became pending
-    uint32_t prev = nil, next = nil;         ///< state list
-    uint32_t ack_prev = nil, ack_next = nil; ///< delayed ACK list
-    uint32_t w_prev = nil, w_next = nil;     ///< window watch list
+    link state_link;        ///< state list (member of lists_[list])
+    link ack_link;          ///< delayed ACK list (in_acks)
+    link watch_link;        ///< window watch list (in_watch)
 };
 
 /// An out-of-order run of bytes: @c len bytes at packet offset @c off of @c m, the stream's
@@ -82,25 +82,6 @@ struct engine::bucket {
 };
 
 namespace {
-
-[[nodiscard]] uint64_t finish(uint64_t h) noexcept {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-[[nodiscard]] uint64_t mix_words(uint64_t h, const uint8_t* a, unsigned len) noexcept {
-    for (unsigned i = 0; i < len; i += 8) {
-        uint64_t w;
-        std::memcpy(&w, a + i, 8);
-        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-        h ^= h >> 29;
-    }
-    return h;
-}
 
 [[nodiscard]] uint64_t splitmix(uint64_t& s) noexcept {
     uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
@@ -195,6 +176,11 @@ engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx,
         ++ws_;
     }
     syn_window_ = std::min<uint32_t>(cfg_.max_window, 65535);
+    if (cfg_.frame_cut_ports != 0) {
+        // Why at least 536: the default MSS (RFC 9293 3.7.1); a smaller window could not carry
+        // one segment a sender is sure to send.
+        cfg_.frame_cut_window = std::max<uint32_t>(cfg_.frame_cut_window, 536);
+    }
     const uint64_t hz = cfg_.tsc_hz;
     ack_delay_tsc_ = hz * cfg_.ack_delay_us / 1'000'000;
     idle_tsc_ = hz * cfg_.idle_timeout_s;
@@ -205,7 +191,7 @@ engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx,
     cookie_period_tsc_ = hz * cookie_period_s;
 
     master_ = util::siphash_key{seed[0], seed[1]};
-    hash_seed_ = seed[2];
+    hash_key_ = util::siphash_key{seed[2], seed[4]};
     ts_offset_ = static_cast<uint32_t>(seed[3]);
 
     std::size_t size = 2;
@@ -265,11 +251,22 @@ uint32_t engine::held_mbufs(conn_id id) const noexcept {
 // ---- hash index and slots ----
 
 uint32_t engine::hash_of(const net::tcp_path& p) const noexcept {
-    uint64_t h = hash_seed_ ^ (uint64_t{p.ip_version} << 32) ^ (uint64_t{p.local_port} << 16) ^
-                 p.remote_port;
-    h = mix_words(h, p.remote_ip, 16);
-    h = mix_words(h, p.local_ip, 16);
-    return static_cast<uint32_t>(finish(h));
+    // Keyed, so a sender cannot choose 4-tuples that share a probe run (hash flooding), and over
+    // only the bytes the address family uses: 12 for IPv4 (one block and the tail), 36 for IPv6.
+    // The length is part of SipHash's last block, so the two families never collide by layout.
+    uint8_t msg[36];
+    if (p.ip_version == 4) {
+        std::memcpy(msg, p.local_ip, 4);
+        std::memcpy(msg + 4, p.remote_ip, 4);
+        std::memcpy(msg + 8, &p.local_port, 2);
+        std::memcpy(msg + 10, &p.remote_port, 2);
+        return static_cast<uint32_t>(util::siphash13(hash_key_, msg, 12));
+    }
+    std::memcpy(msg, p.local_ip, 16);
+    std::memcpy(msg + 16, p.remote_ip, 16);
+    std::memcpy(msg + 32, &p.local_port, 2);
+    std::memcpy(msg + 34, &p.remote_port, 2);
+    return static_cast<uint32_t>(util::siphash13(hash_key_, msg, 36));
 }
 
 uint32_t engine::find(const net::tcp_path& p, uint32_t hash) const noexcept {
@@ -315,15 +312,28 @@ void engine::release(uint32_t c) noexcept {
 
 // ---- lists ----
 
+template <engine::link engine::conn::*L>
+void engine::link_push(fifo& f, uint32_t c) noexcept {
+    link& l = conns_[c].*L;
+    l.next = nil;
+    l.prev = f.tail;
+    (f.tail != nil ? (conns_[f.tail].*L).next : f.head) = c;
+    f.tail = c;
+}
+
+template <engine::link engine::conn::*L>
+void engine::link_remove(fifo& f, uint32_t c) noexcept {
+    link& l = conns_[c].*L;
+    (l.prev != nil ? (conns_[l.prev].*L).next : f.head) = l.next;
+    (l.next != nil ? (conns_[l.next].*L).prev : f.tail) = l.prev;
+    l.prev = l.next = nil;
+}
+
 void engine::list_push(uint8_t l, uint32_t c, uint64_t now) noexcept {
     conn& k = conns_[c];
-    fifo& f = lists_[l];
     k.list = l;
     k.stamp = now;
-    k.next = nil;
-    k.prev = f.tail;
-    (f.tail != nil ? conns_[f.tail].next : f.head) = c;
-    f.tail = c;
+    link_push<&conn::state_link>(lists_[l], c);
 }
 
 void engine::list_remove(uint32_t c) noexcept {
@@ -331,10 +341,7 @@ void engine::list_remove(uint32_t c) noexcept {
     if (k.list == l_none) {
         return;
     }
-    fifo& f = lists_[k.list];
-    (k.prev != nil ? conns_[k.prev].next : f.head) = k.next;
-    (k.next != nil ? conns_[k.next].prev : f.tail) = k.prev;
-    k.prev = k.next = nil;
+    link_remove<&conn::state_link>(lists_[k.list], c);
     k.list = l_none;
 }
 
@@ -345,10 +352,7 @@ void engine::ack_push(uint32_t c, uint64_t now) noexcept {
     }
     k.in_acks = true;
     k.ack_stamp = now;
-    k.ack_next = nil;
-    k.ack_prev = acks_.tail;
-    (acks_.tail != nil ? conns_[acks_.tail].ack_next : acks_.head) = c;
-    acks_.tail = c;
+    link_push<&conn::ack_link>(acks_, c);
 }
 
 void engine::ack_remove(uint32_t c) noexcept {
@@ -356,9 +360,7 @@ void engine::ack_remove(uint32_t c) noexcept {
     if (!k.in_acks) {
         return;
     }
-    (k.ack_prev != nil ? conns_[k.ack_prev].ack_next : acks_.head) = k.ack_next;
-    (k.ack_next != nil ? conns_[k.ack_next].ack_prev : acks_.tail) = k.ack_prev;
-    k.ack_prev = k.ack_next = nil;
+    link_remove<&conn::ack_link>(acks_, c);
     k.in_acks = false;
 }
 
@@ -368,10 +370,7 @@ void engine::watch_push(uint32_t c) noexcept {
         return;
     }
     k.in_watch = true;
-    k.w_next = nil;
-    k.w_prev = watch_.tail;
-    (watch_.tail != nil ? conns_[watch_.tail].w_next : watch_.head) = c;
-    watch_.tail = c;
+    link_push<&conn::watch_link>(watch_, c);
 }
 
 void engine::watch_remove(uint32_t c) noexcept {
@@ -379,9 +378,7 @@ void engine::watch_remove(uint32_t c) noexcept {
     if (!k.in_watch) {
         return;
     }
-    (k.w_prev != nil ? conns_[k.w_prev].w_next : watch_.head) = k.w_next;
-    (k.w_next != nil ? conns_[k.w_next].w_prev : watch_.tail) = k.w_prev;
-    k.w_prev = k.w_next = nil;
+    link_remove<&conn::watch_link>(watch_, c);
     k.in_watch = false;
 }
 
@@ -501,6 +498,13 @@ void engine::flush() noexcept {
 /// Moves the right edge of @p c's window forward when the consumer has room for it, with
 /// receiver-side silly window avoidance (RFC 9293 3.8.6.2.2): only by at least
 /// min(window cap / 2, a full segment). @return true when it moved.
+/// The largest window of a connection that arrived on @p port (config::frame_cut_ports).
+[[nodiscard]] static uint32_t window_cap(const config& cfg, uint16_t port) noexcept {
+    return port < 64 && ((cfg.frame_cut_ports >> port) & 1u) != 0
+               ? std::min(cfg.max_window, cfg.frame_cut_window)
+               : cfg.max_window;
+}
+
 static bool open_window(engine::conn& k, const consumer& cons, conn_id id, uint32_t max_window,
                         bool receiving) noexcept {
     if (!receiving || k.ended) {
@@ -540,7 +544,8 @@ uint32_t engine::advertise(uint32_t c) noexcept {
     }
     // A window below two full segments may stall the sender (its silly window avoidance waits
     // for a segment's worth): poll() watches for room to reopen it.
-    if (receiving && !k.ended && (field << k.rcv_ws) < 2u * k.rcv_mss) {
+    if (receiving && !k.ended &&
+        (field << k.rcv_ws) < std::min(2u * k.rcv_mss, window_cap(cfg_, k.rx_port))) {
         watch_push(c);
     } else {
         watch_remove(c);
@@ -553,7 +558,7 @@ void engine::send_ack(uint32_t c, uint64_t now) noexcept {
     ack_remove(c);
     const bool receiving = k.st == conn_state::established || k.st == conn_state::fin_wait_1 ||
                            k.st == conn_state::fin_wait_2;
-    (void)open_window(k, cons_, conn_id{c, k.gen}, cfg_.max_window, receiving);
+    (void)open_window(k, cons_, conn_id{c, k.gen}, window_cap(cfg_, k.rx_port), receiving);
     net::tcp_out o;
     o.flags = tf::ack;
     o.ack = k.rcv_nxt;
@@ -679,8 +684,10 @@ void engine::send_syn_ack(const net::tcp_segment& s, uint16_t port, uint32_t coo
     o.flags = tf::syn | tf::ack;
     o.seq = cookie;
     o.ack = s.seq + 1; // data on a SYN is not kept (no state): the client sends it again
-    o.window = static_cast<uint16_t>(syn_window_); // never scaled in a SYN (RFC 7323 2.2)
-    o.mss = cfg_.mss;
+    // never scaled in a SYN (RFC 7323 2.2)
+    o.window = static_cast<uint16_t>(std::min(syn_window_, window_cap(cfg_, port)));
+    // config::mss is for IPv4; an IPv6 header is 20 bytes longer (RFC 8200 3).
+    o.mss = static_cast<uint16_t>(s.path.ip_version == 6 ? cfg_.mss - 20 : cfg_.mss);
     // Only what the client offered is answered (RFC 7323 1.3, RFC 2018 2).
     o.wscale = s.opts.has_wscale ? static_cast<int8_t>(ws_) : int8_t{-1};
     o.sack_permitted = s.opts.sack_permitted;
@@ -916,7 +923,7 @@ void engine::no_connection(rte_mbuf* m, const net::tcp_segment& s, uint32_t h,
     k.rcv_nxt = s.seq;
     k.iss = s.ack - 1;
     k.snd_una = k.snd_nxt = s.ack;
-    k.rcv_adv = k.rcv_nxt + syn_window_; // what the SYN-ACK offered
+    k.rcv_adv = k.rcv_nxt + std::min(syn_window_, window_cap(cfg_, port)); // the SYN-ACK's
     k.last_ack_sent = k.rcv_nxt;
     k.ts_recent = s.opts.ts_val;
     std::size_t i = h & mask_;
@@ -1180,7 +1187,8 @@ void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
     }
     // RFC 5681 4.2 / RFC 9293 3.8.6.3: at least every second full-sized segment, at once when a
     // hole was (partly) filled, else within ack_delay.
-    if ((had_ooo && len != 0) || k.rcv_nxt - k.last_ack_sent >= 2u * k.rcv_mss) {
+    if ((had_ooo && len != 0) || k.rcv_nxt - k.last_ack_sent >= 2u * k.rcv_mss ||
+        (len != 0 && window_cap(cfg_, k.rx_port) < 2u * k.rcv_mss)) {
         send_ack(c, now);
     } else if (k.rcv_nxt != k.last_ack_sent) {
         ack_push(c, now);
@@ -1266,7 +1274,7 @@ void engine::poll(uint64_t now) noexcept {
         watch_remove(c);
         const bool receiving = k.st == conn_state::established || k.st == conn_state::fin_wait_1 ||
                                k.st == conn_state::fin_wait_2;
-        if (open_window(k, cons_, conn_id{c, k.gen}, cfg_.max_window, receiving)) {
+        if (open_window(k, cons_, conn_id{c, k.gen}, window_cap(cfg_, k.rx_port), receiving)) {
             st_.window_updates.add();
             send_ack(c, now); // re-enters the watch if still small
         } else if (receiving && !k.ended) {
@@ -1277,6 +1285,37 @@ void engine::poll(uint64_t now) noexcept {
         }
     }
     flush();
+}
+
+bool engine::fin_pending() const noexcept {
+    for (uint32_t l = l_fin0; l < n_lists_; ++l) {
+        if (lists_[l].head != nil) {
+            return true;
+        }
+    }
+    return false;
+}
+
+uint64_t engine::next_due() const noexcept {
+    uint64_t due = UINT64_MAX;
+    if (acks_.head != nil) {
+        due = conns_[acks_.head].ack_stamp + ack_delay_tsc_;
+    }
+    // Each list is in deadline order: its head is its earliest.
+    auto head = [&](uint32_t l, uint64_t d) {
+        if (lists_[l].head != nil) {
+            due = std::min(due, conns_[lists_[l].head].stamp + d);
+        }
+    };
+    if (idle_tsc_ != 0) {
+        head(l_est, idle_tsc_);
+    }
+    for (uint32_t l = l_fin0; l < n_lists_; ++l) {
+        head(l, fin_rto_tsc_ << (l - l_fin0));
+    }
+    head(l_fw2, fin_wait2_tsc_);
+    head(l_tw, time_wait_tsc_);
+    return due;
 }
 
 bool engine::close(conn_id id, uint64_t now) noexcept {

@@ -41,7 +41,8 @@ struct config {
     /// express it. Why 1 MiB: about one millisecond at 10 Gbit/s, so a LAN sender is never window
     /// limited, while the consumer's free space is what really bounds it.
     uint32_t max_window = 1u << 20;
-    /// MSS announced in SYN-ACKs: the port's MTU less 40 (IPv4) or 60 (IPv6) bytes of headers.
+    /// MSS announced in IPv4 SYN-ACKs: the port's MTU less 40 bytes of headers (IPv6 SYN-ACKs
+    /// announce 20 bytes less, for the longer IP header).
     uint16_t mss = 1460;
     /// TSC cycles per second of the `now` values given to the engine. Required.
     uint64_t tsc_hz = 0;
@@ -72,10 +73,19 @@ struct config {
     rte_mempool* tx_pool = nullptr;
     /// Bit p set: port p computes IPv4 header and TCP checksums on TX (RTE_ETH_TX_OFFLOAD_*).
     uint64_t tx_checksum_offload_ports = 0;
+    /// Bit p: port p's PMD cuts frames longer than a snap length (net_af_packet: a frame longer
+    /// than its ring frame is cut, and a local sender's TSO/GSO hands it segments of up to 64 KB,
+    /// which would arrive cut and be lost). Connections on these ports are offered at most
+    /// frame_cut_window bytes (the SYN-ACK's window included), so no segment in flight can
+    /// outgrow one frame, and their in-order bytes are ACKed at once (such a window never holds
+    /// the two full segments that otherwise trigger an ACK). Ports 0-63.
+    uint64_t frame_cut_ports = 0;
+    /// The largest window on frame_cut_ports: the TCP payload one cut-length frame carries.
+    uint32_t frame_cut_window = 0;
     /// TCP ports that accept connections (the --listen tcp: ports). Must outlive the engine.
     const net::listen_ports* listeners = nullptr;
-    /// Non-zero: the secrets (SYN cookie key, hash seed, timestamp offset) derive from this value
-    /// instead of getrandom(). For tests and the fuzz target only.
+    /// Non-zero: the secrets (SYN cookie key, connection index key, timestamp offset) derive from
+    /// this value instead of getrandom(). For tests and the fuzz target only.
     uint64_t test_seed = 0;
 };
 
@@ -371,6 +381,17 @@ public:
     [[nodiscard]] uint32_t connections() const noexcept { return used_; }
     /// Out-of-order mbufs held now (every other mbuf given to input() was freed or passed on).
     [[nodiscard]] uint32_t held_mbufs() const noexcept { return ooo_used_; }
+    /// The earliest TSC at which poll() has timer work (a delayed ACK, an idle timeout, a FIN
+    /// retransmission, FIN-WAIT-2 or TIME-WAIT expiry), or UINT64_MAX: a polling lcore may sleep
+    /// until then. Window updates are not timers: see watching().
+    [[nodiscard]] uint64_t next_due() const noexcept;
+    /// Some connection's window is closed or small and poll() asks the consumer for room to
+    /// reopen it (a window update): the lcore must keep polling, if slowly.
+    [[nodiscard]] bool watching() const noexcept { return watch_.head != nil; }
+    /// Some connection waits for the ACK of our FIN (FIN-WAIT-1, CLOSING, LAST-ACK): a shutdown
+    /// that wants clean closes keeps polling (FIN retransmissions) until none does, or until its
+    /// deadline. The peer's streams may all have ended already (LAST-ACK: its FIN came first).
+    [[nodiscard]] bool fin_pending() const noexcept;
     /// Replies queued and not yet handed to tx_fn.
     [[nodiscard]] uint16_t tx_queued() const noexcept { return n_tx_; }
     /// State of @p id's connection (closed for a stale id).
@@ -414,6 +435,11 @@ private:
         uint32_t head = nil;
         uint32_t tail = nil;
     };
+    /// A connection's links in one fifo; a connection has one per kind of list.
+    struct link {
+        uint32_t prev = nil;
+        uint32_t next = nil;
+    };
     enum list_id : uint8_t { l_none = 0xff, l_est = 0, l_fw2 = 1, l_tw = 2, l_fin0 = 3 };
 
     // lookup and slots
@@ -422,7 +448,11 @@ private:
     [[nodiscard]] uint32_t take_slot() noexcept;
     void release(uint32_t c) noexcept;
 
-    // lists
+    // lists: one intrusive FIFO implementation, threaded through the conn member L
+    template <link conn::*L>
+    void link_push(fifo& f, uint32_t c) noexcept;
+    template <link conn::*L>
+    void link_remove(fifo& f, uint32_t c) noexcept;
     void list_push(uint8_t l, uint32_t c, uint64_t now) noexcept;
     void list_remove(uint32_t c) noexcept;
     void ack_push(uint32_t c, uint64_t now) noexcept;
@@ -487,7 +517,7 @@ private:
     util::siphash_key master_; ///< SYN cookie keys derive from it, one per period
     util::siphash_key key_[2]; ///< keys of periods key_period_[0] (current) and [1] (previous)
     uint64_t key_period_[2] = {UINT64_MAX, UINT64_MAX};
-    uint64_t hash_seed_ = 0;
+    util::siphash_key hash_key_; ///< the connection index's SipHash-1-3 key
     uint32_t ts_offset_ = 0;
     // challenge ACK rate limit
     uint64_t challenge_window_ = 0;

@@ -22,6 +22,7 @@ LOGAGG_PACKAGES=(
     libmicrohttpd-dev           # --metrics: the HTTP server of /metrics and /healthz
     prometheus tmux             # metrics tests: a real Prometheus and promtool; logagg-top in a tmux pane
     librdkafka-dev kcat         # Kafka sink (librdkafka 2.0 with its mock cluster); kcat to inspect topics by hand
+    python3-scapy               # netns tcp_crafted: crafted TCP segments (Debian's /usr/bin/python3 runs it)
 )
 
 log() { printf '%s\n' "$*" >&2; }

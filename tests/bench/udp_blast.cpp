@@ -10,6 +10,12 @@
 //       batch goes at once, so the average rate holds without busy waiting. Without --rate (or
 //       0) it sends flat out. --seconds stops earlier. Prints one JSON line: what it sent, how
 //       long it took and its own CPU (getrusage: user and system seconds).
+//   logagg-udp-blast send --tcp [--conns C] --dst IP:PORT [--src IP] --count N [--rate R] ...
+//       the same messages over C kernel TCP connections (default 1), each followed by LF (RFC 6587
+//       non-transparent framing), a batch of B messages per write(2), batches round robin over
+//       the connections (so each connection's messages are in sequence order); then shuts each
+//       connection down and waits for the receiver's FIN, so every byte was acknowledged when it
+//       returns. Same JSON line, plus "conns" and "bytes".
 //   logagg-udp-blast pcap --out FILE --count N --dst IP:PORT --src IP:PORT
 //       writes the same N datagrams as a classic pcap (Ethernet, IPv4, UDP with its checksum).
 //   logagg-udp-blast check --count N FILE...
@@ -143,6 +149,8 @@ struct options {
     uint64_t count = 0;
     uint64_t rate = 0;
     uint64_t batch = 64;
+    uint64_t conns = 1;
+    bool tcp = false;
     double seconds = 0;
     std::vector<std::string> files;
 };
@@ -179,6 +187,13 @@ options parse(int argc, char** argv, int first) {
             if (o.batch == 0 || o.batch > 1024) {
                 usage("--batch must be 1..1024");
             }
+        } else if (a == "--tcp") {
+            o.tcp = true;
+        } else if (a == "--conns") {
+            o.conns = number("--conns");
+            if (o.conns == 0 || o.conns > 1024) {
+                usage("--conns must be 1..1024");
+            }
         } else if (a == "--seconds") {
             char* end = nullptr;
             o.seconds = std::strtod(value("--seconds"), &end);
@@ -194,6 +209,99 @@ options parse(int argc, char** argv, int first) {
     return o;
 }
 
+/// Sleeps until batch @p batches is due at @p interval seconds per batch from @p t0.
+bool pace(double interval, uint64_t batches, const timespec& t0, double start) {
+    if (interval <= 0) {
+        return false;
+    }
+    const double due = static_cast<double>(batches) * interval;
+    const auto due_ns = static_cast<int64_t>(due * 1e9) + t0.tv_nsec;
+    timespec at{t0.tv_sec + static_cast<time_t>(due_ns / 1000000000),
+                static_cast<long>(due_ns % 1000000000)};
+    if (mono_now() - start >= due) {
+        return false;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
+    }
+    return true;
+}
+
+int cmd_send_tcp(const options& o, const sockaddr_in& dst, const sockaddr_in* src) {
+    std::vector<int> fds;
+    for (uint64_t c = 0; c < o.conns; ++c) {
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in from = src != nullptr ? *src : sockaddr_in{};
+        from.sin_port = 0;
+        if (fd < 0 ||
+            (src != nullptr && bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) ||
+            connect(fd, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != 0) {
+            std::fprintf(stderr, "logagg-udp-blast: TCP connection %lu: %s\n",
+                         static_cast<unsigned long>(c), std::strerror(errno));
+            return 1;
+        }
+        fds.push_back(fd);
+    }
+    const uint64_t batch = o.rate == 0 ? o.batch : std::clamp<uint64_t>(o.rate / 2000, 1, o.batch);
+    constexpr size_t line = kMessageSize + 1;
+    std::vector<char> buf(batch * line);
+    const double interval =
+        o.rate == 0 ? 0 : static_cast<double>(batch) / static_cast<double>(o.rate);
+    timespec t0{};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double start = mono_now();
+    uint64_t sent = 0;
+    uint64_t sleeps = 0;
+    uint64_t batches = 0;
+    uint64_t bytes = 0;
+    while (sent < o.count) {
+        if (o.seconds > 0 && mono_now() - start >= o.seconds) {
+            break;
+        }
+        sleeps += pace(interval, batches, t0, start) ? 1 : 0;
+        const uint64_t n = std::min(batch, o.count - sent);
+        for (uint64_t i = 0; i < n; ++i) {
+            render(sent + i, buf.data() + i * line);
+            buf[i * line + kMessageSize] = '\n';
+        }
+        const int fd = fds[batches % fds.size()];
+        size_t done = 0;
+        while (done < n * line) {
+            const ssize_t r = write(fd, buf.data() + done, n * line - done);
+            if (r < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                std::fprintf(stderr, "logagg-udp-blast: write: %s\n", std::strerror(errno));
+                return 1;
+            }
+            done += static_cast<size_t>(r);
+        }
+        bytes += done;
+        sent += n;
+        ++batches;
+    }
+    // Every byte acknowledged and taken: our FIN, then the receiver's (read() returns 0).
+    for (const int fd : fds) {
+        shutdown(fd, SHUT_WR);
+        char c;
+        while (read(fd, &c, 1) > 0) {
+        }
+        close(fd);
+    }
+    const double secs = mono_now() - start;
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("{\"sent\": %lu, \"seconds\": %.6f, \"rate\": %.1f, \"batch\": %lu, "
+                "\"batches\": %lu, \"sleeps\": %lu, \"errors\": 0, \"conns\": %lu, "
+                "\"bytes\": %lu, \"utime_s\": %.6f, \"stime_s\": %.6f}\n",
+                static_cast<unsigned long>(sent), secs, static_cast<double>(sent) / secs,
+                static_cast<unsigned long>(batch), static_cast<unsigned long>(batches),
+                static_cast<unsigned long>(sleeps), static_cast<unsigned long>(fds.size()),
+                static_cast<unsigned long>(bytes), tv_seconds(ru.ru_utime),
+                tv_seconds(ru.ru_stime));
+    return 0;
+}
+
 int cmd_send(const options& o) {
     sockaddr_in dst{};
     sockaddr_in src{};
@@ -205,6 +313,9 @@ int cmd_send(const options& o) {
     }
     if (o.count == 0) {
         usage("--count must be at least 1");
+    }
+    if (o.tcp) {
+        return cmd_send_tcp(o, dst, o.src.empty() ? nullptr : &src);
     }
     const int fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd < 0 ||

@@ -60,6 +60,51 @@ TEST(Options, DefaultsNeedOnlyASink) {
     EXPECT_EQ(r.cfg.poll, logagg::pipeline::poll_mode::adaptive);
 }
 
+TEST(Options, TcpListeners) {
+    const auto r = parse({"--sink", "file:out", "--ip", "0:198.18.0.1/24", "--listen",
+                          "tcp:514", "--listen", "tcp:6514:rfc5424,framing=octet", "--listen",
+                          "tcp:12201:gelf", "--listen", "udp:514,framing=lf", "--tcp-max-conns",
+                          "100"});
+    ASSERT_EQ(r.what, parse_result::action::run) << r.error;
+    const settings& c = r.cfg;
+    EXPECT_EQ(c.listen, std::vector<uint16_t>{514}); // UDP 514 is another listener
+    EXPECT_EQ(c.tcp_listen, (std::vector<uint16_t>{514, 6514, 12201}));
+    ASSERT_EQ(c.tcp_listen_framing.size(), 3u);
+    EXPECT_FALSE(c.tcp_listen_framing[0].has_value()); // auto, decided per connection
+    EXPECT_EQ(c.tcp_listen_framing[1], logagg::log::framing_mode::octet);
+    EXPECT_EQ(c.tcp_listen_format[1], logagg::pipeline::listen_format::rfc5424);
+    EXPECT_EQ(c.tcp_listen_format[2], logagg::pipeline::listen_format::gelf);
+    EXPECT_TRUE(c.tcp_ports.contains(6514));
+    EXPECT_FALSE(c.ports.contains(6514));
+    EXPECT_EQ(c.tcp_max_conns, 100u);
+    // Only TCP listeners: no UDP listener is added behind the user's back.
+    const auto t = parse({"--sink", "file:out", "--ip", "0:198.18.0.1/24", "--listen", "tcp:1"});
+    ASSERT_EQ(t.what, parse_result::action::run) << t.error;
+    EXPECT_TRUE(t.cfg.listen.empty());
+    EXPECT_EQ(t.cfg.tcp_max_conns, 4096u);
+    const std::vector<std::pair<std::vector<std::string_view>, std::string>> bad = {
+        {{"--sink", "file:x", "--listen", "tcp:514"},
+         "--listen tcp:514: TCP needs --ip (an address to accept connections on"},
+        {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "tcp:514,framing=datagram"},
+         "--listen: 'tcp:514,framing=datagram': a TCP stream has no datagrams"},
+        {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "tcp:5", "--listen",
+          "tcp:5"},
+         "--listen: tcp port 5 given twice"},
+        {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "tcp:12201:gelf,framing=lf"},
+         "framing does not apply to gelf (NUL-delimited over TCP)"},
+        {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "tcp:0"},
+         "--listen: 'tcp:0': PORT must be 1-65535"},
+        {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "sctp:5"},
+         "--listen: 'sctp:5' is not udp:PORT or tcp:PORT"},
+        {{"--sink", "file:x", "--tcp-max-conns", "0"}, "--tcp-max-conns: '0' is too small"},
+    };
+    for (const auto& [args, text] : bad) {
+        const auto e = parse(args);
+        EXPECT_EQ(e.what, parse_result::action::usage_error) << text;
+        EXPECT_NE(e.error.find(text), std::string::npos) << e.error;
+    }
+}
+
 TEST(Options, EveryOptionParsesInBothSpellings) {
     const auto r = parse({"--listen",
                           "udp:514",

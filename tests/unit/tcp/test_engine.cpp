@@ -696,6 +696,7 @@ TEST_F(Engine, PeerFinEndsTheStreamAndOurFinFollows) {
     EXPECT_TRUE(s.ended);
     EXPECT_EQ(s.why, end_reason::fin);
     EXPECT_EQ(h->eng->state(s.id), conn_state::last_ack);
+    EXPECT_TRUE(h->eng->fin_pending()) << "the stream ended, the close has not";
     // Its FIN again (our FIN-ACK lost): ACKed again, with our FIN.
     r = h->send(p.seg(f::ack | f::fin, p.nxt - 1));
     ASSERT_EQ(r.size(), 1u);
@@ -703,6 +704,7 @@ TEST_F(Engine, PeerFinEndsTheStreamAndOurFinFollows) {
     p.una = p.iss + 2;
     EXPECT_TRUE(h->send(p.seg(f::ack, p.nxt)).empty());
     EXPECT_EQ(h->eng->connections(), 0u);
+    EXPECT_FALSE(h->eng->fin_pending());
     EXPECT_EQ(h->eng->counters().closed.get(), 1u);
     EXPECT_EQ(h->eng->state(s.id), conn_state::closed);
     EXPECT_FALSE(s.data_after_end);
@@ -720,10 +722,12 @@ TEST_F(Engine, OurFinThenHalfCloseThenTimeWait) {
     EXPECT_EQ(r[0].flags, f::ack | f::fin);
     EXPECT_EQ(r[0].seq, p.iss + 1);
     EXPECT_EQ(h->eng->state(id), conn_state::fin_wait_1);
+    EXPECT_TRUE(h->eng->fin_pending());
     EXPECT_FALSE(h->eng->close(id, h->now)) << "already closing";
     p.una = p.iss + 2;
     EXPECT_TRUE(h->send(p.seg(f::ack, p.nxt)).empty());
     EXPECT_EQ(h->eng->state(id), conn_state::fin_wait_2);
+    EXPECT_FALSE(h->eng->fin_pending()) << "our FIN is acknowledged";
     h->push(p, ref(0, 80)); // the peer may still send
     EXPECT_EQ(h->streams[p.stream].data, ref(0, 80));
     r = h->push(p, "", f::ack | f::fin);

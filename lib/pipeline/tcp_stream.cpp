@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Side: datapath (callbacks, framing, TX), control plane (construction).
+#include "pipeline/tcp_stream.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "log/json.hpp"
+
+namespace logagg::pipeline {
+namespace {
+
+constexpr uint32_t nil = UINT32_MAX;
+
+/// How a connection's stream is cut into messages.
+enum class stream_mode : uint8_t {
+    undecided, ///< framing=auto, no byte seen yet
+    lf,        ///< LF-terminated (RFC 6587 3.4.2 non-transparent framing)
+    octet,     ///< RFC 6587 3.4.1 octet counting
+    nul,       ///< NUL-terminated (GELF TCP)
+};
+
+/// Byte at packet offset @p at inside @p pc.
+[[nodiscard]] char byte_at(std::span<const log::piece> pc, uint32_t at) noexcept {
+    for (const log::piece& p : pc) {
+        if (at - p.off < p.len) {
+            return p.data[at - p.off];
+        }
+    }
+    return '\0';
+}
+
+/// The piece holding packet offset @p at (pc.size() if none).
+[[nodiscard]] std::size_t piece_of(std::span<const log::piece> pc, uint32_t at) noexcept {
+    for (std::size_t i = 0; i < pc.size(); ++i) {
+        if (at - pc[i].off < pc[i].len) {
+            return i;
+        }
+    }
+    return pc.size();
+}
+
+/// First @p ch in packet bytes [from, to), or nil.
+[[nodiscard]] uint32_t find(std::span<const log::piece> pc, uint32_t from, uint32_t to,
+                            char ch) noexcept {
+    for (const log::piece& p : pc) {
+        const uint32_t end = p.off + p.len;
+        if (end <= from || p.off >= to) {
+            continue;
+        }
+        const uint32_t a = std::max(from, p.off);
+        const uint32_t b = std::min(to, end);
+        const void* hit = std::memchr(p.data + (a - p.off), ch, b - a);
+        if (hit != nullptr) {
+            return p.off + static_cast<uint32_t>(static_cast<const char*>(hit) - p.data);
+        }
+    }
+    return nil;
+}
+
+/// Copies packet bytes [from, to) to @p dst.
+void copy_out(std::span<const log::piece> pc, uint32_t from, uint32_t to, char* dst) noexcept {
+    for (const log::piece& p : pc) {
+        const uint32_t end = p.off + p.len;
+        if (end <= from || p.off >= to) {
+            continue;
+        }
+        const uint32_t a = std::max(from, p.off);
+        const uint32_t b = std::min(to, end);
+        std::memcpy(dst, p.data + (a - p.off), b - a);
+        dst += b - a;
+    }
+}
+
+/// Trailing bytes a message loses: CR and NUL after LF framing (as split_lines()), CR, LF and
+/// NUL after octet counting and NUL framing (as for datagrams).
+[[nodiscard]] bool junk(char c, bool lf_framing) noexcept {
+    return c == '\r' || c == '\0' || (!lf_framing && c == '\n');
+}
+
+} // namespace
+
+/// Stream state of one connection (by conn_id::idx).
+struct tcp_streams::conn {
+    const listener* l = nullptr;
+    stream_mode mode = stream_mode::undecided;
+    bool holding = false; ///< a message began in an earlier segment (held, or lost)
+    bool trunc = false;   ///< the held message outgrew max_msg: the rest is skipped
+    bool lost = false;    ///< no span buffer was free: the message is dropped at its end
+    bool broken = false;  ///< octet counting broke: the rest of the stream is discarded
+    bool in_body = false; ///< octet: inside a frame's MSG
+    uint8_t hdr_digits = 0;
+    uint32_t hdr_val = 0;
+    uint32_t left = 0; ///< octet: MSG bytes still to come
+    uint32_t span = nil;
+    uint32_t held = 0;
+};
+
+std::size_t tcp_streams::bytes_per_connection() noexcept {
+    return sizeof(conn);
+}
+
+tcp_streams::tcp_streams(worker_ctx& w, const listener_table& listeners,
+                         const tcp_stream_config& cfg)
+    : w_(w), listeners_(listeners), cfg_(cfg) {
+    cfg_.span_buffers = std::max<uint32_t>(cfg_.span_buffers, 1);
+    conns_ = std::make_unique<conn[]>(cfg_.max_conns);
+    // JSON padding behind each buffer: a held JSON message is parsed in place.
+    span_stride_ = cfg_.max_msg + log::json_padding;
+    span_mem_ = std::make_unique<char[]>(span_stride_ * cfg_.span_buffers);
+    free_ = std::make_unique<uint32_t[]>(cfg_.span_buffers);
+    for (uint32_t i = 0; i < cfg_.span_buffers; ++i) {
+        free_[i] = cfg_.span_buffers - 1 - i;
+    }
+    n_free_ = cfg_.span_buffers;
+}
+
+tcp_streams::~tcp_streams() = default;
+
+tcp::consumer tcp_streams::consumer() noexcept {
+    tcp::consumer c;
+    c.ctx = this;
+    c.open = on_open;
+    c.data = on_data;
+    c.room = on_room;
+    c.end = on_end;
+    return c;
+}
+
+uint64_t tcp_streams::on_open(void* ctx, tcp::conn_id id, const tcp::conn_info& info) noexcept {
+    auto& self = *static_cast<tcp_streams*>(ctx);
+    conn& c = self.conns_[id.idx];
+    c = conn{};
+    c.l = &self.listeners_.of(info.path.local_port);
+    if (c.l->format == listen_format::gelf) {
+        c.mode = stream_mode::nul;
+    } else if (c.l->framing.mode == log::framing_mode::octet) {
+        c.mode = stream_mode::octet;
+    } else if (c.l->framing.mode == log::framing_mode::lf) {
+        c.mode = stream_mode::lf;
+    }
+    ++self.open_;
+    return id.idx;
+}
+
+void tcp_streams::on_data(void* ctx, tcp::conn_id, uint64_t user, const tcp::piece* pieces,
+                          uint32_t n) noexcept {
+    auto& self = *static_cast<tcp_streams*>(ctx);
+    conn& c = self.conns_[user];
+    for (uint32_t i = 0; i < n; ++i) {
+        if (c.broken) {
+            rte_pktmbuf_free(pieces[i].m); // nothing of this stream is framed any more
+            continue;
+        }
+        self.cur_ = &c;
+        worker_stream_packet(self.w_, pieces[i].m, pieces[i].off, pieces[i].len, *c.l, frame,
+                             &self);
+    }
+}
+
+uint32_t tcp_streams::on_room(void* ctx, tcp::conn_id, uint64_t) noexcept {
+    return static_cast<const tcp_streams*>(ctx)->room();
+}
+
+void tcp_streams::on_end(void* ctx, tcp::conn_id, uint64_t user, tcp::end_reason) noexcept {
+    auto& self = *static_cast<tcp_streams*>(ctx);
+    conn& c = self.conns_[user];
+    // A message begun and not finished: the sender will not finish it (counted, not framed on).
+    if (c.holding || c.in_body || c.hdr_digits != 0) {
+        self.w_.stats->messages_framed.add();
+        self.w_.stats->drop(msg_drop::tcp_partial);
+    }
+    self.release_span(c);
+    c = conn{};
+    --self.open_;
+}
+
+void tcp_streams::frame(void* ctx, stream_out& out) noexcept {
+    auto& self = *static_cast<tcp_streams*>(ctx);
+    conn& c = *self.cur_;
+    if (c.mode == stream_mode::undecided) {
+        // RFC 6587 3.4.1: an octet-counted frame starts with a non-zero digit; a syslog message
+        // in non-transparent framing starts with '<'.
+        const char first = out.pieces().front().data[0];
+        c.mode = first >= '1' && first <= '9' ? stream_mode::octet : stream_mode::lf;
+    }
+    switch (c.mode) {
+    case stream_mode::octet:
+        self.frame_octets(c, out);
+        break;
+    case stream_mode::nul:
+        self.frame_lines(c, out, '\0');
+        break;
+    case stream_mode::lf:
+    case stream_mode::undecided:
+        self.frame_lines(c, out, '\n');
+        break;
+    }
+}
+
+void tcp_streams::frame_lines(conn& c, stream_out& out, char delim) noexcept {
+    const std::span<const log::piece> pc = out.pieces();
+    uint32_t pos = pc.front().off;
+    const uint32_t end = pc.back().off + pc.back().len;
+    if (c.holding) {
+        const uint32_t d = find(pc, pos, end, delim);
+        if (d == nil) {
+            hold(c, pc, pos, end);
+            return;
+        }
+        hold(c, pc, pos, d);
+        emit_held(c, out, false);
+        pos = d + 1;
+    }
+    while (pos < end) {
+        const uint32_t d = find(pc, pos, end, delim);
+        if (d == nil) {
+            c.holding = true;
+            hold(c, pc, pos, end);
+            return;
+        }
+        emit_here(c, out, pc, pos, d, delim == '\n');
+        pos = d + 1;
+    }
+}
+
+// Why whole (~50 lines): the octet-counting state machine; its state lives in the connection
+// and every branch advances pos by what it consumed.
+void tcp_streams::frame_octets(conn& c, stream_out& out) noexcept {
+    const std::span<const log::piece> pc = out.pieces();
+    uint32_t pos = pc.front().off;
+    const uint32_t end = pc.back().off + pc.back().len;
+    while (pos < end) {
+        if (!c.in_body) {
+            // RFC 6587 3.4.1: MSG-LEN is a non-zero digit and at most 8 more, then SP. CR, LF and
+            // NUL between frames are tolerated (as for datagrams).
+            const char ch = byte_at(pc, pos);
+            if (c.hdr_digits == 0 && (ch == '\r' || ch == '\n' || ch == '\0')) {
+                ++pos;
+                continue;
+            }
+            if (ch >= '0' && ch <= '9' && (c.hdr_digits != 0 || ch != '0') && c.hdr_digits < 9) {
+                c.hdr_val = c.hdr_val * 10 + static_cast<uint32_t>(ch - '0');
+                ++c.hdr_digits;
+                ++pos;
+                continue;
+            }
+            if (ch == ' ' && c.hdr_digits != 0) {
+                c.in_body = true;
+                c.left = c.hdr_val;
+                c.hdr_val = 0;
+                c.hdr_digits = 0;
+                ++pos;
+                continue;
+            }
+            // Nothing to resynchronise on: the rest of the stream is discarded.
+            c.broken = true;
+            c.hdr_val = 0;
+            c.hdr_digits = 0;
+            w_.stats->framing_errors.add();
+            return;
+        }
+        const uint32_t take = std::min(c.left, end - pos);
+        const bool complete = take == c.left;
+        if (!c.holding && complete) {
+            emit_here(c, out, pc, pos, pos + take, false);
+        } else {
+            c.holding = true;
+            hold(c, pc, pos, pos + take);
+            if (complete) {
+                emit_held(c, out, true);
+            }
+        }
+        c.left -= take;
+        pos += take;
+        c.in_body = c.left != 0;
+    }
+}
+
+void tcp_streams::hold(conn& c, std::span<const log::piece> pc, uint32_t from,
+                       uint32_t to) noexcept {
+    if (c.lost || from == to) {
+        return;
+    }
+    if (c.span == nil) {
+        if (n_free_ == 0) {
+            c.lost = true; // dropped (counted) when it ends
+            return;
+        }
+        c.span = free_[--n_free_];
+    }
+    const uint32_t room = cfg_.max_msg - c.held;
+    const uint32_t n = std::min(to - from, room);
+    if (n < to - from) {
+        c.trunc = true;
+    }
+    if (n != 0) {
+        copy_out(pc, from, from + n, span_mem_.get() + c.span * span_stride_ + c.held);
+        c.held += n;
+        w_.stats->copied(copy_reason::tcp_span, n);
+    }
+}
+
+void tcp_streams::emit_held(conn& c, stream_out& out, bool octet) noexcept {
+    if (c.lost) {
+        w_.stats->messages_framed.add();
+        w_.stats->drop(msg_drop::tcp_no_span);
+    } else if (c.trunc && cfg_.drop_oversize) {
+        w_.stats->messages_framed.add();
+        w_.stats->drop(msg_drop::oversize);
+    } else {
+        const char* base = c.span == nil ? nullptr : span_mem_.get() + c.span * span_stride_;
+        uint32_t len = c.held;
+        const bool lf_framing = !octet && c.mode == stream_mode::lf;
+        while (len != 0 && junk(base[len - 1], lf_framing)) {
+            --len;
+        }
+        if (len == 0) {
+            w_.stats->empty_skipped.add();
+        } else {
+            out.copied(std::string_view(base, len), span_stride_, c.trunc);
+        }
+    }
+    c.holding = false;
+    c.trunc = false;
+    c.lost = false;
+    c.held = 0;
+    release_span(c);
+}
+
+void tcp_streams::emit_here(conn& c, stream_out& out, std::span<const log::piece> pc,
+                            uint32_t from, uint32_t to, bool lf_delim) noexcept {
+    uint32_t stop = to;
+    while (stop > from && junk(byte_at(pc, stop - 1), lf_delim)) {
+        --stop;
+    }
+    if (stop == from) {
+        w_.stats->empty_skipped.add();
+        return;
+    }
+    uint32_t len = stop - from;
+    bool truncated = false;
+    // lf_follows: nothing stripped, and the LF in the same segment as the message's last byte.
+    bool lf = lf_delim && stop == to && c.mode == stream_mode::lf &&
+              piece_of(pc, to) == piece_of(pc, to - 1);
+    if (len > cfg_.max_msg) {
+        if (cfg_.drop_oversize) {
+            w_.stats->messages_framed.add();
+            w_.stats->drop(msg_drop::oversize);
+            return;
+        }
+        len = cfg_.max_msg;
+        truncated = true;
+        lf = false;
+    }
+    out.message(from, len, lf, truncated);
+}
+
+void tcp_streams::release_span(conn& c) noexcept {
+    if (c.span != nil) {
+        free_[n_free_++] = c.span;
+        c.span = nil;
+    }
+}
+
+uint32_t tcp_streams::room() const noexcept {
+    // What every sink can still take, in stream bytes: its buffer= less what it holds (the
+    // bounded part: sink_stats::bounded) less what waits for it in this worker's ring and
+    // staging (records times this worker's mean record size to that sink), converted at two
+    // bytes of buffer per stream byte (a 1,460-byte segment pins a 2,304-byte mbuf: 1.6); and
+    // never more records than the ring has free descriptors for. The smallest over the sinks.
+    uint64_t free = UINT64_MAX;
+    for (const sink_lane* l : w_.lanes) {
+        const uint64_t n = w_.stats->sink_in[l->sink].get();
+        const uint64_t mean =
+            n != 0 ? std::max<uint64_t>(w_.stats->sink_in_bytes[l->sink].get() / n, 16) : 256;
+        const uint32_t ring_free = rte_ring_free_count(l->ring);
+        const uint64_t waiting = rte_ring_count(l->ring) + l->n_staged;
+        const uint64_t descs = ring_free > stage_capacity ? ring_free - stage_capacity : 0;
+        free = std::min(free, descs * mean / 2);
+        if (l->sink_pinned != nullptr) {
+            const uint64_t held = l->sink_pinned->load(std::memory_order_relaxed) +
+                                  waiting * mean * 2;
+            free = std::min(free, l->sink_buffer > held ? (l->sink_buffer - held) / 2 : 0);
+        }
+    }
+    if (free == UINT64_MAX) {
+        return cfg_.max_window;
+    }
+    // Shared among the open connections; at least a full segment while there is any room, so a
+    // window never shrinks to silly sizes (RFC 9293 3.8.6.2.2).
+    const uint64_t share = free / std::max<uint32_t>(open_, 1);
+    const uint64_t r = share >= cfg_.mss ? share : std::min<uint64_t>(free, cfg_.mss);
+    return static_cast<uint32_t>(std::min<uint64_t>(r, cfg_.max_window));
+}
+
+void tcp_tx::send(void* ctx, rte_mbuf** pkts, uint16_t n) noexcept {
+    auto& t = *static_cast<tcp_tx*>(ctx);
+    uint16_t i = 0;
+    while (i < n) {
+        const uint16_t port = pkts[i]->port;
+        uint16_t j = static_cast<uint16_t>(i + 1);
+        while (j < n && pkts[j]->port == port) {
+            ++j;
+        }
+        const auto k = static_cast<uint16_t>(j - i);
+        const uint16_t sent =
+            port < t.queue_of_port.size() ? rte_eth_tx_burst(port, t.queue_of_port[port], pkts + i, k)
+                                          : 0;
+        if (sent < k) {
+            rte_pktmbuf_free_bulk(pkts + i + sent, k - sent);
+            t.stats->tcp_tx_failed.add(k - sent);
+        }
+        i = j;
+    }
+}
+
+} // namespace logagg::pipeline
