@@ -884,10 +884,10 @@ util::result<command> parse_options(std::span<const std::string_view> args) {
         return util::usage_failure(p.error);
     }
     if (!p.cfg.tcp_listen.empty() && p.cfg.ips.empty()) {
-        res.error = fmt::format("--listen tcp:{}: TCP needs --ip (an address to accept "
-                                "connections on: there is nobody to answer as)",
-                                p.cfg.tcp_listen.front());
-        return res;
+        return util::usage_failure(fmt::format("--listen tcp:{}: TCP needs --ip (an address to "
+                                               "accept connections on: there is nobody to "
+                                               "answer as)",
+                                               p.cfg.tcp_listen.front()));
     }
     if (p.cfg.listen.empty() && p.cfg.tcp_listen.empty()) {
         p.cfg.listen.push_back(514);

@@ -283,7 +283,7 @@ struct runtime::impl {
     /// Worker @p w's lane to each sink: its ring and generated-bytes arena.
     void build_lanes(lcore_ctx& c, uint32_t w);
     /// Worker @p w's TCP engine, stream state and TX queues (with --listen tcp:).
-    [[nodiscard]] util::failure build_tcp(lcore_ctx& c, uint32_t w);
+    [[nodiscard]] util::result<void> build_tcp(lcore_ctx& c, uint32_t w);
     void build_rx();
     /// Every sink built and started on the sink lcore.
     [[nodiscard]] util::result<void> build_sinks();
@@ -967,8 +967,8 @@ util::result<void> runtime::impl::build_workers() {
             return r.error();
         }
         build_lanes(*c, w);
-        if (util::failure e = build_tcp(*c, w); !e.empty()) {
-            return e;
+        if (auto r = build_tcp(*c, w); !r) {
+            return r.error();
         }
         if (!plan.fused) {
             c->worker_in = worker_rings[w];
@@ -1079,7 +1079,7 @@ void runtime::impl::build_lanes(lcore_ctx& c, uint32_t w) {
     }
 }
 
-util::failure runtime::impl::build_tcp(lcore_ctx& c, uint32_t w) {
+util::result<void> runtime::impl::build_tcp(lcore_ctx& c, uint32_t w) {
     if (!tcp_on()) {
         return {};
     }
@@ -1123,14 +1123,14 @@ util::failure runtime::impl::build_tcp(lcore_ctx& c, uint32_t w) {
     sc.drop_oversize = cfg.drop_oversize;
     sc.mss = tc.mss;
     sc.max_window = tc.max_window;
-    try {
-        parts.streams = std::make_unique<pipeline::tcp_streams>(wk, *tcp_listeners, sc);
-        parts.tcp = std::make_unique<tcp::engine>(tc, parts.streams->consumer(),
-                                                  &pipeline::tcp_tx::send, parts.tcp_tx.get());
-    } catch (const std::exception& e) {
-        return fmt::format("--listen tcp: cannot create the TCP engine of lcore {}: {}", c.lcore,
-                           e.what());
+    parts.streams = std::make_unique<pipeline::tcp_streams>(wk, *tcp_listeners, sc);
+    auto engine = tcp::engine::create(tc, parts.streams->consumer(), &pipeline::tcp_tx::send,
+                                      parts.tcp_tx.get());
+    if (!engine) {
+        return util::failure(fmt::format("--listen tcp: cannot create the TCP engine of lcore {}: {}",
+                                         c.lcore, engine.error().text));
     }
+    parts.tcp = std::move(engine).value();
     wk.tcp = parts.tcp.get();
     if (cfg.test_tcp_impair.drop != 0 || cfg.test_tcp_impair.hold != 0) {
         parts.tcp_impair = std::make_unique<tcp::impair>(cfg.test_tcp_impair);

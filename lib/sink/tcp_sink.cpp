@@ -242,9 +242,14 @@ uint32_t tcp_sink::collect_acks() noexcept {
     // (replay=) and the memory it pins (replay_cost_factor x replay=), and that memory is exempt
     // from buffer=: a full queue never empties the window, which is exactly when the collector
     // is slow and most likely to hold acknowledged records it has not written yet.
+    // It also holds at most half of the queue's record slots: small records (a 256 KiB window
+    // of 50-byte records is ~5,000) would otherwise take every slot, and the queue, which pulls
+    // only with a burst's worth free, would stop pulling for good.
     uint64_t upto = q_.head();
+    const uint64_t max_held = q_.capacity() / 2;
     while (upto < acked_idx_ &&
-           (held_bytes_ > replay_bytes_ || held_cost_ > replay_bytes_ * replay_cost_factor)) {
+           (held_bytes_ > replay_bytes_ || held_cost_ > replay_bytes_ * replay_cost_factor ||
+            acked_idx_ - upto > max_held)) {
         const uint32_t f = framed(upto);
         held_bytes_ -= f;
         held_cost_ -= cost(upto);

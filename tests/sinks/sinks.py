@@ -15,6 +15,7 @@ Exit status: 0 pass, 1 fail, 77 skipped (printed reason; meson's skip code).
 import base64
 import collections
 import json
+import random
 import os
 import re
 import select
@@ -185,6 +186,35 @@ def case_tcp_octet(env):
             rs.stop()
         check_exactly_once(cap, rs.lines(), "rsyslog (octet%s)" % param)
         print("octet%s: sink_append %d bytes, %d batches" % (param, appended, k["batches"]))
+
+
+def case_tcp_small_records(env):
+    """Records far smaller than the replay window's share of the queue: 30,000 messages of 20-40
+    bytes through a TCP sink with buffer=256K (4,096 record slots) and the default 256 KiB replay
+    window, which alone would hold ~8,000 of them. The window gives up records beyond half the
+    slots, so the queue keeps pulling and every message arrives (it stopped for good before)."""
+    rnd = random.Random(45)
+    flows = [gen_capture.Flow(i, random.Random(200 + i)) for i in range(4)]
+    cap = gen_capture.Capture()
+    for k in range(7500):
+        f = flows[k % len(flows)]
+        msgs = [b"<13>1 - h a - - - %06d" % (4 * k + j) + b"x" * rnd.randint(0, 15) for j in range(4)]
+        cap.add_log(f.datagram(b"\n".join(msgs) + b"\n", 514), f.key, msgs, 0)
+    pcap = env.path("small.pcap")
+    cap.write_pcap(pcap)
+    rs = Rsyslog(env, "small", free_port())
+    rs.start()
+    try:
+        res, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,buffer=256K" % rs.port],
+                                ["--on-sink-full", "block"], idle_ms=2000)
+        check(res.returncode == 0, describe(res))
+        st = load(stats)
+        check_invariants(st)
+        k = sink_of(st, "tcp")
+        check(k["delivered"] == 30000 and k["dropped_total"] == 0, "tcp sink: %s" % k)
+    finally:
+        rs.stop()
+    check_exactly_once(cap, rs.lines(), "rsyslog (small records)")
 
 
 def case_tcp_lf(env):
@@ -863,7 +893,7 @@ def case_kafka_down(env):
 
 CASES = {
     "tcp_octet": case_tcp_octet,
-    "tcp_lf": case_tcp_lf,
+    "tcp_lf": case_tcp_lf, "tcp_small_records": case_tcp_small_records,
     "tcp_ndjson": case_tcp_ndjson,
     "tcp_restart": case_tcp_restart,
     "tcp_paused": case_tcp_paused,
