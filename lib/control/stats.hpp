@@ -31,8 +31,8 @@ struct lcore_snapshot {
     unsigned lcore_id = 0;
     std::string roles; ///< e.g. "rx+worker"
     uint64_t rx_packets = 0, worker_packets = 0, messages_framed = 0, bytes_copied = 0;
-    double busy_s = 0;   ///< time in loop passes that did work (busy fraction: over uptime)
-    uint64_t sleeps = 0; ///< times the lcore slept (--poll adaptive)
+    double busy_s = 0;          ///< time in loop passes that did work (busy fraction: over uptime)
+    uint64_t sleeps = 0;        ///< times the lcore slept (--poll adaptive)
     uint64_t rx_interrupts = 0; ///< sleeps an RX queue interrupt ended
 };
 

@@ -20,8 +20,8 @@
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
 #include "pipeline/lanes.hpp"
-#include "util/enum_names.hpp"
 #include "pipeline/listener.hpp"
+#include "util/enum_names.hpp"
 
 namespace logagg::pipeline {
 

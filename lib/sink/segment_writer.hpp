@@ -90,7 +90,7 @@ private:
     std::string state_tmp_path_; ///< written, then renamed over state_path_
     util::unique_fd fd_;         ///< the open segment (none between segments)
     util::unique_fd dir_fd_;     ///< the directory, for fsync after creating and renaming files
-    uint64_t size_ = 0; ///< bytes of whole messages in the current segment
+    uint64_t size_ = 0;          ///< bytes of whole messages in the current segment
     uint64_t seq_ = 0;
     uint64_t segments_ = 0;
     uint64_t write_errors_ = 0;

@@ -68,7 +68,7 @@ private:
 
     sockaddr_storage addr_{};
     socklen_t addr_len_ = 0;
-    std::string where_; ///< "HOST:PORT (ADDR)" for messages
+    std::string where_;  ///< "HOST:PORT (ADDR)" for messages
     util::unique_fd fd_; ///< the connection (none while down)
     state state_ = state::down;
     bool ever_connected_ = false;

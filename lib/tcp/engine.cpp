@@ -125,8 +125,8 @@ struct delivery {
 
 // ---- construction ----
 
-util::result<std::unique_ptr<engine>> engine::create(const config& cfg, const consumer& c,
-                                                     tx_fn tx, void* tx_ctx) {
+util::result<std::unique_ptr<engine>> engine::create(const config& cfg, const consumer& c, tx_fn tx,
+                                                     void* tx_ctx) {
     if (cfg.tsc_hz == 0 || cfg.tx_pool == nullptr || cfg.listeners == nullptr || tx == nullptr ||
         c.open == nullptr || c.data == nullptr || c.room == nullptr || c.end == nullptr) {
         return util::failure("tcp engine: tsc_hz, tx_pool, listeners, tx and every consumer "
@@ -162,8 +162,7 @@ util::result<std::unique_ptr<engine>> engine::create(const config& cfg, const co
     }
 }
 
-engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx,
-               const seed_words& seed)
+engine::engine(const config& cfg, const consumer& c, tx_fn tx, void* tx_ctx, const seed_words& seed)
     : cfg_(cfg), cons_(c), tx_(tx), tx_ctx_(tx_ctx) {
     cfg_.max_conns = std::max<uint32_t>(cfg_.max_conns, 1);
     cfg_.ooo_per_engine = std::max<uint32_t>(cfg_.ooo_per_engine, 1);

@@ -61,10 +61,10 @@ TEST(Options, DefaultsNeedOnlyASink) {
 }
 
 TEST(Options, TcpListeners) {
-    const auto r = parse({"--sink", "file:out", "--ip", "0:198.18.0.1/24", "--listen",
-                          "tcp:514", "--listen", "tcp:6514:rfc5424,framing=octet", "--listen",
-                          "tcp:12201:gelf", "--listen", "udp:514,framing=lf", "--tcp-max-conns",
-                          "100"});
+    const auto r =
+        parse({"--sink", "file:out", "--ip", "0:198.18.0.1/24", "--listen", "tcp:514", "--listen",
+               "tcp:6514:rfc5424,framing=octet", "--listen", "tcp:12201:gelf", "--listen",
+               "udp:514,framing=lf", "--tcp-max-conns", "100"});
     ASSERT_EQ(r.what, parse_result::action::run) << r.error;
     const settings& c = r.cfg;
     EXPECT_EQ(c.listen, std::vector<uint16_t>{514}); // UDP 514 is another listener
@@ -87,8 +87,7 @@ TEST(Options, TcpListeners) {
          "--listen tcp:514: TCP needs --ip (an address to accept connections on"},
         {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "tcp:514,framing=datagram"},
          "--listen: 'tcp:514,framing=datagram': a TCP stream has no datagrams"},
-        {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "tcp:5", "--listen",
-          "tcp:5"},
+        {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "tcp:5", "--listen", "tcp:5"},
          "--listen: tcp port 5 given twice"},
         {{"--sink", "file:x", "--ip", "0:198.18.0.1/24", "--listen", "tcp:12201:gelf,framing=lf"},
          "framing does not apply to gelf (NUL-delimited over TCP)"},
