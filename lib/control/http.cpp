@@ -142,9 +142,11 @@ metrics_server::start(const config::metrics_spec& at) {
     const unsigned flags = static_cast<unsigned>(MHD_USE_ERROR_LOG) |
                            (at.family == AF_INET6 ? static_cast<unsigned>(MHD_USE_IPv6) : 0u);
     s->daemon_ =
-        MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, s.get(), MHD_OPTION_LISTEN_SOCKET,
-                         fd, MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s,
-                         MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_error, nullptr, MHD_OPTION_END);
+        // The logger first: libmicrohttpd complains (through its default logger) otherwise.
+        MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, s.get(),
+                         MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_error, nullptr,
+                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
+                         connection_timeout_s, MHD_OPTION_END);
     if (s->daemon_ == nullptr) {
         return util::failure{fmt::format("--metrics {}: libmicrohttpd could not start", at.text)};
     }

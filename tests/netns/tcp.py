@@ -264,7 +264,8 @@ def case_zero_window(logagg, tmp):
                     sink="tcp:127.0.0.1:%d,framing=lf,buffer=256K,replay=16K" % port,
                     extra=["--metrics", "127.0.0.1:0", "--on-sink-full", "drop"]).start()
         wait_for("the metrics URL", lambda: "metrics: http" in la.log())
-        url = la.log().split("metrics: ", 1)[1].split("/metrics", 1)[0]
+        url = la.log().split("  metrics: http", 1)[1].split("/metrics", 1)[0]
+        url = "http" + url
         client = ns_popen(link, CLIENT_JSON_LINES, link.v4_ours, TCP_PORT, 1, n)
         zw = 'logagg_tcp_window_events_total{event="zero_window_episodes"}'
         wait_for("a zero window", lambda: metric(url, zw) > 0, timeout=60)
