@@ -759,6 +759,27 @@ def cpu_over(pid, seconds):
     return (task_cpu_s(pid) - c0) / (time.monotonic() - t0)
 
 
+def wait_for_token(out, token, n, limit=30):
+    """Waits until n lines carrying token are in the segments of out (at most limit seconds)."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if sum(1 for l in read_lines(out) if token.encode() in l) >= n:
+            return
+        time.sleep(0.05)
+
+
+def check_logger_run(mode, out, token, sent, stats):
+    """Every sent message arrived once, the invariants hold, no mbuf leaked. @return the stats."""
+    got = [l for l in read_lines(out) if token.encode() in l]
+    missing = [m for m in sent if not any(l.endswith(m) for l in got)]
+    check(not missing and len(got) == len(sent), "%s: %d of %d logger messages arrived (missing %r...)"
+          % (mode, len(got), len(sent), missing[:3]))
+    st = json.load(open(stats))
+    check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants: %s" % st["invariants"])
+    check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+    return st
+
+
 def case_idle_cpu(logagg, tmp):
     """--poll adaptive (the default): an idle logagg on net_af_packet (its RX lcore and its
     main+sink lcore) costs almost no CPU once started: under 15% of one core over 3 s, where
@@ -790,20 +811,10 @@ def case_idle_cpu(logagg, tmp):
                             f.write(msg + "\n")
                             sent.append(msg.encode())
                     sh("logger", "--udp", "-n", link.v4_ours, "-P", "514", "-t", "lagidle", "-f", lines, ns=link.ns)
-                deadline = time.time() + 30
-                while time.time() < deadline:
-                    if sum(1 for l in read_lines(out) if token.encode() in l) >= len(sent):
-                        break
-                    time.sleep(0.05)
+                wait_for_token(out, token, len(sent))
             finally:
                 stop_logagg(proc, logname)
-            got = [l for l in read_lines(out) if token.encode() in l]
-            missing = [m for m in sent if not any(l.endswith(m) for l in got)]
-            check(not missing and len(got) == len(sent), "%s: %d of %d logger messages arrived (missing %r...)"
-                  % (mode, len(got), len(sent), missing[:3]))
-            st = json.load(open(stats))
-            check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants: %s" % st["invariants"])
-            check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+            st = check_logger_run(mode, out, token, sent, stats)
             for lc in st["lcores"]:
                 check(0.0 <= lc["busy_fraction"] <= 1.0, "busy_fraction out of range: %s" % lc)
                 if mode == "busy":
@@ -871,20 +882,10 @@ def case_rx_interrupts(logagg, tmp):
                             sent.append(msg.encode())
                     sh("logger", "--udp", "-n", ours, "-P", "514", "-t", "lagtap", "-f", lines, ns=ns)
                     time.sleep(0.3)  # a pause between the parts: the RX lcore goes back to sleep
-                deadline = time.time() + 30
-                while time.time() < deadline:
-                    if sum(1 for l in read_lines(out) if token.encode() in l) >= len(sent):
-                        break
-                    time.sleep(0.05)
+                wait_for_token(out, token, len(sent))
             finally:
                 stop_logagg(proc, logname)
-            got = [l for l in read_lines(out) if token.encode() in l]
-            missing = [m for m in sent if not any(l.endswith(m) for l in got)]
-            check(not missing and len(got) == len(sent), "%s: %d of %d logger messages arrived (missing %r...)"
-                  % (mode, len(got), len(sent), missing[:3]))
-            st = json.load(open(stats))
-            check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants: %s" % st["invariants"])
-            check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
+            st = check_logger_run(mode, out, token, sent, stats)
             rx = [lc for lc in st["lcores"] if "rx" in lc["roles"]][0]
             if mode == "adaptive":
                 check(rx["rx_interrupts"] > 0, "no sleep was ended by an interrupt: %s" % rx)
