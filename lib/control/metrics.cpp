@@ -271,7 +271,8 @@ void tcp_families(exposition& e, const snapshot& s) {
          "TCP connections accepted, refused (table full), reset by the peer (reset_in) or by "
          "logagg (reset_out), timed out, closed"},
         {"cookies", "logagg_tcp_syn_cookies_total", "counter", "result",
-         "SYN cookies sent, validated by a handshake's last ACK, failed"},
+         "SYN cookies sent, validated by a handshake's last ACK, validated with the ISN memo "
+         "(by_memo), failed"},
         {"window", "logagg_tcp_window_events_total", "counter", "event",
          "Receive windows that went to zero, and window updates sent when they reopened"},
         {"acks", "logagg_tcp_acks_total", "counter", "kind",

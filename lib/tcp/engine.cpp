@@ -448,6 +448,28 @@ int engine::check_cookie(const net::tcp_path& p, uint32_t isn, uint32_t cookie,
     return -1;
 }
 
+int engine::check_handshake(const net::tcp_segment& s, uint32_t hash, uint64_t now,
+                            uint32_t& isn) noexcept {
+    isn_memo_entry& e = isn_memo_[hash % isn_memo_size];
+    const bool memo = e.hash == (hash | 1u);
+    int opts = check_cookie(s.path, s.seq - 1, s.ack - 1, now);
+    isn = s.seq - 1;
+    if (opts < 0 && memo && e.isn != isn) {
+        // The final ACK and the first data segment(s) were lost or are late, and this segment
+        // comes from further on: without the ISN it could only be refused (RST), killing a
+        // connection the client believes open. The memo's ISN, proved by the cookie, opens the
+        // connection, and the segment waits in the out-of-order queue for the retransmission.
+        opts = check_cookie(s.path, e.isn, s.ack - 1, now);
+        if (opts >= 0) {
+            isn = e.isn;
+        }
+    }
+    if (opts >= 0 && memo) {
+        e = isn_memo_entry{};
+    }
+    return opts;
+}
+
 // ---- replies ----
 
 uint32_t engine::ts_clock(uint64_t now) const noexcept {
@@ -874,6 +896,7 @@ void engine::no_connection(rte_mbuf* m, const net::tcp_segment& s, uint32_t h,
             count(seg_outcome::refused);
         } else {
             const uint32_t opts = (s.opts.has_wscale ? 1u : 0u) | (s.opts.sack_permitted ? 2u : 0u);
+            isn_memo_[h % isn_memo_size] = isn_memo_entry{h | 1u, s.seq};
             send_syn_ack(s, port, make_cookie(s.path, s.seq, opts, now), now);
             st_.cookies_sent.add();
             count(seg_outcome::syn);
@@ -887,7 +910,8 @@ void engine::no_connection(rte_mbuf* m, const net::tcp_segment& s, uint32_t h,
         return;
     }
     // An ACK to a listening port: the handshake's last segment if it carries our cookie.
-    const int opts = check_cookie(s.path, s.seq - 1, s.ack - 1, now);
+    uint32_t isn = 0;
+    const int opts = check_handshake(s, h, now, isn);
     if (opts < 0) {
         st_.cookies_failed.add();
         send_rst_for(s, port);
@@ -895,7 +919,7 @@ void engine::no_connection(rte_mbuf* m, const net::tcp_segment& s, uint32_t h,
         rte_pktmbuf_free(m);
         return;
     }
-    st_.cookies_validated.add();
+    (isn == s.seq - 1 ? st_.cookies_validated : st_.cookies_by_memo).add();
     const uint32_t c = take_slot();
     if (c == nil) {
         st_.refused.add();
@@ -918,8 +942,8 @@ void engine::no_connection(rte_mbuf* m, const net::tcp_segment& s, uint32_t h,
     k.rx_port = port;
     // Why 536: the default MSS (RFC 9293 3.7.1) until a larger segment shows what "full" is.
     k.rcv_mss = std::min<uint16_t>(536, cfg_.mss);
-    k.irs = s.seq - 1;
-    k.rcv_nxt = s.seq;
+    k.irs = isn;
+    k.rcv_nxt = isn + 1;
     k.iss = s.ack - 1;
     k.snd_una = k.snd_nxt = s.ack;
     k.rcv_adv = k.rcv_nxt + std::min(syn_window_, window_cap(cfg_, port)); // the SYN-ACK's

@@ -260,8 +260,11 @@ struct alignas(64) stats {
     util::counter open;      ///< gauge: connections in the table (TIME-WAIT included)
     // SYN cookies
     util::counter cookies_sent;
-    util::counter cookies_validated;
+    util::counter cookies_validated; ///< by the segment's own SEG.SEQ - 1
     util::counter cookies_failed; ///< wrong, forged or older than two periods
+    /// validated with the client ISN the memo kept from the SYN (not in cookies_validated):
+    /// the handshake's final ACK and the first data were lost or late
+    util::counter cookies_by_memo;
     // window and ACKs
     util::counter zero_window_episodes;   ///< times a connection's window went to zero
     util::counter window_updates;         ///< ACKs sent by poll() because the window reopened
@@ -302,6 +305,7 @@ void for_each_counter(const stats& s, F&& f) {
     f("cookies", "sent", s.cookies_sent.get());
     f("cookies", "validated", s.cookies_validated.get());
     f("cookies", "failed", s.cookies_failed.get());
+    f("cookies", "by_memo", s.cookies_by_memo.get());
     f("window", "zero_window_episodes", s.zero_window_episodes.get());
     f("window", "window_updates", s.window_updates.get());
     f("acks", "challenge", s.challenge_acks.get());
@@ -416,6 +420,11 @@ public:
     /// (64-128 s). Why 64 s: a handshake takes a round trip, and a captured cookie stays usable
     /// for two minutes at most (Linux: 60 s, two periods).
     static constexpr uint32_t cookie_period_s = 64;
+    /// Entries of the ISN memo (recent SYNs' client ISNs, direct-mapped by the 4-tuple's hash).
+    /// Why 1024: handshakes complete within a round trip, so a worker has far fewer than 1,024
+    /// in flight unless flooded, and then overwritten entries cost nothing but the memo's help.
+    /// 8 KiB per engine.
+    static constexpr uint32_t isn_memo_size = 1024;
 
     struct conn;
     struct ooo_seg;
@@ -498,6 +507,12 @@ private:
     /// @return the option flags of a valid cookie, or -1.
     [[nodiscard]] int check_cookie(const net::tcp_path& p, uint32_t isn, uint32_t cookie,
                                    uint64_t now) noexcept;
+    /// Checks an ACK to a listening port as the handshake's completion: with the client ISN
+    /// SEG.SEQ - 1 (the final ACK or the first data segment), else with the ISN the memo kept
+    /// from this 4-tuple's SYN (the segments before this one were lost or are late).
+    /// @return the option flags, or -1; @p isn receives the client ISN the cookie proved.
+    [[nodiscard]] int check_handshake(const net::tcp_segment& s, uint32_t hash, uint64_t now,
+                                      uint32_t& isn) noexcept;
 
     config cfg_;
     consumer cons_;
@@ -519,6 +534,13 @@ private:
     uint64_t key_period_[2] = {UINT64_MAX, UINT64_MAX};
     util::siphash_key hash_key_; ///< the connection index's SipHash-1-3 key
     uint32_t ts_offset_ = 0;
+    /// The ISN memo: for each of isn_memo_size slots, the 4-tuple hash and client ISN of the
+    /// last SYN that hashed there (hash 0: empty). A hint only: a cookie still proves the ISN.
+    struct isn_memo_entry {
+        uint32_t hash = 0;
+        uint32_t isn = 0;
+    };
+    std::array<isn_memo_entry, isn_memo_size> isn_memo_{};
     // challenge ACK rate limit
     uint64_t challenge_window_ = 0;
     uint32_t challenge_in_window_ = 0;

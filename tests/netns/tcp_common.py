@@ -30,6 +30,7 @@ class Logagg:
 
     def __init__(self, logagg, link, tmp, listen=("tcp:%d" % TCP_PORT,), extra=(), sink=None,
                  lcores="0-1", vdev=None):
+        vdev = vdev or getattr(link, "vdev", None)
         self.logagg = logagg
         self.link = link
         self.tmp = tmp
@@ -43,7 +44,7 @@ class Logagg:
                 "--sink", sink or "file:%s" % self.out, "--stats-json", self.stats_path]
         for l in listen:
             args += ["--listen", l]
-        self.args = args + list(extra)
+        self.args = getattr(link, "prefix", []) + args + list(extra)
         self.proc = None
 
     def start(self):
@@ -54,6 +55,8 @@ class Logagg:
             if self.proc.poll() is not None:
                 raise Failure("logagg exited early:\n" + self.log())
             if "lcore 1:" in self.log():
+                if hasattr(self.link, "started"):
+                    self.link.started()
                 return self
             time.sleep(0.1)
         raise Failure("logagg did not start:\n" + self.log())
@@ -85,6 +88,38 @@ class Logagg:
         for seg in sorted(glob.glob(os.path.join(out or self.out, "logagg-*.log"))):
             data += open(seg, "rb").read()
         return data.split(b"\n")[:-1] if data else []
+
+
+class TapLink:
+    """logagg on net_tap inside a namespace made here (`ip netns exec` runs it there), the tap
+    interface it creates carrying the peer's addresses, kernel clients in the same namespace:
+    the path where the kernel segments GSO packets before the tap, so frames never exceed the
+    MTU. Same attributes as netns.Link for Logagg and ns_python; up() before, started() once
+    logagg runs (the tap exists from then on), down() after."""
+
+    def __init__(self):
+        tag = "%d" % (os.getpid() % 100000)
+        self.ns = "lgtns%s" % tag
+        self.iface = "lgt%s" % tag
+        self.subnet = 20 + (os.getpid() + 11) % 200
+        self.v4_ours = "198.18.%d.1" % self.subnet
+        self.v4_peer = "198.18.%d.2" % self.subnet
+        self.v6_ours = "2001:db8:%x::1" % self.subnet
+        self.v6_peer = "2001:db8:%x::2" % self.subnet
+        self.vdev = "--vdev=net_tap0,iface=%s" % self.iface
+        self.prefix = ["ip", "netns", "exec", self.ns]
+
+    def up(self):
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "link", "set", "lo", "up", ns=self.ns)
+
+    def started(self):
+        sh("ip", "addr", "add", self.v4_peer + "/24", "dev", self.iface, ns=self.ns)
+        sh("ip", "-6", "addr", "add", self.v6_peer + "/64", "dev", self.iface, "nodad", ns=self.ns)
+        sh("ip", "link", "set", self.iface, "up", ns=self.ns)
+
+    def down(self):
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
 
 
 def ns_python(link, code, *args, timeout=120, check_rc=True):

@@ -122,7 +122,7 @@ def peer_main(a):
     class Conn:
         """A crafted client connection: our sequence space (isn, nxt) and logagg's (iss)."""
 
-        def __init__(self, host, sport, wscale=False):
+        def __init__(self, host, sport, wscale=False, complete=True):
             self.src = "198.18.%d.%d" % (base, host)
             self.sport = sport
             self.isn = random.Random(sport).randrange(1 << 32)
@@ -137,8 +137,9 @@ def peer_main(a):
             self.iss = p[TCP].seq
             self.una = (self.iss + 1) & 0xffffffff
             self.window = p[TCP].window  # unscaled in a SYN-ACK
-            self.send("A")  # the handshake's last ACK: carries the cookie back
-            count("handshake")
+            if complete:
+                self.send("A")  # the handshake's last ACK: carries the cookie back
+                count("handshake")
 
         def send(self, flags, seq=None, payload=b"", **kw):
             sock.send(frame(self.src, self.sport, PORT, flags, self.nxt if seq is None else seq,
@@ -365,6 +366,27 @@ def peer_main(a):
         fail("closed port RST: ack %d sport %d, expected ack 778 from %d"
              % (p[TCP].ack, p[TCP].sport, CLOSED_PORT))
 
+    # --- the handshake's last ACK and the first data segment lost: the second segment arrives
+    # first. Its SEG.SEQ - 1 is not the client's ISN, so the cookie alone cannot open the
+    # connection; the ISN memo kept from the SYN can (the cookie still proves it): the segment
+    # waits out of order (ACKed at the first data byte, never a RST), and the retransmitted
+    # first segment delivers both lines in order.
+    c = Conn(104, 41006, complete=False)
+    first, second = b"memo: the first line\n", b"memo: the second line\n"
+    m = mark()
+    c.send("PA", (c.nxt + len(first)) & 0xffffffff, second)
+    count("handshake")
+    count("by_memo")
+    p, _ = wait(c.src, c.sport, lambda p: True, m, what="answer to the segment beyond the lost first")
+    if p is not None and ("R" in str(p[TCP].flags) or p[TCP].ack != c.nxt):
+        fail("the segment beyond the lost first was answered with %s ack %d, expected an ACK "
+             "of %d" % (p[TCP].flags, p[TCP].ack, c.nxt))
+    c.data(first)
+    c.nxt = (c.nxt + len(second)) & 0xffffffff
+    count("lines", 2)
+    c.probe("the retransmitted first segment")  # both lines acknowledged
+    c.reset()
+
     # --- and a last kernel client: still serving --------------------------------------------
     k = socket.create_connection((ours, PORT), timeout=10)
     k.sendall(b"at the end: kernel client\n")
@@ -504,6 +526,8 @@ def root_main(a):
               "conns.accepted = %d: %d crafted handshakes + %d kernel clients; the flood must open none"
               % (c("conns", "accepted"), sent["handshake"], kernel))
         check(c("conns", "reset_in") == sent["rst_accepted"], "conns.reset_in = %d" % c("conns", "reset_in"))
+        check(c("cookies", "by_memo") == sent["by_memo"], "cookies.by_memo = %d, sent %d"
+              % (c("cookies", "by_memo"), sent["by_memo"]))
         check(c("conns", "open") == 0, "conns.open = %d at exit" % c("conns", "open"))
         check(c("conns", "reset_out") == 0 and c("conns", "closed") == kernel + sent.get("closed_at_shutdown", 0),
               "conns.closed = %d, reset_out = %d: every connection not reset by the peer must close "
@@ -526,10 +550,14 @@ def root_main(a):
         lines = netns.read_lines(out)
         want = [b"after the flood: kernel client", b"alive after an out-of-window RST",
                 b"alive after an in-window RST", b"overlap: 0123456789abcdefghijklmnopqrstuvwxyz",
-                b"after the probes", b"at the end: kernel client", b"closed at shutdown"]
+                b"after the probes", b"memo: the first line", b"memo: the second line",
+                b"at the end: kernel client", b"closed at shutdown"]
         for w in want:
             n = sum(1 for l in lines if l.endswith(w))
             check(n == 1, "%r delivered %d times; output:\n%s" % (w, n, b"\n".join(lines)[-2000:]))
+        first = [i for i, l in enumerate(lines) if l.endswith(b"memo: the first line")]
+        second = [i for i, l in enumerate(lines) if l.endswith(b"memo: the second line")]
+        check(first and second and first[0] < second[0], "the memo connection's lines out of order")
         for never in (b"never delivered", b"beyond the window"):
             check(not any(never in l for l in lines), "%r was delivered" % never)
         print("tcp_crafted: passed (%d SYNs, RSS growth during the flood %d KiB)"

@@ -417,16 +417,13 @@ TEST_F(Engine, CookieGoodForTwoPeriodsForgedOrStaleRefused) {
         ASSERT_EQ(r.size(), 1u) << bit;
         EXPECT_EQ(r[0].flags, f::rst);
     }
-    r = h->send(c.seg(f::ack, c.nxt + 1));
-    ASSERT_EQ(r.size(), 1u);
-    EXPECT_EQ(r[0].flags, f::rst);
     peer other = c;
     other.base.sport = 40004;
     r = h->send(other.seg(f::ack, other.nxt));
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].flags, f::rst);
-    EXPECT_EQ(h->eng->counters().cookies_failed.get(), 10u);
-    EXPECT_EQ(h->outcome(seg_outcome::cookie_failed), 10u);
+    EXPECT_EQ(h->eng->counters().cookies_failed.get(), 9u);
+    EXPECT_EQ(h->outcome(seg_outcome::cookie_failed), 9u);
     EXPECT_EQ(h->eng->connections(), 1u);
     // The genuine one still works, and an engine with other secrets refuses it.
     EXPECT_TRUE(h->send(c.seg(f::ack, c.nxt)).empty());
@@ -440,6 +437,70 @@ TEST_F(Engine, CookieGoodForTwoPeriodsForgedOrStaleRefused) {
     r = other_engine.send(d.seg(f::ack, d.nxt));
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].flags, f::rst);
+}
+
+TEST_F(Engine, LostFinalAckAndFirstDataOpenWithTheIsnMemo) {
+    // The client's final ACK and first data segment are lost; its second segment arrives first.
+    // Its SEG.SEQ - 1 is not the ISN, but the memo kept the ISN from the SYN: the connection
+    // opens, the segment waits out of order (ACKed with SACK, no RST), and the retransmitted
+    // first segment delivers both in order. The late final ACK is then a plain duplicate.
+    h->make();
+    peer p = client();
+    h->syn(p, t::cat({t::opt_sack_ok()}));
+    auto r = h->send(p.seg(f::ack | f::psh, p.nxt + 100, ref(100, 250)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].flags, f::ack) << "refused instead of opened";
+    EXPECT_EQ(r[0].ack, p.nxt) << "the hole starts at the first data byte";
+    ASSERT_EQ(r[0].sack.size(), 1u);
+    EXPECT_EQ(r[0].sack[0].first, p.nxt + 100);
+    EXPECT_EQ(r[0].sack[0].second, p.nxt + 250);
+    ASSERT_EQ(h->streams.size(), 1u);
+    p.stream = 0;
+    EXPECT_EQ(h->eng->counters().cookies_by_memo.get(), 1u);
+    EXPECT_EQ(h->eng->counters().cookies_validated.get(), 0u);
+    EXPECT_EQ(h->eng->counters().cookies_failed.get(), 0u);
+    EXPECT_EQ(h->outcome(seg_outcome::out_of_order), 1u);
+    EXPECT_TRUE(h->streams[0].data.empty());
+    r = h->send(p.seg(f::ack | f::psh, p.nxt, ref(0, 100)));
+    EXPECT_EQ(h->streams[0].data, ref(0, 250));
+    p.nxt += 250;
+    ASSERT_FALSE(r.empty());
+    EXPECT_EQ(r.back().ack, p.nxt);
+    r = h->send(p.seg(f::ack, p.isn + 1)); // the late final ACK: below RCV.NXT, no harm
+    EXPECT_EQ(h->eng->connections(), 1u);
+    for (const reply& x : r) {
+        EXPECT_EQ(x.flags & f::rst, 0);
+    }
+    EXPECT_EQ(h->eng->counters().reset_out.get(), 0u);
+    // The memo entry was used up: the same 4-tuple's cookie does not open a second connection.
+    h->eng->abort(h->id(p), h->now);
+    h->eng->flush();
+    h->take();
+    r = h->send(p.seg(f::ack | f::psh, p.nxt + 100, ref(350, 400)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].flags, f::rst);
+}
+
+TEST_F(Engine, WithoutTheMemoAWrongIsnIsRefused) {
+    // An engine with the same secrets that never saw the SYN has no memo entry: a valid cookie
+    // with a client ISN it does not match is refused (RST), as a forged one is.
+    h->make();
+    harness twin;
+    twin.make();
+    peer p = client();
+    h->syn(p);
+    twin.now = h->now;
+    auto r = twin.send(p.seg(f::ack | f::psh, p.nxt + 100, ref(100, 200)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].flags, f::rst);
+    EXPECT_EQ(twin.eng->counters().cookies_failed.get(), 1u);
+    // ... while the segment whose SEG.SEQ - 1 is the ISN proves it alone.
+    r = twin.send(p.seg(f::ack | f::psh, p.nxt, ref(0, 100)));
+    EXPECT_EQ(twin.eng->connections(), 1u);
+    EXPECT_EQ(twin.eng->counters().cookies_validated.get(), 1u);
+    twin.eng->abort(twin.streams[0].id, twin.now);
+    twin.eng->flush();
+    twin.take();
 }
 
 // ---- data ----
