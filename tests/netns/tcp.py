@@ -341,7 +341,93 @@ def case_shutdown(logagg, tmp):
         link.down()
 
 
+CLIENT_UDP_AND_REFUSED = r'''
+import errno, socket, sys
+host, udp_port, closed_port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(n):
+    u.sendto(b"<13>udp datagram %d" % i, (host, udp_port))
+try:  # one SYN to a port without a TCP listener: logagg answers with a RST
+    socket.create_connection((host, closed_port), timeout=30)
+    sys.exit("connected to port %d" % closed_port)
+except ConnectionRefusedError:
+    print("refused")
+'''
+
+
+def listener_sample(text, name, listener):
+    """The value of family @name for @listener in a /metrics text (None when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") and 'listener="%s"' % listener in line:
+            return int(float(line.rsplit(" ", 1)[1]))
+    return None
+
+
+def case_listener_counters(logagg, tmp):
+    """Per-listener counters with TCP beside UDP: 4 connections of 500 JSON lines to tcp:514, 10
+    datagrams to udp:5514 and one SYN to a closed TCP port. The TCP listener's segments, stream
+    bytes, messages, drops and connections match what was sent in the summary, --stats-json and
+    /metrics (which promtool accepts); the listeners split the worker and engine totals."""
+    link = Link()
+    la = None
+    n_conns, per, n_udp, udp_port, closed_port = 4, 500, 10, 5514, 515
+    try:
+        link.up()
+        la = Logagg(logagg, link, tmp, listen=["tcp:%d:json" % TCP_PORT, "udp:%d" % udp_port],
+                    extra=["--metrics", "127.0.0.1:0"]).start()
+        wait_for("the metrics URL", lambda: "metrics: http" in la.log())
+        url = "http" + la.log().split("  metrics: http", 1)[1].split("/metrics", 1)[0]
+        ns_python(link, CLIENT_JSON_LINES, link.v4_ours, TCP_PORT, n_conns, per)
+        r = ns_python(link, CLIENT_UDP_AND_REFUSED, link.v4_ours, udp_port, closed_port, n_udp)
+        check(r.stdout.strip() == b"refused", "closed port: %r" % r.stdout)
+        total = n_conns * per + n_udp
+        wait_for("%d lines" % total, lambda: len(la.lines()) >= total)
+        want_bytes = sum(len(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
+                         for c in range(n_conns) for i in range(per))
+        tcp_l = "tcp:%d" % TCP_PORT
+        # Every connection ended (each client read logagg's FIN) and every line is in the sink.
+        import urllib.request
+        text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+        want = {"logagg_listener_messages_total": n_conns * per,
+                "logagg_listener_messages_dropped_total": 0,
+                "logagg_listener_payload_bytes_total": want_bytes,
+                "logagg_listener_connections_total": n_conns,
+                "logagg_listener_open_connections": 0}
+        got = {k: listener_sample(text, k, tcp_l) for k in want}
+        check(got == want, "/metrics for %s: %s, want %s" % (tcp_l, got, want))
+        check(listener_sample(text, "logagg_listener_messages_total", "udp:%d" % udp_port) == n_udp,
+              "/metrics: udp listener messages")
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                              text=True)
+        check(lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(),
+              "promtool check metrics: %s%s" % (lint.stdout, lint.stderr))
+        la.stop()
+        st = la.stats()
+        check_tcp_invariants(st)
+        ls = {x["listener"]: x for x in st["listeners"]}
+        check(list(ls) == ["udp:%d" % udp_port, tcp_l], "listeners: %s" % list(ls))
+        t, u = ls[tcp_l], ls["udp:%d" % udp_port]
+        check(t["format"] == "json" and t["messages"] == n_conns * per and t["dropped"] == 0 and
+              t["payload_bytes"] == want_bytes and t["connections"] == n_conns and
+              t["open_connections"] == 0, "tcp listener: %s" % t)
+        check(st["packets"]["tcp_no_listener"] == 1, "tcp_no_listener: %d" %
+              st["packets"]["tcp_no_listener"])
+        check(t["packets"] == st["tcp"]["segments"]["total"] - 1, "tcp listener segments %d of %d" %
+              (t["packets"], st["tcp"]["segments"]["total"]))
+        check(u["packets"] == n_udp and u["messages"] == n_udp and u["dropped"] == 0,
+              "udp listener: %s" % u)
+        line = "listener %s (json): packets %d (%d payload bytes) messages %d dropped 0; " \
+               "connections %d (0 open)" % (tcp_l, t["packets"], want_bytes, n_conns * per, n_conns)
+        check(line in la.log(), "summary lacks %r:\n%s" % (line, la.log()[-3000:]))
+        check(st["messages"]["dropped_total"] == 0, "messages dropped: %s" % st["messages"])
+    finally:
+        if la is not None:
+            la.kill()
+        link.down()
+
+
 CASES = {
+    "listener_counters": case_listener_counters,
     "short_conns": case_short_conns,
     "rsyslog": case_rsyslog,
     "zero_window": case_zero_window,

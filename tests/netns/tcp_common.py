@@ -19,7 +19,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from netns import Failure, Link, check, sh  # noqa: E402,F401  (re-exported for the cases)
+import harness  # noqa: E402
 
 TCP_PORT = 514
 
@@ -121,6 +123,10 @@ def check_tcp_invariants(st):
     outcomes = sum(v for k, v in tcp["segments"].items() if k not in ("total", "checksum_partial"))
     check(outcomes == tcp["segments"]["total"], "segment outcomes %d != total %d" %
           (outcomes, tcp["segments"]["total"]))
+    try:  # the listeners (TCP's included) split the totals exactly
+        harness.check_listener_sums(st)
+    except harness.Failure as e:
+        raise Failure(str(e))
 
 
 # A client sending JSON lines: argv = host port n_conns lines_per_conn; each line carries its
