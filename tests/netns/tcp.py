@@ -426,7 +426,159 @@ def case_listener_counters(logagg, tmp):
         link.down()
 
 
+# A client driven line by line on stdin (one reply line each on stdout), holding connections:
+#   open N      N connections, each sends "conn C line 0"           -> "opened"
+#   extra       one more connection: refused (ECONNREFUSED), reset (ECONNRESET after connecting)
+#               or accepted                                          -> that word
+#   send K      every held connection sends lines 1..K              -> "sent"
+#   close C     held connection C: shutdown(SHUT_WR), read to EOF   -> "closed" (or what it got)
+#   new K       a new connection sends "conn new line 0..K-1", closes cleanly -> "done"
+#   closeall    every other held connection as close               -> "closed"
+CLIENT_CONTROLLED = r'''
+import errno, socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+held = {}
+sent = {}
+def say(w):
+    sys.stdout.write(w + "\n"); sys.stdout.flush()
+def close(s):
+    s.shutdown(socket.SHUT_WR)
+    rest = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        rest += d
+    s.close()
+    return "closed" if rest == b"" else "data %r" % rest
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[0] == "open":
+        for c in range(int(cmd[1])):
+            s = socket.create_connection((host, port), timeout=30)
+            s.sendall(b"conn %d line 0\n" % c)
+            held[c] = s; sent[c] = 1
+        say("opened")
+    elif cmd[0] == "extra":
+        try:
+            s = socket.create_connection((host, port), timeout=30)
+        except ConnectionRefusedError:
+            say("refused"); continue
+        try:
+            s.sendall(b"extra\n")
+            s.settimeout(10)
+            d = s.recv(4096)
+            say("reset" if d == b"" else "accepted")
+        except ConnectionResetError:
+            say("reset")
+        except socket.timeout:
+            say("accepted")
+    elif cmd[0] == "send":
+        for c, s in held.items():
+            s.sendall(b"".join(b"conn %d line %d\n" % (c, i) for i in range(sent[c], sent[c] + int(cmd[1]))))
+            sent[c] += int(cmd[1])
+        say("sent")
+    elif cmd[0] == "close":
+        say(close(held.pop(int(cmd[1]))))
+    elif cmd[0] == "new":
+        s = socket.create_connection((host, port), timeout=30)
+        s.sendall(b"".join(b"conn new line %d\n" % i for i in range(int(cmd[1]))))
+        say("done" if close(s) == "closed" else "not closed")
+    elif cmd[0] == "closeall":
+        r = [close(s) for s in held.values()]
+        held.clear()
+        say("closed" if all(x == "closed" for x in r) else repr(r))
+'''
+
+
+class Controlled:
+    """CLIENT_CONTROLLED in the namespace; ask() sends one command and returns its reply."""
+
+    def __init__(self, link, port):
+        self.p = subprocess.Popen(["ip", "netns", "exec", link.ns, sys.executable, "-c",
+                                   CLIENT_CONTROLLED, link.v4_ours, str(port)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+
+    def ask(self, cmd):
+        self.p.stdin.write(cmd + "\n")
+        self.p.stdin.flush()
+        r = self.p.stdout.readline().strip()
+        if not r:
+            self.p.kill()
+            raise Failure("client died on %r: %s" % (cmd, self.p.stderr.read()[-2000:]))
+        return r
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def metrics_url(la):
+    wait_for("the metrics URL", lambda: "metrics: http" in la.log())
+    return "http" + la.log().split("  metrics: http", 1)[1].split("/metrics", 1)[0]
+
+
+def case_max_conns(logagg, tmp):
+    """--tcp-max-conns 4 with one worker: 4 kernel connections held open; the fifth is refused
+    (the client sees ECONNREFUSED: a RST to its SYN) and counted in tcp.conns.refused; the held
+    connections still deliver every line; once one of them has closed (logagg counted it), a new
+    connection is accepted and delivers. Each step waits on logagg's /metrics, not on time."""
+    link = Link()
+    la = None
+    cl = None
+    n, more, extra_lines = 4, 200, 50
+    try:
+        link.up()
+        la = Logagg(logagg, link, tmp, extra=["--tcp-max-conns", str(n), "--metrics",
+                                              "127.0.0.1:0"]).start()
+        url = metrics_url(la)
+        cl = Controlled(link, TCP_PORT)
+        check(cl.ask("open %d" % n) == "opened", "open")
+        ev = 'logagg_tcp_connections_total{event="%s"}'
+        # The handshakes' last ACKs are processed: the table is full.
+        wait_for("%d connections" % n, lambda: metric(url, ev % "accepted") == n)
+        check(metric(url, "logagg_tcp_connections_open") == n, "open connections")
+        got = cl.ask("extra")
+        check(got in ("refused", "reset"), "connection %d over --tcp-max-conns: %s" % (n + 1, got))
+        check(metric(url, ev % "refused") == 1 and metric(url, ev % "accepted") == n,
+              "refused %d accepted %d" % (metric(url, ev % "refused"), metric(url, ev % "accepted")))
+        check(cl.ask("send %d" % more) == "sent", "send")
+        check(cl.ask("close 0") == "closed", "connection 0 did not close cleanly")
+        # logagg has the client's ACK of its FIN: the slot is free again.
+        wait_for("connection 0 released", lambda: metric(url, ev % "closed") == 1)
+        check(cl.ask("new %d" % extra_lines) == "done", "the new connection was not served")
+        check(cl.ask("closeall") == "closed", "held connections did not close cleanly")
+        total = n * (more + 1) + extra_lines
+        wait_for("%d lines" % total, lambda: len(la.lines()) >= total)
+        la.stop()
+        lines = la.lines()
+        per = {}
+        for l in lines:
+            c, i = l.split(b" line ")
+            per.setdefault(c, []).append(int(i))
+        want = {b"conn %d" % c: list(range(more + 1)) for c in range(n)}
+        want[b"conn new"] = list(range(extra_lines))
+        check(per == want, "lines per connection: %s" %
+              {k: (len(v), v[:3]) for k, v in per.items()})
+        st = la.stats()
+        check_tcp_invariants(st)
+        c = st["tcp"]["conns"]
+        check(c["refused"] == 1 and c["accepted"] == n + 1 and c["closed"] == n + 1 and
+              c["reset_in"] == 0 and c["reset_out"] == 0, "connections: %s" % c)
+        check(st["tcp"]["segments"]["refused"] == 1, "segments: %s" % st["tcp"]["segments"])
+        check(st["messages"]["dropped_total"] == 0, "messages dropped: %s" % st["messages"])
+    finally:
+        if cl is not None:
+            cl.kill()
+        if la is not None:
+            la.kill()
+        link.down()
+
+
 CASES = {
+    "max_conns": case_max_conns,
     "listener_counters": case_listener_counters,
     "short_conns": case_short_conns,
     "rsyslog": case_rsyslog,
