@@ -38,8 +38,10 @@ class Logagg:
         self.out = os.path.join(tmp, "out")
         self.stats_path = os.path.join(tmp, "stats.json")
         self.logname = os.path.join(tmp, "logagg.log")
-        args = [logagg, "-l", lcores, "--no-huge", "-m", "1024", "--no-pci", "--file-prefix",
-                "logagg-tcp-%d" % os.getpid(), "--log-level=error",
+        self.prefix = "logagg-tcp-%d" % os.getpid()
+        # "0-1" is -l; a map with '@' ("0@0,1@1,2@0") is --lcores (more lcores than CPUs).
+        args = [logagg, "--lcores" if "@" in lcores else "-l", lcores, "--no-huge", "-m", "1024",
+                "--no-pci", "--file-prefix", self.prefix, "--log-level=error",
                 vdev or "--vdev=net_af_packet0,iface=%s" % link.outer, "--",
                 "--ip", "0:%s/24" % link.v4_ours, "--ip", "0:%s/64" % link.v6_ours,
                 "--sink", sink or "file:%s" % self.out, "--stats-json", self.stats_path]
@@ -87,6 +89,22 @@ class Logagg:
         for seg in sorted(glob.glob(os.path.join(out or self.out, "logagg-*.log"))):
             data += open(seg, "rb").read()
         return data.split(b"\n")[:-1] if data else []
+
+
+def telemetry(prefix, *cmds):
+    """Answers of DPDK's telemetry socket (SOCK_SEQPACKET, JSON) to each command."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+        info = json.loads(s.recv(1 << 16).decode())
+        out = []
+        for c in cmds:
+            s.send(c.encode())
+            out.append(json.loads(s.recv(info["max_output_len"]).decode())[c.split(",")[0]])
+        return out
+    finally:
+        s.close()
 
 
 def ns_python(link, code, *args, timeout=120, check_rc=True):
