@@ -251,6 +251,10 @@ struct parser {
                 cfg.tcp_listen.end()) {
                 return fail(fmt::format("--listen: tcp port {} given twice", p));
             }
+            if (cfg.tcp_listen.size() + 1 >= pipeline::listener_slots) {
+                return fail(fmt::format("--listen: at most {} tcp listeners",
+                                        pipeline::listener_slots - 1));
+            }
             cfg.tcp_listen.push_back(p);
             cfg.tcp_listen_framing.push_back(framing);
             cfg.tcp_listen_format.push_back(format);

@@ -236,9 +236,11 @@ void listeners(exposition& e, const snapshot& s) {
         uint64_t (*get)(const listener_snapshot&);
     };
     constexpr col cols[] = {
-        {"logagg_listener_packets_total", "Frames the workers framed for this --listen",
+        {"logagg_listener_packets_total",
+         "Frames the workers framed for this --listen (TCP: segments to its port)",
          [](const listener_snapshot& l) { return l.packets; }},
-        {"logagg_listener_payload_bytes_total", "UDP payload bytes of those frames",
+        {"logagg_listener_payload_bytes_total",
+         "UDP payload bytes of those frames (TCP: in-order stream bytes delivered)",
          [](const listener_snapshot& l) { return l.bytes; }},
         {"logagg_listener_messages_total", "Messages framed from this listener's frames",
          [](const listener_snapshot& l) { return l.messages; }},
@@ -251,6 +253,26 @@ void listeners(exposition& e, const snapshot& s) {
         e.family(c.name, "counter", c.help);
         for (const listener_snapshot& l : s.listeners) {
             e.sample(c.name, {{"listener", l.name}, {"format", l.format}}, c.get(l));
+        }
+    }
+    if (std::none_of(s.listeners.begin(), s.listeners.end(),
+                     [](const listener_snapshot& l) { return l.tcp; })) {
+        return;
+    }
+    e.family("logagg_listener_connections_total", "counter",
+             "TCP connections this --listen tcp: accepted (handshake completed)");
+    for (const listener_snapshot& l : s.listeners) {
+        if (l.tcp) {
+            e.sample("logagg_listener_connections_total",
+                     {{"listener", l.name}, {"format", l.format}}, l.connections);
+        }
+    }
+    e.family("logagg_listener_open_connections", "gauge",
+             "TCP connections of this --listen tcp: whose stream has not ended");
+    for (const listener_snapshot& l : s.listeners) {
+        if (l.tcp) {
+            e.sample("logagg_listener_open_connections",
+                     {{"listener", l.name}, {"format", l.format}}, l.open);
         }
     }
 }

@@ -1955,6 +1955,17 @@ snapshot runtime::take_snapshot() const {
             s.listeners.push_back(std::move(l));
         }
     }
+    if (rt.tcp_listeners != nullptr) { // after the UDP listeners, in the order given
+        for (std::size_t i = 0; i < rt.cfg.tcp_listen.size(); ++i) {
+            listener_snapshot l;
+            l.name = fmt::format("tcp:{}", rt.cfg.tcp_listen[i]);
+            l.format = std::string(pipeline::listen_format_names[static_cast<std::size_t>(
+                rt.cfg.tcp_listen_format[i])]);
+            l.tcp = true;
+            l.slot = rt.tcp_listeners->slot(rt.cfg.tcp_listen[i]);
+            s.listeners.push_back(std::move(l));
+        }
+    }
     for (const auto& c : rt.lcores) {
         accumulate(s, c->lcore, c->roles, c->stats, static_cast<double>(rte_get_tsc_hz()));
         if (c->parts.tcp != nullptr) {

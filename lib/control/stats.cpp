@@ -194,12 +194,25 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
         s.copied_by[i] += st.copied_by[i].get();
     }
     for (listener_snapshot& ls : s.listeners) {
+        if (ls.tcp) {
+            const pipeline::tcp_listener_counters& c = st.tcp_listeners[ls.slot];
+            ls.packets += c.segments.get();
+            ls.bytes += c.bytes.get();
+            ls.messages += c.messages.get();
+            ls.dropped += c.dropped.get();
+            const uint64_t accepted = c.accepted.get();
+            const uint64_t ended = c.ended.get();
+            ls.connections += accepted;
+            ls.open += accepted > ended ? accepted - ended : 0;
+            continue;
+        }
         const pipeline::listener_counters& c = st.listeners[ls.slot];
         ls.packets += c.packets.get();
         ls.bytes += c.bytes.get();
         ls.messages += c.messages.get();
         ls.dropped += c.dropped.get();
     }
+    s.tcp_no_listener += st.tcp_listeners[0].segments.get();
 }
 
 void add_sink(snapshot& s, std::size_t index, sink_snapshot k, const pipeline::sink_stats& st) {
@@ -321,9 +334,14 @@ std::string summary_table(const snapshot& s) {
         }
     }
     for (const listener_snapshot& l : s.listeners) {
-        o += fmt::format(
-            "    listener {} ({}): packets {} ({} payload bytes) messages {} dropped {}\n", l.name,
-            l.format, l.packets, l.bytes, l.messages, l.dropped);
+        o += fmt::format("    listener {} ({}): packets {} ({} payload bytes) messages {} "
+                         "dropped {}{}\n",
+                         l.name, l.format, l.packets, l.bytes, l.messages, l.dropped,
+                         l.tcp ? fmt::format("; connections {} ({} open)", l.connections, l.open)
+                               : std::string());
+    }
+    if (s.tcp_no_listener != 0) {
+        o += fmt::format("    tcp segments to ports without a listener: {}\n", s.tcp_no_listener);
     }
     if (!s.tcp.empty()) {
         o += fmt::format(
@@ -484,10 +502,11 @@ std::string to_json(const snapshot& s) {
     o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
                      "\"framed_by_workers\": {}, \"reassembled\": {}, \"fragments_merged\": {}, "
                      "\"answered\": {}, \"neighbour\": {}, \"checksum_partial\": {}, "
-                     "\"replies\": {{{}}}, \"dropped_total\": {}, \"dropped\": {{",
+                     "\"tcp_no_listener\": {}, \"replies\": {{{}}}, \"dropped_total\": {}, "
+                     "\"dropped\": {{",
                      s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.reassembled,
-                     s.fragments_merged, s.answered, s.neighbour, s.checksum_partial, replies,
-                     s.packets_dropped());
+                     s.fragments_merged, s.answered, s.neighbour, s.checksum_partial,
+                     s.tcp_no_listener, replies, s.packets_dropped());
     for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
         o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i],
                          s.pkt_drops[i]);
@@ -506,9 +525,12 @@ std::string to_json(const snapshot& s) {
     for (std::size_t i = 0; i < s.listeners.size(); ++i) {
         const listener_snapshot& l = s.listeners[i];
         o += fmt::format("{}\n    {{\"listener\": {}, \"format\": {}, \"packets\": {}, "
-                         "\"payload_bytes\": {}, \"messages\": {}, \"dropped\": {}}}",
+                         "\"payload_bytes\": {}, \"messages\": {}, \"dropped\": {}{}}}",
                          i == 0 ? "" : ",", json_quote(l.name), json_quote(l.format), l.packets,
-                         l.bytes, l.messages, l.dropped);
+                         l.bytes, l.messages, l.dropped,
+                         l.tcp ? fmt::format(", \"connections\": {}, \"open_connections\": {}",
+                                             l.connections, l.open)
+                               : std::string());
     }
     o += s.listeners.empty() ? "],\n  \"filters\": [" : "\n  ],\n  \"filters\": [";
     for (std::size_t i = 0; i < s.filters.size(); ++i) {

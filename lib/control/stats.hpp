@@ -67,13 +67,18 @@ struct sink_snapshot {
 
 /// One listener (--listen): the frames and messages the workers framed for it.
 struct listener_snapshot {
-    std::string name;                ///< "udp:PORT"
-    std::string format;              ///< its :FORMAT ("auto", "rfc5424", ...)
-    uint8_t slot = 0;                ///< its pipeline::listener_table slot (the counters' index)
-    uint64_t packets = 0, bytes = 0; ///< frames framed for it and their UDP payload bytes
-    uint64_t messages = 0;           ///< messages framed from them
-    /// ... not handed to any sink (oversize, parse_error, filtered, unrouted)
+    std::string name;   ///< "udp:PORT" or "tcp:PORT"
+    std::string format; ///< its :FORMAT ("auto", "rfc5424", ...)
+    bool tcp = false;   ///< a TCP listener (its counters are lcore_stats::tcp_listeners)
+    uint8_t slot = 0;   ///< its pipeline::listener_table slot (the counters' index)
+    /// UDP: frames framed for it and their UDP payload bytes. TCP: segments to its port handed
+    /// to the engines (control segments too) and the in-order stream bytes they delivered.
+    uint64_t packets = 0, bytes = 0;
+    uint64_t messages = 0; ///< messages framed from them
+    /// ... not handed to any sink (oversize, parse_error, filtered, unrouted, tcp_*)
     uint64_t dropped = 0;
+    /// TCP only: connections opened, and those whose stream has not ended yet.
+    uint64_t connections = 0, open = 0;
 };
 
 struct filter_snapshot {
@@ -132,6 +137,9 @@ struct snapshot {
     };
     std::vector<tcp_counter> tcp;
     uint64_t tcp_tx_failed = 0; ///< replies the NIC refused (freed)
+    /// TCP segments to a port without a TCP listener (slot 0 of the TCP listener counters): with
+    /// listeners[].packets they sum to the segments handed to the engines.
+    uint64_t tcp_no_listener = 0;
 
     /// The value of TCP counter @p group.@p name (0 when absent).
     [[nodiscard]] uint64_t tcp_value(std::string_view group, std::string_view name) const noexcept;

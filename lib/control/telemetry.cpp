@@ -115,6 +115,10 @@ int cmd_stats(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
             put(one, "payload_bytes", x.bytes);
             put(one, "messages", x.messages);
             put(one, "dropped", x.dropped);
+            if (x.tcp) {
+                put(one, "connections", x.connections);
+                put(one, "open_connections", x.open);
+            }
             nest(l, x.name, one); // "udp:5514" becomes "udp_5514" (telemetry names)
         }
         nest(d, "listeners", l);

@@ -155,6 +155,20 @@ struct alignas(32) listener_counters {
 };
 static_assert(sizeof(listener_counters) == 32);
 
+/// Counters of one TCP listener on one lcore (lcore_stats::tcp_listeners, indexed by the slot of
+/// the TCP listener_table). Slot 0 counts the segments to ports without a TCP listener (the
+/// engine answers them with a RST); its other counters stay 0. Bumped per segment and per call
+/// of the stream consumer, never per message: 64 bytes, one cache line.
+struct alignas(64) tcp_listener_counters {
+    counter segments; ///< segments a worker handed to its engine for this port (control too)
+    counter bytes;    ///< in-order stream bytes the engine delivered to the framers
+    counter messages; ///< messages framed from them (as messages_framed)
+    counter dropped;  ///< ... not handed to any sink (as msg_drops, whatever the reason)
+    counter accepted; ///< connections opened (handshake completed)
+    counter ended;    ///< ... whose stream ended (FIN or reset, either side): open = the difference
+};
+static_assert(sizeof(tcp_listener_counters) == 64);
+
 /// Counters of one lcore, whatever its roles. Cache-line aligned so lcores never share a line.
 struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     // Loop (any role)
@@ -199,6 +213,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     std::array<counter, max_routes> route_hits;      ///< records each --route matched
     /// Per listener, by listener_table slot (slot 0: ports without a listener, never framed).
     std::array<listener_counters, listener_slots> listeners;
+    /// Per TCP listener, by the TCP listener_table's slot (slot 0: segments to other ports).
+    std::array<tcp_listener_counters, listener_slots> tcp_listeners;
     // TCP (per worker; the engine's own counters are in tcp::stats)
     counter tcp_tx_failed; ///< replies (ACK, SYN-ACK, RST, FIN) the NIC refused: freed
     // GELF (per worker)

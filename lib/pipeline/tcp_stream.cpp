@@ -86,6 +86,7 @@ void copy_out(std::span<const log::piece> pc, uint32_t from, uint32_t to, char* 
 /// Stream state of one connection (by conn_id::idx).
 struct tcp_streams::conn {
     const listener* l = nullptr;
+    uint8_t slot = 0; ///< l's slot: its lcore_stats::tcp_listeners counters
     stream_mode mode = stream_mode::undecided;
     bool holding = false; ///< a message began in an earlier segment (held, or lost)
     bool trunc = false;   ///< the held message outgrew max_msg: the rest is skipped
@@ -135,6 +136,8 @@ uint64_t tcp_streams::on_open(void* ctx, tcp::conn_id id, const tcp::conn_info& 
     conn& c = self.conns_[id.idx];
     c = conn{};
     c.l = &self.listeners_.of(info.path.local_port);
+    c.slot = self.listeners_.slot(info.path.local_port);
+    self.w_.stats->tcp_listeners[c.slot].accepted.add();
     if (c.l->format == listen_format::gelf) {
         c.mode = stream_mode::nul;
     } else if (c.l->framing.mode == log::framing_mode::octet) {
@@ -150,7 +153,10 @@ void tcp_streams::on_data(void* ctx, tcp::conn_id, uint64_t user, const tcp::pie
                           uint32_t n) noexcept {
     auto& self = *static_cast<tcp_streams*>(ctx);
     conn& c = self.conns_[user];
+    const listener_mark mark = self.mark();
+    uint64_t bytes = 0;
     for (uint32_t i = 0; i < n; ++i) {
+        bytes += pieces[i].len;
         if (c.broken) {
             rte_pktmbuf_free(pieces[i].m); // nothing of this stream is framed any more
             continue;
@@ -159,6 +165,8 @@ void tcp_streams::on_data(void* ctx, tcp::conn_id, uint64_t user, const tcp::pie
         worker_stream_packet(self.w_, pieces[i].m, pieces[i].off, pieces[i].len, *c.l, frame,
                              &self);
     }
+    self.w_.stats->tcp_listeners[c.slot].bytes.add(bytes);
+    self.count(c, mark);
 }
 
 uint32_t tcp_streams::on_room(void* ctx, tcp::conn_id, uint64_t) noexcept {
@@ -172,7 +180,11 @@ void tcp_streams::on_end(void* ctx, tcp::conn_id, uint64_t user, tcp::end_reason
     if (c.holding || c.in_body || c.hdr_digits != 0) {
         self.w_.stats->messages_framed.add();
         self.w_.stats->drop(msg_drop::tcp_partial);
+        tcp_listener_counters& lc = self.w_.stats->tcp_listeners[c.slot];
+        lc.messages.add();
+        lc.dropped.add();
     }
+    self.w_.stats->tcp_listeners[c.slot].ended.add();
     self.release_span(c);
     c = conn{};
     --self.open_;
@@ -357,6 +369,22 @@ void tcp_streams::emit_here(conn& c, stream_out& out, std::span<const log::piece
         lf = false;
     }
     out.message(from, len, lf, truncated);
+}
+
+tcp_streams::listener_mark tcp_streams::mark() const noexcept {
+    return {w_.stats->messages_framed.get(), w_.stats->routed.get()};
+}
+
+void tcp_streams::count(const conn& c, listener_mark before) noexcept {
+    // What the worker counted since @p before belongs to c's listener: every message framed,
+    // and those not routed (framed = routed + dropped holds for the difference too).
+    const uint64_t framed = w_.stats->messages_framed.get() - before.framed;
+    const uint64_t routed = w_.stats->routed.get() - before.routed;
+    if (framed != 0) {
+        tcp_listener_counters& lc = w_.stats->tcp_listeners[c.slot];
+        lc.messages.add(framed);
+        lc.dropped.add(framed - routed);
+    }
 }
 
 void tcp_streams::release_span(conn& c) noexcept {

@@ -73,6 +73,14 @@ private:
     void emit_here(conn& c, stream_out& out, std::span<const log::piece> pc, uint32_t from,
                    uint32_t to, bool lf_delim) noexcept;
     void release_span(conn& c) noexcept;
+    /// The worker's message totals before framing (per-listener counting, as for datagrams).
+    struct listener_mark {
+        uint64_t framed;
+        uint64_t routed;
+    };
+    [[nodiscard]] listener_mark mark() const noexcept;
+    /// Adds the messages framed and dropped since @p before to @p c's listener.
+    void count(const conn& c, listener_mark before) noexcept;
     /// What the sinks can take now, shared among the open connections.
     [[nodiscard]] uint32_t room() const noexcept;
 

@@ -955,6 +955,7 @@ void worker_frame_burst(worker_ctx& w, std::span<rte_mbuf* const> pkts) noexcept
                              m->port < w.tcp_partial_ports->size() &&
                              (*w.tcp_partial_ports)[m->port] != 0;
         w.stats->worker_packets.add();
+        w.stats->tcp_listeners[w.tcp_listeners->slot(meta->dst_port)].segments.add();
         if (w.tcp_impair != nullptr) {
             w.tcp_impair->input(m, loc, to_engine); // testing only: dropped, held or passed
         } else {

@@ -995,8 +995,14 @@ void engine::on_conn(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
         // RFC 5961 3.2: exactly the next expected sequence resets; elsewhere in the window
         // only earns a challenge ACK (a blind attacker must guess the exact value).
         if (s.seq == k.rcv_nxt) {
-            st_.reset_in.add();
-            end_stream(c, end_reason::reset_in);
+            if (k.st == conn_state::time_wait) {
+                // Both FINs were exchanged and the stream ended with every byte: the RST only
+                // ends TIME-WAIT early (as Linux without tcp_rfc1337), the connection closed.
+                st_.closed.add();
+            } else {
+                st_.reset_in.add();
+                end_stream(c, end_reason::reset_in);
+            }
             release(c);
             count(seg_outcome::rst_accepted);
         } else if (seq_in(s.seq, k.rcv_nxt, k.rcv_adv - k.rcv_nxt)) {

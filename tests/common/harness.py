@@ -99,16 +99,42 @@ def check_invariants(st):
         check(lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"], "sink %s: latency quantiles %s" % (k["name"], lat))
     check(st["invariants"] == {"packets": True, "messages": True, "sinks": True}, "invariants flagged false: %s" % st["invariants"])
     check(st["mbufs"]["in_use_at_exit"] == 0, "%d mbufs leaked" % st["mbufs"]["in_use_at_exit"])
-    # Every frame a worker framed, and every message, belongs to exactly one listener.
+    check_listener_sums(st)
+    check(p["received"] == sum(l["rx_packets"] for l in st["lcores"]), "lcore rx_packets do not sum to received")
+    check(sum(x["ipackets"] for x in st["ports"]) == p["received"], "port ipackets != packets.received")
+
+
+def check_listener_sums(st):
+    """Every frame a worker framed, and every message, belongs to exactly one listener (UDP or
+    TCP; TCP segments to a port without a listener are packets.tcp_no_listener); at exit, so
+    nothing is in flight. With TCP, the TCP listeners also sum to the engines' totals."""
+    p, m = st["packets"], st["messages"]
     ls = st["listeners"]
-    check(sum(x["packets"] for x in ls) == p["framed_by_workers"] and
+    no_listener = p["tcp_no_listener"]
+    check(sum(x["packets"] for x in ls) + no_listener == p["framed_by_workers"] and
           sum(x["messages"] for x in ls) == m["framed"] and
           sum(x["dropped"] for x in ls) == m["dropped_total"] and
           all(x["dropped"] <= x["messages"] for x in ls),
-          "listeners do not sum to the totals: %s (framed_by_workers %d, framed %d, dropped %d)"
-          % (ls, p["framed_by_workers"], m["framed"], m["dropped_total"]))
-    check(p["received"] == sum(l["rx_packets"] for l in st["lcores"]), "lcore rx_packets do not sum to received")
-    check(sum(x["ipackets"] for x in st["ports"]) == p["received"], "port ipackets != packets.received")
+          "listeners do not sum to the totals: %s (framed_by_workers %d, tcp_no_listener %d, "
+          "framed %d, dropped %d)" % (ls, p["framed_by_workers"], no_listener, m["framed"],
+                                      m["dropped_total"]))
+    tcp_ls = [x for x in ls if x["listener"].startswith("tcp:")]
+    if "tcp" not in st:
+        check(not tcp_ls and no_listener == 0, "TCP listeners without tcp counters: %s" % ls)
+        return
+    t = st["tcp"]
+    # Segments counted per listener before --test-tcp-impair, which frees the ones it drops.
+    given = t["segments"]["total"] + t.get("impair", {}).get("dropped", 0)
+    check(sum(x["packets"] for x in tcp_ls) + no_listener == given,
+          "TCP listeners' segments %d + %d to no listener != %d handed to the engines" %
+          (sum(x["packets"] for x in tcp_ls), no_listener, given))
+    check(sum(x["payload_bytes"] for x in tcp_ls) == t["bytes"]["delivered"],
+          "TCP listeners' bytes %d != tcp.bytes.delivered %d" %
+          (sum(x["payload_bytes"] for x in tcp_ls), t["bytes"]["delivered"]))
+    check(sum(x["connections"] for x in tcp_ls) == t["conns"]["accepted"] and
+          all(x["open_connections"] == 0 for x in tcp_ls),
+          "TCP listeners' connections %s != tcp.conns.accepted %d (open at exit must be 0)" %
+          ([(x["connections"], x["open_connections"]) for x in tcp_ls], t["conns"]["accepted"]))
 
 
 def run_cases(cases, rootless=(), options=()):

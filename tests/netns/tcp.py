@@ -20,7 +20,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tcp_common import (CLIENT_JSON_LINES, TCP_PORT, Failure, Link, Logagg, TapLink, check,  # noqa: E402
-                        check_json_lines, check_tcp_invariants, ns_popen, ns_python, sh, wait_for)
+                        check_json_lines, check_tcp_invariants, ns_popen, ns_python, sh, telemetry,
+                        wait_for)
 
 SKIP = 77
 
@@ -375,7 +376,314 @@ def case_shutdown(logagg, tmp):
         link.down()
 
 
+CLIENT_UDP_AND_REFUSED = r'''
+import errno, socket, sys
+host, udp_port, closed_port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(n):
+    u.sendto(b"<13>udp datagram %d" % i, (host, udp_port))
+try:  # one SYN to a port without a TCP listener: logagg answers with a RST
+    socket.create_connection((host, closed_port), timeout=30)
+    sys.exit("connected to port %d" % closed_port)
+except ConnectionRefusedError:
+    print("refused")
+'''
+
+
+def listener_sample(text, name, listener):
+    """The value of family @name for @listener in a /metrics text (None when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") and 'listener="%s"' % listener in line:
+            return int(float(line.rsplit(" ", 1)[1]))
+    return None
+
+
+def case_listener_counters(logagg, tmp):
+    """Per-listener counters with TCP beside UDP: 4 connections of 500 JSON lines to tcp:514, 10
+    datagrams to udp:5514 and one SYN to a closed TCP port. The TCP listener's segments, stream
+    bytes, messages, drops and connections match what was sent in the summary, --stats-json and
+    /metrics (which promtool accepts); the listeners split the worker and engine totals."""
+    link = Link()
+    la = None
+    n_conns, per, n_udp, udp_port, closed_port = 4, 500, 10, 5514, 515
+    try:
+        link.up()
+        la = Logagg(logagg, link, tmp, listen=["tcp:%d:json" % TCP_PORT, "udp:%d" % udp_port],
+                    extra=["--metrics", "127.0.0.1:0"]).start()
+        wait_for("the metrics URL", lambda: "metrics: http" in la.log())
+        url = "http" + la.log().split("  metrics: http", 1)[1].split("/metrics", 1)[0]
+        ns_python(link, CLIENT_JSON_LINES, link.v4_ours, TCP_PORT, n_conns, per)
+        r = ns_python(link, CLIENT_UDP_AND_REFUSED, link.v4_ours, udp_port, closed_port, n_udp)
+        check(r.stdout.strip() == b"refused", "closed port: %r" % r.stdout)
+        total = n_conns * per + n_udp
+        wait_for("%d lines" % total, lambda: len(la.lines()) >= total)
+        want_bytes = sum(len(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
+                         for c in range(n_conns) for i in range(per))
+        tcp_l = "tcp:%d" % TCP_PORT
+        # Every connection ended (each client read logagg's FIN) and every line is in the sink.
+        import urllib.request
+        text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+        want = {"logagg_listener_messages_total": n_conns * per,
+                "logagg_listener_messages_dropped_total": 0,
+                "logagg_listener_payload_bytes_total": want_bytes,
+                "logagg_listener_connections_total": n_conns,
+                "logagg_listener_open_connections": 0}
+        got = {k: listener_sample(text, k, tcp_l) for k in want}
+        check(got == want, "/metrics for %s: %s, want %s" % (tcp_l, got, want))
+        check(listener_sample(text, "logagg_listener_messages_total", "udp:%d" % udp_port) == n_udp,
+              "/metrics: udp listener messages")
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                              text=True)
+        check(lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(),
+              "promtool check metrics: %s%s" % (lint.stdout, lint.stderr))
+        la.stop()
+        st = la.stats()
+        check_tcp_invariants(st)
+        ls = {x["listener"]: x for x in st["listeners"]}
+        check(list(ls) == ["udp:%d" % udp_port, tcp_l], "listeners: %s" % list(ls))
+        t, u = ls[tcp_l], ls["udp:%d" % udp_port]
+        check(t["format"] == "json" and t["messages"] == n_conns * per and t["dropped"] == 0 and
+              t["payload_bytes"] == want_bytes and t["connections"] == n_conns and
+              t["open_connections"] == 0, "tcp listener: %s" % t)
+        check(st["packets"]["tcp_no_listener"] == 1, "tcp_no_listener: %d" %
+              st["packets"]["tcp_no_listener"])
+        check(t["packets"] == st["tcp"]["segments"]["total"] - 1, "tcp listener segments %d of %d" %
+              (t["packets"], st["tcp"]["segments"]["total"]))
+        check(u["packets"] == n_udp and u["messages"] == n_udp and u["dropped"] == 0,
+              "udp listener: %s" % u)
+        line = "listener %s (json): packets %d (%d payload bytes) messages %d dropped 0; " \
+               "connections %d (0 open)" % (tcp_l, t["packets"], want_bytes, n_conns * per, n_conns)
+        check(line in la.log(), "summary lacks %r:\n%s" % (line, la.log()[-3000:]))
+        check(st["messages"]["dropped_total"] == 0, "messages dropped: %s" % st["messages"])
+    finally:
+        if la is not None:
+            la.kill()
+        link.down()
+
+
+# A client driven line by line on stdin (one reply line each on stdout), holding connections:
+#   open N      N connections, each sends "conn C line 0"           -> "opened"
+#   extra       one more connection: refused (ECONNREFUSED), reset (ECONNRESET after connecting)
+#               or accepted                                          -> that word
+#   send K      every held connection sends lines 1..K              -> "sent"
+#   close C     held connection C: shutdown(SHUT_WR), read to EOF   -> "closed" (or what it got)
+#   new K       a new connection sends "conn new line 0..K-1", closes cleanly -> "done"
+#   closeall    every other held connection as close               -> "closed"
+CLIENT_CONTROLLED = r'''
+import errno, socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+held = {}
+sent = {}
+def say(w):
+    sys.stdout.write(w + "\n"); sys.stdout.flush()
+def close(s):
+    s.shutdown(socket.SHUT_WR)
+    rest = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        rest += d
+    s.close()
+    return "closed" if rest == b"" else "data %r" % rest
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[0] == "open":
+        for c in range(int(cmd[1])):
+            s = socket.create_connection((host, port), timeout=30)
+            s.sendall(b"conn %d line 0\n" % c)
+            held[c] = s; sent[c] = 1
+        say("opened")
+    elif cmd[0] == "extra":
+        try:
+            s = socket.create_connection((host, port), timeout=30)
+        except ConnectionRefusedError:
+            say("refused"); continue
+        try:
+            s.sendall(b"extra\n")
+            s.settimeout(10)
+            d = s.recv(4096)
+            say("reset" if d == b"" else "accepted")
+        except ConnectionResetError:
+            say("reset")
+        except socket.timeout:
+            say("accepted")
+    elif cmd[0] == "send":
+        for c, s in held.items():
+            s.sendall(b"".join(b"conn %d line %d\n" % (c, i) for i in range(sent[c], sent[c] + int(cmd[1]))))
+            sent[c] += int(cmd[1])
+        say("sent")
+    elif cmd[0] == "close":
+        say(close(held.pop(int(cmd[1]))))
+    elif cmd[0] == "new":
+        s = socket.create_connection((host, port), timeout=30)
+        s.sendall(b"".join(b"conn new line %d\n" % i for i in range(int(cmd[1]))))
+        say("done" if close(s) == "closed" else "not closed")
+    elif cmd[0] == "closeall":
+        r = [close(s) for s in held.values()]
+        held.clear()
+        say("closed" if all(x == "closed" for x in r) else repr(r))
+'''
+
+
+class Controlled:
+    """CLIENT_CONTROLLED in the namespace; ask() sends one command and returns its reply."""
+
+    def __init__(self, link, port):
+        self.p = subprocess.Popen(["ip", "netns", "exec", link.ns, sys.executable, "-c",
+                                   CLIENT_CONTROLLED, link.v4_ours, str(port)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+
+    def ask(self, cmd):
+        self.p.stdin.write(cmd + "\n")
+        self.p.stdin.flush()
+        r = self.p.stdout.readline().strip()
+        if not r:
+            self.p.kill()
+            raise Failure("client died on %r: %s" % (cmd, self.p.stderr.read()[-2000:]))
+        return r
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def metrics_url(la):
+    wait_for("the metrics URL", lambda: "metrics: http" in la.log())
+    return "http" + la.log().split("  metrics: http", 1)[1].split("/metrics", 1)[0]
+
+
+def case_max_conns(logagg, tmp):
+    """--tcp-max-conns 4 with one worker: 4 kernel connections held open; the fifth is refused
+    (the client sees ECONNREFUSED: a RST to its SYN) and counted in tcp.conns.refused; the held
+    connections still deliver every line; once one of them has closed (logagg counted it), a new
+    connection is accepted and delivers. Each step waits on logagg's /metrics, not on time."""
+    link = Link()
+    la = None
+    cl = None
+    n, more, extra_lines = 4, 200, 50
+    try:
+        link.up()
+        la = Logagg(logagg, link, tmp, extra=["--tcp-max-conns", str(n), "--metrics",
+                                              "127.0.0.1:0"]).start()
+        url = metrics_url(la)
+        cl = Controlled(link, TCP_PORT)
+        check(cl.ask("open %d" % n) == "opened", "open")
+        ev = 'logagg_tcp_connections_total{event="%s"}'
+        # The handshakes' last ACKs are processed: the table is full.
+        wait_for("%d connections" % n, lambda: metric(url, ev % "accepted") == n)
+        check(metric(url, "logagg_tcp_connections_open") == n, "open connections")
+        got = cl.ask("extra")
+        check(got in ("refused", "reset"), "connection %d over --tcp-max-conns: %s" % (n + 1, got))
+        check(metric(url, ev % "refused") == 1 and metric(url, ev % "accepted") == n,
+              "refused %d accepted %d" % (metric(url, ev % "refused"), metric(url, ev % "accepted")))
+        check(cl.ask("send %d" % more) == "sent", "send")
+        check(cl.ask("close 0") == "closed", "connection 0 did not close cleanly")
+        # logagg has the client's ACK of its FIN: the slot is free again.
+        wait_for("connection 0 released", lambda: metric(url, ev % "closed") == 1)
+        check(cl.ask("new %d" % extra_lines) == "done", "the new connection was not served")
+        check(cl.ask("closeall") == "closed", "held connections did not close cleanly")
+        total = n * (more + 1) + extra_lines
+        wait_for("%d lines" % total, lambda: len(la.lines()) >= total)
+        la.stop()
+        lines = la.lines()
+        per = {}
+        for l in lines:
+            c, i = l.split(b" line ")
+            per.setdefault(c, []).append(int(i))
+        want = {b"conn %d" % c: list(range(more + 1)) for c in range(n)}
+        want[b"conn new"] = list(range(extra_lines))
+        check(per == want, "lines per connection: %s" %
+              {k: (len(v), v[:3]) for k, v in per.items()})
+        st = la.stats()
+        check_tcp_invariants(st)
+        c = st["tcp"]["conns"]
+        check(c["refused"] == 1 and c["accepted"] == n + 1 and c["closed"] == n + 1 and
+              c["reset_in"] == 0 and c["reset_out"] == 0, "connections: %s" % c)
+        check(st["tcp"]["segments"]["refused"] == 1, "segments: %s" % st["tcp"]["segments"])
+        check(st["messages"]["dropped_total"] == 0, "messages dropped: %s" % st["messages"])
+    finally:
+        if cl is not None:
+            cl.kill()
+        if la is not None:
+            la.kill()
+        link.down()
+
+
+def case_pipeline(logagg, tmp):
+    """Pipeline mode: one RX lcore and two worker lcores (--rx-lcores 1 --worker-lcores 2,3;
+    net_af_packet with 3 queue pairs: one reply queue for RX, one TCP queue per worker). 16
+    concurrent connections of 2,000 JSON lines: each connection lives on the worker its 4-tuple
+    hashes to (a segment on any other worker would find no connection and be answered with a
+    RST), every line arrives in order, every connection closes cleanly. A worker's replies leave
+    on its own TX queue (DPDK telemetry /ethdev/stats: queue 1 + w carries exactly what worker
+    w's engine sent, nothing else sends TCP), and both workers own connections."""
+    link = Link()
+    la = None
+    n_conns, per = 16, 2000
+    lcores = "0-3" if (os.cpu_count() or 1) >= 4 else "0@0,1@1,2@0,3@1"
+    try:
+        link.up()
+        la = Logagg(logagg, link, tmp, listen=["tcp:%d:json" % TCP_PORT], lcores=lcores,
+                    vdev="--vdev=net_af_packet0,iface=%s,qpairs=3" % link.outer,
+                    extra=["--rx-lcores", "1", "--worker-lcores", "2,3", "--metrics",
+                           "127.0.0.1:0"])
+        la.start()
+        wait_for("lcore 3", lambda: "lcore 3:" in la.log())
+        url = metrics_url(la)
+        ns_python(link, CLIENT_JSON_LINES, link.v4_ours, TCP_PORT, n_conns, per, timeout=300)
+        want_bytes = sum(len(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
+                         for c in range(n_conns) for i in range(per))
+        wait_for("%d lines" % (n_conns * per), lambda: out_bytes(la) >= want_bytes, timeout=120,
+                 step=0.2)
+        # Replies on the workers' TX queues (telemetry) against what the engines sent (/metrics;
+        # FINs are counted in "ack"): both read live, so until they agree (a reply counted and not
+        # yet handed to the NIC), read again.
+        seen = {}
+
+        def replies_match():
+            seen["q"] = telemetry(la.prefix, "/ethdev/stats,0")[0]["q_opackets"]
+            seen["sent"] = sum(metric(url, 'logagg_tcp_tx_segments_total{kind="%s"}' % k)
+                               for k in ("syn_ack", "ack", "rst"))
+            return seen["q"][1] + seen["q"][2] == seen["sent"]
+        try:
+            wait_for("replies", replies_match, timeout=30, step=0.2)
+        except Failure:
+            raise Failure("worker TX queues sent %s, the engines %d" % (seen["q"][:3], seen["sent"]))
+        q = seen["q"]
+        la.stop()
+        check_json_lines(la.lines(), n_conns, per)
+        st = la.stats()
+        check_tcp_invariants(st)
+        t = st["tcp"]
+        c = t["conns"]
+        check(c["accepted"] == n_conns and c["closed"] == n_conns and c["reset_in"] == 0 and
+              c["reset_out"] == 0 and c["refused"] == 0, "connections: %s" % c)
+        # (A segment on a worker that does not own its connection would have found none there:
+        # a second connection from a valid cookie, or a RST that resets the client's.)
+        check(t["tx"]["failed"] == 0, "tx: %s" % t["tx"])
+        roles = {l["lcore_id"]: (l["roles"], l["worker_packets"]) for l in st["lcores"]}
+        check([roles[1][0], roles[2][0], roles[3][0]] == [["rx"], ["worker"], ["worker"]],
+              "roles: %s" % roles)
+        for w, lc in ((0, 2), (1, 3)):
+            check((q[1 + w] > 0) == (roles[lc][1] > 0),
+                  "worker %d (lcore %d): %d segments in, %d replies on its queue %d" %
+                  (w, lc, roles[lc][1], q[1 + w], 1 + w))
+        # 16 flows both on one worker: a 2^-15 chance with a uniform hash.
+        check(roles[2][1] > 0 and roles[3][1] > 0, "one worker owns every connection: %s" % roles)
+        check(st["messages"]["dropped_total"] == 0, "messages dropped: %s" % st["messages"])
+    finally:
+        if la is not None:
+            la.kill()
+        link.down()
+
+
 CASES = {
+    "pipeline": case_pipeline,
+    "max_conns": case_max_conns,
+    "listener_counters": case_listener_counters,
     "short_conns": case_short_conns,
     "rsyslog": case_rsyslog,
     "zero_window": case_zero_window,

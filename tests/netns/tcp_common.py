@@ -19,7 +19,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from netns import Failure, Link, check, sh  # noqa: E402,F401  (re-exported for the cases)
+import harness  # noqa: E402
 
 TCP_PORT = 514
 
@@ -37,14 +39,16 @@ class Logagg:
         self.out = os.path.join(tmp, "out")
         self.stats_path = os.path.join(tmp, "stats.json")
         self.logname = os.path.join(tmp, "logagg.log")
-        args = [logagg, "-l", lcores, "--no-huge", "-m", "1024", "--no-pci", "--file-prefix",
-                "logagg-tcp-%d" % os.getpid(), "--log-level=error",
+        self.prefix = "logagg-tcp-%d" % os.getpid()
+        # "0-1" is -l; a map with '@' ("0@0,1@1,2@0") is --lcores (more lcores than CPUs).
+        args = [logagg, "--lcores" if "@" in lcores else "-l", lcores, "--no-huge", "-m", "1024",
+                "--no-pci", "--file-prefix", self.prefix, "--log-level=error",
                 vdev or "--vdev=net_af_packet0,iface=%s" % link.outer, "--",
                 "--ip", "0:%s/24" % link.v4_ours, "--ip", "0:%s/64" % link.v6_ours,
                 "--sink", sink or "file:%s" % self.out, "--stats-json", self.stats_path]
         for l in listen:
             args += ["--listen", l]
-        self.args = getattr(link, "prefix", []) + args + list(extra)
+        self.args = getattr(link, "command_prefix", []) + args + list(extra)
         self.proc = None
 
     def start(self):
@@ -107,7 +111,7 @@ class TapLink:
         self.v6_ours = "2001:db8:%x::1" % self.subnet
         self.v6_peer = "2001:db8:%x::2" % self.subnet
         self.vdev = "--vdev=net_tap0,iface=%s" % self.iface
-        self.prefix = ["ip", "netns", "exec", self.ns]
+        self.command_prefix = ["ip", "netns", "exec", self.ns]
 
     def up(self):
         sh("ip", "netns", "add", self.ns)
@@ -120,6 +124,22 @@ class TapLink:
 
     def down(self):
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def telemetry(prefix, *cmds):
+    """Answers of DPDK's telemetry socket (SOCK_SEQPACKET, JSON) to each command."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+        info = json.loads(s.recv(1 << 16).decode())
+        out = []
+        for c in cmds:
+            s.send(c.encode())
+            out.append(json.loads(s.recv(info["max_output_len"]).decode())[c.split(",")[0]])
+        return out
+    finally:
+        s.close()
 
 
 def ns_python(link, code, *args, timeout=120, check_rc=True):
@@ -156,6 +176,10 @@ def check_tcp_invariants(st):
     outcomes = sum(v for k, v in tcp["segments"].items() if k not in ("total", "checksum_partial"))
     check(outcomes == tcp["segments"]["total"], "segment outcomes %d != total %d" %
           (outcomes, tcp["segments"]["total"]))
+    try:  # the listeners (TCP's included) split the totals exactly
+        harness.check_listener_sums(st)
+    except harness.Failure as e:
+        raise Failure(str(e))
 
 
 # A client sending JSON lines: argv = host port n_conns lines_per_conn; each line carries its

@@ -384,6 +384,26 @@ TEST(Options, ListenerLimit) {
     EXPECT_NE(parse(args).error.find("--listen: at most 255 listeners"), std::string::npos);
 }
 
+// TCP listeners have their own 255 slots (per-listener counters, pipeline::lcore_stats): one
+// more is a usage error, not a listener silently counted nowhere.
+TEST(Options, AtMost255TcpListeners) {
+    std::vector<std::string> ports;
+    for (int i = 0; i < 256; ++i) {
+        ports.push_back("tcp:" + std::to_string(1000 + i));
+    }
+    std::vector<std::string_view> args = {"--sink", "file:x", "--ip", "0:198.18.0.1/24"};
+    for (std::size_t i = 0; i < 255; ++i) {
+        args.push_back("--listen");
+        args.push_back(ports[i]);
+    }
+    const auto most = parse(args);
+    ASSERT_EQ(most.what, parse_result::action::run) << most.error;
+    EXPECT_EQ(most.cfg.tcp_listen.size(), 255u);
+    args.push_back("--listen");
+    args.push_back(ports[255]);
+    EXPECT_NE(parse(args).error.find("--listen: at most 255 tcp listeners"), std::string::npos);
+}
+
 TEST(Options, HelpAndVersion) {
     EXPECT_EQ(parse({"--sink", "file:x", "--help"}).what, parse_result::action::help);
     EXPECT_EQ(parse({"-h"}).what, parse_result::action::help);

@@ -1117,6 +1117,34 @@ TEST_F(Engine, FullTableRefusesAndRecyclesTimeWait) {
     EXPECT_EQ(h->eng->counters().closed.get(), 1u);
 }
 
+// A RST in TIME-WAIT (at the expected sequence) ends TIME-WAIT early, as Linux does without
+// tcp_rfc1337; both FINs were exchanged and every byte delivered, so the connection counts as
+// closed, not as reset by the peer, and its stream keeps its fin end.
+TEST_F(Engine, ResetInTimeWaitCountsAsClosed) {
+    h->make();
+    peer p = client();
+    h->connect(p);
+    const conn_id id = h->id(p);
+    ASSERT_TRUE(h->eng->close(id, h->now));
+    h->eng->flush();
+    h->take();
+    p.una = p.iss + 2;
+    h->send(p.seg(f::ack, p.nxt));
+    h->push(p, "", f::ack | f::fin);
+    ASSERT_EQ(h->eng->state(id), conn_state::time_wait);
+    ASSERT_TRUE(h->streams[p.stream].ended);
+    EXPECT_TRUE(h->send(p.seg(f::rst, p.nxt)).empty());
+    EXPECT_EQ(h->eng->state(id), conn_state::closed);
+    EXPECT_EQ(h->streams[p.stream].why, end_reason::fin);
+    EXPECT_EQ(h->outcome(seg_outcome::rst_accepted), 1u);
+    const logagg::tcp::stats& st = h->eng->counters();
+    EXPECT_EQ(st.reset_in.get(), 0u);
+    EXPECT_EQ(st.closed.get(), 1u);
+    EXPECT_EQ(st.accepted.get(),
+              st.open.get() + st.closed.get() + st.reset_in.get() + st.reset_out.get());
+    EXPECT_EQ(h->eng->connections(), 0u);
+}
+
 TEST_F(Engine, TimeWaitReopenedByANewerSyn) {
     h->make();
     peer a = client();
