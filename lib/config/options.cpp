@@ -216,25 +216,23 @@ struct parser {
                                             whole));
                 }
                 if (!framing) {
-                    return fail(
-                        fmt::format("--listen: framing '{}' is not lf, datagram, octet or auto",
-                                    kv.substr(fr.size())));
+                    return fail(fmt::format("--listen: framing '{}' is not {}",
+                                            kv.substr(fr.size()),
+                                            util::enum_choices(log::framing_mode_names)));
                 }
             }
         }
         pipeline::listen_format format = pipeline::listen_format::auto_detect;
         if (const std::size_t colon = v.find(':', prefix.size()); colon != std::string_view::npos) {
             const std::string_view f = v.substr(colon + 1);
-            std::size_t i = 0;
-            while (i < pipeline::listen_format_names.size() &&
-                   pipeline::listen_format_names[i] != f) {
-                ++i;
+            const auto named =
+                util::enum_from_name<pipeline::listen_format, pipeline::listen_format_names.size()>(
+                    f);
+            if (!named) {
+                return fail(fmt::format("--listen: format '{}' is not {}", f,
+                                        util::enum_choices(pipeline::listen_format_names)));
             }
-            if (i == pipeline::listen_format_names.size()) {
-                return fail(fmt::format(
-                    "--listen: format '{}' is not auto, rfc5424, rfc3164, json, gelf or raw", f));
-            }
-            format = static_cast<pipeline::listen_format>(i);
+            format = *named;
             v = v.substr(0, colon);
         }
         if (framing && format == pipeline::listen_format::gelf) {
@@ -342,14 +340,14 @@ struct parser {
     }
 
     bool filter(std::string_view v) {
-        log::filter f;
-        if (std::string e = log::parse_filter(v, cfg.json_captures, f); !e.empty()) {
-            return fail("--filter: " + e);
+        auto f = log::parse_filter(v, cfg.json_captures);
+        if (!f) {
+            return fail("--filter: " + f.error().text);
         }
         if (cfg.filters.size() == max_filters) {
             return fail(fmt::format("--filter: at most {} filters", max_filters));
         }
-        cfg.filters.push_back(std::move(f));
+        cfg.filters.push_back(std::move(f).value());
         return true;
     }
 
@@ -359,15 +357,14 @@ struct parser {
         if (arrow == std::string_view::npos) {
             return fail(fmt::format("--route: '{}' is not FILTER=>SINK[,SINK...]", v));
         }
-        log::filter f;
-        if (std::string e = log::parse_filter(v.substr(0, arrow), cfg.json_captures, f);
-            !e.empty()) {
-            return fail("--route: " + e);
+        auto f = log::parse_filter(v.substr(0, arrow), cfg.json_captures);
+        if (!f) {
+            return fail("--route: " + f.error().text);
         }
         if (route_targets.size() == max_routes) {
             return fail(fmt::format("--route: at most {} routes", max_routes));
         }
-        route_targets.emplace_back(std::move(f), std::string(v.substr(arrow + 2)));
+        route_targets.emplace_back(std::move(f).value(), std::string(v.substr(arrow + 2)));
         return true;
     }
 
@@ -560,23 +557,21 @@ struct parser {
             return number(opt, v, 1, 86'400'000, cfg.exit_on_idle_ms);
         }
         if (opt == "--on-sink-full") {
-            if (v == "drop") {
-                cfg.on_sink_full = full_policy::drop;
-            } else if (v == "block") {
-                cfg.on_sink_full = full_policy::block;
-            } else {
-                return fail(fmt::format("--on-sink-full: '{}' is not drop or block", v));
+            const auto p = util::enum_from_name<full_policy, full_policy_names.size()>(v);
+            if (!p) {
+                return fail(fmt::format("--on-sink-full: '{}' is not {}", v,
+                                        util::enum_choices(full_policy_names)));
             }
+            cfg.on_sink_full = *p;
             return true;
         }
         if (opt == "--poll") {
-            if (v == "busy") {
-                cfg.poll = pipeline::poll_mode::busy;
-            } else if (v == "adaptive") {
-                cfg.poll = pipeline::poll_mode::adaptive;
-            } else {
-                return fail(fmt::format("--poll: '{}' is not busy or adaptive", v));
+            const auto m = util::enum_from_name<pipeline::poll_mode, pipeline::poll_mode_count>(v);
+            if (!m) {
+                return fail(fmt::format("--poll: '{}' is not {}", v,
+                                        util::enum_choices(pipeline::poll_mode_names)));
             }
+            cfg.poll = *m;
             return true;
         }
         if (opt == "--burst") {
@@ -621,7 +616,8 @@ struct parser {
         if (opt == "--framing") {
             const auto f = parse_framing(v);
             if (!f) {
-                return fail(fmt::format("--framing: '{}' is not lf, datagram, octet or auto", v));
+                return fail(fmt::format("--framing: '{}' is not {}", v,
+                                        util::enum_choices(log::framing_mode_names)));
             }
             cfg.framing = *f;
             return true;
@@ -637,8 +633,8 @@ struct parser {
             return true;
         }
         if (opt == "--json-fields") {
-            if (std::string e = cfg.json_fields.apply(v); !e.empty()) {
-                return fail("--json-fields: " + e);
+            if (auto r = cfg.json_fields.apply(v); !r) {
+                return fail("--json-fields: " + r.error().text);
             }
             return true;
         }
@@ -702,22 +698,6 @@ std::optional<metrics_spec> parse_metrics_addr(std::string_view s) {
         return std::nullopt;
     }
     return m;
-}
-
-std::optional<log::framing_mode> parse_framing(std::string_view s) {
-    if (s == "lf") {
-        return log::framing_mode::lf;
-    }
-    if (s == "datagram") {
-        return log::framing_mode::datagram;
-    }
-    if (s == "octet") {
-        return log::framing_mode::octet;
-    }
-    if (s == "auto") {
-        return log::framing_mode::auto_detect;
-    }
-    return std::nullopt;
 }
 
 util::result<std::vector<unsigned>> parse_lcore_list(std::string_view s) {

@@ -124,20 +124,20 @@ struct param_parser {
             }
             s.name.assign(v);
         } else if (k == "format") {
-            const auto it =
-                std::find(log::output_format_names.begin(), log::output_format_names.end(), v);
-            if (it == log::output_format_names.end()) {
-                return fmt::format("format '{}' is not raw, ndjson or rfc5424", v);
+            const auto f =
+                util::enum_from_name<log::output_format, log::output_format_names.size()>(v);
+            if (!f) {
+                return fmt::format("format '{}' is not {}", v,
+                                   util::enum_choices(log::output_format_names));
             }
-            s.format = static_cast<log::output_format>(it - log::output_format_names.begin());
+            s.format = *f;
         } else if (k == "framing") {
-            if (v == "lf") {
-                s.framing = framing_kind::lf;
-            } else if (v == "octet") {
-                s.framing = framing_kind::octet;
-            } else {
+            // A file or TCP sink frames its records: none is Kafka's alone.
+            const auto f = util::enum_from_name<framing_kind, framing_kind_names.size()>(v);
+            if (!f || *f == framing_kind::none) {
                 return fmt::format("framing '{}' is not lf or octet", v);
             }
+            s.framing = *f;
             framing_given = true;
         } else if (k == "buffer") {
             return number(k, v, true, 64u << 10, 64ull << 30, s.buffer_bytes, "a size");
@@ -209,17 +209,11 @@ struct param_parser {
     std::string kafka_param(std::string_view k, std::string_view v, bool& known) {
         known = true;
         if (k == "key") {
-            if (v == "none") {
-                s.key = key_field::none;
-            } else if (v == "host") {
-                s.key = key_field::host;
-            } else if (v == "app") {
-                s.key = key_field::app;
-            } else if (v == "source") {
-                s.key = key_field::source;
-            } else {
-                return fmt::format("key '{}' is not host, app, source or none", v);
+            const auto key = util::enum_from_name<key_field, key_field_count>(v);
+            if (!key) {
+                return fmt::format("key '{}' is not {}", v, util::enum_choices(key_field_names));
             }
+            s.key = *key;
         } else if (k == "compression") {
             if (v != "none" && v != "gzip" && v != "snappy" && v != "lz4" && v != "zstd") {
                 return fmt::format("compression '{}' is not none, gzip, snappy, lz4 or zstd", v);
