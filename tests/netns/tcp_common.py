@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import Failure, Link, check, sh  # noqa: E402,F401  (re-exported for the cases)
+from netns import Failure, Link, check, run_netns_cases, sh  # noqa: E402,F401  (re-exported for the cases)
 
 TCP_PORT = 514
 
