@@ -884,17 +884,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Can a file be created in @p dir (which exists)? @return empty, or why not.
-[[nodiscard]] std::string dir_writable(const fs::path& dir) {
+/// Can a file be created in @p dir (which exists)? @return success, or a failure saying why not.
+[[nodiscard]] util::result<void> dir_writable(const fs::path& dir) {
     if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-        return fmt::format("directory '{}' is not writable: {}", dir.string(),
-                           std::strerror(errno));
+        return util::failure(
+            fmt::format("directory '{}' is not writable: {}", dir.string(), std::strerror(errno)));
     }
-    return {};
+    return util::ok();
 }
 
-/// The nearest existing directory at or above @p p (lexically), or why there is none.
-[[nodiscard]] std::string existing_ancestor(const fs::path& p, fs::path& out) {
+/// The nearest existing directory at or above @p p (lexically), or a failure saying why there is
+/// none.
+[[nodiscard]] util::result<fs::path> existing_ancestor(const fs::path& p) {
     std::error_code ec;
     fs::path a = fs::absolute(p, ec).lexically_normal();
     while (!fs::exists(a, ec)) {
@@ -904,10 +905,9 @@ namespace fs = std::filesystem;
         a = a.parent_path();
     }
     if (!fs::is_directory(a, ec)) {
-        return fmt::format("'{}' is not a directory", a.string());
+        return util::failure(fmt::format("'{}' is not a directory", a.string()));
     }
-    out = a;
-    return {};
+    return a;
 }
 
 /// One directory, however written: device and inode when it exists; else the absolute path
@@ -990,23 +990,22 @@ util::result<void> check_paths(const settings& cfg) {
             continue;
         }
         std::error_code ec;
-        std::string why;
+        util::result<void> usable;
         if (fs::exists(sp.dir, ec)) {
-            why = fs::is_directory(sp.dir, ec) ? dir_writable(sp.dir)
-                                               : fmt::format("'{}' is not a directory", sp.dir);
+            usable = fs::is_directory(sp.dir, ec)
+                         ? dir_writable(sp.dir)
+                         : util::failure(fmt::format("'{}' is not a directory", sp.dir));
         } else {
             // Created at start: its nearest existing ancestor must let it be.
-            fs::path a;
-            why = existing_ancestor(sp.dir, a);
-            if (why.empty()) {
-                why = dir_writable(a);
-            }
-            if (!why.empty()) {
-                why = fmt::format("cannot create directory '{}': {}", sp.dir, why);
+            const auto a = existing_ancestor(sp.dir);
+            usable = a ? dir_writable(a.value()) : a.error();
+            if (!usable) {
+                usable = util::failure(
+                    fmt::format("cannot create directory '{}': {}", sp.dir, usable.error().text));
             }
         }
-        if (!why.empty()) {
-            return util::usage_failure(fmt::format("--sink {}: {}", sp.name, why));
+        if (!usable) {
+            return util::usage_failure(fmt::format("--sink {}: {}", sp.name, usable.error().text));
         }
         dir_identity id(sp.dir);
         for (const auto& [other, other_id] : dirs) {
