@@ -50,21 +50,22 @@ std::vector<std::pair<std::string, std::string>> kafka_properties(const sink_spe
 util::result<bool> kafka_configure(rd_kafka_conf_s* conf, const sink_spec& s,
                                    std::size_t queue_slots) {
     char err[512];
-    auto set = [&](const std::string& k, const std::string& v, const char* origin) -> std::string {
+    auto set = [&](const std::string& k, const std::string& v,
+                   const char* origin) -> util::result<void> {
         if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-            return fmt::format("{} {}={}: {}", origin, k, v, err);
+            return util::usage_failure(fmt::format("{} {}={}: {}", origin, k, v, err));
         }
-        return {};
+        return util::ok();
     };
     bool debug = false;
     for (const auto& [k, v] : kafka_properties(s, queue_slots)) {
-        if (std::string e = set(k, v, "librdkafka property"); !e.empty()) {
-            return util::usage_failure(std::move(e));
+        if (auto r = set(k, v, "librdkafka property"); !r) {
+            return r.error();
         }
     }
     for (const auto& [k, v] : s.kafka_props) { // the user's last: they override ours
-        if (std::string e = set(k, v, "kafka-prop"); !e.empty()) {
-            return util::usage_failure(std::move(e));
+        if (auto r = set(k, v, "kafka-prop"); !r) {
+            return r.error();
         }
         debug |= k == "debug";
     }

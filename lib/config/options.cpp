@@ -216,25 +216,23 @@ struct parser {
                                             whole));
                 }
                 if (!framing) {
-                    return fail(
-                        fmt::format("--listen: framing '{}' is not lf, datagram, octet or auto",
-                                    kv.substr(fr.size())));
+                    return fail(fmt::format("--listen: framing '{}' is not {}",
+                                            kv.substr(fr.size()),
+                                            util::enum_choices(log::framing_mode_names)));
                 }
             }
         }
         pipeline::listen_format format = pipeline::listen_format::auto_detect;
         if (const std::size_t colon = v.find(':', prefix.size()); colon != std::string_view::npos) {
             const std::string_view f = v.substr(colon + 1);
-            std::size_t i = 0;
-            while (i < pipeline::listen_format_names.size() &&
-                   pipeline::listen_format_names[i] != f) {
-                ++i;
+            const auto named =
+                util::enum_from_name<pipeline::listen_format, pipeline::listen_format_names.size()>(
+                    f);
+            if (!named) {
+                return fail(fmt::format("--listen: format '{}' is not {}", f,
+                                        util::enum_choices(pipeline::listen_format_names)));
             }
-            if (i == pipeline::listen_format_names.size()) {
-                return fail(fmt::format(
-                    "--listen: format '{}' is not auto, rfc5424, rfc3164, json, gelf or raw", f));
-            }
-            format = static_cast<pipeline::listen_format>(i);
+            format = *named;
             v = v.substr(0, colon);
         }
         if (framing && format == pipeline::listen_format::gelf) {
@@ -346,14 +344,14 @@ struct parser {
     }
 
     bool filter(std::string_view v) {
-        log::filter f;
-        if (std::string e = log::parse_filter(v, cfg.json_captures, f); !e.empty()) {
-            return fail("--filter: " + e);
+        auto f = log::parse_filter(v, cfg.json_captures);
+        if (!f) {
+            return fail("--filter: " + f.error().text);
         }
         if (cfg.filters.size() == max_filters) {
             return fail(fmt::format("--filter: at most {} filters", max_filters));
         }
-        cfg.filters.push_back(std::move(f));
+        cfg.filters.push_back(std::move(f).value());
         return true;
     }
 
@@ -363,15 +361,14 @@ struct parser {
         if (arrow == std::string_view::npos) {
             return fail(fmt::format("--route: '{}' is not FILTER=>SINK[,SINK...]", v));
         }
-        log::filter f;
-        if (std::string e = log::parse_filter(v.substr(0, arrow), cfg.json_captures, f);
-            !e.empty()) {
-            return fail("--route: " + e);
+        auto f = log::parse_filter(v.substr(0, arrow), cfg.json_captures);
+        if (!f) {
+            return fail("--route: " + f.error().text);
         }
         if (route_targets.size() == max_routes) {
             return fail(fmt::format("--route: at most {} routes", max_routes));
         }
-        route_targets.emplace_back(std::move(f), std::string(v.substr(arrow + 2)));
+        route_targets.emplace_back(std::move(f).value(), std::string(v.substr(arrow + 2)));
         return true;
     }
 
@@ -564,23 +561,21 @@ struct parser {
             return number(opt, v, 1, 86'400'000, cfg.exit_on_idle_ms);
         }
         if (opt == "--on-sink-full") {
-            if (v == "drop") {
-                cfg.on_sink_full = full_policy::drop;
-            } else if (v == "block") {
-                cfg.on_sink_full = full_policy::block;
-            } else {
-                return fail(fmt::format("--on-sink-full: '{}' is not drop or block", v));
+            const auto p = util::enum_from_name<full_policy, full_policy_names.size()>(v);
+            if (!p) {
+                return fail(fmt::format("--on-sink-full: '{}' is not {}", v,
+                                        util::enum_choices(full_policy_names)));
             }
+            cfg.on_sink_full = *p;
             return true;
         }
         if (opt == "--poll") {
-            if (v == "busy") {
-                cfg.poll = pipeline::poll_mode::busy;
-            } else if (v == "adaptive") {
-                cfg.poll = pipeline::poll_mode::adaptive;
-            } else {
-                return fail(fmt::format("--poll: '{}' is not busy or adaptive", v));
+            const auto m = util::enum_from_name<pipeline::poll_mode, pipeline::poll_mode_count>(v);
+            if (!m) {
+                return fail(fmt::format("--poll: '{}' is not {}", v,
+                                        util::enum_choices(pipeline::poll_mode_names)));
             }
+            cfg.poll = *m;
             return true;
         }
         if (opt == "--burst") {
@@ -625,7 +620,8 @@ struct parser {
         if (opt == "--framing") {
             const auto f = parse_framing(v);
             if (!f) {
-                return fail(fmt::format("--framing: '{}' is not lf, datagram, octet or auto", v));
+                return fail(fmt::format("--framing: '{}' is not {}", v,
+                                        util::enum_choices(log::framing_mode_names)));
             }
             cfg.framing = *f;
             return true;
@@ -641,8 +637,8 @@ struct parser {
             return true;
         }
         if (opt == "--json-fields") {
-            if (std::string e = cfg.json_fields.apply(v); !e.empty()) {
-                return fail("--json-fields: " + e);
+            if (auto r = cfg.json_fields.apply(v); !r) {
+                return fail("--json-fields: " + r.error().text);
             }
             return true;
         }
@@ -706,22 +702,6 @@ std::optional<metrics_spec> parse_metrics_addr(std::string_view s) {
         return std::nullopt;
     }
     return m;
-}
-
-std::optional<log::framing_mode> parse_framing(std::string_view s) {
-    if (s == "lf") {
-        return log::framing_mode::lf;
-    }
-    if (s == "datagram") {
-        return log::framing_mode::datagram;
-    }
-    if (s == "octet") {
-        return log::framing_mode::octet;
-    }
-    if (s == "auto") {
-        return log::framing_mode::auto_detect;
-    }
-    return std::nullopt;
 }
 
 util::result<std::vector<unsigned>> parse_lcore_list(std::string_view s) {
@@ -908,17 +888,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Can a file be created in @p dir (which exists)? @return empty, or why not.
-[[nodiscard]] std::string dir_writable(const fs::path& dir) {
+/// Can a file be created in @p dir (which exists)? @return success, or a failure saying why not.
+[[nodiscard]] util::result<void> dir_writable(const fs::path& dir) {
     if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-        return fmt::format("directory '{}' is not writable: {}", dir.string(),
-                           std::strerror(errno));
+        return util::failure(
+            fmt::format("directory '{}' is not writable: {}", dir.string(), std::strerror(errno)));
     }
-    return {};
+    return util::ok();
 }
 
-/// The nearest existing directory at or above @p p (lexically), or why there is none.
-[[nodiscard]] std::string existing_ancestor(const fs::path& p, fs::path& out) {
+/// The nearest existing directory at or above @p p (lexically), or a failure saying why there is
+/// none.
+[[nodiscard]] util::result<fs::path> existing_ancestor(const fs::path& p) {
     std::error_code ec;
     fs::path a = fs::absolute(p, ec).lexically_normal();
     while (!fs::exists(a, ec)) {
@@ -928,10 +909,9 @@ namespace fs = std::filesystem;
         a = a.parent_path();
     }
     if (!fs::is_directory(a, ec)) {
-        return fmt::format("'{}' is not a directory", a.string());
+        return util::failure(fmt::format("'{}' is not a directory", a.string()));
     }
-    out = a;
-    return {};
+    return a;
 }
 
 /// One directory, however written: device and inode when it exists; else the absolute path
@@ -1014,23 +994,22 @@ util::result<void> check_paths(const settings& cfg) {
             continue;
         }
         std::error_code ec;
-        std::string why;
+        util::result<void> usable;
         if (fs::exists(sp.dir, ec)) {
-            why = fs::is_directory(sp.dir, ec) ? dir_writable(sp.dir)
-                                               : fmt::format("'{}' is not a directory", sp.dir);
+            usable = fs::is_directory(sp.dir, ec)
+                         ? dir_writable(sp.dir)
+                         : util::failure(fmt::format("'{}' is not a directory", sp.dir));
         } else {
             // Created at start: its nearest existing ancestor must let it be.
-            fs::path a;
-            why = existing_ancestor(sp.dir, a);
-            if (why.empty()) {
-                why = dir_writable(a);
-            }
-            if (!why.empty()) {
-                why = fmt::format("cannot create directory '{}': {}", sp.dir, why);
+            const auto a = existing_ancestor(sp.dir);
+            usable = a ? dir_writable(a.value()) : a.error();
+            if (!usable) {
+                usable = util::failure(
+                    fmt::format("cannot create directory '{}': {}", sp.dir, usable.error().text));
             }
         }
-        if (!why.empty()) {
-            return util::usage_failure(fmt::format("--sink {}: {}", sp.name, why));
+        if (!usable) {
+            return util::usage_failure(fmt::format("--sink {}: {}", sp.name, usable.error().text));
         }
         dir_identity id(sp.dir);
         for (const auto& [other, other_id] : dirs) {

@@ -39,6 +39,8 @@ enum class full_policy { drop, block };
     }
     return "";
 }
+/// The names in enum order.
+inline constexpr auto full_policy_names = util::enum_names<full_policy, 2>();
 
 /// --ip PORT:ADDR/PREFIX
 struct ip_spec {
@@ -143,8 +145,11 @@ struct command {
 /// @return nullopt on anything else.
 [[nodiscard]] std::optional<metrics_spec> parse_metrics_addr(std::string_view s);
 
-/// Parses lf | datagram | octet | auto. nullopt otherwise.
-[[nodiscard]] std::optional<log::framing_mode> parse_framing(std::string_view s);
+/// Parses a framing mode by its name (lf | datagram | octet | auto). nullopt otherwise.
+[[nodiscard]] constexpr std::optional<log::framing_mode>
+parse_framing(std::string_view s) noexcept {
+    return util::enum_from_name<log::framing_mode, log::framing_mode_count>(s);
+}
 
 /// What the options name on the filesystem, checked before anything starts (it touches the
 /// filesystem, nothing else): --stats-json can be written there (its temporary file is created

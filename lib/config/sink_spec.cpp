@@ -24,17 +24,18 @@ namespace {
 }
 
 /// Reads the value @p v of parameter @p k as a number (@p size: K/M/G suffixes allowed) in
-/// [@p lo, @p hi] into @p out. @return the error (naming the parameter and the range), or empty.
+/// [@p lo, @p hi] into @p out. @return success, or a usage failure naming the parameter and the
+/// range.
 template <typename T>
-[[nodiscard]] std::string number(std::string_view k, std::string_view v, bool size, uint64_t lo,
-                                 uint64_t hi, T& out, std::string_view noun) {
+[[nodiscard]] util::result<void> number(std::string_view k, std::string_view v, bool size,
+                                        uint64_t lo, uint64_t hi, T& out, std::string_view noun) {
     uint64_t n = 0;
     const number_fault f = read_number(v, size, lo, hi, n);
     if (f != number_fault::none) {
-        return number_message(k, v, f, size, lo, hi, noun);
+        return util::usage_failure(number_message(k, v, f, size, lo, hi, noun));
     }
     out = static_cast<T>(n);
-    return {};
+    return util::ok();
 }
 
 /// "ADDR:PORT" or "[ADDR6]:PORT" into family, address and port.
@@ -114,36 +115,37 @@ struct param_parser {
     sink_spec& s;
     bool framing_given = false;
 
-    std::string common(std::string_view k, std::string_view v, bool& known) {
+    util::result<void> common(std::string_view k, std::string_view v, bool& known) {
         known = true;
         if (k == "name") {
             if (v.empty() || v.size() > 32 ||
                 v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                                     "_-") != std::string_view::npos) {
-                return fmt::format("name '{}' must be 1-32 letters, digits, '_' or '-'", v);
+                return util::usage_failure(
+                    fmt::format("name '{}' must be 1-32 letters, digits, '_' or '-'", v));
             }
             s.name.assign(v);
         } else if (k == "format") {
-            const auto it =
-                std::find(log::output_format_names.begin(), log::output_format_names.end(), v);
-            if (it == log::output_format_names.end()) {
-                return fmt::format("format '{}' is not raw, ndjson or rfc5424", v);
+            const auto f =
+                util::enum_from_name<log::output_format, log::output_format_names.size()>(v);
+            if (!f) {
+                return util::usage_failure(fmt::format(
+                    "format '{}' is not {}", v, util::enum_choices(log::output_format_names)));
             }
-            s.format = static_cast<log::output_format>(it - log::output_format_names.begin());
+            s.format = *f;
         } else if (k == "framing") {
-            if (v == "lf") {
-                s.framing = framing_kind::lf;
-            } else if (v == "octet") {
-                s.framing = framing_kind::octet;
-            } else {
-                return fmt::format("framing '{}' is not lf or octet", v);
+            // A file or TCP sink frames its records: none is Kafka's alone.
+            const auto f = util::enum_from_name<framing_kind, framing_kind_names.size()>(v);
+            if (!f || *f == framing_kind::none) {
+                return util::usage_failure(fmt::format("framing '{}' is not lf or octet", v));
             }
+            s.framing = *f;
             framing_given = true;
         } else if (k == "buffer") {
             return number(k, v, true, 64u << 10, 64ull << 30, s.buffer_bytes, "a size");
         } else if (k == "drop") {
             if (v != "newest" && v != "oldest") {
-                return fmt::format("drop '{}' is not newest or oldest", v);
+                return util::usage_failure(fmt::format("drop '{}' is not newest or oldest", v));
             }
             s.drop_oldest = v == "oldest";
         } else if (k == "batch-records") {
@@ -152,19 +154,18 @@ struct param_parser {
             return number(k, v, true, 1, 64u << 20, s.batch.bytes, "a size");
         } else if (k == "batch-ms") {
             uint32_t ms = 0;
-            if (std::string e = number(k, v, false, 0, 60'000, ms, "a number of milliseconds");
-                !e.empty()) {
-                return e;
+            if (auto r = number(k, v, false, 0, 60'000, ms, "a number of milliseconds"); !r) {
+                return r;
             }
             s.batch.max_age_us = ms * 1000;
         } else {
             known = false;
         }
-        return {};
+        return util::ok();
     }
 
     /// file: rotate-bytes=, append-max=.
-    std::string file_param(std::string_view k, std::string_view v, bool& known) {
+    util::result<void> file_param(std::string_view k, std::string_view v, bool& known) {
         known = true;
         if (k == "rotate-bytes") {
             // Why at most 16384G (16 TiB): ext4's largest file with 4 KiB blocks; a larger bound
@@ -175,17 +176,17 @@ struct param_parser {
             return append_max(k, v);
         }
         known = false;
-        return {};
+        return util::ok();
     }
 
     /// file and tcp: append-max=. Why at most 64K: the longest datagram; above that every record
     /// is appended.
-    std::string append_max(std::string_view k, std::string_view v) {
+    util::result<void> append_max(std::string_view k, std::string_view v) {
         return number(k, v, true, 0, 65536, s.append_max, "a size");
     }
 
     /// tcp: replay=, reconnect-max-ms=, append-max=.
-    std::string tcp_param(std::string_view k, std::string_view v, bool& known) {
+    util::result<void> tcp_param(std::string_view k, std::string_view v, bool& known) {
         known = true;
         if (k == "replay") {
             return number(k, v, true, 0, 1ull << 30, s.replay_bytes, "a size");
@@ -194,93 +195,92 @@ struct param_parser {
             return append_max(k, v);
         }
         if (k == "reconnect-max-ms") {
-            if (std::string e = number(k, v, false, 10, 600'000, s.reconnect_max_ms, "a number");
-                !e.empty()) {
-                return e;
+            if (auto r = number(k, v, false, 10, 600'000, s.reconnect_max_ms, "a number"); !r) {
+                return r;
             }
             s.reconnect_min_ms = std::min(s.reconnect_min_ms, s.reconnect_max_ms);
-            return {};
+            return util::ok();
         }
         known = false;
-        return {};
+        return util::ok();
     }
 
     /// kafka: key=, compression=, acks=, kafka-prop=NAME=VALUE.
-    std::string kafka_param(std::string_view k, std::string_view v, bool& known) {
+    util::result<void> kafka_param(std::string_view k, std::string_view v, bool& known) {
         known = true;
         if (k == "key") {
-            if (v == "none") {
-                s.key = key_field::none;
-            } else if (v == "host") {
-                s.key = key_field::host;
-            } else if (v == "app") {
-                s.key = key_field::app;
-            } else if (v == "source") {
-                s.key = key_field::source;
-            } else {
-                return fmt::format("key '{}' is not host, app, source or none", v);
+            const auto key = util::enum_from_name<key_field, key_field_count>(v);
+            if (!key) {
+                return util::usage_failure(
+                    fmt::format("key '{}' is not {}", v, util::enum_choices(key_field_names)));
             }
+            s.key = *key;
         } else if (k == "compression") {
             if (v != "none" && v != "gzip" && v != "snappy" && v != "lz4" && v != "zstd") {
-                return fmt::format("compression '{}' is not none, gzip, snappy, lz4 or zstd", v);
+                return util::usage_failure(
+                    fmt::format("compression '{}' is not none, gzip, snappy, lz4 or zstd", v));
             }
             s.compression.assign(v);
         } else if (k == "acks") {
             if (v != "all" && v != "1" && v != "0" && v != "-1") {
-                return fmt::format("acks '{}' is not all, 1 or 0", v);
+                return util::usage_failure(fmt::format("acks '{}' is not all, 1 or 0", v));
             }
             s.acks.assign(v == "-1" ? "all" : v);
         } else if (k == "kafka-prop") {
             const std::size_t e2 = v.find('=');
             if (e2 == std::string_view::npos || e2 == 0) {
-                return fmt::format("kafka-prop '{}' is not NAME=VALUE", v);
+                return util::usage_failure(fmt::format("kafka-prop '{}' is not NAME=VALUE", v));
             }
             const std::string_view prop = v.substr(0, e2);
             if (prop == "delivery.report.only.error" || prop == "dr_msg_cb" || prop == "dr_cb") {
-                return fmt::format("kafka-prop {} cannot be set: records are released at their "
-                                   "delivery reports",
-                                   prop);
+                return util::usage_failure(
+                    fmt::format("kafka-prop {} cannot be set: records are released at their "
+                                "delivery reports",
+                                prop));
             }
             s.kafka_props.emplace_back(std::string(v.substr(0, e2)), std::string(v.substr(e2 + 1)));
         } else {
             known = false;
         }
-        return {};
+        return util::ok();
     }
 
     /// port: dst=, src=, gw=, dmac=, mtu=.
-    std::string port_param(std::string_view k, std::string_view v, bool& known) {
+    util::result<void> port_param(std::string_view k, std::string_view v, bool& known) {
         known = true;
         if (k == "dst") {
             int fam = 0;
             if (!parse_endpoint(v, fam, s.dst_addr, s.dst_port)) {
-                return fmt::format("dst '{}' is not IP:PORT or [IPV6]:PORT", v);
+                return util::usage_failure(
+                    fmt::format("dst '{}' is not IP:PORT or [IPV6]:PORT", v));
             }
             if (s.has_src && fam != s.family) {
-                return "src and dst are of different address families";
+                return util::usage_failure("src and dst are of different address families");
             }
             s.family = fam;
             dst_given = true;
         } else if (k == "src") {
             int fam = 0;
             if (!parse_endpoint(v, fam, s.src_addr, s.src_port, true)) {
-                return fmt::format("src '{}' is not IP[:PORT] or [IPV6][:PORT]", v);
+                return util::usage_failure(
+                    fmt::format("src '{}' is not IP[:PORT] or [IPV6][:PORT]", v));
             }
             s.has_src = true;
             if (s.family == 0) {
                 s.family = fam;
             } else if (fam != s.family) {
-                return "src and dst are of different address families";
+                return util::usage_failure("src and dst are of different address families");
             }
         } else if (k == "gw") {
             uint16_t unused = 0;
             if (!parse_endpoint(v, gw_family, s.gw_addr, unused, true)) {
-                return fmt::format("gw '{}' is not an IP address", v);
+                return util::usage_failure(fmt::format("gw '{}' is not an IP address", v));
             }
             s.has_gw = true;
         } else if (k == "dmac") {
             if (!parse_mac(v, s.dmac)) {
-                return fmt::format("dmac '{}' is not a MAC like 02:00:00:00:00:01", v);
+                return util::usage_failure(
+                    fmt::format("dmac '{}' is not a MAC like 02:00:00:00:00:01", v));
             }
             s.has_dmac = true;
         } else if (k == "mtu") {
@@ -288,13 +288,13 @@ struct param_parser {
         } else {
             known = false;
         }
-        return {};
+        return util::ok();
     }
 
     /// One NAME=VALUE: the parameters every sink has, then those of its type.
-    std::string param(std::string_view k, std::string_view v, bool& known) {
-        if (std::string e = common(k, v, known); !e.empty() || known) {
-            return e;
+    util::result<void> param(std::string_view k, std::string_view v, bool& known) {
+        if (auto r = common(k, v, known); !r || known) {
+            return r;
         }
         switch (s.type) {
         case sink_type::file:
@@ -309,29 +309,30 @@ struct param_parser {
             break;
         }
         known = false;
-        return {};
+        return util::ok();
     }
 
     /// What only the whole option can tell: required and conflicting parameters, defaults that
     /// depend on others.
-    std::string finish() {
+    util::result<void> finish() {
         if (s.type == sink_type::port) {
             if (!dst_given) {
-                return "needs dst=IP:PORT";
+                return util::usage_failure("needs dst=IP:PORT");
             }
             if (s.has_gw && gw_family != s.family) {
-                return "gw and dst are of different address families";
+                return util::usage_failure("gw and dst are of different address families");
             }
         }
         if (s.type == sink_type::kafka) {
             if (framing_given) {
-                return "framing does not apply: Kafka keeps one record per message";
+                return util::usage_failure(
+                    "framing does not apply: Kafka keeps one record per message");
             }
         } else if (!framing_given && s.type == sink_type::file &&
                    s.format == log::output_format::rfc5424) {
             s.framing = framing_kind::octet; // syslog-over-stream form, as RFC 6587 writes it
         }
-        return {};
+        return util::ok();
     }
 
     bool dst_given = false;
@@ -344,11 +345,11 @@ struct param_parser {
 
 /// kafka:BROKERS/TOPIC: the broker list has commas of its own; parameters follow the topic.
 /// Consumes the target from @p rest.
-[[nodiscard]] std::string kafka_target(std::string_view text, std::string_view& rest,
-                                       sink_spec& out) {
+[[nodiscard]] util::result<void> kafka_target(std::string_view text, std::string_view& rest,
+                                              sink_spec& out) {
     const std::size_t slash = rest.find('/');
     if (slash == std::string_view::npos) {
-        return bad(out, fmt::format("'{}' is not kafka:BROKERS/TOPIC", text));
+        return util::usage_failure(bad(out, fmt::format("'{}' is not kafka:BROKERS/TOPIC", text)));
     }
     out.brokers.assign(rest.substr(0, slash));
     rest = rest.substr(slash + 1);
@@ -357,48 +358,51 @@ struct param_parser {
         out.topic == ".." ||
         out.topic.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                     "0123456789._-") != std::string::npos) {
-        return bad(
-            out, fmt::format("'{}': needs BROKERS/TOPIC, the topic 1-249 of [a-zA-Z0-9._-]", text));
+        return util::usage_failure(
+            bad(out,
+                fmt::format("'{}': needs BROKERS/TOPIC, the topic 1-249 of [a-zA-Z0-9._-]", text)));
     }
     out.framing = framing_kind::none;
     out.buffer_bytes = 32ull << 20;
     out.batch.max_age_us = 5000; // librdkafka's own linger.ms default
-    return {};
+    return util::ok();
 }
 
 /// tcp:HOST:PORT or tcp:[IPV6]:PORT.
-[[nodiscard]] std::string tcp_target(std::string_view target, sink_spec& out) {
+[[nodiscard]] util::result<void> tcp_target(std::string_view target, sink_spec& out) {
     std::string_view host_part;
     std::string_view port_part;
     if (!target.empty() && target.front() == '[') {
         const std::size_t close = target.find(']');
         if (close == std::string_view::npos || target.substr(close + 1, 1) != ":") {
-            return bad(out, fmt::format("'{}' is not [IPV6]:PORT", target));
+            return util::usage_failure(bad(out, fmt::format("'{}' is not [IPV6]:PORT", target)));
         }
         host_part = target.substr(1, close - 1);
         port_part = target.substr(close + 2);
     } else {
         const std::size_t c = target.rfind(':');
         if (c == std::string_view::npos || target.find(':') != c) {
-            return bad(out, fmt::format("'{}' is not HOST:PORT (IPv6 as [ADDR]:PORT)", target));
+            return util::usage_failure(
+                bad(out, fmt::format("'{}' is not HOST:PORT (IPv6 as [ADDR]:PORT)", target)));
         }
         host_part = target.substr(0, c);
         port_part = target.substr(c + 1);
     }
     const auto p = parse_u64(port_part);
     if (host_part.empty() || !p || *p == 0 || *p > 65535) {
-        return bad(out, fmt::format("'{}': PORT must be 1-65535 after a host", target));
+        return util::usage_failure(
+            bad(out, fmt::format("'{}': PORT must be 1-65535 after a host", target)));
     }
     out.host.assign(host_part);
     out.tcp_port = static_cast<uint16_t>(*p);
     out.framing = framing_kind::octet;
     out.buffer_bytes = 32ull << 20;
-    return {};
+    return util::ok();
 }
 
 /// The TARGET after TYPE: (kafka's BROKERS/TOPIC included); consumes it from @p rest.
-[[nodiscard]] std::string parse_target(std::string_view text, std::string_view& rest,
-                                       sink_spec& out) {
+[[nodiscard]] util::result<void> parse_target(std::string_view text, std::string_view& rest,
+                                              sink_spec& out) {
     if (out.type == sink_type::kafka) {
         return kafka_target(text, rest, out);
     }
@@ -407,24 +411,25 @@ struct param_parser {
     case sink_type::file:
         out.dir.assign(target);
         if (out.dir.empty()) {
-            return bad(out, "needs a directory, e.g. file:./out");
+            return util::usage_failure(bad(out, "needs a directory, e.g. file:./out"));
         }
-        return {};
+        return util::ok();
     case sink_type::tcp:
         return tcp_target(target, out);
     case sink_type::port: {
         const auto p = parse_u64(target);
         if (!p || *p >= 1024) {
-            return bad(out, fmt::format("'{}' is not a DPDK port id (port:0,dst=...)", target));
+            return util::usage_failure(
+                bad(out, fmt::format("'{}' is not a DPDK port id (port:0,dst=...)", target)));
         }
         out.port_id = static_cast<uint16_t>(*p);
-        return {};
+        return util::ok();
     }
     case sink_type::kafka:
     case sink_type::count_:
         break;
     }
-    return {};
+    return util::ok();
 }
 
 } // namespace
@@ -444,8 +449,8 @@ util::result<sink_spec> parse_sink_spec(std::string_view text) {
         return util::usage_failure(bad(out, fmt::format("'{}' ends with a comma", text)));
     }
     std::string_view rest = text.substr(colon + 1);
-    if (std::string e = parse_target(text, rest, out); !e.empty()) {
-        return util::usage_failure(std::move(e));
+    if (auto r = parse_target(text, rest, out); !r) {
+        return r.error();
     }
     param_parser pp{out};
     std::vector<std::string_view> seen; ///< parameters given so far ("kafka-prop=NAME" per NAME)
@@ -469,16 +474,16 @@ util::result<sink_spec> parse_sink_spec(std::string_view text) {
         }
         seen.push_back(once);
         bool known = false;
-        if (std::string e = pp.param(k, v, known); !e.empty()) {
-            return util::usage_failure(bad(out, e));
+        if (auto r = pp.param(k, v, known); !r) {
+            return util::usage_failure(bad(out, r.error().text));
         }
         if (!known) {
             return util::usage_failure(
                 bad(out, fmt::format("unknown parameter '{}' (see --help)", k)));
         }
     }
-    if (std::string e = pp.finish(); !e.empty()) {
-        return util::usage_failure(bad(out, e));
+    if (auto r = pp.finish(); !r) {
+        return util::usage_failure(bad(out, r.error().text));
     }
     return out;
 }

@@ -50,6 +50,24 @@ enum class framing_kind : uint8_t {
     none,
     count_ ///< not a framing: releases of records that were not delivered
 };
+/// The stable name of each framing_kind value (a sink's framing=, the file sink's state file;
+/// util/enum_names.hpp); "" for none.
+[[nodiscard]] constexpr std::string_view name(framing_kind v) noexcept {
+    switch (v) {
+    case framing_kind::lf:
+        return "lf";
+    case framing_kind::octet:
+        return "octet";
+    case framing_kind::none:
+        return "none";
+    case framing_kind::count_:
+        break;
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto framing_kind_names =
+    util::enum_names<framing_kind, static_cast<std::size_t>(framing_kind::count_)>();
 
 /// Bytes @p f adds to a record of @p len bytes ("LEN " before it, or a LF after it).
 [[nodiscard]] constexpr uint32_t framing_overhead(framing_kind f, uint32_t len) noexcept {
@@ -64,6 +82,8 @@ enum class framing_kind : uint8_t {
 
 /// What a sink partitions by (defined beside the worker that emits the key piece).
 using pipeline::key_field;
+using pipeline::key_field_count;
+using pipeline::key_field_names;
 
 /// When a sink sends what it has: the first bound reached.
 struct batch_limits {

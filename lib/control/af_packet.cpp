@@ -108,12 +108,15 @@ constexpr feature features[] = {
 
 } // namespace
 
-iface_offloads read_offloads(const std::string& iface) {
+util::result<iface_offloads> read_offloads(const std::string& iface) {
+    const auto fail = [&](std::string_view request, std::string_view why) {
+        return util::failure(
+            fmt::format("cannot read the offloads of {}: {}: {}", iface, request, why));
+    };
     iface_offloads out;
     const util::unique_fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (s.get() < 0) {
-        out.error = fmt::format("socket: {}", std::strerror(errno));
-        return out;
+        return fail("socket", std::strerror(errno));
     }
     ethtool_drvinfo drv{};
     drv.cmd = ETHTOOL_GDRVINFO;
@@ -126,9 +129,7 @@ iface_offloads read_offloads(const std::string& iface) {
     sset->cmd = ETHTOOL_GSSET_INFO;
     sset->sset_mask = 1ULL << ETH_SS_FEATURES;
     if (int e = ethtool(s.get(), iface, sset); e != 0 || sset->sset_mask == 0) {
-        out.error =
-            fmt::format("ETHTOOL_GSSET_INFO: {}", e != 0 ? std::strerror(e) : "no feature names");
-        return out;
+        return fail("ETHTOOL_GSSET_INFO", e != 0 ? std::strerror(e) : "no feature names");
     }
     const uint32_t n = sset->data[0];
     const std::size_t strings_size = sizeof(ethtool_gstrings) + std::size_t{n} * ETH_GSTRING_LEN;
@@ -138,8 +139,7 @@ iface_offloads read_offloads(const std::string& iface) {
     strings->string_set = ETH_SS_FEATURES;
     strings->len = n;
     if (int e = ethtool(s.get(), iface, strings); e != 0) {
-        out.error = fmt::format("ETHTOOL_GSTRINGS: {}", std::strerror(e));
-        return out;
+        return fail("ETHTOOL_GSTRINGS", std::strerror(e));
     }
     const uint32_t blocks = (n + 31) / 32;
     const std::size_t feat_size =
@@ -149,8 +149,7 @@ iface_offloads read_offloads(const std::string& iface) {
     feats->cmd = ETHTOOL_GFEATURES;
     feats->size = blocks;
     if (int e = ethtool(s.get(), iface, feats); e != 0) {
-        out.error = fmt::format("ETHTOOL_GFEATURES: {}", std::strerror(e));
-        return out;
+        return fail("ETHTOOL_GFEATURES", std::strerror(e));
     }
     for (uint32_t i = 0; i < n; ++i) {
         const char* raw =
@@ -172,16 +171,18 @@ iface_offloads read_offloads(const std::string& iface) {
     return out;
 }
 
-std::vector<std::string> offload_warnings(const std::string& iface, const iface_offloads& o,
+std::vector<std::string> offload_warnings(const std::string& iface,
+                                          const util::result<iface_offloads>& read,
                                           uint32_t snap_len) {
     std::vector<std::string> lines;
-    if (!o.error.empty()) {
+    if (!read) {
         lines.push_back(fmt::format(
-            "note: cannot read the offloads of {} ({}); GRO, LRO, TSO or UDP segmentation on it "
-            "hand the PMD frames longer than the {} bytes it keeps (dropped as frame_truncated)",
-            iface, o.error, snap_len));
+            "note: {}; GRO, LRO, TSO or UDP segmentation on it hand the PMD frames longer than "
+            "the {} bytes it keeps (dropped as frame_truncated)",
+            read.error().text, snap_len));
         return lines;
     }
+    const iface_offloads& o = read.value();
     const auto on = [&](std::string_view name) {
         return std::find(o.enabled.begin(), o.enabled.end(), name) != o.enabled.end();
     };

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/result.hpp"
+
 namespace logagg::control {
 
 /// The net_af_packet devargs logagg reads.
@@ -39,19 +41,21 @@ struct af_packet_args {
 struct iface_offloads {
     std::string driver;               ///< ETHTOOL_GDRVINFO driver ("veth", "e1000e", ...)
     std::vector<std::string> enabled; ///< kernel feature names on and changeable ("rx-gro", ...)
-    std::string error;                ///< why they could not be read ("" on success)
 };
 
 /// Reads @p iface's features with the SIOCETHTOOL ioctl (ETHTOOL_GSSET_INFO, ETHTOOL_GSTRINGS
 /// and ETHTOOL_GFEATURES for the names and states, ETHTOOL_GDRVINFO for the driver). Only the
 /// features that can deliver frames longer than a ring frame are kept (see offload_warnings()).
-[[nodiscard]] iface_offloads read_offloads(const std::string& iface);
+/// @return them, or a runtime failure naming the interface and the request that failed.
+[[nodiscard]] util::result<iface_offloads> read_offloads(const std::string& iface);
 
 /// The start-up lines (without the "port N (name): " prefix) for an af_packet interface with
-/// @p o, whose PMD keeps @p snap_len bytes of a frame: a warning naming each enabled offload that
-/// hands the socket longer frames, with the exact `ethtool -K` command that turns them off, and
-/// for a veth a note about its peer end. Empty when nothing needs saying.
+/// offloads @p o (as read_offloads() returned them), whose PMD keeps @p snap_len bytes of a frame:
+/// a warning naming each enabled offload that hands the socket longer frames, with the exact
+/// `ethtool -K` command that turns them off, and for a veth a note about its peer end; when they
+/// could not be read, a note saying so. Empty when nothing needs saying.
 [[nodiscard]] std::vector<std::string> offload_warnings(const std::string& iface,
-                                                        const iface_offloads& o, uint32_t snap_len);
+                                                        const util::result<iface_offloads>& o,
+                                                        uint32_t snap_len);
 
 } // namespace logagg::control

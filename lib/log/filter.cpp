@@ -180,8 +180,9 @@ constexpr std::array<op_token, 8> op_tokens{{{"==", filter_op::eq},
 
 // Why whole (~100 lines): one --filter term, in the order it is written (name, operator,
 // value) and then the checks each field name puts on its value, as one table.
-[[nodiscard]] std::string parse_term(std::string_view text, std::vector<std::string>& captures,
-                                     filter_term& t) {
+[[nodiscard]] util::result<filter_term> parse_term(std::string_view text,
+                                                   std::vector<std::string>& captures) {
+    filter_term t;
     // The operator is the first operator character sequence outside a quoted value.
     std::size_t at = std::string_view::npos;
     const op_token* found = nullptr;
@@ -195,15 +196,17 @@ constexpr std::array<op_token, 8> op_tokens{{{"==", filter_op::eq},
         }
     }
     if (found == nullptr) {
-        return "'" + std::string(text) + "' has no operator (==, !=, ^=, *=, <, <=, >, >=)";
+        return util::usage_failure("'" + std::string(text) +
+                                   "' has no operator (==, !=, ^=, *=, <, <=, >, >=)");
     }
     const std::string_view name = trim(text.substr(0, at));
     const std::string_view rest = text.substr(at + found->text.size());
     t.op = found->op;
     std::string value;
     if (!parse_value(rest, value)) {
-        return "'" + std::string(text) +
-               "': the value must be one word or a \"quoted string\" (\\\" and \\\\ escapes)";
+        return util::usage_failure(
+            "'" + std::string(text) +
+            "': the value must be one word or a \"quoted string\" (\\\" and \\\\ escapes)");
     }
     const bool ordering = t.op == filter_op::lt || t.op == filter_op::le || t.op == filter_op::gt ||
                           t.op == filter_op::ge;
@@ -212,23 +215,25 @@ constexpr std::array<op_token, 8> op_tokens{{{"==", filter_op::eq},
         t.field = filter_field::severity;
         t.number = severity_from_name(value);
         if (t.number < 0 && !parse_int(value, 0, 7, t.number)) {
-            return "'" + value + "' is not a severity (emerg..debug or 0-7)";
+            return util::usage_failure("'" + value + "' is not a severity (emerg..debug or 0-7)");
         }
     } else if (name == "facility") {
         t.field = filter_field::facility;
         t.number = facility_from_name(value);
         if (t.number < 0 && !parse_int(value, 0, 23, t.number)) {
-            return "'" + value + "' is not a facility (kern, user, ..., local7 or 0-23)";
+            return util::usage_failure("'" + value +
+                                       "' is not a facility (kern, user, ..., local7 or 0-23)");
         }
     } else if (name == "format") {
         t.field = filter_field::format;
-        const auto it = std::find(input_format_names.begin(), input_format_names.end(), value);
-        if (it == input_format_names.end()) {
-            return "'" + value + "' is not a format (raw, rfc5424, rfc3164, json, gelf)";
+        const auto f = util::enum_from_name<input_format, input_format_names.size()>(value);
+        if (!f) {
+            return util::usage_failure("'" + value + "' is not a format (" +
+                                       util::enum_choices(input_format_names) + ")");
         }
-        t.number = static_cast<int>(it - input_format_names.begin());
+        t.number = static_cast<int>(*f);
         if (t.op != filter_op::eq && t.op != filter_op::ne) {
-            return "format compares with == or != only";
+            return util::usage_failure("format compares with == or != only");
         }
     } else {
         if (name == "host" || name == "hostname") {
@@ -249,9 +254,9 @@ constexpr std::array<op_token, 8> op_tokens{{{"==", filter_op::eq},
             auto it = std::find(captures.begin(), captures.end(), key);
             if (it == captures.end()) {
                 if (captures.size() == max_json_captures) {
-                    return "'" + std::string(name) + "': more than " +
-                           std::to_string(max_json_captures) +
-                           " distinct json.KEY names in filters";
+                    return util::usage_failure("'" + std::string(name) + "': more than " +
+                                               std::to_string(max_json_captures) +
+                                               " distinct json.KEY names in filters");
                 }
                 captures.push_back(key);
                 it = captures.end() - 1;
@@ -261,26 +266,29 @@ constexpr std::array<op_token, 8> op_tokens{{{"==", filter_op::eq},
             const std::string_view path = name.substr(3);
             const std::size_t dot = path.rfind('.');
             if (dot == std::string_view::npos || dot == 0 || dot + 1 == path.size()) {
-                return "'" + std::string(name) + "' is not sd.SDID.PARAM";
+                return util::usage_failure("'" + std::string(name) + "' is not sd.SDID.PARAM");
             }
             t.field = filter_field::sd;
             t.sd_id.assign(path.substr(0, dot));
             t.sd_param.assign(path.substr(dot + 1));
         } else {
-            return "unknown field '" + std::string(name) +
-                   "' (sev, facility, host, app, procid, msgid, msg, format, source, json.KEY, "
-                   "sd.SDID.PARAM)";
+            return util::usage_failure(
+                "unknown field '" + std::string(name) +
+                "' (sev, facility, host, app, procid, msgid, msg, format, source, json.KEY, "
+                "sd.SDID.PARAM)");
         }
         if (ordering) {
-            return "'" + std::string(text) + "': <, <=, > and >= compare sev and facility only";
+            return util::usage_failure("'" + std::string(text) +
+                                       "': <, <=, > and >= compare sev and facility only");
         }
         t.value = std::move(value);
-        return {};
+        return t;
     }
     if (text_op) {
-        return "'" + std::string(text) + "': ^= and *= compare text fields only";
+        return util::usage_failure("'" + std::string(text) +
+                                   "': ^= and *= compare text fields only");
     }
-    return {};
+    return t;
 }
 
 } // namespace
@@ -300,9 +308,8 @@ int facility_from_name(std::string_view n) noexcept {
     return -1;
 }
 
-std::string parse_filter(std::string_view text, std::vector<std::string>& capture_names,
-                         filter& out) {
-    out = filter{};
+util::result<filter> parse_filter(std::string_view text, std::vector<std::string>& capture_names) {
+    filter out;
     out.text.assign(text);
     bool in_quotes = false;
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -311,13 +318,13 @@ std::string parse_filter(std::string_view text, std::vector<std::string>& captur
         } else if (text[i] == '"') {
             in_quotes = !in_quotes;
         } else if (!in_quotes && text.substr(i, 2) == "||") {
-            std::string e = "'";
+            std::string e = "'"; // appended: GCC 12 warns falsely (-Wrestrict) on a + chain
             e.append(text);
             e.append("': '||' is not supported, terms join with && only; for A || B give two "
                      "routes to the same sinks (--route 'A=>SINK' --route 'B=>SINK': a record "
                      "goes to a sink once, whatever the number of routes it matches); every "
                      "--filter must match");
-            return e;
+            return util::usage_failure(std::move(e));
         }
     }
     std::string_view rest = text;
@@ -337,15 +344,15 @@ std::string parse_filter(std::string_view text, std::vector<std::string>& captur
         }
         const std::string_view term_text = trim(rest.substr(0, cut));
         if (term_text.empty()) {
-            return "empty term in '" + std::string(text) + "'";
+            return util::usage_failure("empty term in '" + std::string(text) + "'");
         }
-        filter_term t;
-        if (std::string e = parse_term(term_text, capture_names, t); !e.empty()) {
-            return e;
+        auto t = parse_term(term_text, capture_names);
+        if (!t) {
+            return t.error();
         }
-        out.terms.push_back(std::move(t));
+        out.terms.push_back(std::move(t).value());
         if (cut == std::string_view::npos) {
-            return {};
+            return out;
         }
         rest = rest.substr(cut + 2);
     }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "log/record.hpp"
+#include "util/result.hpp"
 
 namespace logagg::log {
 
@@ -94,11 +95,11 @@ struct filter_context {
     const json_captures* json = nullptr; ///< captures of a JSON or GELF record, else nullptr
 };
 
-/// Control plane. Parses @p text into @p out; json.KEY names are looked up in, or appended to,
+/// Control plane. Parses @p text; json.KEY names are looked up in, or appended to,
 /// @p capture_names (their index is the capture slot).
-/// @return an error message naming the offending part, or empty on success.
-[[nodiscard]] std::string parse_filter(std::string_view text,
-                                       std::vector<std::string>& capture_names, filter& out);
+/// @return the filter, or a usage failure naming the offending part (the caller adds the option).
+[[nodiscard]] util::result<filter> parse_filter(std::string_view text,
+                                                std::vector<std::string>& capture_names);
 
 /// Datapath. True when every term of @p f holds for @p r.
 [[nodiscard]] bool filter_matches(const filter& f, const log_record& r,

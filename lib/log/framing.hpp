@@ -7,9 +7,13 @@
 // offsets, never copied.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string_view>
+
+#include "util/enum_names.hpp"
 
 namespace logagg::log {
 
@@ -116,6 +120,25 @@ enum class framing_mode : uint8_t {
     octet,       ///< RFC 6587 3.4.1 octet counting: MSG-LEN SP SYSLOG-MSG, repeated
     auto_detect, ///< octet counting when the payload starts with a valid "MSG-LEN SP", else lf
 };
+/// Values of framing_mode.
+inline constexpr std::size_t framing_mode_count = 4;
+/// The stable name of each framing_mode value (--framing's, --listen's framing=;
+/// util/enum_names.hpp).
+[[nodiscard]] constexpr std::string_view name(framing_mode v) noexcept {
+    switch (v) {
+    case framing_mode::lf:
+        return "lf";
+    case framing_mode::datagram:
+        return "datagram";
+    case framing_mode::octet:
+        return "octet";
+    case framing_mode::auto_detect:
+        return "auto";
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto framing_mode_names = util::enum_names<framing_mode, framing_mode_count>();
 
 /// Framing policy of one listener. Immutable after start-up.
 struct framing_options {

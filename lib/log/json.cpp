@@ -297,11 +297,11 @@ json_field_map::json_field_map() {
 
 json_field_map json_field_map::gelf() {
     json_field_map m;
-    const std::string e = m.apply("ts=timestamp,sev=level,host=host,"
-                                  "app=_app|_application|_service|_service_name|facility,"
-                                  "procid=_pid|_process_id,msgid=_msgid|_event,"
-                                  "msg=short_message|full_message");
-    (void)e; // a constant spec: parses (tested)
+    const util::result<void> r = m.apply("ts=timestamp,sev=level,host=host,"
+                                         "app=_app|_application|_service|_service_name|facility,"
+                                         "procid=_pid|_process_id,msgid=_msgid|_event,"
+                                         "msg=short_message|full_message");
+    (void)r; // a constant spec: parses (tested)
     return m;
 }
 
@@ -362,7 +362,7 @@ void json_field_map::set_captures(const std::vector<std::string>& names) {
     rebuild();
 }
 
-std::string json_field_map::apply(std::string_view spec) {
+util::result<void> json_field_map::apply(std::string_view spec) {
     auto next = [](std::string_view& s, char sep) {
         const std::size_t p = s.find(sep);
         std::string_view head = s.substr(0, p);
@@ -375,36 +375,35 @@ std::string json_field_map::apply(std::string_view spec) {
         std::string_view item = next(spec, ',');
         const std::size_t eq = item.find('=');
         if (eq == std::string_view::npos) {
-            return cat({"'", item, "' is not ROLE=NAME"});
+            return util::usage_failure(cat({"'", item, "' is not ROLE=NAME"}));
         }
         const std::string_view role = item.substr(0, eq);
         std::string_view names = item.substr(eq + 1);
-        std::size_t r = 0;
-        while (r < n_roles && json_role_names[r] != role) {
-            ++r;
-        }
+        const std::size_t r = util::enum_index<json_role, n_roles>(role);
         if (r == n_roles) {
-            return cat({"unknown role '", role, "' (ts, sev, host, app, procid, msgid, msg)"});
+            return util::usage_failure(
+                cat({"unknown role '", role, "' (ts, sev, host, app, procid, msgid, msg)"}));
         }
         if (seen[r]) {
-            return cat({"role '", role, "' given twice"});
+            return util::usage_failure(cat({"role '", role, "' given twice"}));
         }
         seen[r] = true;
         copy[r].clear();
         while (!names.empty() || copy[r].empty()) {
             const std::string_view n = next(names, '|');
             if (n.empty() || n.size() > 64 || n.find_first_of("\"\\") != std::string_view::npos) {
-                return cat({"bad key name in '", item, "' (1-64 characters, no \" or \\)"});
+                return util::usage_failure(
+                    cat({"bad key name in '", item, "' (1-64 characters, no \" or \\)"}));
             }
             if (copy[r].size() == 8) {
-                return cat({"more than 8 names for role '", role, "'"});
+                return util::usage_failure(cat({"more than 8 names for role '", role, "'"}));
             }
             copy[r].emplace_back(n);
         }
     }
     names_ = std::move(copy);
     rebuild();
-    return {};
+    return util::ok();
 }
 
 int severity_from_name(std::string_view n) noexcept {

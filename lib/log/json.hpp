@@ -102,8 +102,9 @@ public:
     [[nodiscard]] static json_field_map gelf();
 
     /// Control plane. Applies "role=name[|name...],..." (e.g. "ts=time,sev=level|lvl"): each role
-    /// named replaces its list. @return an error message, or empty on success.
-    std::string apply(std::string_view spec);
+    /// named replaces its list. @return success, or a usage failure naming the item (the map is
+    /// then unchanged).
+    [[nodiscard]] util::result<void> apply(std::string_view spec);
 
     /// Control plane. Keys whose values filters read (json.KEY), by capture slot; at most
     /// max_json_captures. A key may also have a role.

@@ -9,7 +9,11 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
+
+#include "util/enum_names.hpp"
 
 namespace logagg::pipeline {
 
@@ -18,6 +22,20 @@ enum class poll_mode : uint8_t {
     busy,     ///< every lcore polls without pause (dedicated cores, benchmarks)
     adaptive, ///< busy while work flows, then pause, then sleeps (default)
 };
+/// Values of poll_mode.
+inline constexpr std::size_t poll_mode_count = 2;
+/// The stable name of each poll_mode value (--poll's; util/enum_names.hpp).
+[[nodiscard]] constexpr std::string_view name(poll_mode v) noexcept {
+    switch (v) {
+    case poll_mode::busy:
+        return "busy";
+    case poll_mode::adaptive:
+        return "adaptive";
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto poll_mode_names = util::enum_names<poll_mode, poll_mode_count>();
 
 /// Back-off timing, in ticks of whatever clock the caller passes to backoff::after_pass() (the
 /// datapath uses TSC ticks; tests use plain numbers).

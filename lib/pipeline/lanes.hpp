@@ -9,6 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
+
+#include "util/enum_names.hpp"
 
 namespace logagg::pipeline {
 
@@ -17,6 +20,24 @@ inline constexpr std::size_t max_sinks = 8;
 
 /// What a sink partitions by: the worker puts a key piece in front of each message.
 enum class key_field : uint8_t { none, host, app, source };
+/// Values of key_field.
+inline constexpr std::size_t key_field_count = 4;
+/// The stable name of each key_field value (a Kafka sink's key=; util/enum_names.hpp).
+[[nodiscard]] constexpr std::string_view name(key_field v) noexcept {
+    switch (v) {
+    case key_field::none:
+        return "none";
+    case key_field::host:
+        return "host";
+    case key_field::app:
+        return "app";
+    case key_field::source:
+        return "source";
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto key_field_names = util::enum_names<key_field, key_field_count>();
 
 /// Bytes of the RFC 6587 octet count and its space in front of a record of @p len bytes ("250 "):
 /// what octet framing adds, whether the sink writes the count or the worker appends it.

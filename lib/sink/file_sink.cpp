@@ -19,14 +19,15 @@ file_sink::file_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings
 }
 
 util::result<void> file_sink::start() {
-    if (std::string e = writer_.prepare(); !e.empty()) {
-        return util::failure(fmt::format("--sink {}: {}", spec_.name, e));
+    if (auto prepared = writer_.prepare(); !prepared) {
+        return util::failure(fmt::format("--sink {}: {}", spec_.name, prepared.error().text));
     }
-    const recovery_report r = writer_.recover();
-    if (!r.error.empty()) {
-        return util::failure(
-            fmt::format("--sink {}: recovering the segments: {}", spec_.name, r.error));
+    auto recovered = writer_.recover();
+    if (!recovered) {
+        return util::failure(fmt::format("--sink {}: recovering the segments: {}", spec_.name,
+                                         recovered.error().text));
     }
+    const recovery_report& r = recovered.value();
     recovery_scanned_ = r.scanned;
     torn_segments_ = static_cast<uint32_t>(r.torn.size());
     torn_bytes_ = r.torn_bytes();

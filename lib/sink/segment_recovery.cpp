@@ -237,9 +237,10 @@ uint64_t whole_records_prefix(std::string_view data, config::framing_kind f) noe
 int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path,
                      config::framing_kind f, bool open, const char* segment) noexcept {
     char text[512];
-    const int len = std::snprintf(text, sizeof text, "%.*s\nframing %s\n%s %s\n",
+    const std::string_view framing = config::name(f);
+    const int len = std::snprintf(text, sizeof text, "%.*s\nframing %.*s\n%s %s\n",
                                   static_cast<int>(state_magic.size()), state_magic.data(),
-                                  f == config::framing_kind::octet ? "octet" : "lf",
+                                  static_cast<int>(framing.size()), framing.data(),
                                   open ? "open" : "closed", segment[0] != '\0' ? segment : "-");
     if (len < 0 || static_cast<std::size_t>(len) >= sizeof text) {
         return ENAMETOOLONG;
@@ -264,21 +265,20 @@ int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path,
     return err;
 }
 
-sink_state read_sink_state(const std::string& dir, std::string& error, std::string& note) {
+util::result<sink_state> read_sink_state(const std::string& dir) {
     sink_state st;
     const std::string path = dir + "/" + std::string(state_file_name);
     util::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno != ENOENT) {
-            error = fmt::format("cannot read '{}': {}", path, err_text(errno));
+            return util::failure(fmt::format("cannot read '{}': {}", path, err_text(errno)));
         }
         return st;
     }
     char buf[1024];
     const ssize_t r = pread_full(fd.get(), buf, sizeof buf, 0);
     if (r < 0) {
-        error = fmt::format("cannot read '{}': {}", path, err_text(errno));
-        return st;
+        return util::failure(fmt::format("cannot read '{}': {}", path, err_text(errno)));
     }
     std::string_view text(buf, static_cast<std::size_t>(r));
     std::vector<std::string_view> lines;
@@ -291,19 +291,23 @@ sink_state read_sink_state(const std::string& dir, std::string& error, std::stri
         text.remove_prefix(lf + 1);
     }
     const auto bad = [&](std::string_view why) {
-        note = fmt::format("'{}' {}", path, why);
-        return sink_state{};
+        sink_state unused;
+        unused.note = fmt::format("'{}' {}", path, why);
+        return unused;
     };
     if (lines.size() != 3 || !text.empty() || lines[0] != state_magic) {
         return bad("is not a state file this logagg writes");
     }
-    if (lines[1] == "framing lf") {
-        st.framing = config::framing_kind::lf;
-    } else if (lines[1] == "framing octet") {
-        st.framing = config::framing_kind::octet;
-    } else {
+    constexpr std::string_view framing_key = "framing ";
+    const auto framing =
+        lines[1].starts_with(framing_key)
+            ? util::enum_from_name<config::framing_kind, config::framing_kind_names.size()>(
+                  lines[1].substr(framing_key.size()))
+            : std::nullopt;
+    if (!framing) {
         return bad("names no framing");
     }
+    st.framing = *framing;
     std::string_view seg;
     if (lines[2].starts_with("open ")) {
         st.open = true;
@@ -324,28 +328,28 @@ sink_state read_sink_state(const std::string& dir, std::string& error, std::stri
     return st;
 }
 
-std::string recover_segment(const std::string& path, config::framing_kind f, torn_segment& out,
-                            bool& cut) {
-    cut = false;
+util::result<std::optional<torn_segment>> recover_segment(const std::string& path,
+                                                          config::framing_kind f) {
+    const std::optional<torn_segment> whole; // nothing to cut
     util::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (fd.get() < 0) {
-        return fmt::format("cannot open segment '{}': {}", path, err_text(errno));
+        return util::failure(fmt::format("cannot open segment '{}': {}", path, err_text(errno)));
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) {
-        return fmt::format("cannot stat segment '{}': {}", path, err_text(errno));
+        return util::failure(fmt::format("cannot stat segment '{}': {}", path, err_text(errno)));
     }
     if (!S_ISREG(st.st_mode)) {
-        return {}; // not a file the writer made: left alone
+        return whole; // not a file the writer made: left alone
     }
     const auto size = static_cast<uint64_t>(st.st_size);
     const int64_t end = whole_end(fd.get(), size, f);
     if (end < 0) {
-        return fmt::format("cannot read segment '{}': {}", path, err_text(errno));
+        return util::failure(fmt::format("cannot read segment '{}': {}", path, err_text(errno)));
     }
     const auto keep = static_cast<uint64_t>(end);
     if (keep == size) {
-        return {};
+        return whole;
     }
     const uint64_t n = size - keep;
     // The cut bytes first, durably, in a file of their own; only then the segment is cut. A
@@ -357,12 +361,12 @@ std::string recover_segment(const std::string& path, config::framing_kind f, tor
         struct stat ts {};
         if (::lstat(torn.c_str(), &ts) != 0) {
             if (errno != ENOENT) {
-                return fmt::format("cannot stat '{}': {}", torn, err_text(errno));
+                return util::failure(fmt::format("cannot stat '{}': {}", torn, err_text(errno)));
             }
             util::unique_fd out_fd(
                 ::open(torn.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
             if (out_fd.get() < 0) {
-                return fmt::format("cannot create '{}': {}", torn, err_text(errno));
+                return util::failure(fmt::format("cannot create '{}': {}", torn, err_text(errno)));
             }
             std::vector<char> buf(io_chunk);
             for (uint64_t off = keep; off < size;) {
@@ -372,19 +376,20 @@ std::string recover_segment(const std::string& path, config::framing_kind f, tor
                 if (r != static_cast<ssize_t>(want)) {
                     const int e = r < 0 ? errno : EIO;
                     ::unlink(torn.c_str());
-                    return fmt::format("cannot read segment '{}': {}", path, err_text(e));
+                    return util::failure(
+                        fmt::format("cannot read segment '{}': {}", path, err_text(e)));
                 }
                 if (!write_full(out_fd.get(), buf.data(), want)) {
                     const int e = errno;
                     ::unlink(torn.c_str());
-                    return fmt::format("cannot write '{}': {}", torn, err_text(e));
+                    return util::failure(fmt::format("cannot write '{}': {}", torn, err_text(e)));
                 }
                 off += want;
             }
             if (::fsync(out_fd.get()) != 0) {
                 const int e = errno;
                 ::unlink(torn.c_str());
-                return fmt::format("cannot sync '{}': {}", torn, err_text(e));
+                return util::failure(fmt::format("cannot sync '{}': {}", torn, err_text(e)));
             }
             break;
         }
@@ -392,45 +397,50 @@ std::string recover_segment(const std::string& path, config::framing_kind f, tor
             break; // an earlier recovery wrote it and stopped before cutting the segment
         }
         if (k == 1000) {
-            return fmt::format("cannot find a free name for the torn bytes of '{}'", path);
+            return util::failure(
+                fmt::format("cannot find a free name for the torn bytes of '{}'", path));
         }
     }
     if (const int e = fsync_dir(parent_of(torn)); e != 0) {
-        return fmt::format("cannot sync the directory of '{}': {}", torn, err_text(e));
+        return util::failure(
+            fmt::format("cannot sync the directory of '{}': {}", torn, err_text(e)));
     }
     util::unique_fd wfd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
     if (wfd.get() < 0) {
-        return fmt::format("cannot open segment '{}' to cut it back to {} bytes: {}", path, keep,
-                           err_text(errno));
+        return util::failure(fmt::format("cannot open segment '{}' to cut it back to {} bytes: {}",
+                                         path, keep, err_text(errno)));
     }
     if (::ftruncate(wfd.get(), static_cast<off_t>(keep)) != 0) {
-        return fmt::format("cannot cut segment '{}' back to {} bytes: {}", path, keep,
-                           err_text(errno));
+        return util::failure(fmt::format("cannot cut segment '{}' back to {} bytes: {}", path, keep,
+                                         err_text(errno)));
     }
     if (::fsync(wfd.get()) != 0) {
-        return fmt::format("cannot sync segment '{}': {}", path, err_text(errno));
+        return util::failure(fmt::format("cannot sync segment '{}': {}", path, err_text(errno)));
     }
+    torn_segment out;
     out.path = path;
     out.torn_path = torn;
     out.kept = keep;
     out.cut = n;
     out.framing = f;
-    cut = true;
-    return {};
+    return std::optional<torn_segment>(std::move(out));
 }
 
-recovery_report recover_directory(const std::string& dir, config::framing_kind configured) {
+util::result<recovery_report> recover_directory(const std::string& dir,
+                                                config::framing_kind configured) {
     recovery_report rep;
-    const sink_state state = read_sink_state(dir, rep.error, rep.note);
-    if (!rep.error.empty()) {
-        return rep;
+    auto read = read_sink_state(dir);
+    if (!read) {
+        return read.error();
     }
+    const sink_state state = std::move(read).value();
+    rep.note = state.note;
     std::vector<std::string> names;
     {
         std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
         if (!d) {
-            rep.error = fmt::format("cannot list directory '{}': {}", dir, err_text(errno));
-            return rep;
+            return util::failure(
+                fmt::format("cannot list directory '{}': {}", dir, err_text(errno)));
         }
         errno = 0;
         while (const dirent* e = ::readdir(d.get())) {
@@ -450,8 +460,8 @@ recovery_report recover_directory(const std::string& dir, config::framing_kind c
             errno = 0;
         }
         if (errno != 0) {
-            rep.error = fmt::format("cannot list directory '{}': {}", dir, err_text(errno));
-            return rep;
+            return util::failure(
+                fmt::format("cannot list directory '{}': {}", dir, err_text(errno)));
         }
     }
     std::sort(names.begin(), names.end()); // names sort in write order
@@ -472,28 +482,25 @@ recovery_report recover_directory(const std::string& dir, config::framing_kind c
             }
         }
         ++rep.scanned;
-        torn_segment t;
-        bool cut = false;
-        rep.error = recover_segment(dir + "/" + n, f, t, cut);
-        if (!rep.error.empty()) {
-            return rep;
+        auto t = recover_segment(dir + "/" + n, f);
+        if (!t) {
+            return t.error();
         }
-        if (cut) {
-            rep.torn.push_back(std::move(t));
+        if (t.value()) {
+            rep.torn.push_back(std::move(*t.value()));
         }
     }
     // Every segment is whole now: say so, so that the next start checks nothing of this.
     util::unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dfd.get() < 0) {
-        rep.error = fmt::format("cannot open directory '{}': {}", dir, err_text(errno));
-        return rep;
+        return util::failure(fmt::format("cannot open directory '{}': {}", dir, err_text(errno)));
     }
     const std::string state_path = dir + "/" + std::string(state_file_name);
     const std::string tmp_path = state_path + ".tmp";
     if (const int e = write_sink_state(dfd.get(), state_path.c_str(), tmp_path.c_str(), configured,
                                        false, rep.newest.c_str());
         e != 0) {
-        rep.error = fmt::format("cannot write '{}': {}", state_path, err_text(e));
+        return util::failure(fmt::format("cannot write '{}': {}", state_path, err_text(e)));
     }
     return rep;
 }

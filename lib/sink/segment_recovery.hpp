@@ -11,11 +11,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/sink_spec.hpp"
+#include "util/result.hpp"
 
 namespace logagg::sink {
 
@@ -40,20 +42,21 @@ struct sink_state {
     config::framing_kind framing = config::framing_kind::lf; ///< framing of the segment named below
     bool open = false;   ///< a segment was being written (no clean stop since)
     std::string segment; ///< open: that segment; closed: the newest whole one ("" if none)
+    std::string note;    ///< !valid: why a file that exists was not used ("" when there is none)
 };
 
 /// Writes the state file atomically and durably (a temporary file, fdatasync, rename, fsync of
 /// the directory): @p open says whether @p segment (a name, may be empty when closed) is being
 /// written. Used by the writer on its lcore: no allocation (paths are given, the text is built
-/// in a stack buffer). @p dir_fd is the directory, open. @return 0 or an errno value.
+/// in a stack buffer). @p dir_fd is the directory, open. The framing is written by its name
+/// (config::name(framing_kind)), as read_sink_state() reads it. @return 0 or an errno value.
 int write_sink_state(int dir_fd, const char* state_path, const char* tmp_path,
                      config::framing_kind f, bool open, const char* segment) noexcept;
 
-/// Reads DIR/.logagg-state. A missing file gives valid == false and an empty @p error; an
-/// unreadable one sets @p error (naming the path); one that does not parse gives valid == false
-/// and @p note says why.
-[[nodiscard]] sink_state read_sink_state(const std::string& dir, std::string& error,
-                                         std::string& note);
+/// Reads DIR/.logagg-state. A missing file gives valid == false and no note; one that does not
+/// parse gives valid == false and a note saying why. @return the state, or a runtime failure
+/// naming the path when the file cannot be read.
+[[nodiscard]] util::result<sink_state> read_sink_state(const std::string& dir);
 
 /// One segment recovery cut.
 struct torn_segment {
@@ -68,13 +71,13 @@ struct torn_segment {
 /// whole record to `<path>.torn` (fsynced, with the directory), then truncates the segment to its
 /// whole records (fsynced). Idempotent: a segment that ends on a record boundary is not touched
 /// (not even opened for writing); a `.torn` file that a crash left holding exactly these bytes
-/// is reused. @return an error message naming the path, or empty. @p cut is set when it cut.
-[[nodiscard]] std::string recover_segment(const std::string& path, config::framing_kind f,
-                                          torn_segment& out, bool& cut);
+/// is reused. @return the cut made (nullopt when the segment was whole), or a runtime failure
+/// naming the path.
+[[nodiscard]] util::result<std::optional<torn_segment>> recover_segment(const std::string& path,
+                                                                        config::framing_kind f);
 
 /// What start-up recovery of one directory found and did.
 struct recovery_report {
-    std::string error;    ///< non-empty: a runtime failure naming the path (nothing else valid)
     std::string note;     ///< why everything was checked (no or unreadable state file), if so
     bool unclean = false; ///< the state file says a segment was being written
     uint32_t scanned = 0; ///< segments checked
@@ -95,7 +98,8 @@ struct recovery_report {
 /// (with @p configured framing: a writer that kept no state); without a usable state file, every
 /// segment (@p configured framing). Files that are not segments are left alone. Then records
 /// the directory as clean (the newest segment whole). Control plane.
-[[nodiscard]] recovery_report recover_directory(const std::string& dir,
-                                                config::framing_kind configured);
+/// @return what it found and did, or a runtime failure naming the path.
+[[nodiscard]] util::result<recovery_report> recover_directory(const std::string& dir,
+                                                              config::framing_kind configured);
 
 } // namespace logagg::sink

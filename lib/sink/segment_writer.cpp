@@ -35,31 +35,33 @@ segment_writer::segment_writer(std::string dir, uint64_t rotate_bytes, config::f
 
 segment_writer::~segment_writer() = default;
 
-std::string segment_writer::prepare() {
+util::result<void> segment_writer::prepare() {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (ec) {
-        return fmt::format("cannot create directory '{}': {}", dir_, ec.message());
+        return util::failure(fmt::format("cannot create directory '{}': {}", dir_, ec.message()));
     }
     if (!std::filesystem::is_directory(dir_, ec)) {
-        return fmt::format("'{}' is not a directory", dir_);
+        return util::failure(fmt::format("'{}' is not a directory", dir_));
     }
     if (::access(dir_.c_str(), W_OK | X_OK) != 0) {
-        return fmt::format("directory '{}' is not writable: {}", dir_, std::strerror(errno));
+        return util::failure(
+            fmt::format("directory '{}' is not writable: {}", dir_, std::strerror(errno)));
     }
     if (!dir_fd_.valid()) {
         dir_fd_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!dir_fd_.valid()) {
-            return fmt::format("cannot open directory '{}': {}", dir_, std::strerror(errno));
+            return util::failure(
+                fmt::format("cannot open directory '{}': {}", dir_, std::strerror(errno)));
         }
     }
-    return {};
+    return util::ok();
 }
 
-recovery_report segment_writer::recover() {
-    recovery_report r = recover_directory(dir_, framing_);
-    if (r.error.empty() && r.newest.size() < sizeof name_) {
-        std::memcpy(name_, r.newest.c_str(), r.newest.size() + 1);
+util::result<recovery_report> segment_writer::recover() {
+    auto r = recover_directory(dir_, framing_);
+    if (r && r.value().newest.size() < sizeof name_) {
+        std::memcpy(name_, r.value().newest.c_str(), r.value().newest.size() + 1);
     }
     return r;
 }

@@ -17,6 +17,7 @@
 #include "config/sink_spec.hpp"
 #include "sink/segment_recovery.hpp"
 #include "util/log.hpp"
+#include "util/result.hpp"
 #include "util/unique_fd.hpp"
 
 namespace logagg::sink {
@@ -43,13 +44,13 @@ public:
     segment_writer& operator=(const segment_writer&) = delete;
 
     /// Creates the directory (and parents) if needed and checks it is writable.
-    /// Control plane. @return an empty string on success, else an error message naming the path.
-    [[nodiscard]] std::string prepare();
+    /// Control plane. @return success, or a runtime failure naming the path.
+    [[nodiscard]] util::result<void> prepare();
 
     /// After prepare(), before the first write: recovers the segments an unclean shutdown may
-    /// have torn (recover_directory()). Control plane. @return what it found; .error is set on
-    /// a failure (naming the path).
-    [[nodiscard]] recovery_report recover();
+    /// have torn (recover_directory()). Control plane. @return what it found, or a runtime
+    /// failure naming the path.
+    [[nodiscard]] util::result<recovery_report> recover();
 
     /// Testing only: the write that would take this run's output past @p byte writes only up to
     /// it (a write cut short, as SIGKILL cuts a pwritev between pages), prints a line on stdout

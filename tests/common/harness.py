@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""What the Python test runners share (tests/e2e/e2e.py, tests/sinks/sinks.py): the failure
-type and check(), the per-case environment that runs the real logagg binary through net_pcap
-with its own --file-prefix and temp dir, the counter invariants every run must satisfy, and the
-command line of a case runner. A module of its own, so no runner imports another."""
+"""What the Python test runners share (tests/e2e/, tests/sinks/, tests/netns/): the failure type
+and check(), the per-case environment that runs the real logagg binary through net_pcap with its
+own --file-prefix and temp dir, the counter invariants every run must satisfy, and the command
+line of a case runner (run_cases(); run_netns_cases() for the network-namespace tests): the
+arguments, the root and tool checks, the temp dir, the exit status (0 pass, 1 fail, SKIP = 77
+skipped with the reason printed). A module of its own, so no runner imports another."""
 
 import argparse
 import glob
@@ -137,29 +139,70 @@ def check_listener_sums(st):
           ([(x["connections"], x["open_connections"]) for x in tcp_ls], t["conns"]["accepted"]))
 
 
+def parse_case_args(cases, options=()):
+    """The command line of a case runner: --logagg PATH --case NAME (optional when there is one
+    case), plus `options` ((flag, help) pairs)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--logagg", required=True)
+    only = sorted(cases)[0] if len(cases) == 1 else None
+    ap.add_argument("--case", required=only is None, default=only, choices=sorted(cases))
+    for flag, text in options:
+        ap.add_argument(flag, help=text)
+    return ap.parse_args()
+
+
+def run_case(name, body):
+    """Runs body() and says how case `name` ended: 0 passed, 1 FAILED (a Failure, printed), SKIP
+    when body returns SKIP (the case printed why)."""
+    try:
+        if body() == SKIP:
+            return SKIP
+        print("%s: passed" % name)
+        return 0
+    except Failure as e:
+        print("%s: FAILED: %s" % (name, e))
+        return 1
+
+
 def run_cases(cases, rootless=(), options=()):
     """The command line of a case runner: --logagg PATH --case NAME, plus `options` ((flag, help)
     pairs, available to cases as env.opts). Cases not in `rootless` need root (DPDK) and skip
     with a printed reason without it. Returns the exit status."""
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--logagg", required=True)
-    ap.add_argument("--case", required=True, choices=sorted(cases))
-    for flag, text in options:
-        ap.add_argument(flag, help=text)
-    a = ap.parse_args()
+    a = parse_case_args(cases, options)
     if a.case not in rootless and os.geteuid() != 0:
         print("skipped: DPDK with net_pcap needs root here (CI runs as root)")
         return SKIP
     env = Env(os.path.abspath(a.logagg), a.case)
     env.opts = a
     try:
-        rc = cases[a.case](env)
-        if rc == SKIP:
-            return SKIP
-        print("%s: passed" % a.case)
-        return 0
-    except Failure as e:
-        print("%s: FAILED: %s" % (a.case, e))
-        return 1
+        return run_case(a.case, lambda: cases[a.case](env))
     finally:
         env.close()
+
+
+def run_netns_cases(cases, needs=("ip",), ready=None, prefix="logagg-netns-"):
+    """The command line of a runner whose cases make network namespaces and veth pairs
+    (tests/netns/): --logagg PATH --case NAME; each case is case(logagg, tmp) with the binary's
+    absolute path and a temp dir removed afterwards (kept, and named, with LOGAGG_TEST_KEEP set).
+    Skips, saying why, without root, without a tool of `needs`, or when `ready()` returns a
+    reason. Returns the exit status."""
+    a = parse_case_args(cases)
+    if os.geteuid() != 0:
+        print("skipped: network namespaces and veth pairs need root (CI runs as root)")
+        return SKIP
+    for tool in needs:
+        if shutil.which(tool) is None:
+            print("skipped: %s is not installed (scripts/lib/common.sh installs it)" % tool)
+            return SKIP
+    reason = ready() if ready else None
+    if reason:
+        print("skipped: " + reason)
+        return SKIP
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        return run_case(a.case, lambda: cases[a.case](os.path.abspath(a.logagg), tmp))
+    finally:
+        if os.environ.get("LOGAGG_TEST_KEEP"):
+            print("kept " + tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -11,7 +11,6 @@ Everything is removed afterwards, also on failure.
 Exit status: 0 pass, 1 fail, 77 skipped (with the reason printed).
 """
 
-import argparse
 import glob
 import json
 import os
@@ -20,19 +19,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-SKIP = 77
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "common"))
+from harness import Failure, check, run_netns_cases  # noqa: E402
 
 
 def sh(*args, check_rc=True, ns=None, timeout=30):
@@ -906,29 +896,5 @@ CASES = {"default_offloads": case_default_offloads, "offloads_off": case_offload
          "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu, "rx_interrupts": case_rx_interrupts}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--logagg", required=True)
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    a = ap.parse_args()
-    if os.geteuid() != 0:
-        print("skipped: network namespaces and veth pairs need root (CI runs as root)")
-        return SKIP
-    for tool in ("ip", "ping", "logger", "ethtool"):
-        if shutil.which(tool) is None:
-            print("skipped: %s is not installed (scripts/lib/common.sh installs it)" % tool)
-            return SKIP
-    tmp = tempfile.mkdtemp(prefix="logagg-netns-")
-    try:
-        CASES[a.case](os.path.abspath(a.logagg), tmp)
-        print("%s: passed" % a.case)
-        return 0
-    except Failure as e:
-        print("%s: FAILED: %s" % (a.case, e))
-        return 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_netns_cases(CASES, needs=("ip", "ping", "logger", "ethtool")))

@@ -9,21 +9,17 @@ net_af_packet. Helpers: tests/netns/tcp_common.py. Everything is removed afterwa
 Exit status: 0 pass, 1 fail, 77 skipped (with the reason printed).
 """
 
-import argparse
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tcp_common import (CLIENT_JSON_LINES, TCP_PORT, Failure, Link, Logagg, TapLink, check,  # noqa: E402
-                        check_json_lines, check_tcp_invariants, ns_popen, ns_python, sh, telemetry,
-                        wait_for)
-
-SKIP = 77
+                        check_json_lines, check_tcp_invariants, ns_popen, ns_python, run_netns_cases,
+                        sh, telemetry, wait_for)
 
 
 def logger(link, addr, msg, octet):
@@ -695,32 +691,5 @@ CASES = {
 }
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--logagg", required=True)
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    a = ap.parse_args()
-    if os.geteuid() != 0:
-        print("skipped: network namespaces and veth pairs need root (CI runs as root)")
-        return SKIP
-    for tool in ("ip", "logger", "ethtool"):
-        if shutil.which(tool) is None:
-            print("skipped: %s is not installed (scripts/lib/common.sh installs it)" % tool)
-            return SKIP
-    tmp = tempfile.mkdtemp(prefix="logagg-tcp-")
-    try:
-        CASES[a.case](os.path.abspath(a.logagg), tmp)
-        print("%s: passed" % a.case)
-        return 0
-    except Failure as e:
-        print("%s: FAILED: %s" % (a.case, e))
-        return 1
-    finally:
-        if not os.environ.get("LOGAGG_TEST_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print("kept " + tmp)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_netns_cases(CASES, needs=("ip", "logger", "ethtool"), prefix="logagg-tcp-"))

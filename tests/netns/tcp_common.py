@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from netns import Failure, Link, check, sh  # noqa: E402,F401  (re-exported for the cases)
+from netns import Failure, Link, check, run_netns_cases, sh  # noqa: E402,F401  (re-exported for the cases)
 import harness  # noqa: E402
 
 TCP_PORT = 514

@@ -32,15 +32,12 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-SKIP = 77
 PORT = 601          # the TCP listener
 CLOSED_PORT = 602   # nobody listens here
 FLOOD = 3000        # SYNs in the flood
@@ -441,22 +438,22 @@ def vm_rss_kb(pid):
     return 0
 
 
-def root_main(a):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import netns  # Link, start_logagg, stop_logagg, read_lines, check, Failure
-    check, Failure = netns.check, netns.Failure
-    if os.geteuid() != 0:
-        print("skipped: network namespaces and veth pairs need root (CI runs as root)")
-        return SKIP
+def scapy_missing():
+    """Why the case cannot run here, or None: scapy is installed for Debian's python3."""
     if subprocess.run([SYSTEM_PYTHON, "-c", "import scapy"], capture_output=True).returncode != 0:
-        print("skipped: python3-scapy is not installed (scripts/lib/common.sh installs it)")
-        return SKIP
-    tmp = tempfile.mkdtemp(prefix="logagg-tcp-crafted-")
+        return "python3-scapy is not installed (scripts/lib/common.sh installs it)"
+    return None
+
+
+def case_tcp_crafted(logagg, tmp):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import netns  # Link, start_logagg, stop_logagg, read_lines, check
+    check = netns.check
     link = netns.Link()
     try:
         link.up()
         proc, out, stats, logname = netns.start_logagg(
-            os.path.abspath(a.logagg), link, tmp,
+            logagg, link, tmp,
             extra=["--listen", "tcp:%d" % PORT])
         log_text = open(logname).read()
         mac = re.search(r"MAC ([0-9a-f:]{17})", log_text)
@@ -560,32 +557,29 @@ def root_main(a):
         check(first and second and first[0] < second[0], "the memo connection's lines out of order")
         for never in (b"never delivered", b"beyond the window"):
             check(not any(never in l for l in lines), "%r was delivered" % never)
-        print("tcp_crafted: passed (%d SYNs, RSS growth during the flood %d KiB)"
+        print("tcp_crafted: %d SYNs, RSS growth during the flood %d KiB"
               % (sent["syn"], rss_growth[0]))
-        return 0
-    except Failure as e:
-        print("tcp_crafted: FAILED: %s" % e)
-        return 1
     finally:
         link.down()
-        shutil.rmtree(tmp, ignore_errors=True)
+
+
+CASES = {"tcp_crafted": case_tcp_crafted}
 
 
 def main():
+    if "--peer" not in sys.argv[1:]:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                        "common"))
+        from harness import run_netns_cases
+        return run_netns_cases(CASES, ready=scapy_missing, prefix="logagg-tcp-crafted-")
     ap = argparse.ArgumentParser()
-    ap.add_argument("--logagg")
     ap.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--iface")
     ap.add_argument("--ours")
     ap.add_argument("--mac")
     ap.add_argument("--subnet", type=int)
     ap.add_argument("--flood", type=int, default=FLOOD, help=argparse.SUPPRESS)
-    a = ap.parse_args()
-    if a.peer:
-        return peer_main(a)
-    if not a.logagg:
-        ap.error("--logagg is required")
-    return root_main(a)
+    return peer_main(ap.parse_args())
 
 
 if __name__ == "__main__":

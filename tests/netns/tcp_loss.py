@@ -13,17 +13,12 @@ tests/netns/tcp_common.py. Everything is removed afterwards.
 Exit status: 0 pass, 1 fail, 77 skipped (with the reason printed).
 """
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tcp_common import (CLIENT_JSON_LINES, TCP_PORT, Failure, Link, Logagg, check,  # noqa: E402
-                        check_json_lines, check_tcp_invariants, ns_python, wait_for)
-
-SKIP = 77
+                        check_json_lines, check_tcp_invariants, ns_python, run_netns_cases, wait_for)
 
 
 def lossy(logagg, tmp, impair, n_conns, per, addr_of=lambda link: link.v4_ours):
@@ -78,28 +73,5 @@ CASES = {
 }
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--logagg", required=True)
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    a = ap.parse_args()
-    if os.geteuid() != 0:
-        print("skipped: network namespaces and veth pairs need root (CI runs as root)")
-        return SKIP
-    if shutil.which("ip") is None:
-        print("skipped: ip is not installed (scripts/lib/common.sh installs iproute2)")
-        return SKIP
-    tmp = tempfile.mkdtemp(prefix="logagg-tcp-loss-")
-    try:
-        CASES[a.case](os.path.abspath(a.logagg), tmp)
-        print("%s: passed" % a.case)
-        return 0
-    except Failure as e:
-        print("%s: FAILED: %s" % (a.case, e))
-        return 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_netns_cases(CASES, needs=("ip",), prefix="logagg-tcp-loss-"))

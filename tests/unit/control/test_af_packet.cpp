@@ -96,22 +96,28 @@ TEST(AfPacket, AVethGetsANoteAboutItsPeer) {
 }
 
 TEST(AfPacket, UnreadableOffloadsAreSaid) {
-    iface_offloads o;
-    o.error = "ETHTOOL_GFEATURES: Operation not supported";
-    const auto lines = offload_warnings("tun0", o, 1982);
+    const logagg::util::failure unread("cannot read the offloads of tun0: ETHTOOL_GFEATURES: "
+                                       "Operation not supported");
+    const auto lines = offload_warnings("tun0", unread, 1982);
     ASSERT_EQ(lines.size(), 1u);
-    EXPECT_NE(lines[0].find("cannot read the offloads of tun0"), std::string::npos);
+    EXPECT_EQ(lines[0].rfind("note: cannot read the offloads of tun0: ETHTOOL_GFEATURES: "
+                             "Operation not supported; ",
+                             0),
+              0u)
+        << lines[0];
+    EXPECT_NE(lines[0].find("1982 bytes"), std::string::npos) << lines[0];
 }
 
 TEST(AfPacket, ReadsARealInterface) {
     // Loopback exists everywhere; its features are the kernel's, so only their shape is checked.
-    const iface_offloads lo = read_offloads("lo");
-    EXPECT_EQ(lo.error, "");
-    for (const std::string& f : lo.enabled) {
+    const auto lo = read_offloads("lo");
+    ASSERT_TRUE(lo.ok()) << lo.error().text;
+    for (const std::string& f : lo.value().enabled) {
         EXPECT_TRUE(f.rfind("rx-", 0) == 0 || f.rfind("tx-", 0) == 0) << f;
     }
-    const iface_offloads none = read_offloads("nosuchif9");
-    EXPECT_NE(none.error, "");
+    const auto none = read_offloads("nosuchif9");
+    ASSERT_FALSE(none.ok());
+    EXPECT_NE(none.error().text.find("nosuchif9"), std::string::npos) << none.error().text;
 }
 
 } // namespace

@@ -20,17 +20,16 @@ using namespace logagg::log;
 /// Parses @p text, failing the test on error.
 filter parsed(std::string_view text, std::vector<std::string>* names = nullptr) {
     std::vector<std::string> local;
-    filter f;
-    const std::string e = parse_filter(text, names != nullptr ? *names : local, f);
-    EXPECT_EQ(e, "") << text;
-    return f;
+    auto f = parse_filter(text, names != nullptr ? *names : local);
+    EXPECT_TRUE(f.ok()) << text << ": " << (f ? "" : f.error().text);
+    return f ? std::move(f).value() : filter{};
 }
 
 /// The error of parsing @p text (empty when it parsed).
 std::string error_of(std::string_view text) {
     std::vector<std::string> names;
-    filter f;
-    return parse_filter(text, names, f);
+    const auto f = parse_filter(text, names);
+    return f ? std::string() : f.error().text;
 }
 
 bool matches(std::string_view text, const log_record& r, const filter_context& c = {}) {
@@ -236,15 +235,17 @@ TEST(FilterParse, JsonCaptureSlotsAreSharedAndBounded) {
     // Sixteen distinct keys fit; the seventeenth is refused, by name.
     std::vector<std::string> many;
     for (std::size_t i = 0; i < max_json_captures; ++i) {
-        filter f;
-        ASSERT_EQ(parse_filter("json.k" + std::to_string(i) + "==v", many, f), "");
-        EXPECT_EQ(f.terms[0].capture, i);
+        const auto f = parse_filter("json.k" + std::to_string(i) + "==v", many);
+        ASSERT_TRUE(f.ok());
+        EXPECT_EQ(f.value().terms[0].capture, i);
     }
-    filter again;
-    EXPECT_EQ(parse_filter("json.k15==w", many, again), "") << "a known key takes no new slot";
-    EXPECT_EQ(again.terms[0].capture, 15);
-    filter over;
-    const std::string e = parse_filter("sev<3 && json.extra==v", many, over);
+    const auto again = parse_filter("json.k15==w", many);
+    ASSERT_TRUE(again.ok()) << "a known key takes no new slot";
+    EXPECT_EQ(again.value().terms[0].capture, 15);
+    const auto over = parse_filter("sev<3 && json.extra==v", many);
+    ASSERT_FALSE(over.ok());
+    EXPECT_TRUE(over.error().usage);
+    const std::string& e = over.error().text;
     EXPECT_NE(e.find("more than 16"), std::string::npos) << e;
     EXPECT_NE(e.find("json.extra"), std::string::npos) << e;
     EXPECT_EQ(many.size(), max_json_captures);

@@ -625,14 +625,18 @@ struct lanes_fixture : ::testing::Test {
     }
     logagg::log::route route(std::string_view text, uint32_t sinks) {
         logagg::log::route r;
-        EXPECT_EQ(logagg::log::parse_filter(text, capture_names, r.match), "") << text;
+        auto f = logagg::log::parse_filter(text, capture_names);
+        EXPECT_TRUE(f.ok()) << text;
+        if (f) {
+            r.match = std::move(f).value();
+        }
         r.sinks = sinks;
         return r;
     }
     logagg::log::filter filter(std::string_view text) {
-        logagg::log::filter f;
-        EXPECT_EQ(logagg::log::parse_filter(text, capture_names, f), "") << text;
-        return f;
+        auto f = logagg::log::parse_filter(text, capture_names);
+        EXPECT_TRUE(f.ok()) << text;
+        return f ? std::move(f).value() : logagg::log::filter{};
     }
     void burst(std::vector<rte_mbuf*> pkts) { logagg::pipeline::worker_frame_burst(w, pkts); }
     /// Dequeues lane @p i like its sink: the records (bytes read while the packets are held),

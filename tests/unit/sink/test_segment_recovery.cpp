@@ -18,12 +18,14 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "sink/segment_recovery.hpp"
 #include "sink/segment_writer.hpp"
+#include "util/unique_fd.hpp"
 
 namespace {
 
@@ -35,6 +37,7 @@ using logagg::sink::recover_directory;
 using logagg::sink::recover_segment;
 using logagg::sink::recovery_report;
 using logagg::sink::segment_writer;
+using logagg::sink::sink_state;
 using logagg::sink::torn_segment;
 using logagg::sink::whole_records_prefix;
 
@@ -67,6 +70,33 @@ std::vector<std::string> names(const fs::path& dir) {
     }
     std::sort(v.begin(), v.end());
     return v;
+}
+
+/// recover_segment() on @p seg, failing the test on an error: the cut made, or nullopt.
+std::optional<torn_segment> cut_of(const fs::path& seg, framing_kind f) {
+    auto r = recover_segment(seg.string(), f);
+    EXPECT_TRUE(r.ok()) << seg << ": " << (r ? std::string() : r.error().text);
+    return r ? std::move(r).value() : std::nullopt;
+}
+
+/// recover_directory() on @p dir, failing the test on an error.
+recovery_report recovered(const fs::path& dir, framing_kind f = framing_kind::lf) {
+    auto r = recover_directory(dir.string(), f);
+    EXPECT_TRUE(r.ok()) << dir << ": " << (r ? std::string() : r.error().text);
+    return r ? std::move(r).value() : recovery_report{};
+}
+
+/// The error of recover_directory() on @p dir ("" when it succeeded).
+std::string recovery_error(const fs::path& dir, framing_kind f = framing_kind::lf) {
+    const auto r = recover_directory(dir.string(), f);
+    return r ? std::string() : r.error().text;
+}
+
+/// read_sink_state() on @p dir, failing the test on an error.
+sink_state state_of(const fs::path& dir) {
+    auto r = read_sink_state(dir.string());
+    EXPECT_TRUE(r.ok()) << dir << ": " << (r ? std::string() : r.error().text);
+    return r ? std::move(r).value() : sink_state{};
 }
 
 const char* const seg_a = "logagg-20260101T000000.000001Z-00000000.log";
@@ -121,7 +151,7 @@ TEST(SegmentRecovery, SegmentNames) {
 TEST(SegmentRecovery, NamesTheWriterMakesAreSegmentNames) {
     tmpdir d;
     segment_writer w(d.path.string(), 4096);
-    ASSERT_EQ(w.prepare(), "");
+    ASSERT_TRUE(w.prepare().ok());
     std::string m(3000, 'm');
     m += "\n";
     for (int i = 0; i < 3; ++i) {
@@ -174,25 +204,22 @@ void every_cut(framing_kind f, bool ndjson) {
         spit(seg, s.bytes.substr(0, p));
         const std::size_t keep = s.whole_at(p);
         ASSERT_EQ(whole_records_prefix(s.bytes.substr(0, p), f), keep) << p;
-        torn_segment t;
-        bool cut = false;
-        ASSERT_EQ(recover_segment(seg.string(), f, t, cut), "") << p;
-        EXPECT_EQ(cut, keep != p) << p;
+        const auto t = cut_of(seg, f);
+        EXPECT_EQ(t.has_value(), keep != p) << p;
         EXPECT_EQ(slurp(seg), s.bytes.substr(0, keep)) << "cut at " << p;
         const fs::path torn = d.path / (std::string(seg_a) + ".torn");
-        if (keep != p) {
-            EXPECT_EQ(t.path, seg.string());
-            EXPECT_EQ(t.torn_path, torn.string());
-            EXPECT_EQ(t.kept, keep);
-            EXPECT_EQ(t.cut, p - keep);
+        if (t) {
+            EXPECT_EQ(t->path, seg.string());
+            EXPECT_EQ(t->torn_path, torn.string());
+            EXPECT_EQ(t->kept, keep);
+            EXPECT_EQ(t->cut, p - keep);
             EXPECT_EQ(slurp(torn), s.bytes.substr(keep, p - keep)) << "cut at " << p;
         } else {
             EXPECT_FALSE(fs::exists(torn)) << p;
         }
         // Idempotent: the segment now ends on a record boundary.
         const auto before = names(d.path);
-        ASSERT_EQ(recover_segment(seg.string(), f, t, cut), "");
-        EXPECT_FALSE(cut);
+        EXPECT_FALSE(cut_of(seg, f));
         EXPECT_EQ(names(d.path), before);
         EXPECT_EQ(slurp(seg), s.bytes.substr(0, keep));
     }
@@ -230,10 +257,7 @@ TEST(SegmentRecovery, LargeFilesAcrossTheReadWindow) {
             const fs::path seg = d.path / seg_a;
             spit(seg, s.bytes.substr(0, p));
             const std::size_t keep = s.whole_at(p);
-            torn_segment t;
-            bool cut = false;
-            ASSERT_EQ(recover_segment(seg.string(), f, t, cut), "") << p;
-            EXPECT_EQ(cut, keep != p) << p;
+            EXPECT_EQ(cut_of(seg, f).has_value(), keep != p) << p;
             EXPECT_EQ(fs::file_size(seg), keep)
                 << "framing " << static_cast<int>(f) << " cut at " << p;
             if (keep != p) {
@@ -252,10 +276,7 @@ TEST(SegmentRecovery, ZeroFilledTail) {
         const std::string whole = sample(f).bytes;
         const std::string zeros(8192, '\0');
         spit(seg, whole + zeros);
-        torn_segment t;
-        bool cut = false;
-        ASSERT_EQ(recover_segment(seg.string(), f, t, cut), "");
-        EXPECT_TRUE(cut);
+        EXPECT_TRUE(cut_of(seg, f));
         EXPECT_EQ(slurp(seg), whole);
         EXPECT_EQ(slurp(d.path / (std::string(seg_a) + ".torn")), zeros);
     }
@@ -269,10 +290,7 @@ TEST(SegmentRecovery, AWholeSegmentIsNotTouched) {
         struct stat before {};
         ASSERT_EQ(::stat(seg.c_str(), &before), 0);
         ::usleep(20'000); // so that a write would show in the modification time
-        torn_segment t;
-        bool cut = true;
-        ASSERT_EQ(recover_segment(seg.string(), f, t, cut), "");
-        EXPECT_FALSE(cut);
+        EXPECT_FALSE(cut_of(seg, f));
         struct stat after {};
         ASSERT_EQ(::stat(seg.c_str(), &after), 0);
         EXPECT_EQ(after.st_size, before.st_size);
@@ -286,22 +304,18 @@ TEST(SegmentRecovery, EmptySegmentAndOneTornRecord) {
     tmpdir d;
     const fs::path seg = d.path / seg_a;
     spit(seg, "");
-    torn_segment t;
-    bool cut = true;
-    ASSERT_EQ(recover_segment(seg.string(), framing_kind::lf, t, cut), "");
-    EXPECT_FALSE(cut);
+    EXPECT_FALSE(cut_of(seg, framing_kind::lf));
     EXPECT_EQ(names(d.path), std::vector<std::string>{seg_a});
     // A segment that is one torn record: cut to nothing, and the segment stays (empty).
     spit(seg, "<13>1 - - - - - no end");
-    ASSERT_EQ(recover_segment(seg.string(), framing_kind::lf, t, cut), "");
-    EXPECT_TRUE(cut);
+    EXPECT_TRUE(cut_of(seg, framing_kind::lf));
     EXPECT_EQ(slurp(seg), "");
     EXPECT_EQ(slurp(d.path / (std::string(seg_a) + ".torn")), "<13>1 - - - - - no end");
     spit(seg, "120 <13>1 - - -");
     fs::remove(d.path / (std::string(seg_a) + ".torn"));
-    ASSERT_EQ(recover_segment(seg.string(), framing_kind::octet, t, cut), "");
-    EXPECT_TRUE(cut);
-    EXPECT_EQ(t.kept, 0u);
+    const auto t = cut_of(seg, framing_kind::octet);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->kept, 0u);
     EXPECT_EQ(slurp(seg), "");
     EXPECT_EQ(slurp(d.path / (std::string(seg_a) + ".torn")), "120 <13>1 - - -");
 }
@@ -313,18 +327,16 @@ TEST(SegmentRecovery, TornFileNames) {
     // A crash after the .torn file was written, before the segment was cut: reused as it is.
     spit(seg, "one\ntwo\nthr");
     spit(torn, "thr");
-    torn_segment t;
-    bool cut = false;
-    ASSERT_EQ(recover_segment(seg.string(), framing_kind::lf, t, cut), "");
-    EXPECT_TRUE(cut);
-    EXPECT_EQ(t.torn_path, torn.string());
+    const auto t = cut_of(seg, framing_kind::lf);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->torn_path, torn.string());
     EXPECT_EQ(slurp(seg), "one\ntwo\n");
     EXPECT_EQ(names(d.path), (std::vector<std::string>{seg_a, std::string(seg_a) + ".torn"}));
     // A .torn file holding other bytes is never overwritten: the next free name is used.
     spit(seg, "one\ntwo\nfour");
-    ASSERT_EQ(recover_segment(seg.string(), framing_kind::lf, t, cut), "");
-    EXPECT_TRUE(cut);
-    EXPECT_EQ(t.torn_path, torn.string() + ".1");
+    const auto t1 = cut_of(seg, framing_kind::lf);
+    ASSERT_TRUE(t1);
+    EXPECT_EQ(t1->torn_path, torn.string() + ".1");
     EXPECT_EQ(slurp(torn), "thr");
     EXPECT_EQ(slurp(torn.string() + ".1"), "four");
     EXPECT_EQ(slurp(seg), "one\ntwo\n");
@@ -340,8 +352,7 @@ TEST(SegmentRecovery, DirectoryWithoutStateChecksEverySegmentAndLeavesOtherFiles
     spit(d.path / "logagg-notes.log", "not a segment name");
     spit(d.path / (std::string(seg_a) + ".torn.9"), "a .torn file is not a segment");
     fs::create_directory(d.path / "logagg-20260101T000003.000001Z-00000003.log");
-    const recovery_report r = recover_directory(d.path.string(), framing_kind::lf);
-    ASSERT_EQ(r.error, "");
+    const recovery_report r = recovered(d.path);
     EXPECT_NE(r.note.find(".logagg-state"), std::string::npos) << r.note;
     EXPECT_FALSE(r.unclean);
     EXPECT_EQ(r.scanned, 3u);
@@ -357,12 +368,9 @@ TEST(SegmentRecovery, DirectoryWithoutStateChecksEverySegmentAndLeavesOtherFiles
     EXPECT_EQ(slurp(d.path / "logagg-notes.log"), "not a segment name");
     EXPECT_EQ(slurp(d.path / (std::string(seg_a) + ".torn.9")), "a .torn file is not a segment");
     // The directory is now recorded as clean: the next start checks nothing.
-    std::string err;
-    std::string note;
-    const auto st = read_sink_state(d.path.string(), err, note);
-    EXPECT_TRUE(st.valid && !st.open && st.segment == seg_c) << err << note;
-    const recovery_report again = recover_directory(d.path.string(), framing_kind::lf);
-    ASSERT_EQ(again.error, "");
+    const sink_state st = state_of(d.path);
+    EXPECT_TRUE(st.valid && !st.open && st.segment == seg_c) << st.note;
+    const recovery_report again = recovered(d.path);
     EXPECT_EQ(again.scanned, 0u);
     EXPECT_TRUE(again.torn.empty());
     EXPECT_EQ(again.note, "");
@@ -377,8 +385,7 @@ TEST(SegmentRecovery, StateNamesTheOpenSegmentAndItsFraming) {
     spit(d.path / seg_c, "c1\nc2");
     spit(d.path / ".logagg-state",
          std::string("logagg-file-sink-state 1\nframing octet\nopen ") + seg_b + "\n");
-    const recovery_report r = recover_directory(d.path.string(), framing_kind::lf);
-    ASSERT_EQ(r.error, "");
+    const recovery_report r = recovered(d.path);
     EXPECT_TRUE(r.unclean);
     EXPECT_EQ(r.scanned, 2u);
     ASSERT_EQ(r.torn.size(), 2u);
@@ -396,8 +403,7 @@ TEST(SegmentRecovery, AClosedStateChecksNothingOlder) {
     spit(d.path / seg_b, "b");
     spit(d.path / ".logagg-state",
          std::string("logagg-file-sink-state 1\nframing lf\nclosed ") + seg_b + "\n");
-    const recovery_report r = recover_directory(d.path.string(), framing_kind::lf);
-    ASSERT_EQ(r.error, "");
+    const recovery_report r = recovered(d.path);
     EXPECT_EQ(r.scanned, 0u);
     EXPECT_EQ(slurp(d.path / seg_b), "b");
 }
@@ -410,18 +416,68 @@ TEST(SegmentRecovery, AnUnreadableStateChecksEverything) {
         tmpdir d;
         spit(d.path / seg_a, "a\nb");
         spit(d.path / ".logagg-state", bad);
-        const recovery_report r = recover_directory(d.path.string(), framing_kind::lf);
-        ASSERT_EQ(r.error, "");
+        const recovery_report r = recovered(d.path);
         EXPECT_NE(r.note.find(".logagg-state"), std::string::npos) << bad;
         EXPECT_EQ(r.scanned, 1u) << bad;
         EXPECT_EQ(slurp(d.path / seg_a), "a\n") << bad;
     }
 }
 
+/// The state file names the framing as config::name() spells it and reads it back through the
+/// same table: every framing survives the round trip (framing_kind::none was once written "lf").
+TEST(SegmentRecovery, StateFramingRoundTrips) {
+    for (std::size_t i = 0; i < logagg::config::framing_kind_names.size(); ++i) {
+        const auto f = static_cast<framing_kind>(i);
+        tmpdir d;
+        const logagg::util::unique_fd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY));
+        ASSERT_TRUE(dir.valid());
+        const std::string state = (d.path / ".logagg-state").string();
+        ASSERT_EQ(logagg::sink::write_sink_state(dir.get(), state.c_str(), (state + ".tmp").c_str(),
+                                                 f, true, seg_b),
+                  0);
+        EXPECT_NE(slurp(state).find("\nframing " + std::string(name(f)) + "\n"), std::string::npos)
+            << slurp(state);
+        const sink_state st = state_of(d.path);
+        EXPECT_TRUE(st.valid) << name(f) << ": " << st.note;
+        EXPECT_EQ(st.framing, f) << name(f);
+        EXPECT_TRUE(st.open);
+        EXPECT_EQ(st.segment, seg_b);
+    }
+}
+
+/// State files as this version wrote them before the framing was named through config::name()
+/// (byte for byte: "framing lf" or "framing octet") still recover: an open segment is cut with
+/// the framing the file names, whatever the sink is configured with now.
+TEST(SegmentRecovery, StateFilesOfThePreviousFormatStillRecover) {
+    struct old_file {
+        const char* framing;
+        framing_kind f;
+        framing_kind configured;
+        std::string bytes;
+        std::string whole;
+    };
+    for (const old_file& o :
+         {old_file{"lf", framing_kind::lf, framing_kind::octet, "12 a\nb\nc", "12 a\nb\n"},
+          old_file{"octet", framing_kind::octet, framing_kind::lf, "3 a\nb5 c\nd", "3 a\nb"}}) {
+        tmpdir d;
+        spit(d.path / seg_a, "whole, closed before\n");
+        spit(d.path / seg_b, o.bytes);
+        spit(d.path / ".logagg-state", std::string("logagg-file-sink-state 1\nframing ") +
+                                           o.framing + "\nopen " + seg_b + "\n");
+        const recovery_report r = recovered(d.path, o.configured);
+        EXPECT_EQ(r.note, "") << o.framing;
+        EXPECT_TRUE(r.unclean) << o.framing;
+        EXPECT_EQ(r.scanned, 1u) << o.framing;
+        ASSERT_EQ(r.torn.size(), 1u) << o.framing;
+        EXPECT_EQ(r.torn[0].framing, o.f);
+        EXPECT_EQ(slurp(d.path / seg_b), o.whole) << o.framing;
+        EXPECT_EQ(slurp(d.path / seg_a), "whole, closed before\n");
+    }
+}
+
 TEST(SegmentRecovery, EmptyDirectory) {
     tmpdir d;
-    const recovery_report r = recover_directory(d.path.string(), framing_kind::lf);
-    ASSERT_EQ(r.error, "");
+    const recovery_report r = recovered(d.path);
     EXPECT_EQ(r.scanned, 0u);
     EXPECT_EQ(names(d.path), std::vector<std::string>{".logagg-state"});
 }
@@ -432,8 +488,6 @@ TEST(SegmentRecovery, TheWriterKeepsTheState) {
     for (framing_kind f : {framing_kind::lf, framing_kind::octet}) {
         tmpdir d;
         const std::string dir = d.path.string();
-        std::string err;
-        std::string note;
         const framed s = sample(f);
         const auto write_sample = [&](segment_writer& w) {
             std::vector<iovec> iov;
@@ -448,22 +502,23 @@ TEST(SegmentRecovery, TheWriterKeepsTheState) {
         std::string first;
         {
             segment_writer w(dir, 1 << 20, f);
-            ASSERT_EQ(w.prepare(), "");
-            ASSERT_EQ(w.recover().error, "");
+            ASSERT_TRUE(w.prepare().ok());
+            ASSERT_TRUE(w.recover().ok());
             write_sample(w);
             first = fs::path(w.current_path()).filename().string();
-            const auto st = read_sink_state(dir, err, note);
+            const sink_state st = state_of(dir);
             EXPECT_TRUE(st.valid && st.open && st.segment == first && st.framing == f);
             ASSERT_EQ(w.finish(), 0);
-            const auto st2 = read_sink_state(dir, err, note);
+            const sink_state st2 = state_of(dir);
             EXPECT_TRUE(st2.valid && !st2.open && st2.segment == first);
         }
         std::string second;
         {
             segment_writer w(dir, 1 << 20, f);
-            ASSERT_EQ(w.prepare(), "");
-            const recovery_report r = w.recover();
-            ASSERT_EQ(r.error, "");
+            ASSERT_TRUE(w.prepare().ok());
+            auto rec = w.recover();
+            ASSERT_TRUE(rec.ok()) << rec.error().text;
+            const recovery_report& r = rec.value();
             EXPECT_EQ(r.scanned, 0u); // after a clean stop
             write_sample(w);
             second = fs::path(w.current_path()).filename().string();
@@ -471,9 +526,10 @@ TEST(SegmentRecovery, TheWriterKeepsTheState) {
         }
         { std::ofstream(d.path / second, std::ios::binary | std::ios::app) << "17 torn"; }
         segment_writer w(dir, 1 << 20, framing_kind::lf); // even if the configuration changed
-        ASSERT_EQ(w.prepare(), "");
-        const recovery_report r = w.recover();
-        ASSERT_EQ(r.error, "");
+        ASSERT_TRUE(w.prepare().ok());
+        auto rec = w.recover();
+        ASSERT_TRUE(rec.ok()) << rec.error().text;
+        const recovery_report& r = rec.value();
         EXPECT_TRUE(r.unclean);
         EXPECT_EQ(r.scanned, 1u);
         ASSERT_EQ(r.torn.size(), 1u);
@@ -483,7 +539,7 @@ TEST(SegmentRecovery, TheWriterKeepsTheState) {
         EXPECT_EQ(slurp(d.path / (second + ".torn")), "17 torn");
         EXPECT_EQ(slurp(d.path / first), s.bytes);
         ASSERT_EQ(w.finish(), 0); // wrote nothing: the newest segment is still the last whole one
-        const auto st = read_sink_state(dir, err, note);
+        const sink_state st = state_of(dir);
         EXPECT_TRUE(st.valid && !st.open && st.segment == second);
     }
 }
@@ -499,8 +555,7 @@ TEST(SegmentRecovery, ATornFileThatCannotBeWrittenIsAnErrorAndTheSegmentStays) {
         std::signal(SIGXFSZ, SIG_IGN);
         rlimit rl{1000, 1000};
         setrlimit(RLIMIT_FSIZE, &rl);
-        const recovery_report r = recover_directory(d.path.string(), framing_kind::lf);
-        std::ofstream(d.path / "error.txt") << r.error;
+        std::ofstream(d.path / "error.txt") << recovery_error(d.path);
         _exit(0);
     }
     int status = 0;
@@ -527,13 +582,13 @@ TEST(SegmentRecovery, ASegmentThatCannotBeCutIsAnErrorNamingIt) {
     if (!immutable) {
         GTEST_SKIP() << "cannot make a file immutable here (needs CAP_LINUX_IMMUTABLE)";
     }
-    const recovery_report r = recover_directory(d.path.string(), framing_kind::lf);
+    const std::string err = recovery_error(d.path);
     const int fd2 = ::open(seg.c_str(), O_RDONLY);
     flags &= ~FS_IMMUTABLE_FL;
     ::ioctl(fd2, FS_IOC_SETFLAGS, &flags);
     ::close(fd2);
-    EXPECT_NE(r.error.find(seg.string()), std::string::npos) << r.error;
-    EXPECT_NE(r.error.find("Operation not permitted"), std::string::npos) << r.error;
+    EXPECT_NE(err.find(seg.string()), std::string::npos) << err;
+    EXPECT_NE(err.find("Operation not permitted"), std::string::npos) << err;
     EXPECT_EQ(slurp(seg), "whole\ntorn");
 }
 

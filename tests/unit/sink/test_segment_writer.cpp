@@ -87,7 +87,7 @@ struct batch {
 TEST(SegmentWriter, WritesMessagesExactly) {
     tmpdir d;
     segment_writer w(d.path.string(), 1 << 20);
-    ASSERT_EQ(w.prepare(), "");
+    ASSERT_TRUE(w.prepare().ok());
     batch b(100, 1);
     const auto r = w.write(b.iov, b.sizes);
     EXPECT_EQ(r.written, 100u);
@@ -102,7 +102,7 @@ TEST(SegmentWriter, RotatesAtMessageBoundariesEvenInsideAnIovec) {
     for (int per_iov : {1, 3, 7, 1000}) {
         tmpdir d;
         segment_writer w(d.path.string(), 4096);
-        ASSERT_EQ(w.prepare(), "");
+        ASSERT_TRUE(w.prepare().ok());
         std::string expect;
         for (int round = 0; round < 5; ++round) {
             batch b(300, per_iov, round * 300);
@@ -127,7 +127,7 @@ TEST(SegmentWriter, RotatesAtMessageBoundariesEvenInsideAnIovec) {
 TEST(SegmentWriter, AMessageLargerThanASegmentGetsOneToItself) {
     tmpdir d;
     segment_writer w(d.path.string(), 4096);
-    ASSERT_EQ(w.prepare(), "");
+    ASSERT_TRUE(w.prepare().ok());
     std::string big(10000, 'b');
     big += "\n";
     std::string small = "s\n";
@@ -146,7 +146,9 @@ TEST(SegmentWriter, PrepareNamesTheBadPath) {
     const fs::path file = d.path / "a-file";
     std::ofstream(file) << "x";
     segment_writer w((file / "sub").string(), 4096);
-    const std::string err = w.prepare();
+    const auto prepared = w.prepare();
+    ASSERT_FALSE(prepared.ok());
+    const std::string& err = prepared.error().text;
     EXPECT_NE(err.find((file / "sub").string()), std::string::npos) << err;
 }
 
@@ -160,7 +162,7 @@ TEST(SegmentWriter, WriteErrorsCutTheFileBackToWholeMessages) {
         rlimit rl{10000, 10000};
         setrlimit(RLIMIT_FSIZE, &rl);
         segment_writer w(d.path.string(), 1 << 20);
-        if (!w.prepare().empty()) {
+        if (!w.prepare().ok()) {
             _exit(10);
         }
         uint32_t written = 0;
@@ -210,7 +212,7 @@ TEST(SegmentWriter, AWriteThatFailsPartWayKeepsTheWholeMessagesBeforeTheFailure)
         rlimit rl{10000, 10000};
         setrlimit(RLIMIT_FSIZE, &rl);
         segment_writer w(d.path.string(), 1 << 20);
-        if (!w.prepare().empty()) {
+        if (!w.prepare().ok()) {
             _exit(10);
         }
         batch b(1000, 1);

@@ -3,7 +3,9 @@
 // other values' names, and each enum_names() table lists them in enum order.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstddef>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -11,12 +13,15 @@
 #include "config/options.hpp"
 #include "config/sink_spec.hpp"
 #include "log/encode.hpp"
+#include "log/framing.hpp"
 #include "log/gelf.hpp"
 #include "log/json.hpp"
 #include "log/rfc3164.hpp"
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
 #include "pipeline/counters.hpp"
+#include "pipeline/idle.hpp"
+#include "pipeline/lanes.hpp"
 #include "pipeline/listener.hpp"
 #include "pipeline/responder.hpp"
 #include "tcp/engine.hpp"
@@ -69,6 +74,15 @@ TEST(EnumNames, EveryValueHasADistinctName) {
                               lg::rfc3164_status_names);
     check<lg::gelf::chunk_status>("chunk_status", lg::gelf::chunk_status_count,
                                   lg::gelf::chunk_status_names);
+    // Enums whose names are also read back (options, sink parameters, the state file).
+    check<pl::poll_mode>("poll_mode", pl::poll_mode_count, pl::poll_mode_names);
+    check<pl::key_field>("key_field", pl::key_field_count, pl::key_field_names);
+    check<lg::framing_mode>("framing_mode", lg::framing_mode_count, lg::framing_mode_names);
+    check<logagg::config::framing_kind>(
+        "framing_kind", static_cast<std::size_t>(logagg::config::framing_kind::count_),
+        logagg::config::framing_kind_names);
+    check<logagg::config::full_policy>("full_policy", logagg::config::full_policy_names.size(),
+                                       logagg::config::full_policy_names);
 }
 
 TEST(EnumNames, EnumsWithoutATable) {
@@ -82,6 +96,19 @@ TEST(EnumNames, EnumsWithoutATable) {
     EXPECT_EQ(outcomes[logagg::tcp::seg_outcome_count], "") << "count_ is not a value";
     EXPECT_EQ(name(logagg::config::full_policy::drop), "drop");
     EXPECT_EQ(name(logagg::config::full_policy::block), "block");
+}
+
+TEST(EnumNames, NamesReadBack) {
+    namespace u = logagg::util;
+    EXPECT_EQ((u::enum_from_name<lg::framing_mode, lg::framing_mode_count>("auto")),
+              lg::framing_mode::auto_detect);
+    EXPECT_EQ((u::enum_from_name<lg::framing_mode, lg::framing_mode_count>("auto_detect")),
+              std::nullopt);
+    EXPECT_EQ((u::enum_from_name<pl::poll_mode, pl::poll_mode_count>("busy")), pl::poll_mode::busy);
+    EXPECT_EQ((u::enum_from_name<pl::poll_mode, pl::poll_mode_count>("Busy")), std::nullopt);
+    EXPECT_EQ(u::enum_choices(lg::framing_mode_names), "lf, datagram, octet or auto");
+    EXPECT_EQ(u::enum_choices(pl::poll_mode_names), "busy or adaptive");
+    EXPECT_EQ(u::enum_choices(std::array<std::string_view, 1>{"only"}), "only");
 }
 
 TEST(EnumNames, UnknownNamesAreNotFound) {
