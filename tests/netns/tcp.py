@@ -76,7 +76,15 @@ def json_lines(logagg, tmp, offloads_off, n_conns, per):
         # Cheap: the sink's file sizes, not its lines (1,000,000 of them), every 0.2 s.
         want_bytes = sum(len(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
                          for c in range(n_conns) for i in range(per))
-        wait_for("%d lines" % total, lambda: out_bytes(la) >= want_bytes, timeout=120, step=0.2)
+        try:
+            wait_for("%d lines" % total, lambda: out_bytes(la) >= want_bytes, timeout=120,
+                     step=0.2)
+        except Failure:
+            la.stop()
+            st = la.stats()
+            raise Failure("%d of %d bytes in the sink; messages %s; sinks %s; tcp %s" % (
+                out_bytes(la), want_bytes, st["messages"], [k["dropped"] for k in st["sinks"]],
+                st["tcp"]["conns"]))
         la.stop()
         t1 = os.times()
         cpu = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
@@ -331,9 +339,12 @@ def case_shutdown(logagg, tmp):
         check(got == [b"open connection %d" % c for c in range(n)], "lines: %r" % got[:3])
         st = la.stats()
         check_tcp_invariants(st)
+        # logagg reset nothing. Our FIN went first, so our side ends in TIME-WAIT, which a peer
+        # may end with a RST (a retransmission of our FIN that crossed its last ACK on a loaded
+        # host reaches a socket already gone): counted as reset_in, after a clean close.
         c = st["tcp"]["conns"]
-        check(c["accepted"] == n and c["reset_out"] == 0 and c["reset_in"] == 0,
-              "connections: %s" % c)
+        check(c["accepted"] == n and c["reset_out"] == 0 and
+              c["closed"] + c["reset_in"] == n and c["open"] == 0, "connections: %s" % c)
     finally:
         if la is not None:
             la.kill()
