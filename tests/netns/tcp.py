@@ -277,6 +277,14 @@ def case_zero_window(logagg, tmp):
         zw = 'logagg_tcp_window_events_total{event="zero_window_episodes"}'
         wait_for("a zero window", lambda: metric(url, zw) > 0, timeout=60)
         check(client.poll() is None, "the client finished although the window was zero")
+        if shutil.which("promtool") is not None:  # the logagg_tcp_* families lint clean
+            import urllib.request
+            text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+            check("logagg_tcp_segments_total" in text, "no TCP families in /metrics")
+            lint = subprocess.run(["promtool", "check", "metrics"], input=text,
+                                  capture_output=True, text=True)
+            check(lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "",
+                  "promtool check metrics: %s%s" % (lint.stdout, lint.stderr))
         open(go, "w").close()
         out, err = client.communicate(timeout=300)
         check(client.returncode == 0, "client failed: %s\n%s" % (err, open(url_dump(url, tmp)).read()))
