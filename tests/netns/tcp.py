@@ -96,12 +96,14 @@ def json_lines(logagg, tmp, offloads_off, n_conns, per):
         check(t["conns"]["accepted"] == n_conns and t["conns"]["closed"] == n_conns,
               "connections: %s" % t["conns"])
         check(st["messages"]["dropped_total"] == 0, "messages dropped: %s" % st["messages"])
+        busy = {l["lcore_id"]: l["busy_s"] for l in st["lcores"]}
         print("%d lines over %d connections in %.2f s: %.0f lines/s (client's clock); segments "
-              "%d (out of order %d), frames cut %d, span bytes copied %d, logagg CPU incl. "
-              "children %.1f s" % (total, n_conns, secs, total / secs, t["segments"]["total"],
-                                   t["segments"]["out_of_order"],
-                                   st["packets"]["dropped"]["frame_truncated"],
-                                   st["bytes_copied_by_reason"]["tcp_span"], cpu))
+              "%d (out of order %d), frames cut %d, span bytes copied %d; lcores busy %s s; "
+              "test's children CPU (logagg and the client) %.1f s" % (
+                  total, n_conns, secs, total / secs, t["segments"]["total"],
+                  t["segments"]["out_of_order"], st["packets"]["dropped"]["frame_truncated"],
+                  st["bytes_copied_by_reason"]["tcp_span"],
+                  ", ".join("%d: %.2f" % kv for kv in sorted(busy.items())), cpu))
     finally:
         if la is not None:
             la.kill()
