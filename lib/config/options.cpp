@@ -206,9 +206,9 @@ struct parser {
                 }
                 framing = parse_framing(kv.substr(fr.size()));
                 if (tcp && framing == log::framing_mode::datagram) {
-                    return fail(fmt::format(
-                        "--listen: '{}': a TCP stream has no datagrams (framing: lf, octet or auto)",
-                        whole));
+                    return fail(fmt::format("--listen: '{}': a TCP stream has no datagrams "
+                                            "(framing: lf, octet or auto)",
+                                            whole));
                 }
                 if (!framing) {
                     return fail(

@@ -57,8 +57,8 @@ struct settings {
     std::vector<std::optional<log::framing_mode>> tcp_listen_framing;
     /// :FORMAT of each TCP listener (same order); gelf: NUL-delimited GELF TCP
     std::vector<pipeline::listen_format> tcp_listen_format;
-    net::listen_ports tcp_ports; ///< the TCP listen ports as a bitmap (the engines' listeners)
-    uint32_t tcp_max_conns = 4096; ///< --tcp-max-conns: connections per worker lcore
+    net::listen_ports tcp_ports;     ///< the TCP listen ports as a bitmap (the engines' listeners)
+    uint32_t tcp_max_conns = 4096;   ///< --tcp-max-conns: connections per worker lcore
     bool drop_parse_errors = false;  ///< --on-parse-error drop (default: forward, flagged)
     log::json_field_map json_fields; ///< --json-fields over the defaults
     log::framing_mode framing = log::framing_mode::lf; ///< --framing: default for listeners

@@ -191,7 +191,7 @@ struct runtime::impl {
     std::vector<std::unique_ptr<sink::sink>> sinks; ///< by sink index
     std::unique_ptr<pipeline::listener_table> listeners;
     std::unique_ptr<pipeline::listener_table> tcp_listeners; ///< --listen tcp: (or none)
-    std::vector<net::local_addrs> locals; ///< by port id: own addresses (--ip)
+    std::vector<net::local_addrs> locals;                    ///< by port id: own addresses (--ip)
     // TCP (docs/tcp.md): ports with own addresses carry it; each worker owns an engine.
     std::vector<uint8_t> tcp_partial_ports; ///< by port id: reads a kernel interface
     uint64_t tcp_offload_ports = 0;         ///< bit p: port p computes IPv4/TCP checksums on TX
@@ -729,8 +729,7 @@ util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& in
     // TCP replies: each worker sends on a TX queue of its own; run to completion, a worker is
     // its RX lcore and shares that lcore's reply queue (one thread, no lock needed).
     const bool tcp = answers && tcp_on();
-    const uint16_t tcp_queues =
-        tcp && !plan.fused ? static_cast<uint16_t>(plan.workers.size()) : 0;
+    const uint16_t tcp_queues = tcp && !plan.fused ? static_cast<uint16_t>(plan.workers.size()) : 0;
     n_txq = static_cast<uint16_t>((answers ? n_rx_lcores : 0) + tcp_queues + (sends ? 1 : 0) +
                                   (!answers && !sends && info.max_tx_queues > 0 ? 1 : 0));
     if (n_txq > info.max_tx_queues) {
@@ -759,13 +758,14 @@ util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& in
             tcp_mss = std::min<uint16_t>(tcp_mss, static_cast<uint16_t>(mtu - 40));
         }
         const uint32_t snap = port < port_rx_info.size() ? port_rx_info[port].snap_len : 0;
-        fmt::print("  port {} ({}): TCP replies on {} TX queue(s) from {}, checksums {}, MSS {}{}\n",
-                   port, name, plan.fused ? plan.rx.size() : plan.workers.size(), tcp_txq0[port],
-                   (tcp_offload_ports >> port & 1) != 0 ? "offloaded" : "in software", tcp_mss,
-                   snap > 1000 ? fmt::format(", windows of at most {} bytes (frames are cut at {}: "
-                                             "docs/tcp.md#net_af_packet)",
-                                             snap - (14 + 8 + 40 + 60), snap)
-                               : std::string());
+        fmt::print(
+            "  port {} ({}): TCP replies on {} TX queue(s) from {}, checksums {}, MSS {}{}\n", port,
+            name, plan.fused ? plan.rx.size() : plan.workers.size(), tcp_txq0[port],
+            (tcp_offload_ports >> port & 1) != 0 ? "offloaded" : "in software", tcp_mss,
+            snap > 1000 ? fmt::format(", windows of at most {} bytes (frames are cut at {}: "
+                                      "docs/tcp.md#net_af_packet)",
+                                      snap - (14 + 8 + 40 + 60), snap)
+                        : std::string());
     }
     if (!sends) {
         return {};
@@ -779,8 +779,8 @@ util::failure runtime::impl::choose_tx(uint16_t port, const rte_eth_dev_info& in
     t.ipv4_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
     t.udp_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) != 0;
     conf.txmode.offloads |= (t.multi_seg && !forced ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0) |
-                           (t.ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
-                           (t.udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0);
+                            (t.ipv4_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
+                            (t.udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0);
     t.max_segs = info.tx_desc_lim.nb_mtu_seg_max != 0
                      ? std::min<uint16_t>(info.tx_desc_lim.nb_mtu_seg_max, 64)
                      : 64;
@@ -1826,8 +1826,7 @@ snapshot runtime::take_snapshot() const {
         if (c->parts.tcp != nullptr) {
             std::size_t i = 0;
             tcp::for_each_counter(c->parts.tcp->counters(), [&](std::string_view group,
-                                                                std::string_view name,
-                                                                uint64_t v) {
+                                                                std::string_view name, uint64_t v) {
                 if (i == s.tcp.size()) {
                     s.tcp.push_back({std::string(group), std::string(name), 0});
                 }

@@ -312,17 +312,18 @@ std::string summary_table(const snapshot& s) {
         }
     }
     if (!s.tcp.empty()) {
-        o += fmt::format("  tcp       segments {:>12}  conns accepted {}  open {}  closed {}  reset "
-                         "in {} out {}  refused {}  zero windows {}  bytes {}\n",
-                         s.tcp_value("segments", "total"), s.tcp_value("conns", "accepted"),
-                         s.tcp_value("conns", "open"), s.tcp_value("conns", "closed"),
-                         s.tcp_value("conns", "reset_in"), s.tcp_value("conns", "reset_out"),
-                         s.tcp_value("conns", "refused"),
-                         s.tcp_value("window", "zero_window_episodes"),
-                         s.tcp_value("bytes", "delivered"));
+        o += fmt::format(
+            "  tcp       segments {:>12}  conns accepted {}  open {}  closed {}  reset "
+            "in {} out {}  refused {}  zero windows {}  bytes {}\n",
+            s.tcp_value("segments", "total"), s.tcp_value("conns", "accepted"),
+            s.tcp_value("conns", "open"), s.tcp_value("conns", "closed"),
+            s.tcp_value("conns", "reset_in"), s.tcp_value("conns", "reset_out"),
+            s.tcp_value("conns", "refused"), s.tcp_value("window", "zero_window_episodes"),
+            s.tcp_value("bytes", "delivered"));
         std::string line;
         for (const snapshot::tcp_counter& c : s.tcp) {
-            if (c.value != 0 && c.group != "conns" && !(c.group == "segments" && c.name == "total")) {
+            if (c.value != 0 && c.group != "conns" &&
+                !(c.group == "segments" && c.name == "total")) {
                 line += fmt::format(" {}.{} {}", c.group, c.name, c.value);
             }
         }
@@ -587,11 +588,10 @@ std::string to_json(const snapshot& s) {
         o += group == "tx" ? fmt::format(", \"failed\": {}}}}},\n", s.tcp_tx_failed)
                            : std::string("}},\n");
     }
-    o += fmt::format("  \"invariants\": {{\"packets\": {}, \"messages\": {}, \"sinks\": {}{}}}\n}}\n",
-                     boolstr(s.packets_balanced()), boolstr(s.messages_balanced()),
-                     boolstr(s.sinks_balanced()),
-                     s.tcp.empty() ? std::string()
-                                   : fmt::format(", \"tcp\": {}", boolstr(s.tcp_balanced())));
+    o += fmt::format(
+        "  \"invariants\": {{\"packets\": {}, \"messages\": {}, \"sinks\": {}{}}}\n}}\n",
+        boolstr(s.packets_balanced()), boolstr(s.messages_balanced()), boolstr(s.sinks_balanced()),
+        s.tcp.empty() ? std::string() : fmt::format(", \"tcp\": {}", boolstr(s.tcp_balanced())));
     return o;
 }
 

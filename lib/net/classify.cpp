@@ -277,10 +277,9 @@ namespace {
     out.ip_version = 4;
     out.l3_len = static_cast<uint16_t>(hlen);
     out.packet_type |= hlen == sizeof(ipv4_hdr) ? RTE_PTYPE_L3_IPV4 : RTE_PTYPE_L3_IPV4_EXT;
-    const drop_reason r =
-        tcp ? finish_tcp(m, l3_off + hlen, total - hlen, out)
-            : finish_udp(m, l3_off + hlen, total - hlen, ports, false, opts, ip->src, ip->dst, 4,
-                         out);
+    const drop_reason r = tcp ? finish_tcp(m, l3_off + hlen, total - hlen, out)
+                              : finish_udp(m, l3_off + hlen, total - hlen, ports, false, opts,
+                                           ip->src, ip->dst, 4, out);
     if (r == drop_reason::none) {
         const uint32_t src = load32(ip->src);
         const uint32_t dst = load32(ip->dst);
@@ -386,9 +385,9 @@ namespace {
     out.ip_version = 6;
     out.l3_len = static_cast<uint16_t>(off - l3_off);
     out.packet_type |= n_ext == 0 ? RTE_PTYPE_L3_IPV6 : RTE_PTYPE_L3_IPV6_EXT;
-    const drop_reason r = tcp ? finish_tcp(m, off, end - off, out)
-                              : finish_udp(m, off, end - off, ports, true, opts, ip->src, ip->dst,
-                                           16, out);
+    const drop_reason r =
+        tcp ? finish_tcp(m, off, end - off, out)
+            : finish_udp(m, off, end - off, ports, true, opts, ip->src, ip->dst, 16, out);
     if (r == drop_reason::none) {
         uint64_t h = mix(mix(0, load64(ip->src)), load64(ip->src + 8));
         h = mix(mix(h, load64(ip->dst)), load64(ip->dst + 8));

@@ -331,8 +331,8 @@ void tcp_streams::emit_held(conn& c, stream_out& out, bool octet) noexcept {
     release_span(c);
 }
 
-void tcp_streams::emit_here(conn& c, stream_out& out, std::span<const log::piece> pc,
-                            uint32_t from, uint32_t to, bool lf_delim) noexcept {
+void tcp_streams::emit_here(conn& c, stream_out& out, std::span<const log::piece> pc, uint32_t from,
+                            uint32_t to, bool lf_delim) noexcept {
     uint32_t stop = to;
     while (stop > from && junk(byte_at(pc, stop - 1), lf_delim)) {
         --stop;
@@ -382,8 +382,8 @@ uint32_t tcp_streams::room() const noexcept {
         const uint64_t descs = ring_free > stage_capacity ? ring_free - stage_capacity : 0;
         free = std::min(free, descs * mean / 2);
         if (l->sink_pinned != nullptr) {
-            const uint64_t held = l->sink_pinned->load(std::memory_order_relaxed) +
-                                  waiting * mean * 2;
+            const uint64_t held =
+                l->sink_pinned->load(std::memory_order_relaxed) + waiting * mean * 2;
             free = std::min(free, l->sink_buffer > held ? (l->sink_buffer - held) / 2 : 0);
         }
     }
@@ -407,9 +407,9 @@ void tcp_tx::send(void* ctx, rte_mbuf** pkts, uint16_t n) noexcept {
             ++j;
         }
         const auto k = static_cast<uint16_t>(j - i);
-        const uint16_t sent =
-            port < t.queue_of_port.size() ? rte_eth_tx_burst(port, t.queue_of_port[port], pkts + i, k)
-                                          : 0;
+        const uint16_t sent = port < t.queue_of_port.size()
+                                  ? rte_eth_tx_burst(port, t.queue_of_port[port], pkts + i, k)
+                                  : 0;
         if (sent < k) {
             rte_pktmbuf_free_bulk(pkts + i + sent, k - sent);
             t.stats->tcp_tx_failed.add(k - sent);

@@ -29,9 +29,9 @@ struct tcp_stream_config {
     /// message, so far fewer than the connections are in use at once; 256 x 64 KiB is 16 MiB a
     /// worker. When none is free the message is dropped (messages.dropped.tcp_no_span).
     uint32_t span_buffers = 256;
-    uint32_t max_msg = 65536;     ///< --max-msg
-    bool drop_oversize = false;   ///< --on-oversize drop
-    uint16_t mss = 1460;          ///< the engine's: a window never offers less when it has room
+    uint32_t max_msg = 65536;       ///< --max-msg
+    bool drop_oversize = false;     ///< --on-oversize drop
+    uint16_t mss = 1460;            ///< the engine's: a window never offers less when it has room
     uint32_t max_window = 1u << 20; ///< the engine's: room beyond it is not worth computing
 };
 

@@ -847,9 +847,8 @@ std::span<const log::piece> stream_out::pieces() const noexcept {
     return {ps.pieces->data(), ps.n_pieces};
 }
 
-void worker_stream_packet(worker_ctx& w, rte_mbuf* m, uint32_t off, uint32_t len,
-                          const listener& l, void (*frame)(void* ctx, stream_out& out) noexcept,
-                          void* ctx) noexcept {
+void worker_stream_packet(worker_ctx& w, rte_mbuf* m, uint32_t off, uint32_t len, const listener& l,
+                          void (*frame)(void* ctx, stream_out& out) noexcept, void* ctx) noexcept {
     std::array<log::piece, net::max_segments> pieces;
     std::array<const char*, net::max_segments> seg_end;
     const uint32_t n_pieces = len == 0 ? 0 : payload_pieces(m, off, len, pieces, &seg_end);

@@ -135,9 +135,8 @@ private:
 /// reference to @p m (moved into sink units, or freed). The sender ("source": filters, Kafka
 /// keys) is read from the segment's headers, as for a datagram. Counts nothing itself: the
 /// framer counts the messages.
-void worker_stream_packet(worker_ctx& w, rte_mbuf* m, uint32_t off, uint32_t len,
-                          const listener& l, void (*frame)(void* ctx, stream_out& out) noexcept,
-                          void* ctx) noexcept;
+void worker_stream_packet(worker_ctx& w, rte_mbuf* m, uint32_t off, uint32_t len, const listener& l,
+                          void (*frame)(void* ctx, stream_out& out) noexcept, void* ctx) noexcept;
 
 /// TCP: the engine's timers and window updates (tcp::engine::poll); call every loop pass.
 void worker_tcp_poll(worker_ctx& w) noexcept;

@@ -160,9 +160,9 @@ TEST_F(fixture, LinesSplitAnywhereArriveWholeAndSpansAreCounted) {
     EXPECT_EQ(stats.messages_framed.get(), 4u);
     EXPECT_EQ(stats.empty_skipped.get(), 1u);
     // Every byte of a split message is copied: "tw" + "o", "thr" + "ee" + the CR.
-    EXPECT_EQ(stats.copied_by[static_cast<std::size_t>(logagg::pipeline::copy_reason::tcp_span)]
-                  .get(),
-              2u + 1u + 3u + 2u + 1u);
+    EXPECT_EQ(
+        stats.copied_by[static_cast<std::size_t>(logagg::pipeline::copy_reason::tcp_span)].get(),
+        2u + 1u + 3u + 2u + 1u);
     end(u);
     EXPECT_EQ(streams->open(), 0u);
 }
@@ -207,8 +207,7 @@ TEST_F(fixture, GelfIsNulDelimited) {
 TEST_F(fixture, OversizeMessagesAreCutToMaxMsgInAndAcrossSegments) {
     const uint64_t u = open(602);
     data(u, {"0123456789abcdefXYZ\nshort\n0123456789", "abcdefXYZ\n"});
-    EXPECT_EQ(drain(), (std::vector<std::string>{"0123456789abcdef", "short",
-                                                 "0123456789abcdef"}));
+    EXPECT_EQ(drain(), (std::vector<std::string>{"0123456789abcdef", "short", "0123456789abcdef"}));
     EXPECT_EQ(stats.truncated.get(), 2u);
     end(u);
 }
