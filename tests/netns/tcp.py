@@ -194,10 +194,13 @@ def case_rsyslog(logagg, tmp):
             check(rs.poll() is None and time.time() < deadline, "rsyslogd did not start")
             time.sleep(0.05)
         want = []
-        for i in range(n):
-            text = "via rsyslog %s seq=%d" % (tag, i)
-            sh("logger", "-u", sock, "-t", "rsyslog-test", text, ns=link.ns)
-            want.append(b"rsyslog-test: " + text.encode())
+        texts = os.path.join(tmp, "messages.txt")
+        with open(texts, "w") as f:
+            for i in range(n):
+                text = "via rsyslog %s seq=%d" % (tag, i)
+                f.write(text + "\n")
+                want.append(b"rsyslog-test: " + text.encode())
+        sh("logger", "-u", sock, "-t", "rsyslog-test", "-f", texts, ns=link.ns)  # one per line
         mine = lambda: [l for l in la.lines() if (b"via rsyslog " + tag.encode()) in l]
         wait_for("%d rsyslog messages" % n, lambda: len(mine()) >= n)
         rs.terminate()
