@@ -167,6 +167,18 @@ void lane_flush(worker_ctx& w, sink_lane& l) noexcept {
         }
         return;
     }
+    if (w.tcp != nullptr && rte_ring_free_count(l.ring) < n) {
+        // TCP: the windows bound what the sinks can fall behind by, so a short wait for the
+        // sink ends an overshoot (a starved sink lcore, windows offered before the sink filled)
+        // instead of dropping bytes logagg acknowledged.
+        if (l.wake != nullptr) {
+            l.wake->notify();
+        }
+        const uint64_t until = rte_rdtsc() + w.tcp_full_wait_tsc;
+        while (rte_ring_free_count(l.ring) < n && rte_rdtsc() < until) {
+            rte_pause();
+        }
+    }
     const uint32_t room = rte_ring_free_count(l.ring);
     uint32_t fit = n;
     if (fit > room) {

@@ -111,6 +111,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     bool tcp_verify_checksum = true; ///< verify TCP checksums in software (not --no-checksum)
     /// Testing only (--test-tcp-impair): drops and holds back segments before the engine.
     tcp::impair* tcp_impair = nullptr;
+    /// Drop mode (--on-sink-full drop) with TCP: how long a full sink ring is waited for before
+    /// its records are dropped (TSC cycles).
+    uint64_t tcp_full_wait_tsc = 0;
 };
 
 /// Where a TCP stream's messages inside one received segment are handed on (tcp_stream.cpp

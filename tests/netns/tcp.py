@@ -76,7 +76,15 @@ def json_lines(logagg, tmp, offloads_off, n_conns, per):
         # Cheap: the sink's file sizes, not its lines (1,000,000 of them), every 0.2 s.
         want_bytes = sum(len(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
                          for c in range(n_conns) for i in range(per))
-        wait_for("%d lines" % total, lambda: out_bytes(la) >= want_bytes, timeout=120, step=0.2)
+        try:
+            wait_for("%d lines" % total, lambda: out_bytes(la) >= want_bytes, timeout=120,
+                     step=0.2)
+        except Failure:
+            la.stop()
+            st = la.stats()
+            raise Failure("%d of %d bytes in the sink; messages %s; sinks %s; tcp %s" % (
+                out_bytes(la), want_bytes, st["messages"], [k["dropped"] for k in st["sinks"]],
+                st["tcp"]["conns"]))
         la.stop()
         t1 = os.times()
         cpu = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
@@ -88,12 +96,14 @@ def json_lines(logagg, tmp, offloads_off, n_conns, per):
         check(t["conns"]["accepted"] == n_conns and t["conns"]["closed"] == n_conns,
               "connections: %s" % t["conns"])
         check(st["messages"]["dropped_total"] == 0, "messages dropped: %s" % st["messages"])
+        busy = {l["lcore_id"]: l["busy_s"] for l in st["lcores"]}
         print("%d lines over %d connections in %.2f s: %.0f lines/s (client's clock); segments "
-              "%d (out of order %d), frames cut %d, span bytes copied %d, logagg CPU incl. "
-              "children %.1f s" % (total, n_conns, secs, total / secs, t["segments"]["total"],
-                                   t["segments"]["out_of_order"],
-                                   st["packets"]["dropped"]["frame_truncated"],
-                                   st["bytes_copied_by_reason"]["tcp_span"], cpu))
+              "%d (out of order %d), frames cut %d, span bytes copied %d; lcores busy %s s; "
+              "test's children CPU (logagg and the client) %.1f s" % (
+                  total, n_conns, secs, total / secs, t["segments"]["total"],
+                  t["segments"]["out_of_order"], st["packets"]["dropped"]["frame_truncated"],
+                  st["bytes_copied_by_reason"]["tcp_span"],
+                  ", ".join("%d: %.2f" % kv for kv in sorted(busy.items())), cpu))
     finally:
         if la is not None:
             la.kill()
@@ -184,10 +194,13 @@ def case_rsyslog(logagg, tmp):
             check(rs.poll() is None and time.time() < deadline, "rsyslogd did not start")
             time.sleep(0.05)
         want = []
-        for i in range(n):
-            text = "via rsyslog %s seq=%d" % (tag, i)
-            sh("logger", "-u", sock, "-t", "rsyslog-test", text, ns=link.ns)
-            want.append(b"rsyslog-test: " + text.encode())
+        texts = os.path.join(tmp, "messages.txt")
+        with open(texts, "w") as f:
+            for i in range(n):
+                text = "via rsyslog %s seq=%d" % (tag, i)
+                f.write(text + "\n")
+                want.append(b"rsyslog-test: " + text.encode())
+        sh("logger", "-u", sock, "-t", "rsyslog-test", "-f", texts, ns=link.ns)  # one per line
         mine = lambda: [l for l in la.lines() if (b"via rsyslog " + tag.encode()) in l]
         wait_for("%d rsyslog messages" % n, lambda: len(mine()) >= n)
         rs.terminate()
@@ -270,6 +283,14 @@ def case_zero_window(logagg, tmp):
         zw = 'logagg_tcp_window_events_total{event="zero_window_episodes"}'
         wait_for("a zero window", lambda: metric(url, zw) > 0, timeout=60)
         check(client.poll() is None, "the client finished although the window was zero")
+        if shutil.which("promtool") is not None:  # the logagg_tcp_* families lint clean
+            import urllib.request
+            text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+            check("logagg_tcp_segments_total" in text, "no TCP families in /metrics")
+            lint = subprocess.run(["promtool", "check", "metrics"], input=text,
+                                  capture_output=True, text=True)
+            check(lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "",
+                  "promtool check metrics: %s%s" % (lint.stdout, lint.stderr))
         open(go, "w").close()
         out, err = client.communicate(timeout=300)
         check(client.returncode == 0, "client failed: %s\n%s" % (err, open(url_dump(url, tmp)).read()))
@@ -332,9 +353,12 @@ def case_shutdown(logagg, tmp):
         check(got == [b"open connection %d" % c for c in range(n)], "lines: %r" % got[:3])
         st = la.stats()
         check_tcp_invariants(st)
+        # logagg reset nothing. Our FIN went first, so our side ends in TIME-WAIT, which a peer
+        # may end with a RST (a retransmission of our FIN that crossed its last ACK on a loaded
+        # host reaches a socket already gone): counted as reset_in, after a clean close.
         c = st["tcp"]["conns"]
-        check(c["accepted"] == n and c["reset_out"] == 0 and c["reset_in"] == 0,
-              "connections: %s" % c)
+        check(c["accepted"] == n and c["reset_out"] == 0 and
+              c["closed"] + c["reset_in"] == n and c["open"] == 0, "connections: %s" % c)
     finally:
         if la is not None:
             la.kill()
