@@ -92,13 +92,6 @@ constexpr unsigned indirect_pool_size = 8191;
 /// only while some sender is blocked.
 constexpr uint64_t tcp_window_poll_us = 200;
 
-/// With TCP listeners, how long a worker waits for room in a full sink ring before it drops (in
-/// drop mode). Why 20 ms: the receive windows bound how far the sinks can fall behind, so what
-/// overflows is a short overshoot (the first windows of new connections, a sink lcore the host
-/// did not schedule for a few milliseconds); dropping it would lose bytes the senders saw
-/// acknowledged. Meanwhile RX waits too (the NIC queue holds what arrives).
-constexpr uint64_t tcp_full_wait_ms = 20;
-
 /// How often the main lcore's control duties run. Why 1 ms: fine enough for --exit-on-idle and
 /// signals, coarse enough to cost nothing next to busy polling.
 constexpr uint64_t control_period_us = 1000;
@@ -1147,7 +1140,6 @@ util::result<void> runtime::impl::build_tcp(lcore_ctx& c, uint32_t w) {
     wk.tcp_listeners = tcp_listeners.get();
     wk.tcp_partial_ports = &tcp_partial_ports;
     wk.tcp_verify_checksum = cfg.verify_checksums;
-    wk.tcp_full_wait_tsc = tcp_full_wait_ms * (rte_get_tsc_hz() / 1000);
     return {};
 }
 

@@ -167,18 +167,6 @@ void lane_flush(worker_ctx& w, sink_lane& l) noexcept {
         }
         return;
     }
-    if (w.tcp != nullptr && rte_ring_free_count(l.ring) < n) {
-        // TCP: the windows bound what the sinks can fall behind by, so a short wait for the
-        // sink ends an overshoot (a starved sink lcore, windows offered before the sink filled)
-        // instead of dropping bytes logagg acknowledged.
-        if (l.wake != nullptr) {
-            l.wake->notify();
-        }
-        const uint64_t until = rte_rdtsc() + w.tcp_full_wait_tsc;
-        while (rte_ring_free_count(l.ring) < n && rte_rdtsc() < until) {
-            rte_pause();
-        }
-    }
     const uint32_t room = rte_ring_free_count(l.ring);
     uint32_t fit = n;
     if (fit > room) {
@@ -298,9 +286,6 @@ struct stage_out {
     }
     return {};
 }
-
-/// Most key bytes kept (longer keys are cut; a key only picks a partition).
-constexpr std::size_t max_key_len = 256;
 
 /// Copies [off, off + len) of the packet of @p ps to @p dst, piece by piece (segments).
 void copy_from_packet(const packet_state& ps, uint32_t off, uint32_t len, char* dst) noexcept {

@@ -34,6 +34,9 @@ namespace logagg::pipeline {
 /// of 32 datagrams of 16 lines each in one ring operation, small enough (8 KiB) to stay in L2.
 inline constexpr uint32_t stage_capacity = 512;
 
+/// Most key bytes kept (longer keys are cut; a key only picks a partition).
+inline constexpr std::size_t max_key_len = 256;
+
 /// A worker's path to one sink: an SPSC descriptor ring, the bytes the worker generates for that
 /// sink, and descriptors staged for the next enqueue. Only the worker writes it after start-up.
 struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {
@@ -111,9 +114,6 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     bool tcp_verify_checksum = true; ///< verify TCP checksums in software (not --no-checksum)
     /// Testing only (--test-tcp-impair): drops and holds back segments before the engine.
     tcp::impair* tcp_impair = nullptr;
-    /// Drop mode (--on-sink-full drop) with TCP: how long a full sink ring is waited for before
-    /// its records are dropped (TSC cycles).
-    uint64_t tcp_full_wait_tsc = 0;
 };
 
 /// Where a TCP stream's messages inside one received segment are handed on (tcp_stream.cpp

@@ -245,4 +245,94 @@ TEST_F(fixture, RoomClosesWhenTheSinkRingIsFull) {
     end(u);
 }
 
+/// As the engine does: admits @p payload's prefix, hands that over (framed, flushed).
+/// @return the bytes admitted.
+uint32_t admit_and_deliver(fixture& f, uint64_t user, const std::string& payload) {
+    logagg::tcp::piece p = segment(payload);
+    const logagg::tcp::conn_id id{static_cast<uint32_t>(user), 1};
+    const uint32_t n = f.c.admit(f.c.ctx, id, user, p);
+    if (n == 0) {
+        rte_pktmbuf_free(p.m);
+        return 0;
+    }
+    p.len = n;
+    f.c.data(f.c.ctx, id, user, &p, 1);
+    logagg::pipeline::worker_flush(f.w);
+    return n;
+}
+
+/// Fills the sink ring until @p left descriptors are free.
+void fill_ring(rte_ring* ring, unsigned left) {
+    msg_desc filler{};
+    while (rte_ring_free_count(ring) > left) {
+        ASSERT_EQ(rte_ring_enqueue_elem(ring, &filler, sizeof filler), 0);
+    }
+}
+
+/// Takes the fillers out of the ring again, and returns what came after them.
+std::vector<std::string> unfill(fixture& f, unsigned fillers) {
+    msg_desc d;
+    for (unsigned i = 0; i < fillers; ++i) {
+        EXPECT_EQ(rte_ring_dequeue_elem(f.ring, &d, sizeof d), 0);
+    }
+    return f.drain();
+}
+
+TEST_F(fixture, AdmissionTakesOnlyTheLinesTheRingHasRoomFor) {
+    const uint64_t u = open(602);
+    std::string lines;
+    std::vector<std::string> want;
+    for (int i = 0; i < 30; ++i) {
+        lines += static_cast<char>('a' + i % 26);
+        lines += '\n';
+        want.emplace_back(1, static_cast<char>('a' + i % 26));
+    }
+    // A whole segment fits while the worst case (a record per two bytes) does.
+    EXPECT_EQ(admit_and_deliver(*this, u, lines), lines.size());
+    EXPECT_EQ(drain(), want);
+    // Ten descriptors free: exactly the first ten lines are admitted, nothing is dropped.
+    fill_ring(ring, 10);
+    const unsigned fillers = rte_ring_count(ring);
+    EXPECT_EQ(admit_and_deliver(*this, u, lines), 20u);
+    EXPECT_EQ(stats.sink_full[0].get(), 0u);
+    EXPECT_EQ(rte_ring_free_count(ring), 0u);
+    EXPECT_EQ(admit_and_deliver(*this, u, lines.substr(20)), 0u) << "the ring is full";
+    std::vector<std::string> got = unfill(*this, fillers);
+    EXPECT_EQ(got, std::vector<std::string>(want.begin(), want.begin() + 10));
+    // Room again: the rest (what the sender sends again).
+    EXPECT_EQ(admit_and_deliver(*this, u, lines.substr(20)), 40u);
+    EXPECT_EQ(drain(), std::vector<std::string>(want.begin() + 10, want.end()));
+    EXPECT_EQ(stats.sink_full[0].get(), 0u);
+    end(u);
+}
+
+TEST_F(fixture, AdmissionCountsTheHeldMessageAndOctetFrames) {
+    // A message held from an earlier segment ends with the first LF: one record more.
+    const uint64_t u = open(602);
+    EXPECT_EQ(admit_and_deliver(*this, u, "held"), 4u);
+    fill_ring(ring, 2);
+    unsigned fillers = rte_ring_count(ring);
+    EXPECT_EQ(admit_and_deliver(*this, u, "\nx\ny\nz\n"), 3u); // "held" and "x"
+    EXPECT_EQ(unfill(*this, fillers), (std::vector<std::string>{"held", "x"}));
+    EXPECT_EQ(admit_and_deliver(*this, u, "y\nz\n"), 4u);
+    EXPECT_EQ(drain(), (std::vector<std::string>{"y", "z"}));
+    end(u);
+    // Octet counting: whole frames only, a header alone is no record.
+    const uint64_t o = open(601);
+    std::string frames;
+    for (int i = 0; i < 20; ++i) {
+        frames += "1 ";
+        frames += static_cast<char>('a' + i);
+    }
+    fill_ring(ring, 3);
+    fillers = rte_ring_count(ring);
+    EXPECT_EQ(admit_and_deliver(*this, o, frames), 9u);
+    EXPECT_EQ(unfill(*this, fillers), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(admit_and_deliver(*this, o, frames.substr(9)), frames.size() - 9);
+    EXPECT_EQ(drain().size(), 17u);
+    EXPECT_EQ(stats.sink_full[0].get(), 0u);
+    end(o);
+    EXPECT_EQ(dropped(msg_drop::tcp_partial), 0u);
+}
+
 } // namespace
