@@ -81,23 +81,37 @@ void copy_out(std::span<const log::piece> pc, uint32_t from, uint32_t to, char* 
     return c == '\r' || c == '\0' || (!lf_framing && c == '\n');
 }
 
-/// What one record can cost a lane at most (admission, docs/tcp.md#admission): ring descriptors,
-/// and arena bytes per record and per message byte.
+/// What records can cost a lane at most (admission,
+/// docs/tcp.md#admission-what-is-acknowledged-has-room): ring descriptors, and arena bytes per
+/// record and per message byte.
 struct lane_cost {
-    uint32_t descs;
+    bool encoded;
     uint32_t per_rec;
     uint32_t per_byte;
+    uint32_t key_descs;
+
+    /// Descriptors of @p recs records of @p bytes message bytes in all. Raw: one each (and a key
+    /// piece). Encoded: at most max_descs_per_msg each, and also at most 2 per reference (of a
+    /// field of at least log::ref_threshold bytes: one per 64 message bytes) plus 3, the key
+    /// piece included: the smaller of the two bounds.
+    [[nodiscard]] uint64_t descs(uint64_t recs, uint64_t bytes) const noexcept {
+        if (!encoded) {
+            return recs * (1 + key_descs);
+        }
+        static_assert(log::ref_threshold == 64, "2 descriptors per 64 bytes: one per 32");
+        return std::min<uint64_t>(recs * max_descs_per_msg, recs * 3 + bytes / 32);
+    }
 };
 
 [[nodiscard]] lane_cost cost_of(const sink_lane& l) noexcept {
     const auto key = static_cast<uint32_t>(l.key != key_field::none ? max_key_len : 0);
     if (l.format == log::output_format::raw) {
-        // One descriptor (a key piece: two); arena bytes only when appended or copied: the
-        // message, and its LF or octet count (at most 6 bytes for 65,535).
-        return {key != 0 ? 2u : 1u, key + 6, 1};
+        // Arena bytes only when appended or copied: the message, and its LF or octet count (at
+        // most 6 bytes for 65,536), and the key.
+        return {false, key + 6, 1, key != 0 ? 1u : 0u};
     }
     // Encoded: log::encode_bound() per message, its LF when appended, the key.
-    return {max_descs_per_msg, static_cast<uint32_t>(log::encode_bound(0)) + 1 + key, 6};
+    return {true, static_cast<uint32_t>(log::encode_bound(0)) + 1 + key, 6, 0};
 }
 
 /// Calls @p f(data, n, pos) for each contiguous run of bytes [off, off + len) of chain @p m
@@ -227,7 +241,7 @@ bool tcp_streams::fits(uint64_t recs, uint64_t bytes) const noexcept {
         const sink_lane& l = *w_.lanes[i];
         const lane_budget& b = budget_[i];
         const lane_cost k = cost_of(l);
-        if (b.free_descs < l.n_staged + b.descs + recs * k.descs) {
+        if (b.free_descs < l.n_staged + b.descs + k.descs(recs, bytes)) {
             return false;
         }
         // A piece never wraps in the arena: one largest reservation may be skipped at its end.
@@ -242,7 +256,7 @@ bool tcp_streams::fits(uint64_t recs, uint64_t bytes) const noexcept {
 void tcp_streams::reserve(uint64_t recs, uint64_t bytes) noexcept {
     for (std::size_t i = 0; i < w_.lanes.size(); ++i) {
         const lane_cost k = cost_of(*w_.lanes[i]);
-        budget_[i].descs += recs * k.descs;
+        budget_[i].descs += k.descs(recs, bytes);
         budget_[i].arena += recs * k.per_rec + bytes * k.per_byte;
     }
 }
