@@ -81,6 +81,59 @@ void copy_out(std::span<const log::piece> pc, uint32_t from, uint32_t to, char* 
     return c == '\r' || c == '\0' || (!lf_framing && c == '\n');
 }
 
+/// What records can cost a lane at most (admission,
+/// docs/tcp.md#admission-what-is-acknowledged-has-room): ring descriptors, and arena bytes per
+/// record and per message byte.
+struct lane_cost {
+    bool encoded;
+    uint32_t per_rec;
+    uint32_t per_byte;
+    uint32_t key_descs;
+
+    /// Descriptors of @p recs records of @p bytes message bytes in all. Raw: one each (and a key
+    /// piece). Encoded: at most max_descs_per_msg each, and also at most 2 per reference (of a
+    /// field of at least log::ref_threshold bytes: one per 64 message bytes) plus 3, the key
+    /// piece included: the smaller of the two bounds.
+    [[nodiscard]] uint64_t descs(uint64_t recs, uint64_t bytes) const noexcept {
+        if (!encoded) {
+            return recs * (1 + key_descs);
+        }
+        static_assert(log::ref_threshold == 64, "2 descriptors per 64 bytes: one per 32");
+        return std::min<uint64_t>(recs * max_descs_per_msg, recs * 3 + bytes / 32);
+    }
+};
+
+[[nodiscard]] lane_cost cost_of(const sink_lane& l) noexcept {
+    const auto key = static_cast<uint32_t>(l.key != key_field::none ? max_key_len : 0);
+    if (l.format == log::output_format::raw) {
+        // Arena bytes only when appended or copied: the message, and its LF or octet count (at
+        // most 6 bytes for 65,536), and the key.
+        return {false, key + 6, 1, key != 0 ? 1u : 0u};
+    }
+    // Encoded: log::encode_bound() per message, its LF when appended, the key.
+    return {true, static_cast<uint32_t>(log::encode_bound(0)) + 1 + key, 6, 0};
+}
+
+/// Calls @p f(data, n, pos) for each contiguous run of bytes [off, off + len) of chain @p m
+/// (pos counts from off), until it returns false.
+template <typename F>
+void for_each_run(const rte_mbuf* m, uint32_t off, uint32_t len, F&& f) noexcept {
+    uint32_t seg_start = 0;
+    uint32_t pos = 0;
+    for (const rte_mbuf* s = m; s != nullptr && pos < len; s = s->next) {
+        const uint32_t seg_end = seg_start + s->data_len;
+        if (seg_end > off + pos) {
+            const uint32_t from = off + pos - seg_start;
+            const uint32_t n = std::min(seg_end - (off + pos), len - pos);
+            if (!f(rte_pktmbuf_mtod_offset(s, const char*, from), n, pos)) {
+                return;
+            }
+            pos += n;
+        }
+        seg_start = seg_end;
+    }
+}
+
 } // namespace
 
 /// Stream state of one connection (by conn_id::idx).
@@ -126,6 +179,7 @@ tcp::consumer tcp_streams::consumer() noexcept {
     c.ctx = this;
     c.open = on_open;
     c.data = on_data;
+    c.admit = on_admit;
     c.room = on_room;
     c.end = on_end;
     return c;
@@ -167,6 +221,161 @@ void tcp_streams::on_data(void* ctx, tcp::conn_id, uint64_t user, const tcp::pie
     }
     self.w_.stats->tcp_listeners[c.slot].bytes.add(bytes);
     self.count(c, mark);
+    // Framed: what was reserved for these pieces is staged now (or went to the rings).
+    for (lane_budget& b : self.budget_) {
+        b.descs = 0;
+        b.arena = 0;
+    }
+}
+
+uint32_t tcp_streams::on_admit(void* ctx, tcp::conn_id, uint64_t user,
+                               const tcp::piece& p) noexcept {
+    auto& self = *static_cast<tcp_streams*>(ctx);
+    return self.admit(self.conns_[user], p);
+}
+
+void tcp_streams::take_budget() noexcept {
+    for (std::size_t i = 0; i < w_.lanes.size(); ++i) {
+        const sink_lane& l = *w_.lanes[i];
+        lane_budget& b = budget_[i];
+        b.free_descs = rte_ring_free_count(l.ring);
+        const uint64_t used = l.arena->head - l.arena->released.load(std::memory_order_acquire);
+        b.free_arena = l.arena->size > used ? l.arena->size - used : 0;
+    }
+}
+
+bool tcp_streams::fits(uint64_t recs, uint64_t bytes) const noexcept {
+    for (std::size_t i = 0; i < w_.lanes.size(); ++i) {
+        const sink_lane& l = *w_.lanes[i];
+        const lane_budget& b = budget_[i];
+        const lane_cost k = cost_of(l);
+        if (b.free_descs < l.n_staged + b.descs + k.descs(recs, bytes)) {
+            return false;
+        }
+        // A piece never wraps in the arena: one largest reservation may be skipped at its end.
+        const uint64_t slack = uint64_t{k.per_byte} * cfg_.max_msg + k.per_rec;
+        if (b.free_arena < slack + b.arena + recs * k.per_rec + bytes * k.per_byte) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void tcp_streams::reserve(uint64_t recs, uint64_t bytes) noexcept {
+    for (std::size_t i = 0; i < w_.lanes.size(); ++i) {
+        const lane_cost k = cost_of(*w_.lanes[i]);
+        budget_[i].descs += k.descs(recs, bytes);
+        budget_[i].arena += recs * k.per_rec + bytes * k.per_byte;
+    }
+}
+
+// Why the worst case first: a piece produces at most one record per two bytes (a byte and its
+// delimiter; an octet-counted frame takes three) plus the message held from earlier segments,
+// so when that fits, nothing is scanned and the fast path costs one free count per lane.
+uint32_t tcp_streams::admit(conn& c, const tcp::piece& p) noexcept {
+    if (w_.block_when_full || w_.lanes.empty() || c.broken || p.len == 0) {
+        return p.len; // block mode waits for room instead of dropping
+    }
+    take_budget();
+    const uint64_t held = c.held;
+    const uint64_t worst = p.len / 2 + 1;
+    if (fits(worst, held + p.len)) {
+        reserve(worst, held + p.len);
+        return p.len;
+    }
+    stream_mode mode = c.mode;
+    if (mode == stream_mode::undecided) {
+        char first = 0;
+        const auto* b = static_cast<const char*>(rte_pktmbuf_read(p.m, p.off, 1, &first));
+        mode = b != nullptr && *b >= '1' && *b <= '9' ? stream_mode::octet : stream_mode::lf;
+    }
+    return mode == stream_mode::octet ? admit_octets(c, p)
+                                      : admit_lines(c, p, mode == stream_mode::nul ? '\0' : '\n');
+}
+
+uint32_t tcp_streams::admit_lines(const conn& c, const tcp::piece& p, char delim) noexcept {
+    // Each delimiter ends at most one record (the first may end the held message).
+    uint64_t n = 0;
+    uint32_t admitted = 0;
+    bool stopped = false;
+    for_each_run(p.m, p.off, p.len, [&](const char* d, uint32_t sz, uint32_t pos) {
+        const char* at = d;
+        const char* const end = d + sz;
+        while (at < end) {
+            const auto* q = static_cast<const char*>(std::memchr(at, delim, end - at));
+            if (q == nullptr) {
+                break;
+            }
+            const auto upto = static_cast<uint32_t>(pos + (q - d) + 1);
+            if (!fits(n + 1, c.held + upto)) {
+                stopped = true;
+                return false;
+            }
+            ++n;
+            admitted = upto;
+            at = q + 1;
+        }
+        return true;
+    });
+    if (!stopped) {
+        admitted = p.len; // a tail without its delimiter is held: no record yet
+    }
+    reserve(n, c.held + admitted);
+    return admitted;
+}
+
+// Why whole (~50 lines): frame_octets()'s state machine run dry on copies of the connection's
+// state, counting the frames that end; each branch mirrors one of frame_octets().
+uint32_t tcp_streams::admit_octets(const conn& c, const tcp::piece& p) noexcept {
+    bool in_body = c.in_body;
+    uint32_t left = c.left;
+    uint32_t digits = c.hdr_digits;
+    uint32_t val = c.hdr_val;
+    uint64_t n = 0;
+    uint32_t admitted = 0;
+    bool stopped = false;
+    for_each_run(p.m, p.off, p.len, [&](const char* d, uint32_t sz, uint32_t pos) {
+        uint32_t i = 0;
+        while (i < sz) {
+            if (in_body) {
+                const uint32_t take = std::min(left, sz - i);
+                i += take;
+                left -= take;
+                if (left == 0) {
+                    in_body = false;
+                    if (!fits(n + 1, c.held + pos + i)) {
+                        stopped = true;
+                        return false;
+                    }
+                    ++n;
+                    admitted = pos + i;
+                }
+                continue;
+            }
+            const char ch = d[i];
+            if (digits == 0 && (ch == '\r' || ch == '\n' || ch == '\0')) {
+                ++i;
+            } else if (ch >= '0' && ch <= '9' && (digits != 0 || ch != '0') && digits < 9) {
+                val = val * 10 + static_cast<uint32_t>(ch - '0');
+                ++digits;
+                ++i;
+            } else if (ch == ' ' && digits != 0) {
+                in_body = true;
+                left = val;
+                val = 0;
+                digits = 0;
+                ++i;
+            } else {
+                return false; // the framing breaks here: the rest is discarded, no record
+            }
+        }
+        return true;
+    });
+    if (!stopped) {
+        admitted = p.len;
+    }
+    reserve(n, c.held + admitted);
+    return admitted;
 }
 
 uint32_t tcp_streams::on_room(void* ctx, tcp::conn_id, uint64_t) noexcept {

@@ -9,6 +9,7 @@
 // Also the engine's TX function: replies on the worker's own TX queue of each port.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -58,6 +59,8 @@ private:
     static uint64_t on_open(void* ctx, tcp::conn_id id, const tcp::conn_info& info) noexcept;
     static void on_data(void* ctx, tcp::conn_id id, uint64_t user, const tcp::piece* pieces,
                         uint32_t n) noexcept;
+    static uint32_t on_admit(void* ctx, tcp::conn_id id, uint64_t user,
+                             const tcp::piece& p) noexcept;
     static uint32_t on_room(void* ctx, tcp::conn_id id, uint64_t user) noexcept;
     static void on_end(void* ctx, tcp::conn_id id, uint64_t user, tcp::end_reason why) noexcept;
     static void frame(void* ctx, stream_out& out) noexcept;
@@ -83,6 +86,19 @@ private:
     void count(const conn& c, listener_mark before) noexcept;
     /// What the sinks can take now, shared among the open connections.
     [[nodiscard]] uint32_t room() const noexcept;
+    /// How many bytes of @p p, from its start, are sure to find room in every lane for what
+    /// they produce (consumer::admit); reserves that room until the piece is framed.
+    [[nodiscard]] uint32_t admit(conn& c, const tcp::piece& p) noexcept;
+    /// The prefix of @p p whose records fit: LF or NUL framing (@p delim), delimiters counted.
+    [[nodiscard]] uint32_t admit_lines(const conn& c, const tcp::piece& p, char delim) noexcept;
+    /// The prefix of @p p whose records fit: octet counting, frames walked from c's state.
+    [[nodiscard]] uint32_t admit_octets(const conn& c, const tcp::piece& p) noexcept;
+    /// Room in every lane for @p recs more records of @p bytes message bytes in all, beyond
+    /// what is staged and reserved (budget_ as taken by take_budget()).
+    [[nodiscard]] bool fits(uint64_t recs, uint64_t bytes) const noexcept;
+    /// Reads every lane's free ring descriptors and arena bytes into budget_.
+    void take_budget() noexcept;
+    void reserve(uint64_t recs, uint64_t bytes) noexcept;
 
     worker_ctx& w_;
     const listener_table& listeners_;
@@ -95,6 +111,15 @@ private:
     uint32_t open_ = 0;
     // the segment being framed (frame() callback)
     conn* cur_ = nullptr;
+    /// Per lane: descriptors and arena bytes reserved for pieces admitted and not yet framed
+    /// (the engine hands a batch of pieces over after admitting each), and the free ones.
+    struct lane_budget {
+        uint64_t descs = 0;
+        uint64_t arena = 0;
+        uint64_t free_descs = 0;
+        uint64_t free_arena = 0;
+    };
+    std::array<lane_budget, max_sinks> budget_{};
 };
 
 /// The engine's TX side on one worker: each reply leaves on the worker's own TX queue of its

@@ -287,9 +287,6 @@ struct stage_out {
     return {};
 }
 
-/// Most key bytes kept (longer keys are cut; a key only picks a partition).
-constexpr std::size_t max_key_len = 256;
-
 /// Copies [off, off + len) of the packet of @p ps to @p dst, piece by piece (segments).
 void copy_from_packet(const packet_state& ps, uint32_t off, uint32_t len, char* dst) noexcept {
     for (uint32_t i = 0; i < ps.n_pieces && len != 0; ++i) {

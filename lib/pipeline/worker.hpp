@@ -34,6 +34,9 @@ namespace logagg::pipeline {
 /// of 32 datagrams of 16 lines each in one ring operation, small enough (8 KiB) to stay in L2.
 inline constexpr uint32_t stage_capacity = 512;
 
+/// Most key bytes kept (longer keys are cut; a key only picks a partition).
+inline constexpr std::size_t max_key_len = 256;
+
 /// A worker's path to one sink: an SPSC descriptor ring, the bytes the worker generates for that
 /// sink, and descriptors staged for the next enqueue. Only the worker writes it after start-up.
 struct alignas(RTE_CACHE_LINE_SIZE) sink_lane {

@@ -1167,13 +1167,25 @@ void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
     }
     const bool had_ooo = k.ooo_head != nil;
     delivery d{cons_, conn_id{c, k.gen}, k.user, {}, 0};
+    const uint32_t offered = len;
+    bool cut = false; // in-order bytes were not admitted: nothing beyond them is taken
+    if (len != 0) {
+        const uint32_t a = admit(c, m, off, len);
+        if (a < len) {
+            // Not acknowledged: the sender sends them again (with the FIN, if one came).
+            st_.bytes_no_room.add(len - a);
+            len = a;
+            fin = false;
+            cut = true;
+        }
+    }
     if (len != 0) {
         d.add(m, off, len); // the reference moves to the consumer
         m = nullptr;
         k.rcv_nxt += len;
         st_.bytes_delivered.add(len);
     }
-    if (!fin) {
+    if (!fin && !cut) {
         // Pull what the queue now continues; runs the new bytes covered are dropped.
         while (k.ooo_head != nil && seq_le(ooo_[k.ooo_head].seq, k.rcv_nxt)) {
             const uint32_t e = k.ooo_head;
@@ -1190,9 +1202,29 @@ void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
             }
             const uint32_t skip = k.rcv_nxt - q.seq;
             st_.bytes_duplicate.add(skip);
-            d.add(q.m, q.off + skip, q.len - skip);
-            k.rcv_nxt = q.seq + q.len;
-            st_.bytes_delivered.add(q.len - skip);
+            const uint32_t take = q.len - skip;
+            const uint32_t a = admit(c, q.m, q.off + skip, take);
+            if (a != 0) {
+                d.add(q.m, q.off + skip, a);
+                k.rcv_nxt += a;
+                st_.bytes_delivered.add(a);
+            } else {
+                rte_pktmbuf_free(q.m);
+            }
+            if (a < take) {
+                // The consumer cannot take the rest now: what is held beyond is let go too
+                // (SACKed but not acknowledged: RFC 2018 8 lets the receiver discard it; the
+                // sender keeps it until the cumulative ACK and sends it again).
+                uint64_t rest = take - a;
+                for (uint32_t f = k.ooo_head; f != nil; f = ooo_[f].next) {
+                    rest += ooo_[f].len;
+                }
+                st_.bytes_no_room.add(rest);
+                ooo_free_all(c);
+                k.fin_queued = false;
+                cut = true;
+                break;
+            }
         }
         if (k.ooo_head == nil) {
             k.n_recent = 0;
@@ -1206,12 +1238,17 @@ void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
     if (m != nullptr) {
         rte_pktmbuf_free(m);
     }
-    count(len != 0 ? seg_outcome::in_order
-          : fin    ? seg_outcome::fin
-          : opened ? seg_outcome::handshake
-                   : seg_outcome::ack_only);
+    count(len != 0       ? seg_outcome::in_order
+          : offered != 0 ? seg_outcome::no_room
+          : fin          ? seg_outcome::fin
+          : opened       ? seg_outcome::handshake
+                         : seg_outcome::ack_only);
     if (fin) {
         peer_fin(c, now);
+        return;
+    }
+    if (cut) {
+        send_ack(c, now); // at once: the sender learns where the stream stands
         return;
     }
     // RFC 5681 4.2 / RFC 9293 3.8.6.3: at least every second full-sized segment, at once when a
@@ -1222,6 +1259,14 @@ void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
     } else if (k.rcv_nxt != k.last_ack_sent) {
         ack_push(c, now);
     }
+}
+
+uint32_t engine::admit(uint32_t c, rte_mbuf* m, uint32_t off, uint32_t len) noexcept {
+    if (cons_.admit == nullptr) {
+        return len;
+    }
+    const conn& k = conns_[c];
+    return std::min(len, cons_.admit(cons_.ctx, conn_id{c, k.gen}, k.user, piece{m, off, len}));
 }
 
 void engine::peer_fin(uint32_t c, uint64_t now) noexcept {

@@ -149,6 +149,13 @@ struct consumer {
     /// id is dead for the consumer afterwards (the engine may still hold the slot for the close
     /// handshake or TIME-WAIT, without further callbacks).
     void (*end)(void* ctx, conn_id id, uint64_t user, end_reason why) noexcept = nullptr;
+    /// Optional (nullptr: everything is taken). Before in-order bytes are accepted: how many
+    /// bytes of @p p, from its start, the consumer is sure to take without dropping any of
+    /// what they produce (the sinks have room for it). The engine accepts and acknowledges only
+    /// that prefix and hands it to data() next (nothing else runs in between); the rest is not
+    /// acknowledged, so the sender sends it again (segments no_room, bytes no_room). The
+    /// reference stays with the engine.
+    uint32_t (*admit)(void* ctx, conn_id id, uint64_t user, const piece& p) noexcept = nullptr;
 };
 
 /// Takes segments to send: @p n mbufs, each with `port` set to the DPDK port it must leave by.
@@ -167,6 +174,7 @@ enum class seg_outcome : uint8_t {
     beyond_window,  ///< its bytes start beyond the advertised window (dropped, ACKed)
     window_probe,   ///< a byte offered to a zero window (dropped, ACKed with the current window)
     ooo_full,       ///< out-of-order bytes with the per-connection or engine bound reached
+    no_room,        ///< in-order bytes the consumer could not admit (none taken, not ACKed)
     ack_only,       ///< no bytes, acceptable: an ACK, a window update, the ACK of our FIN
     fin,            ///< the peer's FIN without bytes, accepted (in order or queued)
     keepalive,      ///< a keepalive probe (sequence one below the expected), ACKed
@@ -209,6 +217,8 @@ inline constexpr std::size_t seg_outcome_count = static_cast<std::size_t>(seg_ou
         return "window_probe";
     case seg_outcome::ooo_full:
         return "ooo_full";
+    case seg_outcome::no_room:
+        return "no_room";
     case seg_outcome::ack_only:
         return "ack_only";
     case seg_outcome::fin:
@@ -275,6 +285,9 @@ struct alignas(64) stats {
     util::counter bytes_delivered;     ///< in-order payload given to the consumer
     util::counter bytes_duplicate;     ///< payload received again (trimmed or dropped)
     util::counter bytes_beyond_window; ///< payload beyond the right edge (trimmed or dropped)
+    /// In-order payload not accepted: the consumer could not admit it (consumer::admit), or it
+    /// was held out of order behind such bytes and let go. Not acknowledged: sent again.
+    util::counter bytes_no_room;
     // mbufs
     util::counter ooo_held; ///< gauge: out-of-order segments (mbufs) held
     // transmitted (handed to tx_fn), by kind
@@ -314,6 +327,7 @@ void for_each_counter(const stats& s, F&& f) {
     f("bytes", "delivered", s.bytes_delivered.get());
     f("bytes", "duplicate", s.bytes_duplicate.get());
     f("bytes", "beyond_window", s.bytes_beyond_window.get());
+    f("bytes", "no_room", s.bytes_no_room.get());
     f("mbufs", "ooo_held", s.ooo_held.get());
     f("tx", "syn_ack", s.tx_syn_ack.get());
     f("tx", "ack", s.tx_ack.get());
@@ -477,6 +491,8 @@ private:
     void on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_t now,
                  bool opened) noexcept;
     void peer_fin(uint32_t c, uint64_t now) noexcept;
+    /// consumer::admit for bytes [off, off + len) of @p m (all of them without the callback).
+    [[nodiscard]] uint32_t admit(uint32_t c, rte_mbuf* m, uint32_t off, uint32_t len) noexcept;
     enum class ooo_result : uint8_t { queued, duplicate, full };
     ooo_result ooo_insert(uint32_t c, rte_mbuf* m, uint32_t seq, uint32_t off,
                           uint32_t len) noexcept;

@@ -2,14 +2,14 @@
 // The TCP engine driven by a program of operations decoded from the input: segments from a few
 // clients (handshakes that use the cookies the engine really sent, data at fuzzed offsets with
 // bytes that are a function of their sequence number, fuzzed flags, options, checksums, data
-// offsets and chain splits, and raw garbage), time steps, consumer room changes, polls, close and
-// abort calls, the consumer releasing what it holds. After every operation: each segment counted
-// under exactly one outcome, the connection counters balance, the engine's mbufs within its
-// bounds, and the pool's in-use count equal to what the engine and the consumer hold. Every byte
-// delivered must be the byte the client sent at that stream position (so each stream position is
-// delivered once and in order, and the bytes_delivered counter is their sum), and no ACK names a
-// byte the consumer has not been given. At the end everything is released. EAL runs in memory (no
-// hugepages) with one pool.
+// offsets and chain splits, and raw garbage), time steps, consumer room (and admission) changes,
+// polls, close and abort calls, the consumer releasing what it holds. After every operation: each
+// segment counted under exactly one outcome, the connection counters balance, the engine's mbufs
+// within its bounds, and the pool's in-use count equal to what the engine and the consumer hold.
+// Every byte delivered must be the byte the client sent at that stream position (so each stream
+// position is delivered once and in order, and the bytes_delivered counter is their sum), and no
+// ACK names a byte the consumer has not been given. At the end everything is released. EAL runs in
+// memory (no hugepages) with one pool.
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,6 +85,7 @@ struct conn_rec {
     uint32_t irs = 0;
     uint64_t delivered = 0;
     uint32_t room = 1u << 20;
+    uint64_t admit = UINT64_MAX; ///< bytes consumer::admit still lets through
     bool ended = false;
     int ip = 4;
     uint16_t remote_port = 0;
@@ -96,6 +97,7 @@ struct world {
     std::vector<conn_rec> conns;
     std::vector<rte_mbuf*> held; ///< references the consumer keeps
     uint32_t default_room = 1u << 20;
+    uint64_t default_admit = UINT64_MAX;
 };
 
 uint64_t on_open(void* ctx, conn_id id, const logagg::tcp::conn_info& info) noexcept {
@@ -105,6 +107,7 @@ uint64_t on_open(void* ctx, conn_id id, const logagg::tcp::conn_info& info) noex
     r.irs = info.irs;
     r.checked = info.path.remote_port != garbage_port;
     r.room = w->default_room;
+    r.admit = w->default_admit;
     r.ip = info.path.ip_version;
     r.remote_port = info.path.remote_port;
     std::memcpy(r.remote_ip, info.path.remote_ip, sizeof r.remote_ip);
@@ -144,6 +147,16 @@ uint32_t on_room(void* ctx, conn_id id, uint64_t user) noexcept {
     auto* w = static_cast<world*>(ctx);
     CHECK(user < w->conns.size() && w->conns[user].id == id && !w->conns[user].ended);
     return w->conns[user].room;
+}
+
+uint32_t on_admit(void* ctx, conn_id id, uint64_t user, const logagg::tcp::piece& p) noexcept {
+    auto* w = static_cast<world*>(ctx);
+    CHECK(user < w->conns.size() && w->conns[user].id == id && !w->conns[user].ended);
+    CHECK(p.len > 0 && uint64_t{p.off} + p.len <= rte_pktmbuf_pkt_len(p.m));
+    conn_rec& r = w->conns[user];
+    const auto n = static_cast<uint32_t>(std::min<uint64_t>(p.len, r.admit));
+    r.admit -= n;
+    return n;
 }
 
 void on_end(void* ctx, conn_id id, uint64_t user, logagg::tcp::end_reason) noexcept {
@@ -334,6 +347,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cons.data = on_data;
     cons.room = on_room;
     cons.end = on_end;
+    cons.admit = on_admit;
     uint64_t now = 3 * 1'000'000'000ULL;
     {
         const std::unique_ptr<engine> made = engine::create(cfg, cons, on_tx, &w).value();
@@ -484,13 +498,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                           : uint64_t{step} * 50'000ULL;
                 break;
             }
-            case 8: { // the consumer's room changes
+            case 8: { // the consumer's room changes, and so what it admits from now on
                 static constexpr uint32_t rooms[6] = {0, 100, 1460, 4000, 70000, 1u << 20};
                 const uint32_t room = rooms[in.u8() % 6];
+                const uint64_t admit = room == (1u << 20) ? UINT64_MAX : room;
                 if (conn_rec* r = find_conn()) {
                     r->room = room;
+                    r->admit = admit;
                 } else {
                     w.default_room = room;
+                    w.default_admit = admit;
                 }
                 break;
             }

@@ -44,6 +44,7 @@ struct stream {
     conn_info info;
     std::string data;
     uint32_t room = 1u << 20;
+    uint64_t admit = UINT64_MAX; ///< bytes consumer::admit still lets through (all calls)
     bool ended = false;
     end_reason why = end_reason::fin;
     bool data_after_end = false;
@@ -139,6 +140,12 @@ struct harness {
     static uint32_t on_room(void* ctx, conn_id, uint64_t user) noexcept {
         return static_cast<harness*>(ctx)->streams[user].room;
     }
+    static uint32_t on_admit(void* ctx, conn_id, uint64_t user, const piece& p) noexcept {
+        stream& s = static_cast<harness*>(ctx)->streams[user];
+        const auto n = static_cast<uint32_t>(std::min<uint64_t>(p.len, s.admit));
+        s.admit -= n;
+        return n;
+    }
     static void on_end(void* ctx, conn_id id, uint64_t user, end_reason why) noexcept {
         auto* h = static_cast<harness*>(ctx);
         stream& s = h->streams[user];
@@ -160,6 +167,7 @@ struct harness {
         c.data = on_data;
         c.room = on_room;
         c.end = on_end;
+        c.admit = on_admit;
         eng = engine::create(cfg, c, on_tx, this).value();
     }
 
@@ -527,6 +535,56 @@ TEST_F(Engine, InOrderBytesStraightFromTheMbufs) {
     EXPECT_EQ(h->eng->counters().bytes_delivered.get(), 1400u);
     EXPECT_EQ(h->outcome(seg_outcome::in_order), 3u);
     EXPECT_EQ(h->eng->held_mbufs(), 0u) << "in-order bytes are not held by the engine";
+}
+
+TEST_F(Engine, BytesTheConsumerCannotAdmitAreNotAcknowledged) {
+    h->make();
+    peer p = client();
+    h->connect(p, t::opt_sack_ok());
+    const uint32_t b = p.nxt;
+    stream& s = h->streams[p.stream];
+    // Nothing admitted: nothing taken, the segment freed, an ACK at once at the old point.
+    s.admit = 0;
+    auto r = h->send(p.seg(f::ack | f::psh, b, ref(0, 300)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].ack, b);
+    EXPECT_TRUE(s.data.empty());
+    EXPECT_EQ(h->outcome(seg_outcome::no_room), 1u);
+    EXPECT_EQ(h->eng->counters().bytes_no_room.get(), 300u);
+    EXPECT_EQ(h->eng->held_mbufs(), 0u);
+    // A prefix admitted: delivered and ACKed at once; the FIN behind the rest is not taken.
+    s.admit = 100;
+    r = h->send(p.seg(f::ack | f::psh | f::fin, b, ref(0, 300)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].ack, b + 100);
+    EXPECT_EQ(r[0].flags, f::ack) << "no FIN of ours: the peer's was not taken";
+    EXPECT_EQ(s.data, ref(0, 100));
+    EXPECT_FALSE(s.ended);
+    EXPECT_EQ(h->outcome(seg_outcome::in_order), 1u);
+    EXPECT_EQ(h->eng->counters().bytes_no_room.get(), 500u);
+    // Out of order runs held (SACKed), then the hole filled while the consumer takes only 150
+    // more bytes: the hole's 100, 50 of the first run; the rest of it and the run after it are
+    // let go and not acknowledged.
+    s.admit = UINT64_MAX;
+    r = h->send(p.seg(f::ack | f::psh, b + 200, ref(200, 300)));
+    r = h->send(p.seg(f::ack | f::psh, b + 300, ref(300, 400)));
+    ASSERT_EQ(r[0].sack.size(), 1u);
+    EXPECT_EQ(h->eng->held_mbufs(), 2u);
+    s.admit = 150;
+    r = h->send(p.seg(f::ack | f::psh, b + 100, ref(100, 200)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].ack, b + 250);
+    EXPECT_TRUE(r[0].sack.empty()) << "nothing is held any more";
+    EXPECT_EQ(h->eng->held_mbufs(), 0u);
+    EXPECT_EQ(s.data, ref(0, 250));
+    EXPECT_EQ(h->eng->counters().bytes_no_room.get(), 500u + 50u + 100u);
+    // Room again: the sender's retransmission is taken, then its FIN.
+    s.admit = UINT64_MAX;
+    r = h->send(p.seg(f::ack | f::psh | f::fin, b + 250, ref(250, 400)));
+    EXPECT_EQ(s.data, ref(0, 400));
+    EXPECT_TRUE(s.ended);
+    EXPECT_EQ(h->eng->counters().bytes_delivered.get(), 400u);
+    EXPECT_EQ(h->outcome(seg_outcome::no_room), 1u);
 }
 
 TEST_F(Engine, DelayedAndImmediateAcks) {
