@@ -5,11 +5,8 @@
 // counted in bytes_copied under its reason.
 #include "pipeline/worker.hpp"
 
-#include <arpa/inet.h>
-
 #include <bit>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 
 #include <rte_cycles.h>
@@ -20,6 +17,7 @@
 #include "log/rfc3164.hpp"
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
+#include "net/endpoint_text.hpp"
 
 namespace logagg::pipeline {
 namespace {
@@ -76,14 +74,10 @@ std::size_t source_of(const rte_mbuf* m, char (&buf)[64]) noexcept {
     if (ip == nullptr || port == nullptr) {
         return 0;
     }
-    const unsigned p = (unsigned{port[0]} << 8) | port[1];
+    const auto p = static_cast<uint16_t>((unsigned{port[0]} << 8) | port[1]);
     const bool v4 = (ip[0] >> 4) == 4;
-    char addr[INET6_ADDRSTRLEN];
-    if (inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? ip + 12 : ip + 8, addr, sizeof addr) == nullptr) {
-        return 0;
-    }
-    const int n = std::snprintf(buf, sizeof buf, v4 ? "%s:%u" : "[%s]:%u", addr, p);
-    return n > 0 && static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : 0;
+    static_assert(sizeof buf >= net::endpoint_text_max);
+    return net::endpoint_text(v4 ? ip + 12 : ip + 8, v4, p, buf);
 }
 
 /// The format of one message under --listen ...:auto (docs/formats.md#auto-detection). A
