@@ -308,6 +308,9 @@ struct encode_context {
     std::string_view original; ///< the whole message as framed
     std::string_view source;   ///< "ADDR:PORT" of the sender (generated text)
     int64_t received_ns = 0;   ///< wall-clock receive time
+    /// received_ns as format_rfc3339(received_ns, 9) writes it, when the caller keeps it (a
+    /// burst shares one receive time: formatted once, not per record); empty: formatted here.
+    std::string_view received_text{};
 };
 
 /// Encoders produce the message only; sinks add the framing (a LF, or an RFC 6587 octet count).

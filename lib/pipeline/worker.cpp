@@ -431,11 +431,17 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
         // packet. ref() copies (counted) when it may not reference.
         o.ref(whole);
     } else {
-        const log::encode_context c{whole, ps.source_text(), w.now_ns};
         if (l.format == log::output_format::ndjson) {
+            if (w.received_for != w.now_ns) {
+                w.received_len =
+                    static_cast<uint8_t>(log::format_rfc3339(w.now_ns, 9, w.received_text));
+                w.received_for = w.now_ns;
+            }
+            const log::encode_context c{whole, ps.source_text(), w.now_ns,
+                                        std::string_view(w.received_text, w.received_len)};
             log::encode_ndjson(*r, c, o);
         } else {
-            log::encode_rfc5424(*r, c, o);
+            log::encode_rfc5424(*r, log::encode_context{whole, ps.source_text(), w.now_ns}, o);
         }
     }
     o.end_run();

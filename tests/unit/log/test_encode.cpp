@@ -215,6 +215,22 @@ TEST(Encode, NdjsonFromRfc5424) {
     EXPECT_EQ(std::string_view(e["sd"]["examplePriority@32473"]["class"]), "high");
 }
 
+TEST(Encode, NdjsonReceivedStampFormattedByTheCallerIsTheSame) {
+    const std::string msg = "<165>1 2003-10-11T22:14:15.003Z host app - ID47 - text";
+    log_record r;
+    ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok);
+    const int64_t received = 1065910455003123456LL;
+    string_out here;
+    encode_ndjson(r, encode_context{msg, "198.18.0.1:40000", received}, here);
+    char buf[40];
+    const std::string_view text(buf, format_rfc3339(received, 9, buf));
+    EXPECT_EQ(text, "2003-10-11T22:14:15.003123456Z");
+    string_out given;
+    encode_ndjson(r, encode_context{msg, "198.18.0.1:40000", received, text}, given);
+    EXPECT_EQ(given.text, here.text);
+    EXPECT_NE(here.text.find("\"received\":\"2003-10-11T22:14:15.003123456Z\""), std::string::npos);
+}
+
 TEST(Encode, NdjsonFromJsonEmbedsTheObjectByReference) {
     const std::string line =
         R"({"level":"warning","msg":"disk \"full\"\n","time":"2024-03-01T10:00:00Z","nested":{"a":[1,2]}})";
