@@ -282,7 +282,8 @@ void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
         o.gen("{\"ts\":null");
     }
     o.gen(",\"received\":\"");
-    o.gen(std::string_view(ts, format_rfc3339(c.received_ns, 9, ts)));
+    o.gen(!c.received_text.empty() ? c.received_text
+                                   : std::string_view(ts, format_rfc3339(c.received_ns, 9, ts)));
     o.gen("\"");
     const bool json_text = detail::holds_json_text(r);
     detail::json_field(",\"host\":\"", r.hostname, json_text, o);

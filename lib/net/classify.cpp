@@ -223,7 +223,7 @@ namespace {
     // RFC 791 3.1 / RFC 1071: the header sums to 0xffff, options included.
     const nic_verdict v = ip_verdict(m);
     if (v == nic_verdict::bad || (v == nic_verdict::unknown && opts.verify_ipv4_checksum &&
-                                  fold_checksum(rte_raw_cksum(hdr_bytes, hlen)) != 0xffff)) {
+                                  raw_sum(hdr_bytes, hlen) != 0xffff)) {
         return drop_reason::ipv4_bad_checksum;
     }
     const bool own = opts.local != nullptr && opts.local->any();

@@ -22,7 +22,7 @@ namespace logagg::net {
 [[nodiscard]] inline bool sum_chain(const rte_mbuf* m, uint32_t off, uint32_t len,
                                     uint16_t& out) noexcept {
     if (off + len <= m->data_len) { // one segment: the common case
-        out = rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const char*, off), len);
+        out = raw_sum(rte_pktmbuf_mtod_offset(m, const char*, off), len);
         return true;
     }
     if (len > rte_pktmbuf_pkt_len(m) || off > rte_pktmbuf_pkt_len(m) - len) {
@@ -41,8 +41,7 @@ namespace logagg::net {
         }
         const uint32_t take =
             std::min<uint32_t>(len - done, static_cast<uint32_t>(seg->data_len) - off);
-        uint16_t part =
-            fold_checksum(__rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const char*, off), take, 0));
+        uint16_t part = raw_sum(rte_pktmbuf_mtod_offset(seg, const char*, off), take);
         if ((done & 1u) != 0) {
             part = rte_bswap16(part); // this segment's bytes sit at odd positions of the sum
         }

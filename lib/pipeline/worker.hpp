@@ -104,6 +104,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     int64_t wall_base_ns = 0;
     double ns_per_tsc = 0;
     int64_t now_ns = 0; ///< receive time of the current burst
+    /// now_ns in RFC 3339 (the ndjson "received" stamp), formatted once per burst that needs it.
+    int64_t received_for = INT64_MIN; ///< the now_ns received_text holds
+    char received_text[40] = {};
+    uint8_t received_len = 0;
 
     // TCP (--listen tcp:, docs/tcp.md). nullptr without TCP listeners.
     tcp::engine* tcp = nullptr;                    ///< this worker's engine (owned elsewhere)

@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,92 @@ TEST(Encode, JsonEscaping) {
     EXPECT_EQ(escaped("\xED\xA0\x80"), fffd + fffd + fffd);
     EXPECT_EQ(escaped("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);
     EXPECT_EQ(escaped("\xFF"), fffd);
+}
+
+/// Byte-at-a-time escaping (what json_escape_bytes did before its 8-byte fast path).
+std::string escaped_reference(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const std::size_t n = c >= 0x80 ? logagg::util::utf8_len(s, i) : 0;
+        if (n != 0) {
+            out.append(s.substr(i, n));
+            i += n;
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c < 0x20) {
+            char u[7];
+            std::snprintf(u, sizeof u, "\\u%04x", c);
+            out += u;
+        } else if (c >= 0x80) {
+            out += "\xEF\xBF\xBD";
+        } else {
+            out += static_cast<char>(c);
+        }
+        ++i;
+    }
+    return out;
+}
+
+TEST(Encode, EightBytePlainPrefixAgreesWithTheByteClassesForEveryPairOfBytes) {
+    auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; };
+    // Two bytes of any value at any two positions (the rest 'a'): a borrow from one byte into
+    // the next must not hide or invent a special byte.
+    for (int p = 0; p < 8; ++p) {
+        for (int q = p; q < 8; ++q) {
+            for (int b = 0; b < 256; ++b) {
+                for (int c = 0; c < 256; ++c) {
+                    char w[8] = {'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'};
+                    w[p] = static_cast<char>(b);
+                    w[q] = static_cast<char>(c);
+                    unsigned want = 0;
+                    while (want < 8 && plain(static_cast<unsigned char>(w[want]))) {
+                        ++want;
+                    }
+                    ASSERT_EQ(detail::json_plain8(w), want)
+                        << p << " " << q << " " << b << " " << c;
+                }
+            }
+        }
+    }
+}
+
+TEST(Encode, JsonEscapingMatchesByteAtATimeAtEveryOffset) {
+    // Each special byte (and a UTF-8 sequence, and invalid bytes) at every offset of strings of
+    // 0..40 bytes: the fast path skips 8 plain bytes at a time and must stop at each of them.
+    const std::vector<std::string> specials = {"\"",
+                                               "\\",
+                                               "\n",
+                                               "\r",
+                                               "\t",
+                                               std::string(1, '\0'),
+                                               "\x1f",
+                                               "\x7f",
+                                               "\xC3\xA9",
+                                               "\xE2\x82\xAC",
+                                               "\xF0\x9F\x98\x80",
+                                               "\x80",
+                                               "\xC3",
+                                               "\xFF",
+                                               " "};
+    for (std::size_t len = 0; len <= 40; ++len) {
+        for (std::size_t at = 0; at <= len; ++at) {
+            for (const std::string& sp : specials) {
+                std::string s(len, 'x');
+                s.insert(at, sp);
+                ASSERT_EQ(escaped(s), escaped_reference(s)) << len << " " << at;
+            }
+        }
+    }
 }
 
 TEST(Encode, LongCleanFieldsAreReferencedShortOnesCopied) {
@@ -126,6 +213,22 @@ TEST(Encode, NdjsonFromRfc5424) {
     EXPECT_EQ(std::string_view(e["sd"]["exampleSDID@32473"]["iut"]), "3");
     EXPECT_EQ(std::string_view(e["sd"]["exampleSDID@32473"]["eventSource"]), "Appli\"cation]");
     EXPECT_EQ(std::string_view(e["sd"]["examplePriority@32473"]["class"]), "high");
+}
+
+TEST(Encode, NdjsonReceivedStampFormattedByTheCallerIsTheSame) {
+    const std::string msg = "<165>1 2003-10-11T22:14:15.003Z host app - ID47 - text";
+    log_record r;
+    ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok);
+    const int64_t received = 1065910455003123456LL;
+    string_out here;
+    encode_ndjson(r, encode_context{msg, "198.18.0.1:40000", received}, here);
+    char buf[40];
+    const std::string_view text(buf, format_rfc3339(received, 9, buf));
+    EXPECT_EQ(text, "2003-10-11T22:14:15.003123456Z");
+    string_out given;
+    encode_ndjson(r, encode_context{msg, "198.18.0.1:40000", received, text}, given);
+    EXPECT_EQ(given.text, here.text);
+    EXPECT_NE(here.text.find("\"received\":\"2003-10-11T22:14:15.003123456Z\""), std::string::npos);
 }
 
 TEST(Encode, NdjsonFromJsonEmbedsTheObjectByReference) {
