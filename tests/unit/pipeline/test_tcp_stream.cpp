@@ -13,7 +13,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
-#include "common/eal_env.hpp"
+#include "common/meta_env.hpp"
 #include "pipeline/message.hpp"
 #include "pipeline/tcp_stream.hpp"
 #include "pipeline/worker.hpp"
@@ -23,22 +23,11 @@ namespace {
 using logagg::pipeline::lcore_stats;
 using logagg::pipeline::msg_desc;
 using logagg::pipeline::msg_drop;
+using logagg::testing::g_meta_off;
 using logagg::testing::g_pool;
-int g_meta_off = -1;
 
-class stream_env : public logagg::testing::eal_env {
-public:
-    stream_env() : eal_env("tcp_stream") {}
-    void SetUp() override {
-        eal_env::SetUp();
-        static const rte_mbuf_dynfield d = {"logagg_pkt_meta", sizeof(logagg::pipeline::pkt_meta),
-                                            alignof(logagg::pipeline::pkt_meta), 0};
-        g_meta_off = rte_mbuf_dynfield_register(&d);
-        ASSERT_GE(g_meta_off, 0);
-    }
-};
-
-const auto* const g_env = ::testing::AddGlobalTestEnvironment(new stream_env);
+const auto* const g_env =
+    ::testing::AddGlobalTestEnvironment(new logagg::testing::meta_eal_env("tcp_stream"));
 
 constexpr uint32_t hdr = 54; // where the engine's piece starts: after Ethernet, IPv4 and TCP
 

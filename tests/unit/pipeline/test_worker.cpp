@@ -25,7 +25,7 @@
 #include <simdjson.h>
 #include <zlib.h>
 
-#include "common/eal_env.hpp"
+#include "common/meta_env.hpp"
 #include "log/filter.hpp"
 #include "log/gelf.hpp"
 #include "log/json.hpp"
@@ -40,23 +40,11 @@ using logagg::pipeline::msg_desc;
 using logagg::pipeline::msg_drop;
 using logagg::pipeline::worker_ctx;
 
+using logagg::testing::g_meta_off;
 using logagg::testing::g_pool;
-int g_meta_off = -1;
 
-/// EAL and the pool, plus the dynfield the RX stage registers.
-class worker_env : public logagg::testing::eal_env {
-public:
-    worker_env() : eal_env("worker") {}
-    void SetUp() override {
-        eal_env::SetUp();
-        static const rte_mbuf_dynfield d = {"logagg_pkt_meta", sizeof(logagg::pipeline::pkt_meta),
-                                            alignof(logagg::pipeline::pkt_meta), 0};
-        g_meta_off = rte_mbuf_dynfield_register(&d);
-        ASSERT_GE(g_meta_off, 0);
-    }
-};
-
-const auto* const g_env = ::testing::AddGlobalTestEnvironment(new worker_env);
+const auto* const g_env =
+    ::testing::AddGlobalTestEnvironment(new logagg::testing::meta_eal_env("worker"));
 
 /// A packet whose UDP payload is @p payload at offset 42, split into segments of @p seg bytes.
 rte_mbuf* make_pkt(const std::string& payload, uint16_t seg = 2048) {
