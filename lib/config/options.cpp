@@ -653,10 +653,11 @@ struct parser {
             return number(opt, v, 0, 1'000'000, cfg.test_sink_delay_us);
         }
         if (opt == "--test-tcp-impair") {
-            std::string err;
-            if (!tcp::parse_impair(v, cfg.test_tcp_impair, err)) {
-                return fail(fmt::format("--test-tcp-impair: {}", err));
+            util::result<tcp::impair_config> c = tcp::parse_impair(v);
+            if (!c) {
+                return fail(fmt::format("--test-tcp-impair: {}", c.error().text));
             }
+            cfg.test_tcp_impair = c.value();
             return true;
         }
         if (opt == "--test-file-stall-at") {

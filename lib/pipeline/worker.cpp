@@ -360,6 +360,22 @@ void append_raw(worker_ctx& w, sink_lane& l, packet_state& ps, const message& ms
     w.stats->sink_in_bytes[l.sink].add(msg.len);
 }
 
+/// Stages @p msg on lane @p l as one descriptor of packet @p m's own bytes: nothing generated.
+void stage_direct(worker_ctx& w, sink_lane& l, rte_mbuf* m, const message& msg) noexcept {
+    if (l.n_staged == stage_capacity) {
+        lane_spill(w, l, m);
+    }
+    l.staged[l.n_staged++] = msg_desc{.pkt = m,
+                                      .off = msg.off,
+                                      .len = msg.len,
+                                      .lf_follows = msg.lf ? 1u : 0u,
+                                      .truncated = msg.truncated ? 1u : 0u};
+    l.unit_open = true;
+    l.unit_last = l.n_staged - 1;
+    w.stats->sink_in[l.sink].add();
+    w.stats->sink_in_bytes[l.sink].add(msg.len);
+}
+
 /// Hands one message to lane @p l: a key piece when the lane has a key, then the message as
 /// received (raw) or encoded. A message the lane cannot take (arena full, drop mode) is counted
 /// as the sink's sink_full.
@@ -379,18 +395,7 @@ void emit(worker_ctx& w, sink_lane& l, packet_state& ps, const message& msg,
     // Raw bytes straight from the packet: one descriptor, nothing generated.
     const bool direct = raw && msg.mapped && key.empty() && (!l.contiguous || msg.one_segment);
     if (direct) {
-        if (l.n_staged == stage_capacity) {
-            lane_spill(w, l, m);
-        }
-        l.staged[l.n_staged++] = msg_desc{.pkt = m,
-                                          .off = msg.off,
-                                          .len = msg.len,
-                                          .lf_follows = msg.lf ? 1u : 0u,
-                                          .truncated = msg.truncated ? 1u : 0u};
-        l.unit_open = true;
-        l.unit_last = l.n_staged - 1;
-        w.stats->sink_in[l.sink].add();
-        w.stats->sink_in_bytes[l.sink].add(msg.len);
+        stage_direct(w, l, m, msg);
         return;
     }
     if (l.n_staged + max_descs_per_msg > stage_capacity) {

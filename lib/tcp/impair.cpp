@@ -8,7 +8,7 @@
 
 namespace logagg::tcp {
 
-bool parse_impair(std::string_view text, impair_config& out, std::string& err) {
+util::result<impair_config> parse_impair(std::string_view text) {
     impair_config c;
     bool any = false;
     for (bool more = true; more;) {
@@ -23,33 +23,30 @@ bool parse_impair(std::string_view text, impair_config& out, std::string& err) {
             eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
         const auto r = std::from_chars(num.data(), num.data() + num.size(), v);
         if (num.empty() || r.ec != std::errc{} || r.ptr != num.data() + num.size()) {
-            err = fmt::format("'{}' is not KEY=NUMBER (drop=N, hold=N, after=K)", item);
-            return false;
+            return util::usage_failure(
+                fmt::format("'{}' is not KEY=NUMBER (drop=N, hold=N, after=K)", item));
         }
         if (key == "drop" || key == "hold") {
             if (v == 1) {
-                err = fmt::format("{0}=1 would {0} every segment; use 2 or more (0: off)", key);
-                return false;
+                return util::usage_failure(
+                    fmt::format("{0}=1 would {0} every segment; use 2 or more (0: off)", key));
             }
             (key == "drop" ? c.drop : c.hold) = v;
             any = any || v != 0;
         } else if (key == "after") {
             if (v == 0 || v > 64) {
-                err = "after=K takes 1..64";
-                return false;
+                return util::usage_failure("after=K takes 1..64");
             }
             c.after = v;
         } else {
-            err = fmt::format("unknown key '{}' (drop=N, hold=N, after=K)", key);
-            return false;
+            return util::usage_failure(
+                fmt::format("unknown key '{}' (drop=N, hold=N, after=K)", key));
         }
     }
     if (!any) {
-        err = "give drop=N and/or hold=N (N >= 2)";
-        return false;
+        return util::usage_failure("give drop=N and/or hold=N (N >= 2)");
     }
-    out = c;
-    return true;
+    return c;
 }
 
 } // namespace logagg::tcp

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/result.hpp"
+
 namespace logagg::tcp {
 
 /// What to do, per worker. All zero: nothing (the instance passes every segment through).
@@ -20,9 +22,9 @@ struct impair_config {
     uint32_t after = 3;
 };
 
-/// Parses "drop=N,hold=N[,after=K]" (either key may be left out, order free). @return false and
-/// a one-line reason in @p err for anything else (unknown key, not a number, drop=1, hold=1, or
-/// neither drop nor hold).
-[[nodiscard]] bool parse_impair(std::string_view text, impair_config& out, std::string& err);
+/// Parses "drop=N,hold=N[,after=K]" (either key may be left out, order free). @return the
+/// configuration, or a usage failure with a one-line reason for anything else (unknown key, not
+/// a number, drop=1, hold=1, or neither drop nor hold).
+[[nodiscard]] util::result<impair_config> parse_impair(std::string_view text);
 
 } // namespace logagg::tcp

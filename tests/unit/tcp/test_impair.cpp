@@ -145,26 +145,26 @@ TEST_F(Impair, DestructorFreesWhatIsHeld) {
 }
 
 TEST(ImpairParse, Accepts) {
-    impair_config c;
-    std::string err;
-    ASSERT_TRUE(logagg::tcp::parse_impair("drop=50", c, err)) << err;
-    EXPECT_EQ(c.drop, 50u);
-    EXPECT_EQ(c.hold, 0u);
-    EXPECT_EQ(c.after, 3u);
-    ASSERT_TRUE(logagg::tcp::parse_impair("hold=7,drop=0,after=5", c, err)) << err;
-    EXPECT_EQ(c.drop, 0u);
-    EXPECT_EQ(c.hold, 7u);
-    EXPECT_EQ(c.after, 5u);
+    auto r = logagg::tcp::parse_impair("drop=50");
+    ASSERT_TRUE(r) << r.error().text;
+    EXPECT_EQ(r.value().drop, 50u);
+    EXPECT_EQ(r.value().hold, 0u);
+    EXPECT_EQ(r.value().after, 3u);
+    r = logagg::tcp::parse_impair("hold=7,drop=0,after=5");
+    ASSERT_TRUE(r) << r.error().text;
+    EXPECT_EQ(r.value().drop, 0u);
+    EXPECT_EQ(r.value().hold, 7u);
+    EXPECT_EQ(r.value().after, 5u);
 }
 
 TEST(ImpairParse, Refuses) {
     for (const char* bad :
          {"", "drop", "drop=", "drop=x", "drop=1", "hold=1", "drop=0", "drop=0,hold=0", "after=3",
           "drop=5,after=0", "drop=5,after=65", "loss=5", "drop=5,", "drop=-2", "drop=5x"}) {
-        impair_config c;
-        std::string err;
-        EXPECT_FALSE(logagg::tcp::parse_impair(bad, c, err)) << bad;
-        EXPECT_FALSE(err.empty()) << bad;
+        const auto r = logagg::tcp::parse_impair(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_FALSE(r.error().text.empty()) << bad;
+        EXPECT_TRUE(r.error().usage) << bad;
     }
 }
 
