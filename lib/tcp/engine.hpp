@@ -271,7 +271,7 @@ struct alignas(64) stats {
     // SYN cookies
     util::counter cookies_sent;
     util::counter cookies_validated; ///< by the segment's own SEG.SEQ - 1
-    util::counter cookies_failed; ///< wrong, forged or older than two periods
+    util::counter cookies_failed;    ///< wrong, forged or older than two periods
     /// validated with the client ISN the memo kept from the SYN (not in cookies_validated):
     /// the handshake's final ACK and the first data were lost or late
     util::counter cookies_by_memo;
