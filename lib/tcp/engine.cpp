@@ -753,6 +753,20 @@ void engine::ooo_free_all(uint32_t c) noexcept {
     k.n_recent = 0;
 }
 
+void engine::let_go_held(uint32_t c) noexcept {
+    conn& k = conns_[c];
+    for (uint32_t f = k.ooo_head; f != nil; f = ooo_[f].next) {
+        const ooo_seg& q = ooo_[f];
+        const uint32_t covered = seq_le(q.seq + q.len, k.rcv_nxt) ? q.len
+                                 : seq_lt(q.seq, k.rcv_nxt)      ? k.rcv_nxt - q.seq
+                                                                  : 0;
+        st_.bytes_duplicate.add(covered);
+        st_.bytes_no_room.add(q.len - covered);
+    }
+    ooo_free_all(c);
+    k.fin_queued = false;
+}
+
 engine::ooo_result engine::ooo_insert(uint32_t c, rte_mbuf* m, uint32_t seq, uint32_t off,
                                       uint32_t len) noexcept {
     conn& k = conns_[c];
@@ -1185,7 +1199,11 @@ void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
         k.rcv_nxt += len;
         st_.bytes_delivered.add(len);
     }
-    if (!fin && !cut) {
+    if (cut) {
+        // Runs held beyond the hole may lie inside what was just taken: none may stay queued
+        // below rcv_nxt (its SACK block would sit under the cumulative ACK).
+        let_go_held(c);
+    } else if (!fin) {
         // Pull what the queue now continues; runs the new bytes covered are dropped.
         while (k.ooo_head != nil && seq_le(ooo_[k.ooo_head].seq, k.rcv_nxt)) {
             const uint32_t e = k.ooo_head;
@@ -1212,16 +1230,8 @@ void engine::on_data(uint32_t c, rte_mbuf* m, const net::tcp_segment& s, uint64_
                 rte_pktmbuf_free(q.m);
             }
             if (a < take) {
-                // The consumer cannot take the rest now: what is held beyond is let go too
-                // (SACKed but not acknowledged: RFC 2018 8 lets the receiver discard it; the
-                // sender keeps it until the cumulative ACK and sends it again).
-                uint64_t rest = take - a;
-                for (uint32_t f = k.ooo_head; f != nil; f = ooo_[f].next) {
-                    rest += ooo_[f].len;
-                }
-                st_.bytes_no_room.add(rest);
-                ooo_free_all(c);
-                k.fin_queued = false;
+                st_.bytes_no_room.add(take - a);
+                let_go_held(c);
                 cut = true;
                 break;
             }

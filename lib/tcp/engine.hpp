@@ -497,6 +497,11 @@ private:
     ooo_result ooo_insert(uint32_t c, rte_mbuf* m, uint32_t seq, uint32_t off,
                           uint32_t len) noexcept;
     void ooo_free_all(uint32_t c) noexcept;
+    /// The consumer took less than was offered: every run held is let go (SACKed but not
+    /// acknowledged: RFC 2018 8 lets the receiver discard it; the sender keeps it until the
+    /// cumulative ACK and sends it again), counted as duplicate bytes where rcv_nxt covers it
+    /// and as no_room beyond; a queued FIN goes with it.
+    void let_go_held(uint32_t c) noexcept;
     void count(seg_outcome o) noexcept { st_.outcome[static_cast<std::size_t>(o)].add(); }
 
     // replies

@@ -188,6 +188,17 @@ void check_ack(const world& w, const t::reply& r) {
         explained = explained || ok;
     }
     CHECK(known);
+    if (!explained || g_debug) {
+        std::fprintf(stderr, "ack %u flags %x sack %zu:", r.ack, r.flags, r.sack.size());
+        for (const auto& [l, rr] : r.sack) {
+            std::fprintf(stderr, " %u-%u", l, rr);
+        }
+        std::fprintf(stderr, "\n");
+        for (const conn_rec& c : w.conns) {
+            std::fprintf(stderr, "  conn port %u irs %u delivered %lu ended %d\n", c.remote_port,
+                         c.irs, static_cast<unsigned long>(c.delivered), c.ended);
+        }
+    }
     CHECK(explained);
 }
 

@@ -587,6 +587,42 @@ TEST_F(Engine, BytesTheConsumerCannotAdmitAreNotAcknowledged) {
     EXPECT_EQ(h->outcome(seg_outcome::no_room), 1u);
 }
 
+TEST_F(Engine, AnAdmissionCutLetsGoTheRunsHeldInsideWhatWasTaken) {
+    // Found by fuzz_tcp: a run held out of order, then an in-order segment covering it of which
+    // the consumer admits a prefix reaching past the run. The run must not stay queued below
+    // rcv_nxt, where its SACK block would sit under the cumulative ACK.
+    h->make();
+    peer p = client();
+    h->connect(p, t::opt_sack_ok());
+    const uint32_t b = p.nxt;
+    stream& s = h->streams[p.stream];
+    auto r = h->send(p.seg(f::ack | f::psh, b + 16, ref(16, 56)));
+    ASSERT_EQ(r.size(), 1u);
+    ASSERT_EQ(r[0].sack.size(), 1u);
+    s.admit = 200;
+    r = h->send(p.seg(f::ack | f::psh, b, ref(0, 300)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].ack, b + 200);
+    EXPECT_TRUE(r[0].sack.empty()) << "a SACK block at " << r[0].sack[0].first - b;
+    EXPECT_EQ(h->eng->held_mbufs(), 0u);
+    EXPECT_EQ(s.data, ref(0, 200));
+    EXPECT_EQ(h->eng->counters().bytes_no_room.get(), 100u);
+    EXPECT_EQ(h->eng->counters().bytes_duplicate.get(), 40u);
+    // A run held beyond the cut is let go too (not acknowledged), and taken again when resent.
+    s.admit = UINT64_MAX;
+    r = h->send(p.seg(f::ack | f::psh, b + 250, ref(250, 300)));
+    ASSERT_EQ(r[0].sack.size(), 1u);
+    s.admit = 20;
+    r = h->send(p.seg(f::ack | f::psh, b + 200, ref(200, 240)));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].ack, b + 220);
+    EXPECT_TRUE(r[0].sack.empty());
+    EXPECT_EQ(h->eng->held_mbufs(), 0u);
+    s.admit = UINT64_MAX;
+    h->send(p.seg(f::ack | f::psh, b + 220, ref(220, 300)));
+    EXPECT_EQ(s.data, ref(0, 300));
+}
+
 TEST_F(Engine, DelayedAndImmediateAcks) {
     h->make();
     peer p = client();
