@@ -1653,16 +1653,23 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
     }
     if (nap && holding && timer != UINT64_MAX && timer - std::min(timer, now) <= nap_max) {
         // Records due soon: come back for them then (producers' notifications change nothing).
-    } else if (nap && now - c.sink_moved_tsc < us(sink_cadence_window_us)) {
-        // Records flow: look every batch age instead of being woken by each enqueue. A record
-        // that arrives during such a nap is taken before it is a batch age old, then waits
-        // until due as it would anyway: its latency stays the batch age (docs/architecture.md).
+    } else if (nap && now - c.sink_moved_tsc < us(sink_cadence_window_us) &&
+               std::any_of(c.sinks.begin(), c.sinks.end(),
+                           [](const sink::sink* s) { return s->flowing(); })) {
+        // Records flow (several per look): look every batch age instead of being woken by each
+        // enqueue. A record that arrives during such a nap is taken before it is a batch age
+        // old and written then (the nap was the quiet spell its batch follows): its latency
+        // stays the batch age. A trickle is not napped through (docs/architecture.md).
         uint64_t age = UINT64_MAX;
         for (const sink::sink* s : c.sinks) {
             age = std::min(age, s->batch_age_tsc());
         }
-        nap = age != 0; // batch-ms=0: woken by each enqueue, for the lowest latency
-        timer = std::min(timer, now + std::min(age, nap_max));
+        // batch-ms=0: woken by each enqueue, for the lowest latency (and no timer at now, which
+        // would make the lcore spin while records flow).
+        nap = age != 0;
+        if (nap) {
+            timer = std::min(timer, now + std::min(age, nap_max));
+        }
     } else {
         nap = false;
     }

@@ -156,6 +156,21 @@ void record_queue::keep(source& s, const queued_record& r, const pipeline::msg_d
 }
 
 uint32_t record_queue::pull(uint32_t max) noexcept {
+    const uint64_t waiting_before = waiting_;
+    const uint32_t pulled = take_from_rings(max);
+    if (pulled != 0) {
+        const uint64_t now = rte_rdtsc();
+        if (waiting_before == 0 && waiting_ != 0) {
+            batch_gap_tsc_ = pulled_before_ ? now - last_pull_tsc_ : UINT64_MAX;
+        }
+        last_pull_tsc_ = now;
+        last_pulled_ = pulled;
+        pulled_before_ = true;
+    }
+    return pulled;
+}
+
+uint32_t record_queue::take_from_rings(uint32_t max) noexcept {
     uint32_t pulled = 0;
     const std::size_t n_src = sources_.size();
     for (std::size_t k = 0; k < n_src && pulled < max; ++k) {

@@ -63,7 +63,8 @@ public:
     /// Takes whole records from the rings (at most about @p max), applying the bound: a record
     /// that does not fit is dropped (newest), or waiting records are dropped to make room
     /// (oldest), or, in block mode, pulling stops until confirmations free room.
-    /// @return records taken from the rings (kept or dropped).
+    /// @return records taken from the rings (kept or dropped). Notes when records came, for
+    /// batch_gap_tsc() and last_pulled().
     uint32_t pull(uint32_t max = 4096) noexcept;
 
     /// True when every ring is empty.
@@ -93,6 +94,11 @@ public:
     void exempt(uint64_t bytes) noexcept { exempt_ = bytes; }
     /// TSC when the oldest waiting record arrived (valid when waiting() != 0).
     [[nodiscard]] uint64_t oldest_tsc() const noexcept { return oldest_tsc_; }
+    /// How long before the pull that brought the oldest waiting record the previous pull with
+    /// records was (UINT64_MAX before the first): the quiet spell the current batch follows.
+    [[nodiscard]] uint64_t batch_gap_tsc() const noexcept { return batch_gap_tsc_; }
+    /// Records the last pull that brought any brought.
+    [[nodiscard]] uint32_t last_pulled() const noexcept { return last_pulled_; }
 
     [[nodiscard]] const queued_record& rec(uint64_t i) const noexcept {
         return recs_[i & rec_mask_];
@@ -223,6 +229,8 @@ private:
     };
     totals release(uint64_t upto, config::framing_kind f, bool timed) noexcept;
     void time_one(const queued_record& r, uint64_t now) noexcept;
+    /// pull() without the notes.
+    uint32_t take_from_rings(uint32_t max) noexcept;
     void free_pending() noexcept;
     void keep(source& s, const queued_record& r, const pipeline::msg_desc* d) noexcept;
 
@@ -244,6 +252,10 @@ private:
     uint64_t pinned_ = 0;
     uint64_t exempt_ = 0; ///< of pinned_: not counted against the bound (see exempt())
     uint64_t oldest_tsc_ = 0;
+    uint64_t last_pull_tsc_ = 0;           ///< the last pull that brought records
+    uint64_t batch_gap_tsc_ = UINT64_MAX; ///< see batch_gap_tsc()
+    uint32_t last_pulled_ = 0;
+    bool pulled_before_ = false; ///< some pull brought records (last_pull_tsc_ is valid)
     uint64_t drop_cursor_ = 0; ///< drop=oldest: records before it (from sent) are dropped
     int meta_off_ = -1;        ///< pkt_meta dynfield (RX time), or -1: no latency timing
     uint64_t tsc_per_us_ = 1;

@@ -36,9 +36,25 @@ sink::sink(const config::sink_spec& spec, std::vector<rte_ring*> rings,
     hold_check_tsc_ = rte_get_tsc_hz() / 1000;
 }
 
+uint64_t sink::waited_tsc(uint64_t now_tsc) const noexcept {
+    // The pass's clock was read before its pull stamped the records it took: those have waited
+    // nothing yet (not 2^64 - a few ticks, which made every batch due in the pass that began it).
+    const uint64_t oldest = q_.oldest_tsc();
+    return now_tsc > oldest ? now_tsc - oldest : 0;
+}
+
+uint64_t sink::batch_wait_tsc() const noexcept {
+    // Why half the age: a batch that follows a quiet spell of half a batch age or more would
+    // gather at most about two arrivals more by waiting a whole age, at most halving the
+    // writes, while every record in it would wait that age: at such rates (1 k msgs/s, one
+    // datagram per RX wake-up) batching buys nothing and the latency is all cost. Batches
+    // form by age again as soon as records come closer together.
+    return q_.batch_gap_tsc() >= age_tsc_ / 2 ? 0 : age_tsc_;
+}
+
 uint64_t sink::next_due_tsc(uint64_t now_tsc) const noexcept {
     if (q_.waiting() != 0) {
-        const uint64_t due = draining_ ? now_tsc : q_.oldest_tsc() + age_tsc_;
+        const uint64_t due = draining_ ? now_tsc : q_.oldest_tsc() + batch_wait_tsc();
         // Past due and still waiting: the backend refused it for now (full, down, unresolved).
         return due > now_tsc ? due : now_tsc + hold_check_tsc_;
     }
@@ -65,7 +81,7 @@ bool sink::batch_due(uint64_t now_tsc) const noexcept {
         return false;
     }
     return draining_ || n >= spec_.batch.records || q_.waiting_bytes() >= spec_.batch.bytes ||
-           now_tsc - q_.oldest_tsc() >= age_tsc_;
+           waited_tsc(now_tsc) >= batch_wait_tsc();
 }
 
 uint64_t sink::fill_batch(iov_batch& b, uint64_t first) const noexcept {

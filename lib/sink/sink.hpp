@@ -56,6 +56,15 @@ public:
     /// The batch age bound (batch-ms) in TSC ticks.
     [[nodiscard]] uint64_t batch_age_tsc() const noexcept { return age_tsc_; }
 
+    /// Sink lcore (--poll adaptive): records come in runs worth waiting for (the last pull
+    /// brought at least flowing_records), so napping a batch age between looks at the rings
+    /// costs no latency a write per run would not; fewer (a trickle) and the lcore listens to
+    /// its producers instead, so a lone record is written as it comes.
+    [[nodiscard]] bool flowing() const noexcept { return q_.last_pulled() >= flowing_records; }
+    /// Why 4: a pull every batch age (1 ms) finding 4 records is ~4 k records/s; below that a
+    /// nap would add up to a batch age to records that batching would not have grouped anyway.
+    static constexpr uint32_t flowing_records = 4;
+
     /// Shutdown: from now on every waiting record is due at once.
     void begin_drain() noexcept { draining_ = true; }
 
@@ -89,6 +98,12 @@ public:
 protected:
     /// True when the waiting records should go out now (batch bounds, age, drain).
     [[nodiscard]] bool batch_due(uint64_t now_tsc) const noexcept;
+    /// How long the oldest waiting record may wait for its batch to grow: the batch age, or 0
+    /// when the batch follows a quiet spell of half a batch age or more (a trickle: waiting
+    /// would not group records, only delay them).
+    [[nodiscard]] uint64_t batch_wait_tsc() const noexcept;
+    /// How long the oldest waiting record has waited at @p now_tsc (0 if it came after now_tsc).
+    [[nodiscard]] uint64_t waited_tsc(uint64_t now_tsc) const noexcept;
     /// Fills @p b with records from @p first on, at most one batch (batch-records, batch-bytes,
     /// IOV_MAX iovecs); dropped records are skipped. @return the index after the last one taken.
     uint64_t fill_batch(iov_batch& b, uint64_t first) const noexcept;

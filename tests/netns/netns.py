@@ -78,14 +78,14 @@ class Link:
         subprocess.run(["ip", "link", "del", self.outer], capture_output=True)
 
 
-def start_logagg(logagg, link, tmp, extra=(), vdev=None):
+def start_logagg(logagg, link, tmp, extra=(), vdev=None, sink_params=""):
     out = os.path.join(tmp, "out")
     stats = os.path.join(tmp, "stats.json")
     log = open(os.path.join(tmp, "logagg.log"), "w")
     args = [logagg, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "logagg-netns-%d" % os.getpid(),
             "--log-level=error", vdev or "--vdev=net_af_packet0,iface=%s" % link.outer, "--",
             "--ip", "0:%s/24" % link.v4_ours, "--ip", "0:%s/64" % link.v6_ours, "--listen", "udp:514",
-            "--sink", "file:%s" % out, "--stats-json", stats] + list(extra)
+            "--sink", "file:%s%s" % (out, sink_params), "--stats-json", stats] + list(extra)
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -815,6 +815,42 @@ def case_idle_cpu(logagg, tmp):
         link.down()
 
 
+def case_batch_after_quiet(logagg, tmp):
+    """A record that follows a quiet spell is written at once, not after the batch age: batching
+    it would group nothing (a trickle of 1 k msgs/s is one record per batch age) and only delay
+    it. With batch-ms=60000 (a spell counts as quiet from 30 s), the first datagram after start
+    must reach the file long before 60 s; records that follow it closely are still batched (they
+    wait for the age, or for the drain at SIGTERM, which writes them)."""
+    link = Link()
+    try:
+        link.up()
+        token = "%d-%d" % (os.getpid(), int(time.time()))
+        proc, out, stats, logname = start_logagg(logagg, link, tmp, sink_params=",batch-ms=60000")
+        try:
+            first = "quiet %s first" % token
+            t0 = time.monotonic()
+            sh("logger", "--udp", "-n", link.v4_ours, "-P", "514", "-t", "lagquiet", first, ns=link.ns)
+            wait_for_token(out, token, 1, limit=40)
+            waited = time.monotonic() - t0
+            check(sum(1 for l in read_lines(out) if token.encode() in l) == 1,
+                  "the record after a quiet spell waited for its batch age (not in the file after %.0f s)" % waited)
+            print("the record after a quiet spell was in the file after %.3f s (batch age 60 s)" % waited)
+            lines = os.path.join(tmp, "lines")
+            with open(lines, "w") as f:
+                for i in range(5):
+                    f.write("quiet %s close %d\n" % (token, i))
+            sh("logger", "--udp", "-n", link.v4_ours, "-P", "514", "-t", "lagquiet", "-f", lines, ns=link.ns)
+            time.sleep(1.0)
+            got = sum(1 for l in read_lines(out) if token.encode() in l)
+            check(got == 1, "records close behind the first were written before their batch age (%d lines)" % got)
+        finally:
+            stop_logagg(proc, logname)
+        sent = [first.encode()] + [("quiet %s close %d" % (token, i)).encode() for i in range(5)]
+        check_logger_run("batch_after_quiet", out, token, sent, stats)
+    finally:
+        link.down()
+
+
 def case_rx_interrupts(logagg, tmp):
     """RX queue interrupts (--poll adaptive, the default) on a port that has them: net_tap, whose
     kernel side is a tap interface in a namespace made here, with logagg running in that
@@ -893,7 +929,7 @@ def case_rx_interrupts(logagg, tmp):
 
 CASES = {"default_offloads": case_default_offloads, "offloads_off": case_offloads_off,
          "oversized_frames": case_oversized_frames, "port_sink": case_port_sink, "rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
-         "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu, "rx_interrupts": case_rx_interrupts}
+         "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu, "batch_after_quiet": case_batch_after_quiet, "rx_interrupts": case_rx_interrupts}
 
 
 if __name__ == "__main__":

@@ -640,6 +640,52 @@ TEST_F(fixture, MarkSentAndRewindKeepWaitingCounts) {
     EXPECT_EQ(stats.delivered.get(), 4u);
 }
 
+TEST_F(fixture, PullNotesTheQuietSpellEachBatchFollows) {
+    // The sink writes a batch at once when it follows a quiet spell (sink::batch_wait_tsc()):
+    // the queue notes how long before the pull that started the waiting batch the previous
+    // pull with records was, and how many records the last such pull brought.
+    lane ln(1024, 4096);
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(64ull << 20), stats);
+    rte_mbuf* a = make_pkt("abc");
+    ln.record({ref(a, 0, 1)});
+    ln.record({ref(a, 1, 2)});
+    ln.release();
+    ln.push();
+    EXPECT_EQ(q.pull(), 2u);
+    const uint64_t after_first = rte_rdtsc();
+    EXPECT_EQ(q.batch_gap_tsc(), UINT64_MAX) << "the first batch follows nothing";
+    EXPECT_EQ(q.last_pulled(), 2u);
+    EXPECT_EQ(q.pull(), 0u);
+    EXPECT_EQ(q.last_pulled(), 2u) << "a pull that brings nothing changes nothing";
+    // Records joining a waiting batch do not restart it.
+    rte_mbuf* b = make_pkt("d");
+    ln.record({ref(b, 0, 1)});
+    ln.release();
+    ln.push();
+    EXPECT_EQ(q.pull(), 1u);
+    EXPECT_EQ(q.batch_gap_tsc(), UINT64_MAX);
+    EXPECT_EQ(q.last_pulled(), 1u);
+    const uint64_t second = rte_rdtsc();
+    q.mark_sent(3);
+    q.confirm(3, framing_kind::lf);
+    ASSERT_EQ(q.waiting(), 0u);
+    // A new batch: its gap is the time since the previous pull with records (at least what
+    // passed between the end of that pull and the start of this one).
+    while (rte_rdtsc() == second) {
+    }
+    rte_mbuf* c = make_pkt("e");
+    ln.record({ref(c, 0, 1)});
+    ln.release();
+    ln.push();
+    const uint64_t before_third = rte_rdtsc();
+    EXPECT_EQ(q.pull(), 1u);
+    const uint64_t after_third = rte_rdtsc();
+    EXPECT_GE(q.batch_gap_tsc(), before_third - second);
+    EXPECT_LE(q.batch_gap_tsc(), after_third - after_first);
+    q.mark_sent(4);
+    q.confirm(4, framing_kind::lf);
+}
+
 TEST_F(fixture, DropAllDrainsQueueAndRings) {
     lane l0(1024, 4096);
     lane l1(1024, 4096);
