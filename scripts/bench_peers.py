@@ -338,10 +338,9 @@ class LogaggAfPacket(Program):
         # framecnt=2048: a 4 MiB ring (2048 frames of 2 KiB), the peers' socket buffer size.
         cmd = ["ip", "netns", "exec", self.b.net.r, LOGAGG, "-l", self.b.a.peer_lcores, "--no-huge", "-m", "1024", "--no-pci",
                "--file-prefix", "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
-               "--vdev=net_af_packet0,iface=%s,framecnt=2048" % self.b.net.outer, "--"] + self.job_args(
-                   "file:%s,rotate-bytes=1G%s" % (self.out, self.sink_params)) + ["--stats-json",
-               self.stats] + self.options
-        return cmd
+               "--vdev=net_af_packet0,iface=%s,framecnt=2048" % self.b.net.outer, "--"]
+        sink = "file:%s,rotate-bytes=1G%s" % (self.out, self.sink_params)
+        return cmd + self.job_args(sink) + ["--stats-json", self.stats] + self.options
 
     def ready(self):
         try:
@@ -386,7 +385,8 @@ class LogaggMemory(LogaggAfPacket):
         return [LOGAGG, "-l", self.b.a.peer_lcores, "--no-huge", "-m", "2048", "--no-pci", "--file-prefix",
                 "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
                 "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % self.b.pcap, "--"] + self.job_args(
-                    "file:%s,rotate-bytes=1G" % self.out) + ["--stats-json", self.stats, "--on-sink-full", "block"]
+                    "file:%s,rotate-bytes=1G" % self.out) + ["--stats-json", self.stats,
+                                                             "--on-sink-full", "block"]
 
 
 class Bench:
