@@ -3,7 +3,11 @@
 
 Every program gets the same 250-byte RFC 5424 messages, one per UDP datagram, numbered so that
 each program's output can be checked line by line (build/tests/bench/logagg-udp-blast writes,
-sends and checks them). Topology, made here and removed at the end:
+sends and checks them). Two jobs (--peer-job): raw, every program writes each message unchanged
+plus LF; ndjson, every program parses each message as RFC 5424 and writes one JSON object per
+line with its parts (timestamp, received, host, app, severity, facility, procid, msgid, sender,
+structured data, message text), checked field by field (logagg-udp-blast check --json).
+Topology, made here and removed at the end:
 
     namespace S (sender)  veth  namespace R (receivers)
     198.18.250.2/24  ---------  198.18.250.1/24 while a kernel-socket peer runs; no address
@@ -33,7 +37,12 @@ import time
 
 BLAST = "build/tests/bench/logagg-udp-blast"
 LOGAGG = "build/app/logagg/logagg"
-LINE = 251  # a 250-byte message and its LF: every program writes the message unchanged
+LINE = 251  # a 250-byte message and its LF: in the raw job every program writes it unchanged
+# The ndjson job: where each part of the message is in a program's JSON line (the ROLE=PATH
+# list of logagg-udp-blast check --json). The same names for every program (the peers' templates
+# use logagg's), except syslog-ng's structured data, which format-json names _SDATA.
+JSON_ROLES = ("message=message,ts=ts,received=received,host=host,app=app,procid=procid,msgid=msgid,"
+              "severity=severity,facility=facility,source=source,sd=%s")
 HZ = os.sysconf("SC_CLK_TCK")
 SETTLE = 1.5  # output silent this long after the sender ended: done (rsyslog flushes every 1 s)
 NET_R, NET_S = "198.18.250.1", "198.18.250.2"
@@ -132,9 +141,11 @@ class Program:
 
     name = path = ""
     needs_address = True
+    sd_path = "sd"  # where the ndjson job's structured data is (JSON_ROLES)
 
-    def __init__(self, bench, work):
-        self.b, self.work = bench, work
+    def __init__(self, bench, work, job="raw"):
+        self.b, self.work, self.job = bench, work, job
+        self.line = LINE if job == "raw" else None
         self.out = os.path.join(work, "out")
         self.proc = None
         self.log = os.path.join(work, "program.log")
@@ -168,6 +179,25 @@ class Program:
             except OSError:
                 pass
         return total
+
+    def line_bytes(self):
+        """Bytes per output line: LINE in the raw job; in the ndjson job the first line's length
+        (every line has the same length here: the numbers in the messages have fixed widths,
+        and so have the programs' received stamps), or None before the first line is written."""
+        if self.line is None:
+            for p in self.files_to_check():
+                try:
+                    with open(p, "rb") as f:
+                        first = f.readline()
+                except OSError:
+                    continue
+                if first.endswith(b"\n"):
+                    self.line = len(first)
+                    break
+        return self.line
+
+    def json_roles(self):
+        return JSON_ROLES % self.sd_path
 
     def stop(self, check=True):
         if self.proc is None:
@@ -203,16 +233,37 @@ class Rsyslog(Program):
         # a 4 MiB socket buffer (rsyslog sets it with SO_RCVBUFFORCE; the kernel doubles it).
         # The ruleset has its own in-memory queue (100,000 messages, dequeued 1,024 at a time),
         # and omfile writes asynchronously from 256 KiB buffers flushed at least once a second
-        # (flushOnTXEnd off: no write per batch). %rawmsg% writes each message as received.
+        # (flushOnTXEnd off: no write per batch). Raw job: %rawmsg% writes each message as
+        # received. ndjson job: the ruleset runs only the RFC 5424 parser (not the default chain)
+        # and a list template with option.jsonf writes the parsed properties as one JSON object
+        # (jsonf escapes each value); STRUCTURED-DATA is the one string rsyslog keeps it as
+        # (an object would take mmpstrucdata and a JSON tree per message: more work than asked).
+        if self.job == "raw":
+            template, parser = 'template(name="bench_raw" type="string" string="%rawmsg%\\n")\n', ""
+        else:
+            template, parser = """template(name="bench_json" type="list" option.jsonf="on") {
+  property(outname="ts" name="timereported" dateFormat="rfc3339" format="jsonf")
+  property(outname="received" name="timegenerated" dateFormat="rfc3339" format="jsonf")
+  property(outname="host" name="hostname" format="jsonf")
+  property(outname="app" name="app-name" format="jsonf")
+  property(outname="severity" name="syslogseverity" format="jsonf" datatype="number")
+  property(outname="facility" name="syslogfacility" format="jsonf" datatype="number")
+  property(outname="procid" name="procid" format="jsonf")
+  property(outname="msgid" name="msgid" format="jsonf")
+  property(outname="source" name="fromhost-ip" format="jsonf")
+  property(outname="sd" name="structured-data" format="jsonf")
+  property(outname="message" name="msg" format="jsonf")
+}
+""", ' parser="rsyslog.rfc5424"'
         return """global(workDirectory="{w}" processInternalMessages="on" maxMessageSize="8k")
 module(load="imudp" threads="2" batchSize="128")
-template(name="bench_raw" type="string" string="%rawmsg%\\n")
-ruleset(name="bench" queue.type="FixedArray" queue.size="100000" queue.dequeueBatchSize="1024") {{
-  action(type="omfile" file="{out}" template="bench_raw" asyncWriting="on" ioBufferSize="256k"
+{template}ruleset(name="bench"{parser} queue.type="FixedArray" queue.size="100000" queue.dequeueBatchSize="1024") {{
+  action(type="omfile" file="{out}" template="{name}" asyncWriting="on" ioBufferSize="256k"
          flushOnTXEnd="off" flushInterval="1")
 }}
 input(type="imudp" address="{addr}" port="514" rcvbufSize="4m" ruleset="bench")
-""".format(w=self.work, out=self.out, addr=NET_R)
+""".format(w=self.work, out=self.out, addr=NET_R, template=template, parser=parser,
+           name="bench_raw" if self.job == "raw" else "bench_json")
 
     def command(self):
         conf = os.path.join(self.work, "rsyslog.conf")
@@ -224,24 +275,36 @@ input(type="imudp" address="{addr}" port="514" rcvbufSize="4m" ruleset="bench")
 
 class SyslogNg(Program):
     name, path = "syslog-ng", "veth, kernel UDP socket"
+    sd_path = "_SDATA"
 
     def config(self):
         # One network() UDP source on the veth address with a 4 MiB socket buffer (capped by
         # net.core.rmem_max, 4 MiB here; the kernel doubles it); flags(no-parse): the datagram
         # is the message, written unchanged by the template. Large windows and output queue so
-        # bursts are queued, not dropped; file() writes 1,000 lines per batch.
+        # bursts are queued, not dropped; file() writes 1,000 lines per batch. ndjson job:
+        # flags(syslog-protocol) parses each datagram as RFC 5424, and format-json writes the
+        # parsed values under logagg's names plus the structured data (--scope sdata: an object
+        # per SD-ID, which format-json names _SDATA); frac-digits(6) keeps the timestamps'
+        # microseconds (the default, 0, would drop them).
+        if self.job == "raw":
+            flags, frac, template = "no-parse", "", "${MSG}\\n"
+        else:
+            flags, frac = "syslog-protocol", " frac-digits(6);"
+            template = ("$(format-json ts=${ISODATE} received=${R_ISODATE} host=${HOST} app=${PROGRAM} "
+                        "severity=int(${LEVEL_NUM}) facility=int(${FACILITY_NUM}) procid=${PID} msgid=${MSGID} "
+                        "source=${SOURCEIP} message=${MSG} --scope sdata)\\n")
         return """@version: 3.38
 options {{
   threaded(yes); use-dns(no); dns-cache(no); use-fqdn(no); keep-hostname(yes); chain-hostnames(no);
-  mark-freq(0); stats-freq(0); log-fifo-size(100000); flush-lines(1000); time-reopen(1);
+  mark-freq(0); stats-freq(0); log-fifo-size(100000); flush-lines(1000); time-reopen(1);{frac}
 }};
 source s_bench {{
-  network(ip("{addr}") port(514) transport("udp") so-rcvbuf(4194304) flags(no-parse)
+  network(ip("{addr}") port(514) transport("udp") so-rcvbuf(4194304) flags({flags})
           log-fetch-limit(1000) log-iw-size(100000));
 }};
-destination d_bench {{ file("{out}" template("${{MSG}}\\n")); }};
+destination d_bench {{ file("{out}" template("{template}")); }};
 log {{ source(s_bench); destination(d_bench); }};
-""".format(addr=NET_R, out=self.out)
+""".format(addr=NET_R, out=self.out, flags=flags, frac=frac, template=template)
 
     def command(self):
         root = self.b.syslog_ng_root
@@ -262,16 +325,22 @@ class LogaggAfPacket(Program):
     options = []  # --poll adaptive, the default
     sink_params = ""
 
+    def job_args(self, sink):
+        """The sink spec and options of the job: the ndjson job parses every datagram as RFC 5424
+        (the format named on the listener: no detection) and encodes it as ndjson."""
+        if self.job == "raw":
+            return ["--sink", sink]
+        return ["--listen", "udp:514:rfc5424", "--sink", sink + ",format=ndjson"]
+
     def command(self):
         self.b.runs += 1
         self.stats = os.path.join(self.work, "stats.json")
         # framecnt=2048: a 4 MiB ring (2048 frames of 2 KiB), the peers' socket buffer size.
         cmd = ["ip", "netns", "exec", self.b.net.r, LOGAGG, "-l", self.b.a.peer_lcores, "--no-huge", "-m", "1024", "--no-pci",
                "--file-prefix", "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
-               "--vdev=net_af_packet0,iface=%s,framecnt=2048" % self.b.net.outer, "--",
-               "--sink", "file:%s,rotate-bytes=1G%s" % (self.out, self.sink_params), "--stats-json",
-               self.stats] + self.options
-        return cmd
+               "--vdev=net_af_packet0,iface=%s,framecnt=2048" % self.b.net.outer, "--"]
+        sink = "file:%s,rotate-bytes=1G%s" % (self.out, self.sink_params)
+        return cmd + self.job_args(sink) + ["--stats-json", self.stats] + self.options
 
     def ready(self):
         try:
@@ -315,9 +384,9 @@ class LogaggMemory(LogaggAfPacket):
         self.stats = os.path.join(self.work, "stats.json")
         return [LOGAGG, "-l", self.b.a.peer_lcores, "--no-huge", "-m", "2048", "--no-pci", "--file-prefix",
                 "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
-                "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % self.b.pcap, "--",
-                "--sink", "file:%s,rotate-bytes=1G" % self.out, "--stats-json", self.stats,
-                "--on-sink-full", "block"]
+                "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % self.b.pcap, "--"] + self.job_args(
+                    "file:%s,rotate-bytes=1G" % self.out) + ["--stats-json", self.stats,
+                                                             "--on-sink-full", "block"]
 
 
 class Bench:
@@ -327,21 +396,32 @@ class Bench:
         self.net = None
         self.syslog_ng_root = os.environ.get("SYSLOG_NG_ROOT", "")
         self.rows, self.idle, self.notes, self.latency = [], [], [], []
+        self.ndjson_rows = []
         self.shm = "/dev/shm/logagg-bench-peers-%d" % os.getpid()
 
-    def programs(self):
-        progs = [LogaggAfPacket, LogaggBusy, Rsyslog]
+    def programs(self, job="raw"):
+        # The ndjson job leaves out --poll busy: the raw job shows what busy polling costs.
+        progs = [LogaggAfPacket, LogaggBusy, Rsyslog] if job == "raw" else [LogaggAfPacket, Rsyslog]
         if self.syslog_ng_root:
             progs.append(SyslogNg)
         return progs
 
-    def make(self, cls):
-        return cls(self, os.path.join(self.shm, cls.__name__.lower()))
+    def make(self, cls, job="raw"):
+        return cls(self, os.path.join(self.shm, cls.__name__.lower()), job)
 
     def check(self, prog, count):
-        r = subprocess.run([BLAST, "check", "--count", str(count)] + prog.files_to_check(),
-                           capture_output=True, text=True, check=True)
-        return json.loads(r.stdout)
+        cmd = [BLAST, "check", "--count", str(count)]
+        if prog.job == "ndjson":
+            cmd += ["--json", prog.json_roles(), "--source", NET_S]
+        r = subprocess.run(cmd + prog.files_to_check(), capture_output=True, text=True, check=True)
+        got = json.loads(r.stdout)
+        if got.get("first_invalid"):
+            self.notes.append("%s (%s): first invalid line: %s" % (prog.name, prog.job, got["first_invalid"]))
+        if got.get("min_len") != got.get("max_len"):
+            self.notes.append("%s (%s): output lines of %d to %d bytes (the end of a run is detected by "
+                              "the output's size, which assumes one length)"
+                              % (prog.name, prog.job, got["min_len"], got["max_len"]))
+        return got
 
     def send(self, count, rate, seconds=None):
         cmd = ["ip", "netns", "exec", self.net.s, BLAST, "send", "--dst", NET_R + ":514", "--src", NET_S,
@@ -375,8 +455,8 @@ class Bench:
              "probe_delivered": got["distinct"], **extra}
         return r
 
-    def measure(self, cls, rate, label):
-        prog = self.make(cls)
+    def measure(self, cls, rate, label, job="raw"):
+        prog = self.make(cls, job)
         prog.start()
         pid = prog.proc.pid
         try:
@@ -397,7 +477,8 @@ class Bench:
                     sender_end = snap()
                 if sent is not None:
                     last = grown if grown and grown[3] > sender_end[3] else sender_end
-                    if size >= sent["sent"] * LINE or time.monotonic() - last[3] > SETTLE:
+                    line = prog.line_bytes()
+                    if (line and size >= sent["sent"] * line) or time.monotonic() - last[3] > SETTLE:
                         break
                 if time.monotonic() > deadline:
                     snd.kill()
@@ -415,7 +496,7 @@ class Bench:
         delivered = got["distinct"]
         m = diff(start[1], end[1])
         k = diff(start[2], end[2])
-        r = {"program": prog.name, "path": prog.path, "rate": label, "offered_per_s": rate,
+        r = {"program": prog.name, "path": prog.path, "job": prog.job, "rate": label, "offered_per_s": rate,
              "sent": sent["sent"], "sent_per_s": round(sent["rate"]), "delivered": delivered,
              "lost": sent["sent"] - delivered, "duplicates": got["duplicates"], "invalid": got["invalid"],
              "out_of_order": got["out_of_order"], "window_s": round(end[3] - start[3], 3), "cpu_s": round(cpu, 3),
@@ -424,8 +505,8 @@ class Bench:
              "machine_s": m, "receiver_netns": k, **extra}
         return r
 
-    def memory(self):
-        prog = self.make(LogaggMemory)
+    def memory(self, job="raw"):
+        prog = self.make(LogaggMemory, job)
         prog.start()
         pid = prog.proc.pid
         try:
@@ -435,15 +516,53 @@ class Bench:
         finally:
             prog.stop()
         got = self.check(prog, self.a.peer_capture)
+        line = prog.line_bytes()
         extra = prog.extra()
         prog.cleanup()
-        delivered = (s1 - s0) // LINE
-        return {"program": prog.name, "path": prog.path, "rate": "flat out", "offered_per_s": 0,
+        delivered = (s1 - s0) // line
+        return {"program": prog.name, "path": prog.path, "job": prog.job, "rate": "flat out", "offered_per_s": 0,
                 "sent": None, "sent_per_s": None, "delivered": delivered, "lost": 0,
                 "delivered_per_s": round(delivered / (t1 - t0)), "lines_checked": got["lines"],
                 "invalid": got["invalid"], "window_s": round(t1 - t0, 3), "cpu_s": round(c1 - c0, 3),
                 "us_per_msg": round(1e6 * (c1 - c0) / delivered, 3) if delivered else None,
                 "sender_user_s": None, "sender_sys_s": None, "machine_s": diff(m0, m1), **extra}
+
+    def rates(self, job):
+        """One job's table: every program at every offered rate, and logagg from memory flat out."""
+        a = self.a
+        if job == "raw":
+            print("\nSame messages at fixed rates over the veth and flat out (%.0f s of traffic per run); raw job: "
+                  "each message written unchanged" % a.seconds)
+        else:
+            print("\nSame messages at fixed rates over the veth and flat out (%.0f s of traffic per run); ndjson "
+                  "job: each message parsed as RFC 5424 and written as one JSON object, checked field by field"
+                  % a.seconds)
+        print("CPU s: the program's threads over the run; us/msg: per delivered message; ratio: us/msg over "
+              "logagg's at the same rate;\nsndr s: the sender's user+sys (on a veth the receive path runs "
+              "in its context); softirq: the machine's (/proc/stat)")
+        print("load average now: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
+        head = "%-9s %-12s %-30s %9s %8s %9s %8s %7s %7s %6s %7s %7s  %s" % (
+            "rate", "program", "path", "sent", "sent/s", "delivered", "lost", "CPU s", "us/msg", "ratio",
+            "sndr s", "softirq", "lost where")
+        print(head)
+        out = self.rows if job == "raw" else self.ndjson_rows
+        for rate in a.peer_rates:
+            label = "flat out" if rate == 0 else "%dk/s" % (rate // 1000)
+            rows = [self.measure(cls, rate, label, job) for cls in self.programs(job)]
+            if rate == 0:
+                rows.append(self.memory(job))
+            base = rows[0]["us_per_msg"]
+            for r in rows:
+                r["ratio_to_logagg"] = round(r["us_per_msg"] / base, 2) if base and r["us_per_msg"] else None
+                out.append(r)
+                self.print_row(r)
+            if rate == 0 and rows[-1]["us_per_msg"]:
+                mem = rows[-1]["us_per_msg"]
+                for r in rows[1:-1]:
+                    r["ratio_to_logagg_memory"] = round(r["us_per_msg"] / mem, 2) if r["us_per_msg"] else None
+                print("%-9s ratio to logagg from memory: %s" % ("", ", ".join(
+                    "%s %.2f" % (r["program"], r["ratio_to_logagg_memory"]) for r in rows[1:-1]
+                    if r.get("ratio_to_logagg_memory"))))
 
     def run(self):
         a = self.a
@@ -460,10 +579,12 @@ class Bench:
         self.net = Net()
         try:
             self.net.up()
-            print("\nIdle: CPU over %.0f s with no traffic (then 1,000 messages as a functional check)"
-                  % a.idle_seconds)
-            print("%-12s %-28s %8s %8s %9s" % ("program", "path", "CPU s", "% core", "probe"))
-            for cls in self.programs():
+            # Idle and the latency runs do not depend on the output format: with the raw job.
+            if "raw" in a.peer_jobs:
+                print("\nIdle: CPU over %.0f s with no traffic (then 1,000 messages as a functional check)"
+                      % a.idle_seconds)
+                print("%-12s %-28s %8s %8s %9s" % ("program", "path", "CPU s", "% core", "probe"))
+            for cls in self.programs() if "raw" in a.peer_jobs else []:
                 r = self.idle_and_probe(cls)
                 self.idle.append(r)
                 bad = r.get("udp_bad_checksum", 0)
@@ -472,32 +593,9 @@ class Bench:
                     "  (%d udp_bad_checksum)" % bad if bad else ""))
                 if r["probe_delivered"] != r["probe_sent"]:
                     raise RuntimeError("%s did not deliver the probe: %s" % (r["program"], r))
-            print("\nSame messages at fixed rates over the veth and flat out (%.0f s of traffic per run)" % a.seconds)
-            print("CPU s: the program's threads over the run; us/msg: per delivered message; ratio: us/msg over "
-                  "logagg's at the same rate;\nsndr s: the sender's user+sys (on a veth the receive path runs "
-                  "in its context); softirq: the machine's (/proc/stat)")
-            head = "%-9s %-12s %-30s %9s %8s %9s %8s %7s %7s %6s %7s %7s  %s" % (
-                "rate", "program", "path", "sent", "sent/s", "delivered", "lost", "CPU s", "us/msg", "ratio",
-                "sndr s", "softirq", "lost where")
-            print(head)
-            for rate in a.peer_rates:
-                label = "flat out" if rate == 0 else "%dk/s" % (rate // 1000)
-                rows = [self.measure(cls, rate, label) for cls in self.programs()]
-                if rate == 0:
-                    rows.append(self.memory())
-                base = rows[0]["us_per_msg"]
-                for r in rows:
-                    r["ratio_to_logagg"] = round(r["us_per_msg"] / base, 2) if base and r["us_per_msg"] else None
-                    self.rows.append(r)
-                    self.print_row(r)
-                if rate == 0 and rows[-1]["us_per_msg"]:
-                    mem = rows[-1]["us_per_msg"]
-                    for r in rows[1:-1]:
-                        r["ratio_to_logagg_memory"] = round(r["us_per_msg"] / mem, 2) if r["us_per_msg"] else None
-                    print("%-9s ratio to logagg from memory: %s" % ("", ", ".join(
-                        "%s %.2f" % (r["program"], r["ratio_to_logagg_memory"]) for r in rows[1:-1]
-                        if r.get("ratio_to_logagg_memory"))))
-            if a.peer_latency_rate:
+            for job in a.peer_jobs:
+                self.rates(job)
+            if a.peer_latency_rate and "raw" in a.peer_jobs:
                 print("\nRX-to-file latency at %d msgs/s (logagg's histogram, bucket floors; %.0f s)"
                       % (a.peer_latency_rate, a.seconds))
                 print("%-12s %-30s %9s %8s %8s %8s %8s" % ("program", "path", "delivered", "lost", "p50 us",
@@ -512,7 +610,8 @@ class Bench:
         finally:
             self.net.down()
             shutil.rmtree(self.shm, ignore_errors=True)
-        quiet = [r["receiver_netns"] for r in self.rows if r["program"] == "logagg" and "receiver_netns" in r]
+        quiet = [r["receiver_netns"] for r in self.rows + self.ndjson_rows
+                 if r["program"] == "logagg" and "receiver_netns" in r]
         if quiet:
             icmp = sum(k["Icmp.OutMsgs"] for k in quiet)
             self.kernel_quiet = {"datagrams": sum(k["Ip.InReceives"] for k in quiet),
@@ -524,7 +623,10 @@ class Bench:
         self.notes.append("load average at the start %s, at the end %s" % (" ".join(load[0]), " ".join(load[1])))
         for n in self.notes:
             print("note: " + n)
-        self.results["peers"] = {"message_bytes": 250, "rows": self.rows, "idle": self.idle, "notes": self.notes,
+        self.results["peers"] = {"message_bytes": 250, "jobs": a.peer_jobs, "rows": self.rows,
+                                 "ndjson": {"rows": self.ndjson_rows, "check": {
+                                     c.name: JSON_ROLES % c.sd_path for c in (LogaggAfPacket, Rsyslog, SyslogNg)}},
+                                 "idle": self.idle, "notes": self.notes,
                                  "latency": self.latency,
                                  "versions": self.versions(), "seconds": a.seconds, "logagg_lcores": a.peer_lcores,
                                  "kernel_quiet": getattr(self, "kernel_quiet", None),

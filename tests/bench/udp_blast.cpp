@@ -22,6 +22,18 @@
 //       reads what a collector wrote (one message per line) and prints one JSON line: lines,
 //       valid (byte for byte one of messages 0..N-1), distinct, duplicates, invalid, and whether
 //       the valid ones came in order.
+//   logagg-udp-blast check --count N --json ROLE=PATH[,ROLE=PATH...] [--source IP] FILE...
+//       the same for a collector that parsed each message and wrote one JSON object per line
+//       (ndjson): a line is valid when it is one strict JSON object (RFC 8259; no repeated key,
+//       nothing after it) whose fields, found by PATH (keys joined by '.'), hold exactly what
+//       message SEQ carries, SEQ read from the decoded message text. ROLEs: message (MSG, the
+//       text after STRUCTURED-DATA), ts (TIMESTAMP: an RFC 3339 string for the same instant, any
+//       offset, at least the sender's 6 fraction digits), received (any RFC 3339 string),
+//       host, app, procid, msgid (the header fields, strings), severity and facility (numbers
+//       from PRI), source (the sender's address: --source IP, alone or as IP:PORT), and sd
+//       (STRUCTURED-DATA: either a string holding it as sent, or an object
+//       {"SD-ID": {"PARAM": "value"}} with exactly its parameters). The output adds "roles" (how
+//       many were checked per line) and the shortest and longest line.
 //
 // A message is exactly kMessageSize bytes of RFC 5424 (no trailer: RFC 5426 puts one message in
 // a datagram); its sequence number is the 10 digits after "seq=", and every other varying field
@@ -35,6 +47,7 @@
 #include <cstring>
 #include <ctime>
 #include <netinet/in.h>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/resource.h>
@@ -152,6 +165,8 @@ struct options {
     uint64_t conns = 1;
     bool tcp = false;
     double seconds = 0;
+    std::string json;   ///< check: ROLE=PATH,... (ndjson output); empty: raw lines
+    std::string source; ///< check --json: the sender's address the source role must hold
     std::vector<std::string> files;
 };
 
@@ -194,6 +209,10 @@ options parse(int argc, char** argv, int first) {
             if (o.conns == 0 || o.conns > 1024) {
                 usage("--conns must be 1..1024");
             }
+        } else if (a == "--json") {
+            o.json = value("--json");
+        } else if (a == "--source") {
+            o.source = value("--source");
         } else if (a == "--seconds") {
             char* end = nullptr;
             o.seconds = std::strtod(value("--seconds"), &end);
@@ -476,27 +495,18 @@ int cmd_pcap(const options& o) {
     return 0;
 }
 
-int cmd_check(const options& o) {
-    if (o.count == 0) {
-        usage("check needs --count");
-    }
-    std::vector<uint8_t> seen(o.count, 0);
-    uint64_t lines = 0;
-    uint64_t valid = 0;
-    uint64_t distinct = 0;
-    uint64_t invalid = 0;
-    uint64_t out_of_order = 0;
-    uint64_t last = 0;
-    bool any = false;
-    char want[kMessageSize];
-    std::string line;
-    for (const auto& path : o.files) {
+/// Calls @p on_line for every line of every file (without its LF); a line longer than the
+/// buffer or a last line without LF is passed as std::nullopt (invalid). false: a file could
+/// not be read.
+template <typename F>
+bool for_each_line(const std::vector<std::string>& files, F&& on_line) {
+    std::vector<char> buf(1 << 20);
+    for (const auto& path : files) {
         FILE* f = std::fopen(path.c_str(), "rb");
         if (f == nullptr) {
             std::fprintf(stderr, "logagg-udp-blast: %s: %s\n", path.c_str(), std::strerror(errno));
-            return 1;
+            return false;
         }
-        std::vector<char> buf(1 << 20);
         size_t have = 0;
         bool eof = false;
         while (!eof || have > 0) {
@@ -513,59 +523,720 @@ int cmd_check(const options& o) {
                 }
                 const size_t len =
                     static_cast<size_t>(static_cast<const char*>(nl) - buf.data()) - pos;
-                const std::string_view l(buf.data() + pos, len);
+                on_line(std::optional<std::string_view>(std::string_view(buf.data() + pos, len)));
                 pos += len + 1;
-                ++lines;
-                const auto at = l.find("seq=");
-                uint64_t seq = 0;
-                bool ok = len == kMessageSize && at != std::string_view::npos && at + 14 <= len;
-                for (size_t i = 0; ok && i < 10; ++i) {
-                    const char c = l[at + 4 + i];
-                    ok = c >= '0' && c <= '9';
-                    seq = seq * 10 + static_cast<uint64_t>(c - '0');
-                }
-                if (ok && seq < o.count) {
-                    render(seq, want);
-                    ok = std::memcmp(want, l.data(), kMessageSize) == 0;
-                } else {
-                    ok = false;
-                }
-                if (!ok) {
-                    ++invalid;
-                    continue;
-                }
-                ++valid;
-                if (seen[seq] == 0) {
-                    seen[seq] = 1;
-                    ++distinct;
-                }
-                if (any && seq <= last) {
-                    ++out_of_order;
-                }
-                last = seq;
-                any = true;
             }
             if (pos == 0 && have == buf.size()) { // a line longer than the buffer: invalid
-                ++lines;
-                ++invalid;
+                on_line(std::optional<std::string_view>());
                 have = 0;
                 continue;
             }
             std::memmove(buf.data(), buf.data() + pos, have - pos);
             have -= pos;
             if (eof && have > 0) { // a last line without LF
-                ++lines;
-                ++invalid;
+                on_line(std::optional<std::string_view>());
                 have = 0;
             }
         }
         std::fclose(f);
     }
-    std::printf("{\"lines\": %lu, \"valid\": %lu, \"distinct\": %lu, \"duplicates\": %lu, "
-                "\"invalid\": %lu, \"out_of_order\": %lu}\n",
-                static_cast<unsigned long>(lines), static_cast<unsigned long>(valid),
-                static_cast<unsigned long>(distinct), static_cast<unsigned long>(valid - distinct),
-                static_cast<unsigned long>(invalid), static_cast<unsigned long>(out_of_order));
+    return true;
+}
+
+/// Counts of a check, printed as one JSON line.
+struct tally {
+    std::vector<uint8_t> seen;
+    uint64_t lines = 0;
+    uint64_t valid = 0;
+    uint64_t distinct = 0;
+    uint64_t invalid = 0;
+    uint64_t out_of_order = 0;
+    uint64_t last = 0;
+    bool any = false;
+
+    void take(uint64_t seq) {
+        ++valid;
+        if (seen[seq] == 0) {
+            seen[seq] = 1;
+            ++distinct;
+        }
+        if (any && seq <= last) {
+            ++out_of_order;
+        }
+        last = seq;
+        any = true;
+    }
+
+    void print(const char* more) const {
+        std::printf(
+            "{\"lines\": %lu, \"valid\": %lu, \"distinct\": %lu, \"duplicates\": %lu, "
+            "\"invalid\": %lu, \"out_of_order\": %lu%s}\n",
+            static_cast<unsigned long>(lines), static_cast<unsigned long>(valid),
+            static_cast<unsigned long>(distinct), static_cast<unsigned long>(valid - distinct),
+            static_cast<unsigned long>(invalid), static_cast<unsigned long>(out_of_order), more);
+    }
+};
+
+/// The sequence number in the 10 digits after "seq=" in @p text, if there are 10 digits.
+std::optional<uint64_t> seq_of(std::string_view text) {
+    const auto at = text.find("seq=");
+    if (at == std::string_view::npos || at + 14 > text.size()) {
+        return std::nullopt;
+    }
+    uint64_t seq = 0;
+    for (size_t i = 0; i < 10; ++i) {
+        const char c = text[at + 4 + i];
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+        seq = seq * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return seq;
+}
+
+// ---- ndjson output ---------------------------------------------------------------------
+
+/// One scalar of a parsed JSON line: its path (keys joined by '.'), kind and decoded value.
+struct leaf {
+    std::string path;
+    char kind = 's'; ///< 's' string (value decoded), 'n' number, 'l' true/false/null (as written)
+    std::string value;
+};
+
+/// A strict reader of one JSON object per line (RFC 8259): every value flattened into leaves,
+/// strings decoded (escapes, surrogate pairs), a repeated key within an object refused.
+class json_line {
+public:
+    bool parse(std::string_view line) {
+        s_ = line;
+        i_ = 0;
+        n_ = 0;
+        path_.clear();
+        ws();
+        if (!object(0)) {
+            return false;
+        }
+        ws();
+        return i_ == s_.size();
+    }
+
+    /// The leaf at @p path, or nullptr.
+    const leaf* find(std::string_view path) const {
+        for (size_t k = 0; k < n_; ++k) {
+            if (leaves_[k].path == path) {
+                return &leaves_[k];
+            }
+        }
+        return nullptr;
+    }
+
+    /// The leaves under @p prefix + '.', in document order.
+    template <typename F>
+    size_t under(std::string_view prefix, F&& each) const {
+        size_t count = 0;
+        for (size_t k = 0; k < n_; ++k) {
+            const std::string& p = leaves_[k].path;
+            if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0 &&
+                p[prefix.size()] == '.') {
+                each(std::string_view(p).substr(prefix.size() + 1), leaves_[k]);
+                ++count;
+            }
+        }
+        return count;
+    }
+
+private:
+    /// Why: the lines checked here have a dozen fields, a few levels deep.
+    static constexpr int kMaxDepth = 16;
+
+    void ws() {
+        while (i_ < s_.size() &&
+               (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r' || s_[i_] == '\n')) {
+            ++i_;
+        }
+    }
+
+    leaf& next_leaf() {
+        if (n_ == leaves_.size()) {
+            leaves_.emplace_back();
+        }
+        leaf& l = leaves_[n_++];
+        l.path = path_;
+        l.value.clear();
+        return l;
+    }
+
+    static void put_utf8(std::string& out, uint32_t cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+
+    bool hex4(uint32_t& v) {
+        if (i_ + 4 > s_.size()) {
+            return false;
+        }
+        v = 0;
+        for (int k = 0; k < 4; ++k) {
+            const char c = s_[i_++];
+            v <<= 4;
+            if (c >= '0' && c <= '9') {
+                v |= static_cast<uint32_t>(c - '0');
+            } else if (c >= 'a' && c <= 'f') {
+                v |= static_cast<uint32_t>(c - 'a' + 10);
+            } else if (c >= 'A' && c <= 'F') {
+                v |= static_cast<uint32_t>(c - 'A' + 10);
+            } else {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// A string at i_ (its opening quote), decoded into @p out.
+    bool string(std::string& out) {
+        if (i_ >= s_.size() || s_[i_] != '"') {
+            return false;
+        }
+        ++i_;
+        while (i_ < s_.size()) {
+            const char c = s_[i_++];
+            if (c == '"') {
+                return true;
+            }
+            if (static_cast<unsigned char>(c) < 0x20) {
+                return false;
+            }
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (i_ >= s_.size()) {
+                return false;
+            }
+            const char e = s_[i_++];
+            switch (e) {
+            case '"':
+            case '\\':
+            case '/':
+                out += e;
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'u': {
+                uint32_t cp = 0;
+                if (!hex4(cp)) {
+                    return false;
+                }
+                if (cp >= 0xD800 && cp < 0xDC00) {
+                    uint32_t lo = 0;
+                    if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u') {
+                        return false;
+                    }
+                    i_ += 2;
+                    if (!hex4(lo) || lo < 0xDC00 || lo >= 0xE000) {
+                        return false;
+                    }
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xDC00 && cp < 0xE000) {
+                    return false;
+                }
+                put_utf8(out, cp);
+                break;
+            }
+            default:
+                return false;
+            }
+        }
+        return false;
+    }
+
+    bool number(std::string& out) {
+        const size_t from = i_;
+        if (i_ < s_.size() && s_[i_] == '-') {
+            ++i_;
+        }
+        auto digits = [&] {
+            const size_t d = i_;
+            while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
+                ++i_;
+            }
+            return i_ - d;
+        };
+        const size_t lead = i_;
+        const size_t int_digits = digits();
+        if (int_digits == 0 || (int_digits > 1 && s_[lead] == '0')) {
+            return false;
+        }
+        if (i_ < s_.size() && s_[i_] == '.') {
+            ++i_;
+            if (digits() == 0) {
+                return false;
+            }
+        }
+        if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+            ++i_;
+            if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) {
+                ++i_;
+            }
+            if (digits() == 0) {
+                return false;
+            }
+        }
+        out.assign(s_.substr(from, i_ - from));
+        return true;
+    }
+
+    bool value(int depth) {
+        if (i_ >= s_.size()) {
+            return false;
+        }
+        const char c = s_[i_];
+        if (c == '{') {
+            return object(depth + 1);
+        }
+        if (c == '[') {
+            return array(depth + 1);
+        }
+        if (c == '"') {
+            leaf& l = next_leaf();
+            l.kind = 's';
+            return string(l.value);
+        }
+        for (const std::string_view lit : {"true", "false", "null"}) {
+            if (s_.substr(i_, lit.size()) == lit) {
+                leaf& l = next_leaf();
+                l.kind = 'l';
+                l.value.assign(lit);
+                i_ += lit.size();
+                return true;
+            }
+        }
+        leaf& l = next_leaf();
+        l.kind = 'n';
+        return number(l.value);
+    }
+
+    bool array(int depth) {
+        if (depth > kMaxDepth) {
+            return false;
+        }
+        ++i_; // '['
+        ws();
+        if (i_ < s_.size() && s_[i_] == ']') {
+            ++i_;
+            return true;
+        }
+        const size_t base = path_.size();
+        for (size_t k = 0;; ++k) {
+            path_.resize(base);
+            path_ += (base == 0 ? "" : ".") + std::to_string(k);
+            ws();
+            if (!value(depth)) {
+                return false;
+            }
+            ws();
+            if (i_ < s_.size() && s_[i_] == ',') {
+                ++i_;
+                continue;
+            }
+            path_.resize(base);
+            if (i_ < s_.size() && s_[i_] == ']') {
+                ++i_;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    bool object(int depth) {
+        if (depth > kMaxDepth || i_ >= s_.size() || s_[i_] != '{') {
+            return false;
+        }
+        ++i_;
+        ws();
+        if (i_ < s_.size() && s_[i_] == '}') {
+            ++i_;
+            return true;
+        }
+        const size_t base = path_.size();
+        std::vector<std::string> keys; // this object's, to refuse a repeated one
+        for (;;) {
+            std::string key;
+            ws();
+            if (!string(key)) {
+                return false;
+            }
+            if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+                return false;
+            }
+            keys.push_back(key);
+            ws();
+            if (i_ >= s_.size() || s_[i_] != ':') {
+                return false;
+            }
+            ++i_;
+            ws();
+            path_.resize(base);
+            path_ += (base == 0 ? "" : ".") + key;
+            if (!value(depth)) {
+                return false;
+            }
+            path_.resize(base);
+            ws();
+            if (i_ < s_.size() && s_[i_] == ',') {
+                ++i_;
+                continue;
+            }
+            if (i_ < s_.size() && s_[i_] == '}') {
+                ++i_;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    std::string_view s_;
+    size_t i_ = 0;
+    size_t n_ = 0;
+    std::string path_;
+    std::vector<leaf> leaves_;
+};
+
+/// Days from 1970-01-01 to the civil date (H. Hinnant's algorithm).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2 ? 1 : 0;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+/// An RFC 3339 date-time as nanoseconds since the epoch (UTC), or nullopt.
+std::optional<int64_t> parse_rfc3339(std::string_view t) {
+    auto num = [&](size_t at, size_t width, int64_t& out) {
+        if (at + width > t.size()) {
+            return false;
+        }
+        out = 0;
+        for (size_t k = 0; k < width; ++k) {
+            const char c = t[at + k];
+            if (c < '0' || c > '9') {
+                return false;
+            }
+            out = out * 10 + (c - '0');
+        }
+        return true;
+    };
+    int64_t y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+    if (!num(0, 4, y) || t.size() < 20 || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' ||
+        !num(8, 2, d) || (t[10] != 'T' && t[10] != 't') || !num(11, 2, h) || t[13] != ':' ||
+        !num(14, 2, mi) || t[16] != ':' || !num(17, 2, se) || mo < 1 || mo > 12 || d < 1 ||
+        d > 31 || h > 23 || mi > 59 || se > 60) {
+        return std::nullopt;
+    }
+    size_t i = 19;
+    int64_t ns = 0;
+    if (i < t.size() && t[i] == '.') {
+        ++i;
+        size_t digits = 0;
+        while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+            if (digits < 9) {
+                ns = ns * 10 + (t[i] - '0');
+            }
+            ++digits;
+            ++i;
+        }
+        if (digits == 0) {
+            return std::nullopt;
+        }
+        for (; digits < 9; ++digits) {
+            ns *= 10;
+        }
+    }
+    int64_t offset = 0;
+    if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
+        ++i;
+    } else if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+        int64_t oh = 0, om = 0;
+        if (!num(i + 1, 2, oh) || i + 3 >= t.size() || t[i + 3] != ':' || !num(i + 4, 2, om)) {
+            return std::nullopt;
+        }
+        offset = (oh * 60 + om) * 60 * (t[i] == '-' ? -1 : 1);
+        i += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (i != t.size()) {
+        return std::nullopt;
+    }
+    const int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+    return (((days * 24 + h) * 60 + mi) * 60 + se - offset) * 1000000000 + ns;
+}
+
+/// What a collector's JSON line must hold for message SEQ: its RFC 5424 parts, from render().
+struct expected {
+    char bytes[kMessageSize];
+    int severity = 0;
+    int facility = 0;
+    std::string_view ts, host, app, procid, msgid, sd, msg;
+    std::string_view sd_id;
+    std::vector<std::pair<std::string_view, std::string_view>> params;
+
+    /// Splits message @p seq; false if render() no longer makes the shape this expects.
+    bool of(uint64_t seq) {
+        render(seq, bytes);
+        const std::string_view m(bytes, kMessageSize);
+        const auto gt = m.find('>');
+        if (m[0] != '<' || gt == std::string_view::npos) {
+            return false;
+        }
+        const int pri = std::atoi(std::string(m.substr(1, gt - 1)).c_str());
+        severity = pri % 8;
+        facility = pri / 8;
+        std::string_view* header[] = {&ts, &host, &app, &procid, &msgid};
+        size_t at = m.find(' ', gt) + 1; // after the version
+        for (auto* f : header) {
+            const auto sp = m.find(' ', at);
+            if (sp == std::string_view::npos) {
+                return false;
+            }
+            *f = m.substr(at, sp - at);
+            at = sp + 1;
+        }
+        const auto end = m.find("] ", at); // one SD-ELEMENT, no ']' in its values
+        if (m[at] != '[' || end == std::string_view::npos) {
+            return false;
+        }
+        sd = m.substr(at, end + 1 - at);
+        msg = m.substr(end + 2);
+        std::string_view e = sd.substr(1, sd.size() - 2);
+        const auto sp = e.find(' ');
+        sd_id = e.substr(0, sp);
+        params.clear();
+        while (sp != std::string_view::npos && !e.empty()) {
+            const auto start = e.find(' ');
+            if (start == std::string_view::npos) {
+                break;
+            }
+            e = e.substr(start + 1);
+            const auto eq = e.find("=\"");
+            const auto close = e.find('"', eq + 2);
+            if (eq == std::string_view::npos || close == std::string_view::npos) {
+                return false;
+            }
+            params.emplace_back(e.substr(0, eq), e.substr(eq + 2, close - eq - 2));
+            e = e.substr(close + 1);
+        }
+        return true;
+    }
+};
+
+struct role {
+    std::string name;
+    std::string path;
+};
+
+/// Whether role @p r of @p doc holds what @p want says.
+bool role_ok(const role& r, const json_line& doc, const expected& want, const std::string& src) {
+    const leaf* l = doc.find(r.path);
+    const auto str = [&](std::string_view v) {
+        return l != nullptr && l->kind == 's' && l->value == v;
+    };
+    const auto num = [&](int v) {
+        return l != nullptr && l->kind == 'n' && l->value == std::to_string(v);
+    };
+    if (r.name == "message") {
+        return str(want.msg);
+    }
+    if (r.name == "host") {
+        return str(want.host);
+    }
+    if (r.name == "app") {
+        return str(want.app);
+    }
+    if (r.name == "procid") {
+        return str(want.procid);
+    }
+    if (r.name == "msgid") {
+        return str(want.msgid);
+    }
+    if (r.name == "severity") {
+        return num(want.severity);
+    }
+    if (r.name == "facility") {
+        return num(want.facility);
+    }
+    if (r.name == "ts" || r.name == "received") {
+        if (l == nullptr || l->kind != 's') {
+            return false;
+        }
+        const auto got = parse_rfc3339(l->value);
+        return got && (r.name == "received" || got == parse_rfc3339(want.ts));
+    }
+    if (r.name == "source") {
+        if (l == nullptr || l->kind != 's' || l->value.empty()) {
+            return false;
+        }
+        if (src.empty() || l->value == src) {
+            return true;
+        }
+        return l->value.size() > src.size() + 1 && l->value.compare(0, src.size(), src) == 0 &&
+               l->value[src.size()] == ':' &&
+               l->value.find_first_not_of("0123456789", src.size() + 1) == std::string::npos;
+    }
+    if (r.name == "sd") {
+        if (l != nullptr) {
+            return str(want.sd);
+        }
+        // An object {"SD-ID": {"PARAM": "value", ...}}: exactly the parameters sent, in order.
+        size_t k = 0;
+        bool ok = true;
+        const std::string prefix = r.path + "." + std::string(want.sd_id);
+        const size_t all = doc.under(r.path, [&](std::string_view, const leaf&) {});
+        doc.under(prefix, [&](std::string_view name, const leaf& v) {
+            ok = ok && k < want.params.size() && name == want.params[k].first && v.kind == 's' &&
+                 v.value == want.params[k].second;
+            ++k;
+        });
+        return ok && k == want.params.size() && all == k;
+    }
+    return false;
+}
+
+int cmd_check_json(const options& o) {
+    std::vector<role> roles;
+    static const std::string_view kRoles[] = {"message",  "ts",     "received", "host",
+                                              "app",      "procid", "msgid",    "severity",
+                                              "facility", "source", "sd"};
+    std::string_view spec = o.json;
+    while (!spec.empty()) {
+        const auto comma = spec.find(',');
+        const std::string_view item = spec.substr(0, comma);
+        spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+        const auto eq = item.find('=');
+        if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size() ||
+            std::find(std::begin(kRoles), std::end(kRoles), item.substr(0, eq)) ==
+                std::end(kRoles)) {
+            usage("--json takes ROLE=PATH,... with ROLE one of message, ts, received, host, app, "
+                  "procid, msgid, severity, facility, source, sd");
+        }
+        roles.push_back({std::string(item.substr(0, eq)), std::string(item.substr(eq + 1))});
+    }
+    const auto msg =
+        std::find_if(roles.begin(), roles.end(), [](const role& r) { return r.name == "message"; });
+    if (msg == roles.end()) {
+        usage("--json needs the message role (it carries the sequence number)");
+    }
+    tally t;
+    t.seen.assign(o.count, 0);
+    json_line doc;
+    expected want;
+    size_t min_len = SIZE_MAX;
+    size_t max_len = 0;
+    uint64_t bytes = 0;
+    std::string first_bad; // the first invalid line's failing role, for the report
+    const bool read = for_each_line(o.files, [&](std::optional<std::string_view> l) {
+        ++t.lines;
+        if (!l) {
+            ++t.invalid;
+            return;
+        }
+        bytes += l->size() + 1;
+        min_len = std::min(min_len, l->size());
+        max_len = std::max(max_len, l->size());
+        const char* why = nullptr;
+        std::optional<uint64_t> seq;
+        if (!doc.parse(*l)) {
+            why = "not one strict JSON object";
+        } else if (const leaf* m = doc.find(msg->path); m == nullptr || m->kind != 's') {
+            why = "no message";
+        } else if (seq = seq_of(m->value); !seq || *seq >= o.count) {
+            why = "no sequence number in the message";
+        } else if (!want.of(*seq)) {
+            why = "render";
+        } else {
+            for (const role& r : roles) {
+                if (!role_ok(r, doc, want, o.source)) {
+                    why = r.name.c_str();
+                    break;
+                }
+            }
+        }
+        if (why != nullptr) {
+            ++t.invalid;
+            if (first_bad.empty()) {
+                first_bad = std::string(why) + " (line " + std::to_string(t.lines) + ")";
+            }
+            return;
+        }
+        t.take(*seq);
+    });
+    if (!read) {
+        return 1;
+    }
+    std::string more =
+        ", \"roles\": " + std::to_string(roles.size()) + ", \"bytes\": " + std::to_string(bytes) +
+        ", \"min_len\": " + std::to_string(t.lines > 0 ? min_len : 0) +
+        ", \"max_len\": " + std::to_string(max_len) + ", \"first_invalid\": \"" + first_bad + "\"";
+    t.print(more.c_str());
+    return 0;
+}
+
+int cmd_check(const options& o) {
+    if (o.count == 0) {
+        usage("check needs --count");
+    }
+    if (!o.json.empty()) {
+        return cmd_check_json(o);
+    }
+    tally t;
+    t.seen.assign(o.count, 0);
+    char want[kMessageSize];
+    const bool read = for_each_line(o.files, [&](std::optional<std::string_view> l) {
+        ++t.lines;
+        const auto seq = l && l->size() == kMessageSize ? seq_of(*l) : std::nullopt;
+        bool ok = seq && *seq < o.count;
+        if (ok) {
+            render(*seq, want);
+            ok = std::memcmp(want, l->data(), kMessageSize) == 0;
+        }
+        if (!ok) {
+            ++t.invalid;
+            return;
+        }
+        t.take(*seq);
+    });
+    if (!read) {
+        return 1;
+    }
+    t.print("");
     return 0;
 }
 
