@@ -146,6 +146,11 @@ constexpr option_doc options_table[] = {
      "up to 500 us, 1 ms at ~8 k datagrams/s and up, so a quiet logagg costs almost no CPU); "
      "workers and sinks sleep until work arrives; busy polls every lcore without pause "
      "(dedicated cores, benchmarks). See docs/architecture.md#polling"},
+    {"--pmd-power", "off|pause|monitor|scale",
+     "with --poll busy: DPDK's PMD power management on every RX queue after empty polls "
+     "(pause: CPU pause/TPAUSE, monitor: UMWAIT on the queue's next descriptor where the PMD "
+     "and CPU support it, scale: CPU frequency via rte_power). Saves power on dedicated cores; "
+     "the OS still counts the lcores as busy (default off). See docs/architecture.md#polling"},
     {"--burst", "N", "frames per rx_burst, 1-512 (default 32)"},
     {"--rx-desc", "N", "RX descriptors per queue, 64-16384 (default 1024)"},
     {"--ring-size", "N", "mbufs per worker ring, power of two (default 4096)"},
@@ -579,6 +584,15 @@ struct parser {
             cfg.poll = *m;
             return true;
         }
+        if (opt == "--pmd-power") {
+            const auto m = util::enum_from_name<pmd_power, 4>(v);
+            if (!m) {
+                return fail(fmt::format("--pmd-power: '{}' is not {}", v,
+                                        util::enum_choices(pmd_power_names)));
+            }
+            cfg.pmd_power = *m;
+            return true;
+        }
         if (opt == "--burst") {
             return number(opt, v, 1, 512, cfg.burst);
         }
@@ -874,6 +888,12 @@ util::result<command> parse_options(std::span<const std::string_view> args) {
                                                "accept connections on: there is nobody to "
                                                "answer as)",
                                                p.cfg.tcp_listen.front()));
+    }
+    if (p.cfg.pmd_power != pmd_power::off && p.cfg.poll != pipeline::poll_mode::busy) {
+        return util::usage_failure(
+            fmt::format("--pmd-power {}: needs --poll busy (adaptive polling already sleeps, "
+                        "which is what frees the CPU)",
+                        name(p.cfg.pmd_power)));
     }
     if (p.cfg.listen.empty() && p.cfg.tcp_listen.empty()) {
         p.cfg.listen.push_back(514);

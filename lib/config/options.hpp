@@ -42,6 +42,27 @@ enum class full_policy { drop, block };
 /// The names in enum order.
 inline constexpr auto full_policy_names = util::enum_names<full_policy, 2>();
 
+/// --pmd-power: DPDK's PMD power management on the RX queues (rte_power_pmd_mgmt.h), with
+/// --poll busy. It saves power on dedicated cores; the OS still accounts the lcores as busy.
+enum class pmd_power { off, pause, monitor, scale };
+
+/// The stable name of each pmd_power value (--pmd-power's).
+[[nodiscard]] constexpr std::string_view name(pmd_power v) noexcept {
+    switch (v) {
+    case pmd_power::off:
+        return "off";
+    case pmd_power::pause:
+        return "pause";
+    case pmd_power::monitor:
+        return "monitor";
+    case pmd_power::scale:
+        return "scale";
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto pmd_power_names = util::enum_names<pmd_power, 4>();
+
 /// --ip PORT:ADDR/PREFIX
 struct ip_spec {
     uint16_t port = 0;
@@ -98,6 +119,7 @@ struct settings {
     std::optional<full_policy> on_sink_full;
     /// --poll: busy-poll every lcore, or follow the load (docs/architecture.md#polling)
     pipeline::poll_mode poll = pipeline::poll_mode::adaptive;
+    config::pmd_power pmd_power = config::pmd_power::off; ///< --pmd-power (needs --poll busy)
     uint16_t burst = 32;          ///< why 32: the DPDK PMD default; amortises per-call costs
     uint16_t rx_desc = 1024;      ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
     uint32_t worker_ring = 4096;  ///< mbufs per worker ring (power of two)

@@ -30,6 +30,7 @@
 #include <fmt/core.h>
 
 #include "control/af_packet.hpp"
+#include "control/pmd_power.hpp"
 #include "control/poll.hpp"
 #include "net/local.hpp"
 #include "net/neighbour_packets.hpp"
@@ -187,6 +188,14 @@ struct runtime::impl {
     rte_mempool* pool = nullptr;
     std::vector<uint16_t> ports;
     std::vector<uint16_t> ports_started;
+    /// --pmd-power: the RX queues it was turned on for (lcore, port, queue), off at shutdown.
+    struct managed_queue {
+        unsigned lcore;
+        uint16_t port;
+        uint16_t queue;
+    };
+    std::vector<managed_queue> power_managed;
+    void power_off_queues() noexcept;
     std::vector<rte_ring*> worker_rings;
     std::vector<rte_ring*> sink_rings; ///< every worker->sink ring (for freeing)
     std::vector<std::unique_ptr<lcore_ctx>> lcores;
@@ -419,10 +428,18 @@ int lcore_entry(void* arg) {
 
 } // namespace
 
+void runtime::impl::power_off_queues() noexcept {
+    for (const managed_queue& q : power_managed) {
+        pmd_power_disable(q.lcore, q.port, q.queue);
+    }
+    power_managed.clear();
+}
+
 runtime::impl::~impl() {
     for (uint16_t p : ports_started) {
         rte_eth_dev_stop(p);
     }
+    power_off_queues();
     for (uint16_t p : ports) {
         rte_eth_dev_close(p);
     }
@@ -1326,6 +1343,22 @@ util::result<sink::port_tx> runtime::impl::port_sink_tx(const config::sink_spec&
 
 util::result<void> runtime::impl::set_up_polling() {
     ns_per_tsc = 1e9 / static_cast<double>(rte_get_tsc_hz());
+    if (cfg.pmd_power != config::pmd_power::off) { // --poll busy (options.cpp checks)
+        for (auto& c : lcores) {
+            if (!c->rx) {
+                continue;
+            }
+            for (const pipeline::rx_queue& q : c->rx->queues) {
+                if (auto r = pmd_power_enable(c->lcore, q.port, q.queue, cfg.pmd_power); !r) {
+                    power_off_queues();
+                    return r.error();
+                }
+                power_managed.push_back({c->lcore, q.port, q.queue});
+                util::report("  lcore {}: port {} queue {}: PMD power management {}", c->lcore,
+                             q.port, q.queue, name(cfg.pmd_power));
+            }
+        }
+    }
     if (cfg.poll != pipeline::poll_mode::adaptive) {
         return {};
     }
@@ -1928,6 +1961,7 @@ int runtime::impl::shut_down() {
         rte_eth_dev_stop(p);
     }
     ports_started.clear();
+    power_off_queues();
     for (uint16_t p : ports) {
         rte_eth_dev_close(p);
     }

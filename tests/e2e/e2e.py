@@ -145,6 +145,25 @@ def case_single_lcore(env):
     check("only one lcore" in res.stdout, "the shared-lcore note is missing")
 
 
+def case_pmd_power(env):
+    """--pmd-power pause with --poll busy: DPDK's PMD power management on the RX queue (its RX
+    callback pauses after empty polls) loses nothing; the lcores never sleep (the OS still
+    counts them busy). monitor and scale need what net_pcap and a VM lack: start-up fails with
+    exit 1 naming the port, queue and mode. Without --poll busy: a usage error."""
+    cap = gen_capture.build(seed=15, n_messages=4000, flows=30)
+    st, _, res = lossless(env, cap, opts=["--poll", "busy", "--pmd-power", "pause"])
+    check("lcore 1: port 0 queue 0: PMD power management pause" in res.stdout,
+          "the managed queue is not announced:\n" + res.stdout)
+    check(all(lc["sleeps"] == 0 for lc in st["lcores"]), "--poll busy slept: %s" % st["lcores"])
+    pcap = env.path("in.pcap")
+    res, _, _ = env.run(pcap, ["--poll", "busy", "--pmd-power", "monitor"])
+    check(res.returncode == 1, "--pmd-power monitor on net_pcap: " + describe(res))
+    check("port 0 queue 0 (lcore 1): --pmd-power monitor:" in res.stderr, "no reason given:\n" + describe(res))
+    res, _, _ = env.run(pcap, ["--pmd-power", "pause"])
+    check(res.returncode == 2 and "--pmd-power pause: needs --poll busy" in res.stderr,
+          "--pmd-power without --poll busy: " + describe(res))
+
+
 def case_rotation_segments(env):
     cap = gen_capture.build(seed=15, n_messages=20000, flows=50)
     pcap = env.path("in.pcap")
@@ -1346,7 +1365,7 @@ def case_cli(env):
                 "--ip", "--reply-rate", "--link-timeout", "--promisc", "--reassembly", "--frag-timeout",
                 "--on-parse-error", "--json-fields", "format=", "ndjson", "rfc5424", "rfc3164", "gelf",
                 "--filter", "--route", "--drain-timeout", "tcp:HOST:PORT", "kafka:BROKERS/TOPIC",
-                "port:PORT", "buffer=", "drop=newest|oldest", "batch-ms=", "--version", "--help"]:
+                "port:PORT", "buffer=", "drop=newest|oldest", "batch-ms=", "--pmd-power", "--version", "--help"]:
         check(opt in h.stdout, "--help does not mention %s" % opt)
     check(run(["--version"]).stdout.startswith("logagg "), "--version")
     bad = [
@@ -1489,6 +1508,7 @@ CASES = {
     "pipeline": case_pipeline,
     "two_workers": case_two_workers,
     "single_lcore": case_single_lcore,
+    "pmd_power": case_pmd_power,
     "rotation": case_rotation_segments,
     "sigterm": case_sigterm,
     "drop_mode": case_drop_mode,

@@ -169,6 +169,9 @@ TEST(Options, EveryOptionParsesInBothSpellings) {
     EXPECT_EQ(c.poll, logagg::pipeline::poll_mode::busy);
     EXPECT_EQ(parse({"--sink", "file:x", "--poll=adaptive"}).cfg.poll,
               logagg::pipeline::poll_mode::adaptive);
+    EXPECT_EQ(parse({"--sink", "file:x"}).cfg.pmd_power, logagg::config::pmd_power::off);
+    EXPECT_EQ(parse({"--sink", "file:x", "--poll", "busy", "--pmd-power", "monitor"}).cfg.pmd_power,
+              logagg::config::pmd_power::monitor);
 }
 
 TEST(Options, MetricsTakesIpv4AndBracketedIpv6) {
@@ -217,6 +220,8 @@ TEST(Options, ErrorsNameTheOption) {
         {{"--sink", "file:x", "--on-sink-full", "maybe"}, "--on-sink-full"},
         {{"--sink", "file:x", "--poll", "sometimes"}, "--poll"},
         {{"--sink", "file:x", "--poll", ""}, "--poll"},
+        {{"--sink", "file:x", "--poll", "busy", "--pmd-power", "nap"}, "--pmd-power"},
+        {{"--sink", "file:x", "--pmd-power", "pause"}, "--pmd-power"}, // needs --poll busy
         {{"--sink", "file:x", "--burst", "513"}, "--burst"},
         {{"--sink", "file:x", "--ring-size", "1000"}, "--ring-size"},
         {{"--sink", "file:x", "--sink-ring-size", "32"}, "--sink-ring-size"},
