@@ -252,7 +252,7 @@ private:
     uint64_t pinned_ = 0;
     uint64_t exempt_ = 0; ///< of pinned_: not counted against the bound (see exempt())
     uint64_t oldest_tsc_ = 0;
-    uint64_t last_pull_tsc_ = 0;           ///< the last pull that brought records
+    uint64_t last_pull_tsc_ = 0;          ///< the last pull that brought records
     uint64_t batch_gap_tsc_ = UINT64_MAX; ///< see batch_gap_tsc()
     uint32_t last_pulled_ = 0;
     bool pulled_before_ = false; ///< some pull brought records (last_pull_tsc_ is valid)

@@ -758,7 +758,7 @@ void engine::let_go_held(uint32_t c) noexcept {
     for (uint32_t f = k.ooo_head; f != nil; f = ooo_[f].next) {
         const ooo_seg& q = ooo_[f];
         const uint32_t covered = seq_le(q.seq + q.len, k.rcv_nxt) ? q.len
-                                 : seq_lt(q.seq, k.rcv_nxt)      ? k.rcv_nxt - q.seq
+                                 : seq_lt(q.seq, k.rcv_nxt)       ? k.rcv_nxt - q.seq
                                                                   : 0;
         st_.bytes_duplicate.add(covered);
         st_.bytes_no_room.add(q.len - covered);
