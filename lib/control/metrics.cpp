@@ -122,7 +122,7 @@ void packets(exposition& e, const snapshot& s) {
     e.family("logagg_packets_total", "counter",
              "Frames by pipeline stage: received from the ports, handed to workers, framed by "
              "workers, rebuilt from fragments, fragments merged, answered, neighbour replies "
-             "learnt, accepted with a partial checksum");
+             "learnt, accepted with a partial checksum, TCP segments to ports without a listener");
     const std::pair<const char*, uint64_t> stages[] = {
         {"received", s.received},
         {"to_workers", s.to_workers},
@@ -132,6 +132,7 @@ void packets(exposition& e, const snapshot& s) {
         {"answered", s.answered},
         {"neighbour", s.neighbour},
         {"checksum_partial", s.checksum_partial},
+        {"tcp_no_listener", s.tcp_no_listener},
     };
     for (const auto& [stage, v] : stages) {
         e.sample("logagg_packets_total", {{"stage", stage}}, v);

@@ -78,6 +78,7 @@ int cmd_stats(const char* /*cmd*/, const char* /*params*/, rte_tel_data* d) {
         put(p, "answered", s->answered);
         put(p, "neighbour", s->neighbour);
         put(p, "checksum_partial", s->checksum_partial);
+        put(p, "tcp_no_listener", s->tcp_no_listener);
         put(p, "dropped_total", s->packets_dropped());
         nest(d, "packets", p);
     }

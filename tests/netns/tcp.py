@@ -499,7 +499,8 @@ def case_listener_counters(logagg, tmp):
     """Per-listener counters with TCP beside UDP: 4 connections of 500 JSON lines to tcp:514, 10
     datagrams to udp:5514 and one SYN to a closed TCP port. The TCP listener's segments, stream
     bytes, messages, drops and connections match what was sent in the summary, --stats-json and
-    /metrics (which promtool accepts); the listeners split the worker and engine totals."""
+    /metrics (which promtool accepts), and so does the segment to the closed port
+    (packets.tcp_no_listener); the listeners split the worker and engine totals."""
     link = Link()
     la = None
     n_conns, per, n_udp, udp_port, closed_port = 4, 500, 10, 5514, 515
@@ -529,6 +530,9 @@ def case_listener_counters(logagg, tmp):
         check(got == want, "/metrics for %s: %s, want %s" % (tcp_l, got, want))
         check(listener_sample(text, "logagg_listener_messages_total", "udp:%d" % udp_port) == n_udp,
               "/metrics: udp listener messages")
+        check('logagg_packets_total{stage="tcp_no_listener"} 1\n' in text,
+              "/metrics lacks the SYN to the closed port: %s" %
+              [l for l in text.splitlines() if l.startswith("logagg_packets_total")])
         lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                               text=True)
         check(lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(),
