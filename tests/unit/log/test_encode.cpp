@@ -21,12 +21,35 @@ namespace {
 using namespace logagg::log;
 
 /// Collects output; remembers which bytes were referenced and how many were counted as copied.
+/// Reserved room is filled with 0xAA (neither text nor the spaces the escaper pads with), so a
+/// byte the encoder left unwritten shows; room not committed is dropped at the next call.
 struct string_out {
     std::string text;
     std::vector<std::string_view> refs;
     std::size_t n_copied = 0;
-    void gen(std::string_view b) { text.append(b); }
+    std::size_t reserved_at = std::string::npos;
+    void drop_reserved() {
+        if (reserved_at != std::string::npos) {
+            text.resize(reserved_at);
+            reserved_at = std::string::npos;
+        }
+    }
+    void gen(std::string_view b) {
+        drop_reserved();
+        text.append(b);
+    }
+    char* gen_reserve(std::size_t n) {
+        drop_reserved();
+        reserved_at = text.size();
+        text.resize(reserved_at + n, '\xAA');
+        return text.data() + reserved_at;
+    }
+    void gen_commit(std::size_t n) {
+        text.resize(reserved_at + n);
+        reserved_at = std::string::npos;
+    }
     void ref(std::string_view b) {
+        drop_reserved();
         refs.push_back(b);
         text.append(b);
     }
@@ -114,7 +137,8 @@ TEST(Encode, EightBytePlainPrefixAgreesWithTheByteClassesForEveryPairOfBytes) {
 
 TEST(Encode, JsonEscapingMatchesByteAtATimeAtEveryOffset) {
     // Each special byte (and a UTF-8 sequence, and invalid bytes) at every offset of strings of
-    // 0..40 bytes: the fast path skips 8 plain bytes at a time and must stop at each of them.
+    // 0..72 bytes: the fast path copies 16 plain bytes at a time, then 8, then the last 1-7 (a
+    // UTF-8 sequence may straddle two blocks), and must stop at each of them.
     const std::vector<std::string> specials = {"\"",
                                                "\\",
                                                "\n",
@@ -130,13 +154,33 @@ TEST(Encode, JsonEscapingMatchesByteAtATimeAtEveryOffset) {
                                                "\xC3",
                                                "\xFF",
                                                " "};
-    for (std::size_t len = 0; len <= 40; ++len) {
+    for (std::size_t len = 0; len <= 72; ++len) {
         for (std::size_t at = 0; at <= len; ++at) {
             for (const std::string& sp : specials) {
                 std::string s(len, 'x');
                 s.insert(at, sp);
                 ASSERT_EQ(escaped(s), escaped_reference(s)) << len << " " << at;
             }
+        }
+    }
+}
+
+TEST(Encode, JsonEscapingCountsEveryInputByteAsCopiedAndReferencesOnlyCleanLongFields) {
+    // Written in place, the count of copied bytes is still the field's length (the bytes before
+    // the first escape, the escaped ones and the rest), and a long field is referenced only when
+    // nothing in it changes: a valid UTF-8 character does not count as a change, an escape does,
+    // wherever it is.
+    for (const std::string& sp :
+         {std::string("\xC3\xA9"), std::string("\""), std::string("\x80")}) {
+        for (std::size_t at = 0; at <= 80; at += 7) {
+            std::string s(80, 'y');
+            s.insert(at, sp);
+            string_out o;
+            json_escape_bytes(s, o);
+            const bool clean = sp == "\xC3\xA9";
+            EXPECT_EQ(o.refs.size(), clean ? 1u : 0u) << at;
+            EXPECT_EQ(o.n_copied, clean ? 0u : s.size()) << at;
+            EXPECT_EQ(o.text, escaped_reference(s)) << at;
         }
     }
 }
