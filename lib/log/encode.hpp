@@ -417,6 +417,29 @@ void json_unescape(std::string_view s, Out& o) {
 /// into @p buf. @return the length.
 [[nodiscard]] std::size_t format_rfc3339(int64_t ns, int frac, char* buf) noexcept;
 
+/// Writes RFC 3339 text @p t, as parse_rfc3339() accepted it, the way format_rfc3339(ns, 9)
+/// writes the time it stands for, when that is a copy: @p t is in UTC ("Z") with 0-9 fraction
+/// digits, so the date and the time of day are the same digits and only the fraction is padded
+/// with zeros to 9. @return the length written to @p buf (at least 30 bytes), or 0 when @p t has
+/// another shape (an offset: the time must be converted).
+[[nodiscard]] inline std::size_t rfc3339_utc_copy(std::string_view t, char* buf) noexcept {
+    // YYYY-MM-DDThh:mm:ss, then Z or .F{1,9}Z
+    constexpr std::size_t head = 19;
+    if (t.size() < head + 1 || t.size() > head + 11 || t.back() != 'Z' ||
+        (t.size() > head + 1 && t[head] != '.')) {
+        return 0;
+    }
+    std::memcpy(buf, t.data(), head);
+    buf[head] = '.';
+    const std::size_t frac = t.size() > head + 1 ? t.size() - head - 2 : 0;
+    std::memcpy(buf + head + 1, "000000000", 9);
+    if (frac != 0) {
+        std::memcpy(buf + head + 1, t.data() + head + 1, frac);
+    }
+    buf[head + 10] = 'Z';
+    return head + 11;
+}
+
 /// Context of a message that is not in its record.
 struct encode_context {
     std::string_view original; ///< the whole message as framed

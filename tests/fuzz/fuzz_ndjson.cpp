@@ -275,6 +275,17 @@ void check_ndjson(const lg::log_record& r, std::string_view msg, const string_ou
     expect_text("procid", r.procid, false);
     expect_text("msgid", r.msgid, false);
 
+    const js::value* ts = js::find(obj, "ts");
+    check(ts != nullptr, "no ts", out);
+    if (r.has_timestamp) {
+        char want[40];
+        check(ts->k == js::value::kind::string &&
+                  ts->text == std::string_view(want, lg::format_rfc3339(r.timestamp_ns, 9, want)),
+              "ts is not the record's time as format_rfc3339 writes it", out);
+    } else {
+        check(ts->k == js::value::kind::null, "ts without a timestamp", out);
+    }
+
     const js::value* format = js::find(obj, "format");
     check(format != nullptr && format->k == js::value::kind::string &&
               format->text == lg::input_format_names[static_cast<std::size_t>(r.format)],

@@ -222,6 +222,53 @@ TEST(Encode, Rfc3339) {
               "2000-02-29T00:00:00Z");
 }
 
+TEST(Encode, Rfc3339UtcCopyWritesWhatFormattingWrites) {
+    // Every fraction length, dates at the ends of months, of leap and common years, and of the
+    // range parse_rfc3339 accepts (int64 nanoseconds), midnight and the last second of a day.
+    const std::vector<std::string> dates = {
+        "2026-11-19T08:00:00", "2000-02-29T23:59:59", "1900-02-28T00:00:00", "1970-01-01T00:00:00",
+        "1969-12-31T23:59:59", "2024-12-31T23:59:59", "1677-09-22T00:00:00", "2262-04-10T23:59:59",
+        "0000-01-01T00:00:00", "9999-12-31T23:59:59"};
+    const std::vector<std::string> fractions = {"",        ".0",       ".5",        ".12",
+                                                ".003",    ".0001",    ".99999",    ".000037",
+                                                ".999999", ".1234567", ".00000001", ".999999999"};
+    for (const std::string& d : dates) {
+        for (const std::string& f : fractions) {
+            const std::string t = d + f + "Z";
+            int64_t ns = 0;
+            if (!parse_rfc3339(t, ns, 9)) {
+                continue; // outside the int64 span: the parser refuses it, nothing to copy
+            }
+            char want[40];
+            char got[40];
+            const std::size_t n = format_rfc3339(ns, 9, want);
+            ASSERT_EQ(std::string_view(got, rfc3339_utc_copy(t, got)), std::string_view(want, n))
+                << t;
+        }
+    }
+    char buf[40];
+    EXPECT_EQ(rfc3339_utc_copy("2026-11-19T08:00:00+01:00", buf), 0u) << "an offset: converted";
+    EXPECT_EQ(rfc3339_utc_copy("2026-11-19T08:00:00.5-00:00", buf), 0u);
+    EXPECT_EQ(rfc3339_utc_copy("", buf), 0u);
+    EXPECT_EQ(rfc3339_utc_copy("Nov 19 08:00:00", buf), 0u) << "not RFC 3339";
+}
+
+TEST(Encode, NdjsonTsOfAnRfc5424RecordIsTheFormattedTime) {
+    // Copied (UTC) or formatted (an offset): the same text format_rfc3339 writes for the time.
+    for (const char* ts : {"2003-10-11T22:14:15.003Z", "2003-10-11T22:14:15Z",
+                           "2003-10-11T23:14:15.003+01:00", "2003-10-11T22:14:15.000001Z"}) {
+        const std::string msg = std::string("<165>1 ") + ts + " host app - - - m";
+        log_record r;
+        ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok) << ts;
+        string_out o;
+        encode_ndjson(r, encode_context{msg, "", 0, "R"}, o);
+        char want[40];
+        const std::string ts_member =
+            "{\"ts\":\"" + std::string(want, format_rfc3339(r.timestamp_ns, 9, want)) + "\",";
+        EXPECT_EQ(o.text.substr(0, ts_member.size()), ts_member) << o.text;
+    }
+}
+
 /// Encoders produce the record only (sinks add the LF): it must be one line of JSON.
 simdjson::dom::element parse_json_line(simdjson::dom::parser& p, const std::string& line) {
     EXPECT_FALSE(line.empty());
