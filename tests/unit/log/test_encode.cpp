@@ -475,6 +475,62 @@ bool no_repeated_keys(simdjson::dom::element e) {
 // A PARAM-NAME may repeat in an SD-ELEMENT (RFC 5424 6.3.3) but a JSON object must not repeat a
 // key (most readers keep only the last): later occurrences are written NAME#N, the smallest
 // N >= 2 the element does not hold yet, even when the sender already used that name.
+TEST(Encode, SdNamesAreRenamedOnlyWhenTheyRepeatInTheirObjectWhateverTheirNumber) {
+    // Up to 16 names are compared pairwise, more go through the name set: around that bound
+    // (7-20 names in all), a PARAM-NAME repeated at every position of the second element must be
+    // renamed, the same names in another element must not, and the escapes of SD-IDs, names and
+    // values must come out the same either way.
+    for (std::size_t k = 1; k <= 14; ++k) {
+        for (std::size_t rep = 0; rep <= k; ++rep) { // rep == k: nothing repeats
+            std::string sd = R"([a@1 x="v\]1" q="\"")";
+            for (std::size_t i = 0; i < 2; ++i) {
+                sd += " p" + std::to_string(i) + "=\"" + std::to_string(i) + "\"";
+            }
+            sd += "][b\\c@2";
+            std::vector<std::string> want;
+            for (std::size_t i = 0; i < k; ++i) {
+                const bool again = rep < k && i == k - 1 && rep != i;
+                const std::string name =
+                    again ? "p" + std::to_string(rep) : "p" + std::to_string(i);
+                sd += " " + name + "=\"" + std::to_string(i) + "\"";
+                want.push_back(again ? name + "#2" : name);
+            }
+            sd += "]";
+            const std::string msg = "<34>1 - h a p m " + sd + " m";
+            log_record r;
+            ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok) << msg;
+            string_out o;
+            encode_ndjson(r, encode_context{msg, "", 0}, o);
+            simdjson::dom::parser p;
+            const auto e = parse_json_line(p, o.text);
+            ASSERT_TRUE(no_repeated_keys(e)) << o.text;
+            EXPECT_EQ(keys_of(e["sd"]), (std::vector<std::string>{"a@1", "b\\c@2"})) << o.text;
+            EXPECT_EQ(keys_of(e["sd"]["a@1"]), (std::vector<std::string>{"x", "q", "p0", "p1"}))
+                << o.text;
+            EXPECT_EQ(std::string_view(e["sd"]["a@1"]["x"]), "v]1");
+            EXPECT_EQ(std::string_view(e["sd"]["a@1"]["q"]), "\"");
+            EXPECT_EQ(keys_of(e["sd"]["b\\c@2"]), want) << o.text;
+            EXPECT_EQ(std::string_view(e["sd"]["b\\c@2"][want.back()]), std::to_string(k - 1))
+                << o.text;
+        }
+    }
+}
+
+TEST(Encode, SdRepeatedIdOfARecordNotFromTheParserIsRenamed) {
+    // parse_rfc5424 refuses a repeated SD-ID; a record made otherwise still gets distinct keys.
+    log_record r;
+    r.format = input_format::rfc5424;
+    r.structured_data = R"([a x="1"][a x="2"][b][a])";
+    r.message = "m";
+    string_out o;
+    encode_ndjson(r, encode_context{"", "", 0}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_TRUE(no_repeated_keys(e)) << o.text;
+    EXPECT_EQ(keys_of(e["sd"]), (std::vector<std::string>{"a", "a#2", "b", "a#3"})) << o.text;
+    EXPECT_EQ(std::string_view(e["sd"]["a#2"]["x"]), "2");
+}
+
 TEST(Encode, NdjsonRenamesRepeatedParamNames) {
     const std::string msg = R"(<34>1 - h a p m [origin ip="192.0.2.1" ip="192.0.2.2" ip#2="x" )"
                             R"(ip="192.0.2.3"][b ip="y" k="1" k="2"] m)";
