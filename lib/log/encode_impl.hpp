@@ -146,10 +146,109 @@ void embed_json_object(const log_record& r, std::string_view obj, std::size_t ob
     return false;
 }
 
+/// Writes the members of the "sd" object, element by element, names with their "#N" suffixes.
+template <class Out>
+struct sd_writer {
+    Out& o;
+    bool first_el = true;
+    bool first_param = true;
+
+    void name_text(std::string_view name, uint32_t suffix) {
+        json_escape_bytes(name, o);
+        if (suffix != 0) {
+            char buf[11] = {'#'};
+            o.gen(std::string_view(buf, 1 + name_set::digits(suffix, buf + 1)));
+        }
+    }
+    void element(std::string_view id, uint32_t suffix) {
+        o.gen(first_el ? "\"" : "},\"");
+        name_text(id, suffix);
+        o.gen("\":{");
+        first_el = false;
+        first_param = true;
+    }
+    void param(std::string_view name, uint32_t suffix, std::string_view value) {
+        o.gen(first_param ? "\"" : ",\"");
+        name_text(name, suffix);
+        o.gen("\":\"");
+        json_escape_sd_value(value, o);
+        o.gen("\"");
+        first_param = false;
+    }
+    void close() { o.gen(first_el ? "}" : "}}"); }
+};
+
+/// Names sd_distinct() looks at. Why 16: real senders write an element or two with a few
+/// parameters each; past this the name set's hashing is the cheaper check.
+inline constexpr std::size_t sd_distinct_max = 16;
+
+/// Writes @p sd's members through @p w when it has at most sd_distinct_max names and none
+/// repeats in its object (SD-IDs among the SD-IDs, PARAM-NAMEs within their element): then no
+/// name is renamed, and comparing a few names pairwise costs less than the name set (a third of
+/// the sd object's instructions for the usual element of two parameters). @return false, having
+/// written nothing, otherwise.
+template <class Out>
+bool sd_distinct(std::string_view sd, sd_writer<Out>& w) {
+    struct name {
+        std::string_view text;
+        std::string_view value;
+        bool element;
+    };
+    std::array<name, sd_distinct_max> names;
+    std::size_t n = 0;
+    bool fits = true;
+    auto keep = [&](name v) {
+        if (n == names.size()) {
+            fits = false;
+        } else {
+            names[n++] = v;
+        }
+    };
+    walk_sd(
+        sd,
+        [&](std::string_view id) {
+            keep({id, {}, true});
+        },
+        [&](std::string_view param, std::string_view value) {
+            keep({param, value, false});
+        });
+    if (!fits) {
+        return false;
+    }
+    auto same = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() &&
+               (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+    };
+    for (std::size_t i = 1; i < n; ++i) {
+        for (std::size_t j = i; j-- > 0;) {
+            if (!names[i].element && names[j].element) {
+                break; // a PARAM-NAME is compared with its own element's only
+            }
+            if (names[j].element == names[i].element && same(names[j].text, names[i].text)) {
+                return false;
+            }
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (names[i].element) {
+            w.element(names[i].text, 0);
+        } else {
+            w.param(names[i].text, 0, names[i].value);
+        }
+    }
+    return true;
+}
+
 /// The "sd" member: RFC 5424 STRUCTURED-DATA as an object of objects, escapes decoded, and a name
 /// that repeats in its object (an SD-ID in "sd", a PARAM-NAME in its element) written NAME#N.
 template <class Out>
 void sd_object(std::string_view sd, Out& o) {
+    o.gen(",\"sd\":{");
+    sd_writer<Out> w{o};
+    if (sd_distinct(sd, w)) {
+        w.close();
+        return;
+    }
     // Names are at least 3 bytes of STRUCTURED-DATA apart ("[a]", " a=\"\""); parse_rfc5424
     // allows at most max_sd_names of them. A record with more (not from the parser) gets the
     // elements that fit.
@@ -158,17 +257,7 @@ void sd_object(std::string_view sd, Out& o) {
     name_set names(slots.data(), pow2_at_least(2 * n_names));
     const uint32_t sd_scope = names.open_scope();
     uint32_t el_scope = 0;
-    bool first_el = true;
-    bool first_param = true;
     bool skip = false; // the element did not fit
-    auto name_text = [&](std::string_view name, uint32_t suffix) {
-        json_escape_bytes(name, o);
-        if (suffix != 0) {
-            char buf[11] = {'#'};
-            o.gen(std::string_view(buf, 1 + name_set::digits(suffix, buf + 1)));
-        }
-    };
-    o.gen(",\"sd\":{");
     walk_sd(
         sd,
         [&](std::string_view id) {
@@ -177,11 +266,7 @@ void sd_object(std::string_view sd, Out& o) {
             if (skip) {
                 return;
             }
-            o.gen(first_el ? "\"" : "},\"");
-            name_text(id, suffix);
-            o.gen("\":{");
-            first_el = false;
-            first_param = true;
+            w.element(id, suffix);
             el_scope = names.open_scope();
         },
         [&](std::string_view name, std::string_view value) {
@@ -192,14 +277,9 @@ void sd_object(std::string_view sd, Out& o) {
             if (suffix == name_set::full) {
                 return;
             }
-            o.gen(first_param ? "\"" : ",\"");
-            name_text(name, suffix);
-            o.gen("\":\"");
-            json_escape_sd_value(value, o);
-            o.gen("\"");
-            first_param = false;
+            w.param(name, suffix, value);
         });
-    o.gen(first_el ? "}" : "}}");
+    w.close();
 }
 
 /// A header field of rfc5424 output: PRINTUSASCII only, at most @p max, "-" when empty.
@@ -276,7 +356,14 @@ void encode_ndjson(const log_record& r, const encode_context& c, Out& o) {
     char ts[40];
     if (r.has_timestamp) {
         o.gen("{\"ts\":\"");
-        o.gen(std::string_view(ts, format_rfc3339(r.timestamp_ns, 9, ts)));
+        // An RFC 5424 TIMESTAMP in UTC is copied (format_rfc3339 was a tenth of the encoder's
+        // instructions): the parser accepted its digits, so they are what formatting writes.
+        std::size_t n =
+            r.format == input_format::rfc5424 ? rfc3339_utc_copy(r.timestamp_text, ts) : 0;
+        if (n == 0) {
+            n = format_rfc3339(r.timestamp_ns, 9, ts);
+        }
+        o.gen(std::string_view(ts, n));
         o.gen("\"");
     } else {
         o.gen("{\"ts\":null");

@@ -38,9 +38,11 @@ struct log_record {
     int8_t severity = -1; ///< 0-7, -1 when absent
     int8_t facility = -1; ///< 0-23, -1 when absent
     input_format format = input_format::raw;
-    uint16_t flags = 0;              ///< parse_flag bits
-    std::string_view timestamp_text; ///< as received
-    std::string_view hostname;       ///< empty for the NILVALUE
+    uint16_t flags = 0; ///< parse_flag bits
+    /// As received. For input_format::rfc5424, the TIMESTAMP timestamp_ns was parsed from (the
+    /// ndjson encoder copies it when it is in UTC).
+    std::string_view timestamp_text;
+    std::string_view hostname; ///< empty for the NILVALUE
     std::string_view app_name;
     std::string_view procid;
     std::string_view msgid;

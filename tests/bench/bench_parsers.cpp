@@ -602,6 +602,8 @@ struct bench_out {
         std::memcpy(at, b.data(), b.size());
         at += b.size();
     }
+    [[nodiscard]] char* gen_reserve(std::size_t) const noexcept { return at; }
+    void gen_commit(std::size_t n) noexcept { at += n; }
     void ref(std::string_view b) noexcept {
         if (n_refs < max_refs) {
             refs[n_refs] = b;

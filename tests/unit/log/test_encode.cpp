@@ -21,12 +21,35 @@ namespace {
 using namespace logagg::log;
 
 /// Collects output; remembers which bytes were referenced and how many were counted as copied.
+/// Reserved room is filled with 0xAA (neither text nor the spaces the escaper pads with), so a
+/// byte the encoder left unwritten shows; room not committed is dropped at the next call.
 struct string_out {
     std::string text;
     std::vector<std::string_view> refs;
     std::size_t n_copied = 0;
-    void gen(std::string_view b) { text.append(b); }
+    std::size_t reserved_at = std::string::npos;
+    void drop_reserved() {
+        if (reserved_at != std::string::npos) {
+            text.resize(reserved_at);
+            reserved_at = std::string::npos;
+        }
+    }
+    void gen(std::string_view b) {
+        drop_reserved();
+        text.append(b);
+    }
+    char* gen_reserve(std::size_t n) {
+        drop_reserved();
+        reserved_at = text.size();
+        text.resize(reserved_at + n, '\xAA');
+        return text.data() + reserved_at;
+    }
+    void gen_commit(std::size_t n) {
+        text.resize(reserved_at + n);
+        reserved_at = std::string::npos;
+    }
     void ref(std::string_view b) {
+        drop_reserved();
         refs.push_back(b);
         text.append(b);
     }
@@ -114,7 +137,8 @@ TEST(Encode, EightBytePlainPrefixAgreesWithTheByteClassesForEveryPairOfBytes) {
 
 TEST(Encode, JsonEscapingMatchesByteAtATimeAtEveryOffset) {
     // Each special byte (and a UTF-8 sequence, and invalid bytes) at every offset of strings of
-    // 0..40 bytes: the fast path skips 8 plain bytes at a time and must stop at each of them.
+    // 0..72 bytes: the fast path copies 16 plain bytes at a time, then 8, then the last 1-7 (a
+    // UTF-8 sequence may straddle two blocks), and must stop at each of them.
     const std::vector<std::string> specials = {"\"",
                                                "\\",
                                                "\n",
@@ -130,13 +154,33 @@ TEST(Encode, JsonEscapingMatchesByteAtATimeAtEveryOffset) {
                                                "\xC3",
                                                "\xFF",
                                                " "};
-    for (std::size_t len = 0; len <= 40; ++len) {
+    for (std::size_t len = 0; len <= 72; ++len) {
         for (std::size_t at = 0; at <= len; ++at) {
             for (const std::string& sp : specials) {
                 std::string s(len, 'x');
                 s.insert(at, sp);
                 ASSERT_EQ(escaped(s), escaped_reference(s)) << len << " " << at;
             }
+        }
+    }
+}
+
+TEST(Encode, JsonEscapingCountsEveryInputByteAsCopiedAndReferencesOnlyCleanLongFields) {
+    // Written in place, the count of copied bytes is still the field's length (the bytes before
+    // the first escape, the escaped ones and the rest), and a long field is referenced only when
+    // nothing in it changes: a valid UTF-8 character does not count as a change, an escape does,
+    // wherever it is.
+    for (const std::string& sp :
+         {std::string("\xC3\xA9"), std::string("\""), std::string("\x80")}) {
+        for (std::size_t at = 0; at <= 80; at += 7) {
+            std::string s(80, 'y');
+            s.insert(at, sp);
+            string_out o;
+            json_escape_bytes(s, o);
+            const bool clean = sp == "\xC3\xA9";
+            EXPECT_EQ(o.refs.size(), clean ? 1u : 0u) << at;
+            EXPECT_EQ(o.n_copied, clean ? 0u : s.size()) << at;
+            EXPECT_EQ(o.text, escaped_reference(s)) << at;
         }
     }
 }
@@ -176,6 +220,53 @@ TEST(Encode, Rfc3339) {
     EXPECT_EQ(std::string(buf, format_rfc3339(-1, 9, buf)), "1969-12-31T23:59:59.999999999Z");
     EXPECT_EQ(std::string(buf, format_rfc3339(951782400LL * 1000000000, 0, buf)),
               "2000-02-29T00:00:00Z");
+}
+
+TEST(Encode, Rfc3339UtcCopyWritesWhatFormattingWrites) {
+    // Every fraction length, dates at the ends of months, of leap and common years, and of the
+    // range parse_rfc3339 accepts (int64 nanoseconds), midnight and the last second of a day.
+    const std::vector<std::string> dates = {
+        "2026-11-19T08:00:00", "2000-02-29T23:59:59", "1900-02-28T00:00:00", "1970-01-01T00:00:00",
+        "1969-12-31T23:59:59", "2024-12-31T23:59:59", "1677-09-22T00:00:00", "2262-04-10T23:59:59",
+        "0000-01-01T00:00:00", "9999-12-31T23:59:59"};
+    const std::vector<std::string> fractions = {"",        ".0",       ".5",        ".12",
+                                                ".003",    ".0001",    ".99999",    ".000037",
+                                                ".999999", ".1234567", ".00000001", ".999999999"};
+    for (const std::string& d : dates) {
+        for (const std::string& f : fractions) {
+            const std::string t = d + f + "Z";
+            int64_t ns = 0;
+            if (!parse_rfc3339(t, ns, 9)) {
+                continue; // outside the int64 span: the parser refuses it, nothing to copy
+            }
+            char want[40];
+            char got[40];
+            const std::size_t n = format_rfc3339(ns, 9, want);
+            ASSERT_EQ(std::string_view(got, rfc3339_utc_copy(t, got)), std::string_view(want, n))
+                << t;
+        }
+    }
+    char buf[40];
+    EXPECT_EQ(rfc3339_utc_copy("2026-11-19T08:00:00+01:00", buf), 0u) << "an offset: converted";
+    EXPECT_EQ(rfc3339_utc_copy("2026-11-19T08:00:00.5-00:00", buf), 0u);
+    EXPECT_EQ(rfc3339_utc_copy("", buf), 0u);
+    EXPECT_EQ(rfc3339_utc_copy("Nov 19 08:00:00", buf), 0u) << "not RFC 3339";
+}
+
+TEST(Encode, NdjsonTsOfAnRfc5424RecordIsTheFormattedTime) {
+    // Copied (UTC) or formatted (an offset): the same text format_rfc3339 writes for the time.
+    for (const char* ts : {"2003-10-11T22:14:15.003Z", "2003-10-11T22:14:15Z",
+                           "2003-10-11T23:14:15.003+01:00", "2003-10-11T22:14:15.000001Z"}) {
+        const std::string msg = std::string("<165>1 ") + ts + " host app - - - m";
+        log_record r;
+        ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok) << ts;
+        string_out o;
+        encode_ndjson(r, encode_context{msg, "", 0, "R"}, o);
+        char want[40];
+        const std::string ts_member =
+            "{\"ts\":\"" + std::string(want, format_rfc3339(r.timestamp_ns, 9, want)) + "\",";
+        EXPECT_EQ(o.text.substr(0, ts_member.size()), ts_member) << o.text;
+    }
 }
 
 /// Encoders produce the record only (sinks add the LF): it must be one line of JSON.
@@ -384,6 +475,62 @@ bool no_repeated_keys(simdjson::dom::element e) {
 // A PARAM-NAME may repeat in an SD-ELEMENT (RFC 5424 6.3.3) but a JSON object must not repeat a
 // key (most readers keep only the last): later occurrences are written NAME#N, the smallest
 // N >= 2 the element does not hold yet, even when the sender already used that name.
+TEST(Encode, SdNamesAreRenamedOnlyWhenTheyRepeatInTheirObjectWhateverTheirNumber) {
+    // Up to 16 names are compared pairwise, more go through the name set: around that bound
+    // (7-20 names in all), a PARAM-NAME repeated at every position of the second element must be
+    // renamed, the same names in another element must not, and the escapes of SD-IDs, names and
+    // values must come out the same either way.
+    for (std::size_t k = 1; k <= 14; ++k) {
+        for (std::size_t rep = 0; rep <= k; ++rep) { // rep == k: nothing repeats
+            std::string sd = R"([a@1 x="v\]1" q="\"")";
+            for (std::size_t i = 0; i < 2; ++i) {
+                sd += " p" + std::to_string(i) + "=\"" + std::to_string(i) + "\"";
+            }
+            sd += "][b\\c@2";
+            std::vector<std::string> want;
+            for (std::size_t i = 0; i < k; ++i) {
+                const bool again = rep < k && i == k - 1 && rep != i;
+                const std::string name =
+                    again ? "p" + std::to_string(rep) : "p" + std::to_string(i);
+                sd += " " + name + "=\"" + std::to_string(i) + "\"";
+                want.push_back(again ? name + "#2" : name);
+            }
+            sd += "]";
+            const std::string msg = "<34>1 - h a p m " + sd + " m";
+            log_record r;
+            ASSERT_EQ(parse_rfc5424(msg, r), rfc5424_status::ok) << msg;
+            string_out o;
+            encode_ndjson(r, encode_context{msg, "", 0}, o);
+            simdjson::dom::parser p;
+            const auto e = parse_json_line(p, o.text);
+            ASSERT_TRUE(no_repeated_keys(e)) << o.text;
+            EXPECT_EQ(keys_of(e["sd"]), (std::vector<std::string>{"a@1", "b\\c@2"})) << o.text;
+            EXPECT_EQ(keys_of(e["sd"]["a@1"]), (std::vector<std::string>{"x", "q", "p0", "p1"}))
+                << o.text;
+            EXPECT_EQ(std::string_view(e["sd"]["a@1"]["x"]), "v]1");
+            EXPECT_EQ(std::string_view(e["sd"]["a@1"]["q"]), "\"");
+            EXPECT_EQ(keys_of(e["sd"]["b\\c@2"]), want) << o.text;
+            EXPECT_EQ(std::string_view(e["sd"]["b\\c@2"][want.back()]), std::to_string(k - 1))
+                << o.text;
+        }
+    }
+}
+
+TEST(Encode, SdRepeatedIdOfARecordNotFromTheParserIsRenamed) {
+    // parse_rfc5424 refuses a repeated SD-ID; a record made otherwise still gets distinct keys.
+    log_record r;
+    r.format = input_format::rfc5424;
+    r.structured_data = R"([a x="1"][a x="2"][b][a])";
+    r.message = "m";
+    string_out o;
+    encode_ndjson(r, encode_context{"", "", 0}, o);
+    simdjson::dom::parser p;
+    const auto e = parse_json_line(p, o.text);
+    EXPECT_TRUE(no_repeated_keys(e)) << o.text;
+    EXPECT_EQ(keys_of(e["sd"]), (std::vector<std::string>{"a", "a#2", "b", "a#3"})) << o.text;
+    EXPECT_EQ(std::string_view(e["sd"]["a#2"]["x"]), "2");
+}
+
 TEST(Encode, NdjsonRenamesRepeatedParamNames) {
     const std::string msg = R"(<34>1 - h a p m [origin ip="192.0.2.1" ip="192.0.2.2" ip#2="x" )"
                             R"(ip="192.0.2.3"][b ip="y" k="1" k="2"] m)";
