@@ -34,6 +34,7 @@
 #include "control/poll.hpp"
 #include "net/local.hpp"
 #include "net/neighbour_packets.hpp"
+#include "pipeline/blocked.hpp"
 #include "pipeline/responder.hpp"
 #include "pipeline/rx.hpp"
 #include "pipeline/tcp_stream.hpp"
@@ -1000,6 +1001,8 @@ util::result<void> runtime::impl::build_worker(lcore_ctx& c, const worker_plan& 
     worker_parts& parts = c.parts;
     wk.meta_off = meta_off;
     wk.block_when_full = cfg.on_sink_full == config::full_policy::block;
+    wk.block_sleep_us =
+        pipeline::block_sleep_us(cfg.sink_ring, cfg.poll == pipeline::poll_mode::adaptive);
     wk.stats = &c.stats;
     wk.listeners = listeners.get();
     wk.parse = wp.parse;
@@ -1194,6 +1197,8 @@ void runtime::impl::build_rx() {
         rx.meta_off = meta_off;
         rx.burst = cfg.burst;
         rx.block_when_full = cfg.on_sink_full == config::full_policy::block;
+        rx.block_sleep_us =
+            pipeline::block_sleep_us(cfg.worker_ring, cfg.poll == pipeline::poll_mode::adaptive);
         rx.stats = &c->stats;
         if (cfg.reassembly) {
             pipeline::reassembly_limits lim;

@@ -9,6 +9,7 @@
 #include <rte_pause.h>
 
 #include "net/neighbour_packets.hpp"
+#include "pipeline/blocked.hpp"
 #include "pipeline/message.hpp"
 
 namespace logagg::pipeline {
@@ -174,8 +175,9 @@ void rx_dispatch(rx_ctx& rx, rte_mbuf** pkts, uint16_t n, std::size_t q) noexcep
         if (sent != 0 && wake != nullptr) {
             wake->notify();
         }
+        uint32_t spins = 0;
         while (rx.block_when_full && sent < k) {
-            rte_pause();
+            blocked_step(rx.worker_rings[w], rx.block_sleep_us, spins);
             const unsigned more = rte_ring_enqueue_burst(
                 rx.worker_rings[w], reinterpret_cast<void**>(batch + sent), k - sent, nullptr);
             sent += more;

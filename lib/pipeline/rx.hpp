@@ -57,6 +57,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) rx_ctx {
     /// --on-sink-full block: wait for room in a worker ring instead of dropping, so backpressure
     /// reaches the NIC queue (which then counts imissed) rather than dropping accepted frames.
     bool block_when_full = false;
+    /// When blocked on a full worker ring: sleep steps (pipeline/blocked.hpp; 0: spin).
+    uint32_t block_sleep_us = 0;
     lcore_stats* stats = nullptr;
     /// Next hops port sinks resolve (shared by all RX lcores; nullptr: none). ARP replies and
     /// neighbour advertisements about them are consumed here (counted as packets.neighbour).

@@ -18,6 +18,7 @@
 #include "log/rfc5424.hpp"
 #include "net/classify.hpp"
 #include "net/endpoint_text.hpp"
+#include "pipeline/blocked.hpp"
 
 namespace logagg::pipeline {
 namespace {
@@ -148,6 +149,7 @@ void lane_flush(worker_ctx& w, sink_lane& l) noexcept {
     constexpr unsigned esize = sizeof(msg_desc);
     if (w.block_when_full) {
         uint32_t done = 0;
+        uint32_t spins = 0;
         while (done < n) {
             const uint32_t k =
                 rte_ring_enqueue_burst_elem(l.ring, &l.staged[done], esize, n - done, nullptr);
@@ -156,7 +158,7 @@ void lane_flush(worker_ctx& w, sink_lane& l) noexcept {
                 l.wake->notify(); // the sink makes the room we wait for: it must not sleep
             }
             if (done < n) {
-                rte_pause();
+                blocked_step(l.ring, w.block_sleep_us, spins);
             }
         }
         return;
@@ -991,3 +993,4 @@ void worker_flush(worker_ctx& w) noexcept {
 }
 
 } // namespace logagg::pipeline
+
