@@ -993,4 +993,3 @@ void worker_flush(worker_ctx& w) noexcept {
 }
 
 } // namespace logagg::pipeline
-
