@@ -585,7 +585,7 @@ struct parser {
             return true;
         }
         if (opt == "--pmd-power") {
-            const auto m = util::enum_from_name<pmd_power, 4>(v);
+            const auto m = util::enum_from_name<pmd_power, pmd_power_count>(v);
             if (!m) {
                 return fail(fmt::format("--pmd-power: '{}' is not {}", v,
                                         util::enum_choices(pmd_power_names)));

@@ -5,6 +5,7 @@
 // touched. Pure: no EAL calls, so it is unit-testable and runs before rte_eal_init().
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -45,6 +46,8 @@ inline constexpr auto full_policy_names = util::enum_names<full_policy, 2>();
 /// --pmd-power: DPDK's PMD power management on the RX queues (rte_power_pmd_mgmt.h), with
 /// --poll busy. It saves power on dedicated cores; the OS still accounts the lcores as busy.
 enum class pmd_power { off, pause, monitor, scale };
+/// Values of pmd_power.
+inline constexpr std::size_t pmd_power_count = 4;
 
 /// The stable name of each pmd_power value (--pmd-power's).
 [[nodiscard]] constexpr std::string_view name(pmd_power v) noexcept {
@@ -61,7 +64,7 @@ enum class pmd_power { off, pause, monitor, scale };
     return "";
 }
 /// The names in enum order.
-inline constexpr auto pmd_power_names = util::enum_names<pmd_power, 4>();
+inline constexpr auto pmd_power_names = util::enum_names<pmd_power, pmd_power_count>();
 
 /// --ip PORT:ADDR/PREFIX
 struct ip_spec {

@@ -75,7 +75,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) worker_ctx {
     bool block_when_full = false; ///< --on-sink-full block: wait for room instead of dropping
     /// When blocked on a full sink ring: sleep steps (pipeline/blocked.hpp; 0: spin).
     uint32_t block_sleep_us = 0;
-    lcore_stats* stats = nullptr; ///< counters of the lcore running this worker
+    lcore_stats* stats = nullptr;              ///< counters of the lcore running this worker
     const listener_table* listeners = nullptr; ///< framing and format by destination port
     std::vector<sink_lane*> lanes;             ///< one per sink, by sink index
 

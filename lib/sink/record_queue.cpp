@@ -161,11 +161,10 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
     if (pulled != 0) {
         const uint64_t now = rte_rdtsc();
         if (waiting_before == 0 && waiting_ != 0) {
-            batch_gap_tsc_ = pulled_before_ ? now - last_pull_tsc_ : UINT64_MAX;
+            batch_gap_tsc_ = last_pulled_ != 0 ? now - last_pull_tsc_ : UINT64_MAX;
         }
         last_pull_tsc_ = now;
         last_pulled_ = pulled;
-        pulled_before_ = true;
     }
     return pulled;
 }

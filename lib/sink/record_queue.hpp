@@ -254,8 +254,7 @@ private:
     uint64_t oldest_tsc_ = 0;
     uint64_t last_pull_tsc_ = 0;          ///< the last pull that brought records
     uint64_t batch_gap_tsc_ = UINT64_MAX; ///< see batch_gap_tsc()
-    uint32_t last_pulled_ = 0;
-    bool pulled_before_ = false; ///< some pull brought records (last_pull_tsc_ is valid)
+    uint32_t last_pulled_ = 0;            ///< 0 until a pull brings records (last_pull_tsc_ unset)
     uint64_t drop_cursor_ = 0; ///< drop=oldest: records before it (from sent) are dropped
     int meta_off_ = -1;        ///< pkt_meta dynfield (RX time), or -1: no latency timing
     uint64_t tsc_per_us_ = 1;

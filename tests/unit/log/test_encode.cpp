@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/string_out.hpp"
 #include "log/encode.hpp"
 #include "log/json.hpp"
 #include "log/rfc5424.hpp"
@@ -20,41 +21,7 @@ namespace {
 
 using namespace logagg::log;
 
-/// Collects output; remembers which bytes were referenced and how many were counted as copied.
-/// Reserved room is filled with 0xAA (neither text nor the spaces the escaper pads with), so a
-/// byte the encoder left unwritten shows; room not committed is dropped at the next call.
-struct string_out {
-    std::string text;
-    std::vector<std::string_view> refs;
-    std::size_t n_copied = 0;
-    std::size_t reserved_at = std::string::npos;
-    void drop_reserved() {
-        if (reserved_at != std::string::npos) {
-            text.resize(reserved_at);
-            reserved_at = std::string::npos;
-        }
-    }
-    void gen(std::string_view b) {
-        drop_reserved();
-        text.append(b);
-    }
-    char* gen_reserve(std::size_t n) {
-        drop_reserved();
-        reserved_at = text.size();
-        text.resize(reserved_at + n, '\xAA');
-        return text.data() + reserved_at;
-    }
-    void gen_commit(std::size_t n) {
-        text.resize(reserved_at + n);
-        reserved_at = std::string::npos;
-    }
-    void ref(std::string_view b) {
-        drop_reserved();
-        refs.push_back(b);
-        text.append(b);
-    }
-    void copied(std::size_t n) { n_copied += n; }
-};
+using logagg::testing::string_out;
 
 std::string escaped(std::string_view in) {
     string_out o;
