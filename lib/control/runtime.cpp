@@ -156,6 +156,13 @@ struct lcore_ctx {
     /// #polling): their epoll set of those interrupts, which also ends the lcore's sleeps. -1:
     /// none (the lcore sleeps bounded times instead).
     util::unique_fd rx_intr_epfd;
+    /// RX lcores that read every queue pair of their net_af_packet ports (--poll adaptive): an
+    /// epoll set of the PMD's sockets, which say when their rings hold a frame; sleeps listen to
+    /// it while frames come far apart (sock_wake), with idle_listen's bound. -1: none.
+    util::unique_fd rx_sock_epfd;
+    pipeline::socket_wake sock_wake{0};
+    pipeline::backoff idle_listen{pipeline::backoff_config{}};
+    std::string rx_wake_note;    ///< how the RX lcore sleeps, printed with its roles ("": nothing)
     uint64_t sink_moved_tsc = 0; ///< TSC of the last pass in which its sinks moved records
 
     [[nodiscard]] bool finished() const noexcept {
@@ -230,6 +237,7 @@ struct runtime::impl {
         bool partial_checksums = false; ///< reads a kernel interface (reads_kernel_interface())
         bool af_packet = false;
         uint32_t snap_len = 0;
+        unsigned ifindex = 0; ///< net_af_packet: the kernel interface's index (0: unknown)
     };
     std::vector<port_rx_state> port_rx_info;
     rte_mempool* indirect_pool = nullptr; ///< data-less mbufs for port sinks' chains
@@ -304,8 +312,12 @@ struct runtime::impl {
     [[nodiscard]] util::result<void> set_up_polling();
     /// Roles final, ports started, promiscuous mode as asked.
     [[nodiscard]] util::result<void> start_ports();
-    /// --poll adaptive: RX lcores whose queues all raise interrupts sleep until one does.
+    /// --poll adaptive: RX lcores whose queues all raise interrupts sleep until one does;
+    /// those that read all of their net_af_packet ports' sockets, until one holds a frame.
     void set_up_rx_interrupts();
+    /// set_up_rx_interrupts() for @p c, whose queues do not all raise interrupts: its
+    /// net_af_packet sockets. @return whether it sleeps on them.
+    bool set_up_rx_sockets(lcore_ctx& c);
     /// By port id: set_up_queues()'s arguments, to configure a port again without RX queue
     /// interrupts when it does not start with them.
     struct queue_setup {
@@ -337,6 +349,10 @@ struct runtime::impl {
     /// --poll adaptive: after a pass, pause or sleep as the lcore's back-off says (poll.hpp).
     void rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
               uint64_t timer = UINT64_MAX) noexcept;
+    /// rest()'s sleep (or pause, or nothing) once its timer and nap are known: an RX lcore's
+    /// interrupts armed, or its net_af_packet sockets listened to, around it.
+    void wait(lcore_ctx& c, pipeline::pass_load load, uint64_t now, uint64_t timer,
+              bool nap) noexcept;
     /// Wakes every lcore (stop, a stage finished: what they wait for changed).
     void wake_all() noexcept;
     double ns_per_tsc = 0;
@@ -709,6 +725,9 @@ void runtime::impl::note_rx_source(uint16_t port, const rte_eth_dev_info& info, 
     }
     r.af_packet = true;
     r.snap_len = af_packet_snap_len(args.frame_size);
+    r.ifindex = info.if_index != 0    ? info.if_index
+                : !args.iface.empty() ? if_nametoindex(args.iface.c_str())
+                                      : 0;
     util::report("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
                  "UDP checksums left partial by local senders are accepted "
                  "(packets.checksum_partial)",
@@ -1440,7 +1459,9 @@ void runtime::impl::set_up_rx_interrupts() {
                                             nullptr) == 0;
         }
         if (!all) {
-            continue; // the queues added so far are removed with the port at close
+            // The queues added so far are removed with the port at close.
+            (void)set_up_rx_sockets(*c);
+            continue;
         }
         c->rx_intr_epfd = std::move(ep);
         c->wake.also_wake_on(c->rx_intr_epfd.get());
@@ -1448,6 +1469,55 @@ void runtime::impl::set_up_rx_interrupts() {
         util::report("  lcore {}: RX by interrupt: sleeps until a frame arrives on its {} queue(s)",
                      c->lcore, c->rx->queues.size());
     }
+}
+
+bool runtime::impl::set_up_rx_sockets(lcore_ctx& c) {
+    // Every queue of every port the lcore reads must be a net_af_packet socket it alone reads:
+    // sockets are told apart by interface only, so an lcore sharing a port's queue pairs with
+    // another would wake for the other's frames and sleep through its own.
+    std::vector<uint16_t> lcore_ports;
+    for (const pipeline::rx_queue& q : c.rx->queues) {
+        if (q.port >= port_rx_info.size() || !port_rx_info[q.port].af_packet) {
+            return false;
+        }
+        if (std::find(lcore_ports.begin(), lcore_ports.end(), q.port) == lcore_ports.end()) {
+            lcore_ports.push_back(q.port);
+        }
+    }
+    util::unique_fd ep(epoll_create1(EPOLL_CLOEXEC));
+    if (!ep.valid()) {
+        return false;
+    }
+    for (uint16_t p : lcore_ports) {
+        const auto mine = static_cast<std::size_t>(
+            std::count_if(c.rx->queues.begin(), c.rx->queues.end(),
+                          [&](const pipeline::rx_queue& q) { return q.port == p; }));
+        const std::vector<int> socks = af_packet_sockets(port_rx_info[p].ifindex);
+        if (mine != rx_queues_of[p] || socks.size() != mine) {
+            c.rx_wake_note = fmt::format(
+                "RX sleeps bounded times: port {} has {} queue pair(s), {} read here, {} "
+                "socket(s) of its interface found",
+                p, rx_queues_of[p], mine, socks.size());
+            return false;
+        }
+        for (int fd : socks) {
+            epoll_event ev{};
+            ev.events = EPOLLIN; // level: readable while the ring holds a frame for us
+            ev.data.fd = fd;
+            if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+                return false;
+            }
+        }
+    }
+    const uint64_t hz = rte_get_tsc_hz();
+    c.rx_sock_epfd = std::move(ep);
+    c.sock_wake = pipeline::socket_wake(rx_listen_close_us * (hz / 1'000'000));
+    c.idle_listen = pipeline::backoff(rx_intr_backoff(hz), rte_rdtsc());
+    c.rx_wake_note = fmt::format("RX woken by its net_af_packet sockets: sleeps until a frame "
+                                 "arrives while frames come over {} us apart, bounded sleeps "
+                                 "when closer",
+                                 rx_listen_close_us);
+    return true;
 }
 
 void runtime::impl::wait_for_links() {
@@ -1711,36 +1781,52 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
     } else {
         nap = false;
     }
+    wait(c, load, now, timer, nap);
+}
+
+void runtime::impl::wait(lcore_ctx& c, pipeline::pass_load load, uint64_t now, uint64_t timer,
+                         bool nap) noexcept {
     // An RX lcore woken by its queues' interrupts arms them once the sleep is announced, and
     // looks at the queues after that (a frame that came before arming raises nothing on NICs
     // whose interrupts are edges; queues without a count rely on a level or the epoll set's
     // edge, which a frame arriving since the last poll has queued already).
     const bool by_intr = c.rx_intr_epfd.get() >= 0 && !c.rx_finished;
+    // An RX lcore on net_af_packet sockets listens to them (sleeping with the interrupt lcores'
+    // bound) or sleeps bounded times, as sock_wake decides; both back-offs see every pass.
+    const bool by_sock = c.rx_sock_epfd.valid() && !c.rx_finished;
+    const bool listen = by_sock && c.sock_wake.after_pass(load, now);
+    if (c.rx_sock_epfd.valid()) {
+        c.wake.also_wake_on(listen ? c.rx_sock_epfd.get() : -1);
+        if (by_sock) {
+            (void)(listen ? c.idle : c.idle_listen).after_pass(load, now, timer);
+        }
+    }
     bool armed = false;
-    idle_wait(c.idle, c.wake, c.stats, load, now, timer, nap, ns_per_tsc, [&] {
-        if (by_intr) {
-            armed = true;
-            for (const pipeline::rx_queue& q : c.rx->queues) {
-                (void)rte_eth_dev_rx_intr_enable(q.port, q.queue);
-            }
-            for (const pipeline::rx_queue& q : c.rx->queues) {
-                if (rte_eth_rx_queue_count(q.port, q.queue) > 0) {
-                    return true;
+    const bool slept = idle_wait(
+        listen ? c.idle_listen : c.idle, c.wake, c.stats, load, now, timer, nap, ns_per_tsc, [&] {
+            if (by_intr) {
+                armed = true;
+                for (const pipeline::rx_queue& q : c.rx->queues) {
+                    (void)rte_eth_dev_rx_intr_enable(q.port, q.queue);
+                }
+                for (const pipeline::rx_queue& q : c.rx->queues) {
+                    if (rte_eth_rx_queue_count(q.port, q.queue) > 0) {
+                        return true;
+                    }
                 }
             }
-        }
-        if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
-            return true;
-        }
-        if (!c.sink_finished) {
-            for (const sink::sink* s : c.sinks) {
-                if (s->has_input()) {
-                    return true;
+            if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
+                return true;
+            }
+            if (!c.sink_finished) {
+                for (const sink::sink* s : c.sinks) {
+                    if (s->has_input()) {
+                        return true;
+                    }
                 }
             }
-        }
-        return stop_rx.load(std::memory_order_acquire) && c.rx && !c.rx_finished;
-    });
+            return stop_rx.load(std::memory_order_acquire) && c.rx && !c.rx_finished;
+        });
     if (armed) {
         for (const pipeline::rx_queue& q : c.rx->queues) {
             (void)rte_eth_dev_rx_intr_disable(q.port, q.queue);
@@ -1751,6 +1837,14 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
         std::array<rte_epoll_event, 16> ev{};
         (void)rte_epoll_wait(c.rx_intr_epfd.get(), ev.data(), static_cast<int>(ev.size()), 0);
         c.stats.rx_interrupts.add();
+    }
+    if (by_sock && slept) {
+        // A frame in a ring ended it: nothing to consume (the PMD's next poll empties the ring,
+        // and the socket is readable only until then).
+        c.sock_wake.slept(listen, c.wake.other_ready());
+        if (listen && c.wake.other_ready()) {
+            c.stats.rx_interrupts.add();
+        }
     }
 }
 
@@ -1823,6 +1917,9 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
     args.reserve(lcores.size()); // no reallocation: each lcore holds a pointer into it
     lcore_ctx* main_ctx = nullptr;
     for (auto& c : lcores) {
+        if (!c->rx_wake_note.empty()) {
+            util::report("  lcore {}: {}", c->lcore, c->rx_wake_note);
+        }
         util::report("  lcore {}: {}", c->lcore, c->roles.empty() ? "idle" : c->roles);
     }
     {
