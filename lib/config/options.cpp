@@ -142,8 +142,9 @@ constexpr option_doc options_table[] = {
      "drop a datagram still incomplete after MS milliseconds (default 5000)"},
     {"--poll", "busy|adaptive",
      "how lcores wait for work: adaptive (default) polls flat out while traffic flows, then "
-     "pauses, then sleeps (RX lcores until a frame arrives on ports with RX interrupts, else "
-     "up to 500 us, 1 ms at ~8 k datagrams/s and up, so a quiet logagg costs almost no CPU); "
+     "pauses, then sleeps (RX lcores until a frame arrives on ports with RX interrupts, and "
+     "on net_af_packet while frames come over 250 us apart; else up to 500 us, 1 ms at ~8 k "
+     "datagrams/s and up; so a quiet logagg costs almost no CPU); "
      "workers and sinks sleep until work arrives; busy polls every lcore without pause "
      "(dedicated cores, benchmarks). See docs/architecture.md#polling"},
     {"--pmd-power", "off|pause|monitor|scale",
