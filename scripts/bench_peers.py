@@ -362,6 +362,7 @@ class LogaggAfPacket(Program):
                 "latency_us": sink["latency_us"],
                 "busy_fraction": {str(l["lcore_id"]): l["busy_fraction"] for l in st["lcores"]},
                 "sleeps": {str(l["lcore_id"]): l["sleeps"] for l in st["lcores"]},
+                "affinity_changes": {str(l["lcore_id"]): l.get("affinity_changes", 0) for l in st["lcores"]},
                 "rx_interrupts": {str(l["lcore_id"]): l["rx_interrupts"] for l in st["lcores"]},
                 "invariants": st["invariants"]}
 

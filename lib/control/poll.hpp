@@ -58,6 +58,18 @@ inline constexpr uint64_t rx_deep_sleep_us = 2000;
 /// 1 k/s); frames closer than half the bound (over ~4 k/s) are collected several per bounded
 /// sleep, fewer wake-ups than one per frame.
 inline constexpr uint64_t rx_listen_close_us = 250;
+/// --lcore-affinity shared: how often an lcore looks at its busy fraction to choose between its
+/// own CPU and the shared set. Why 50 ms: a change of affinity is one syscall (and a migration);
+/// 20 a second at most costs nothing next to the traffic that makes an lcore busy.
+inline constexpr uint64_t affinity_window_us = 50'000;
+/// Busy over this share of a window: the lcore goes back to its own CPU. Why 30%: at rates
+/// where an lcore is that busy (~100 k msgs/s and up here) wake-ups are few and the cache of
+/// one CPU is worth more; below, sleeping lcores woken beside their wakers cost less (at 1 k
+/// msgs/s about half the CPU on this VM: docs/performance.md).
+inline constexpr uint64_t affinity_pin_percent = 30;
+/// Busy under this share of a window while on its own CPU: shared again. Why 10%: well below
+/// affinity_pin_percent, so a rate near the threshold does not switch every window.
+inline constexpr uint64_t affinity_share_percent = 10;
 /// The longest a woken-on-demand lcore (worker, sink) sleeps without a timer due. Why 100 ms: a
 /// safety net for what has no timer of its own (GELF chunk expiry is seconds), 10 wake-ups/s.
 inline constexpr uint64_t consumer_max_sleep_us = 100'000;

@@ -164,6 +164,11 @@ struct lcore_ctx {
     pipeline::backoff idle_listen{pipeline::backoff_config{}};
     std::string rx_wake_note;    ///< how the RX lcore sleeps, printed with its roles ("": nothing)
     uint64_t sink_moved_tsc = 0; ///< TSC of the last pass in which its sinks moved records
+    /// --lcore-affinity shared: the current window's start and busy TSC at its start, and
+    /// whether the thread is on its own CPU now (follow_load()).
+    uint64_t affinity_window_tsc = 0;
+    uint64_t affinity_window_busy = 0;
+    bool affinity_own = false;
 
     [[nodiscard]] bool finished() const noexcept {
         return (!rx || rx_finished) && (!worker || worker_finished) &&
@@ -355,6 +360,17 @@ struct runtime::impl {
               bool nap) noexcept;
     /// Wakes every lcore (stop, a stage finished: what they wait for changed).
     void wake_all() noexcept;
+    /// --lcore-affinity shared: by lcore id, the CPUs its thread may run on (those of every
+    /// lcore on its NUMA node); empty when pinned. Filled before the lcores start.
+    std::vector<rte_cpuset_t> shared_cpus;
+    std::vector<rte_cpuset_t> own_cpus; ///< by lcore id: the CPU EAL gave it (shared_cpus set)
+    /// The lcores' CPU sets for --lcore-affinity (shared_cpus), reported.
+    void choose_affinity();
+    /// On each lcore's own thread as it starts: its shared CPU set, if any.
+    void apply_affinity() const noexcept;
+    /// --lcore-affinity shared, on @p c's own thread after a pass: back on its own CPU while it
+    /// is busy, shared again once quiet (poll.hpp: affinity_window_us).
+    void follow_load(lcore_ctx& c, uint64_t now) noexcept;
     double ns_per_tsc = 0;
     [[nodiscard]] bool all_finished() const noexcept;
 };
@@ -369,6 +385,7 @@ int lcore_entry(void* arg) {
     if (adaptive) {
         precise_sleeps();
     }
+    rt.apply_affinity();
     uint64_t t0 = rte_rdtsc();
     while (!c.finished()) {
         const pipeline::pass_load load = rt.step(c);
@@ -1730,6 +1747,9 @@ void runtime::impl::wake_all() noexcept {
 
 void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
                          uint64_t timer) noexcept {
+    if (!shared_cpus.empty()) {
+        follow_load(c, now);
+    }
     // Timers that fire without new input: the sinks' (batch age, retries, periodic checks) and
     // the drain deadline. Sinks holding records due soon nap through producers' notifications
     // (they come back for those records anyway); an lcore that also frames does not.
@@ -1922,6 +1942,7 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
         }
         util::report("  lcore {}: {}", c->lcore, c->roles.empty() ? "idle" : c->roles);
     }
+    choose_affinity();
     {
         const std::lock_guard<std::mutex> lock(snapshot_mu);
         start_tsc = rte_rdtsc();
@@ -1940,6 +1961,69 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
         }
     }
     return main_ctx;
+}
+
+void runtime::impl::choose_affinity() {
+    const config::lcore_affinity a =
+        cfg.affinity.value_or(cfg.poll == pipeline::poll_mode::adaptive
+                                  ? config::lcore_affinity::shared
+                                  : config::lcore_affinity::pinned);
+    if (a != config::lcore_affinity::shared || rte_lcore_count() < 2) {
+        return;
+    }
+    shared_cpus.assign(RTE_MAX_LCORE, rte_cpuset_t{});
+    own_cpus.assign(RTE_MAX_LCORE, rte_cpuset_t{});
+    unsigned l = 0;
+    RTE_LCORE_FOREACH(l) {
+        own_cpus[l] = rte_lcore_cpuset(l);
+        const unsigned socket = rte_lcore_to_socket_id(l);
+        rte_cpuset_t& set = shared_cpus[l];
+        CPU_ZERO(&set);
+        unsigned o = 0;
+        RTE_LCORE_FOREACH(o) {
+            if (rte_lcore_to_socket_id(o) == socket) {
+                rte_cpuset_t c = rte_lcore_cpuset(o);
+                CPU_OR(&set, &set, &c);
+            }
+        }
+    }
+    std::string cpus;
+    const rte_cpuset_t& first = shared_cpus[rte_get_main_lcore()];
+    for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (CPU_ISSET(cpu, &first)) {
+            cpus += fmt::format("{}{}", cpus.empty() ? "" : ",", cpu);
+        }
+    }
+    util::report("  lcores share CPUs {} while quiet (--lcore-affinity shared: a sleeping lcore "
+                 "is woken where the scheduler finds room; an lcore busy over {}% of {} ms runs "
+                 "on its own CPU until it is busy under {}%)",
+                 cpus, affinity_pin_percent, affinity_window_us / 1000, affinity_share_percent);
+}
+
+void runtime::impl::follow_load(lcore_ctx& c, uint64_t now) noexcept {
+    const uint64_t window = affinity_window_us * (rte_get_tsc_hz() / 1'000'000);
+    if (now - c.affinity_window_tsc < window) {
+        return;
+    }
+    const uint64_t busy = c.stats.busy_tsc.get();
+    const uint64_t pct = (busy - c.affinity_window_busy) * 100 / (now - c.affinity_window_tsc);
+    c.affinity_window_tsc = now;
+    c.affinity_window_busy = busy;
+    const bool own = c.affinity_own ? pct >= affinity_share_percent : pct > affinity_pin_percent;
+    if (own != c.affinity_own && c.lcore < own_cpus.size()) {
+        c.affinity_own = own;
+        rte_cpuset_t set = own ? own_cpus[c.lcore] : shared_cpus[c.lcore];
+        (void)rte_thread_set_affinity(&set);
+        c.stats.affinity_changes.add();
+    }
+}
+
+void runtime::impl::apply_affinity() const noexcept {
+    const unsigned self = rte_lcore_id();
+    if (self < shared_cpus.size()) {
+        rte_cpuset_t set = shared_cpus[self];
+        (void)rte_thread_set_affinity(&set);
+    }
 }
 
 bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
@@ -1991,6 +2075,7 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
     if (adaptive) {
         precise_sleeps();
     }
+    apply_affinity();
     uint64_t pass_start = rte_rdtsc();
     while (!all_finished()) {
         if (main_busy && !main_ctx->finished()) {
