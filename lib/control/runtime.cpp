@@ -1964,10 +1964,9 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
 }
 
 void runtime::impl::choose_affinity() {
-    const config::lcore_affinity a =
-        cfg.affinity.value_or(cfg.poll == pipeline::poll_mode::adaptive
-                                  ? config::lcore_affinity::shared
-                                  : config::lcore_affinity::pinned);
+    const config::lcore_affinity a = cfg.affinity.value_or(cfg.poll == pipeline::poll_mode::adaptive
+                                                               ? config::lcore_affinity::shared
+                                                               : config::lcore_affinity::pinned);
     if (a != config::lcore_affinity::shared || rte_lcore_count() < 2) {
         return;
     }
