@@ -362,6 +362,8 @@ class LogaggAfPacket(Program):
                 "latency_us": sink["latency_us"],
                 "busy_fraction": {str(l["lcore_id"]): l["busy_fraction"] for l in st["lcores"]},
                 "sleeps": {str(l["lcore_id"]): l["sleeps"] for l in st["lcores"]},
+                "affinity_changes": {str(l["lcore_id"]): l.get("affinity_changes", 0) for l in st["lcores"]},
+                "rx_interrupts": {str(l["lcore_id"]): l["rx_interrupts"] for l in st["lcores"]},
                 "invariants": st["invariants"]}
 
 
@@ -463,6 +465,7 @@ class Bench:
             flat = rate == 0
             count = 10**12 if flat else int(rate * self.a.seconds)
             snap = lambda: (task_cpu(pid), machine_cpu(), netns_snmp(pid), time.monotonic())
+            counting = self.count_syscalls(pid)
             start = snap()
             snd = self.send(count, rate, self.a.seconds if flat else None)
             size, grown, sent, sender_end = prog.out_bytes(), None, None, None
@@ -484,12 +487,39 @@ class Bench:
                     snd.kill()
                     raise RuntimeError("%s at %s: no end after %.0f s" % (prog.name, label, deadline - start[3]))
             end = last
+            counted = self.counted(counting)
         finally:
             prog.stop()
         got = self.check(prog, sent["sent"])
         extra = prog.extra()
         prog.cleanup()
-        return self.row(prog, label, rate, start, end, sent, got, extra)
+        r = self.row(prog, label, rate, start, end, sent, got, extra)
+        if counted is not None and r["delivered"]:
+            r["syscalls_per_msg"] = round(counted["syscalls"] / r["delivered"], 3)
+            r["switches_per_msg"] = round(counted["switches"] / r["delivered"], 3)
+        return r
+
+    def count_syscalls(self, pid):
+        """--peer-syscalls: perf stat counting the syscalls and context switches of every thread
+        of @p pid (tracepoints raw_syscalls:sys_enter and sched:sched_switch) until counted()."""
+        if not getattr(self.a, "peer_syscalls", False):
+            return None
+        return subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-e", "sched:sched_switch",
+                                 "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def counted(proc):
+        """Stops count_syscalls()'s perf. @return {"syscalls": n, "switches": n}, or None."""
+        if proc is None:
+            return None
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=30)[1]
+        got = {}
+        for line in err.splitlines():
+            f = line.split(",")
+            if len(f) > 2 and f[0].isdigit():
+                got["syscalls" if f[2] == "raw_syscalls:sys_enter" else "switches"] = int(f[0])
+        return got if len(got) == 2 else None
 
     def row(self, prog, label, rate, start, end, sent, got, extra):
         cpu = end[0] - start[0]
@@ -655,7 +685,9 @@ class Bench:
             "" if r["sent_per_s"] is None else r["sent_per_s"], r["delivered"], r["lost"], r["cpu_s"],
             "-" if r["us_per_msg"] is None else "%.2f" % r["us_per_msg"],
             "-" if r["ratio_to_logagg"] is None else "%.2f" % r["ratio_to_logagg"], sndr,
-            r["machine_s"]["softirq"], self.where_lost(r)))
+            r["machine_s"]["softirq"], self.where_lost(r)) + (
+            "  syscalls/msg %.2f switches/msg %.2f" % (r["syscalls_per_msg"], r["switches_per_msg"])
+            if "syscalls_per_msg" in r else ""))
 
     def versions(self):
         v = {"rsyslog": sh("dpkg-query", "-W", "-f", "${Version}", "rsyslog", check=False) or

@@ -66,6 +66,26 @@ inline constexpr std::size_t pmd_power_count = 4;
 /// The names in enum order.
 inline constexpr auto pmd_power_names = util::enum_names<pmd_power, pmd_power_count>();
 
+/// --lcore-affinity: whether each lcore thread keeps the one CPU EAL gave it (pinned) or may run
+/// on any CPU of the lcores on its NUMA node (shared: a sleeping lcore is woken where the
+/// scheduler finds room, usually beside its waker, instead of by an inter-processor interrupt).
+enum class lcore_affinity { pinned, shared };
+/// Values of lcore_affinity.
+inline constexpr std::size_t lcore_affinity_count = 2;
+/// The stable name of each lcore_affinity value (--lcore-affinity's).
+[[nodiscard]] constexpr std::string_view name(lcore_affinity v) noexcept {
+    switch (v) {
+    case lcore_affinity::pinned:
+        return "pinned";
+    case lcore_affinity::shared:
+        return "shared";
+    }
+    return "";
+}
+/// The names in enum order.
+inline constexpr auto lcore_affinity_names =
+    util::enum_names<lcore_affinity, lcore_affinity_count>();
+
 /// --ip PORT:ADDR/PREFIX
 struct ip_spec {
     uint16_t port = 0;
@@ -123,6 +143,8 @@ struct settings {
     /// --poll: busy-poll every lcore, or follow the load (docs/architecture.md#polling)
     pipeline::poll_mode poll = pipeline::poll_mode::adaptive;
     config::pmd_power pmd_power = config::pmd_power::off; ///< --pmd-power (needs --poll busy)
+    /// --lcore-affinity; empty: shared with --poll adaptive, pinned with --poll busy
+    std::optional<lcore_affinity> affinity;
     uint16_t burst = 32;          ///< why 32: the DPDK PMD default; amortises per-call costs
     uint16_t rx_desc = 1024;      ///< why 1024: ~12 us of 64-byte frames at 100 Gbit/s per queue
     uint32_t worker_ring = 4096;  ///< mbufs per worker ring (power of two)

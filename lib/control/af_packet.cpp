@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include <dirent.h>
 #include <linux/ethtool.h>
 #include <linux/if_packet.h>
 #include <linux/sockios.h>
@@ -72,6 +73,46 @@ uint32_t af_packet_snap_len(uint32_t frame_size) noexcept {
     constexpr uint32_t maclen = 14;
     constexpr uint32_t macoff = TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - maclen;
     return frame_size > macoff ? frame_size - macoff : 0;
+}
+
+std::vector<int> af_packet_sockets(unsigned ifindex) {
+    std::vector<int> out;
+    DIR* d = opendir("/proc/self/fd");
+    if (d == nullptr) {
+        return out;
+    }
+    const int own = dirfd(d);
+    while (const dirent* e = readdir(d)) {
+        int fd = -1;
+        const std::string_view name(e->d_name);
+        const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
+        if (ec != std::errc{} || end != name.data() + name.size() || fd == own) {
+            continue;
+        }
+        int v = 0;
+        socklen_t len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) != 0 || v != AF_PACKET) {
+            continue; // not a socket, or not AF_PACKET
+        }
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) != 0 || v != SOCK_RAW) {
+            continue;
+        }
+        sockaddr_ll sll{};
+        len = sizeof sll;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&sll), &len) != 0 ||
+            sll.sll_family != AF_PACKET || static_cast<unsigned>(sll.sll_ifindex) != ifindex) {
+            continue;
+        }
+        len = sizeof v;
+        if (getsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, &len) != 0 || v != TPACKET_V2) {
+            continue;
+        }
+        out.push_back(fd);
+    }
+    closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 namespace {

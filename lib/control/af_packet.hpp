@@ -37,6 +37,16 @@ struct af_packet_args {
 /// ignores tp_len. 1982 for the default 2048. 0 when @p frame_size leaves no room.
 [[nodiscard]] uint32_t af_packet_snap_len(uint32_t frame_size) noexcept;
 
+/// The AF_PACKET sockets of this process that read interface @p ifindex through a TPACKET_V2 ring
+/// (what net_af_packet opens, one per queue pair, at probe), in ascending fd order. The PMD has no
+/// RX interrupts and keeps its sockets to itself; the kernel, though, says when a ring holds a
+/// frame (poll() on the socket is readable while the frame before the ring's head is the
+/// reader's), so an RX lcore can sleep on them until a frame comes (docs/architecture.md
+/// #polling). Found by walking /proc/self/fd: sockets of the AF_PACKET family and SOCK_RAW type,
+/// bound (getsockname()) to @p ifindex, with PACKET_VERSION TPACKET_V2. Empty when /proc cannot
+/// be read.
+[[nodiscard]] std::vector<int> af_packet_sockets(unsigned ifindex);
+
 /// An interface's offload features that matter to an AF_PACKET reader.
 struct iface_offloads {
     std::string driver;               ///< ETHTOOL_GDRVINFO driver ("veth", "e1000e", ...)

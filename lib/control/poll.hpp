@@ -51,6 +51,25 @@ inline constexpr uint64_t rx_deep_after_us = 1'000'000;
 /// wake-up); the first datagram after a silence of over a second waits at most 2 ms, during
 /// which the port's ring takes a burst of up to 256 k frames/s per 512 descriptors.
 inline constexpr uint64_t rx_deep_sleep_us = 2000;
+/// An RX lcore that sleeps on its net_af_packet sockets (docs/architecture.md#polling) turns to
+/// bounded sleeps when a wake-up by a frame comes less than this after the previous one. Why
+/// 250 us: half the 500 us bound. Frames further apart than the bound cost a wake-up each either
+/// way, and listening saves the bounded sleeps that find nothing between them (two per frame at
+/// 1 k/s); frames closer than half the bound (over ~4 k/s) are collected several per bounded
+/// sleep, fewer wake-ups than one per frame.
+inline constexpr uint64_t rx_listen_close_us = 250;
+/// --lcore-affinity shared: how often an lcore looks at its busy fraction to choose between its
+/// own CPU and the shared set. Why 50 ms: a change of affinity is one syscall (and a migration);
+/// 20 a second at most costs nothing next to the traffic that makes an lcore busy.
+inline constexpr uint64_t affinity_window_us = 50'000;
+/// Busy over this share of a window: the lcore goes back to its own CPU. Why 30%: at rates
+/// where an lcore is that busy (~100 k msgs/s and up here) wake-ups are few and the cache of
+/// one CPU is worth more; below, sleeping lcores woken beside their wakers cost less (at 1 k
+/// msgs/s about half the CPU on this VM: docs/performance.md).
+inline constexpr uint64_t affinity_pin_percent = 30;
+/// Busy under this share of a window while on its own CPU: shared again. Why 10%: well below
+/// affinity_pin_percent, so a rate near the threshold does not switch every window.
+inline constexpr uint64_t affinity_share_percent = 10;
 /// The longest a woken-on-demand lcore (worker, sink) sleeps without a timer due. Why 100 ms: a
 /// safety net for what has no timer of its own (GELF chunk expiry is seconds), 10 wake-ups/s.
 inline constexpr uint64_t consumer_max_sleep_us = 100'000;
@@ -107,28 +126,33 @@ inline void precise_sleeps() noexcept {
 /// producer's notify(), a kick(), the back-off's bound or @p next_timer (TSC), whichever comes
 /// first. @p nap: sleep without listening to producers (work is due at next_timer anyway).
 /// @p has_work: the lcore's rings, looked at after the sleep is announced (wakeup.hpp).
+/// @return true when it slept (not when has_work() said there was work after all).
 template <class HasWork>
-void idle_wait(pipeline::backoff& bo, pipeline::waker& w, pipeline::lcore_stats& st,
+bool idle_wait(pipeline::backoff& bo, pipeline::waker& w, pipeline::lcore_stats& st,
                pipeline::pass_load load, uint64_t now, uint64_t next_timer, bool nap,
                double ns_per_tsc, HasWork&& has_work) noexcept {
     const pipeline::idle_action a = bo.after_pass(load, now, next_timer);
     switch (a.phase) {
     case pipeline::idle_phase::busy:
-        return;
+        return false;
     case pipeline::idle_phase::pause:
         rte_pause();
-        return;
+        return false;
     case pipeline::idle_phase::sleep: {
         const auto ns = static_cast<uint64_t>(static_cast<double>(a.sleep) * ns_per_tsc);
         if (nap) {
             w.nap(ns);
             st.sleeps.add();
-        } else if (w.sleep(ns, has_work)) {
-            st.sleeps.add();
+            return true;
         }
-        return;
+        if (w.sleep(ns, has_work)) {
+            st.sleeps.add();
+            return true;
+        }
+        return false;
     }
     }
+    return false;
 }
 
 } // namespace logagg::control

@@ -156,7 +156,19 @@ struct lcore_ctx {
     /// #polling): their epoll set of those interrupts, which also ends the lcore's sleeps. -1:
     /// none (the lcore sleeps bounded times instead).
     util::unique_fd rx_intr_epfd;
+    /// RX lcores that read every queue pair of their net_af_packet ports (--poll adaptive): an
+    /// epoll set of the PMD's sockets, which say when their rings hold a frame; sleeps listen to
+    /// it while frames come far apart (sock_wake), with idle_listen's bound. -1: none.
+    util::unique_fd rx_sock_epfd;
+    pipeline::socket_wake sock_wake{0};
+    pipeline::backoff idle_listen{pipeline::backoff_config{}};
+    std::string rx_wake_note;    ///< how the RX lcore sleeps, printed with its roles ("": nothing)
     uint64_t sink_moved_tsc = 0; ///< TSC of the last pass in which its sinks moved records
+    /// --lcore-affinity shared: the current window's start and busy TSC at its start, and
+    /// whether the thread is on its own CPU now (follow_load()).
+    uint64_t affinity_window_tsc = 0;
+    uint64_t affinity_window_busy = 0;
+    bool affinity_own = false;
 
     [[nodiscard]] bool finished() const noexcept {
         return (!rx || rx_finished) && (!worker || worker_finished) &&
@@ -230,6 +242,7 @@ struct runtime::impl {
         bool partial_checksums = false; ///< reads a kernel interface (reads_kernel_interface())
         bool af_packet = false;
         uint32_t snap_len = 0;
+        unsigned ifindex = 0; ///< net_af_packet: the kernel interface's index (0: unknown)
     };
     std::vector<port_rx_state> port_rx_info;
     rte_mempool* indirect_pool = nullptr; ///< data-less mbufs for port sinks' chains
@@ -304,8 +317,12 @@ struct runtime::impl {
     [[nodiscard]] util::result<void> set_up_polling();
     /// Roles final, ports started, promiscuous mode as asked.
     [[nodiscard]] util::result<void> start_ports();
-    /// --poll adaptive: RX lcores whose queues all raise interrupts sleep until one does.
+    /// --poll adaptive: RX lcores whose queues all raise interrupts sleep until one does;
+    /// those that read all of their net_af_packet ports' sockets, until one holds a frame.
     void set_up_rx_interrupts();
+    /// set_up_rx_interrupts() for @p c, whose queues do not all raise interrupts: its
+    /// net_af_packet sockets. @return whether it sleeps on them.
+    bool set_up_rx_sockets(lcore_ctx& c);
     /// By port id: set_up_queues()'s arguments, to configure a port again without RX queue
     /// interrupts when it does not start with them.
     struct queue_setup {
@@ -337,8 +354,23 @@ struct runtime::impl {
     /// --poll adaptive: after a pass, pause or sleep as the lcore's back-off says (poll.hpp).
     void rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
               uint64_t timer = UINT64_MAX) noexcept;
+    /// rest()'s sleep (or pause, or nothing) once its timer and nap are known: an RX lcore's
+    /// interrupts armed, or its net_af_packet sockets listened to, around it.
+    void wait(lcore_ctx& c, pipeline::pass_load load, uint64_t now, uint64_t timer,
+              bool nap) noexcept;
     /// Wakes every lcore (stop, a stage finished: what they wait for changed).
     void wake_all() noexcept;
+    /// --lcore-affinity shared: by lcore id, the CPUs its thread may run on (those of every
+    /// lcore on its NUMA node); empty when pinned. Filled before the lcores start.
+    std::vector<rte_cpuset_t> shared_cpus;
+    std::vector<rte_cpuset_t> own_cpus; ///< by lcore id: the CPU EAL gave it (shared_cpus set)
+    /// The lcores' CPU sets for --lcore-affinity (shared_cpus), reported.
+    void choose_affinity();
+    /// On each lcore's own thread as it starts: its shared CPU set, if any.
+    void apply_affinity() const noexcept;
+    /// --lcore-affinity shared, on @p c's own thread after a pass: back on its own CPU while it
+    /// is busy, shared again once quiet (poll.hpp: affinity_window_us).
+    void follow_load(lcore_ctx& c, uint64_t now) noexcept;
     double ns_per_tsc = 0;
     [[nodiscard]] bool all_finished() const noexcept;
 };
@@ -353,6 +385,7 @@ int lcore_entry(void* arg) {
     if (adaptive) {
         precise_sleeps();
     }
+    rt.apply_affinity();
     uint64_t t0 = rte_rdtsc();
     while (!c.finished()) {
         const pipeline::pass_load load = rt.step(c);
@@ -709,6 +742,9 @@ void runtime::impl::note_rx_source(uint16_t port, const rte_eth_dev_info& info, 
     }
     r.af_packet = true;
     r.snap_len = af_packet_snap_len(args.frame_size);
+    r.ifindex = info.if_index != 0    ? info.if_index
+                : !args.iface.empty() ? if_nametoindex(args.iface.c_str())
+                                      : 0;
     util::report("  port {} ({}): kernel interface {}, frames cut at {} bytes (framesz {}); "
                  "UDP checksums left partial by local senders are accepted "
                  "(packets.checksum_partial)",
@@ -1440,7 +1476,9 @@ void runtime::impl::set_up_rx_interrupts() {
                                             nullptr) == 0;
         }
         if (!all) {
-            continue; // the queues added so far are removed with the port at close
+            // The queues added so far are removed with the port at close.
+            (void)set_up_rx_sockets(*c);
+            continue;
         }
         c->rx_intr_epfd = std::move(ep);
         c->wake.also_wake_on(c->rx_intr_epfd.get());
@@ -1448,6 +1486,55 @@ void runtime::impl::set_up_rx_interrupts() {
         util::report("  lcore {}: RX by interrupt: sleeps until a frame arrives on its {} queue(s)",
                      c->lcore, c->rx->queues.size());
     }
+}
+
+bool runtime::impl::set_up_rx_sockets(lcore_ctx& c) {
+    // Every queue of every port the lcore reads must be a net_af_packet socket it alone reads:
+    // sockets are told apart by interface only, so an lcore sharing a port's queue pairs with
+    // another would wake for the other's frames and sleep through its own.
+    std::vector<uint16_t> lcore_ports;
+    for (const pipeline::rx_queue& q : c.rx->queues) {
+        if (q.port >= port_rx_info.size() || !port_rx_info[q.port].af_packet) {
+            return false;
+        }
+        if (std::find(lcore_ports.begin(), lcore_ports.end(), q.port) == lcore_ports.end()) {
+            lcore_ports.push_back(q.port);
+        }
+    }
+    util::unique_fd ep(epoll_create1(EPOLL_CLOEXEC));
+    if (!ep.valid()) {
+        return false;
+    }
+    for (uint16_t p : lcore_ports) {
+        const auto mine = static_cast<std::size_t>(
+            std::count_if(c.rx->queues.begin(), c.rx->queues.end(),
+                          [&](const pipeline::rx_queue& q) { return q.port == p; }));
+        const std::vector<int> socks = af_packet_sockets(port_rx_info[p].ifindex);
+        if (mine != rx_queues_of[p] || socks.size() != mine) {
+            c.rx_wake_note = fmt::format(
+                "RX sleeps bounded times: port {} has {} queue pair(s), {} read here, {} "
+                "socket(s) of its interface found",
+                p, rx_queues_of[p], mine, socks.size());
+            return false;
+        }
+        for (int fd : socks) {
+            epoll_event ev{};
+            ev.events = EPOLLIN; // level: readable while the ring holds a frame for us
+            ev.data.fd = fd;
+            if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+                return false;
+            }
+        }
+    }
+    const uint64_t hz = rte_get_tsc_hz();
+    c.rx_sock_epfd = std::move(ep);
+    c.sock_wake = pipeline::socket_wake(rx_listen_close_us * (hz / 1'000'000));
+    c.idle_listen = pipeline::backoff(rx_intr_backoff(hz), rte_rdtsc());
+    c.rx_wake_note = fmt::format("RX woken by its net_af_packet sockets: sleeps until a frame "
+                                 "arrives while frames come over {} us apart, bounded sleeps "
+                                 "when closer",
+                                 rx_listen_close_us);
+    return true;
 }
 
 void runtime::impl::wait_for_links() {
@@ -1660,6 +1747,9 @@ void runtime::impl::wake_all() noexcept {
 
 void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
                          uint64_t timer) noexcept {
+    if (!shared_cpus.empty()) {
+        follow_load(c, now);
+    }
     // Timers that fire without new input: the sinks' (batch age, retries, periodic checks) and
     // the drain deadline. Sinks holding records due soon nap through producers' notifications
     // (they come back for those records anyway); an lcore that also frames does not.
@@ -1711,36 +1801,52 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
     } else {
         nap = false;
     }
+    wait(c, load, now, timer, nap);
+}
+
+void runtime::impl::wait(lcore_ctx& c, pipeline::pass_load load, uint64_t now, uint64_t timer,
+                         bool nap) noexcept {
     // An RX lcore woken by its queues' interrupts arms them once the sleep is announced, and
     // looks at the queues after that (a frame that came before arming raises nothing on NICs
     // whose interrupts are edges; queues without a count rely on a level or the epoll set's
     // edge, which a frame arriving since the last poll has queued already).
     const bool by_intr = c.rx_intr_epfd.get() >= 0 && !c.rx_finished;
+    // An RX lcore on net_af_packet sockets listens to them (sleeping with the interrupt lcores'
+    // bound) or sleeps bounded times, as sock_wake decides; both back-offs see every pass.
+    const bool by_sock = c.rx_sock_epfd.valid() && !c.rx_finished;
+    const bool listen = by_sock && c.sock_wake.after_pass(load, now);
+    if (c.rx_sock_epfd.valid()) {
+        c.wake.also_wake_on(listen ? c.rx_sock_epfd.get() : -1);
+        if (by_sock) {
+            (void)(listen ? c.idle : c.idle_listen).after_pass(load, now, timer);
+        }
+    }
     bool armed = false;
-    idle_wait(c.idle, c.wake, c.stats, load, now, timer, nap, ns_per_tsc, [&] {
-        if (by_intr) {
-            armed = true;
-            for (const pipeline::rx_queue& q : c.rx->queues) {
-                (void)rte_eth_dev_rx_intr_enable(q.port, q.queue);
-            }
-            for (const pipeline::rx_queue& q : c.rx->queues) {
-                if (rte_eth_rx_queue_count(q.port, q.queue) > 0) {
-                    return true;
+    const bool slept = idle_wait(
+        listen ? c.idle_listen : c.idle, c.wake, c.stats, load, now, timer, nap, ns_per_tsc, [&] {
+            if (by_intr) {
+                armed = true;
+                for (const pipeline::rx_queue& q : c.rx->queues) {
+                    (void)rte_eth_dev_rx_intr_enable(q.port, q.queue);
+                }
+                for (const pipeline::rx_queue& q : c.rx->queues) {
+                    if (rte_eth_rx_queue_count(q.port, q.queue) > 0) {
+                        return true;
+                    }
                 }
             }
-        }
-        if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
-            return true;
-        }
-        if (!c.sink_finished) {
-            for (const sink::sink* s : c.sinks) {
-                if (s->has_input()) {
-                    return true;
+            if (c.worker_in != nullptr && !c.worker_finished && rte_ring_count(c.worker_in) != 0) {
+                return true;
+            }
+            if (!c.sink_finished) {
+                for (const sink::sink* s : c.sinks) {
+                    if (s->has_input()) {
+                        return true;
+                    }
                 }
             }
-        }
-        return stop_rx.load(std::memory_order_acquire) && c.rx && !c.rx_finished;
-    });
+            return stop_rx.load(std::memory_order_acquire) && c.rx && !c.rx_finished;
+        });
     if (armed) {
         for (const pipeline::rx_queue& q : c.rx->queues) {
             (void)rte_eth_dev_rx_intr_disable(q.port, q.queue);
@@ -1751,6 +1857,14 @@ void runtime::impl::rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
         std::array<rte_epoll_event, 16> ev{};
         (void)rte_epoll_wait(c.rx_intr_epfd.get(), ev.data(), static_cast<int>(ev.size()), 0);
         c.stats.rx_interrupts.add();
+    }
+    if (by_sock && slept) {
+        // A frame in a ring ended it: nothing to consume (the PMD's next poll empties the ring,
+        // and the socket is readable only until then).
+        c.sock_wake.slept(listen, c.wake.other_ready());
+        if (listen && c.wake.other_ready()) {
+            c.stats.rx_interrupts.add();
+        }
     }
 }
 
@@ -1823,8 +1937,12 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
     args.reserve(lcores.size()); // no reallocation: each lcore holds a pointer into it
     lcore_ctx* main_ctx = nullptr;
     for (auto& c : lcores) {
+        if (!c->rx_wake_note.empty()) {
+            util::report("  lcore {}: {}", c->lcore, c->rx_wake_note);
+        }
         util::report("  lcore {}: {}", c->lcore, c->roles.empty() ? "idle" : c->roles);
     }
+    choose_affinity();
     {
         const std::lock_guard<std::mutex> lock(snapshot_mu);
         start_tsc = rte_rdtsc();
@@ -1843,6 +1961,68 @@ lcore_ctx* runtime::impl::launch_lcores(std::vector<std::pair<impl*, lcore_ctx*>
         }
     }
     return main_ctx;
+}
+
+void runtime::impl::choose_affinity() {
+    const config::lcore_affinity a = cfg.affinity.value_or(cfg.poll == pipeline::poll_mode::adaptive
+                                                               ? config::lcore_affinity::shared
+                                                               : config::lcore_affinity::pinned);
+    if (a != config::lcore_affinity::shared || rte_lcore_count() < 2) {
+        return;
+    }
+    shared_cpus.assign(RTE_MAX_LCORE, rte_cpuset_t{});
+    own_cpus.assign(RTE_MAX_LCORE, rte_cpuset_t{});
+    unsigned l = 0;
+    RTE_LCORE_FOREACH(l) {
+        own_cpus[l] = rte_lcore_cpuset(l);
+        const unsigned socket = rte_lcore_to_socket_id(l);
+        rte_cpuset_t& set = shared_cpus[l];
+        CPU_ZERO(&set);
+        unsigned o = 0;
+        RTE_LCORE_FOREACH(o) {
+            if (rte_lcore_to_socket_id(o) == socket) {
+                rte_cpuset_t c = rte_lcore_cpuset(o);
+                CPU_OR(&set, &set, &c);
+            }
+        }
+    }
+    std::string cpus;
+    const rte_cpuset_t& first = shared_cpus[rte_get_main_lcore()];
+    for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (CPU_ISSET(cpu, &first)) {
+            cpus += fmt::format("{}{}", cpus.empty() ? "" : ",", cpu);
+        }
+    }
+    util::report("  lcores share CPUs {} while quiet (--lcore-affinity shared: a sleeping lcore "
+                 "is woken where the scheduler finds room; an lcore busy over {}% of {} ms runs "
+                 "on its own CPU until it is busy under {}%)",
+                 cpus, affinity_pin_percent, affinity_window_us / 1000, affinity_share_percent);
+}
+
+void runtime::impl::follow_load(lcore_ctx& c, uint64_t now) noexcept {
+    const uint64_t window = affinity_window_us * (rte_get_tsc_hz() / 1'000'000);
+    if (now - c.affinity_window_tsc < window) {
+        return;
+    }
+    const uint64_t busy = c.stats.busy_tsc.get();
+    const uint64_t pct = (busy - c.affinity_window_busy) * 100 / (now - c.affinity_window_tsc);
+    c.affinity_window_tsc = now;
+    c.affinity_window_busy = busy;
+    const bool own = c.affinity_own ? pct >= affinity_share_percent : pct > affinity_pin_percent;
+    if (own != c.affinity_own && c.lcore < own_cpus.size()) {
+        c.affinity_own = own;
+        rte_cpuset_t set = own ? own_cpus[c.lcore] : shared_cpus[c.lcore];
+        (void)rte_thread_set_affinity(&set);
+        c.stats.affinity_changes.add();
+    }
+}
+
+void runtime::impl::apply_affinity() const noexcept {
+    const unsigned self = rte_lcore_id();
+    if (self < shared_cpus.size()) {
+        rte_cpuset_t set = shared_cpus[self];
+        (void)rte_thread_set_affinity(&set);
+    }
 }
 
 bool runtime::impl::stop_requested(uint64_t now, idle_watch& idle) {
@@ -1894,6 +2074,7 @@ void runtime::impl::control_loop(lcore_ctx* main_ctx, const runtime& self) {
     if (adaptive) {
         precise_sleeps();
     }
+    apply_affinity();
     uint64_t pass_start = rte_rdtsc();
     while (!all_finished()) {
         if (main_busy && !main_ctx->finished()) {

@@ -133,6 +133,7 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     l.busy_s = tsc_hz > 0 ? static_cast<double>(st.busy_tsc.get()) / tsc_hz : 0.0;
     l.sleeps = st.sleeps.get();
     l.rx_interrupts = st.rx_interrupts.get();
+    l.affinity_changes = st.affinity_changes.get();
     s.lcores.push_back(l);
     s.received += l.rx_packets;
     s.rx_bytes += st.rx_bytes.get();
@@ -487,11 +488,11 @@ std::string to_json(const snapshot& s) {
         o += fmt::format("{}\n    {{\"lcore_id\": {}, \"roles\": [{}], \"rx_packets\": {}, "
                          "\"worker_packets\": {}, \"messages_framed\": {}, \"bytes_copied\": {}, "
                          "\"busy_s\": {:.6f}, \"busy_fraction\": {:.6f}, \"sleeps\": {}, "
-                         "\"rx_interrupts\": {}}}",
+                         "\"rx_interrupts\": {}, \"affinity_changes\": {}}}",
                          i == 0 ? "" : ",", l.lcore_id, roles, l.rx_packets, l.worker_packets,
                          l.messages_framed, l.bytes_copied, l.busy_s,
                          s.uptime_s > 0 ? std::min(1.0, l.busy_s / s.uptime_s) : 0.0, l.sleeps,
-                         l.rx_interrupts);
+                         l.rx_interrupts, l.affinity_changes);
     }
     o += "\n  ],\n";
     std::string replies;

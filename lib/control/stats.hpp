@@ -33,7 +33,8 @@ struct lcore_snapshot {
     uint64_t rx_packets = 0, worker_packets = 0, messages_framed = 0, bytes_copied = 0;
     double busy_s = 0;          ///< time in loop passes that did work (busy fraction: over uptime)
     uint64_t sleeps = 0;        ///< times the lcore slept (--poll adaptive)
-    uint64_t rx_interrupts = 0; ///< sleeps an RX queue interrupt ended
+    uint64_t rx_interrupts = 0; ///< sleeps an RX queue interrupt (or an af_packet frame) ended
+    uint64_t affinity_changes = 0; ///< --lcore-affinity shared: moves to its own CPU and back
 };
 
 /// One sink: what workers handed it, what it delivered and dropped.

@@ -175,7 +175,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter busy_tsc; ///< TSC cycles of loop passes that did work (the busy fraction's numerator)
     counter sleeps;   ///< times the lcore slept (--poll adaptive)
     counter
-        rx_interrupts; ///< sleeps an RX queue interrupt ended (--poll adaptive, ports with them)
+        rx_interrupts; ///< sleeps an RX queue interrupt or a frame in a net_af_packet ring ended
+    counter affinity_changes; ///< --lcore-affinity shared: moves to its own CPU and back
     // RX role
     counter rx_packets;  ///< frames taken from NIC queues
     counter rx_bytes;    ///< their pkt_len sum

@@ -140,4 +140,52 @@ private:
     bool loaded_ = false; ///< the last pass with work found many items
 };
 
+/// An RX lcore whose queues are kernel sockets that say when a frame came (net_af_packet's
+/// rings): whether its next sleep listens to them (the first frame ends it: one wake-up per frame
+/// and no latency bound of its own) or is one of backoff's bounded sleeps (one wake-up per bound,
+/// collecting every frame that came meanwhile). Listening costs less while frames come further
+/// apart than the bound; when they come closer, a wake-up per frame costs more than bounded
+/// sleeps. So: listen until a wake-up by a frame finds several frames waiting, or comes soon
+/// after the previous one; then bounded sleeps until one finds nothing, then listen again.
+class socket_wake {
+public:
+    /// @p close: a wake-up by a frame less than this after the previous one (ticks of the
+    /// caller's clock) means frames come too close for a wake-up each.
+    explicit socket_wake(uint64_t close) noexcept : close_(close) {}
+
+    /// After a pass that found @p load at @p now. @return whether the next sleep listens.
+    [[nodiscard]] bool after_pass(pass_load load, uint64_t now) noexcept {
+        if (woke_by_frame_) {
+            woke_by_frame_ = false;
+            const bool several = load == pass_load::many || load == pass_load::full;
+            if (several || now - last_frame_wake_ < close_) {
+                listen_ = false;
+            }
+            last_frame_wake_ = now;
+        } else if (slept_bounded_) {
+            slept_bounded_ = false;
+            if (load == pass_load::none) {
+                listen_ = true;
+            }
+        }
+        return listen_;
+    }
+
+    /// After a sleep: whether it listened to the sockets (what after_pass() said), and whether a
+    /// frame ended it (a listening sleep that timed out or was woken otherwise changes nothing).
+    void slept(bool listened, bool by_frame) noexcept {
+        woke_by_frame_ = listened && by_frame;
+        slept_bounded_ = !listened;
+    }
+
+    [[nodiscard]] bool listening() const noexcept { return listen_; }
+
+private:
+    uint64_t close_;
+    uint64_t last_frame_wake_ = 0;
+    bool listen_ = true;
+    bool woke_by_frame_ = false;
+    bool slept_bounded_ = false;
+};
+
 } // namespace logagg::pipeline

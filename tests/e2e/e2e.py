@@ -164,6 +164,93 @@ def case_pmd_power(env):
           "--pmd-power without --poll busy: " + describe(res))
 
 
+def lcore_cpus(pid):
+    """{thread name: Cpus_allowed_list} of logagg's lcore threads: the main lcore (the main
+    thread) as "main", EAL's worker lcores by their thread names (rte-worker-N)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            comm = open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
+            status = open("/proc/%d/task/%s/status" % (pid, tid)).read()
+        except OSError:
+            continue
+        cpus = re.search(r"^Cpus_allowed_list:\s*(\S+)", status, re.M).group(1)
+        if int(tid) == pid:
+            out["main"] = cpus
+        elif comm.startswith("rte-worker-"):
+            out[comm] = cpus
+    return out
+
+
+def case_lcore_affinity(env):
+    """--lcore-affinity: with --poll adaptive (the default) the lcore threads may run on any CPU
+    of the lcores (-l 0-1: CPUs 0 and 1) while quiet, so a sleeping lcore is woken beside its
+    waker; an lcore busy over 30% of 50 ms goes back to its own CPU (a replay from memory keeps
+    the RX lcore busy) and shares again once quiet. pinned, and --poll busy by default, keep
+    EAL's one CPU per lcore. A bad value is a usage error."""
+    res, _, _ = env.run(env.path("none.pcap"), ["--lcore-affinity", "loose"])
+    check(res.returncode == 2 and "--lcore-affinity: 'loose' is not" in res.stderr,
+          "--lcore-affinity loose: " + describe(res))
+    cap = gen_capture.build(seed=21, n_messages=2000, flows=8)
+    pcap = env.path("in.pcap")
+    cap.write_pcap(pcap)
+
+    def run(name, opts, infinite=False, look_after=0.5, until_busy=False):
+        out, stats, log = env.path(name), env.path(name + ".json"), env.path(name + ".log")
+        args = env.eal(pcap + (",infinite_rx=1" if infinite else "")) + [
+            "--", "--sink", "file:%s" % out, "--stats-json", stats] + opts
+        if not infinite:
+            args += ["--exit-on-idle", "3000"]
+        proc = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 30
+            while "lcore 1: " not in open(log).read():
+                check(proc.poll() is None and time.time() < deadline, "logagg did not start:\n" + open(log).read())
+                time.sleep(0.05)
+            if not infinite:
+                # The capture is read in a moment; then the lcores are quiet.
+                while len(output_lines(out)) < cap.expected_stats()["messages"]["framed"]:
+                    check(proc.poll() is None and time.time() < deadline, "the capture was not written")
+                    time.sleep(0.05)
+            # Quiet lcores wake at least every 100 ms and look at their last 50 ms; a busy one
+            # changes at its first look after 50 ms. Wait until the expected state shows, then
+            # take it (a deadline, not a sleep, decides failure).
+            time.sleep(look_after)  # past the start, when EAL's pinning still shows
+            seen = lcore_cpus(proc.pid)
+            end = time.time() + 5.0
+            while time.time() < end and not until_busy(seen):
+                time.sleep(0.05)
+                seen = lcore_cpus(proc.pid)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        text = open(log).read()
+        check(proc.returncode == 0, "%s: exit %d:\n%s" % (name, proc.returncode, text))
+        st = json.load(open(stats))
+        check_invariants(st)
+        return seen, st, text
+
+    shared = lambda seen: seen.get("main") == "0-1" and seen.get("rte-worker-1") == "0-1"
+    pinned = lambda seen: seen.get("main") == "0" and seen.get("rte-worker-1") == "1"
+    # Default (adaptive): shared while quiet.
+    seen, st, text = run("quiet", [], until_busy=shared)
+    check("lcores share CPUs 0,1 while quiet" in text, "no affinity line:\n" + text)
+    check(shared(seen), "quiet lcores do not share CPUs 0-1: %s" % seen)
+    # A replay from memory: the RX lcore is busy all the time: its own CPU, and it says so.
+    busy_rx = lambda seen: seen.get("rte-worker-1") == "1"
+    seen, st, text = run("busy", ["--on-sink-full", "drop"], infinite=True, look_after=1.0, until_busy=busy_rx)
+    check(busy_rx(seen), "a busy RX lcore is not on its own CPU: %s" % seen)
+    rx = [lc for lc in st["lcores"] if lc["lcore_id"] == 1][0]
+    check(rx["affinity_changes"] >= 1, "the busy RX lcore never moved: %s" % rx)
+    # Pinned, asked for or by --poll busy.
+    for name, opts in (("pinned", ["--lcore-affinity", "pinned"]), ("busy_poll", ["--poll", "busy"])):
+        seen, st, text = run(name, opts, until_busy=pinned)
+        check(pinned(seen), "%s: lcores not pinned: %s" % (name, seen))
+        check("share CPUs" not in text, "%s: the lcores share CPUs:\n%s" % (name, text))
+        check(all(lc["affinity_changes"] == 0 for lc in st["lcores"]), "%s: moved: %s" % (name, st["lcores"]))
+
+
 def case_rotation_segments(env):
     cap = gen_capture.build(seed=15, n_messages=20000, flows=50)
     pcap = env.path("in.pcap")
@@ -1365,7 +1452,7 @@ def case_cli(env):
                 "--ip", "--reply-rate", "--link-timeout", "--promisc", "--reassembly", "--frag-timeout",
                 "--on-parse-error", "--json-fields", "format=", "ndjson", "rfc5424", "rfc3164", "gelf",
                 "--filter", "--route", "--drain-timeout", "tcp:HOST:PORT", "kafka:BROKERS/TOPIC",
-                "port:PORT", "buffer=", "drop=newest|oldest", "batch-ms=", "--pmd-power", "--version", "--help"]:
+                "port:PORT", "buffer=", "drop=newest|oldest", "batch-ms=", "--pmd-power", "--lcore-affinity", "--version", "--help"]:
         check(opt in h.stdout, "--help does not mention %s" % opt)
     check(run(["--version"]).stdout.startswith("logagg "), "--version")
     bad = [
@@ -1508,7 +1595,7 @@ CASES = {
     "pipeline": case_pipeline,
     "two_workers": case_two_workers,
     "single_lcore": case_single_lcore,
-    "pmd_power": case_pmd_power,
+    "pmd_power": case_pmd_power, "lcore_affinity": case_lcore_affinity,
     "rotation": case_rotation_segments,
     "sigterm": case_sigterm,
     "drop_mode": case_drop_mode,

@@ -815,6 +815,57 @@ def case_idle_cpu(logagg, tmp):
         link.down()
 
 
+def case_socket_wake(logagg, tmp):
+    """--poll adaptive (the default) on net_af_packet, which has no RX interrupts: the RX lcore
+    sleeps on the PMD's own AF_PACKET sockets, which the kernel makes readable when a ring holds
+    a frame, instead of waking 500-2,000 times a second to look. It says so at start, with one
+    queue pair and with two (qpairs=2: both sockets, one lcore); messages sent one at a time
+    while it sleeps each end a sleep (rx_interrupts counts them), its sleeps stay within what
+    those frames and the 100 ms safety net explain, and everything arrives. Fails on a build
+    that sleeps bounded times there (no such line, rx_interrupts 0, thousands of sleeps)."""
+    link = Link()
+    try:
+        link.up()
+        token = "%d-%d" % (os.getpid(), int(time.time()))
+        for qpairs in (1, 2):
+            sub = os.path.join(tmp, "q%d" % qpairs)
+            os.mkdir(sub)
+            vdev = "--vdev=net_af_packet0,iface=%s,qpairs=%d" % (link.outer, qpairs)
+            proc, out, stats, logname = start_logagg(logagg, link, sub, vdev=vdev)
+            sent = []
+            try:
+                # The wake-up note is printed with the roles, before the lcores start.
+                deadline = time.time() + 10
+                while "lcore 1: rx" not in open(logname).read() and time.time() < deadline:
+                    time.sleep(0.05)
+                text = open(logname).read()
+                check("lcore 1: RX woken by its net_af_packet sockets" in text,
+                      "qpairs=%d: the RX lcore does not sleep on its sockets:\n%s" % (qpairs, text))
+                time.sleep(1.0)  # idle: the lcores go to sleep
+                for i in range(20):
+                    msg = "sockwake q%d %s seq=%d" % (qpairs, token, i)
+                    sh("logger", "--udp", "-n", link.v4_ours, "-P", "514", "-t", "lagsock", msg, ns=link.ns)
+                    sent.append(msg.encode())
+                    time.sleep(0.05)
+                wait_for_token(out, "sockwake q%d %s" % (qpairs, token), len(sent))
+            finally:
+                stop_logagg(proc, logname)
+            st = check_logger_run("qpairs=%d" % qpairs, out, "sockwake q%d %s" % (qpairs, token), sent, stats)
+            rx = [lc for lc in st["lcores"] if "rx" in lc["roles"]][0]
+            # Each message is a frame far from the one before (plus ARP and neighbour frames):
+            # most end a sleep listening to the sockets; a few may meet a bounded sleep.
+            check(rx["rx_interrupts"] >= 10, "qpairs=%d: %d of 20 messages ended a sleep on the sockets: %s"
+                  % (qpairs, rx["rx_interrupts"], rx))
+            bound = 3 * rx["rx_interrupts"] + 20 * st["uptime_s"] + 10
+            check(rx["sleeps"] <= bound, "qpairs=%d: the RX lcore slept %d times in %.1f s with %d wake-ups "
+                  "by a frame: bounded sleeps, not sleeps until a frame"
+                  % (qpairs, rx["sleeps"], st["uptime_s"], rx["rx_interrupts"]))
+            print("qpairs=%d: %d sleeps, %d ended by a frame, in %.1f s"
+                  % (qpairs, rx["sleeps"], rx["rx_interrupts"], st["uptime_s"]))
+    finally:
+        link.down()
+
+
 def case_batch_after_quiet(logagg, tmp):
     """A record that follows a quiet spell is written at once, not after the batch age: batching
     it would group nothing (a trickle of 1 k msgs/s is one record per batch age) and only delay
@@ -929,7 +980,7 @@ def case_rx_interrupts(logagg, tmp):
 
 CASES = {"default_offloads": case_default_offloads, "offloads_off": case_offloads_off,
          "oversized_frames": case_oversized_frames, "port_sink": case_port_sink, "rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
-         "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu, "batch_after_quiet": case_batch_after_quiet, "rx_interrupts": case_rx_interrupts}
+         "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu, "socket_wake": case_socket_wake, "batch_after_quiet": case_batch_after_quiet, "rx_interrupts": case_rx_interrupts}
 
 
 if __name__ == "__main__":

@@ -2,10 +2,18 @@
 // net_af_packet port facts (no EAL): devargs, the PMD's frame cut, the offload warning.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
 #include "control/af_packet.hpp"
+#include "util/unique_fd.hpp"
 
 namespace {
 
@@ -118,6 +126,42 @@ TEST(AfPacket, ReadsARealInterface) {
     const auto none = read_offloads("nosuchif9");
     ASSERT_FALSE(none.ok());
     EXPECT_NE(none.error().text.find("nosuchif9"), std::string::npos) << none.error().text;
+}
+
+/// An AF_PACKET raw socket; bound to @p ifindex when it is not 0, with PACKET_VERSION @p version
+/// when it is not -1. Fails the test when the socket cannot be made (the suite runs as root).
+logagg::util::unique_fd packet_socket(unsigned ifindex, int version) {
+    logagg::util::unique_fd s(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
+    EXPECT_TRUE(s.valid()) << "socket(AF_PACKET): " << errno << " (the unit suite runs as root)";
+    if (version >= 0) {
+        EXPECT_EQ(setsockopt(s.get(), SOL_PACKET, PACKET_VERSION, &version, sizeof version), 0);
+    }
+    if (ifindex != 0) {
+        sockaddr_ll sll{};
+        sll.sll_family = AF_PACKET;
+        sll.sll_protocol = htons(ETH_P_ALL);
+        sll.sll_ifindex = static_cast<int>(ifindex);
+        EXPECT_EQ(bind(s.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll), 0) << errno;
+    }
+    return s;
+}
+
+TEST(AfPacket, FindsTheRingSocketsOfAnInterface) {
+    const unsigned lo = if_nametoindex("lo");
+    ASSERT_NE(lo, 0u);
+    // What net_af_packet opens (TPACKET_V2, bound to the interface), twice; and sockets that
+    // must not be taken for its: unbound, another packet version, another family.
+    const auto a = packet_socket(lo, TPACKET_V2);
+    const auto b = packet_socket(lo, TPACKET_V2);
+    const auto unbound = packet_socket(0, TPACKET_V2);
+    const auto v3 = packet_socket(lo, TPACKET_V3);
+    const auto v1 = packet_socket(lo, -1);
+    const logagg::util::unique_fd udp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(a.valid() && b.valid() && unbound.valid() && v3.valid() && v1.valid());
+    std::vector<int> want{a.get(), b.get()};
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(af_packet_sockets(lo), want);
+    EXPECT_TRUE(af_packet_sockets(lo + 1000).empty());
 }
 
 } // namespace

@@ -16,6 +16,7 @@ using logagg::pipeline::backoff_config;
 using logagg::pipeline::idle_action;
 using logagg::pipeline::idle_phase;
 using logagg::pipeline::pass_load;
+using logagg::pipeline::socket_wake;
 
 backoff_config cfg() {
     backoff_config c;
@@ -187,6 +188,61 @@ TEST(Backoff, NoBusyNoPauseSleepsAtOnce) {
     const idle_action a = b.after_pass(false, 0);
     EXPECT_EQ(a.phase, idle_phase::sleep);
     EXPECT_EQ(a.sleep, 100u);
+}
+
+TEST(SocketWake, ListensWhileFramesComeFarApart) {
+    socket_wake w(250);
+    uint64_t now = 1000;
+    ASSERT_TRUE(w.after_pass(pass_load::none, now)); // starts listening
+    // A frame every 1,000 ticks, each ending a listening sleep and found alone.
+    for (int i = 0; i < 10; ++i) {
+        w.slept(true, true);
+        now += 1000;
+        EXPECT_TRUE(w.after_pass(pass_load::some, now)) << i;
+        EXPECT_TRUE(w.after_pass(pass_load::none, now + 5)) << i;
+    }
+    // A listening sleep that timed out, or that the eventfd ended, changes nothing.
+    w.slept(true, false);
+    EXPECT_TRUE(w.after_pass(pass_load::none, now + 100));
+    w.slept(true, false);
+    EXPECT_TRUE(w.after_pass(pass_load::some, now + 120));
+}
+
+TEST(SocketWake, CloseFramesTurnToBoundedSleepsUntilOneFindsNothing) {
+    socket_wake w(250);
+    uint64_t now = 10'000;
+    w.slept(true, true);
+    ASSERT_TRUE(w.after_pass(pass_load::some, now));
+    // The next wake-up by a frame comes 100 ticks later: bounded sleeps from now on.
+    w.slept(true, true);
+    now += 100;
+    EXPECT_FALSE(w.after_pass(pass_load::some, now));
+    EXPECT_FALSE(w.listening());
+    // Bounded sleeps that find frames keep it so, whatever the passes between them find.
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_FALSE(w.after_pass(pass_load::none, now + 1)); // busy and pause passes
+        w.slept(false, false);
+        now += 500;
+        EXPECT_FALSE(w.after_pass(i % 2 == 0 ? pass_load::some : pass_load::many, now)) << i;
+    }
+    // One that finds nothing: listen again.
+    w.slept(false, false);
+    now += 500;
+    EXPECT_TRUE(w.after_pass(pass_load::none, now));
+    EXPECT_TRUE(w.listening());
+}
+
+TEST(SocketWake, SeveralFramesWaitingTurnToBoundedSleeps) {
+    socket_wake w(250);
+    w.slept(true, true);
+    ASSERT_TRUE(w.after_pass(pass_load::some, 100'000));
+    // Far from the previous wake-up, but four or more frames came while it woke: a rate at which
+    // a wake-up per frame costs more than bounded sleeps.
+    w.slept(true, true);
+    EXPECT_FALSE(w.after_pass(pass_load::many, 200'000));
+    socket_wake f(250);
+    f.slept(true, true);
+    EXPECT_FALSE(f.after_pass(pass_load::full, 300'000));
 }
 
 } // namespace
