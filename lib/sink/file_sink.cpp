@@ -16,6 +16,12 @@ file_sink::file_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings
     : sink(spec, std::move(rings), std::move(arenas), block),
       writer_(spec.dir, spec.rotate_bytes, spec.framing), delay_us_(delay_us) {
     writer_.test_stall_at(stall_at);
+    // Appended records of one RX burst sit back to back in the lane's arena: queued, costed,
+    // timed, written and released as one run each (record_queue::coalesce()). Not with
+    // drop=oldest: it drops whole queued records, and would drop a run to make room for one.
+    if (spec.framing == config::framing_kind::lf && !spec.drop_oldest) {
+        q_.coalesce(spec.batch.records, spec.batch.bytes);
+    }
 }
 
 util::result<void> file_sink::start() {

@@ -123,9 +123,9 @@ bool record_queue::make_room(uint32_t cost) noexcept {
         if (r.dropped == 0) {
             r.dropped = 1;
             pinned_ -= r.cost;
-            --waiting_;
+            waiting_ -= r.msgs();
             waiting_bytes_ -= r.bytes;
-            stats_.drop(pipeline::sink_drop::buffer_full, 1, r.bytes);
+            stats_.drop(pipeline::sink_drop::buffer_full, r.msgs(), r.bytes);
         }
         ++i;
     }
@@ -153,6 +153,32 @@ void record_queue::keep(source& s, const queued_record& r, const pipeline::msg_d
     }
     ++s.queued;
     ++tail_;
+}
+
+bool record_queue::extend_run(const source& s, const pipeline::msg_desc& d) noexcept {
+    // The record at the tail (still waiting, of this ring) is an appended record or run that ends
+    // right where d starts in the arena (same offsets: no wrap, nothing dropped in between), of
+    // the same RX burst (one latency for all), and the run stays within its bounds.
+    if (run_end_ != tail_ || run_end_ <= sent_ || d.rx_tsc != run_rx_ || d.off != run_next_off_) {
+        return false;
+    }
+    queued_record& p = recs_[(run_end_ - 1) & rec_mask_];
+    const uint32_t add = static_cast<uint32_t>(d.len) + 1;
+    if (p.src != static_cast<uint8_t>(&s - sources_.data()) || p.dropped != 0 || p.n >= run_msgs_ ||
+        p.bytes + p.n + add > run_bytes_) {
+        return false;
+    }
+    descs_[desc_tail_++ & desc_mask_] = d;
+    p.run = 1;
+    ++p.n;
+    p.bytes += d.len;
+    p.cost += add; // arena_cost(): its bytes and LF
+    p.arena_end = s.seen_end;
+    ++waiting_;
+    waiting_bytes_ += d.len;
+    pinned_ += add;
+    run_next_off_ += add;
+    return true;
 }
 
 uint32_t record_queue::pull(uint32_t max) noexcept {
@@ -224,7 +250,19 @@ uint32_t record_queue::take_from_rings(uint32_t max) noexcept {
                 ++pulled;
                 if (lim_.block || pinned_ - exempt_ + r.cost <= lim_.buffer_bytes ||
                     (lim_.drop_oldest && make_room(r.cost))) {
+                    const pipeline::msg_desc& d = stage_[start];
+                    // An appended LF-framed record: joins the run at the tail, or may start one.
+                    const bool runs = run_msgs_ != 0 && r.n == 1 && d.own != 0 && d.octet == 0;
+                    if (runs && extend_run(s, d)) {
+                        start = i + 1;
+                        continue;
+                    }
                     keep(s, r, &stage_[start]);
+                    if (runs) {
+                        run_end_ = tail_;
+                        run_rx_ = d.rx_tsc;
+                        run_next_off_ = d.off + static_cast<uint32_t>(d.len) + 1;
+                    }
                 } else {
                     drop_newest(s, r);
                 }
@@ -257,7 +295,7 @@ void record_queue::mark_sent(uint64_t s) noexcept {
     for (uint64_t i = sent_; i < s; ++i) {
         const queued_record& r = recs_[i & rec_mask_];
         if (r.dropped == 0) {
-            --waiting_;
+            waiting_ -= r.msgs();
             waiting_bytes_ -= r.bytes;
         }
     }
@@ -272,9 +310,9 @@ uint64_t record_queue::rewind() noexcept {
     for (uint64_t i = head_; i < sent_; ++i) {
         const queued_record& r = recs_[i & rec_mask_];
         if (r.dropped == 0) {
-            ++waiting_;
+            waiting_ += r.msgs();
             waiting_bytes_ += r.bytes;
-            ++n;
+            n += r.msgs();
         }
     }
     sent_ = head_;
@@ -289,7 +327,9 @@ void record_queue::time_one(const queued_record& r, uint64_t now) noexcept {
     // An appended record carries its RX time; a referenced one reads it from its packet.
     const pipeline::msg_desc& d = descs_[r.first & desc_mask_];
     const uint64_t rx = d.own != 0 ? d.rx_tsc : pipeline::meta_of(d.pkt, meta_off_)->rx_tsc;
-    stats_.latency_us[pipeline::latency_bucket(now > rx ? (now - rx) / tsc_per_us_ : 0)].add();
+    // A run's messages share one RX time (coalesce()): each is counted with it.
+    stats_.latency_us[pipeline::latency_bucket(now > rx ? (now - rx) / tsc_per_us_ : 0)].add(
+        r.msgs());
 }
 
 void record_queue::time(uint64_t from, uint64_t to) noexcept {
@@ -316,17 +356,21 @@ record_queue::totals record_queue::release(uint64_t upto, config::framing_kind f
         if (r.dropped == 0) {
             pinned_ -= r.cost;
             if (i >= sent_) {
-                --waiting_;
+                waiting_ -= r.msgs();
                 waiting_bytes_ -= r.bytes;
             }
-            ++t.records;
+            const uint32_t msgs = r.msgs();
+            t.records += msgs;
             t.bytes += r.bytes;
-            t.framed += r.bytes + config::framing_overhead(f, r.bytes);
+            // A run's messages are LF-framed (coalesce()): one framing byte each.
+            t.framed += r.bytes + (r.run != 0 ? msgs * config::framing_overhead(f, 0)
+                                              : config::framing_overhead(f, r.bytes));
             if (timing) {
                 time_one(r, now);
             }
         }
-        for (uint16_t k = 0; k < r.n; ++k) {
+        // A run's descriptors are appended records: none releases a packet.
+        for (uint16_t k = 0; r.run == 0 && k < r.n; ++k) {
             const pipeline::msg_desc& d = descs_[(r.first + k) & desc_mask_];
             if (d.release != 0) {
                 to_free_[n_free_++] = d.pkt;
@@ -386,9 +430,9 @@ void record_queue::reject(uint64_t i, pipeline::sink_drop why) noexcept {
     }
     r.dropped = 1;
     pinned_ -= r.cost;
-    --waiting_;
+    waiting_ -= r.msgs();
     waiting_bytes_ -= r.bytes;
-    stats_.drop(why, 1, r.bytes);
+    stats_.drop(why, r.msgs(), r.bytes);
 }
 
 void record_queue::drop_all(pipeline::sink_drop why) noexcept {
