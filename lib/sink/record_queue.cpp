@@ -155,24 +155,31 @@ void record_queue::keep(source& s, const queued_record& r, const pipeline::msg_d
     ++tail_;
 }
 
-bool record_queue::extend_run(const source& s, const pipeline::msg_desc& d) noexcept {
-    // The record at the tail (still waiting, of this ring) is an appended record or run that ends
+// Inlined: it runs for every descriptor a pull takes.
+[[gnu::always_inline]] inline bool record_queue::extend_run(source& s,
+                                                            const pipeline::msg_desc& d) noexcept {
+    // The record at the tail (still waiting) is an appended record or run of this ring that ends
     // right where d starts in the arena (same offsets: no wrap, nothing dropped in between), of
-    // the same RX burst (one latency for all), and the run stays within its bounds.
-    if (run_end_ != tail_ || run_end_ <= sent_ || d.rx_tsc != run_rx_ || d.off != run_next_off_) {
+    // the same RX burst (one latency for all). Checked before anything else about d, so that a
+    // message that joins a run costs a few compares and adds.
+    if (run_end_ <= sent_ || run_end_ != tail_ || d.off != run_next_off_ || d.own == 0 ||
+        d.octet != 0 || d.more != 0 || d.rx_tsc != run_rx_ || run_src_ != &s) {
         return false;
     }
     queued_record& p = recs_[(run_end_ - 1) & rec_mask_];
-    const uint32_t add = static_cast<uint32_t>(d.len) + 1;
-    if (p.src != static_cast<uint8_t>(&s - sources_.data()) || p.dropped != 0 || p.n >= run_msgs_ ||
-        p.bytes + p.n + add > run_bytes_) {
+    const uint32_t add = static_cast<uint32_t>(d.len) + 1; // arena_cost(): its bytes and LF
+    // Within the run's bounds, and kept (coalesce() is off with drop=oldest: here a message
+    // either fits, or is blocked on, or goes the general way to be dropped as the newest).
+    if (p.dropped != 0 || p.n >= run_msgs_ || p.bytes + p.n + add > run_bytes_ ||
+        (!lim_.block && pinned_ - exempt_ + add > lim_.buffer_bytes)) {
         return false;
     }
     descs_[desc_tail_++ & desc_mask_] = d;
     p.run = 1;
     ++p.n;
     p.bytes += d.len;
-    p.cost += add; // arena_cost(): its bytes and LF
+    p.cost += add;
+    s.seen_end += add; // adjacent: no position() needed
     p.arena_end = s.seen_end;
     ++waiting_;
     waiting_bytes_ += d.len;
@@ -228,6 +235,11 @@ uint32_t record_queue::take_from_rings(uint32_t max) noexcept {
             const uint32_t end = staged + n;
             uint32_t start = 0;
             for (uint32_t i = 0; i < end; ++i) {
+                if (i == start && extend_run(s, stage_[i])) {
+                    ++pulled; // an appended record that joined the run at the tail
+                    start = i + 1;
+                    continue;
+                }
                 if (stage_[i].more != 0) {
                     continue;
                 }
@@ -250,16 +262,12 @@ uint32_t record_queue::take_from_rings(uint32_t max) noexcept {
                 ++pulled;
                 if (lim_.block || pinned_ - exempt_ + r.cost <= lim_.buffer_bytes ||
                     (lim_.drop_oldest && make_room(r.cost))) {
-                    const pipeline::msg_desc& d = stage_[start];
-                    // An appended LF-framed record: joins the run at the tail, or may start one.
-                    const bool runs = run_msgs_ != 0 && r.n == 1 && d.own != 0 && d.octet == 0;
-                    if (runs && extend_run(s, d)) {
-                        start = i + 1;
-                        continue;
-                    }
                     keep(s, r, &stage_[start]);
-                    if (runs) {
+                    const pipeline::msg_desc& d = stage_[start];
+                    if (run_msgs_ != 0 && r.n == 1 && d.own != 0 && d.octet == 0) {
+                        // An appended LF-framed record: the next ones may join it.
                         run_end_ = tail_;
+                        run_src_ = &s;
                         run_rx_ = d.rx_tsc;
                         run_next_off_ = d.off + static_cast<uint32_t>(d.len) + 1;
                     }

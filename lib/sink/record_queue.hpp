@@ -254,7 +254,8 @@ private:
     uint32_t take_from_rings(uint32_t max) noexcept;
     void free_pending() noexcept;
     void keep(source& s, const queued_record& r, const pipeline::msg_desc* d) noexcept;
-    [[nodiscard]] bool extend_run(const source& s, const pipeline::msg_desc& d) noexcept;
+    /// Appends @p d (whole record, of source @p s) to the run at the tail when it can join it.
+    [[nodiscard]] bool extend_run(source& s, const pipeline::msg_desc& d) noexcept;
 
     std::vector<source> sources_;
     std::vector<pipeline::gen_arena*> arenas_;
@@ -287,6 +288,7 @@ private:
     /// valid while that record is the tail and still waiting (0: none yet); the arena offset
     /// right after it and its RX time.
     uint64_t run_end_ = 0;
+    const source* run_src_ = nullptr;
     uint64_t run_rx_ = 0;
     uint32_t run_next_off_ = 0;
     uint32_t n_free_ = 0;
