@@ -1327,3 +1327,31 @@ TEST_F(fixture, FileSinkWritesRunsRecordExactAcrossSegmentsAndBatches) {
     std::filesystem::remove_all(dir);
     EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
 }
+
+TEST_F(fixture, FileSinkRunsFitABatchWhateverBatchRecordsSays) {
+    // batch-records above what one write takes (IOV_MAX record sizes): a run never holds more
+    // than a batch can, so 1,500 appended records of one burst are all written.
+    char tmpl[] = "/tmp/logagg-runs-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    lane ln(2048, 4096);
+    logagg::config::sink_spec spec;
+    spec.name = "file";
+    spec.dir = dir;
+    spec.batch.records = 4096;
+    {
+        logagg::sink::file_sink fs(spec, {ln.ring}, {ln.arena.get()}, false);
+        ASSERT_TRUE(fs.start());
+        for (int i = 0; i < 1500; ++i) {
+            ln.record({appended::own(ln, "x", 1)});
+        }
+        ln.push();
+        fs.begin_drain();
+        for (int i = 0; i < 64 && !fs.idle(); ++i) {
+            fs.poll(rte_rdtsc());
+        }
+        EXPECT_TRUE(fs.idle());
+        EXPECT_EQ(fs.stats().delivered.get(), 1500u);
+        EXPECT_EQ(fs.finish(), 0);
+    }
+    std::filesystem::remove_all(dir);
+}
