@@ -81,6 +81,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) gen_arena {
     char* base = nullptr;
     uint32_t size = 0;
     uint64_t head = 0; ///< worker only: next free position
+    /// worker only: @c released as the worker last read it (no more than it is now)
+    uint64_t released_seen = 0;
     alignas(RTE_CACHE_LINE_SIZE) std::atomic<uint64_t> released{0}; ///< sink writes, worker reads
 
     /// The 64-bit position of a piece at ring offset @p off, given that it lies at or after

@@ -54,11 +54,16 @@ payload_pieces(const rte_mbuf* m, uint32_t off, uint32_t len,
 [[nodiscard]] int64_t arena_reserve(gen_arena& a, uint32_t n) noexcept {
     const uint32_t pos = static_cast<uint32_t>(a.head % a.size);
     const uint64_t skip = pos + n > a.size ? a.size - pos : 0;
-    if (a.head + skip + n - a.released.load(std::memory_order_acquire) > a.size) {
-        return -1;
+    // The sink's release position, as last read: it only grows, so an old value only
+    // understates the room. Read again (a line the sink lcore writes) only when it looks short.
+    if (a.head + skip + n - a.released_seen > a.size) {
+        a.released_seen = a.released.load(std::memory_order_acquire);
+        if (a.head + skip + n - a.released_seen > a.size) {
+            return -1;
+        }
     }
     a.head += skip;
-    return static_cast<int64_t>(a.head % a.size);
+    return skip != 0 ? 0 : static_cast<int64_t>(pos); // a skip ends at the ring's start
 }
 
 /// "ADDR:PORT" of the packet's sender into @p buf. @return its length (0 when unknown).

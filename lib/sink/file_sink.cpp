@@ -2,6 +2,9 @@
 // Side: sink. Builds iovecs that point into mbuf data: no payload byte is copied.
 #include "sink/file_sink.hpp"
 
+#include <algorithm>
+#include <climits>
+
 #include <fmt/core.h>
 
 #include <rte_cycles.h>
@@ -16,6 +19,14 @@ file_sink::file_sink(const config::sink_spec& spec, std::vector<rte_ring*> rings
     : sink(spec, std::move(rings), std::move(arenas), block),
       writer_(spec.dir, spec.rotate_bytes, spec.framing), delay_us_(delay_us) {
     writer_.test_stall_at(stall_at);
+    // Appended records of one RX burst sit back to back in the lane's arena: queued, costed,
+    // timed, written and released as one run each (record_queue::coalesce()). Not with
+    // drop=oldest: it drops whole queued records, and would drop a run to make room for one.
+    if (spec.framing == config::framing_kind::lf && !spec.drop_oldest) {
+        // At most what one batch takes (batch-records, and IOV_MAX record sizes per write): a
+        // batch always takes a run whole.
+        q_.coalesce(std::min<uint32_t>(spec.batch.records, IOV_MAX), spec.batch.bytes);
+    }
 }
 
 util::result<void> file_sink::start() {

@@ -123,9 +123,9 @@ bool record_queue::make_room(uint32_t cost) noexcept {
         if (r.dropped == 0) {
             r.dropped = 1;
             pinned_ -= r.cost;
-            --waiting_;
+            waiting_ -= r.msgs();
             waiting_bytes_ -= r.bytes;
-            stats_.drop(pipeline::sink_drop::buffer_full, 1, r.bytes);
+            stats_.drop(pipeline::sink_drop::buffer_full, r.msgs(), r.bytes);
         }
         ++i;
     }
@@ -153,6 +153,39 @@ void record_queue::keep(source& s, const queued_record& r, const pipeline::msg_d
     }
     ++s.queued;
     ++tail_;
+}
+
+// Inlined: it runs for every descriptor a pull takes.
+[[gnu::always_inline]] inline bool record_queue::extend_run(source& s,
+                                                            const pipeline::msg_desc& d) noexcept {
+    // The record at the tail (still waiting) is an appended record or run of this ring that ends
+    // right where d starts in the arena (same offsets: no wrap, nothing dropped in between), of
+    // the same RX burst (one latency for all). Checked before anything else about d, so that a
+    // message that joins a run costs a few compares and adds.
+    if (run_end_ <= sent_ || run_end_ != tail_ || d.off != run_next_off_ || d.own == 0 ||
+        d.octet != 0 || d.more != 0 || d.rx_tsc != run_rx_ || run_src_ != &s) {
+        return false;
+    }
+    queued_record& p = recs_[(run_end_ - 1) & rec_mask_];
+    const uint32_t add = static_cast<uint32_t>(d.len) + 1; // arena_cost(): its bytes and LF
+    // Within the run's bounds, and kept (coalesce() is off with drop=oldest: here a message
+    // either fits, or is blocked on, or goes the general way to be dropped as the newest).
+    if (p.dropped != 0 || p.n >= run_msgs_ || p.bytes + p.n + add > run_bytes_ ||
+        (!lim_.block && pinned_ - exempt_ + add > lim_.buffer_bytes)) {
+        return false;
+    }
+    descs_[desc_tail_++ & desc_mask_] = d;
+    p.run = 1;
+    ++p.n;
+    p.bytes += d.len;
+    p.cost += add;
+    s.seen_end += add; // adjacent: no position() needed
+    p.arena_end = s.seen_end;
+    ++waiting_;
+    waiting_bytes_ += d.len;
+    pinned_ += add;
+    run_next_off_ += add;
+    return true;
 }
 
 uint32_t record_queue::pull(uint32_t max) noexcept {
@@ -202,6 +235,11 @@ uint32_t record_queue::take_from_rings(uint32_t max) noexcept {
             const uint32_t end = staged + n;
             uint32_t start = 0;
             for (uint32_t i = 0; i < end; ++i) {
+                if (i == start && extend_run(s, stage_[i])) {
+                    ++pulled; // an appended record that joined the run at the tail
+                    start = i + 1;
+                    continue;
+                }
                 if (stage_[i].more != 0) {
                     continue;
                 }
@@ -225,6 +263,14 @@ uint32_t record_queue::take_from_rings(uint32_t max) noexcept {
                 if (lim_.block || pinned_ - exempt_ + r.cost <= lim_.buffer_bytes ||
                     (lim_.drop_oldest && make_room(r.cost))) {
                     keep(s, r, &stage_[start]);
+                    const pipeline::msg_desc& d = stage_[start];
+                    if (run_msgs_ != 0 && r.n == 1 && d.own != 0 && d.octet == 0) {
+                        // An appended LF-framed record: the next ones may join it.
+                        run_end_ = tail_;
+                        run_src_ = &s;
+                        run_rx_ = d.rx_tsc;
+                        run_next_off_ = d.off + static_cast<uint32_t>(d.len) + 1;
+                    }
                 } else {
                     drop_newest(s, r);
                 }
@@ -257,7 +303,7 @@ void record_queue::mark_sent(uint64_t s) noexcept {
     for (uint64_t i = sent_; i < s; ++i) {
         const queued_record& r = recs_[i & rec_mask_];
         if (r.dropped == 0) {
-            --waiting_;
+            waiting_ -= r.msgs();
             waiting_bytes_ -= r.bytes;
         }
     }
@@ -272,9 +318,9 @@ uint64_t record_queue::rewind() noexcept {
     for (uint64_t i = head_; i < sent_; ++i) {
         const queued_record& r = recs_[i & rec_mask_];
         if (r.dropped == 0) {
-            ++waiting_;
+            waiting_ += r.msgs();
             waiting_bytes_ += r.bytes;
-            ++n;
+            n += r.msgs();
         }
     }
     sent_ = head_;
@@ -289,7 +335,9 @@ void record_queue::time_one(const queued_record& r, uint64_t now) noexcept {
     // An appended record carries its RX time; a referenced one reads it from its packet.
     const pipeline::msg_desc& d = descs_[r.first & desc_mask_];
     const uint64_t rx = d.own != 0 ? d.rx_tsc : pipeline::meta_of(d.pkt, meta_off_)->rx_tsc;
-    stats_.latency_us[pipeline::latency_bucket(now > rx ? (now - rx) / tsc_per_us_ : 0)].add();
+    // A run's messages share one RX time (coalesce()): each is counted with it.
+    stats_.latency_us[pipeline::latency_bucket(now > rx ? (now - rx) / tsc_per_us_ : 0)].add(
+        r.msgs());
 }
 
 void record_queue::time(uint64_t from, uint64_t to) noexcept {
@@ -316,17 +364,21 @@ record_queue::totals record_queue::release(uint64_t upto, config::framing_kind f
         if (r.dropped == 0) {
             pinned_ -= r.cost;
             if (i >= sent_) {
-                --waiting_;
+                waiting_ -= r.msgs();
                 waiting_bytes_ -= r.bytes;
             }
-            ++t.records;
+            const uint32_t msgs = r.msgs();
+            t.records += msgs;
             t.bytes += r.bytes;
-            t.framed += r.bytes + config::framing_overhead(f, r.bytes);
+            // A run's messages are LF-framed (coalesce()): one framing byte each.
+            t.framed += r.bytes + (r.run != 0 ? msgs * config::framing_overhead(f, 0)
+                                              : config::framing_overhead(f, r.bytes));
             if (timing) {
                 time_one(r, now);
             }
         }
-        for (uint16_t k = 0; k < r.n; ++k) {
+        // A run's descriptors are appended records: none releases a packet.
+        for (uint16_t k = 0; r.run == 0 && k < r.n; ++k) {
             const pipeline::msg_desc& d = descs_[(r.first + k) & desc_mask_];
             if (d.release != 0) {
                 to_free_[n_free_++] = d.pkt;
@@ -386,9 +438,9 @@ void record_queue::reject(uint64_t i, pipeline::sink_drop why) noexcept {
     }
     r.dropped = 1;
     pinned_ -= r.cost;
-    --waiting_;
+    waiting_ -= r.msgs();
     waiting_bytes_ -= r.bytes;
-    stats_.drop(why, 1, r.bytes);
+    stats_.drop(why, r.msgs(), r.bytes);
 }
 
 void record_queue::drop_all(pipeline::sink_drop why) noexcept {

@@ -13,6 +13,7 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -29,14 +30,21 @@
 namespace logagg::sink {
 
 /// One message queued in a sink: a run of descriptors (a key piece, then the message pieces).
+/// Or, with record_queue::coalesce() (@c run set), a run of @c n appended LF-framed messages of
+/// one RX burst that lie back to back in their lane's arena: one descriptor each, the whole run
+/// one contiguous span of the arena (messages and LFs), handled as one unit by the sink.
 struct queued_record {
-    uint32_t first = 0;     ///< position of its first descriptor (masked by the queue)
-    uint16_t n = 0;         ///< descriptors, key piece included
-    uint8_t src = 0;        ///< ring (worker) it came from
-    uint8_t dropped = 0;    ///< dropped while waiting (drop=oldest); released when at the front
-    uint32_t bytes = 0;     ///< message bytes (key piece excluded), before framing
-    uint32_t cost = 0;      ///< memory it pins, counted against the buffer bound
-    uint64_t arena_end = 0; ///< arena position after its last generated piece; 0: none
+    uint32_t first = 0;      ///< position of its first descriptor (masked by the queue)
+    uint16_t n = 0;          ///< descriptors, key piece included (run: its messages)
+    uint8_t src = 0;         ///< ring (worker) it came from
+    uint8_t dropped : 1 = 0; ///< dropped while waiting (drop=oldest); released when at the front
+    uint8_t run : 1 = 0;     ///< a run of n appended messages (see above)
+    uint32_t bytes = 0;      ///< message bytes (key piece excluded), before framing
+    uint32_t cost = 0;       ///< memory it pins, counted against the buffer bound
+    uint64_t arena_end = 0;  ///< arena position after its last generated piece; 0: none
+
+    /// Messages it holds: n for a run, else 1.
+    [[nodiscard]] uint32_t msgs() const noexcept { return run != 0 ? n : 1u; }
 };
 
 /// How a sink queue is bounded.
@@ -59,6 +67,19 @@ public:
     ~record_queue();
     record_queue(const record_queue&) = delete;
     record_queue& operator=(const record_queue&) = delete;
+
+    /// Control plane, before the first pull: appended LF-framed records (msg_desc::own) that
+    /// come from one ring and one RX burst (the same rx_tsc) and lie back to back in its arena
+    /// are queued as one run (queued_record::run) of at most @p max_msgs messages and
+    /// @p max_bytes bytes, LFs included. Counters, the buffer bound and the drop policy still
+    /// count messages (each is kept or dropped on its own before it joins a run); a run is
+    /// timed once with the RX time its messages share. For sinks that write a run as one span
+    /// and need no record by record handling later (the file sink with framing=lf; not with
+    /// drop=oldest, which drops whole queued records). 0: never (the default).
+    void coalesce(uint32_t max_msgs, uint64_t max_bytes) noexcept {
+        run_msgs_ = std::min<uint32_t>(max_msgs, UINT16_MAX);
+        run_bytes_ = max_bytes;
+    }
 
     /// Takes whole records from the rings (at most about @p max), applying the bound: a record
     /// that does not fit is dropped (newest), or waiting records are dropped to make room
@@ -233,6 +254,8 @@ private:
     uint32_t take_from_rings(uint32_t max) noexcept;
     void free_pending() noexcept;
     void keep(source& s, const queued_record& r, const pipeline::msg_desc* d) noexcept;
+    /// Appends @p d (whole record, of source @p s) to the run at the tail when it can join it.
+    [[nodiscard]] bool extend_run(source& s, const pipeline::msg_desc& d) noexcept;
 
     std::vector<source> sources_;
     std::vector<pipeline::gen_arena*> arenas_;
@@ -259,6 +282,15 @@ private:
     int meta_off_ = -1;        ///< pkt_meta dynfield (RX time), or -1: no latency timing
     uint64_t tsc_per_us_ = 1;
     std::size_t next_source_ = 0;
+    uint32_t run_msgs_ = 0;  ///< coalesce(): most messages in a run; 0: no runs
+    uint64_t run_bytes_ = 0; ///< coalesce(): most bytes in a run, LFs included
+    /// The index after the record new appended records may join (a run or one appended record),
+    /// valid while that record is the tail and still waiting (0: none yet); the arena offset
+    /// right after it and its RX time.
+    uint64_t run_end_ = 0;
+    const source* run_src_ = nullptr;
+    uint64_t run_rx_ = 0;
+    uint32_t run_next_off_ = 0;
     uint32_t n_free_ = 0;
     std::array<rte_mbuf*, 512> to_free_{};
     /// Descriptors dequeued but not yet sorted into records. Why 256: amortises the ring's

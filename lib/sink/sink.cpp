@@ -90,11 +90,34 @@ uint64_t sink::fill_batch(iov_batch& b, uint64_t first) const noexcept {
         if (b.n_msgs() >= spec_.batch.records || b.bytes() >= spec_.batch.bytes) {
             break;
         }
-        if (q_.rec(i).dropped == 0 && !b.add(q_, i, spec_.framing)) {
+        const queued_record& r = q_.rec(i);
+        // A run (at most batch-records messages and batch-bytes bytes) goes whole into a batch it
+        // fits in, else it starts the next one.
+        if (r.run != 0 && b.n_msgs() != 0 &&
+            (b.n_msgs() + r.n > spec_.batch.records ||
+             b.bytes() + r.bytes + r.n > spec_.batch.bytes)) {
+            break;
+        }
+        if (r.dropped == 0 && !b.add(q_, i, spec_.framing)) {
             break;
         }
     }
     return i;
+}
+
+bool iov_batch::add_run(const record_queue& q, const queued_record& r) noexcept {
+    if (n_iov_ == iov_.size() || n_msgs_ + r.n > sizes_.size()) {
+        return false;
+    }
+    // One span of the arena: the messages, each followed by its LF (record_queue::coalesce()).
+    const uint32_t bytes = r.bytes + r.n;
+    push(q.gen_bytes(r, q.desc(r.first)), bytes);
+    // The segment writer still sees every message's size: rotation stays record-exact.
+    for (uint16_t k = 0; k < r.n; ++k) {
+        sizes_[n_msgs_++] = static_cast<uint32_t>(q.desc(r.first + k).len) + 1;
+    }
+    bytes_ += bytes;
+    return true;
 }
 
 void iov_batch::push(const char* p, std::size_t len) noexcept {
@@ -110,6 +133,9 @@ void iov_batch::push(const char* p, std::size_t len) noexcept {
 
 bool iov_batch::add(const record_queue& q, uint64_t i, config::framing_kind f) noexcept {
     const queued_record& r = q.rec(i);
+    if (r.run != 0) {
+        return add_run(q, r);
+    }
     // Worst case: every packet piece in every segment, plus a prefix and a LF.
     uint32_t need = 2;
     for (uint16_t k = 0; k < r.n; ++k) {

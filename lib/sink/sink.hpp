@@ -140,6 +140,8 @@ public:
 
 private:
     void push(const char* p, std::size_t len) noexcept;
+    /// add() for a run of appended LF-framed records (queued_record::run): one iovec.
+    bool add_run(const record_queue& q, const queued_record& r) noexcept;
 
     std::array<iovec, IOV_MAX> iov_{};
     std::array<uint32_t, IOV_MAX> sizes_{};

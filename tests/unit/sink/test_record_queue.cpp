@@ -6,10 +6,14 @@
 // ends with the mempool as it found it: each packet freed exactly once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +29,7 @@
 #include "common/eal_env.hpp"
 #include "pipeline/counters.hpp"
 #include "pipeline/message.hpp"
+#include "sink/file_sink.hpp"
 #include "sink/record_queue.hpp"
 #include "sink/sink.hpp"
 
@@ -1055,4 +1060,298 @@ TEST_F(fixture, DropOldestMakesRoomAmongAppendedRecords) {
     EXPECT_EQ(stats.delivered.get(), 3u);
     EXPECT_EQ(stats.bytes.get(), 20u);
     EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
+}
+
+// Runs (record_queue::coalesce(), the file sink with framing=lf): appended records of one RX
+// burst that lie back to back in one lane's arena are one queued record, counted per message.
+
+namespace {
+
+/// Latency histogram entries, and those in buckets of at least @p floor_us.
+std::pair<uint64_t, uint64_t> timed(const sink_stats& st, uint64_t floor_us) {
+    uint64_t all = 0;
+    uint64_t slow = 0;
+    for (std::size_t i = 0; i < st.latency_us.size(); ++i) {
+        all += st.latency_us[i].get();
+        slow += logagg::pipeline::latency_bucket_floor(i) >= floor_us ? st.latency_us[i].get() : 0;
+    }
+    return {all, slow};
+}
+
+/// The bytes of the iovecs of @p b.
+std::string iov_text(logagg::sink::iov_batch& b) {
+    std::string out;
+    for (uint32_t i = 0; i < b.n_iov(); ++i) {
+        out.append(static_cast<const char*>(b.iov()[i].iov_base), b.iov()[i].iov_len);
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_F(fixture, AppendedRecordsOfOneBurstAreOneRunCountedPerMessage) {
+    lane ln(1024, 4096);
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(64ull << 20), stats);
+    q.coalesce(1024, 1u << 20);
+    static const rte_mbuf_dynfield meta = {"logagg_pkt_meta", sizeof(logagg::pipeline::pkt_meta),
+                                           alignof(logagg::pipeline::pkt_meta), 0};
+    const int meta_off = rte_mbuf_dynfield_register(&meta);
+    ASSERT_GE(meta_off, 0);
+    q.time_from(meta_off, rte_get_tsc_hz());
+    const uint64_t old = rte_rdtsc() - 2 * rte_get_tsc_hz(); // one burst, 2 s ago
+    for (const char* s : {"alpha", "be", "gamma", "delta", "e"}) {
+        ln.record({appended::own(ln, s, old)});
+    }
+    ln.push();
+    ASSERT_EQ(q.pull(), 5u) << "records taken count messages";
+    ASSERT_EQ(q.tail(), 1u) << "one queued record";
+    const queued_record& r = q.rec(0);
+    EXPECT_EQ(r.run, 1);
+    EXPECT_EQ(r.n, 5);
+    EXPECT_EQ(r.msgs(), 5u);
+    EXPECT_EQ(r.bytes, 5u + 2 + 5 + 5 + 1);
+    EXPECT_EQ(r.cost, 18u + 5) << "every message's bytes and LF";
+    EXPECT_EQ(r.arena_end, ln.arena->head);
+    EXPECT_EQ(q.waiting(), 5u);
+    EXPECT_EQ(q.waiting_bytes(), 18u);
+    EXPECT_EQ(q.pinned(), 23u);
+    logagg::sink::iov_batch b;
+    ASSERT_TRUE(b.add(q, 0, framing_kind::lf));
+    ASSERT_EQ(b.n_iov(), 1u);
+    EXPECT_EQ(iov_text(b), "alpha\nbe\ngamma\ndelta\ne\n");
+    ASSERT_EQ(b.n_msgs(), 5u) << "the segment writer gets every message's size";
+    EXPECT_EQ(std::vector<uint32_t>(b.sizes(), b.sizes() + 5),
+              (std::vector<uint32_t>{6, 3, 6, 6, 2}));
+    EXPECT_EQ(b.bytes(), 23u);
+    q.confirm(q.tail(), framing_kind::lf);
+    EXPECT_EQ(stats.delivered.get(), 5u);
+    EXPECT_EQ(stats.bytes.get(), 23u) << "one LF per message";
+    const auto [all, slow] = timed(stats, 1'000'000);
+    EXPECT_EQ(all, 5u) << "each message timed";
+    EXPECT_EQ(slow, 5u) << "with the RX time of its burst";
+    EXPECT_EQ(q.waiting(), 0u);
+    EXPECT_EQ(q.pinned(), 0u);
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
+}
+
+TEST_F(fixture, RunsBreakAtAnotherBurstAReferenceTheArenaEndAndAnotherRing) {
+    lane l0(1024, 64);
+    lane l1(1024, 4096);
+    record_queue q({l0.ring, l1.ring}, {l0.arena.get(), l1.arena.get()}, limits(64ull << 20),
+                   stats);
+    q.coalesce(1024, 1u << 20);
+    l0.record({appended::own(l0, "a1", 1)});
+    l0.record({appended::own(l0, "a2", 1)});
+    l0.record({appended::own(l0, "b1", 2)}); // another RX burst
+    l0.record({appended::own(l0, "b2", 2)});
+    rte_mbuf* m = make_pkt("ref");
+    l0.record({ref(m, 0, 3)});
+    l0.release();
+    l0.record({appended::own(l0, "c1", 2)});                 // after a reference: a new record
+    l0.record({appended::own(l0, std::string(40, 'f'), 2)}); // joins c1: 56 bytes used
+    l0.push();
+    l1.record({appended::own(l1, "d1", 2)}); // the same burst time, another ring
+    l1.push();
+    ASSERT_EQ(q.pull(), 8u);
+    ASSERT_EQ(q.tail(), 5u);
+    EXPECT_EQ(q.rec(0).n, 2);
+    EXPECT_EQ(q.rec(1).n, 2) << "b1 b2";
+    EXPECT_EQ(q.rec(2).run, 0) << "the reference";
+    EXPECT_EQ(q.rec(3).n, 2) << "c1 and the f's";
+    EXPECT_EQ(q.rec(4).src, 1);
+    EXPECT_EQ(q.rec(4).n, 1);
+    EXPECT_EQ(q.waiting(), 8u);
+    logagg::sink::iov_batch b;
+    for (uint64_t i = 0; i < q.tail(); ++i) {
+        ASSERT_TRUE(b.add(q, i, framing_kind::lf));
+    }
+    EXPECT_EQ(iov_text(b), "a1\na2\nb1\nb2\nref\nc1\n" + std::string(40, 'f') + "\nd1\n");
+    EXPECT_EQ(b.n_msgs(), 8u);
+    q.confirm(q.tail(), framing_kind::lf);
+    EXPECT_EQ(stats.delivered.get(), 8u);
+    EXPECT_EQ(in_use(), 0u);
+    // The arena's end: w ends exactly there (offset 64), x starts at offset 0. The same burst,
+    // but not adjacent in memory: two records.
+    l0.record({appended::own(l0, "wwwwwww", 3)});
+    l0.record({appended::own(l0, "xxxxxxxxxx", 3)});
+    l0.push();
+    ASSERT_EQ(q.pull(), 2u);
+    ASSERT_EQ(q.tail(), 7u);
+    EXPECT_EQ(q.desc(q.rec(6).first).off, 0u);
+    b.clear();
+    ASSERT_TRUE(b.add(q, 5, framing_kind::lf));
+    ASSERT_TRUE(b.add(q, 6, framing_kind::lf));
+    EXPECT_EQ(iov_text(b), "wwwwwww\nxxxxxxxxxx\n");
+    q.confirm(q.tail(), framing_kind::lf);
+    EXPECT_EQ(stats.delivered.get(), 10u);
+    EXPECT_EQ(l0.arena->released.load(), l0.arena->head);
+    EXPECT_EQ(l1.arena->released.load(), l1.arena->head);
+}
+
+TEST_F(fixture, RunsStayWithinTheirBoundsAndEndWhenSent) {
+    lane ln(1024, 4096);
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(64ull << 20), stats);
+    q.coalesce(3, 12); // 3 messages, 12 bytes with their LFs
+    for (int i = 0; i < 7; ++i) {
+        ln.record({appended::own(ln, "ab", 1)}); // 3 bytes each: 3 messages = 9 bytes
+    }
+    ln.record({appended::own(ln, "0123", 1)});    // 5: with the 7th (3) fits in 12
+    ln.record({appended::own(ln, "0123456", 1)}); // 8: 8 + 8 > 12, a run of its own
+    ln.push();
+    ASSERT_EQ(q.pull(), 9u);
+    ASSERT_EQ(q.tail(), 4u);
+    EXPECT_EQ(q.rec(0).n, 3);
+    EXPECT_EQ(q.rec(1).n, 3);
+    EXPECT_EQ(q.rec(2).n, 2) << "ab 0123: 8 bytes";
+    EXPECT_EQ(q.rec(2).bytes, 6u);
+    EXPECT_EQ(q.rec(3).n, 1);
+    // A record that was handed to the backend takes no more messages.
+    q.mark_sent(q.tail());
+    ln.record({appended::own(ln, "z", 1)});
+    ln.push();
+    ASSERT_EQ(q.pull(), 1u);
+    ASSERT_EQ(q.tail(), 5u);
+    EXPECT_EQ(q.rec(4).n, 1);
+    EXPECT_EQ(q.waiting(), 1u);
+    q.confirm(q.tail(), framing_kind::lf);
+    EXPECT_EQ(stats.delivered.get(), 10u);
+    EXPECT_EQ(stats.bytes.get(), 7u * 3 + 5 + 8 + 2);
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
+}
+
+TEST_F(fixture, RunsDropNewestAndBlockPerMessage) {
+    // buffer= 20: four 5-byte messages fit; the fifth and sixth are dropped one by one (counted
+    // per message), and the seventh, after the bytes of the dropped ones, starts a new record.
+    lane ln(1024, 4096);
+    record_queue q({ln.ring}, {ln.arena.get()}, limits(20), stats);
+    q.coalesce(1024, 1u << 20);
+    for (const char* s : {"aaaa", "bbbb", "cccc", "dddd", "eeee", "ffff"}) {
+        ln.record({appended::own(ln, s, 1)});
+    }
+    ln.push();
+    ASSERT_EQ(q.pull(), 6u);
+    ASSERT_EQ(q.tail(), 1u);
+    EXPECT_EQ(q.rec(0).n, 4);
+    EXPECT_EQ(drops(sink_drop::buffer_full), 2u);
+    EXPECT_EQ(stats.dropped_bytes.get(), 8u);
+    EXPECT_EQ(q.pinned(), 20u);
+    logagg::sink::iov_batch b;
+    ASSERT_TRUE(b.add(q, 0, framing_kind::lf));
+    EXPECT_EQ(iov_text(b), "aaaa\nbbbb\ncccc\ndddd\n");
+    q.confirm(1, framing_kind::lf);
+    EXPECT_EQ(stats.delivered.get(), 4u);
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head) << "the dropped ones' bytes too";
+    ln.record({appended::own(ln, "gggg", 1)});
+    ln.record({appended::own(ln, "hhhh", 1)});
+    ln.push();
+    ASSERT_EQ(q.pull(), 2u);
+    ASSERT_EQ(q.tail(), 2u);
+    EXPECT_EQ(q.rec(1).n, 2);
+    q.confirm(2, framing_kind::lf);
+
+    // Block mode: the queue stops taking messages at the bound, whether they would join a run
+    // or not, and drops none.
+    sink_stats st2;
+    record_queue qb({ln.ring}, {ln.arena.get()}, limits(10, false, true), st2);
+    qb.coalesce(1024, 1u << 20);
+    for (const char* s : {"iiii", "jjjj", "kkkk", "llll"}) {
+        ln.record({appended::own(ln, s, 1)});
+    }
+    ln.push();
+    EXPECT_EQ(qb.pull(), 4u) << "a burst is taken whole, then pulling stops";
+    EXPECT_EQ(qb.tail(), 1u);
+    EXPECT_EQ(qb.rec(0).n, 4);
+    ln.record({appended::own(ln, "mmmm", 1)});
+    ln.push();
+    EXPECT_EQ(qb.pull(), 0u) << "at the bound: nothing taken";
+    qb.confirm(1, framing_kind::lf);
+    EXPECT_EQ(qb.pull(), 1u);
+    qb.confirm(qb.tail(), framing_kind::lf);
+    EXPECT_EQ(st2.delivered.get(), 5u);
+    EXPECT_EQ(st2.drops[static_cast<std::size_t>(sink_drop::buffer_full)].get(), 0u);
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
+}
+
+TEST_F(fixture, FileSinkWritesRunsRecordExactAcrossSegmentsAndBatches) {
+    // One burst of appended records: queued as runs of at most batch-records messages and
+    // batch-bytes bytes, written a run per iovec, and rotated at the same record boundaries
+    // as one by one: a segment never exceeds rotate-bytes and holds whole records.
+    char tmpl[] = "/tmp/logagg-runs-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    lane ln(1024, 4096);
+    logagg::config::sink_spec spec;
+    spec.name = "file";
+    spec.dir = dir;
+    spec.rotate_bytes = 7;
+    spec.batch.records = 3;
+    spec.batch.bytes = 8;
+    {
+        logagg::sink::file_sink fs(spec, {ln.ring}, {ln.arena.get()}, false);
+        ASSERT_TRUE(fs.start());
+        for (const char* s : {"a", "bb", "ccc", "dddd", "eeeee", "f", "g", "h", "i"}) {
+            ln.record({appended::own(ln, s, 1)});
+        }
+        ln.push();
+        fs.begin_drain();
+        for (int i = 0; i < 16 && !fs.idle(); ++i) {
+            fs.poll(rte_rdtsc());
+        }
+        ASSERT_TRUE(fs.idle());
+        EXPECT_EQ(fs.stats().delivered.get(), 9u);
+        EXPECT_EQ(fs.stats().bytes.get(), 1u + 2 + 3 + 4 + 5 + 1 + 1 + 1 + 1 + 9);
+        // Runs within batch-bytes (8, LFs included) and batch-records (3): [a bb] ccc dddd
+        // [eeeee f] [g h i]. A batch takes a run only whole and within its bounds, a single
+        // record as before (while the batch is under batch-bytes): [a bb] ccc (9 bytes), dddd
+        // ([eeeee f] would make 13), [eeeee f], [g h i].
+        EXPECT_EQ(fs.stats().batches.get(), 4u);
+        EXPECT_EQ(fs.finish(), 0);
+    }
+    std::vector<std::string> segs;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        if (e.path().extension() == ".log") {
+            segs.push_back(e.path().string());
+        }
+    }
+    std::sort(segs.begin(), segs.end());
+    std::vector<std::string> text;
+    for (const std::string& p : segs) {
+        std::ifstream in(p);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        text.push_back(ss.str());
+    }
+    // Rotation at 7 bytes, record by record: a segment closes before the record that would take
+    // it past 7, also in the middle of a run ([eeeee f], [g h i]).
+    EXPECT_EQ(text, (std::vector<std::string>{"a\nbb\n", "ccc\n", "dddd\n", "eeeee\n", "f\ng\nh\n",
+                                              "i\n"}));
+    std::filesystem::remove_all(dir);
+    EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
+}
+
+TEST_F(fixture, FileSinkRunsFitABatchWhateverBatchRecordsSays) {
+    // batch-records above what one write takes (IOV_MAX record sizes): a run never holds more
+    // than a batch can, so 1,500 appended records of one burst are all written.
+    char tmpl[] = "/tmp/logagg-runs-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    lane ln(2048, 4096);
+    logagg::config::sink_spec spec;
+    spec.name = "file";
+    spec.dir = dir;
+    spec.batch.records = 4096;
+    {
+        logagg::sink::file_sink fs(spec, {ln.ring}, {ln.arena.get()}, false);
+        ASSERT_TRUE(fs.start());
+        for (int i = 0; i < 1500; ++i) {
+            ln.record({appended::own(ln, "x", 1)});
+        }
+        ln.push();
+        fs.begin_drain();
+        for (int i = 0; i < 64 && !fs.idle(); ++i) {
+            fs.poll(rte_rdtsc());
+        }
+        EXPECT_TRUE(fs.idle());
+        EXPECT_EQ(fs.stats().delivered.get(), 1500u);
+        EXPECT_EQ(fs.finish(), 0);
+    }
+    std::filesystem::remove_all(dir);
 }
