@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // RFC 5424: the section 6.5 examples field by field, timestamps against epoch values computed
-// independently, every malformed class, and every truncation of every example.
+// independently, every malformed class, every truncation of every example, and the header fields'
+// quick pass (SP and PRINTUSASCII in one SSE2 pass) against the byte-by-byte rules at every
+// boundary it has.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "log/rfc5424.hpp"
@@ -234,6 +241,163 @@ TEST(Rfc5424, EveryTruncationParsesToSomeStatus) {
                 EXPECT_LE(r.message.data() + r.message.size(), prefix.data() + prefix.size());
             }
         }
+    }
+}
+
+/// The header as RFC 5424 reads it, byte by byte (find the SP, then the length and the class of
+/// each byte): TIMESTAMP, HOSTNAME, APP-NAME, PROCID, MSGID of @p rest (the message after
+/// "<PRI>VERSION "), into @p f. @return the status the parser must give, ok when the header is
+/// well formed.
+rfc5424_status reference_header(std::string_view rest, std::array<std::string_view, 5>& f) {
+    constexpr std::size_t max[] = {0, 255, 48, 128, 32};
+    constexpr rfc5424_status bad[] = {rfc5424_status::bad_timestamp, rfc5424_status::bad_hostname,
+                                      rfc5424_status::bad_app_name, rfc5424_status::bad_procid,
+                                      rfc5424_status::bad_msgid};
+    for (std::size_t i = 0; i < 5; ++i) {
+        const std::size_t sp = rest.find(' ');
+        if (sp == std::string_view::npos || sp == 0) {
+            return rfc5424_status::missing_space;
+        }
+        f[i] = rest.substr(0, sp);
+        rest.remove_prefix(sp + 1);
+        if (i == 0) {
+            int64_t ns = 0;
+            if (f[0] != "-" && !logagg::log::parse_rfc3339(f[0], ns)) {
+                return bad[0];
+            }
+            continue;
+        }
+        bool print = f[i].size() <= max[i];
+        for (const char c : f[i]) {
+            print = print && c >= 0x21 && c <= 0x7E;
+        }
+        if (!print) {
+            return bad[i];
+        }
+    }
+    return rfc5424_status::ok;
+}
+
+/// Parses @p msg from a heap block of exactly its size (so ASan sees a read past its end) and
+/// checks the status and header fields against reference_header(). @return the message parsed.
+bool expect_like_reference(const std::string& msg) {
+    const auto block = std::make_unique<char[]>(msg.size());
+    std::copy(msg.begin(), msg.end(), block.get());
+    const std::string_view m(block.get(), msg.size());
+    std::array<std::string_view, 5> f;
+    const std::size_t hdr = m.find(' ') + 1; // tests build "<34>1 " first
+    const rfc5424_status want = reference_header(m.substr(hdr), f);
+    log_record r;
+    const rfc5424_status got = parse_rfc5424(m, r);
+    if (want != rfc5424_status::ok) {
+        EXPECT_EQ(got, want) << testing::PrintToString(msg);
+        return false;
+    }
+    // A well-formed header: only what follows it (STRUCTURED-DATA, MSG) can be wrong.
+    if (got != rfc5424_status::ok) {
+        EXPECT_TRUE(got == rfc5424_status::bad_structured_data ||
+                    got == rfc5424_status::repeated_sd_id ||
+                    got == rfc5424_status::too_many_sd_names || got == rfc5424_status::bad_utf8)
+            << testing::PrintToString(msg);
+        return false;
+    }
+    auto nil = [](std::string_view v) { return v == "-" ? std::string_view{} : v; };
+    EXPECT_EQ(r.timestamp_text, f[0]);
+    EXPECT_EQ(r.hostname, nil(f[1]));
+    EXPECT_EQ(r.app_name, nil(f[2]));
+    EXPECT_EQ(r.procid, nil(f[3]));
+    EXPECT_EQ(r.msgid, nil(f[4]));
+    return true;
+}
+
+// Each header field at lengths around the quick pass's 16-byte blocks and its limit, with a
+// byte outside PRINTUSASCII at each block boundary, followed by messages that end right after
+// it, a few bytes later (the last block overlaps), or much later.
+TEST(Rfc5424, HeaderFieldsAtEveryBoundary) {
+    constexpr std::size_t limits[] = {40, 255, 48, 128, 32}; // TIMESTAMP: no limit of its own
+    const std::string tails[] = {"", " -", " - x", " - 0123456789abcdef",
+                                 " - " + std::string(200, 'm')};
+    std::size_t parsed = 0; // messages the parser took whole: their fields were compared
+    for (std::size_t fi = 0; fi < 5; ++fi) {
+        std::vector<std::size_t> lens = {1, 2, 7, 8, 14, 15, 16, 17, 18, 31, 32, 33, 47, 48, 49};
+        for (std::size_t d = 0; d <= 2; ++d) {
+            lens.push_back(limits[fi] + 1 - d);
+            lens.push_back(limits[fi] + 15 + d);
+        }
+        lens.push_back(300);
+        for (const std::size_t len : lens) {
+            std::vector<std::string> values = {std::string(len, fi == 0 ? '9' : 'v')};
+            for (const char bad : {'\x00', '\x01', '\t', '\x7f', '\x80', '\xc3', '\xff'}) {
+                for (const std::size_t at : {std::size_t{0}, std::size_t{1}, std::size_t{15},
+                                             std::size_t{16}, std::size_t{17}, len - 1}) {
+                    if (at < len) {
+                        values.push_back(values[0]);
+                        values.back()[at] = bad;
+                    }
+                }
+            }
+            for (const std::string& v : values) {
+                std::array<std::string, 5> f = {"2003-10-11T22:14:15.003Z", "h", "a", "p", "m"};
+                f[fi] = v;
+                std::string head = "<34>1 " + f[0];
+                for (std::size_t i = 1; i < 5; ++i) {
+                    head += ' ' + f[i];
+                }
+                for (const std::string& t : tails) {
+                    parsed += expect_like_reference(head + t) ? 1 : 0;
+                }
+                // The message ends right at the field, or right after its SP.
+                std::string upto = "<34>1 " + f[0];
+                for (std::size_t i = 1; i <= fi; ++i) {
+                    upto += ' ' + f[i];
+                }
+                expect_like_reference(upto);
+                expect_like_reference(upto + ' ');
+            }
+        }
+    }
+    EXPECT_GT(parsed, 200U);
+}
+
+TEST(Rfc5424, HeaderFieldsAtMaxLength) {
+    const std::string host(255, 'h');
+    const std::string app(48, 'a');
+    const std::string proc(128, 'p');
+    const std::string id(32, 'm');
+    log_record r;
+    const std::string m = "<34>1 - " + host + ' ' + app + ' ' + proc + ' ' + id + " - hello";
+    ASSERT_EQ(parse_rfc5424(m, r), rfc5424_status::ok);
+    EXPECT_EQ(r.hostname, host);
+    EXPECT_EQ(r.app_name, app);
+    EXPECT_EQ(r.procid, proc);
+    EXPECT_EQ(r.msgid, id);
+    EXPECT_EQ(r.message, "hello");
+    EXPECT_EQ(parse_rfc5424("<34>1 - " + host + "h " + app + ' ' + proc + ' ' + id + " - hello", r),
+              rfc5424_status::bad_hostname);
+    EXPECT_EQ(parse_rfc5424("<34>1 - " + host + ' ' + app + "a " + proc + ' ' + id + " - hello", r),
+              rfc5424_status::bad_app_name);
+    EXPECT_EQ(parse_rfc5424("<34>1 - " + host + ' ' + app + ' ' + proc + "p " + id + " - hello", r),
+              rfc5424_status::bad_procid);
+    EXPECT_EQ(parse_rfc5424("<34>1 - " + host + ' ' + app + ' ' + proc + ' ' + id + "m - hello", r),
+              rfc5424_status::bad_msgid);
+}
+
+// Random headers from a small alphabet heavy in the bytes that matter (SP, DEL, 0x80, NUL, '-'),
+// fixed seed: whatever the quick pass accepts or leaves to the byte-by-byte path, the status and
+// the fields are the reference's.
+TEST(Rfc5424, RandomHeadersLikeReference) {
+    std::mt19937 rng(5424);
+    const std::string alphabet = std::string("aZ9-.:") + ' ' + '\x7f' + '\x80' + '\0' + '\t';
+    const std::string ts = "2003-10-11T22:14:15.003Z ";
+    for (int n = 0; n < 20000; ++n) {
+        std::string m = "<34>1 " + (n % 2 == 0 ? ts : std::string());
+        const std::size_t len = std::uniform_int_distribution<std::size_t>(0, 400)(rng);
+        for (std::size_t i = 0; i < len; ++i) {
+            // Mostly letters, so fields grow past the 16-byte blocks.
+            const std::size_t k = std::uniform_int_distribution<std::size_t>(0, 60)(rng);
+            m += k < alphabet.size() ? alphabet[k] : 'a';
+        }
+        expect_like_reference(m);
     }
 }
 
