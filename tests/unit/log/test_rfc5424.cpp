@@ -13,7 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "log/record.hpp"
 #include "log/rfc5424.hpp"
+#include "util/chars.hpp"
 
 namespace {
 
@@ -398,6 +400,145 @@ TEST(Rfc5424, RandomHeadersLikeReference) {
             m += k < alphabet.size() ? alphabet[k] : 'a';
         }
         expect_like_reference(m);
+    }
+}
+
+/// RFC 3339 as parse_rfc3339() read it before its fixed-width date and time were tested in one
+/// SSE2 compare: field by field with digits(), the fraction digit by digit. The reference for
+/// the tests below.
+bool reference_rfc3339(std::string_view t, int64_t& ns, int max_frac) {
+    using logagg::util::digits;
+    using logagg::util::is_digit;
+    const int y = digits(t, 0, 4);
+    const int mo = digits(t, 5, 2);
+    const int d = digits(t, 8, 2);
+    const int h = digits(t, 11, 2);
+    const int mi = digits(t, 14, 2);
+    const int s = digits(t, 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
+        s > 59 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':') {
+        return false;
+    }
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    constexpr int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (d > mdays[mo - 1] + (mo == 2 && leap ? 1 : 0)) {
+        return false;
+    }
+    std::size_t p = 19;
+    int64_t frac_ns = 0;
+    if (p < t.size() && t[p] == '.') {
+        ++p;
+        int n = 0;
+        while (p < t.size() && is_digit(t[p]) && n < max_frac) {
+            frac_ns = frac_ns * 10 + (t[p] - '0');
+            ++p;
+            ++n;
+        }
+        if (n == 0) {
+            return false;
+        }
+        for (int i = n; i < 9; ++i) {
+            frac_ns *= 10;
+        }
+    }
+    int64_t offset_s = 0;
+    if (p < t.size() && t[p] == 'Z') {
+        ++p;
+    } else if (p < t.size() && (t[p] == '+' || t[p] == '-')) {
+        const int oh = digits(t, p + 1, 2);
+        const int om = digits(t, p + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59 || t[p + 3] != ':') {
+            return false;
+        }
+        offset_s = (t[p] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (p != t.size()) {
+        return false;
+    }
+    const int64_t secs =
+        logagg::log::days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) *
+            86400 +
+        h * 3600 + mi * 60 + s - offset_s;
+    constexpr int64_t max_secs = INT64_MAX / 1'000'000'000 - 1;
+    if (secs > max_secs || secs < -max_secs) {
+        return false;
+    }
+    ns = secs * 1'000'000'000 + frac_ns;
+    return true;
+}
+
+/// parse_rfc3339() of @p t, from a heap block of exactly its size, against reference_rfc3339().
+void expect_rfc3339_like_reference(const std::string& t, int max_frac) {
+    const auto block = std::make_unique<char[]>(t.size());
+    std::copy(t.begin(), t.end(), block.get());
+    int64_t want = -1;
+    int64_t got = -1;
+    const bool ok = reference_rfc3339(t, want, max_frac);
+    EXPECT_EQ(logagg::log::parse_rfc3339(std::string_view(block.get(), t.size()), got, max_frac),
+              ok)
+        << testing::PrintToString(t) << " max_frac " << max_frac;
+    if (ok) {
+        EXPECT_EQ(got, want) << t;
+    }
+}
+
+TEST(Rfc5424, TimestampEdges) {
+    int64_t ns = 0;
+    // Fractions of 1 and 9 digits (9 only where allowed), offsets either way.
+    ASSERT_TRUE(logagg::log::parse_rfc3339("2003-10-11T22:14:15.3Z", ns));
+    EXPECT_EQ(ns, 1065910455300000000LL);
+    EXPECT_FALSE(logagg::log::parse_rfc3339("2003-10-11T22:14:15.123456789Z", ns));
+    ASSERT_TRUE(logagg::log::parse_rfc3339("2003-10-11T22:14:15.123456789Z", ns, 9));
+    EXPECT_EQ(ns, 1065910455123456789LL);
+    ASSERT_TRUE(logagg::log::parse_rfc3339("2003-10-11T22:14:15.000001-23:59", ns));
+    EXPECT_EQ(ns, (1065910455LL + 23 * 3600 + 59 * 60) * 1'000'000'000 + 1000);
+    ASSERT_TRUE(logagg::log::parse_rfc3339("2003-10-11T22:14:15+00:00", ns));
+    EXPECT_EQ(ns, 1065910455LL * 1'000'000'000);
+    // Refused, as they always were: a leap second, lowercase t and z, impossible dates, short
+    // and long stamps, offsets out of range.
+    for (const char* bad :
+         {"2016-12-31T23:59:60Z", "2003-10-11t22:14:15Z", "2003-10-11T22:14:15z",
+          "2003-04-31T00:00:00Z", "1900-02-29T00:00:00Z", "2003-00-11T00:00:00Z",
+          "2003-10-00T00:00:00Z", "2003-10-11T22:14:1Z", "2003-10-11T22:14:15", "2003-10-11T22:14",
+          "", "2003-10-11T22:14:15+24:00", "2003-10-11T22:14:15+01:60", "2003-10-11T22:14:15+0100",
+          "2003-10-11T22:14:15.Z", "+003-10-11T22:14:15Z", "2003-10-11T22:14:15.1234567Z"}) {
+        EXPECT_FALSE(logagg::log::parse_rfc3339(bad, ns)) << bad;
+    }
+    ASSERT_TRUE(logagg::log::parse_rfc3339("2000-02-29T23:59:59.999999Z", ns));
+}
+
+// Every byte of a few stamps replaced by each byte that matters (digits at their limits,
+// separators, the lowercase letters, bytes the SSE2 compare could mistake: '0' - 1, '9' + 1,
+// 0x80, 0xB0 ('0' + 0x80)), then every truncation: the same answer as field by field.
+TEST(Rfc5424, TimestampsLikeReference) {
+    std::vector<std::string> stamps = {
+        "2003-10-11T22:14:15.003Z",      "2003-08-24T05:14:15.000003-07:00",
+        "2000-02-29T23:59:59Z",          "1970-01-01T00:00:00.123456789+14:00",
+        "9999-12-31T23:59:59.9Z",        "2262-04-11T23:47:16.854775807Z",
+        "1677-09-21T00:12:43.145224192Z"};
+    for (std::size_t k = 1; k <= 10; ++k) { // every fraction length, either side of the limits
+        stamps.push_back("2003-10-11T22:14:15." + std::string("9876543210").substr(0, k) + "Z");
+        stamps.push_back("2003-10-11T22:14:15." + std::string("0123456789").substr(0, k) +
+                         "+01:30");
+    }
+    const std::string subst = std::string("0123459:-+.TZtz/ ") + '\0' + '\x80' + '\xb0' + '\xff';
+    for (const int max_frac : {6, 9}) {
+        for (const std::string& st : stamps) {
+            expect_rfc3339_like_reference(st, max_frac);
+            for (std::size_t i = 0; i < st.size(); ++i) {
+                for (const char c : subst) {
+                    std::string t = st;
+                    t[i] = c;
+                    expect_rfc3339_like_reference(t, max_frac);
+                }
+            }
+            for (std::size_t n = 0; n < st.size(); ++n) {
+                expect_rfc3339_like_reference(st.substr(0, n), max_frac);
+            }
+        }
     }
 }
 
