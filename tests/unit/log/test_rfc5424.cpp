@@ -542,4 +542,117 @@ TEST(Rfc5424, TimestampsLikeReference) {
     }
 }
 
+/// Length of the STRUCTURED-DATA at the front of @p s as RFC 5424 reads it byte by byte (the
+/// parser before its names and values were scanned 16 bytes at a time), or 0.
+std::size_t reference_sd(std::string_view s) {
+    auto name = [](std::string_view t) {
+        std::size_t n = 0;
+        while (n < t.size() && n <= 32 && t[n] >= 33 && t[n] <= 126 && t[n] != '=' && t[n] != ']' &&
+               t[n] != '"') {
+            ++n;
+        }
+        return n >= 1 && n <= 32 ? n : 0;
+    };
+    std::size_t p = 0;
+    while (p < s.size() && s[p] == '[') {
+        ++p;
+        const std::size_t id = name(s.substr(p));
+        if (id == 0) {
+            return 0;
+        }
+        p += id;
+        while (p < s.size() && s[p] == ' ') {
+            ++p;
+            const std::size_t n = name(s.substr(p));
+            if (n == 0 || p + n + 1 >= s.size() || s[p + n] != '=' || s[p + n + 1] != '"') {
+                return 0;
+            }
+            p += n + 2;
+            for (;;) {
+                if (p >= s.size()) {
+                    return 0;
+                }
+                if (s[p] == '\\') {
+                    p += 2;
+                    continue;
+                }
+                if (s[p] == ']') {
+                    return 0;
+                }
+                if (s[p] == '"') {
+                    ++p;
+                    break;
+                }
+                ++p;
+            }
+        }
+        if (p >= s.size() || s[p] != ']') {
+            return 0;
+        }
+        ++p;
+    }
+    return p;
+}
+
+/// parse_rfc5424() of "<34>1 - h a p m " + @p rest (one SD-ELEMENT, or several with distinct
+/// SD-IDs, and at most a few names), from a heap block of its exact size, against reference_sd().
+void expect_sd_like_reference(const std::string& rest) {
+    const std::string msg = "<34>1 - h a p m " + rest;
+    const auto block = std::make_unique<char[]>(msg.size());
+    std::copy(msg.begin(), msg.end(), block.get());
+    log_record r;
+    const rfc5424_status got = parse_rfc5424(std::string_view(block.get(), msg.size()), r);
+    if (!rest.empty() && rest[0] == '-') {
+        return; // NILVALUE: not what these tests look at
+    }
+    const std::size_t len = reference_sd(rest);
+    if (len == 0 || (len < rest.size() && rest[len] != ' ')) {
+        EXPECT_EQ(got, rfc5424_status::bad_structured_data) << testing::PrintToString(rest);
+        return;
+    }
+    EXPECT_EQ(got, rfc5424_status::ok) << testing::PrintToString(rest);
+    EXPECT_EQ(r.structured_data, rest.substr(0, len)) << testing::PrintToString(rest);
+}
+
+// SD-IDs and PARAM-NAMEs of every length to 40 and PARAM-VALUEs to 40 bytes, with each byte the
+// scans stop at ('=', ']', '"', '\\', SP, DEL, 0x80, NUL) at each position, the message ending
+// inside the element, right after it, or with a MSG after it.
+TEST(Rfc5424, StructuredDataAtEveryBoundary) {
+    const std::string tails[] = {"", " m", " " + std::string(100, 'x')};
+    const char stops[] = {'=', ']', '"', '\\', ' ', '\x7f', '\x80', '\0'};
+    for (std::size_t len = 0; len <= 40; ++len) {
+        std::vector<std::string> variants = {std::string(len, 'n')};
+        for (std::size_t at = 0; at < len; ++at) {
+            for (const char c : stops) {
+                variants.push_back(variants[0]);
+                variants.back()[at] = c;
+            }
+        }
+        for (const std::string& v : variants) {
+            for (const std::string& t : tails) {
+                expect_sd_like_reference("[" + v + "]" + t);          // SD-ID
+                expect_sd_like_reference("[id " + v + "=\"1\"]" + t); // PARAM-NAME
+                expect_sd_like_reference("[id k=\"" + v + "\"]" + t); // PARAM-VALUE
+                expect_sd_like_reference("[id k=\"" + v + "\"][b x=\"" + v + "\"]" + t);
+                expect_sd_like_reference("[id k=\"" + v); // cut in the value
+            }
+        }
+    }
+}
+
+TEST(Rfc5424, RandomStructuredDataLikeReference) {
+    std::mt19937 rng(3);
+    const std::string alphabet = std::string("[]=\"\\ ab") + '\x7f' + '\x80' + '\0';
+    for (int n = 0; n < 20000; ++n) {
+        // A well-formed start, then random bytes heavy in letters.
+        std::string rest = n % 2 == 0 ? "[id k=\"" : "[";
+        const std::size_t len = std::uniform_int_distribution<std::size_t>(0, 120)(rng);
+        for (std::size_t i = 0; i < len; ++i) {
+            const std::size_t k = std::uniform_int_distribution<std::size_t>(0, 40)(rng);
+            rest += k < alphabet.size() ? alphabet[k] : 'z';
+        }
+        expect_sd_like_reference(rest);
+    }
+}
+
 } // namespace
