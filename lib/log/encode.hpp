@@ -203,6 +203,62 @@ void emit_run(std::string_view s, std::size_t from, std::size_t to, bool whole, 
     return 0;
 }
 
+/// Does any of the @p n bytes at @p p equal @p c? Never reads outside them: 16 bytes at a time
+/// (SSE2), the last block overlapping; under 16, two overlapping loads of 8, 4 or 2 bytes, each
+/// tested in one word.
+[[nodiscard]] inline bool has_byte(const char* p, std::size_t n, char c) noexcept {
+    constexpr uint64_t ones = 0x0101010101010101ULL;
+    constexpr uint64_t highs = 0x8080808080808080ULL;
+    // A byte of w is c when that byte of w ^ (c * ones) is 0; (x - ones) & ~x & highs is non-zero
+    // exactly when x has a zero byte.
+    const uint64_t cs = ones * static_cast<unsigned char>(c);
+    auto zero_in = [](uint64_t x) { return ((x - ones) & ~x & highs) != 0; };
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i cv = _mm_set1_epi8(c);
+        for (std::size_t i = 0; i + 16 <= n; i += 16) {
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+            if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, cv)) != 0) {
+                return true;
+            }
+        }
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16));
+        return _mm_movemask_epi8(_mm_cmpeq_epi8(v, cv)) != 0;
+    }
+#endif
+    if (n >= 8) {
+        for (std::size_t i = 0;; i += 8) {
+            const std::size_t at = i + 8 <= n ? i : n - 8; // the last word overlapping
+            uint64_t w;
+            std::memcpy(&w, p + at, 8);
+            if (zero_in(w ^ cs)) {
+                return true;
+            }
+            if (at + 8 == n) {
+                return false;
+            }
+        }
+    }
+    // Under 8 bytes: two overlapping 4- or 2-byte loads; the word's other bytes are not c.
+    uint64_t w = ~cs;
+    if (n >= 4) {
+        uint32_t lo;
+        uint32_t hi;
+        std::memcpy(&lo, p, 4);
+        std::memcpy(&hi, p + n - 4, 4);
+        w = lo | (uint64_t{hi} << 32);
+    } else if (n >= 2) {
+        uint16_t lo;
+        uint16_t hi;
+        std::memcpy(&lo, p, 2);
+        std::memcpy(&hi, p + n - 2, 2);
+        w = (w & ~0xFFFFFFFFULL) | lo | (uint64_t{hi} << 16);
+    } else if (n == 1) {
+        w = (w & ~0xFFULL) | static_cast<unsigned char>(p[0]);
+    }
+    return zero_in(w ^ cs);
+}
+
 /// Bytes json_escape_bytes() may write for @p n input bytes: at most 6 per byte ("\u001f"), and
 /// the 16-byte store that copies plain bytes may reach 16 bytes past the last one.
 [[nodiscard]] constexpr std::size_t json_escape_room(std::size_t n) noexcept {
@@ -228,6 +284,37 @@ void json_escape_bytes(std::string_view s, Out& o) {
     }
     const char* const src = s.data();
     char* const out = o.gen_reserve(detail::json_escape_room(n));
+#if defined(__SSE2__)
+    if (n >= 16 && n < 32) {
+        // 16-31 bytes (host names): the same with two overlapping 16-byte blocks.
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16));
+        if ((detail::json_special16(a) | detail::json_special16(b)) == 0) {
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out), a);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + n - 16), b);
+            o.gen_commit(n);
+            o.copied(n);
+            return;
+        }
+    }
+#endif
+    if constexpr (std::endian::native == std::endian::little) {
+        if (n >= 8 && n < 16) {
+            // 8-15 bytes (names, short header fields): two overlapping words, stored as they are
+            // when both are plain, instead of a word and then a 1-7 byte tail.
+            uint64_t a;
+            uint64_t b;
+            std::memcpy(&a, src, 8);
+            std::memcpy(&b, src + n - 8, 8);
+            if (detail::json_plain8_word(a) == 8 && detail::json_plain8_word(b) == 8) {
+                std::memcpy(out, &a, 8);
+                std::memcpy(out + n - 8, &b, 8);
+                o.gen_commit(n);
+                o.copied(n);
+                return;
+            }
+        }
+    }
     char* d = out;
     bool changed = false; // a byte was escaped or replaced: no reference
     std::size_t i = 0;
@@ -299,6 +386,10 @@ void json_escape_bytes(std::string_view s, Out& o) {
 /// Emits an RFC 5424 PARAM-VALUE (escapes \" \\ \] as received) as JSON string content.
 template <class Out>
 void json_escape_sd_value(std::string_view s, Out& o) {
+    if (!detail::has_byte(s.data(), s.size(), '\\')) {
+        json_escape_bytes(s, o); // no escape of RFC 5424's: the usual value, one test
+        return;
+    }
     std::size_t run = 0;
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == ']') {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,52 @@ TEST(Encode, JsonEscapingMatchesByteAtATimeAtEveryOffset) {
                 std::string s(len, 'x');
                 s.insert(at, sp);
                 ASSERT_EQ(escaped(s), escaped_reference(s)) << len << " " << at;
+            }
+        }
+    }
+}
+
+// detail::has_byte() at every length to 40 with the byte at every position, and bytes one bit
+// away from it (what a word test could confuse), each string in a heap block of its exact size.
+TEST(Encode, HasByteAtEveryLengthAndPosition) {
+    for (std::size_t len = 0; len <= 40; ++len) {
+        for (const char near : {'\x5d', '\xdc', '\0', 'x'}) {
+            std::string s(len, near);
+            auto block = std::make_unique<char[]>(len);
+            std::copy(s.begin(), s.end(), block.get());
+            EXPECT_FALSE(detail::has_byte(block.get(), len, '\\')) << len;
+            for (std::size_t at = 0; at < len; ++at) {
+                std::string t = s;
+                t[at] = '\\';
+                std::copy(t.begin(), t.end(), block.get());
+                EXPECT_TRUE(detail::has_byte(block.get(), len, '\\')) << len << " at " << at;
+            }
+        }
+    }
+}
+
+// PARAM-VALUEs with and without RFC 5424 escapes (\" \\ \] and an unknown one) at every position
+// of values of 0..40 bytes: the same as decoding them byte by byte, then JSON escaping.
+TEST(Encode, SdValueWithAndWithoutEscapesAtEveryOffset) {
+    auto reference = [](std::string_view v) {
+        std::string dec;
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (v[i] == '\\' && i + 1 < v.size() &&
+                (v[i + 1] == ']' || v[i + 1] == '"' || v[i + 1] == '\\')) {
+                ++i;
+            }
+            dec += v[i];
+        }
+        return escaped_reference(dec);
+    };
+    for (std::size_t len = 0; len <= 40; ++len) {
+        for (std::size_t at = 0; at <= len; ++at) {
+            for (const std::string ins : {"", "\\]", "\\\"", "\\\\", "\\x", "\\", "\"", "\n"}) {
+                std::string v(len, 'v');
+                v.insert(at, ins);
+                string_out o;
+                json_escape_sd_value(v, o);
+                EXPECT_EQ(o.text, reference(v)) << testing::PrintToString(v);
             }
         }
     }

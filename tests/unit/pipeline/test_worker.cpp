@@ -873,6 +873,37 @@ TEST_F(lanes_fixture, NdjsonLaneGetsOneJsonObjectPerMessage) {
     for (const std::size_t f : {1, 2, 3}) {
         EXPECT_EQ(stats.parsed[f].get(), 1u);
     }
+    // The bytes each record was staged with, generated runs and references each once.
+    EXPECT_EQ(stats.sink_in_bytes[0].get(),
+              recs[0].text.size() + recs[1].text.size() + recs[2].text.size());
+    EXPECT_EQ(in_use(), 0u);
+}
+
+// An ndjson record appended to the lane's ring: one generated piece, its LF after it, the LF not
+// counted as the record's bytes; the next record starts right after that LF.
+TEST_F(lanes_fixture, NdjsonAppendLaneCountsTheRecordWithoutItsLf) {
+    w.parse = true;
+    lanes[0].format = logagg::log::output_format::ndjson;
+    lanes[0].append_max = 4096;
+    w.default_sinks = 0b01;
+    const std::string m1 =
+        "<165>1 2003-10-11T22:14:15.003Z host app - ID47 [a@1 k=\"v\"] " + std::string(100, 'x');
+    const std::string m2 = "<165>1 - host2 app - - - short";
+    burst({make_udp(m1 + "\n" + m2 + "\n")});
+    const auto recs = take(0);
+    ASSERT_EQ(recs.size(), 2u);
+    std::size_t bytes = 0;
+    for (const out_record& r : recs) {
+        ASSERT_EQ(r.pieces.size(), 1u) << "appended: one piece, no reference";
+        EXPECT_EQ(r.pieces[0].own, 1u);
+        EXPECT_EQ(r.pieces[0].lf_follows, 1u);
+        EXPECT_EQ(arenas[0].base[r.pieces[0].off + r.pieces[0].len], '\n');
+        EXPECT_EQ(r.text.front(), '{');
+        EXPECT_EQ(r.text.back(), '}');
+        bytes += r.text.size();
+    }
+    EXPECT_EQ(recs[1].pieces[0].off, recs[0].pieces[0].off + recs[0].pieces[0].len + 1);
+    EXPECT_EQ(stats.sink_in_bytes[0].get(), bytes);
     EXPECT_EQ(in_use(), 0u);
 }
 
