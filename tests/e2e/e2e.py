@@ -208,8 +208,11 @@ def case_lcore_affinity(env):
                 check(proc.poll() is None and time.time() < deadline, "logagg did not start:\n" + open(log).read())
                 time.sleep(0.05)
             if not infinite:
-                # The capture is read in a moment; then the lcores are quiet.
-                while len(output_lines(out)) < cap.expected_stats()["messages"]["framed"]:
+                # The capture is read in a moment; then the lcores are quiet. Complete lines
+                # only: a write in progress may show a partial line to this reader.
+                want = cap.expected_stats()["messages"]["framed"]
+                while sum(open(f, "rb").read().count(b"\n")
+                          for f in glob.glob(os.path.join(out, "logagg-*.log"))) < want:
                     check(proc.poll() is None and time.time() < deadline, "the capture was not written")
                     time.sleep(0.05)
             # Quiet lcores wake at least every 100 ms and look at their last 50 ms; a busy one
