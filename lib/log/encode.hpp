@@ -265,6 +265,41 @@ void emit_run(std::string_view s, std::size_t from, std::size_t to, bool whole, 
     return 6 * n + 16;
 }
 
+/// A field of 8 to 31 bytes with nothing to escape, stored to @p out as two overlapping blocks
+/// (16-31 bytes: 16-byte blocks, SSE2; 8-15: 8-byte words). @return false, having stored
+/// nothing that counts, for any other length or when a byte needs escaping.
+///
+/// Why: host names, app names and SD names are this short; one test of two loads instead of a
+/// word and then a 1-7 byte tail was ~100 instructions a message (docs/performance.md).
+[[nodiscard]] inline bool store_short_plain(const char* src, std::size_t n, char* out) noexcept {
+#if defined(__SSE2__)
+    if (n >= 16 && n < 32) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16));
+        if ((json_special16(a) | json_special16(b)) == 0) {
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out), a);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + n - 16), b);
+            return true;
+        }
+        return false;
+    }
+#endif
+    if constexpr (std::endian::native == std::endian::little) {
+        if (n >= 8 && n < 16) {
+            uint64_t a;
+            uint64_t b;
+            std::memcpy(&a, src, 8);
+            std::memcpy(&b, src + n - 8, 8);
+            if (json_plain8_word(a) == 8 && json_plain8_word(b) == 8) {
+                std::memcpy(out, &a, 8);
+                std::memcpy(out + n - 8, &b, 8);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 } // namespace detail
 
 /// Emits @p s (arbitrary bytes) as the content of a JSON string: RFC 8259 escaping of '"', '\\'
@@ -284,36 +319,10 @@ void json_escape_bytes(std::string_view s, Out& o) {
     }
     const char* const src = s.data();
     char* const out = o.gen_reserve(detail::json_escape_room(n));
-#if defined(__SSE2__)
-    if (n >= 16 && n < 32) {
-        // 16-31 bytes (host names): the same with two overlapping 16-byte blocks.
-        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16));
-        if ((detail::json_special16(a) | detail::json_special16(b)) == 0) {
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(out), a);
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + n - 16), b);
-            o.gen_commit(n);
-            o.copied(n);
-            return;
-        }
-    }
-#endif
-    if constexpr (std::endian::native == std::endian::little) {
-        if (n >= 8 && n < 16) {
-            // 8-15 bytes (names, short header fields): two overlapping words, stored as they are
-            // when both are plain, instead of a word and then a 1-7 byte tail.
-            uint64_t a;
-            uint64_t b;
-            std::memcpy(&a, src, 8);
-            std::memcpy(&b, src + n - 8, 8);
-            if (detail::json_plain8_word(a) == 8 && detail::json_plain8_word(b) == 8) {
-                std::memcpy(out, &a, 8);
-                std::memcpy(out + n - 8, &b, 8);
-                o.gen_commit(n);
-                o.copied(n);
-                return;
-            }
-        }
+    if (detail::store_short_plain(src, n, out)) {
+        o.gen_commit(n);
+        o.copied(n);
+        return;
     }
     char* d = out;
     bool changed = false; // a byte was escaped or replaced: no reference
