@@ -44,12 +44,12 @@ uint64_t sink::waited_tsc(uint64_t now_tsc) const noexcept {
 }
 
 uint64_t sink::batch_wait_tsc() const noexcept {
-    // Why half the age: a batch that follows a quiet spell of half a batch age or more would
-    // gather at most about two arrivals more by waiting a whole age, at most halving the
-    // writes, while every record in it would wait that age: at such rates (1 k msgs/s, one
-    // datagram per RX wake-up) batching buys nothing and the latency is all cost. Batches
-    // form by age again as soon as records come closer together.
-    return q_.batch_gap_tsc() >= age_tsc_ / 2 ? 0 : age_tsc_;
+    // Why the rest of the age rather than all or nothing (a quiet spell of half an age or more
+    // wrote at once, anything shorter waited a whole age): at 1 k msgs/s a record that came
+    // close behind the one before (a sender's pacing slips) waited a whole batch age, 1 ms by
+    // default, which set the p99 RX-to-file latency at a trickle (docs/performance.md). Writes
+    // still come at most about once a batch age.
+    return batch_wait(q_.batch_gap_tsc(), age_tsc_);
 }
 
 uint64_t sink::next_due_tsc(uint64_t now_tsc) const noexcept {

@@ -95,12 +95,23 @@ public:
     /// pinned() buffer= bounds for the workers (TCP windows).
     void publish_gauges() noexcept { stats_.gauges(queued(), pinned(), q_.bounded()); }
 
+    /// How long the first record of a batch may wait for the batch to grow, when the batch
+    /// follows a quiet spell of @p gap ticks (since the pull before the one that took that
+    /// record; UINT64_MAX: none before) and the batch age is @p age: what is left of a batch age
+    /// since that previous pull, so a batch is due a batch age after the one before it began
+    /// to be written at the earliest, and never later than a batch age after its first record.
+    /// A trickle (records further apart than the age) is written as it comes; records close
+    /// behind a write wait only for the rest of the age, not a whole one (their RX-to-file
+    /// latency stays under the age); a steady stream (gaps of a pass) is written once an age.
+    [[nodiscard]] static constexpr uint64_t batch_wait(uint64_t gap, uint64_t age) noexcept {
+        return gap >= age ? 0 : age - gap;
+    }
+
 protected:
     /// True when the waiting records should go out now (batch bounds, age, drain).
     [[nodiscard]] bool batch_due(uint64_t now_tsc) const noexcept;
-    /// How long the oldest waiting record may wait for its batch to grow: the batch age, or 0
-    /// when the batch follows a quiet spell of half a batch age or more (a trickle: waiting
-    /// would not group records, only delay them).
+    /// How long the oldest waiting record may wait for its batch to grow: batch_wait() of the
+    /// quiet spell its batch follows.
     [[nodiscard]] uint64_t batch_wait_tsc() const noexcept;
     /// How long the oldest waiting record has waited at @p now_tsc (0 if it came after now_tsc).
     [[nodiscard]] uint64_t waited_tsc(uint64_t now_tsc) const noexcept;

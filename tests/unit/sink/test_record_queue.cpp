@@ -645,6 +645,23 @@ TEST_F(fixture, MarkSentAndRewindKeepWaitingCounts) {
     EXPECT_EQ(stats.delivered.get(), 4u);
 }
 
+TEST(BatchWait, WhatIsLeftOfTheAgeSinceThePreviousPull) {
+    using logagg::sink::sink;
+    constexpr uint64_t age = 1000;
+    EXPECT_EQ(sink::batch_wait(UINT64_MAX, age), 0u); // the first batch: at once
+    EXPECT_EQ(sink::batch_wait(1000, age), 0u);       // a trickle, an age apart: at once
+    EXPECT_EQ(sink::batch_wait(5000, age), 0u);
+    // Close behind the previous pull: only the rest of the age (was: a whole age below half).
+    EXPECT_EQ(sink::batch_wait(200, age), 800u);
+    EXPECT_EQ(sink::batch_wait(499, age), 501u);
+    EXPECT_EQ(sink::batch_wait(500, age), 500u); // was 0: half an age counted as quiet
+    EXPECT_EQ(sink::batch_wait(999, age), 1u);
+    // A steady stream (a pull every pass): a whole age, one write per age.
+    EXPECT_EQ(sink::batch_wait(0, age), age);
+    EXPECT_EQ(sink::batch_wait(3, age), 997u);
+    EXPECT_EQ(sink::batch_wait(0, 0), 0u); // batch-ms=0: never waits
+}
+
 TEST_F(fixture, PullNotesTheQuietSpellEachBatchFollows) {
     // The sink writes a batch at once when it follows a quiet spell (sink::batch_wait_tsc()):
     // the queue notes how long before the pull that started the waiting batch the previous
