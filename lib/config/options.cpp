@@ -508,7 +508,7 @@ struct parser {
         return true;
     }
 
-    // Why whole (~140 lines): a flat table from option name to its handler, one branch per
+    // Why whole (~190 lines): a flat table from option name to its handler, one branch per
     // option in --help order; splitting it would only scatter the table.
     bool apply(std::string_view opt, std::string_view v) {
         if (opt == "--listen") {

@@ -278,7 +278,7 @@ std::string stats_line(const snapshot& now, const snapshot& prev, double dt) {
     return line;
 }
 
-// Why whole (~130 lines): prints the summary block line by line in output order; the lines
+// Why whole (~175 lines): prints the summary block line by line in output order; the lines
 // share column widths and the balance checks at the end read the same snapshot.
 std::string summary_table(const snapshot& s) {
     std::string o = fmt::format("logagg summary after {:.3f} s\n", s.uptime_s);
@@ -457,7 +457,7 @@ std::string summary_table(const snapshot& s) {
     return o;
 }
 
-// Why whole (~140 lines): writes the --stats-json document top to bottom in the order of
+// Why whole (~185 lines): writes the --stats-json document top to bottom in the order of
 // docs/stats.md (schema logagg.stats/3); one function keeps that order visible and the
 // commas between sections in one place.
 std::string to_json(const snapshot& s) {

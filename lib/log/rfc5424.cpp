@@ -353,7 +353,7 @@ bool parse_rfc3339(std::string_view t, int64_t& ns, int max_frac) noexcept {
     return true;
 }
 
-// Why whole (~115 lines): follows RFC 5424's ABNF field by field (PRI, VERSION, TIMESTAMP,
+// Why whole (~110 lines): follows RFC 5424's ABNF field by field (PRI, VERSION, TIMESTAMP,
 // HOSTNAME, APP-NAME, PROCID, MSGID, SD, MSG), one cursor through the message; the header
 // fields are marked by their section numbers. Hot path: one call per message.
 rfc5424_status parse_rfc5424(std::string_view msg, log_record& out, bool truncated) noexcept {
