@@ -83,8 +83,8 @@ constexpr option_doc options_table[] = {
      "default 16M, "
      "32M for tcp and kafka), drop=newest|oldest (what goes when buffer is full), "
      "batch-records=N, batch-bytes=B, batch-ms=MS (send when any is reached; default 1024, "
-     "1M, 1 ms; 5 ms for kafka; batch-ms counts from the records taken before the oldest, so "
-     "a trickle goes at once). "
+     "1M, 1 ms; 5 ms for kafka; batch-ms counts from the records taken before the oldest, and "
+     "records coming fewer than two per batch-ms go at once). "
      "See docs/sinks.md"},
     {"--filter", "EXPR",
      "keep only records matching EXPR (repeatable: all must match), e.g. 'sev<=warning', "

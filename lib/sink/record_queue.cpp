@@ -196,6 +196,9 @@ uint32_t record_queue::pull(uint32_t max) noexcept {
         if (waiting_before == 0 && waiting_ != 0) {
             batch_gap_tsc_ = last_pulled_ != 0 ? now - last_pull_tsc_ : UINT64_MAX;
         }
+        if (last_pulled_ != 0) {
+            arrival_gap_tsc_ = smooth_gap(arrival_gap_tsc_, (now - last_pull_tsc_) / pulled);
+        }
         last_pull_tsc_ = now;
         last_pulled_ = pulled;
     }

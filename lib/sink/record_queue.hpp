@@ -85,7 +85,7 @@ public:
     /// that does not fit is dropped (newest), or waiting records are dropped to make room
     /// (oldest), or, in block mode, pulling stops until confirmations free room.
     /// @return records taken from the rings (kept or dropped). Notes when records came, for
-    /// batch_gap_tsc() and last_pulled().
+    /// batch_gap_tsc(), arrival_gap_tsc() and last_pulled().
     uint32_t pull(uint32_t max = 4096) noexcept;
 
     /// True when every ring is empty.
@@ -118,6 +118,15 @@ public:
     /// How long before the pull that brought the oldest waiting record the previous pull with
     /// records was (UINT64_MAX before the first): the quiet spell the current batch follows.
     [[nodiscard]] uint64_t batch_gap_tsc() const noexcept { return batch_gap_tsc_; }
+    /// How far apart records have been coming lately: the time between pulls that brought
+    /// records, per record, smoothed over about 8 such pulls (smooth_gap()); UINT64_MAX until
+    /// two pulls have brought records. The rate the sink batches for (sink::batch_wait()).
+    [[nodiscard]] uint64_t arrival_gap_tsc() const noexcept { return arrival_gap_tsc_; }
+    /// The next arrival_gap_tsc() after a pull that brought records @p sample ticks apart each:
+    /// the sample itself after none (@p prev UINT64_MAX), else 7/8 of @p prev plus 1/8 of it.
+    [[nodiscard]] static constexpr uint64_t smooth_gap(uint64_t prev, uint64_t sample) noexcept {
+        return prev == UINT64_MAX ? sample : prev - (prev >> 3) + (sample >> 3);
+    }
     /// Records the last pull that brought any brought.
     [[nodiscard]] uint32_t last_pulled() const noexcept { return last_pulled_; }
 
@@ -275,9 +284,10 @@ private:
     uint64_t pinned_ = 0;
     uint64_t exempt_ = 0; ///< of pinned_: not counted against the bound (see exempt())
     uint64_t oldest_tsc_ = 0;
-    uint64_t last_pull_tsc_ = 0;          ///< the last pull that brought records
-    uint64_t batch_gap_tsc_ = UINT64_MAX; ///< see batch_gap_tsc()
-    uint32_t last_pulled_ = 0;            ///< 0 until a pull brings records (last_pull_tsc_ unset)
+    uint64_t last_pull_tsc_ = 0;            ///< the last pull that brought records
+    uint64_t batch_gap_tsc_ = UINT64_MAX;   ///< see batch_gap_tsc()
+    uint64_t arrival_gap_tsc_ = UINT64_MAX; ///< see arrival_gap_tsc()
+    uint32_t last_pulled_ = 0; ///< 0 until a pull brings records (last_pull_tsc_ unset)
     uint64_t drop_cursor_ = 0; ///< drop=oldest: records before it (from sent) are dropped
     int meta_off_ = -1;        ///< pkt_meta dynfield (RX time), or -1: no latency timing
     uint64_t tsc_per_us_ = 1;

@@ -44,12 +44,12 @@ uint64_t sink::waited_tsc(uint64_t now_tsc) const noexcept {
 }
 
 uint64_t sink::batch_wait_tsc() const noexcept {
-    // Why the rest of the age rather than all or nothing (a quiet spell of half an age or more
-    // wrote at once, anything shorter waited a whole age): at 1 k msgs/s a record that came
-    // close behind the one before (a sender's pacing slips) waited a whole batch age, 1 ms by
-    // default, which set the p99 RX-to-file latency at a trickle (docs/performance.md). Writes
-    // still come at most about once a batch age.
-    return batch_wait(q_.batch_gap_tsc(), age_tsc_);
+    // Why the arrival rate as well as the quiet spell: with the quiet spell alone, a record
+    // close behind a write at 1 k msgs/s (a sender's pacing slips) waited nearly a whole batch
+    // age, 1 ms by default, for a batch that hardly ever grew; those records set the p99
+    // RX-to-file latency at a trickle over 1 ms, and every second record at 1 k/s cost the sink
+    // a timer wake-up (docs/performance.md).
+    return batch_wait(q_.batch_gap_tsc(), q_.arrival_gap_tsc(), age_tsc_);
 }
 
 uint64_t sink::next_due_tsc(uint64_t now_tsc) const noexcept {

@@ -97,21 +97,25 @@ public:
 
     /// How long the first record of a batch may wait for the batch to grow, when the batch
     /// follows a quiet spell of @p gap ticks (since the pull before the one that took that
-    /// record; UINT64_MAX: none before) and the batch age is @p age: what is left of a batch age
-    /// since that previous pull, so a batch is due a batch age after the one before it began
-    /// to be written at the earliest, and never later than a batch age after its first record.
-    /// A trickle (records further apart than the age) is written as it comes; records close
-    /// behind a write wait only for the rest of the age, not a whole one (their RX-to-file
-    /// latency stays under the age); a steady stream (gaps of a pass) is written once an age.
-    [[nodiscard]] static constexpr uint64_t batch_wait(uint64_t gap, uint64_t age) noexcept {
-        return gap >= age ? 0 : age - gap;
+    /// record; UINT64_MAX: none before), records have lately been coming @p mean_gap ticks apart
+    /// (record_queue::arrival_gap_tsc()) and the batch age is @p age.
+    /// - Records coming fewer than two per age on average (a trickle: 1 k msgs/s at the default
+    ///   1 ms) are written as they come, even one close behind a write: waiting would rarely add
+    ///   a record to its batch, it would only add a timer wake-up and up to an age of latency.
+    /// - Faster, the batch is due what is left of a batch age since that previous pull, so a
+    ///   batch is due a batch age after the one before it began to be written at the earliest,
+    ///   and never later than a batch age after its first record: records after a quiet spell
+    ///   of an age go at once, a steady stream (gaps of a pass) is written once an age.
+    [[nodiscard]] static constexpr uint64_t batch_wait(uint64_t gap, uint64_t mean_gap,
+                                                       uint64_t age) noexcept {
+        return gap >= age || mean_gap >= age / 2 ? 0 : age - gap;
     }
 
 protected:
     /// True when the waiting records should go out now (batch bounds, age, drain).
     [[nodiscard]] bool batch_due(uint64_t now_tsc) const noexcept;
     /// How long the oldest waiting record may wait for its batch to grow: batch_wait() of the
-    /// quiet spell its batch follows.
+    /// quiet spell its batch follows and of the recent arrival rate.
     [[nodiscard]] uint64_t batch_wait_tsc() const noexcept;
     /// How long the oldest waiting record has waited at @p now_tsc (0 if it came after now_tsc).
     [[nodiscard]] uint64_t waited_tsc(uint64_t now_tsc) const noexcept;

@@ -902,6 +902,50 @@ def case_batch_after_quiet(logagg, tmp):
         link.down()
 
 
+def case_batch_at_a_trickle(logagg, tmp):
+    """Records fewer than two a batch age apart on average (a trickle) are written as they come,
+    even one that follows a write closely: waiting would add no record to its batch, only
+    latency. With batch-ms=16000 (a trickle: records 8 s apart or more on average), records 10 s
+    apart, then a pair 10 s later: each must reach the file long before the rest of its batch
+    age (the previous rule, a batch age after the previous pull, held the second record 6 s
+    and the last one 16 s); the test allows 4 s."""
+    link = Link()
+    try:
+        link.up()
+        token = "%d-%d" % (os.getpid(), int(time.time()))
+        proc, out, stats, logname = start_logagg(logagg, link, tmp, sink_params=",batch-ms=16000")
+        sent = []
+        try:
+            lines = os.path.join(tmp, "lines")
+
+            def send(msgs):
+                with open(lines, "w") as f:
+                    f.write("".join(m + "\n" for m in msgs))
+                t0 = time.monotonic()
+                sh("logger", "--udp", "-n", link.v4_ours, "-P", "514", "-t", "lagtrickle", "-f", lines,
+                   ns=link.ns)
+                sent.extend(m.encode() for m in msgs)
+                wait_for_token(out, token, len(sent), limit=4)
+                waited = time.monotonic() - t0
+                got = sum(1 for l in read_lines(out) if token.encode() in l)
+                check(got == len(sent), "%d of %d records in the file %.1f s after the last was sent "
+                      "(held for their batch age at a trickle)" % (got, len(sent), waited))
+                return waited
+
+            first = send(["trickle %s one" % token])
+            time.sleep(10)
+            second = send(["trickle %s two" % token])
+            time.sleep(10)
+            pair = send(["trickle %s three" % token, "trickle %s four" % token])
+            print("at a trickle (batch age 16 s), records reached the file %.3f, %.3f and %.3f s "
+                  "after they were sent" % (first, second, pair))
+        finally:
+            stop_logagg(proc, logname)
+        check_logger_run("batch_at_a_trickle", out, token, sent, stats)
+    finally:
+        link.down()
+
+
 def case_rx_interrupts(logagg, tmp):
     """RX queue interrupts (--poll adaptive, the default) on a port that has them: net_tap, whose
     kernel side is a tap interface in a namespace made here, with logagg running in that
@@ -980,7 +1024,7 @@ def case_rx_interrupts(logagg, tmp):
 
 CASES = {"default_offloads": case_default_offloads, "offloads_off": case_offloads_off,
          "oversized_frames": case_oversized_frames, "port_sink": case_port_sink, "rsyslog": case_rsyslog, "fragment_storm": case_fragment_storm, "own_addresses": case_own_addresses, "rate_limit": case_rate_limit, "fragments": case_fragments,
-         "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu, "socket_wake": case_socket_wake, "batch_after_quiet": case_batch_after_quiet, "rx_interrupts": case_rx_interrupts}
+         "multiqueue": case_multiqueue, "idle_cpu": case_idle_cpu, "socket_wake": case_socket_wake, "batch_after_quiet": case_batch_after_quiet, "batch_at_a_trickle": case_batch_at_a_trickle, "rx_interrupts": case_rx_interrupts}
 
 
 if __name__ == "__main__":

@@ -648,18 +648,54 @@ TEST_F(fixture, MarkSentAndRewindKeepWaitingCounts) {
 TEST(BatchWait, WhatIsLeftOfTheAgeSinceThePreviousPull) {
     using logagg::sink::sink;
     constexpr uint64_t age = 1000;
-    EXPECT_EQ(sink::batch_wait(UINT64_MAX, age), 0u); // the first batch: at once
-    EXPECT_EQ(sink::batch_wait(1000, age), 0u);       // a trickle, an age apart: at once
-    EXPECT_EQ(sink::batch_wait(5000, age), 0u);
+    constexpr uint64_t fast = 10; // records lately 10 ticks apart: a hundred an age
+    EXPECT_EQ(sink::batch_wait(UINT64_MAX, fast, age), 0u); // the first batch: at once
+    EXPECT_EQ(sink::batch_wait(1000, fast, age), 0u);       // after a quiet age: at once
+    EXPECT_EQ(sink::batch_wait(5000, fast, age), 0u);
     // Close behind the previous pull: only the rest of the age (was: a whole age below half).
-    EXPECT_EQ(sink::batch_wait(200, age), 800u);
-    EXPECT_EQ(sink::batch_wait(499, age), 501u);
-    EXPECT_EQ(sink::batch_wait(500, age), 500u); // was 0: half an age counted as quiet
-    EXPECT_EQ(sink::batch_wait(999, age), 1u);
+    EXPECT_EQ(sink::batch_wait(200, fast, age), 800u);
+    EXPECT_EQ(sink::batch_wait(499, fast, age), 501u);
+    EXPECT_EQ(sink::batch_wait(500, fast, age), 500u); // was 0: half an age counted as quiet
+    EXPECT_EQ(sink::batch_wait(999, fast, age), 1u);
     // A steady stream (a pull every pass): a whole age, one write per age.
-    EXPECT_EQ(sink::batch_wait(0, age), age);
-    EXPECT_EQ(sink::batch_wait(3, age), 997u);
-    EXPECT_EQ(sink::batch_wait(0, 0), 0u); // batch-ms=0: never waits
+    EXPECT_EQ(sink::batch_wait(0, fast, age), age);
+    EXPECT_EQ(sink::batch_wait(3, fast, age), 997u);
+    EXPECT_EQ(sink::batch_wait(0, fast, 0), 0u); // batch-ms=0: never waits
+}
+
+TEST(BatchWait, ATrickleIsWrittenAsItComes) {
+    using logagg::sink::sink;
+    constexpr uint64_t age = 1000;
+    // Records fewer than two an age apart: even one close behind a write goes at once.
+    EXPECT_EQ(sink::batch_wait(30, 1000, age), 0u); // 1 k msgs/s at batch-ms=1, a pair
+    EXPECT_EQ(sink::batch_wait(0, 500, age), 0u);
+    EXPECT_EQ(sink::batch_wait(30, UINT64_MAX, age), 0u); // no rate known yet
+    // Two or more an age: the batch waits for the rest of the age.
+    EXPECT_EQ(sink::batch_wait(30, 499, age), 970u);
+    EXPECT_EQ(sink::batch_wait(30, 100, age), 970u);
+}
+
+TEST(ArrivalGap, SmoothedOverAboutEightPulls) {
+    using logagg::sink::record_queue;
+    EXPECT_EQ(record_queue::smooth_gap(UINT64_MAX, 800), 800u) << "the first sample as it is";
+    EXPECT_EQ(record_queue::smooth_gap(800, 800), 800u);
+    EXPECT_EQ(record_queue::smooth_gap(800, 0), 700u);
+    EXPECT_EQ(record_queue::smooth_gap(800, 1600), 900u);
+    // One close pair at 1 k msgs/s (gaps 1,000, then 30 and 970 ticks) leaves the trickle a
+    // trickle: the mean stays over half of a 1,000-tick age.
+    uint64_t g = record_queue::smooth_gap(UINT64_MAX, 1000);
+    g = record_queue::smooth_gap(g, 30);
+    EXPECT_GE(g, 500u);
+    g = record_queue::smooth_gap(g, 970);
+    EXPECT_GE(g, 500u);
+    // A burst brings it down within a few pulls; a long silence takes it up at once.
+    for (int i = 0; i < 8; ++i) {
+        g = record_queue::smooth_gap(g, 10);
+    }
+    EXPECT_LT(g, 500u);
+    EXPECT_GT(record_queue::smooth_gap(g, 1ull << 40), 1ull << 36);
+    // No overflow at the extremes.
+    EXPECT_EQ(record_queue::smooth_gap(UINT64_MAX - 1, UINT64_MAX - 1), UINT64_MAX - 1);
 }
 
 TEST_F(fixture, PullNotesTheQuietSpellEachBatchFollows) {
@@ -673,9 +709,11 @@ TEST_F(fixture, PullNotesTheQuietSpellEachBatchFollows) {
     ln.record({ref(a, 1, 2)});
     ln.release();
     ln.push();
+    const uint64_t before_first = rte_rdtsc();
     EXPECT_EQ(q.pull(), 2u);
     const uint64_t after_first = rte_rdtsc();
     EXPECT_EQ(q.batch_gap_tsc(), UINT64_MAX) << "the first batch follows nothing";
+    EXPECT_EQ(q.arrival_gap_tsc(), UINT64_MAX) << "no rate from one pull";
     EXPECT_EQ(q.last_pulled(), 2u);
     EXPECT_EQ(q.pull(), 0u);
     EXPECT_EQ(q.last_pulled(), 2u) << "a pull that brings nothing changes nothing";
@@ -684,10 +722,15 @@ TEST_F(fixture, PullNotesTheQuietSpellEachBatchFollows) {
     ln.record({ref(b, 0, 1)});
     ln.release();
     ln.push();
+    const uint64_t before_second = rte_rdtsc();
     EXPECT_EQ(q.pull(), 1u);
     EXPECT_EQ(q.batch_gap_tsc(), UINT64_MAX);
     EXPECT_EQ(q.last_pulled(), 1u);
     const uint64_t second = rte_rdtsc();
+    // The arrival gap: the first sample as it is (one record, the time since the first pull).
+    const uint64_t gap2 = q.arrival_gap_tsc();
+    EXPECT_GE(gap2, before_second - after_first);
+    EXPECT_LE(gap2, second - before_first);
     q.mark_sent(3);
     q.confirm(3, framing_kind::lf);
     ASSERT_EQ(q.waiting(), 0u);
@@ -704,6 +747,9 @@ TEST_F(fixture, PullNotesTheQuietSpellEachBatchFollows) {
     const uint64_t after_third = rte_rdtsc();
     EXPECT_GE(q.batch_gap_tsc(), before_third - second);
     EXPECT_LE(q.batch_gap_tsc(), after_third - after_first);
+    // Then smoothed (one record this time, so the sample is the time between the pulls).
+    EXPECT_GE(q.arrival_gap_tsc(), record_queue::smooth_gap(gap2, before_third - second));
+    EXPECT_LE(q.arrival_gap_tsc(), record_queue::smooth_gap(gap2, after_third - before_second));
     q.mark_sent(4);
     q.confirm(4, framing_kind::lf);
 }
