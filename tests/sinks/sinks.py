@@ -891,6 +891,50 @@ def case_kafka_down(env):
     print("kafka_down: %d records purged at the deadline, %d broker errors, %.1f s" % (k["purged"], k["errors"], took))
 
 
+def case_kafka_too_large(env):
+    """Records larger than the producer takes (kafka-prop=message.max.bytes=1000): librdkafka
+    refuses each when it is produced; logagg drops it as rejected (it would fail the same way
+    again), says why, and every other record arrives exactly once. 2,000 records, one in five
+    of 1,200 bytes, the rest of 150."""
+    peer = env.opts.kafka_peer and os.path.abspath(env.opts.kafka_peer)
+    flows = [gen_capture.Flow(i, random.Random(300 + i)) for i in range(8)]
+    cap = gen_capture.Capture()
+    big, small = [], []
+    for k in range(2000):
+        f = flows[k % len(flows)]
+        size = 1200 if k % 5 == 0 else 150
+        m = b"<13>1 - h a - - - too-large %06d " % k
+        m += b"x" * (size - len(m))
+        (big if size > 1000 else small).append(m)
+        cap.add_log(f.datagram(m, 514), f.key, [m], 0)
+    pcap = env.path("too-large.pcap")
+    cap.write_pcap(pcap)
+    kc = KafkaCluster(env, peer)
+    why = kc.start()
+    if why:
+        print("skipped: %s" % why)
+        return SKIP
+    try:
+        res, stats = run_logagg(env, pcap, ["kafka:%s/logs,kafka-prop=message.max.bytes=1000" % kc.bootstrap],
+                                ["--on-sink-full", "block"])
+        check(res.returncode == 0, describe(res))
+        st = load(stats)
+        check_invariants(st)
+        k = sink_of(st, "kafka")
+        check(k["in"] == 2000 and k["dropped"]["rejected"] == len(big) == 400 and k["delivered"] == len(small)
+              and k["dropped_total"] == len(big), "kafka sink: %s" % k)
+        said = res.stdout + res.stderr
+        check("record rejected" in said and "too large" in said, "the refusal is not reported:\n%s" % said[-2000:])
+        recs = kc.consume(len(small))
+    finally:
+        kc.stop()
+    values = collections.Counter(r["value"] for r in recs)
+    check(values == collections.Counter(small), "records read back differ: %d read, %d distinct, %d too large"
+          % (len(recs), len(values), sum(1 for v in values if len(v) > 1000)))
+    print("kafka_too_large: %d records of 1,200 bytes rejected, %d delivered exactly once"
+          % (k["dropped"]["rejected"], len(recs)))
+
+
 CASES = {
     "tcp_octet": case_tcp_octet,
     "tcp_lf": case_tcp_lf, "tcp_small_records": case_tcp_small_records,
@@ -907,6 +951,7 @@ CASES = {
     "kafka_ndjson": case_kafka_ndjson,
     "kafka_errors": case_kafka_errors,
     "kafka_down": case_kafka_down,
+    "kafka_too_large": case_kafka_too_large,
 }
 
 
