@@ -147,6 +147,15 @@ def check_exactly_once(cap, lines, what):
     check(len(seen) == len(idx), "%s: %d of %d messages arrived" % (what, len(seen), len(idx)))
 
 
+def run_checked(env, pcap, sinks, opts=(), **kw):
+    """run_logagg() that must exit 0 with its invariants holding; returns (result, stats)."""
+    res, stats = run_logagg(env, pcap, sinks, opts, **kw)
+    check(res.returncode == 0, describe(res))
+    st = load(stats)
+    check_invariants(st)
+    return res, st
+
+
 def big_capture(env, seed, n=50000):
     cap = gen_capture.build(seed=seed, n_messages=n, flows=64, noise=True, malformed=True)
     pcap = env.path("in-%d.pcap" % seed)
@@ -164,11 +173,8 @@ def case_tcp_octet(env):
         rs = Rsyslog(env, "octet%s" % param.replace(",", "-").replace("=", ""), free_port())
         rs.start()
         try:
-            res, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,framing=octet%s" % (rs.port, param)],
-                                    ["--on-sink-full", "block"])
-            check(res.returncode == 0, describe(res))
-            st = load(stats)
-            check_invariants(st)
+            res, st = run_checked(env, pcap, ["tcp:127.0.0.1:%d,framing=octet%s" % (rs.port, param)],
+                                  ["--on-sink-full", "block"])
             k = sink_of(st, "tcp")
             check(k["delivered"] == 50000 and k["dropped_total"] == 0, "tcp sink: %s" % k)
             appended = st["bytes_copied_by_reason"]["sink_append"]
@@ -205,11 +211,8 @@ def case_tcp_small_records(env):
     rs = Rsyslog(env, "small", free_port())
     rs.start()
     try:
-        res, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,buffer=256K" % rs.port],
-                                ["--on-sink-full", "block"], idle_ms=2000)
-        check(res.returncode == 0, describe(res))
-        st = load(stats)
-        check_invariants(st)
+        res, st = run_checked(env, pcap, ["tcp:127.0.0.1:%d,buffer=256K" % rs.port],
+                              ["--on-sink-full", "block"], idle_ms=2000)
         k = sink_of(st, "tcp")
         check(k["delivered"] == 30000 and k["dropped_total"] == 0, "tcp sink: %s" % k)
     finally:
@@ -242,11 +245,8 @@ def case_tcp_ndjson(env):
     rs = Rsyslog(env, "ndjson", free_port(), octet=False)
     rs.start()
     try:
-        res, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,framing=lf,format=ndjson" % rs.port],
-                                ["--on-sink-full", "block"])
-        check(res.returncode == 0, describe(res))
-        st = load(stats)
-        check_invariants(st)
+        res, st = run_checked(env, pcap, ["tcp:127.0.0.1:%d,framing=lf,format=ndjson" % rs.port],
+                              ["--on-sink-full", "block"])
         check(sink_of(st, "tcp")["delivered"] == 50000, "delivered: %s" % sink_of(st, "tcp"))
     finally:
         rs.stop()
@@ -772,11 +772,8 @@ def kafka_run(env, peer, seed, sink_params="", errors=0, opts=(), idle_ms=500):
         print("skipped: %s" % why)
         return SKIP
     try:
-        res, stats = run_logagg(env, pcap, ["kafka:%s/logs,key=host%s" % (kc.bootstrap, sink_params)],
-                                ["--on-sink-full", "block"] + list(opts), idle_ms=idle_ms)
-        check(res.returncode == 0, describe(res))
-        st = load(stats)
-        check_invariants(st)
+        res, st = run_checked(env, pcap, ["kafka:%s/logs,key=host%s" % (kc.bootstrap, sink_params)],
+                              ["--on-sink-full", "block"] + list(opts), idle_ms=idle_ms)
         k = sink_of(st, "kafka")
         check(k["delivered"] == k["in"] == 20000 and k["dropped_total"] == 0, "kafka sink: %s" % k)
         check(k["produced"] == 20000 + k["produced_again"] and k["split_records"] == 0, "kafka sink: %s" % k)
@@ -915,11 +912,8 @@ def case_kafka_too_large(env):
         print("skipped: %s" % why)
         return SKIP
     try:
-        res, stats = run_logagg(env, pcap, ["kafka:%s/logs,kafka-prop=message.max.bytes=1000" % kc.bootstrap],
-                                ["--on-sink-full", "block"])
-        check(res.returncode == 0, describe(res))
-        st = load(stats)
-        check_invariants(st)
+        res, st = run_checked(env, pcap, ["kafka:%s/logs,kafka-prop=message.max.bytes=1000" % kc.bootstrap],
+                              ["--on-sink-full", "block"])
         k = sink_of(st, "kafka")
         check(k["in"] == 2000 and k["dropped"]["rejected"] == len(big) == 400 and k["delivered"] == len(small)
               and k["dropped_total"] == len(big), "kafka sink: %s" % k)
