@@ -373,6 +373,7 @@ class LogaggAfPacket(Program):
                 "sleeps": {str(l["lcore_id"]): l["sleeps"] for l in st["lcores"]},
                 "affinity_changes": {str(l["lcore_id"]): l.get("affinity_changes", 0) for l in st["lcores"]},
                 "rx_interrupts": {str(l["lcore_id"]): l["rx_interrupts"] for l in st["lcores"]},
+                "rx_bounded_sleeps": {str(l["lcore_id"]): l.get("rx_bounded_sleeps", 0) for l in st["lcores"]},
                 "invariants": st["invariants"]}
 
 

@@ -161,6 +161,10 @@ struct lcore_ctx {
     /// it while frames come far apart (sock_wake), with idle_listen's bound. -1: none.
     util::unique_fd rx_sock_epfd;
     pipeline::socket_wake sock_wake{0};
+    /// What the last pass's RX poll found, by itself: sock_wake judges how close frames come
+    /// from the frames alone. The pass's load also counts the records its sinks moved, which on
+    /// an lcore that writes what it receives (-l 0) made every lone frame look like a burst.
+    pipeline::pass_load rx_load = pipeline::pass_load::none;
     pipeline::backoff idle_listen{pipeline::backoff_config{}};
     std::string rx_wake_note;    ///< how the RX lcore sleeps, printed with its roles ("": nothing)
     uint64_t sink_moved_tsc = 0; ///< TSC of the last pass in which its sinks moved records
@@ -1621,6 +1625,7 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
     const auto n_rx = static_cast<unsigned>(plan.rx.size());
     const auto n_w = static_cast<unsigned>(plan.workers.size());
     pass_load load = pass_load::none;
+    c.rx_load = pass_load::none;
     if (c.rx && !c.rx_finished) {
         if (stop_rx.load(std::memory_order_acquire)) {
             // Everything polled so far was dispatched; in run-to-completion mode also framed and
@@ -1643,6 +1648,7 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
             load = got >= c.rx->burst      ? pass_load::full
                    : got >= rx_many_frames ? pass_load::many
                                            : pass_load::some;
+            c.rx_load = load;
         } else if (plan.fused) {
             pipeline::worker_housekeeping(*c.worker); // GELF timeouts while nothing arrives
         }
@@ -1814,7 +1820,7 @@ void runtime::impl::wait(lcore_ctx& c, pipeline::pass_load load, uint64_t now, u
     // An RX lcore on net_af_packet sockets listens to them (sleeping with the interrupt lcores'
     // bound) or sleeps bounded times, as sock_wake decides; both back-offs see every pass.
     const bool by_sock = c.rx_sock_epfd.valid() && !c.rx_finished;
-    const bool listen = by_sock && c.sock_wake.after_pass(load, now);
+    const bool listen = by_sock && c.sock_wake.after_pass(c.rx_load, now);
     if (c.rx_sock_epfd.valid()) {
         c.wake.also_wake_on(listen ? c.rx_sock_epfd.get() : -1);
         if (by_sock) {
@@ -1864,6 +1870,8 @@ void runtime::impl::wait(lcore_ctx& c, pipeline::pass_load load, uint64_t now, u
         c.sock_wake.slept(listen, c.wake.other_ready());
         if (listen && c.wake.other_ready()) {
             c.stats.rx_interrupts.add();
+        } else if (!listen) {
+            c.stats.rx_bounded_sleeps.add();
         }
     }
 }

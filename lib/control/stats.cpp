@@ -134,6 +134,7 @@ void accumulate(snapshot& s, unsigned lcore_id, const std::string& roles,
     l.sleeps = st.sleeps.get();
     l.rx_interrupts = st.rx_interrupts.get();
     l.affinity_changes = st.affinity_changes.get();
+    l.rx_bounded_sleeps = st.rx_bounded_sleeps.get();
     s.lcores.push_back(l);
     s.received += l.rx_packets;
     s.rx_bytes += st.rx_bytes.get();
@@ -488,11 +489,12 @@ std::string to_json(const snapshot& s) {
         o += fmt::format("{}\n    {{\"lcore_id\": {}, \"roles\": [{}], \"rx_packets\": {}, "
                          "\"worker_packets\": {}, \"messages_framed\": {}, \"bytes_copied\": {}, "
                          "\"busy_s\": {:.6f}, \"busy_fraction\": {:.6f}, \"sleeps\": {}, "
-                         "\"rx_interrupts\": {}, \"affinity_changes\": {}}}",
+                         "\"rx_interrupts\": {}, \"rx_bounded_sleeps\": {}, "
+                         "\"affinity_changes\": {}}}",
                          i == 0 ? "" : ",", l.lcore_id, roles, l.rx_packets, l.worker_packets,
                          l.messages_framed, l.bytes_copied, l.busy_s,
                          s.uptime_s > 0 ? std::min(1.0, l.busy_s / s.uptime_s) : 0.0, l.sleeps,
-                         l.rx_interrupts, l.affinity_changes);
+                         l.rx_interrupts, l.rx_bounded_sleeps, l.affinity_changes);
     }
     o += "\n  ],\n";
     std::string replies;

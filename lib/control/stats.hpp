@@ -35,6 +35,8 @@ struct lcore_snapshot {
     uint64_t sleeps = 0;        ///< times the lcore slept (--poll adaptive)
     uint64_t rx_interrupts = 0; ///< sleeps an RX queue interrupt (or an af_packet frame) ended
     uint64_t affinity_changes = 0; ///< --lcore-affinity shared: moves to its own CPU and back
+    /// Sleeps of an RX lcore on net_af_packet sockets that did not listen to them.
+    uint64_t rx_bounded_sleeps = 0;
 };
 
 /// One sink: what workers handed it, what it delivered and dropped.

@@ -177,6 +177,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) lcore_stats {
     counter
         rx_interrupts; ///< sleeps an RX queue interrupt or a frame in a net_af_packet ring ended
     counter affinity_changes; ///< --lcore-affinity shared: moves to its own CPU and back
+    /// Sleeps of an RX lcore woken by its net_af_packet sockets that did not listen to them
+    /// (bounded sleeps while frames come close together).
+    counter rx_bounded_sleeps;
     // RX role
     counter rx_packets;  ///< frames taken from NIC queues
     counter rx_bytes;    ///< their pkt_len sum
