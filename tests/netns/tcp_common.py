@@ -87,6 +87,10 @@ class Logagg:
     def stats(self):
         return json.load(open(self.stats_path))
 
+    def out_bytes(self):
+        """Bytes in the file sink's segments so far (cheaper than lines() for a large output)."""
+        return sum(os.path.getsize(p) for p in glob.glob(os.path.join(self.out, "logagg-*.log")))
+
     def lines(self, out=None):
         data = b""
         for seg in sorted(glob.glob(os.path.join(out or self.out, "logagg-*.log"))):
@@ -215,6 +219,16 @@ if errs:
 '''
 
 
+def json_line(c, i):
+    """Line i of connection c as CLIENT_JSON_LINES sends it, without its LF."""
+    return b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}' % (c, i)
+
+
+def json_lines_bytes(n_conns, per):
+    """The bytes CLIENT_JSON_LINES sends for n_conns connections of per lines, LFs included."""
+    return sum(len(json_line(c, i)) + 1 for c in range(n_conns) for i in range(per))
+
+
 def check_json_lines(lines, n_conns, per):
     """Every (conn, seq) exactly once, in order per connection, byte for byte."""
     nxt = [0] * n_conns
@@ -222,7 +236,6 @@ def check_json_lines(lines, n_conns, per):
         obj = json.loads(line)
         c, i = obj["conn"], obj["seq"]
         check(i == nxt[c], "connection %d: seq %d after %d" % (c, i, nxt[c] - 1))
-        check(line == b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}' % (c, i),
-              "line not byte for byte: %r" % line)
+        check(line == json_line(c, i), "line not byte for byte: %r" % line)
         nxt[c] += 1
     check(nxt == [per] * n_conns, "lines per connection %s, want %d each" % (nxt, per))
