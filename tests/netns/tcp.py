@@ -18,8 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tcp_common import (CLIENT_JSON_LINES, TCP_PORT, Failure, Link, Logagg, TapLink, check,  # noqa: E402
-                        check_json_lines, check_tcp_invariants, json_lines_bytes, ns_popen, ns_python,
-                        run_netns_cases, sh, telemetry, wait_for)
+                        check_json_lines, check_tcp_invariants, concurrent_client, json_lines_bytes,
+                        ns_popen, ns_python, run_netns_cases, sh, telemetry, wait_for)
 
 
 def logger(link, addr, msg, octet):
@@ -341,29 +341,12 @@ def case_zero_window(logagg, tmp):
         link.down()
 
 
-# Tiny lines: argv = host port n_conns lines_per_conn; line i of connection c is "c.i" (3 to 7
-# bytes and its LF), sent in batches of 512 lines, all connections at once.
-CLIENT_TINY = r"""
-import socket, sys, threading
-host, port, n, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-errs = []
-def run(c):
-    try:
-        s = socket.create_connection((host, port), timeout=120)
-        for b in range(0, per, 512):
-            s.sendall(b"".join(b"%d.%d\n" % (c, i) for i in range(b, min(per, b + 512))))
-        s.shutdown(socket.SHUT_WR)
-        while s.recv(4096):
-            pass
-        s.close()
-    except Exception as e:
-        errs.append("%d: %r" % (c, e))
-ts = [threading.Thread(target=run, args=(c,)) for c in range(n)]
-for t in ts: t.start()
-for t in ts: t.join()
-if errs:
-    print("\n".join(errs), file=sys.stderr); sys.exit(1)
-"""
+# Tiny lines: line i of connection c is "c.i" (3 to 7 bytes and its LF), sent in batches of 512
+# lines, all connections at once.
+CLIENT_TINY = concurrent_client(r"""
+    for b in range(0, per, 512):
+        s.sendall(b"".join(b"%d.%d\n" % (c, i) for i in range(b, min(per, b + 512))))
+""", 120)
 
 
 def case_tiny_lines(logagg, tmp):

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -186,23 +187,17 @@ def check_tcp_invariants(st):
         raise Failure(str(e))
 
 
-# A client sending JSON lines: argv = host port n_conns lines_per_conn; each line carries its
-# connection id and sequence number, so per-connection order can be checked. Prints the seconds
-# the sends took. Connections are concurrent (one thread each), closed cleanly (shutdown + EOF).
-CLIENT_JSON_LINES = r'''
+# The frame of a client script: argv = host port n_conns lines_per_conn; the connections are
+# concurrent (one thread each) and closed cleanly (shutdown + EOF). Prints the seconds the sends
+# took; a connection that fails is named on stderr and the script exits 1.
+_CLIENT_CONCURRENT = r'''
 import socket, sys, threading, time
 host, port, n, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 errs = []
 def run(c):
     try:
-        s = socket.create_connection((host, port), timeout=60)
-        batch = []
-        for i in range(per):
-            batch.append(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
-            if len(batch) == 256:
-                s.sendall(b"".join(batch)); batch = []
-        if batch:
-            s.sendall(b"".join(batch))
+        s = socket.create_connection((host, port), timeout=@TIMEOUT@)
+@SEND@
         s.shutdown(socket.SHUT_WR)
         while s.recv(4096):
             pass
@@ -217,6 +212,26 @@ print("%.3f" % (time.time() - t0))
 if errs:
     print("\n".join(errs), file=sys.stderr); sys.exit(1)
 '''
+
+
+def concurrent_client(send, timeout):
+    """A client script in _CLIENT_CONCURRENT's frame; `send` is what each connection sends: Python
+    statements with s (the socket), c (the connection's number) and per (its lines) in scope."""
+    body = textwrap.indent(textwrap.dedent(send).strip("\n"), " " * 8)
+    return _CLIENT_CONCURRENT.replace("@TIMEOUT@", str(timeout)).replace("@SEND@", body)
+
+
+# A client sending JSON lines (json_line(c, i), in batches of 256); each line carries its
+# connection id and sequence number, so per-connection order can be checked.
+CLIENT_JSON_LINES = concurrent_client(r'''
+    batch = []
+    for i in range(per):
+        batch.append(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
+        if len(batch) == 256:
+            s.sendall(b"".join(batch)); batch = []
+    if batch:
+        s.sendall(b"".join(batch))
+''', 60)
 
 
 def json_line(c, i):
