@@ -18,8 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tcp_common import (CLIENT_JSON_LINES, TCP_PORT, Failure, Link, Logagg, TapLink, check,  # noqa: E402
-                        check_json_lines, check_tcp_invariants, ns_popen, ns_python, run_netns_cases,
-                        sh, telemetry, wait_for)
+                        check_json_lines, check_tcp_invariants, concurrent_client, json_lines_bytes,
+                        ns_popen, ns_python, run_netns_cases, sh, telemetry, wait_for)
 
 
 def logger(link, addr, msg, octet):
@@ -71,16 +71,15 @@ def json_lines(logagg, tmp, offloads_off, n_conns, per):
         secs = float(r.stdout.split()[0])
         total = n_conns * per
         # Cheap: the sink's file sizes, not its lines (1,000,000 of them), every 0.2 s.
-        want_bytes = sum(len(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
-                         for c in range(n_conns) for i in range(per))
+        want_bytes = json_lines_bytes(n_conns, per)
         try:
-            wait_for("%d lines" % total, lambda: out_bytes(la) >= want_bytes, timeout=120,
+            wait_for("%d lines" % total, lambda: la.out_bytes() >= want_bytes, timeout=120,
                      step=0.2)
         except Failure:
             la.stop()
             st = la.stats()
             raise Failure("%d of %d bytes in the sink; messages %s; sinks %s; tcp %s" % (
-                out_bytes(la), want_bytes, st["messages"], [k["dropped"] for k in st["sinks"]],
+                la.out_bytes(), want_bytes, st["messages"], [k["dropped"] for k in st["sinks"]],
                 st["tcp"]["conns"]))
         la.stop()
         t1 = os.times()
@@ -105,11 +104,6 @@ def json_lines(logagg, tmp, offloads_off, n_conns, per):
         if la is not None:
             la.kill()
         link.down()
-
-
-def out_bytes(la):
-    import glob
-    return sum(os.path.getsize(p) for p in glob.glob(os.path.join(la.out, "logagg-*.log")))
 
 
 def case_json_lines(logagg, tmp):
@@ -347,29 +341,12 @@ def case_zero_window(logagg, tmp):
         link.down()
 
 
-# Tiny lines: argv = host port n_conns lines_per_conn; line i of connection c is "c.i" (3 to 7
-# bytes and its LF), sent in batches of 512 lines, all connections at once.
-CLIENT_TINY = r"""
-import socket, sys, threading
-host, port, n, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-errs = []
-def run(c):
-    try:
-        s = socket.create_connection((host, port), timeout=120)
-        for b in range(0, per, 512):
-            s.sendall(b"".join(b"%d.%d\n" % (c, i) for i in range(b, min(per, b + 512))))
-        s.shutdown(socket.SHUT_WR)
-        while s.recv(4096):
-            pass
-        s.close()
-    except Exception as e:
-        errs.append("%d: %r" % (c, e))
-ts = [threading.Thread(target=run, args=(c,)) for c in range(n)]
-for t in ts: t.start()
-for t in ts: t.join()
-if errs:
-    print("\n".join(errs), file=sys.stderr); sys.exit(1)
-"""
+# Tiny lines: line i of connection c is "c.i" (3 to 7 bytes and its LF), sent in batches of 512
+# lines, all connections at once.
+CLIENT_TINY = concurrent_client(r"""
+    for b in range(0, per, 512):
+        s.sendall(b"".join(b"%d.%d\n" % (c, i) for i in range(b, min(per, b + 512))))
+""", 120)
 
 
 def case_tiny_lines(logagg, tmp):
@@ -390,7 +367,7 @@ def case_tiny_lines(logagg, tmp):
         ns_python(link, CLIENT_TINY, link.v4_ours, TCP_PORT, n_conns, per, timeout=240)
         want = sum(len(b"%d.%d\n" % (c, i)) for c in range(n_conns) for i in range(per))
         try:
-            wait_for("%d lines" % (n_conns * per), lambda: out_bytes(la) >= want, timeout=120,
+            wait_for("%d lines" % (n_conns * per), lambda: la.out_bytes() >= want, timeout=120,
                      step=0.2)
         except Failure:
             pass  # the checks below say what is missing
@@ -515,8 +492,7 @@ def case_listener_counters(logagg, tmp):
         check(r.stdout.strip() == b"refused", "closed port: %r" % r.stdout)
         total = n_conns * per + n_udp
         wait_for("%d lines" % total, lambda: len(la.lines()) >= total)
-        want_bytes = sum(len(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
-                         for c in range(n_conns) for i in range(per))
+        want_bytes = json_lines_bytes(n_conns, per)
         tcp_l = "tcp:%d" % TCP_PORT
         # Every connection ended (each client read logagg's FIN) and every line is in the sink.
         import urllib.request
@@ -735,9 +711,8 @@ def case_pipeline(logagg, tmp):
         wait_for("lcore 3", lambda: "lcore 3:" in la.log())
         url = metrics_url(la)
         ns_python(link, CLIENT_JSON_LINES, link.v4_ours, TCP_PORT, n_conns, per, timeout=300)
-        want_bytes = sum(len(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
-                         for c in range(n_conns) for i in range(per))
-        wait_for("%d lines" % (n_conns * per), lambda: out_bytes(la) >= want_bytes, timeout=120,
+        want_bytes = json_lines_bytes(n_conns, per)
+        wait_for("%d lines" % (n_conns * per), lambda: la.out_bytes() >= want_bytes, timeout=120,
                  step=0.2)
         # Replies on the workers' TX queues (telemetry) against what the engines sent (/metrics;
         # FINs are counted in "ack"): both read live, so until they agree (a reply counted and not

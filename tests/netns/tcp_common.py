@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -86,6 +87,10 @@ class Logagg:
 
     def stats(self):
         return json.load(open(self.stats_path))
+
+    def out_bytes(self):
+        """Bytes in the file sink's segments so far (cheaper than lines() for a large output)."""
+        return sum(os.path.getsize(p) for p in glob.glob(os.path.join(self.out, "logagg-*.log")))
 
     def lines(self, out=None):
         data = b""
@@ -182,23 +187,17 @@ def check_tcp_invariants(st):
         raise Failure(str(e))
 
 
-# A client sending JSON lines: argv = host port n_conns lines_per_conn; each line carries its
-# connection id and sequence number, so per-connection order can be checked. Prints the seconds
-# the sends took. Connections are concurrent (one thread each), closed cleanly (shutdown + EOF).
-CLIENT_JSON_LINES = r'''
+# The frame of a client script: argv = host port n_conns lines_per_conn; the connections are
+# concurrent (one thread each) and closed cleanly (shutdown + EOF). Prints the seconds the sends
+# took; a connection that fails is named on stderr and the script exits 1.
+_CLIENT_CONCURRENT = r'''
 import socket, sys, threading, time
 host, port, n, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 errs = []
 def run(c):
     try:
-        s = socket.create_connection((host, port), timeout=60)
-        batch = []
-        for i in range(per):
-            batch.append(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
-            if len(batch) == 256:
-                s.sendall(b"".join(batch)); batch = []
-        if batch:
-            s.sendall(b"".join(batch))
+        s = socket.create_connection((host, port), timeout=@TIMEOUT@)
+@SEND@
         s.shutdown(socket.SHUT_WR)
         while s.recv(4096):
             pass
@@ -215,6 +214,36 @@ if errs:
 '''
 
 
+def concurrent_client(send, timeout):
+    """A client script in _CLIENT_CONCURRENT's frame; `send` is what each connection sends: Python
+    statements with s (the socket), c (the connection's number) and per (its lines) in scope."""
+    body = textwrap.indent(textwrap.dedent(send).strip("\n"), " " * 8)
+    return _CLIENT_CONCURRENT.replace("@TIMEOUT@", str(timeout)).replace("@SEND@", body)
+
+
+# A client sending JSON lines (json_line(c, i), in batches of 256); each line carries its
+# connection id and sequence number, so per-connection order can be checked.
+CLIENT_JSON_LINES = concurrent_client(r'''
+    batch = []
+    for i in range(per):
+        batch.append(b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}\n' % (c, i))
+        if len(batch) == 256:
+            s.sendall(b"".join(batch)); batch = []
+    if batch:
+        s.sendall(b"".join(batch))
+''', 60)
+
+
+def json_line(c, i):
+    """Line i of connection c as CLIENT_JSON_LINES sends it, without its LF."""
+    return b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}' % (c, i)
+
+
+def json_lines_bytes(n_conns, per):
+    """The bytes CLIENT_JSON_LINES sends for n_conns connections of per lines, LFs included."""
+    return sum(len(json_line(c, i)) + 1 for c in range(n_conns) for i in range(per))
+
+
 def check_json_lines(lines, n_conns, per):
     """Every (conn, seq) exactly once, in order per connection, byte for byte."""
     nxt = [0] * n_conns
@@ -222,7 +251,6 @@ def check_json_lines(lines, n_conns, per):
         obj = json.loads(line)
         c, i = obj["conn"], obj["seq"]
         check(i == nxt[c], "connection %d: seq %d after %d" % (c, i, nxt[c] - 1))
-        check(line == b'{"conn":%d,"seq":%d,"msg":"hello from a tcp client"}' % (c, i),
-              "line not byte for byte: %r" % line)
+        check(line == json_line(c, i), "line not byte for byte: %r" % line)
         nxt[c] += 1
     check(nxt == [per] * n_conns, "lines per connection %s, want %d each" % (nxt, per))

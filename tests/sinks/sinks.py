@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,7 +45,8 @@ def free_port():
 
 class Rsyslog:
     """rsyslogd in the foreground with imtcp on 127.0.0.1:PORT, writing each message as received
-    (%rawmsg%) plus a LF to one file per start."""
+    (%rawmsg%) plus a LF to one file per start. As a context manager: started on entry, stopped
+    on exit (lines() still reads what it wrote)."""
 
     def __init__(self, env, name, port, octet=True):
         self.env = env
@@ -90,6 +92,13 @@ input(type="imtcp" address="127.0.0.1" port="%d" ruleset="in"
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
         self.proc = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def lines(self):
         """Every whole line rsyslog wrote, over all its starts, in order. A line cut short by a
@@ -170,9 +179,7 @@ def case_tcp_octet(env):
     cap, pcap = big_capture(env, 41)
     counts = sum(len(str(len(m))) + 1 for m in cap.expected_messages())  # "LEN " of each
     for param in ("", ",append-max=0"):
-        rs = Rsyslog(env, "octet%s" % param.replace(",", "-").replace("=", ""), free_port())
-        rs.start()
-        try:
+        with Rsyslog(env, "octet%s" % param.replace(",", "-").replace("=", ""), free_port()) as rs:
             res, st = run_checked(env, pcap, ["tcp:127.0.0.1:%d,framing=octet%s" % (rs.port, param)],
                                   ["--on-sink-full", "block"])
             k = sink_of(st, "tcp")
@@ -188,8 +195,6 @@ def case_tcp_octet(env):
                   "delivered bytes %d are not the messages and their counts" % k["bytes"])
             check(k["batches"] < 50000 / 4, "records were not batched: %d batches" % k["batches"])
             check(st["mbufs"]["in_use_at_exit"] == 0, "mbufs leaked")
-        finally:
-            rs.stop()
         check_exactly_once(cap, rs.lines(), "rsyslog (octet%s)" % param)
         print("octet%s: sink_append %d bytes, %d batches" % (param, appended, k["batches"]))
 
@@ -208,48 +213,33 @@ def case_tcp_small_records(env):
         cap.add_log(f.datagram(b"\n".join(msgs) + b"\n", 514), f.key, msgs, 0)
     pcap = env.path("small.pcap")
     cap.write_pcap(pcap)
-    rs = Rsyslog(env, "small", free_port())
-    rs.start()
-    try:
+    with Rsyslog(env, "small", free_port()) as rs:
         res, st = run_checked(env, pcap, ["tcp:127.0.0.1:%d,buffer=256K" % rs.port],
                               ["--on-sink-full", "block"], idle_ms=2000)
         k = sink_of(st, "tcp")
         check(k["delivered"] == 30000 and k["dropped_total"] == 0, "tcp sink: %s" % k)
-    finally:
-        rs.stop()
     check_exactly_once(cap, rs.lines(), "rsyslog (small records)")
 
 
 def case_tcp_lf(env):
     """The same with LF framing (rsyslog splits on LF)."""
     cap, pcap = big_capture(env, 42)
-    rs = Rsyslog(env, "lf", free_port(), octet=False)
-    rs.start()
-    try:
-        res, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,framing=lf,name=collector" % rs.port],
-                                ["--on-sink-full", "block", "--stats-interval", "0.2"])
-        check(res.returncode == 0, describe(res))
+    with Rsyslog(env, "lf", free_port(), octet=False) as rs:
+        res, st = run_checked(env, pcap, ["tcp:127.0.0.1:%d,framing=lf,name=collector" % rs.port],
+                              ["--on-sink-full", "block", "--stats-interval", "0.2"])
         check("collector delivered" in res.stdout, "the periodic line names the sink")
-        st = load(stats)
-        check_invariants(st)
         k = sink_of(st, "collector")
         check(k["delivered"] == 50000 and k["bytes"] == k["in_bytes"] + 50000, "tcp sink: %s" % k)
-    finally:
-        rs.stop()
     check_exactly_once(cap, rs.lines(), "rsyslog (lf)")
 
 
 def case_tcp_ndjson(env):
     """ndjson over TCP: every line rsyslog writes is a JSON object whose message is the input's."""
     cap, pcap = big_capture(env, 43)
-    rs = Rsyslog(env, "ndjson", free_port(), octet=False)
-    rs.start()
-    try:
+    with Rsyslog(env, "ndjson", free_port(), octet=False) as rs:
         res, st = run_checked(env, pcap, ["tcp:127.0.0.1:%d,framing=lf,format=ndjson" % rs.port],
                               ["--on-sink-full", "block"])
         check(sink_of(st, "tcp")["delivered"] == 50000, "delivered: %s" % sink_of(st, "tcp"))
-    finally:
-        rs.stop()
     lines = rs.lines()
     check(len(lines) == 50000, "rsyslog wrote %d lines" % len(lines))
     formats = collections.Counter()
@@ -266,43 +256,29 @@ def case_tcp_restart(env):
     duplicates only from the resend after the reconnect, and no more than counted."""
     cap, pcap = big_capture(env, 44)
     port = free_port()
-    rs = Rsyslog(env, "restart", port)
-    rs.start()
-    # A slow sink (50 records per write, 5 ms pause after each) makes the stream last ~5 s.
-    proc, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,batch-records=50,reconnect-max-ms=200" % port],
-                             ["--on-sink-full", "block", "--test-sink-delay-us", "5000",
-                              "--stats-interval", "0.1"], wait=False,
-                             idle_ms=5000)  # nothing moves while the collector is down
-    # The kill is placed by what logagg reports (deliveries under way, far from done), not by a
-    # wall-clock guess about how long its start takes on a loaded machine.
-    import threading
-    lines = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-    reader.start()
-    try:
-        deadline = time.time() + 120
-        while True:
-            rows = periodic("".join(lines), "tcp")
-            if rows and rows[-1][2] >= 1000:
-                break
-            check(proc.poll() is None, "logagg exited before deliveries started")
-            check(time.time() < deadline, "timed out waiting for deliveries to start")
-            time.sleep(0.02)
-        check(rows[-1][2] < 40000, "the stream was nearly over before the kill: %s" % (rows[-1],))
-        rs.stop(signal.SIGKILL)  # no goodbye: whatever it held unwritten is gone
-        time.sleep(1.0)
-        rs.start()
-        proc.wait(timeout=300)
-        reader.join(timeout=10)
-        out, err = "".join(lines), proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        rs.stop()
-    check(proc.returncode == 0, "exit %d\n%s\n%s" % (proc.returncode, out[-3000:], err[-3000:]))
-    st = load(stats)
-    check_invariants(st)
-    k = sink_of(st, "tcp")
+    with Rsyslog(env, "restart", port) as rs:
+        # A slow sink (50 records per write, 5 ms pause after each) makes the stream last ~5 s.
+        proc, stats = run_logagg(env, pcap, ["tcp:127.0.0.1:%d,batch-records=50,reconnect-max-ms=200" % port],
+                                 ["--on-sink-full", "block", "--test-sink-delay-us", "5000",
+                                  "--stats-interval", "0.1"], wait=False,
+                                 idle_ms=5000)  # nothing moves while the collector is down
+        # The kill is placed by what logagg reports (deliveries under way, far from done), not by
+        # a wall-clock guess about how long its start takes on a loaded machine.
+        with Running(proc) as run:
+            deadline = time.time() + 120
+            while True:
+                rows = run.rows("tcp")
+                if rows and rows[-1][2] >= 1000:
+                    break
+                check(proc.poll() is None, "logagg exited before deliveries started")
+                check(time.time() < deadline, "timed out waiting for deliveries to start")
+                time.sleep(0.02)
+            check(rows[-1][2] < 40000, "the stream was nearly over before the kill: %s" % (rows[-1],))
+            rs.stop(signal.SIGKILL)  # no goodbye: whatever it held unwritten is gone
+            time.sleep(1.0)
+            rs.start()
+            out, err = run.finish(300)
+    st, k = finished(proc, out, err, stats)
     check(k["reconnects"] >= 1, "no reconnect counted: %s" % k)
     check(k["delivered"] == 50000 and k["dropped_total"] == 0, "tcp sink: %s" % k)
     lines = rs.lines()
@@ -312,6 +288,47 @@ def case_tcp_restart(env):
     check_exactly_once(cap, list(dict.fromkeys(lines)), "rsyslog across a restart (duplicates removed)")
     print("restart: %d reconnects, %d records resent, %d duplicates at the collector"
           % (k["reconnects"], k["retries"], dups))
+
+
+class Running:
+    """logagg started with run_logagg(wait=False): a reader thread keeps its stdout lines as they
+    come, so a test places its phases by what logagg reports, not by wall-clock guesses about its
+    start. As a context manager, kills logagg on exit if it still runs."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in iter(self.proc.stdout.readline, ""):
+            self.lines.append(line)
+
+    def rows(self, sink):
+        """periodic() of the output so far."""
+        return periodic("".join(self.lines), sink)
+
+    def finish(self, timeout):
+        """Waits for logagg to exit and for the last of its output; returns (stdout, stderr)."""
+        self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        return "".join(self.lines), self.proc.stderr.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+
+def finished(proc, out, err, stats, sink="tcp"):
+    """logagg exited 0 and its invariants hold; returns (stats, the sink's entry)."""
+    check(proc.returncode == 0, "exit %d\n%s\n%s" % (proc.returncode, out[-3000:], err[-3000:]))
+    st = load(stats)
+    check_invariants(st)
+    return st, sink_of(st, sink)
 
 
 def periodic(stdout, sink):
@@ -332,61 +349,38 @@ def case_tcp_paused(env):
     overflow is dropped and counted (buffer_full), RX keeps going, and delivery resumes by itself
     when the collector does (SIGCONT)."""
     sample = os.path.join(ROOT, "docs", "samples", "sample.pcap")
-    rs = Rsyslog(env, "paused", free_port())
-    rs.start()
     stats = env.path("stats-paused.json")
     buffer = 2 << 20
     env.runs += 1
-    args = [env.logagg, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix",
-            "logagg-sinks-paused-%d" % os.getpid(), "--log-level=error",
-            "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % sample, "--",
-            "--sink", "tcp:127.0.0.1:%d,buffer=%d,drop=newest" % (rs.port, buffer),
-            "--stats-json", stats, "--stats-interval", "0.1"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # The phases are placed by what logagg reports, not by wall-clock guesses about its start:
-    # a reader thread keeps the periodic lines as they come.
-    import threading
-    lines = []
-    def read_lines():
-        for line in iter(proc.stdout.readline, ""):
-            lines.append(line)
+    with Rsyslog(env, "paused", free_port()) as rs:
+        args = [env.logagg, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix",
+                "logagg-sinks-paused-%d" % os.getpid(), "--log-level=error",
+                "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % sample, "--",
+                "--sink", "tcp:127.0.0.1:%d,buffer=%d,drop=newest" % (rs.port, buffer),
+                "--stats-json", stats, "--stats-interval", "0.1"]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with Running(proc) as run:
 
-    reader = threading.Thread(target=read_lines, daemon=True)
-    reader.start()
+            def wait_for(cond, what, limit=60):
+                deadline = time.time() + limit
+                while time.time() < deadline:
+                    if proc.poll() is not None:
+                        raise Failure("logagg exited early: %s" % proc.stderr.read())
+                    if cond(run.rows("tcp")):
+                        return run.rows("tcp")[-1]
+                    time.sleep(0.05)
+                raise Failure("timed out waiting for %s" % what)
 
-    def now_rows():
-        return periodic("".join(lines), "tcp")
-
-    def wait_for(cond, what, limit=60):
-        deadline = time.time() + limit
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                raise Failure("logagg exited early: %s" % proc.stderr.read())
-            if cond(now_rows()):
-                return now_rows()[-1]
-            time.sleep(0.05)
-        raise Failure("timed out waiting for %s" % what)
-
-    try:
-        wait_for(lambda r: r and r[-1][2] > 10000, "deliveries to start")
-        rs.proc.send_signal(signal.SIGSTOP)
-        stopped = wait_for(lambda r: r, "a line after SIGSTOP")
-        time.sleep(3.0)
-        rs.proc.send_signal(signal.SIGCONT)
-        resumed = wait_for(lambda r: r[-1][0] > stopped[0] + 2.5, "a line after SIGCONT")
-        wait_for(lambda r: r[-1][0] > resumed[0] + 1.5, "1.5 s of run after SIGCONT")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        reader.join(timeout=10)
-        out, err = "".join(lines), proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        rs.stop()
-    check(proc.returncode == 0, "exit %d\n%s\n%s" % (proc.returncode, out[-3000:], err[-3000:]))
-    st = load(stats)
-    check_invariants(st)
-    k = sink_of(st, "tcp")
+            wait_for(lambda r: r and r[-1][2] > 10000, "deliveries to start")
+            rs.proc.send_signal(signal.SIGSTOP)
+            stopped = wait_for(lambda r: r, "a line after SIGSTOP")
+            time.sleep(3.0)
+            rs.proc.send_signal(signal.SIGCONT)
+            resumed = wait_for(lambda r: r[-1][0] > stopped[0] + 2.5, "a line after SIGCONT")
+            wait_for(lambda r: r[-1][0] > resumed[0] + 1.5, "1.5 s of run after SIGCONT")
+            proc.send_signal(signal.SIGTERM)
+            out, err = run.finish(60)
+    st, k = finished(proc, out, err, stats)
     check(k["dropped"]["buffer_full"] > 0, "no buffer_full drops while the collector was stopped: %s" % k)
     rows = periodic(out, "tcp")
     check(len(rows) > 30, "too few periodic lines (%d)" % len(rows))
@@ -433,25 +427,21 @@ def case_fanout(env):
     file sink too) at once: each gets everything, and every mbuf (direct and indirect) is back
     in the pools at exit."""
     cap, pcap = big_capture(env, 45, 20000)
-    rs = Rsyslog(env, "fanout", free_port())
-    rs.start()
     outdir = env.path("fan-file")
     ndjson = env.path("fan-ndjson")
     tx = env.path("fan-tx.pcap")
     stats = env.path("stats-fanout.json")
     env.runs += 1
-    args = [env.logagg, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix",
-            "logagg-sinks-fanout-%d" % os.getpid(), "--log-level=error",
-            "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" % (pcap, tx), "--",
-            "--sink", "file:%s" % outdir, "--sink", "tcp:127.0.0.1:%d" % rs.port,
-            "--sink", "port:0,dst=198.18.7.7:5514,src=198.18.7.1,dmac=02:00:00:00:00:07",
-            "--sink", "file:%s,format=ndjson" % ndjson, "--test-tx-chains",
-            "--on-sink-full", "block", "--exit-on-idle", "500", "--stats-json", stats]
-    try:
+    with Rsyslog(env, "fanout", free_port()) as rs:
+        args = [env.logagg, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix",
+                "logagg-sinks-fanout-%d" % os.getpid(), "--log-level=error",
+                "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s" % (pcap, tx), "--",
+                "--sink", "file:%s" % outdir, "--sink", "tcp:127.0.0.1:%d" % rs.port,
+                "--sink", "port:0,dst=198.18.7.7:5514,src=198.18.7.1,dmac=02:00:00:00:00:07",
+                "--sink", "file:%s,format=ndjson" % ndjson, "--test-tx-chains",
+                "--on-sink-full", "block", "--exit-on-idle", "500", "--stats-json", stats]
         res = subprocess.run(args, capture_output=True, text=True, timeout=300)
         check(res.returncode == 0, describe(res))
-    finally:
-        rs.stop()
     st = load(stats)
     check_invariants(st)
     check(st["messages"]["routed"] == 20000 and st["messages"]["delivered"] == 80000, "messages: %s" % st["messages"])
@@ -468,19 +458,12 @@ def case_routes(env):
     """--route sends matching records to named sinks, the rest to the sinks no route names;
     --filter drops before routing. Counted per filter and route."""
     cap, pcap = big_capture(env, 46, 12000)
-    rs = Rsyslog(env, "routes", free_port())
-    rs.start()
     outdir = env.path("rest")
-    try:
-        res, stats = run_logagg(env, pcap, ["file:%s,name=rest,format=ndjson" % outdir,
-                                            "tcp:127.0.0.1:%d,name=alerts,format=ndjson,framing=lf" % rs.port],
-                                ["--on-sink-full", "block", "--filter", "sev<=info",
-                                 "--route", "sev<=err=>alerts"])
-        check(res.returncode == 0, describe(res))
-    finally:
-        rs.stop()
-    st = load(stats)
-    check_invariants(st)
+    with Rsyslog(env, "routes", free_port()) as rs:
+        res, st = run_checked(env, pcap, ["file:%s,name=rest,format=ndjson" % outdir,
+                                          "tcp:127.0.0.1:%d,name=alerts,format=ndjson,framing=lf" % rs.port],
+                              ["--on-sink-full", "block", "--filter", "sev<=info",
+                               "--route", "sev<=err=>alerts"])
     rest = [json.loads(x) for x in output_lines(outdir)]
     alerts = [json.loads(x) for x in rs.lines()]
     check(all(r.get("severity", 9) <= 3 for r in alerts), "a record above err went to alerts")

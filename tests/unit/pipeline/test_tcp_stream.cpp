@@ -14,6 +14,7 @@
 #include <rte_ring_elem.h>
 
 #include "common/meta_env.hpp"
+#include "common/worker_lane.hpp"
 #include "pipeline/message.hpp"
 #include "pipeline/tcp_stream.hpp"
 #include "pipeline/worker.hpp"
@@ -42,33 +43,15 @@ logagg::tcp::piece segment(const std::string& payload) {
     return {m, hdr, static_cast<uint32_t>(payload.size())};
 }
 
-struct fixture : ::testing::Test {
-    rte_ring* ring = nullptr;
-    lcore_stats stats;
-    logagg::pipeline::worker_ctx w;
-    logagg::pipeline::sink_lane lane;
-    logagg::pipeline::gen_arena arena;
-    std::vector<char> arena_bytes = std::vector<char>(1 << 20);
-    logagg::pipeline::listener_table listeners;
+struct fixture : logagg::testing::worker_lane_test {
     std::unique_ptr<logagg::pipeline::tcp_streams> streams;
     logagg::tcp::consumer c;
-    unsigned in_use_before = 0;
     uint32_t next_idx = 0;
 
     /// Listeners: 514 auto, 601 octet, 602 lf, 12201 gelf; max_msg 16.
     void SetUp() override {
-        in_use_before = rte_mempool_in_use_count(g_pool);
-        ring = rte_ring_create_elem("test_tcp_sink", sizeof(msg_desc), 1024, SOCKET_ID_ANY,
-                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
-        ASSERT_NE(ring, nullptr);
-        arena.base = arena_bytes.data();
-        arena.size = static_cast<uint32_t>(arena_bytes.size());
-        lane.ring = ring;
-        lane.arena = &arena;
-        w.lanes = {&lane};
-        w.default_sinks = 1;
-        w.meta_off = g_meta_off;
-        w.stats = &stats;
+        worker_lane_test::SetUp();
+        ASSERT_NO_FATAL_FAILURE(make_lane(1024));
         w.scratch_size = 1 << 16;
         scratch.resize(w.scratch_size);
         w.scratch = scratch.data();
@@ -94,11 +77,8 @@ struct fixture : ::testing::Test {
         c = streams->consumer();
     }
     void TearDown() override {
-        drain();
-        rte_ring_free(ring);
         EXPECT_EQ(streams->spans_in_use(), 0u);
-        EXPECT_EQ(rte_mempool_in_use_count(g_pool), in_use_before)
-            << "mbufs leaked or double-freed";
+        worker_lane_test::TearDown();
     }
     std::vector<char> scratch;
 
@@ -116,26 +96,6 @@ struct fixture : ::testing::Test {
     }
     void end(uint64_t user) {
         c.end(c.ctx, {static_cast<uint32_t>(user), 1}, user, logagg::tcp::end_reason::fin);
-    }
-    std::vector<std::string> drain() {
-        std::vector<std::string> out;
-        msg_desc d;
-        while (ring != nullptr && rte_ring_dequeue_elem(ring, &d, sizeof d) == 0) {
-            if (d.gen != 0) {
-                out.emplace_back(arena.base + d.off, static_cast<std::size_t>(d.len));
-            } else {
-                std::string b(d.len, '\0');
-                const void* p = rte_pktmbuf_read(d.pkt, d.off, d.len, b.data());
-                if (p != b.data()) {
-                    std::memcpy(b.data(), p, d.len);
-                }
-                out.push_back(b);
-            }
-            if (d.release != 0) {
-                rte_pktmbuf_free(d.pkt);
-            }
-        }
-        return out;
     }
     uint64_t dropped(msg_drop r) const {
         return stats.msg_drops[static_cast<std::size_t>(r)].get();

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "common/meta_env.hpp"
+#include "common/worker_lane.hpp"
 #include "log/filter.hpp"
 #include "log/gelf.hpp"
 #include "log/json.hpp"
@@ -46,28 +47,69 @@ using logagg::testing::g_pool;
 const auto* const g_env =
     ::testing::AddGlobalTestEnvironment(new logagg::testing::meta_eal_env("worker"));
 
-/// A packet whose UDP payload is @p payload at offset 42, split into segments of @p seg bytes.
-rte_mbuf* make_pkt(const std::string& payload, uint16_t seg = 2048) {
-    std::string frame(42, '\x55');
-    frame += payload;
+/// @p bytes in a chain of mbufs of at most @p seg bytes each.
+rte_mbuf* chain_of(const std::string& bytes, uint16_t seg) {
     rte_mbuf* head = nullptr;
-    rte_mbuf* tail = nullptr;
     std::size_t done = 0;
     do {
         rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
         EXPECT_NE(m, nullptr);
-        const std::size_t take = std::min<std::size_t>(seg, frame.size() - done);
-        char* p = rte_pktmbuf_append(m, static_cast<uint16_t>(take));
-        std::memcpy(p, frame.data() + done, take);
+        const std::size_t take = std::min<std::size_t>(seg, bytes.size() - done);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(take)), bytes.data() + done, take);
         done += take;
         if (head == nullptr) {
             head = m;
         } else {
             EXPECT_EQ(rte_pktmbuf_chain(head, m), 0);
         }
-        tail = m;
-    } while (done < frame.size());
-    (void)tail;
+    } while (done < bytes.size());
+    return head;
+}
+
+/// A real Ethernet/IPv4/UDP frame from 198.18.@p src_id (its two low bytes):@p sport to
+/// 198.18.0.1:@p dport carrying @p payload at offset 42; no checksums (none is checked here).
+std::string udp_frame(const std::string& payload, uint16_t dport, uint16_t src_id, uint16_t sport) {
+    std::string f(12, '\x02');
+    f += std::string("\x08\x00", 2);
+    const auto ulen = static_cast<uint16_t>(8 + payload.size());
+    const auto tlen = static_cast<uint16_t>(20 + ulen);
+    const unsigned char ip[20] = {0x45,
+                                  0,
+                                  static_cast<unsigned char>(tlen >> 8),
+                                  static_cast<unsigned char>(tlen),
+                                  0,
+                                  0,
+                                  0,
+                                  0,
+                                  64,
+                                  17,
+                                  0,
+                                  0,
+                                  198,
+                                  18,
+                                  static_cast<unsigned char>(src_id >> 8),
+                                  static_cast<unsigned char>(src_id),
+                                  198,
+                                  18,
+                                  0,
+                                  1};
+    f.append(reinterpret_cast<const char*>(ip), 20);
+    const unsigned char udp[8] = {static_cast<unsigned char>(sport >> 8),
+                                  static_cast<unsigned char>(sport),
+                                  static_cast<unsigned char>(dport >> 8),
+                                  static_cast<unsigned char>(dport),
+                                  static_cast<unsigned char>(ulen >> 8),
+                                  static_cast<unsigned char>(ulen),
+                                  0,
+                                  0};
+    f.append(reinterpret_cast<const char*>(udp), 8);
+    f += payload;
+    return f;
+}
+
+/// A packet whose UDP payload is @p payload at offset 42, split into segments of @p seg bytes.
+rte_mbuf* make_pkt(const std::string& payload, uint16_t seg = 2048) {
+    rte_mbuf* head = chain_of(std::string(42, '\x55') + payload, seg);
     auto* meta = logagg::pipeline::meta_of(head, g_meta_off);
     meta->payload_off = 42;
     meta->payload_len = static_cast<uint16_t>(payload.size());
@@ -75,64 +117,16 @@ rte_mbuf* make_pkt(const std::string& payload, uint16_t seg = 2048) {
     return head;
 }
 
-/// Reads a descriptor's bytes through the chain.
-std::string bytes_of(const msg_desc& d) {
-    std::string out(d.len, '\0');
-    const void* p = rte_pktmbuf_read(d.pkt, d.off, d.len, out.data());
-    if (p != out.data()) {
-        std::memcpy(out.data(), p, d.len);
-    }
-    return out;
-}
+using logagg::testing::bytes_of;
 
-struct fixture : ::testing::Test {
-    rte_ring* ring = nullptr;
-    lcore_stats stats;
-    worker_ctx w;
-    logagg::pipeline::sink_lane lane;
-    logagg::pipeline::gen_arena arena;
-    std::vector<char> arena_bytes = std::vector<char>(1 << 20);
-    logagg::pipeline::listener_table listeners;
-    unsigned in_use_before = 0;
-
+/// One sink lane, and the worker listening on 514 (lf framing, 64 KiB max).
+struct fixture : logagg::testing::worker_lane_test {
     void make_ring(unsigned size) {
-        ring = rte_ring_create_elem("test_sink", sizeof(msg_desc), size, SOCKET_ID_ANY,
-                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
-        ASSERT_NE(ring, nullptr);
-        arena.base = arena_bytes.data();
-        arena.size = static_cast<uint32_t>(arena_bytes.size());
-        lane.ring = ring;
-        lane.arena = &arena;
-        w.lanes = {&lane};
-        w.default_sinks = 1;
-        w.meta_off = g_meta_off;
-        w.stats = &stats;
+        make_lane(size);
         logagg::pipeline::listener l;
-        l.port = 514; // lf framing, 64 KiB max
+        l.port = 514;
         (void)listeners.add(l);
         w.listeners = &listeners;
-    }
-    void SetUp() override { in_use_before = rte_mempool_in_use_count(g_pool); }
-    void TearDown() override {
-        drain();
-        rte_ring_free(ring);
-        EXPECT_EQ(rte_mempool_in_use_count(g_pool), in_use_before)
-            << "mbufs leaked or double-freed";
-    }
-    /// Dequeues everything, like the sink: bytes (from the packet or the arena), then releases.
-    std::vector<std::string> drain(std::vector<msg_desc>* descs = nullptr) {
-        std::vector<std::string> out;
-        msg_desc d;
-        while (ring != nullptr && rte_ring_dequeue_elem(ring, &d, sizeof d) == 0) {
-            out.push_back(d.gen != 0 ? std::string(arena.base + d.off, d.len) : bytes_of(d));
-            if (descs != nullptr) {
-                descs->push_back(d);
-            }
-            if (d.release != 0) {
-                rte_pktmbuf_free(d.pkt);
-            }
-        }
-        return out;
     }
 };
 
@@ -388,45 +382,8 @@ TEST_F(fixture, RxDispatchSpreadsByFlowAndCountsFullWorkerRings) {
     rx.stats = &stats;
     rx.prepare();
     auto frame = [](uint8_t src_last, uint16_t sport, uint16_t dport) {
-        std::string f(12, '\x02');
-        f += std::string("\x08\x00", 2);
-        const std::string payload = "hello";
-        const uint16_t ulen = static_cast<uint16_t>(8 + payload.size());
-        const uint16_t tlen = static_cast<uint16_t>(20 + ulen);
-        const unsigned char ip[20] = {0x45,
-                                      0,
-                                      static_cast<unsigned char>(tlen >> 8),
-                                      static_cast<unsigned char>(tlen),
-                                      0,
-                                      0,
-                                      0,
-                                      0,
-                                      64,
-                                      17,
-                                      0,
-                                      0,
-                                      198,
-                                      18,
-                                      1,
-                                      src_last,
-                                      198,
-                                      18,
-                                      0,
-                                      1};
-        f.append(reinterpret_cast<const char*>(ip), 20);
-        const unsigned char udp[8] = {static_cast<unsigned char>(sport >> 8),
-                                      static_cast<unsigned char>(sport),
-                                      static_cast<unsigned char>(dport >> 8),
-                                      static_cast<unsigned char>(dport),
-                                      static_cast<unsigned char>(ulen >> 8),
-                                      static_cast<unsigned char>(ulen),
-                                      0,
-                                      0};
-        f.append(reinterpret_cast<const char*>(udp), 8);
-        f += payload;
-        rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());
-        return m;
+        return chain_of(udp_frame("hello", dport, static_cast<uint16_t>(0x100 | src_last), sport),
+                        2048);
     };
     std::vector<rte_mbuf*> pkts;
     for (int i = 0; i < 10; ++i) {
@@ -463,55 +420,7 @@ constexpr uint16_t gelf_port = 12201;
 /// A real Ethernet/IPv4/UDP frame from 198.18.0.7:40000 to @p dport carrying @p payload (at
 /// offset 42), in segments of @p seg bytes, with the metadata and lengths the RX stage sets.
 rte_mbuf* make_udp(const std::string& payload, uint16_t dport = syslog_port, uint16_t seg = 2048) {
-    std::string f(12, '\x02');
-    f += std::string("\x08\x00", 2);
-    const auto ulen = static_cast<uint16_t>(8 + payload.size());
-    const auto tlen = static_cast<uint16_t>(20 + ulen);
-    const unsigned char ip[20] = {0x45,
-                                  0,
-                                  static_cast<unsigned char>(tlen >> 8),
-                                  static_cast<unsigned char>(tlen),
-                                  0,
-                                  0,
-                                  0,
-                                  0,
-                                  64,
-                                  17,
-                                  0,
-                                  0,
-                                  198,
-                                  18,
-                                  0,
-                                  7,
-                                  198,
-                                  18,
-                                  0,
-                                  1};
-    f.append(reinterpret_cast<const char*>(ip), 20);
-    const unsigned char udp[8] = {40000 >> 8,
-                                  40000 & 0xff,
-                                  static_cast<unsigned char>(dport >> 8),
-                                  static_cast<unsigned char>(dport),
-                                  static_cast<unsigned char>(ulen >> 8),
-                                  static_cast<unsigned char>(ulen),
-                                  0,
-                                  0};
-    f.append(reinterpret_cast<const char*>(udp), 8);
-    f += payload;
-    rte_mbuf* head = nullptr;
-    std::size_t done = 0;
-    do {
-        rte_mbuf* m = rte_pktmbuf_alloc(g_pool);
-        EXPECT_NE(m, nullptr);
-        const std::size_t take = std::min<std::size_t>(seg, f.size() - done);
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(take)), f.data() + done, take);
-        done += take;
-        if (head == nullptr) {
-            head = m;
-        } else {
-            EXPECT_EQ(rte_pktmbuf_chain(head, m), 0);
-        }
-    } while (done < f.size());
+    rte_mbuf* head = chain_of(udp_frame(payload, dport, 7, 40000), seg);
     head->l2_len = 14;
     head->l3_len = 20;
     auto* meta = logagg::pipeline::meta_of(head, g_meta_off);
@@ -635,8 +544,7 @@ struct lanes_fixture : ::testing::Test {
         out_record cur;
         msg_desc d;
         while (rte_ring_dequeue_elem(rings[i], &d, sizeof d) == 0) {
-            const std::string b =
-                d.gen != 0 ? std::string(arenas[i].base + d.off, d.len) : bytes_of(d);
+            const std::string b = logagg::testing::text_of(d, arenas[i]);
             if (d.key != 0) {
                 EXPECT_TRUE(cur.pieces.empty()) << "the key piece comes first";
                 cur.key += b;

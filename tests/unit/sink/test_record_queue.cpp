@@ -12,9 +12,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -73,6 +75,14 @@ uint32_t cost_of(const rte_mbuf* m) {
     return static_cast<uint32_t>(m->nb_segs) * (m->buf_len + sizeof(rte_mbuf));
 }
 
+/// What one reference to a one-segment packet (any test packet here but a chained one) pins.
+uint32_t pkt_cost() {
+    rte_mbuf* probe = make_pkt("x");
+    const uint32_t pc = cost_of(probe);
+    rte_pktmbuf_free(probe);
+    return pc;
+}
+
 /// A reference piece: @p len bytes at packet offset @p off.
 msg_desc ref(rte_mbuf* m, uint32_t off, uint32_t len, bool lf = false) {
     msg_desc d{};
@@ -129,6 +139,14 @@ struct lane {
     }
     /// Ends the packet's unit: its last descriptor releases the unit's reference.
     void release() { staged.back().release = 1; }
+    /// Stages a packet holding @p s (in segments of @p seg bytes) as one record of one reference
+    /// piece, which ends the packet's unit. @return the packet.
+    rte_mbuf* single(const std::string& s, uint16_t seg = 2048) {
+        rte_mbuf* m = make_pkt(s, seg);
+        record({ref(m, 0, static_cast<uint32_t>(s.size()))});
+        release();
+        return m;
+    }
     /// Enqueues the first @p n staged descriptors (all by default), bulk.
     void push(std::size_t n = SIZE_MAX) {
         n = std::min(n, staged.size());
@@ -307,9 +325,7 @@ TEST_F(fixture, SettleSplitsDeliveredFromDropped) {
     lane ln(1024, 4096);
     record_queue q({ln.ring}, {ln.arena.get()}, limits(64ull << 20), stats);
     for (const char* s : {"aaaa", "bbbbbbbb", "cc"}) {
-        rte_mbuf* m = make_pkt(s);
-        ln.record({ref(m, 0, static_cast<uint32_t>(std::strlen(s)))});
-        ln.release();
+        ln.single(s);
     }
     ln.push();
     ASSERT_EQ(q.pull(), 3u);
@@ -327,9 +343,7 @@ TEST_F(fixture, SettleSplitsDeliveredFromDropped) {
 
 TEST_F(fixture, DropNewestBeyondTheBuffer) {
     lane ln(1024, 4096);
-    rte_mbuf* probe = make_pkt("x");
-    const uint32_t pc = cost_of(probe);
-    rte_pktmbuf_free(probe);
+    const uint32_t pc = pkt_cost();
     record_queue q({ln.ring}, {ln.arena.get()}, limits(2 * pc + 100), stats);
     std::vector<rte_mbuf*> pkts;
     for (int i = 0; i < 4; ++i) {
@@ -351,9 +365,7 @@ TEST_F(fixture, DropNewestBeyondTheBuffer) {
     EXPECT_EQ(in_use(), 0u);
     EXPECT_EQ(stats.delivered.get(), 2u);
     // Room again: the next record is kept.
-    rte_mbuf* m = make_pkt("after");
-    ln.record({ref(m, 0, 5)});
-    ln.release();
+    ln.single("after");
     ln.push();
     EXPECT_EQ(q.pull(), 1u);
     EXPECT_EQ(q.tail(), 3u);
@@ -363,9 +375,7 @@ TEST_F(fixture, DropNewestBeyondTheBuffer) {
 
 TEST_F(fixture, DroppedRecordHandsItsReferenceToAnEarlierRecordOfThePacket) {
     lane ln(1024, 4096);
-    rte_mbuf* probe = make_pkt("x");
-    const uint32_t pc = cost_of(probe);
-    rte_pktmbuf_free(probe);
+    const uint32_t pc = pkt_cost();
     record_queue q({ln.ring}, {ln.arena.get()}, limits(pc + 5), stats);
     // Packet q_pkt fills the buffer.
     rte_mbuf* first = make_pkt("first");
@@ -422,14 +432,10 @@ TEST_F(fixture, DroppedReleaseOfAPacketWithoutQueuedRecordsFreesIt) {
 
 TEST_F(fixture, DropOldestDropsWaitingRecordsNeverInFlightOnes) {
     lane ln(1024, 4096);
-    rte_mbuf* probe = make_pkt("x");
-    const uint32_t pc = cost_of(probe);
-    rte_pktmbuf_free(probe);
+    const uint32_t pc = pkt_cost();
     record_queue q({ln.ring}, {ln.arena.get()}, limits(2 * pc, true), stats);
     auto add = [&](const std::string& s) {
-        rte_mbuf* m = make_pkt(s);
-        ln.record({ref(m, 0, static_cast<uint32_t>(s.size()))});
-        ln.release();
+        rte_mbuf* m = ln.single(s);
         ln.push();
         return m;
     };
@@ -470,14 +476,10 @@ TEST_F(fixture, DropOldestDropsWaitingRecordsNeverInFlightOnes) {
 
 TEST_F(fixture, DropOldestAfterRewindDropsTheRewoundRecords) {
     lane ln(1024, 4096);
-    rte_mbuf* probe = make_pkt("x");
-    const uint32_t pc = cost_of(probe);
-    rte_pktmbuf_free(probe);
+    const uint32_t pc = pkt_cost();
     record_queue q({ln.ring}, {ln.arena.get()}, limits(2 * pc, true), stats);
     auto add = [&](const std::string& s) {
-        rte_mbuf* m = make_pkt(s);
-        ln.record({ref(m, 0, static_cast<uint32_t>(s.size()))});
-        ln.release();
+        ln.single(s);
         ln.push();
     };
     add("A");
@@ -506,14 +508,10 @@ TEST_F(fixture, DropOldestAfterRewindDropsTheRewoundRecords) {
 
 TEST_F(fixture, DropOldestDropsNothingWhenNoRoomCanBeMade) {
     lane ln(1024, 4096);
-    rte_mbuf* probe = make_pkt("x");
-    const uint32_t pc = cost_of(probe);
-    rte_pktmbuf_free(probe);
+    const uint32_t pc = pkt_cost();
     record_queue q({ln.ring}, {ln.arena.get()}, limits(3 * pc, true), stats);
     auto add = [&](const std::string& s, uint16_t seg = 2048) {
-        rte_mbuf* m = make_pkt(s, seg);
-        ln.record({ref(m, 0, static_cast<uint32_t>(s.size()))});
-        ln.release();
+        rte_mbuf* m = ln.single(s, seg);
         ln.push();
         return m;
     };
@@ -539,14 +537,10 @@ TEST_F(fixture, DropOldestDropsNothingWhenNoRoomCanBeMade) {
 
 TEST_F(fixture, BlockModeNeverDropsAndStopsPullingAtTheBound) {
     lane ln(1024, 4096);
-    rte_mbuf* probe = make_pkt("x");
-    const uint32_t pc = cost_of(probe);
-    rte_pktmbuf_free(probe);
+    const uint32_t pc = pkt_cost();
     record_queue q({ln.ring}, {ln.arena.get()}, limits(2 * pc, false, true), stats);
     for (int i = 0; i < 300; ++i) {
-        rte_mbuf* m = make_pkt("m" + std::to_string(i));
-        ln.record({ref(m, 0, m->data_len)});
-        ln.release();
+        ln.single("m" + std::to_string(i));
     }
     ln.push();
     // One burst is taken whole (records are only formed after dequeuing), then pulling stops.
@@ -566,15 +560,11 @@ TEST_F(fixture, BlockModeNeverDropsAndStopsPullingAtTheBound) {
 
 TEST_F(fixture, ExemptMemoryDoesNotCountAgainstTheBound) {
     lane ln(1024, 4096);
-    rte_mbuf* probe = make_pkt("x");
-    const uint32_t pc = cost_of(probe);
-    rte_pktmbuf_free(probe);
+    const uint32_t pc = pkt_cost();
     // Drop mode, room for two packets.
     record_queue q({ln.ring}, {ln.arena.get()}, limits(2 * pc), stats);
     for (int i = 0; i < 2; ++i) {
-        rte_mbuf* m = make_pkt("held" + std::to_string(i));
-        ln.record({ref(m, 0, m->data_len)});
-        ln.release();
+        ln.single("held" + std::to_string(i));
     }
     ln.push();
     EXPECT_EQ(q.pull(), 2u);
@@ -582,9 +572,7 @@ TEST_F(fixture, ExemptMemoryDoesNotCountAgainstTheBound) {
     // Both delivered but kept for a resend (tcp's replay window): exempt from the bound.
     q.exempt(2 * pc);
     for (int i = 0; i < 2; ++i) {
-        rte_mbuf* m = make_pkt("new" + std::to_string(i));
-        ln.record({ref(m, 0, m->data_len)});
-        ln.release();
+        ln.single("new" + std::to_string(i));
     }
     ln.push();
     EXPECT_EQ(q.pull(), 2u);
@@ -592,9 +580,7 @@ TEST_F(fixture, ExemptMemoryDoesNotCountAgainstTheBound) {
     EXPECT_EQ(q.pinned(), 4 * pc);
     // Not exempt any more: a fifth record does not fit.
     q.exempt(0);
-    rte_mbuf* m = make_pkt("over");
-    ln.record({ref(m, 0, m->data_len)});
-    ln.release();
+    ln.single("over");
     ln.push();
     EXPECT_EQ(q.pull(), 1u);
     EXPECT_EQ(drops(sink_drop::buffer_full), 1u);
@@ -794,10 +780,7 @@ TEST_F(fixture, DropAllDrainsQueueAndRings) {
 /// n one-piece records, each of its own packet (the text "rN").
 void add_singles(lane& ln, int from, int n) {
     for (int i = from; i < from + n; ++i) {
-        const std::string s = "r" + std::to_string(i);
-        rte_mbuf* m = make_pkt(s);
-        ln.record({ref(m, 0, static_cast<uint32_t>(s.size()))});
-        ln.release();
+        ln.single("r" + std::to_string(i));
     }
 }
 
@@ -964,6 +947,13 @@ msg_desc own_counted(lane& ln, std::string_view s, uint64_t rx_tsc) {
     return d;
 }
 
+/// Stages one appended record (own()) per message of @p msgs, all with @p rx_tsc.
+void stage(lane& ln, std::initializer_list<std::string_view> msgs, uint64_t rx_tsc = 1) {
+    for (const std::string_view s : msgs) {
+        ln.record({own(ln, s, rx_tsc)});
+    }
+}
+
 } // namespace appended
 
 TEST_F(fixture, AppendedRecordsCostTheirBytesAndMergeIntoOneIovec) {
@@ -1065,9 +1055,7 @@ TEST_F(fixture, DroppedReleaseSkipsAppendedRecordsToFindItsPacketsRecord) {
     // Packet p: r1 (a reference, kept), r2 (appended, kept), r3 (p's release, dropped): the
     // reference moves to r1, the newest queued record that references p, not to r2.
     lane ln(1024, 4096);
-    rte_mbuf* probe = make_pkt("x");
-    const uint32_t pc = cost_of(probe);
-    rte_pktmbuf_free(probe);
+    const uint32_t pc = pkt_cost();
     record_queue q({ln.ring}, {ln.arena.get()}, limits(pc + 3), stats);
     rte_mbuf* p = make_pkt("one two three");
     ln.record({ref(p, 0, 3)});
@@ -1095,9 +1083,7 @@ TEST_F(fixture, DropOldestMakesRoomAmongAppendedRecords) {
     // in flight: drop=oldest drops the oldest waiting ones, and their bytes go back in order.
     lane ln(1024, 4096);
     record_queue q({ln.ring}, {ln.arena.get()}, limits(20, true), stats);
-    for (const char* s : {"aaaa", "bbbb", "cccc", "dddd"}) { // 5 bytes each: 20, full
-        ln.record({appended::own(ln, s, 1)});
-    }
+    appended::stage(ln, {"aaaa", "bbbb", "cccc", "dddd"}); // 5 bytes each: 20, full
     ln.push();
     ASSERT_EQ(q.pull(), 4u);
     EXPECT_EQ(q.pinned(), 20u);
@@ -1162,9 +1148,7 @@ TEST_F(fixture, AppendedRecordsOfOneBurstAreOneRunCountedPerMessage) {
     ASSERT_GE(meta_off, 0);
     q.time_from(meta_off, rte_get_tsc_hz());
     const uint64_t old = rte_rdtsc() - 2 * rte_get_tsc_hz(); // one burst, 2 s ago
-    for (const char* s : {"alpha", "be", "gamma", "delta", "e"}) {
-        ln.record({appended::own(ln, s, old)});
-    }
+    appended::stage(ln, {"alpha", "be", "gamma", "delta", "e"}, old);
     ln.push();
     ASSERT_EQ(q.pull(), 5u) << "records taken count messages";
     ASSERT_EQ(q.tail(), 1u) << "one queued record";
@@ -1288,9 +1272,7 @@ TEST_F(fixture, RunsDropNewestAndBlockPerMessage) {
     lane ln(1024, 4096);
     record_queue q({ln.ring}, {ln.arena.get()}, limits(20), stats);
     q.coalesce(1024, 1u << 20);
-    for (const char* s : {"aaaa", "bbbb", "cccc", "dddd", "eeee", "ffff"}) {
-        ln.record({appended::own(ln, s, 1)});
-    }
+    appended::stage(ln, {"aaaa", "bbbb", "cccc", "dddd", "eeee", "ffff"});
     ln.push();
     ASSERT_EQ(q.pull(), 6u);
     ASSERT_EQ(q.tail(), 1u);
@@ -1317,9 +1299,7 @@ TEST_F(fixture, RunsDropNewestAndBlockPerMessage) {
     sink_stats st2;
     record_queue qb({ln.ring}, {ln.arena.get()}, limits(10, false, true), st2);
     qb.coalesce(1024, 1u << 20);
-    for (const char* s : {"iiii", "jjjj", "kkkk", "llll"}) {
-        ln.record({appended::own(ln, s, 1)});
-    }
+    appended::stage(ln, {"iiii", "jjjj", "kkkk", "llll"});
     ln.push();
     EXPECT_EQ(qb.pull(), 4u) << "a burst is taken whole, then pulling stops";
     EXPECT_EQ(qb.tail(), 1u);
@@ -1335,31 +1315,70 @@ TEST_F(fixture, RunsDropNewestAndBlockPerMessage) {
     EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
 }
 
+namespace {
+
+/// A file sink's scratch directory (removed at the end) and its spec: the lane's records are
+/// written there as segments.
+struct file_dir {
+    std::string path;
+    logagg::config::sink_spec spec;
+
+    file_dir() {
+        char tmpl[] = "/tmp/logagg-runs-XXXXXX";
+        path = mkdtemp(tmpl);
+        spec.name = "file";
+        spec.dir = path;
+    }
+    ~file_dir() { std::filesystem::remove_all(path); }
+    file_dir(const file_dir&) = delete;
+    file_dir& operator=(const file_dir&) = delete;
+
+    /// The text of each segment written, in name (and so in writing) order.
+    [[nodiscard]] std::vector<std::string> segments() const {
+        std::vector<std::string> segs;
+        for (const auto& e : std::filesystem::directory_iterator(path)) {
+            if (e.path().extension() == ".log") {
+                segs.push_back(e.path().string());
+            }
+        }
+        std::sort(segs.begin(), segs.end());
+        std::vector<std::string> text;
+        for (const std::string& p : segs) {
+            std::ifstream in(p);
+            std::stringstream ss;
+            ss << in.rdbuf();
+            text.push_back(ss.str());
+        }
+        return text;
+    }
+};
+
+/// Begins @p fs's drain and polls it until it is idle, @p polls times at most. @return idle.
+bool drain(logagg::sink::file_sink& fs, int polls) {
+    fs.begin_drain();
+    for (int i = 0; i < polls && !fs.idle(); ++i) {
+        fs.poll(rte_rdtsc());
+    }
+    return fs.idle();
+}
+
+} // namespace
+
 TEST_F(fixture, FileSinkWritesRunsRecordExactAcrossSegmentsAndBatches) {
     // One burst of appended records: queued as runs of at most batch-records messages and
     // batch-bytes bytes, written a run per iovec, and rotated at the same record boundaries
     // as one by one: a segment never exceeds rotate-bytes and holds whole records.
-    char tmpl[] = "/tmp/logagg-runs-XXXXXX";
-    const std::string dir = mkdtemp(tmpl);
     lane ln(1024, 4096);
-    logagg::config::sink_spec spec;
-    spec.name = "file";
-    spec.dir = dir;
-    spec.rotate_bytes = 7;
-    spec.batch.records = 3;
-    spec.batch.bytes = 8;
+    file_dir dir;
+    dir.spec.rotate_bytes = 7;
+    dir.spec.batch.records = 3;
+    dir.spec.batch.bytes = 8;
     {
-        logagg::sink::file_sink fs(spec, {ln.ring}, {ln.arena.get()}, false);
+        logagg::sink::file_sink fs(dir.spec, {ln.ring}, {ln.arena.get()}, false);
         ASSERT_TRUE(fs.start());
-        for (const char* s : {"a", "bb", "ccc", "dddd", "eeeee", "f", "g", "h", "i"}) {
-            ln.record({appended::own(ln, s, 1)});
-        }
+        appended::stage(ln, {"a", "bb", "ccc", "dddd", "eeeee", "f", "g", "h", "i"});
         ln.push();
-        fs.begin_drain();
-        for (int i = 0; i < 16 && !fs.idle(); ++i) {
-            fs.poll(rte_rdtsc());
-        }
-        ASSERT_TRUE(fs.idle());
+        ASSERT_TRUE(drain(fs, 16));
         EXPECT_EQ(fs.stats().delivered.get(), 9u);
         EXPECT_EQ(fs.stats().bytes.get(), 1u + 2 + 3 + 4 + 5 + 1 + 1 + 1 + 1 + 9);
         // Runs within batch-bytes (8, LFs included) and batch-records (3): [a bb] ccc dddd
@@ -1369,52 +1388,28 @@ TEST_F(fixture, FileSinkWritesRunsRecordExactAcrossSegmentsAndBatches) {
         EXPECT_EQ(fs.stats().batches.get(), 4u);
         EXPECT_EQ(fs.finish(), 0);
     }
-    std::vector<std::string> segs;
-    for (const auto& e : std::filesystem::directory_iterator(dir)) {
-        if (e.path().extension() == ".log") {
-            segs.push_back(e.path().string());
-        }
-    }
-    std::sort(segs.begin(), segs.end());
-    std::vector<std::string> text;
-    for (const std::string& p : segs) {
-        std::ifstream in(p);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        text.push_back(ss.str());
-    }
     // Rotation at 7 bytes, record by record: a segment closes before the record that would take
     // it past 7, also in the middle of a run ([eeeee f], [g h i]).
-    EXPECT_EQ(text, (std::vector<std::string>{"a\nbb\n", "ccc\n", "dddd\n", "eeeee\n", "f\ng\nh\n",
-                                              "i\n"}));
-    std::filesystem::remove_all(dir);
+    EXPECT_EQ(dir.segments(), (std::vector<std::string>{"a\nbb\n", "ccc\n", "dddd\n", "eeeee\n",
+                                                        "f\ng\nh\n", "i\n"}));
     EXPECT_EQ(ln.arena->released.load(), ln.arena->head);
 }
 
 TEST_F(fixture, FileSinkRunsFitABatchWhateverBatchRecordsSays) {
     // batch-records above what one write takes (IOV_MAX record sizes): a run never holds more
     // than a batch can, so 1,500 appended records of one burst are all written.
-    char tmpl[] = "/tmp/logagg-runs-XXXXXX";
-    const std::string dir = mkdtemp(tmpl);
     lane ln(2048, 4096);
-    logagg::config::sink_spec spec;
-    spec.name = "file";
-    spec.dir = dir;
-    spec.batch.records = 4096;
+    file_dir dir;
+    dir.spec.batch.records = 4096;
     {
-        logagg::sink::file_sink fs(spec, {ln.ring}, {ln.arena.get()}, false);
+        logagg::sink::file_sink fs(dir.spec, {ln.ring}, {ln.arena.get()}, false);
         ASSERT_TRUE(fs.start());
         for (int i = 0; i < 1500; ++i) {
             ln.record({appended::own(ln, "x", 1)});
         }
         ln.push();
-        fs.begin_drain();
-        for (int i = 0; i < 64 && !fs.idle(); ++i) {
-            fs.poll(rte_rdtsc());
-        }
-        EXPECT_TRUE(fs.idle());
+        EXPECT_TRUE(drain(fs, 64));
         EXPECT_EQ(fs.stats().delivered.get(), 1500u);
         EXPECT_EQ(fs.finish(), 0);
     }
-    std::filesystem::remove_all(dir);
 }

@@ -210,8 +210,8 @@ struct harness {
         return head;
     }
 
-    /// Sends one segment through input() (and flush()); @return the replies.
-    std::vector<reply> send(const tcp_spec& s, const std::vector<uint32_t>& cuts = {}) {
+    /// Builds one segment (in mbufs cut at @p cuts) and hands it to input(); no flush().
+    void input(const tcp_spec& s, const std::vector<uint32_t>& cuts = {}) {
         const t::tcp_built b = t::build_tcp_frame(s);
         logagg::net::tcp_locator at;
         at.l3_off = b.l3_off;
@@ -219,6 +219,11 @@ struct harness {
         at.l4_len = b.l4_len;
         at.ip_version = static_cast<uint8_t>(s.ip);
         eng->input(to_mbuf(b.frame, cuts), at, now);
+    }
+
+    /// Sends one segment through input() (and flush()); @return the replies.
+    std::vector<reply> send(const tcp_spec& s, const std::vector<uint32_t>& cuts = {}) {
+        input(s, cuts);
         eng->flush();
         return take();
     }
@@ -270,6 +275,17 @@ struct harness {
         return eng->counters().outcome[static_cast<std::size_t>(o)].get();
     }
     conn_id id(const peer& p) const { return streams[p.stream].id; }
+
+    /// We close @p p's open connection first, the peer ACKs our FIN and sends its own: the
+    /// connection is in TIME-WAIT afterwards. The replies are read and let go.
+    void to_time_wait(peer& p) {
+        ASSERT_TRUE(eng->close(id(p), now));
+        eng->flush();
+        p.una = p.iss + 2;
+        send(p.seg(f::ack, p.nxt));
+        push(p, "", f::ack | f::fin);
+        ASSERT_EQ(eng->state(id(p)), conn_state::time_wait);
+    }
 };
 
 /// The stream's bytes for sequence offsets [a, b) (offsets from the first data byte).
@@ -311,6 +327,15 @@ struct Engine : ::testing::Test {
         p.base.ip = ip;
         p.base.sport = sport;
         p.base.src_id = src_id;
+        return p;
+    }
+
+    /// Makes the engine (with h->cfg as set) and opens one connection from client() that
+    /// offers @p opts.
+    peer connected(const bytes& opts = {}) {
+        h->make();
+        peer p = client();
+        h->connect(p, opts);
         return p;
     }
 };
@@ -514,9 +539,7 @@ TEST_F(Engine, WithoutTheMemoAWrongIsnIsRefused) {
 // ---- data ----
 
 TEST_F(Engine, InOrderBytesStraightFromTheMbufs) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     std::vector<uint32_t> payload_offs;
     h->streams[p.stream].hold = true;
     EXPECT_TRUE(h->push(p, ref(0, 300)).empty());
@@ -538,9 +561,7 @@ TEST_F(Engine, InOrderBytesStraightFromTheMbufs) {
 }
 
 TEST_F(Engine, BytesTheConsumerCannotAdmitAreNotAcknowledged) {
-    h->make();
-    peer p = client();
-    h->connect(p, t::opt_sack_ok());
+    peer p = connected(t::opt_sack_ok());
     const uint32_t b = p.nxt;
     stream& s = h->streams[p.stream];
     // Nothing admitted: nothing taken, the segment freed, an ACK at once at the old point.
@@ -591,9 +612,7 @@ TEST_F(Engine, AnAdmissionCutLetsGoTheRunsHeldInsideWhatWasTaken) {
     // Found by fuzz_tcp: a run held out of order, then an in-order segment covering it of which
     // the consumer admits a prefix reaching past the run. The run must not stay queued below
     // rcv_nxt, where its SACK block would sit under the cumulative ACK.
-    h->make();
-    peer p = client();
-    h->connect(p, t::opt_sack_ok());
+    peer p = connected(t::opt_sack_ok());
     const uint32_t b = p.nxt;
     stream& s = h->streams[p.stream];
     auto r = h->send(p.seg(f::ack | f::psh, b + 16, ref(16, 56)));
@@ -624,9 +643,7 @@ TEST_F(Engine, AnAdmissionCutLetsGoTheRunsHeldInsideWhatWasTaken) {
 }
 
 TEST_F(Engine, DelayedAndImmediateAcks) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     // One small segment: ACKed when ack_delay (500 us) runs out, not before.
     EXPECT_TRUE(h->push(p, ref(0, 100)).empty());
     EXPECT_TRUE(h->poll_at(h->now + 499'999).empty());
@@ -650,9 +667,7 @@ TEST_F(Engine, DelayedAndImmediateAcks) {
 }
 
 TEST_F(Engine, OutOfOrderWithSackBlocksInRfc2018Order) {
-    h->make();
-    peer p = client();
-    h->connect(p, t::opt_sack_ok());
+    peer p = connected(t::opt_sack_ok());
     const uint32_t b = p.nxt;
     auto seg = [&](uint32_t lo, uint32_t hi) {
         return h->send(p.seg(f::ack | f::psh, b + lo, ref(lo, hi)));
@@ -694,9 +709,7 @@ TEST_F(Engine, OutOfOrderWithSackBlocksInRfc2018Order) {
 }
 
 TEST_F(Engine, OverlapsAndDuplicatesAreTrimmed) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     const uint32_t b = p.nxt;
     auto seg = [&](uint32_t lo, uint32_t hi) {
         return h->send(p.seg(f::ack, b + lo, ref(lo, hi)));
@@ -727,9 +740,7 @@ TEST_F(Engine, ASegmentSpanningTwoAdjacentQueuedRunsIsADuplicate) {
     // Trimming makes queued runs touch; a segment whose head lies in one and whose tail lies in
     // the next carries nothing new: a duplicate, not an empty run queued (which held an mbuf,
     // took a slot of the bounds and was counted out_of_order).
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     const uint32_t b = p.nxt;
     auto seg = [&](uint32_t lo, uint32_t hi) {
         return h->send(p.seg(f::ack, b + lo, ref(lo, hi)));
@@ -752,9 +763,7 @@ TEST_F(Engine, ASegmentSpanningTwoAdjacentQueuedRunsIsADuplicate) {
 
 TEST_F(Engine, DataBeyondTheWindowIsDroppedAndCounted) {
     h->cfg.max_window = 8192; // SYN-ACK window 8192, no scaling needed
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     const uint32_t b = p.nxt;
     auto r = h->send(p.seg(f::ack, b + 9000, ref(9000, 9100)));
     ASSERT_EQ(r.size(), 1u);
@@ -771,9 +780,7 @@ TEST_F(Engine, DataBeyondTheWindowIsDroppedAndCounted) {
 
 TEST_F(Engine, ZeroWindowProbesAndWindowUpdate) {
     h->cfg.max_window = 4096;
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     h->streams[p.stream].room = 0; // the consumer is full from the start
     std::vector<uint64_t> edges;
     auto note = [&](const std::vector<reply>& rs) {
@@ -838,9 +845,7 @@ TEST_F(Engine, WithoutWindowScalingTheWindowStaysUnscaled) {
 // ---- close ----
 
 TEST_F(Engine, PeerFinEndsTheStreamAndOurFinFollows) {
-    h->make();
-    peer p = client();
-    h->connect(p, t::opt_ts(1, 0));
+    peer p = connected(t::opt_ts(1, 0));
     auto r = h->push(p, ref(0, 50), f::ack | f::fin);
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0].flags, f::ack | f::fin);
@@ -866,9 +871,7 @@ TEST_F(Engine, PeerFinEndsTheStreamAndOurFinFollows) {
 }
 
 TEST_F(Engine, OurFinThenHalfCloseThenTimeWait) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     const conn_id id = h->id(p);
     ASSERT_TRUE(h->eng->close(id, h->now));
     h->eng->flush();
@@ -906,9 +909,7 @@ TEST_F(Engine, OurFinThenHalfCloseThenTimeWait) {
 }
 
 TEST_F(Engine, OurFinRetransmittedThenReset) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     const conn_id id = h->id(p);
     const uint64_t t0 = h->now;
     ASSERT_TRUE(h->eng->close(id, t0));
@@ -936,9 +937,7 @@ TEST_F(Engine, OurFinRetransmittedThenReset) {
 }
 
 TEST_F(Engine, FinWait2Timeout) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     ASSERT_TRUE(h->eng->close(h->id(p), h->now));
     h->eng->flush();
     h->take();
@@ -954,9 +953,7 @@ TEST_F(Engine, FinWait2Timeout) {
 }
 
 TEST_F(Engine, OutOfOrderFinWaitsForTheHole) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     const uint32_t b = p.nxt;
     auto r = h->send(p.seg(f::ack | f::fin, b + 100, ref(100, 200)));
     ASSERT_EQ(r.size(), 1u);
@@ -972,9 +969,7 @@ TEST_F(Engine, OutOfOrderFinWaitsForTheHole) {
 
 TEST_F(Engine, IdleTimeoutClosesAndActivityPostponesIt) {
     h->cfg.idle_timeout_s = 10;
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     const uint64_t t0 = h->now;
     h->now = t0 + 5 * sec;
     h->push(p, ref(0, 10));
@@ -991,9 +986,7 @@ TEST_F(Engine, IdleTimeoutClosesAndActivityPostponesIt) {
 
 TEST_F(Engine, ResetExactInWindowAndOutside) {
     h->cfg.challenge_acks_per_s = 2;
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     h->push(p, ref(0, 10));
     h->poll_at(h->now + ms);
     auto r = h->send(p.seg(f::rst, p.nxt + 1000000));
@@ -1022,9 +1015,7 @@ TEST_F(Engine, ResetExactInWindowAndOutside) {
 }
 
 TEST_F(Engine, SynOnAnOpenConnectionEarnsAChallengeAck) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     tcp_spec s = p.seg(f::syn, 123456);
     s.ack = 0;
     auto r = h->send(s);
@@ -1037,9 +1028,7 @@ TEST_F(Engine, SynOnAnOpenConnectionEarnsAChallengeAck) {
 }
 
 TEST_F(Engine, AckOfWhatWasNeverSentOrNoAckBit) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     tcp_spec s = p.seg(f::ack, p.nxt, ref(0, 10));
     s.ack = p.una + 1000;
     auto r = h->send(s);
@@ -1053,9 +1042,7 @@ TEST_F(Engine, AckOfWhatWasNeverSentOrNoAckBit) {
 }
 
 TEST_F(Engine, PawsRejectsAnOlderTimestamp) {
-    h->make();
-    peer p = client();
-    h->connect(p, t::opt_ts(5000, 0));
+    peer p = connected(t::opt_ts(5000, 0));
     p.tsval = 6000;
     h->push(p, ref(0, 10));
     p.tsval = 5500;
@@ -1068,9 +1055,7 @@ TEST_F(Engine, PawsRejectsAnOlderTimestamp) {
 }
 
 TEST_F(Engine, KeepaliveProbesAreAnswered) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     h->push(p, ref(0, 10));
     h->poll_at(h->now + ms);
     for (const std::string& garbage : {std::string(), std::string("x")}) {
@@ -1123,9 +1108,7 @@ TEST_F(Engine, ClosedPortsAndStraySegments) {
 }
 
 TEST_F(Engine, MalformedSegmentsAreCountedAndIgnored) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     tcp_spec s = p.seg(f::ack, p.nxt, ref(0, 10));
     s.csum = t::csum_kind::bad;
     EXPECT_TRUE(h->send(s).empty());
@@ -1157,13 +1140,7 @@ TEST_F(Engine, SynFloodKeepsNoState) {
         tcp_spec s = p.seg(f::syn, i * 7919);
         s.ack = 0;
         s.options = t::cat({t::opt_mss(1460), t::opt_sack_ok(), t::opt_ts(i, 0), t::opt_ws(7)});
-        const t::tcp_built b = t::build_tcp_frame(s);
-        logagg::net::tcp_locator at;
-        at.l3_off = b.l3_off;
-        at.l4_off = b.l4_off;
-        at.l4_len = b.l4_len;
-        at.ip_version = static_cast<uint8_t>(s.ip);
-        h->eng->input(h->to_mbuf(b.frame, {}), at, h->now);
+        h->input(s);
         if (h->sent.size() >= 256) {
             h->take();
         }
@@ -1198,13 +1175,7 @@ TEST_F(Engine, FullTableRefusesAndRecyclesTimeWait) {
     EXPECT_EQ(h->eng->counters().refused.get(), 2u);
     EXPECT_EQ(h->outcome(seg_outcome::refused), 2u);
     // a goes to TIME-WAIT (we closed first); its slot is taken by the next client.
-    ASSERT_TRUE(h->eng->close(h->id(a), h->now));
-    h->eng->flush();
-    a.una = a.iss + 2;
-    h->send(a.seg(f::ack, a.nxt));
-    h->push(a, "", f::ack | f::fin);
-    EXPECT_EQ(h->eng->state(h->id(a)), conn_state::time_wait);
-    h->take();
+    ASSERT_NO_FATAL_FAILURE(h->to_time_wait(a));
     h->connect(c);
     EXPECT_EQ(h->eng->connections(), 2u);
     EXPECT_EQ(h->eng->state(h->id(a)), conn_state::closed);
@@ -1215,17 +1186,9 @@ TEST_F(Engine, FullTableRefusesAndRecyclesTimeWait) {
 // tcp_rfc1337; both FINs were exchanged and every byte delivered, so the connection counts as
 // closed, not as reset by the peer, and its stream keeps its fin end.
 TEST_F(Engine, ResetInTimeWaitCountsAsClosed) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     const conn_id id = h->id(p);
-    ASSERT_TRUE(h->eng->close(id, h->now));
-    h->eng->flush();
-    h->take();
-    p.una = p.iss + 2;
-    h->send(p.seg(f::ack, p.nxt));
-    h->push(p, "", f::ack | f::fin);
-    ASSERT_EQ(h->eng->state(id), conn_state::time_wait);
+    ASSERT_NO_FATAL_FAILURE(h->to_time_wait(p));
     ASSERT_TRUE(h->streams[p.stream].ended);
     EXPECT_TRUE(h->send(p.seg(f::rst, p.nxt)).empty());
     EXPECT_EQ(h->eng->state(id), conn_state::closed);
@@ -1240,16 +1203,8 @@ TEST_F(Engine, ResetInTimeWaitCountsAsClosed) {
 }
 
 TEST_F(Engine, TimeWaitReopenedByANewerSyn) {
-    h->make();
-    peer a = client();
-    h->connect(a);
-    ASSERT_TRUE(h->eng->close(h->id(a), h->now));
-    h->eng->flush();
-    a.una = a.iss + 2;
-    h->send(a.seg(f::ack, a.nxt));
-    h->push(a, "", f::ack | f::fin);
-    ASSERT_EQ(h->eng->state(h->id(a)), conn_state::time_wait);
-    h->take();
+    peer a = connected();
+    ASSERT_NO_FATAL_FAILURE(h->to_time_wait(a));
     // An older SYN is challenged, a newer one answered with a SYN-ACK.
     tcp_spec s = a.seg(f::syn, a.nxt - 100);
     s.ack = 0;
@@ -1301,9 +1256,7 @@ TEST_F(Engine, OutOfOrderBoundsPerConnectionAndEngine) {
 }
 
 TEST_F(Engine, ReferencesHeldByTheConsumerOutliveTheEngine) {
-    h->make();
-    peer p = client();
-    h->connect(p);
+    peer p = connected();
     h->streams[p.stream].hold = true;
     h->send(p.seg(f::ack, p.nxt + 100, ref(100, 200)));
     h->push(p, ref(0, 100));
