@@ -333,6 +333,7 @@ class LogaggAfPacket(Program):
     needs_address = False
     options = []  # --poll adaptive, the default
     sink_params = ""
+    lcores = None  # --peer-lcores
 
     def job_args(self, sink):
         """The sink spec and options of the job: the ndjson job parses every datagram as RFC 5424
@@ -345,7 +346,7 @@ class LogaggAfPacket(Program):
         self.b.runs += 1
         self.stats = os.path.join(self.work, "stats.json")
         # framecnt=2048: a 4 MiB ring (2048 frames of 2 KiB), the peers' socket buffer size.
-        cmd = ["ip", "netns", "exec", self.b.net.r, LOGAGG, "-l", self.b.a.peer_lcores, "--no-huge", "-m", "1024", "--no-pci",
+        cmd = ["ip", "netns", "exec", self.b.net.r, LOGAGG, "-l", self.lcores or self.b.a.peer_lcores, "--no-huge", "-m", "1024", "--no-pci",
                "--file-prefix", "logagg-bench-%d-%d" % (os.getpid(), self.b.runs), "--log-level=error",
                "--vdev=net_af_packet0,iface=%s,framecnt=2048" % self.b.net.outer, "--"]
         sink = "file:%s,rotate-bytes=1G%s" % (self.out, self.sink_params)
@@ -382,6 +383,13 @@ class LogaggBusy(LogaggAfPacket):
     options = ["--poll", "busy"]
 
 
+class LogaggOneLcore(LogaggAfPacket):
+    """RX, worker and sink on one lcore (-l 0): one thread wakes per frame and writes it, where
+    two lcores wake twice (RX, then the sink). Cheapest at a trickle; one core's worth at most."""
+    name, path = "logagg-1lc", "veth, net_af_packet, -l 0"
+    lcores = "0"
+
+
 class LogaggLowLatency(LogaggAfPacket):
     """For the latency figure at a low rate: the file sink writes each record at once."""
     name, path = "logagg", "veth, af_packet, batch-ms=0"
@@ -413,7 +421,8 @@ class Bench:
 
     def programs(self, job="raw"):
         # The ndjson job leaves out --poll busy: the raw job shows what busy polling costs.
-        progs = [LogaggAfPacket, LogaggBusy, Rsyslog] if job == "raw" else [LogaggAfPacket, Rsyslog]
+        progs = ([LogaggAfPacket, LogaggOneLcore, LogaggBusy, Rsyslog] if job == "raw"
+                 else [LogaggAfPacket, LogaggOneLcore, Rsyslog])
         if self.syslog_ng_root:
             progs.append(SyslogNg)
         return progs
@@ -667,7 +676,7 @@ class Bench:
                       % (a.peer_latency_rate, a.seconds))
                 print("%-12s %-30s %9s %8s %8s %8s %8s" % ("program", "path", "delivered", "lost", "p50 us",
                                                           "p99 us", "max us"))
-                for cls in (LogaggLowLatency, LogaggAfPacket, LogaggBusy):
+                for cls in (LogaggLowLatency, LogaggAfPacket, LogaggOneLcore, LogaggBusy):
                     r = self.measure(cls, a.peer_latency_rate, "%dk/s" % (a.peer_latency_rate // 1000))
                     r["latency_run"] = True
                     self.latency.append(r)
