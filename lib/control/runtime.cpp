@@ -355,6 +355,10 @@ struct runtime::impl {
     std::vector<uint64_t> link_flaps;
     /// One pass over the lcore's roles. @return what it found to do.
     pipeline::pass_load step(lcore_ctx& c) noexcept;
+    /// step()'s sink role: polls the lcore's sinks, starts their drain and gives up what they
+    /// hold at the deadline, finishes them once the workers are done and they are empty.
+    /// @return whether they moved records (or finished) in this pass. @p n_w: worker count.
+    bool sink_step(lcore_ctx& c, unsigned n_w) noexcept;
     /// --poll adaptive: after a pass, pause or sleep as the lcore's back-off says (poll.hpp).
     void rest(lcore_ctx& c, pipeline::pass_load load, uint64_t now,
               uint64_t timer = UINT64_MAX) noexcept;
@@ -1617,9 +1621,6 @@ void runtime::impl::announce() {
     }
 }
 
-// Why whole (~100 lines): one pass over the lcore's roles in their fixed order (RX, worker with
-// its TCP duties, sinks); the blocks share the finish flags and stage counters that shutdown
-// steps through, and split apart they would each need the whole lcore context anyway.
 pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
     using pipeline::pass_load;
     const auto n_rx = static_cast<unsigned>(plan.rx.size());
@@ -1680,49 +1681,54 @@ pipeline::pass_load runtime::impl::step(lcore_ctx& c) noexcept {
     if (c.worker && c.worker->tcp != nullptr && !c.worker_finished) {
         tcp_step(c, rte_rdtsc());
     }
-    if (!c.sinks.empty() && !c.sink_finished) {
-        const uint64_t now = rte_rdtsc();
-        const uint64_t deadline = drain_deadline_tsc.load(std::memory_order_acquire);
-        if (deadline != UINT64_MAX && !c.sinks_draining) {
-            for (sink::sink* s : c.sinks) {
-                s->begin_drain(); // stopping: every waiting record is due now
-            }
-            c.sinks_draining = true;
-        }
-        uint32_t n = 0;
-        for (sink::sink* s : c.sinks) {
-            n += s->poll(now);
-            s->publish_gauges();
-        }
-        const bool workers_finished = workers_done.load(std::memory_order_acquire) == n_w;
-        if (now >= deadline) {
-            // Out of time: what the sinks still hold is dropped, counted (shutdown). Until the
-            // workers are done this also unblocks any waiting for ring room.
-            for (sink::sink* s : c.sinks) {
-                if (!s->idle()) {
-                    s->abandon();
-                }
-            }
-        }
-        if (n == 0 && workers_finished &&
-            std::all_of(c.sinks.begin(), c.sinks.end(),
-                        [](const sink::sink* s) { return s->idle(); })) {
-            for (sink::sink* s : c.sinks) {
-                const int err = s->finish();
-                s->publish_gauges();
-                if (err != 0) {
-                    util::log_error("sink {}: final sync failed: {}", s->spec().name, err_str(err));
-                }
-            }
-            c.sink_finished = true;
-            sink_lcores_done.fetch_add(1, std::memory_order_release);
-        }
-        if (n != 0 || c.sink_finished) {
-            load = pass_load::full;
-            c.sink_moved_tsc = now;
-        }
+    if (!c.sinks.empty() && !c.sink_finished && sink_step(c, n_w)) {
+        load = pass_load::full;
     }
     return load;
+}
+
+bool runtime::impl::sink_step(lcore_ctx& c, unsigned n_w) noexcept {
+    const uint64_t now = rte_rdtsc();
+    const uint64_t deadline = drain_deadline_tsc.load(std::memory_order_acquire);
+    if (deadline != UINT64_MAX && !c.sinks_draining) {
+        for (sink::sink* s : c.sinks) {
+            s->begin_drain(); // stopping: every waiting record is due now
+        }
+        c.sinks_draining = true;
+    }
+    uint32_t n = 0;
+    for (sink::sink* s : c.sinks) {
+        n += s->poll(now);
+        s->publish_gauges();
+    }
+    const bool workers_finished = workers_done.load(std::memory_order_acquire) == n_w;
+    if (now >= deadline) {
+        // Out of time: what the sinks still hold is dropped, counted (shutdown). Until the
+        // workers are done this also unblocks any waiting for ring room.
+        for (sink::sink* s : c.sinks) {
+            if (!s->idle()) {
+                s->abandon();
+            }
+        }
+    }
+    if (n == 0 && workers_finished &&
+        std::all_of(c.sinks.begin(), c.sinks.end(),
+                    [](const sink::sink* s) { return s->idle(); })) {
+        for (sink::sink* s : c.sinks) {
+            const int err = s->finish();
+            s->publish_gauges();
+            if (err != 0) {
+                util::log_error("sink {}: final sync failed: {}", s->spec().name, err_str(err));
+            }
+        }
+        c.sink_finished = true;
+        sink_lcores_done.fetch_add(1, std::memory_order_release);
+    }
+    if (n != 0 || c.sink_finished) {
+        c.sink_moved_tsc = now;
+        return true;
+    }
+    return false;
 }
 
 void runtime::impl::tcp_step(lcore_ctx& c, uint64_t now) noexcept {

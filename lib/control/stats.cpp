@@ -279,8 +279,106 @@ std::string stats_line(const snapshot& now, const snapshot& prev, double dt) {
     return line;
 }
 
-// Why whole (~175 lines): prints the summary block line by line in output order; the lines
-// share column widths and the balance checks at the end read the same snapshot.
+namespace {
+
+/// summary_table()'s TCP lines (none without TCP listeners).
+void summary_tcp(std::string& o, const snapshot& s) {
+    if (!s.tcp.empty()) {
+        o += fmt::format(
+            "  tcp       segments {:>12}  conns accepted {}  open {}  closed {}  reset "
+            "in {} out {}  refused {}  zero windows {}  bytes {}\n",
+            s.tcp_value("segments", "total"), s.tcp_value("conns", "accepted"),
+            s.tcp_value("conns", "open"), s.tcp_value("conns", "closed"),
+            s.tcp_value("conns", "reset_in"), s.tcp_value("conns", "reset_out"),
+            s.tcp_value("conns", "refused"), s.tcp_value("window", "zero_window_episodes"),
+            s.tcp_value("bytes", "delivered"));
+        std::string line;
+        for (const snapshot::tcp_counter& c : s.tcp) {
+            if (c.value != 0 && c.group != "conns" &&
+                !(c.group == "segments" && c.name == "total")) {
+                line += fmt::format(" {}.{} {}", c.group, c.name, c.value);
+            }
+        }
+        if (s.tcp_tx_failed != 0) {
+            line += fmt::format(" tx.failed {}", s.tcp_tx_failed);
+        }
+        if (!line.empty()) {
+            o += "   " + line + "\n";
+        }
+    }
+}
+
+/// summary_table()'s parse and GELF lines (none when nothing was parsed).
+void summary_parse(std::string& o, const snapshot& s) {
+    if (std::any_of(s.parsed.begin(), s.parsed.end(), [](uint64_t v) { return v != 0; }) ||
+        s.messages_parse_failed() != 0) {
+        o += "  parsed   ";
+        for (std::size_t i = 0; i < s.parsed.size(); ++i) {
+            o += fmt::format(" {} {}", log::input_format_names[i], s.parsed[i]);
+        }
+        o += "\n";
+        for (std::size_t i = 1; i < s.rfc5424_errors.size(); ++i) {
+            if (s.rfc5424_errors[i] != 0) {
+                o += fmt::format("    not rfc5424: {:<20} {:>12}\n", log::rfc5424_status_names[i],
+                                 s.rfc5424_errors[i]);
+            }
+        }
+        for (std::size_t i = 1; i < s.rfc3164_errors.size(); ++i) {
+            if (s.rfc3164_errors[i] != 0) {
+                o += fmt::format("    not rfc3164: {:<20} {:>12}\n", log::rfc3164_status_names[i],
+                                 s.rfc3164_errors[i]);
+            }
+        }
+        for (std::size_t i = 1; i < s.json_errors.size(); ++i) {
+            if (s.json_errors[i] != 0) {
+                o += fmt::format("    not json: {:<23} {:>12}\n", log::json_status_names[i],
+                                 s.json_errors[i]);
+            }
+            if (s.gelf_errors[i] != 0) {
+                o += fmt::format("    not gelf json: {:<18} {:>12}\n", log::json_status_names[i],
+                                 s.gelf_errors[i]);
+            }
+        }
+    }
+    const uint64_t chunks =
+        std::accumulate(s.gelf_chunks.begin(), s.gelf_chunks.end(), uint64_t{0});
+    if (chunks != 0 || s.gelf_bad_compression != 0) {
+        o += "  gelf chunks";
+        for (std::size_t i = 0; i < s.gelf_chunks.size(); ++i) {
+            if (s.gelf_chunks[i] != 0) {
+                o += fmt::format(" {} {}", log::gelf::chunk_status_names[i], s.gelf_chunks[i]);
+            }
+        }
+        o += fmt::format("; expired {} messages ({} chunks); bad compression {}\n",
+                         s.gelf_expired_messages, s.gelf_expired_chunks, s.gelf_bad_compression);
+    }
+}
+
+/// summary_table()'s lines for each sink.
+void summary_sinks(std::string& o, const snapshot& s) {
+    for (const sink_snapshot& k : s.sinks) {
+        o += fmt::format("  sink {} ({} {}, {}): in {} delivered {} ({} bytes) dropped {} "
+                         "in flight {}\n",
+                         k.name, k.type, k.target, k.format, k.in, k.delivered, k.bytes,
+                         k.dropped(), k.in_flight());
+        for (std::size_t i = 0; i < pipeline::sink_drop_count; ++i) {
+            if (k.drops[i] != 0) {
+                o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::sink_drop_names[i],
+                                 k.drops[i]);
+            }
+        }
+        o += fmt::format("    {} batches; reconnects {} retries {} errors {}; copied {} B; "
+                         "latency p50 {} us p99 {} us{}{}\n",
+                         k.batches, k.reconnects, k.retries, k.errors, k.bytes_copied,
+                         k.latency_quantile(0.5), k.latency_quantile(0.99),
+                         k.extra_text.empty() ? "" : "; ", k.extra_text);
+    }
+}
+
+} // namespace
+
+// Prints the summary block line by line in output order; the TCP, parse and sink lines are
+// written by the summary_* helpers above, in the same order.
 std::string summary_table(const snapshot& s) {
     std::string o = fmt::format("logagg summary after {:.3f} s\n", s.uptime_s);
     for (const port_snapshot& p : s.ports) {
@@ -345,29 +443,7 @@ std::string summary_table(const snapshot& s) {
     if (s.tcp_no_listener != 0) {
         o += fmt::format("    tcp segments to ports without a listener: {}\n", s.tcp_no_listener);
     }
-    if (!s.tcp.empty()) {
-        o += fmt::format(
-            "  tcp       segments {:>12}  conns accepted {}  open {}  closed {}  reset "
-            "in {} out {}  refused {}  zero windows {}  bytes {}\n",
-            s.tcp_value("segments", "total"), s.tcp_value("conns", "accepted"),
-            s.tcp_value("conns", "open"), s.tcp_value("conns", "closed"),
-            s.tcp_value("conns", "reset_in"), s.tcp_value("conns", "reset_out"),
-            s.tcp_value("conns", "refused"), s.tcp_value("window", "zero_window_episodes"),
-            s.tcp_value("bytes", "delivered"));
-        std::string line;
-        for (const snapshot::tcp_counter& c : s.tcp) {
-            if (c.value != 0 && c.group != "conns" &&
-                !(c.group == "segments" && c.name == "total")) {
-                line += fmt::format(" {}.{} {}", c.group, c.name, c.value);
-            }
-        }
-        if (s.tcp_tx_failed != 0) {
-            line += fmt::format(" tx.failed {}", s.tcp_tx_failed);
-        }
-        if (!line.empty()) {
-            o += "   " + line + "\n";
-        }
-    }
+    summary_tcp(o, s);
     for (const filter_snapshot& f : s.filters) {
         o += fmt::format("    filter '{}': kept {} dropped {}\n", f.text, f.kept, f.dropped);
     }
@@ -375,65 +451,8 @@ std::string summary_table(const snapshot& s) {
         o += fmt::format("    route '{}' => {}: {} records\n", r.text, fmt::join(r.sinks, ","),
                          r.hits);
     }
-    if (std::any_of(s.parsed.begin(), s.parsed.end(), [](uint64_t v) { return v != 0; }) ||
-        s.messages_parse_failed() != 0) {
-        o += "  parsed   ";
-        for (std::size_t i = 0; i < s.parsed.size(); ++i) {
-            o += fmt::format(" {} {}", log::input_format_names[i], s.parsed[i]);
-        }
-        o += "\n";
-        for (std::size_t i = 1; i < s.rfc5424_errors.size(); ++i) {
-            if (s.rfc5424_errors[i] != 0) {
-                o += fmt::format("    not rfc5424: {:<20} {:>12}\n", log::rfc5424_status_names[i],
-                                 s.rfc5424_errors[i]);
-            }
-        }
-        for (std::size_t i = 1; i < s.rfc3164_errors.size(); ++i) {
-            if (s.rfc3164_errors[i] != 0) {
-                o += fmt::format("    not rfc3164: {:<20} {:>12}\n", log::rfc3164_status_names[i],
-                                 s.rfc3164_errors[i]);
-            }
-        }
-        for (std::size_t i = 1; i < s.json_errors.size(); ++i) {
-            if (s.json_errors[i] != 0) {
-                o += fmt::format("    not json: {:<23} {:>12}\n", log::json_status_names[i],
-                                 s.json_errors[i]);
-            }
-            if (s.gelf_errors[i] != 0) {
-                o += fmt::format("    not gelf json: {:<18} {:>12}\n", log::json_status_names[i],
-                                 s.gelf_errors[i]);
-            }
-        }
-    }
-    const uint64_t chunks =
-        std::accumulate(s.gelf_chunks.begin(), s.gelf_chunks.end(), uint64_t{0});
-    if (chunks != 0 || s.gelf_bad_compression != 0) {
-        o += "  gelf chunks";
-        for (std::size_t i = 0; i < s.gelf_chunks.size(); ++i) {
-            if (s.gelf_chunks[i] != 0) {
-                o += fmt::format(" {} {}", log::gelf::chunk_status_names[i], s.gelf_chunks[i]);
-            }
-        }
-        o += fmt::format("; expired {} messages ({} chunks); bad compression {}\n",
-                         s.gelf_expired_messages, s.gelf_expired_chunks, s.gelf_bad_compression);
-    }
-    for (const sink_snapshot& k : s.sinks) {
-        o += fmt::format("  sink {} ({} {}, {}): in {} delivered {} ({} bytes) dropped {} "
-                         "in flight {}\n",
-                         k.name, k.type, k.target, k.format, k.in, k.delivered, k.bytes,
-                         k.dropped(), k.in_flight());
-        for (std::size_t i = 0; i < pipeline::sink_drop_count; ++i) {
-            if (k.drops[i] != 0) {
-                o += fmt::format("    dropped {:<20} {:>12}\n", pipeline::sink_drop_names[i],
-                                 k.drops[i]);
-            }
-        }
-        o += fmt::format("    {} batches; reconnects {} retries {} errors {}; copied {} B; "
-                         "latency p50 {} us p99 {} us{}{}\n",
-                         k.batches, k.reconnects, k.retries, k.errors, k.bytes_copied,
-                         k.latency_quantile(0.5), k.latency_quantile(0.99),
-                         k.extra_text.empty() ? "" : "; ", k.extra_text);
-    }
+    summary_parse(o, s);
+    summary_sinks(o, s);
     o += fmt::format("  bytes copied on the datapath: {}", s.bytes_copied);
     bool first_reason = true;
     for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
@@ -458,12 +477,10 @@ std::string summary_table(const snapshot& s) {
     return o;
 }
 
-// Why whole (~185 lines): writes the --stats-json document top to bottom in the order of
-// docs/stats.md (schema logagg.stats/3); one function keeps that order visible and the
-// commas between sections in one place.
-std::string to_json(const snapshot& s) {
-    std::string o = "{\n  \"schema\": \"logagg.stats/3\",\n";
-    o += fmt::format("  \"uptime_s\": {:.6f},\n  \"ports\": [", s.uptime_s);
+namespace {
+
+/// to_json()'s "ports" array and the "lcores" array's opening and items.
+void json_ports_and_lcores(std::string& o, const snapshot& s) {
     for (std::size_t i = 0; i < s.ports.size(); ++i) {
         const port_snapshot& p = s.ports[i];
         o += fmt::format(
@@ -496,35 +513,10 @@ std::string to_json(const snapshot& s) {
                          s.uptime_s > 0 ? std::min(1.0, l.busy_s / s.uptime_s) : 0.0, l.sleeps,
                          l.rx_interrupts, l.rx_bounded_sleeps, l.affinity_changes);
     }
-    o += "\n  ],\n";
-    std::string replies;
-    for (std::size_t i = 0; i < pipeline::reply_kinds; ++i) {
-        replies += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::reply_kind_names[i],
-                               s.replies[i]);
-    }
-    o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
-                     "\"framed_by_workers\": {}, \"reassembled\": {}, \"fragments_merged\": {}, "
-                     "\"answered\": {}, \"neighbour\": {}, \"checksum_partial\": {}, "
-                     "\"tcp_no_listener\": {}, \"replies\": {{{}}}, \"dropped_total\": {}, "
-                     "\"dropped\": {{",
-                     s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.reassembled,
-                     s.fragments_merged, s.answered, s.neighbour, s.checksum_partial,
-                     s.tcp_no_listener, replies, s.packets_dropped());
-    for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
-        o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i],
-                         s.pkt_drops[i]);
-    }
-    o += "}},\n";
-    o += fmt::format("  \"messages\": {{\"framed\": {}, \"routed\": {}, \"delivered\": {}, "
-                     "\"empty_skipped\": {}, \"truncated\": {}, \"framing_errors\": {}, "
-                     "\"dropped_total\": {}, \"dropped\": {{",
-                     s.framed, s.routed, s.delivered(), s.empty_skipped, s.truncated,
-                     s.framing_errors, s.messages_dropped());
-    for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
-        o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::msg_drop_names[i],
-                         s.msg_drops[i]);
-    }
-    o += "}},\n  \"listeners\": [";
+}
+
+/// to_json()'s "listeners", "filters" and "routes" items (the "routes" array left open).
+void json_listeners_filters_routes(std::string& o, const snapshot& s) {
     for (std::size_t i = 0; i < s.listeners.size(); ++i) {
         const listener_snapshot& l = s.listeners[i];
         o += fmt::format("{}\n    {{\"listener\": {}, \"format\": {}, \"packets\": {}, "
@@ -549,7 +541,10 @@ std::string to_json(const snapshot& s) {
         o += fmt::format("{}{{\"route\": {}, \"sinks\": [{}], \"hits\": {}}}", i == 0 ? "" : ", ",
                          json_quote(s.routes[i].text), names, s.routes[i].hits);
     }
-    o += "],\n  \"sinks\": [";
+}
+
+/// to_json()'s "sinks" items.
+void json_sinks(std::string& o, const snapshot& s) {
     for (std::size_t i = 0; i < s.sinks.size(); ++i) {
         const sink_snapshot& k = s.sinks[i];
         o += fmt::format("{}\n    {{\"name\": {}, \"type\": {}, \"target\": {}, \"format\": {}, "
@@ -578,7 +573,10 @@ std::string to_json(const snapshot& s) {
                          k.latency_quantile(0.99), k.latency_quantile(1.0),
                          k.extra_json.empty() ? "" : ", ", k.extra_json);
     }
-    o += "\n  ],\n";
+}
+
+/// to_json()'s "parse" and "gelf" members.
+void json_parse(std::string& o, const snapshot& s) {
     o += "  \"parse\": {\"records\": {";
     for (std::size_t i = 0; i < s.parsed.size(); ++i) {
         o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", log::input_format_names[i],
@@ -612,6 +610,51 @@ std::string to_json(const snapshot& s) {
     o += fmt::format("}}, \"expired_messages\": {}, \"expired_chunks\": {}, "
                      "\"bad_compression\": {}}},\n",
                      s.gelf_expired_messages, s.gelf_expired_chunks, s.gelf_bad_compression);
+}
+
+} // namespace
+
+// Writes the --stats-json document top to bottom in the order of docs/stats.md (schema
+// logagg.stats/3); the longer arrays and the parse counters are written by the json_* helpers
+// above, in the same order.
+std::string to_json(const snapshot& s) {
+    std::string o = "{\n  \"schema\": \"logagg.stats/3\",\n";
+    o += fmt::format("  \"uptime_s\": {:.6f},\n  \"ports\": [", s.uptime_s);
+    json_ports_and_lcores(o, s);
+    o += "\n  ],\n";
+    std::string replies;
+    for (std::size_t i = 0; i < pipeline::reply_kinds; ++i) {
+        replies += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::reply_kind_names[i],
+                               s.replies[i]);
+    }
+    o += fmt::format("  \"packets\": {{\"received\": {}, \"bytes\": {}, \"to_workers\": {}, "
+                     "\"framed_by_workers\": {}, \"reassembled\": {}, \"fragments_merged\": {}, "
+                     "\"answered\": {}, \"neighbour\": {}, \"checksum_partial\": {}, "
+                     "\"tcp_no_listener\": {}, \"replies\": {{{}}}, \"dropped_total\": {}, "
+                     "\"dropped\": {{",
+                     s.received, s.rx_bytes, s.to_workers, s.worker_packets, s.reassembled,
+                     s.fragments_merged, s.answered, s.neighbour, s.checksum_partial,
+                     s.tcp_no_listener, replies, s.packets_dropped());
+    for (std::size_t i = 1; i < net::drop_reason_count; ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 1 ? "" : ", ", net::drop_reason_names[i],
+                         s.pkt_drops[i]);
+    }
+    o += "}},\n";
+    o += fmt::format("  \"messages\": {{\"framed\": {}, \"routed\": {}, \"delivered\": {}, "
+                     "\"empty_skipped\": {}, \"truncated\": {}, \"framing_errors\": {}, "
+                     "\"dropped_total\": {}, \"dropped\": {{",
+                     s.framed, s.routed, s.delivered(), s.empty_skipped, s.truncated,
+                     s.framing_errors, s.messages_dropped());
+    for (std::size_t i = 0; i < pipeline::msg_drop_count; ++i) {
+        o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::msg_drop_names[i],
+                         s.msg_drops[i]);
+    }
+    o += "}},\n  \"listeners\": [";
+    json_listeners_filters_routes(o, s);
+    o += "],\n  \"sinks\": [";
+    json_sinks(o, s);
+    o += "\n  ],\n";
+    json_parse(o, s);
     o += fmt::format("  \"bytes_copied\": {},\n  \"bytes_copied_by_reason\": {{", s.bytes_copied);
     for (std::size_t i = 0; i < pipeline::copy_reason_count; ++i) {
         o += fmt::format("{}\"{}\": {}", i == 0 ? "" : ", ", pipeline::copy_reason_names[i],
