@@ -508,8 +508,36 @@ struct parser {
         return true;
     }
 
-    // Why whole (~190 lines): a flat table from option name to its handler, one branch per
-    // option in --help order; splitting it would only scatter the table.
+    /// An option whose value names one of the @p N values of @p E (util::enum_names): @p out.
+    template <class E, std::size_t N, class Out>
+    bool choice(std::string_view opt, std::string_view v, Out& out) {
+        const auto m = util::enum_from_name<E, N>(v);
+        if (!m) {
+            return fail(fmt::format("{}: '{}' is not {}", opt, v,
+                                    util::enum_choices(util::enum_names<E, N>())));
+        }
+        out = *m;
+        return true;
+    }
+
+    /// --stats-interval: seconds, 0-86400, fractions allowed (0: no periodic line).
+    bool stats_interval(std::string_view v) {
+        double d = 0;
+        const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+        if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || !std::isfinite(d) ||
+            d < 0) {
+            return fail(
+                fmt::format("--stats-interval: '{}' is not a number of seconds in 0-86400", v));
+        }
+        if (d > 86400) {
+            return fail(fmt::format("--stats-interval: '{}' is too large: at most 86400", v));
+        }
+        cfg.stats_interval_s = d;
+        return true;
+    }
+
+    /// A table from option name to its handler, one branch per option in --help order (the
+    /// second half in apply_more()).
     bool apply(std::string_view opt, std::string_view v) {
         if (opt == "--listen") {
             return listen(v);
@@ -541,18 +569,7 @@ struct parser {
             return true;
         }
         if (opt == "--stats-interval") {
-            double d = 0;
-            const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-            if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || !std::isfinite(d) ||
-                d < 0) {
-                return fail(
-                    fmt::format("--stats-interval: '{}' is not a number of seconds in 0-86400", v));
-            }
-            if (d > 86400) {
-                return fail(fmt::format("--stats-interval: '{}' is too large: at most 86400", v));
-            }
-            cfg.stats_interval_s = d;
-            return true;
+            return stats_interval(v);
         }
         if (opt == "--stats-json") {
             if (v.empty()) {
@@ -574,41 +591,23 @@ struct parser {
             return number(opt, v, 1, 86'400'000, cfg.exit_on_idle_ms);
         }
         if (opt == "--on-sink-full") {
-            const auto p = util::enum_from_name<full_policy, full_policy_names.size()>(v);
-            if (!p) {
-                return fail(fmt::format("--on-sink-full: '{}' is not {}", v,
-                                        util::enum_choices(full_policy_names)));
-            }
-            cfg.on_sink_full = *p;
-            return true;
+            return choice<full_policy, full_policy_names.size()>(opt, v, cfg.on_sink_full);
         }
         if (opt == "--poll") {
-            const auto m = util::enum_from_name<pipeline::poll_mode, pipeline::poll_mode_count>(v);
-            if (!m) {
-                return fail(fmt::format("--poll: '{}' is not {}", v,
-                                        util::enum_choices(pipeline::poll_mode_names)));
-            }
-            cfg.poll = *m;
-            return true;
+            return choice<pipeline::poll_mode, pipeline::poll_mode_count>(opt, v, cfg.poll);
         }
         if (opt == "--pmd-power") {
-            const auto m = util::enum_from_name<pmd_power, pmd_power_count>(v);
-            if (!m) {
-                return fail(fmt::format("--pmd-power: '{}' is not {}", v,
-                                        util::enum_choices(pmd_power_names)));
-            }
-            cfg.pmd_power = *m;
-            return true;
+            return choice<pmd_power, pmd_power_count>(opt, v, cfg.pmd_power);
         }
         if (opt == "--lcore-affinity") {
-            const auto m = util::enum_from_name<lcore_affinity, lcore_affinity_count>(v);
-            if (!m) {
-                return fail(fmt::format("--lcore-affinity: '{}' is not {}", v,
-                                        util::enum_choices(lcore_affinity_names)));
-            }
-            cfg.affinity = *m;
-            return true;
+            return choice<lcore_affinity, lcore_affinity_count>(opt, v, cfg.affinity);
         }
+        return apply_more(opt, v);
+    }
+
+    /// apply()'s second half, in --help order: RX tuning, addresses, reassembly, input
+    /// parsing, and the test-only options.
+    bool apply_more(std::string_view opt, std::string_view v) {
         if (opt == "--burst") {
             return number(opt, v, 1, 512, cfg.burst);
         }
