@@ -353,17 +353,18 @@ bool parse_rfc3339(std::string_view t, int64_t& ns, int max_frac) noexcept {
     return true;
 }
 
-// Why whole (~110 lines): follows RFC 5424's ABNF field by field (PRI, VERSION, TIMESTAMP,
-// HOSTNAME, APP-NAME, PROCID, MSGID, SD, MSG), one cursor through the message; the header
-// fields are marked by their section numbers. Hot path: one call per message.
-rfc5424_status parse_rfc5424(std::string_view msg, log_record& out, bool truncated) noexcept {
-    out = log_record{};
+namespace {
+
+/// PRI (6.2.1) and VERSION (6.2.2) at the start of @p msg: @p pri, and @p p at the SP after
+/// VERSION. Inlined: parse_rfc5424() runs it once per message.
+[[gnu::always_inline]] inline rfc5424_status pri_and_version(std::string_view msg, int& pri,
+                                                             std::size_t& p) noexcept {
     // PRI (6.2.1): "<" 1*3DIGIT ">", 0..191, no leading zeros.
     if (msg.size() < 3 || msg[0] != '<') {
         return rfc5424_status::bad_pri;
     }
-    std::size_t p = 1;
-    int pri = 0;
+    p = 1;
+    pri = 0;
     while (p < msg.size() && p <= 4 && is_digit(msg[p])) {
         pri = pri * 10 + (msg[p] - '0');
         ++p;
@@ -383,6 +384,21 @@ rfc5424_status parse_rfc5424(std::string_view msg, log_record& out, bool truncat
     }
     if (p >= msg.size() || msg[p] != ' ') {
         return rfc5424_status::missing_space;
+    }
+    return rfc5424_status::ok;
+}
+
+} // namespace
+
+// Follows RFC 5424's ABNF field by field (PRI and VERSION in pri_and_version(), then TIMESTAMP,
+// HOSTNAME, APP-NAME, PROCID, MSGID, SD, MSG), one cursor through the message; the header fields
+// are marked by their section numbers. Hot path: one call per message.
+rfc5424_status parse_rfc5424(std::string_view msg, log_record& out, bool truncated) noexcept {
+    out = log_record{};
+    int pri = 0;
+    std::size_t p = 0;
+    if (const rfc5424_status st = pri_and_version(msg, pri, p); st != rfc5424_status::ok) {
+        return st;
     }
     std::string_view rest = msg.substr(p + 1);
     std::string_view ts;
